@@ -1,0 +1,71 @@
+# CRM Custody — every entry point. A fresh machine needs only python3 (3.11+), node 20+ and npm;
+# everything else is installed from the lock files (uv.lock, package-lock.json).
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+UV_VERSION := 0.13.8
+TOOLS      := .tools
+UV         := $(TOOLS)/bin/uv
+PY         := .venv/bin/python
+RUN        := $(UV) run --frozen --no-sync
+LAMBDA_DEPS := build/lambda-deps
+LAMBDA_PYTHON := 3.13
+LAMBDA_PLATFORM := aarch64-manylinux_2_28
+
+export CDK_DISABLE_CLI_TELEMETRY := 1
+export CDK_DISABLE_VERSION_CHECK := 1
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := 1
+export UV_PYTHON_DOWNLOADS := never
+
+.PHONY: help setup test lint synth deploy diff lambda-deps clean
+
+help: ## List the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+$(UV):
+	python3 -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+.venv/.synced: $(UV) pyproject.toml uv.lock
+	$(UV) sync --frozen
+	@touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+$(LAMBDA_DEPS)/.built: $(UV) pyproject.toml uv.lock
+	rm -rf $(LAMBDA_DEPS) && mkdir -p $(LAMBDA_DEPS)
+	$(UV) export --frozen --no-dev --no-default-groups --no-emit-project --no-hashes --format requirements-txt \
+		> $(LAMBDA_DEPS)/requirements.txt
+	$(UV) pip install --quiet --target $(LAMBDA_DEPS)/python --python-version $(LAMBDA_PYTHON) \
+		--python-platform $(LAMBDA_PLATFORM) --only-binary :all: --no-deps -r $(LAMBDA_DEPS)/requirements.txt
+	find $(LAMBDA_DEPS)/python -name '__pycache__' -prune -exec rm -rf {} +
+	@touch $@
+
+setup: .venv/.synced node_modules/.installed $(LAMBDA_DEPS)/.built ## Install everything from the lock files
+
+lambda-deps: $(LAMBDA_DEPS)/.built ## Bundle the functions' third-party wheels for Lambda (arm64), no Docker
+
+test: setup ## Run the whole suite
+	$(RUN) pytest
+
+lint: setup synth ## ruff, mypy, cfn-lint on the template, asl-validator on the ASL
+	$(RUN) ruff check .
+	$(RUN) ruff format --check .
+	$(RUN) mypy
+	$(RUN) cfn-lint cdk.out/*.template.json
+	npx asl-validator --json-path statemachines/erasure.asl.json
+
+synth: setup ## Synthesize the CloudFormation template into cdk.out/ (no network, no Docker)
+	npx cdk synth --quiet
+
+diff: setup ## Show what a deploy would change
+	npx cdk diff
+
+deploy: setup ## Deploy to the account of your AWS credentials
+	npx cdk deploy --require-approval broadening
+
+clean: ## Remove what the build made (not the lock files)
+	rm -rf .venv $(TOOLS) node_modules build cdk.out .pytest_cache .mypy_cache .ruff_cache

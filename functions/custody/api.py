@@ -1,0 +1,106 @@
+"""What every API function shares: the resolver, its error mapping and observability.
+
+A handler module builds its resolver with `build_resolver(function_name)`, declares its
+routes, and exports `lambda_handler = entrypoint(app, observability)`.
+
+Error bodies are always `{"error": code, "message", "details"}`. Validation errors name
+the field and the reason but never echo the value sent: a rejected value may be personal data.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from http import HTTPStatus
+from typing import Any, cast
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+from aws_lambda_powertools.event_handler.exceptions import NotFoundError
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from custody import catalog
+from custody.errors import CustodyError, NotImplementedYet
+
+METRICS_NAMESPACE = "CrmCustody"
+
+
+@dataclass(frozen=True)
+class Observability:
+    logger: Logger
+    tracer: Tracer
+    metrics: Metrics
+
+
+def observability(function_name: str) -> Observability:
+    service = f"custody-{function_name}"
+    return Observability(
+        logger=Logger(service=service),
+        tracer=Tracer(service=service),
+        metrics=Metrics(namespace=METRICS_NAMESPACE, service=service),
+    )
+
+
+def error_response(status: int, code: str, message: str, details: dict[str, Any] | None = None) -> Response[Any]:
+    return Response(
+        status_code=int(status),
+        content_type=content_types.APPLICATION_JSON,
+        body={"error": code, "message": message, "details": details or {}},
+    )
+
+
+def _validation_details(errors: list[dict[str, Any]]) -> dict[str, Any]:
+    """Field locations and reasons only; the `input` and `ctx` of pydantic errors are dropped."""
+    fields = []
+    for error in errors:
+        location = [str(part) for part in error.get("loc", ()) if part != "body"]
+        fields.append({"field": ".".join(location) or "body", "reason": str(error.get("msg", "invalid"))})
+    return {"fields": fields}
+
+
+def _route_pattern(path: str) -> re.Pattern[str]:
+    return re.compile("^" + re.sub(r"\{[^/]+\}", "[^/]+", path) + "$")
+
+
+def build_resolver(function_name: str) -> APIGatewayRestResolver:
+    app = APIGatewayRestResolver(enable_validation=True)
+    declared = [(route.method, _route_pattern(route.path)) for route in catalog.routes_of(function_name)]
+
+    @app.exception_handler(CustodyError)
+    def _custody_error(error: CustodyError) -> Response[Any]:
+        return error_response(error.status, error.code, error.message, error.details)
+
+    @app.exception_handler(RequestValidationError)
+    def _invalid(error: RequestValidationError) -> Response[Any]:
+        return error_response(
+            HTTPStatus.UNPROCESSABLE_ENTITY,
+            "invalid_input",
+            "The request does not match the API's schema.",
+            _validation_details(list(error.errors())),
+        )
+
+    @app.not_found
+    def _not_found(_: NotFoundError) -> Response[Any]:
+        event = app.current_event
+        if any(method == event.http_method and pattern.match(event.path) for method, pattern in declared):
+            not_yet = NotImplementedYet("This route is declared but its capability has not been built yet.")
+            return error_response(not_yet.status, not_yet.code, not_yet.message)
+        return error_response(HTTPStatus.NOT_FOUND, "not_found", "No such route.")
+
+    return app
+
+
+def entrypoint(
+    app: APIGatewayRestResolver, obs: Observability
+) -> Callable[[dict[str, Any], LambdaContext], dict[str, Any]]:
+    """The Lambda handler: context injected into logs (never the event), traced, metrics flushed."""
+
+    @obs.logger.inject_lambda_context(log_event=False, clear_state=True)
+    @obs.tracer.capture_lambda_handler(capture_response=False)
+    @obs.metrics.log_metrics
+    def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+        return app.resolve(event, context)
+
+    return cast("Callable[[dict[str, Any], LambdaContext], dict[str, Any]]", lambda_handler)

@@ -1,0 +1,298 @@
+"""The data map: the one declaration of what personal data CRM Custody holds, why, and where.
+
+Everything that touches personal data is driven from here:
+
+* collection checks a category against the purposes the customer granted;
+* the access report reads every store listed here;
+* the erasure workflow iterates over `erasable_stores()`;
+* the CDK stack creates and tags exactly these stores, and a test fails if the stack holds a
+  personal-data table or bucket this map does not name, or the other way round.
+
+A store is addressable per customer in O(that customer's data): every table is partitioned
+by `subject_id`, and every bucket keeps a customer's objects under their own prefix.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class Sensitivity(StrEnum):
+    PERSONAL = "personal"
+    SENSITIVE = "sensitive"  # financial data: card numbers
+    SPECIAL = "special"  # GDPR art. 9: health
+
+
+class Classification(StrEnum):
+    """What a store holds, as tagged on the AWS resource (`custody:classification`)."""
+
+    PERSONAL = "personal"  # personal data, erased item by item
+    KEY_MATERIAL = "key-material"  # wrapped per-customer data keys, crypto-shredded
+    OPERATIONAL = "operational"  # ids, statuses, counts: no personal data
+
+
+class Erasure(StrEnum):
+    DELETE_PARTITION = "delete_partition"  # Query the subject's partition, BatchWriteItem deletes
+    DELETE_ALL_VERSIONS = "delete_all_versions"  # every object version and delete marker
+    SHRED = "shred"  # delete the wrapped data key: every copy anywhere becomes unreadable
+
+
+# Purposes a customer can grant. `sharing:<processor_id>` purposes are derived per processor.
+CRM_CORE = "crm_core"
+MARKETING = "marketing"
+PAYMENTS = "payments"
+HEALTH_SERVICES = "health_services"
+SHARING_PREFIX = "sharing:"
+PURPOSES: tuple[str, ...] = (CRM_CORE, MARKETING, PAYMENTS, HEALTH_SERVICES)
+
+# Processing records are kept because the law requires them (accountability, art. 5(2) and
+# 30 GDPR), not because of a purpose the customer grants; they are erased with the customer.
+RECORD_KEEPING = "record_keeping"
+
+
+@dataclass(frozen=True)
+class Category:
+    name: str
+    description: str
+    fields: tuple[str, ...]
+    purposes: tuple[str, ...]
+    sensitivity: Sensitivity
+    store: str
+    retention_days: int | None = None  # None: kept while consent lasts (erasure on withdrawal)
+    verified_fields: tuple[str, ...] = ()  # changed only through a reviewed change request
+    processing_record: bool = False
+
+    def justified_by(self, granted: frozenset[str] | set[str]) -> bool:
+        return self.processing_record or any(purpose in granted for purpose in self.purposes)
+
+
+@dataclass(frozen=True)
+class TableStore:
+    """A DynamoDB table holding one customer's items under partition key `subject_id`."""
+
+    name: str
+    description: str
+    sort_key: str
+    classification: Classification = Classification.PERSONAL
+    erasure: Erasure = Erasure.DELETE_PARTITION
+    ttl_attribute: str | None = None
+    partition_key: str = "subject_id"
+    kind: str = field(default="dynamodb", init=False)
+
+
+@dataclass(frozen=True)
+class BucketStore:
+    """An S3 bucket holding one customer's objects under `subjects/<subject_id>/`."""
+
+    name: str
+    description: str
+    classification: Classification = Classification.PERSONAL
+    erasure: Erasure = Erasure.DELETE_ALL_VERSIONS
+    expiration_days: int | None = None
+    kind: str = field(default="s3", init=False)
+
+    @staticmethod
+    def prefix(subject_id: str) -> str:
+        return f"subjects/{subject_id}/"
+
+
+Store = TableStore | BucketStore
+
+INTERACTION_RETENTION_DAYS = 730
+EXPORT_RETENTION_DAYS = 7
+
+STORES: tuple[Store, ...] = (
+    TableStore("profiles", "A customer's profile, one item per category, every field encrypted.", "category"),
+    TableStore("consents", "The append-only consent ledger: every grant and withdrawal.", "event_key"),
+    TableStore(
+        "interactions",
+        "Orders and support tickets staff recorded for a customer.",
+        "interaction_key",
+        ttl_attribute="expires_at",
+    ),
+    TableStore("change_requests", "Requests to change verified fields, awaiting review.", "change_request_id"),
+    TableStore("staff_access", "Need-to-know grants and every staff read of the customer.", "access_key"),
+    TableStore(
+        "disclosures", "What was disclosed to which sub-processor, and their acknowledgements.", "disclosure_key"
+    ),
+    TableStore(
+        "subject_keys",
+        "The customer's wrapped data key. Deleting it crypto-shreds every copy of their data.",
+        "key_version",
+        classification=Classification.KEY_MATERIAL,
+        erasure=Erasure.SHRED,
+    ),
+    BucketStore("documents", "Documents the customer uploaded, encrypted with their data key."),
+    BucketStore(
+        "exports",
+        "Portable copies of the access report (GDPR art. 20), short-lived.",
+        expiration_days=EXPORT_RETENTION_DAYS,
+    ),
+)
+
+CATEGORIES: tuple[Category, ...] = (
+    Category(
+        "identity",
+        "Who the customer is.",
+        ("legal_name", "preferred_name", "birth_date"),
+        (CRM_CORE,),
+        Sensitivity.PERSONAL,
+        "profiles",
+        verified_fields=("legal_name", "birth_date"),
+    ),
+    Category(
+        "contact",
+        "How to reach the customer (the e-mail is the verified sign-in address, kept by Cognito).",
+        ("phone", "address"),
+        (CRM_CORE,),
+        Sensitivity.PERSONAL,
+        "profiles",
+    ),
+    Category(
+        "preferences",
+        "Channels, interests and language for marketing.",
+        ("channels", "interests", "language"),
+        (MARKETING,),
+        Sensitivity.PERSONAL,
+        "profiles",
+    ),
+    Category(
+        "payment",
+        "A payment card, shown back only as brand and last four digits.",
+        ("card_number", "expiry_month", "expiry_year", "holder_name"),
+        (PAYMENTS,),
+        Sensitivity.SENSITIVE,
+        "profiles",
+    ),
+    Category(
+        "health",
+        "Conditions and allergies, for health services only.",
+        ("conditions", "allergies"),
+        (HEALTH_SERVICES,),
+        Sensitivity.SPECIAL,
+        "profiles",
+    ),
+    Category(
+        "interactions",
+        "Orders and support tickets.",
+        ("kind", "summary", "reference"),
+        (CRM_CORE,),
+        Sensitivity.PERSONAL,
+        "interactions",
+        retention_days=INTERACTION_RETENTION_DAYS,
+    ),
+    Category(
+        "documents",
+        "Files the customer uploaded.",
+        ("file_name", "content_type", "content"),
+        (CRM_CORE,),
+        Sensitivity.PERSONAL,
+        "documents",
+    ),
+    Category(
+        "exports",
+        "Portable copies of the customer's own access report.",
+        ("report",),
+        (),
+        Sensitivity.PERSONAL,
+        "exports",
+        retention_days=EXPORT_RETENTION_DAYS,
+        processing_record=True,
+    ),
+    Category(
+        "consents",
+        "Every consent given and withdrawn, with policy version and channel.",
+        ("purpose", "action", "policy_version", "channel"),
+        (),
+        Sensitivity.PERSONAL,
+        "consents",
+        processing_record=True,
+    ),
+    Category(
+        "change_requests",
+        "Requested changes to verified fields and their review.",
+        ("field", "value", "reason", "status", "decision_reason"),
+        (),
+        Sensitivity.PERSONAL,
+        "change_requests",
+        processing_record=True,
+    ),
+    Category(
+        "staff_access",
+        "Who in staff was granted or read what, when, for which purpose and ticket.",
+        ("staff_id", "purpose", "ticket", "categories"),
+        (),
+        Sensitivity.PERSONAL,
+        "staff_access",
+        processing_record=True,
+    ),
+    Category(
+        "disclosures",
+        "Which categories went to which sub-processor, and their deletion acknowledgements.",
+        ("processor_id", "categories", "acknowledged_at"),
+        (),
+        Sensitivity.PERSONAL,
+        "disclosures",
+        processing_record=True,
+    ),
+)
+
+# Tables that hold no personal data: ids, statuses, hashes, counts.
+OPERATIONAL_TABLES: dict[str, str] = {
+    "subjects": "subject_id",  # lifecycle status of each opaque subject id
+    "requests": "request_id",  # erasure and change requests: status, steps, certificate digest
+    "erasure_ledger": "subject_id",  # survives erasure: who was erased when (ids only)
+    "processors": "processor_id",  # sub-processor registry and agreements (companies, not people)
+    "idempotency": "id",  # Powertools idempotency records (hashed keys, no payloads)
+}
+
+
+def category(name: str) -> Category:
+    for item in CATEGORIES:
+        if item.name == name:
+            return item
+    raise KeyError(name)
+
+
+def store(name: str) -> Store:
+    for item in STORES:
+        if item.name == name:
+            return item
+    raise KeyError(name)
+
+
+def categories_in(store_name: str) -> tuple[Category, ...]:
+    return tuple(item for item in CATEGORIES if item.store == store_name)
+
+
+def table_stores() -> tuple[TableStore, ...]:
+    return tuple(item for item in STORES if isinstance(item, TableStore))
+
+
+def bucket_stores() -> tuple[BucketStore, ...]:
+    return tuple(item for item in STORES if isinstance(item, BucketStore))
+
+
+def erasable_stores() -> tuple[Store, ...]:
+    """Stores erased item by item; the key store is shredded after them, on its own."""
+    return tuple(item for item in STORES if item.erasure is not Erasure.SHRED)
+
+
+def is_purpose(purpose: str) -> bool:
+    return purpose in PURPOSES or (purpose.startswith(SHARING_PREFIX) and len(purpose) > len(SHARING_PREFIX))
+
+
+def missing_purposes(categories: list[str] | tuple[str, ...], granted: frozenset[str] | set[str]) -> list[str]:
+    """Purposes the customer would have to grant before these categories may be stored."""
+    missing: set[str] = set()
+    for name in categories:
+        item = category(name)
+        if not item.justified_by(granted):
+            missing.update(item.purposes)
+    return sorted(missing)
+
+
+def unjustified_categories(granted: frozenset[str] | set[str]) -> tuple[Category, ...]:
+    """Categories no granted purpose justifies any more: what a purpose withdrawal erases."""
+    return tuple(item for item in CATEGORIES if not item.justified_by(granted))

@@ -1,0 +1,97 @@
+"""Typed domain errors.
+
+Handlers map every `CustodyError` to the JSON body `{"error": code, "message", "details"}`
+with `status`. Messages and details never carry a value a customer submitted: they name
+fields, purposes and ids, never contents.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class CustodyError(Exception):
+    """Base of every error a client may be shown."""
+
+    status: ClassVar[int] = 500
+    code: ClassVar[str] = "internal_error"
+
+    def __init__(self, message: str, details: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details: dict[str, Any] = details or {}
+
+    def to_body(self) -> dict[str, Any]:
+        return {"error": self.code, "message": self.message, "details": self.details}
+
+
+class InvalidInput(CustodyError):
+    status = 422
+    code = "invalid_input"
+
+
+class MalformedRequest(CustodyError):
+    status = 400
+    code = "malformed_request"
+
+
+class Unauthenticated(CustodyError):
+    status = 401
+    code = "unauthenticated"
+
+
+class ReauthenticationRequired(CustodyError):
+    status = 401
+    code = "reauthentication_required"
+
+
+class Forbidden(CustodyError):
+    status = 403
+    code = "forbidden"
+
+
+class ConsentRequired(CustodyError):
+    status = 403
+    code = "consent_required"
+
+    def __init__(self, missing: list[str]) -> None:
+        super().__init__(
+            "A granted purpose is required for this data.",
+            {"missing": sorted(set(missing))},
+        )
+
+
+class NotFound(CustodyError):
+    status = 404
+    code = "not_found"
+
+
+class Conflict(CustodyError):
+    status = 409
+    code = "conflict"
+
+
+class PreconditionFailed(CustodyError):
+    status = 412
+    code = "precondition_failed"
+
+
+class NotImplementedYet(CustodyError):
+    """A route the API declares whose capability has not landed yet."""
+
+    status = 501
+    code = "not_implemented"
+
+
+class SubjectKeyUnavailable(CustodyError):
+    """The customer's data key is gone (crypto-shredded) or was never created."""
+
+    status = 410
+    code = "subject_key_unavailable"
+
+
+class DecryptionFailed(CustodyError):
+    """A ciphertext does not authenticate under this subject, store and field."""
+
+    status = 500
+    code = "decryption_failed"
