@@ -74,11 +74,14 @@ def build_resolver(function_name: str) -> APIGatewayRestResolver:
 
     @app.exception_handler(RequestValidationError)
     def _invalid(error: RequestValidationError) -> Response[Any]:
+        errors = list(error.errors())
+        if any(item.get("type") == "json_invalid" for item in errors):
+            return error_response(HTTPStatus.BAD_REQUEST, "malformed_request", "The request body is not valid JSON.")
         return error_response(
             HTTPStatus.UNPROCESSABLE_ENTITY,
             "invalid_input",
             "The request does not match the API's schema.",
-            _validation_details(list(error.errors())),
+            _validation_details(errors),
         )
 
     @app.not_found

@@ -1,0 +1,95 @@
+"""The shared resolver: every refusal is a JSON error, and no error echoes a submitted value."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from pydantic import BaseModel, Field
+
+from custody.api import build_resolver
+from custody.errors import ConsentRequired, SubjectKeyUnavailable
+
+SECRET_NAME = "Zyxwv Secret-Name"
+
+
+class Body(BaseModel):
+    legal_name: str = Field(max_length=5)
+    age: int
+
+
+def _event(method: str, path: str, body: Any = None) -> dict[str, Any]:
+    return {
+        "httpMethod": method,
+        "path": path,
+        "resource": path,
+        "headers": {"Content-Type": "application/json"},
+        "requestContext": {"stage": "v1", "requestId": "r-1"},
+        "body": None if body is None else json.dumps(body),
+        "isBase64Encoded": False,
+    }
+
+
+@pytest.fixture
+def app():  # type: ignore[no-untyped-def]
+    app = build_resolver("collect")
+
+    @app.post("/v1/test/echo")
+    def echo(body: Body) -> dict[str, Any]:
+        return {"ok": True}
+
+    @app.post("/v1/test/consent")
+    def consent() -> dict[str, Any]:
+        raise ConsentRequired(["marketing", "health_services", "marketing"])
+
+    @app.get("/v1/test/shredded")
+    def shredded() -> dict[str, Any]:
+        raise SubjectKeyUnavailable("The data key is gone.", {"subject_id": "s-1"})
+
+    return app
+
+
+def _call(app, event: dict[str, Any]) -> tuple[int, dict[str, Any]]:  # type: ignore[no-untyped-def]
+    response = app.resolve(event, None)
+    return int(response["statusCode"]), json.loads(response["body"])
+
+
+def test_validation_error_names_fields_but_never_echoes_values(app) -> None:  # type: ignore[no-untyped-def]
+    status, body = _call(app, _event("POST", "/v1/test/echo", {"legal_name": SECRET_NAME, "age": "old"}))
+    assert status == 422
+    assert body["error"] == "invalid_input"
+    assert {item["field"] for item in body["details"]["fields"]} == {"legal_name", "age"}
+    assert SECRET_NAME not in json.dumps(body)
+    assert "old" not in json.dumps(body["details"])
+
+
+def test_domain_errors_map_to_their_status_and_code(app) -> None:  # type: ignore[no-untyped-def]
+    status, body = _call(app, _event("POST", "/v1/test/consent"))
+    assert (status, body["error"]) == (403, "consent_required")
+    assert body["details"] == {"missing": ["health_services", "marketing"]}
+    status, body = _call(app, _event("GET", "/v1/test/shredded"))
+    assert (status, body["error"], body["details"]) == (410, "subject_key_unavailable", {"subject_id": "s-1"})
+
+
+def test_a_declared_route_not_built_yet_says_so_and_an_unknown_one_is_404(app) -> None:  # type: ignore[no-untyped-def]
+    status, body = _call(app, _event("DELETE", "/v1/me/consents/marketing"))
+    assert (status, body["error"]) == (501, "not_implemented")
+    status, body = _call(app, _event("GET", "/v1/me/consents/marketing"))
+    assert (status, body["error"]) == (404, "not_found")
+    status, body = _call(app, _event("GET", "/v1/me"))  # declared, but by another function
+    assert (status, body["error"]) == (404, "not_found")
+
+
+def test_a_valid_request_reaches_the_route(app) -> None:  # type: ignore[no-untyped-def]
+    assert _call(app, _event("POST", "/v1/test/echo", {"legal_name": "Ann", "age": 40})) == (200, {"ok": True})
+
+
+def test_a_body_that_is_not_json_is_a_400_and_a_missing_body_a_422(app) -> None:  # type: ignore[no-untyped-def]
+    event = _event("POST", "/v1/test/echo")
+    event["body"] = '{"legal_name": "Zyxwv'
+    status, body = _call(app, event)
+    assert (status, body["error"]) == (400, "malformed_request")
+    assert "Zyxwv" not in json.dumps(body)
+    status, body = _call(app, _event("POST", "/v1/test/echo"))
+    assert (status, body["error"], body["details"]["fields"][0]["field"]) == (422, "invalid_input", "body")
