@@ -109,7 +109,8 @@ def test_unknown_fields_and_categories_are_refused() -> None:
 
 def test_card_number_is_normalised_and_branded() -> None:
     payment = Profile.model_validate({"payment": CARD}).payment
-    assert payment is not None and payment.card_number == "4111111111111111"
+    assert payment is not None
+    assert payment.card_number == "4111111111111111"
     assert card_brand("5555555555554444") == "mastercard"
     assert card_brand("378282246310005") == "amex"
     assert card_brand("6011111111111117") == "discover"
@@ -121,7 +122,8 @@ def test_a_card_expiring_this_month_is_still_valid() -> None:
 
 def test_required_fields_are_reported_for_a_complete_category() -> None:
     profile = Profile.model_validate({"identity": {"preferred_name": "Annie"}, "payment": {"holder_name": "Ann"}})
-    assert profile.identity is not None and profile.identity.missing() == ["legal_name"]
+    assert profile.identity is not None
+    assert profile.identity.missing() == ["legal_name"]
     assert profile.payment is not None
     assert profile.payment.missing() == ["card_number", "expiry_month", "expiry_year"]
     assert Profile.model_validate({"contact": {}}).contact.missing() == ["phone|address"]  # type: ignore[union-attr]
