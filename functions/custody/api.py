@@ -22,7 +22,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from custody import catalog
-from custody.errors import CustodyError, NotImplementedYet
+from custody.errors import CustodyError, NotImplementedYet, field_errors
 
 METRICS_NAMESPACE = "CrmCustody"
 
@@ -51,15 +51,6 @@ def error_response(status: int, code: str, message: str, details: dict[str, Any]
     )
 
 
-def _validation_details(errors: list[dict[str, Any]]) -> dict[str, Any]:
-    """Field locations and reasons only; the `input` and `ctx` of pydantic errors are dropped."""
-    fields = []
-    for error in errors:
-        location = [str(part) for part in error.get("loc", ()) if part != "body"]
-        fields.append({"field": ".".join(location) or "body", "reason": str(error.get("msg", "invalid"))})
-    return {"fields": fields}
-
-
 def _route_pattern(path: str) -> re.Pattern[str]:
     return re.compile("^" + re.sub(r"\{[^/]+\}", "[^/]+", path) + "$")
 
@@ -81,7 +72,7 @@ def build_resolver(function_name: str) -> APIGatewayRestResolver:
             HTTPStatus.UNPROCESSABLE_ENTITY,
             "invalid_input",
             "The request does not match the API's schema.",
-            _validation_details(errors),
+            field_errors(errors),
         )
 
     @app.not_found

@@ -7,6 +7,7 @@ fields, purposes and ids, never contents.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from typing import Any, ClassVar
 
 
@@ -95,3 +96,15 @@ class DecryptionFailed(CustodyError):
 
     status = 500
     code = "decryption_failed"
+
+
+def field_errors(errors: Iterable[Mapping[str, Any]], prefix: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Pydantic errors as `{"fields": [{"field", "reason"}]}`: the location and the reason only.
+
+    The `input` and `ctx` pydantic attaches are dropped: a rejected value may be personal data.
+    """
+    fields = []
+    for error in errors:
+        location = [*prefix, *(str(part) for part in error.get("loc", ()) if part != "body")]
+        fields.append({"field": ".".join(location) or "body", "reason": str(error.get("msg", "invalid"))})
+    return {"fields": fields}
