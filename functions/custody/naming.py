@@ -8,6 +8,16 @@ from __future__ import annotations
 
 DEFAULT_PREFIX = "crm-custody"
 
+# Logical names of the resources that are not data-map stores. Personal-data stores take their
+# logical names from `custody.datamap`, functions from `custody.catalog`.
+AUDIT_BUCKET = "audit"  # the audit ledger and CloudTrail logs, under Object Lock
+ACCESS_LOG_BUCKET = "access_logs"  # S3 server access logs of the data buckets
+ERASURE_STATE_MACHINE = "erasure"
+ALARM_TOPIC = "alarms"
+CUSTOMER_POOL = "customers"
+STAFF_POOL = "staff"
+PROCESSOR_POOL = "processors"
+
 
 def table_name(prefix: str, logical: str) -> str:
     return f"{prefix}-{logical.replace('_', '-')}"
