@@ -1,0 +1,140 @@
+"""Consent: an append-only ledger per customer, and the current state derived from it.
+
+Each grant and withdrawal is an event in the `consents` store (time, purpose, action, policy
+version, channel). The purposes currently granted are also kept on the subject record, updated
+in the same transaction as the event, so every write can check consent with one read and
+guard against a concurrent withdrawal with one condition.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+
+from custody import datamap, dynamo
+from custody.errors import InvalidInput, NotFound
+from custody.requests import ErasureReason, ErasureRequest, RequestRegistry
+from custody.settings import Settings
+from custody.subjects import Subject, SubjectRegistry, now_iso
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.type_defs import TransactWriteItemTypeDef
+
+STORE = "consents"
+
+
+class ConsentAction(StrEnum):
+    GRANT = "grant"
+    WITHDRAW = "withdraw"
+
+
+@dataclass(frozen=True)
+class ConsentChange:
+    purpose: str
+    action: ConsentAction
+    at: str
+    granted: tuple[str, ...]  # purposes granted after the change
+    erasure: ErasureRequest | None = None  # what the withdrawal set in motion
+
+
+class ConsentLedger:
+    def __init__(self, settings: Settings) -> None:
+        self.table = settings.table(STORE)
+        self.subjects = SubjectRegistry(settings)
+        self.requests = RequestRegistry(settings)
+
+    def history(self, subject_id: str) -> list[dict[str, Any]]:
+        return list(dynamo.query_partition(self.table, "subject_id", subject_id))
+
+    def grant(self, subject_id: str, purpose: str, policy_version: str, channel: str) -> ConsentChange:
+        _check_purpose(purpose)
+        return self.subjects.guarded(subject_id, lambda subject: self._grant(subject, purpose, policy_version, channel))
+
+    def withdraw(self, subject_id: str, purpose: str, channel: str) -> ConsentChange:
+        _check_purpose(purpose)
+        return self.subjects.guarded(subject_id, lambda subject: self._withdraw(subject, purpose, channel))
+
+    def _grant(self, subject: Subject, purpose: str, policy_version: str, channel: str) -> ConsentChange:
+        subject.ensure_active()
+        at = now_iso()
+        dynamo.transact(
+            [
+                self._event(subject.subject_id, purpose, ConsentAction.GRANT, policy_version, channel, at),
+                self._set_granted(subject, {**subject.granted, purpose: policy_version}),
+            ]
+        )
+        return ConsentChange(purpose, ConsentAction.GRANT, at, tuple(sorted(subject.purposes | {purpose})))
+
+    def _withdraw(self, subject: Subject, purpose: str, channel: str) -> ConsentChange:
+        subject.ensure_active()
+        if purpose not in subject.granted:
+            raise NotFound("This purpose is not currently granted.", {"purpose": purpose})
+        remaining = subject.purposes - {purpose}
+        at = now_iso()
+        # Only what this purpose alone still justified: categories no granted purpose covered hold nothing.
+        unjustified_before = set(datamap.unjustified_categories(subject.purposes))
+        scope = tuple(item.name for item in datamap.unjustified_categories(remaining) if item not in unjustified_before)
+        full = purpose == datamap.CRM_CORE
+        erasure = None
+        if full or scope:
+            reason = ErasureReason.WITHDRAWAL if full else ErasureReason.PURPOSE_WITHDRAWN
+            everything = tuple(item.name for item in datamap.CATEGORIES)
+            erasure = self.requests.new_erasure(subject.subject_id, reason, everything if full else scope)
+        items: list[TransactWriteItemTypeDef] = [
+            self._event(subject.subject_id, purpose, ConsentAction.WITHDRAW, subject.granted[purpose], channel, at),
+            self._set_granted(
+                subject,
+                {name: version for name, version in subject.granted.items() if name != purpose},
+                erasure.request_id if erasure else None,
+                full,
+            ),
+        ]
+        if erasure is not None:
+            items.append(self.requests.put_item(erasure))
+        dynamo.transact(items)
+        return ConsentChange(purpose, ConsentAction.WITHDRAW, at, tuple(sorted(remaining)), erasure)
+
+    def _set_granted(
+        self, subject: Subject, granted: dict[str, str], request_id: str | None = None, full: bool = False
+    ) -> TransactWriteItemTypeDef:
+        # The whole map is written: the consent-version guard makes the loaded state the current one.
+        sets = ["granted = :granted"]
+        values: dict[str, Any] = {":granted": granted}
+        if full and request_id:
+            sets.append("pending_erasure = :request_id")
+            values[":request_id"] = request_id
+        return self.subjects.touch(
+            subject, set_expressions=sets, values=values, add_open_request=request_id, bump_consent=True
+        )
+
+    def _event(
+        self, subject_id: str, purpose: str, action: ConsentAction, policy_version: str, channel: str, at: str
+    ) -> TransactWriteItemTypeDef:
+        event_id = str(uuid.uuid4())
+        return {
+            "Put": {
+                "TableName": self.table,
+                "Item": dynamo.to_item(
+                    {
+                        "subject_id": subject_id,
+                        "event_key": f"{at}#{event_id}",
+                        "purpose": purpose,
+                        "action": action.value,
+                        "policy_version": policy_version,
+                        "channel": channel,
+                        "at": at,
+                    }
+                ),
+                "ConditionExpression": "attribute_not_exists(event_key)",
+            }
+        }
+
+
+def _check_purpose(purpose: str) -> None:
+    if not datamap.is_purpose(purpose):
+        raise InvalidInput(
+            "Unknown purpose.",
+            {"field": "purpose", "allowed": [*datamap.PURPOSES, f"{datamap.SHARING_PREFIX}<processor_id>"]},
+        )
