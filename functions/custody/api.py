@@ -22,9 +22,10 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from custody import catalog
-from custody.errors import CustodyError, NotImplementedYet, field_errors
+from custody.errors import CustodyError, NotImplementedYet, ReauthenticationRequired, Unauthenticated, field_errors
 
 METRICS_NAMESPACE = "CrmCustody"
+RECENT_SIGN_IN_SECONDS = 15 * 60
 
 
 @dataclass(frozen=True)
@@ -98,3 +99,30 @@ def entrypoint(
         return app.resolve(event, context)
 
     return cast("Callable[[dict[str, Any], LambdaContext], dict[str, Any]]", lambda_handler)
+
+
+def claims(app: APIGatewayRestResolver) -> dict[str, Any]:
+    """The verified token's claims, as API Gateway's Cognito authorizer passes them."""
+    authorizer = app.current_event.request_context.authorizer
+    found = authorizer.claims if authorizer is not None else None
+    if not found:
+        raise Unauthenticated("A valid token is required.")
+    return dict(found)
+
+
+def subject_id(app: APIGatewayRestResolver) -> str:
+    """The customer is always the token's `sub`, never a value from the path or body."""
+    subject = claims(app).get("sub")
+    if not subject:
+        raise Unauthenticated("The token carries no subject.")
+    return str(subject)
+
+
+def require_recent_sign_in(app: APIGatewayRestResolver, now: float, max_age: int = RECENT_SIGN_IN_SECONDS) -> None:
+    """Irreversible requests need a sign-in within `max_age` seconds (the token's `auth_time`)."""
+    try:
+        auth_time = int(claims(app).get("auth_time", 0))
+    except (TypeError, ValueError):
+        auth_time = 0
+    if now - auth_time > max_age:
+        raise ReauthenticationRequired("Sign in again to confirm this request.", {"max_age_seconds": max_age})

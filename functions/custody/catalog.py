@@ -68,6 +68,7 @@ ROUTES: tuple[Route, ...] = (
     Route("PATCH", "/v1/me/profile", "collect", _C),
     Route("POST", "/v1/me/documents", "collect", _C),
     Route("GET", "/v1/me", "subject_access", _C),
+    Route("GET", "/v1/me/documents/{document_id}", "subject_access", _C),
     Route("POST", "/v1/me/change-requests", "subject_access", _C),
     Route("GET", "/v1/me/change-requests", "subject_access", _C),
     Route("GET", "/v1/requests/{request_id}", "subject_access", _PUB),
