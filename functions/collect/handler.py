@@ -1,8 +1,98 @@
-"""The `collect` function: see `custody.catalog` for its routes."""
+"""The `collect` function: consents, the profile and documents — the only way personal data comes in."""
 
-from custody.api import build_resolver, entrypoint, observability
+from __future__ import annotations
+
+import time
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler import Response, content_types
+from aws_lambda_powertools.event_handler.openapi.params import Header, Path
+
+from collect.schemas import (
+    ConsentGrant,
+    ConsentState,
+    DocumentReceipt,
+    DocumentUpload,
+    ErasureReference,
+    ProfileView,
+)
+from custody import datamap
+from custody.api import build_resolver, entrypoint, observability, require_recent_sign_in, subject_id
+from custody.consent import ConsentChange, ConsentLedger
+from custody.documents import DocumentStore, check_upload
+from custody.models import Profile
+from custody.profile import ProfileService, StoredProfile
+from custody.settings import get_settings
+from custody.subjects import SubjectRegistry
 
 obs = observability("collect")
 app = build_resolver("collect")
+
+IfMatch = Annotated[str | None, Header(alias="If-Match", description="The ETag of the profile you read")]
+
+
+def _consent_state(change: ConsentChange) -> ConsentState:
+    erasure = None
+    if change.erasure is not None:
+        erasure = ErasureReference(
+            request_id=change.erasure.request_id,
+            status=change.erasure.status.value,
+            status_url=change.erasure.status_url(),
+            categories=list(change.erasure.scope),
+        )
+    return ConsentState(
+        purpose=change.purpose, action=change.action.value, at=change.at, granted=list(change.granted), erasure=erasure
+    )
+
+
+def _profile_response(stored: StoredProfile, status: int = 200) -> Response[ProfileView]:
+    return Response(
+        status_code=status,
+        content_type=content_types.APPLICATION_JSON,
+        body=ProfileView(version=stored.etag, categories=stored.view()),
+        headers={"ETag": stored.etag},
+    )
+
+
+@app.post("/v1/me/consents", responses={201: {"description": "Consent granted"}})
+def grant_consent(grant: ConsentGrant) -> Response[ConsentState]:
+    change = ConsentLedger(get_settings()).grant(
+        subject_id(app), grant.purpose, grant.policy_version, grant.channel.value
+    )
+    obs.metrics.add_metric(name="ConsentGranted", unit="Count", value=1)
+    return Response(status_code=201, content_type=content_types.APPLICATION_JSON, body=_consent_state(change))
+
+
+@app.delete("/v1/me/consents/<purpose>")
+def withdraw_consent(purpose: Annotated[str, Path(max_length=80)]) -> ConsentState:
+    if purpose == datamap.CRM_CORE:
+        require_recent_sign_in(app, time.time())
+    change = ConsentLedger(get_settings()).withdraw(subject_id(app), purpose, "api")
+    obs.metrics.add_metric(name="ConsentWithdrawn", unit="Count", value=1)
+    return _consent_state(change)
+
+
+@app.put("/v1/me/profile")
+def put_profile(profile: Profile, if_match: IfMatch = None) -> Response[ProfileView]:
+    stored = ProfileService(get_settings()).put(subject_id(app), profile, if_match)
+    return _profile_response(stored)
+
+
+@app.patch("/v1/me/profile")
+def patch_profile(changes: Profile, if_match: IfMatch = None) -> Response[ProfileView]:
+    stored = ProfileService(get_settings()).patch(subject_id(app), changes, if_match)
+    return _profile_response(stored)
+
+
+@app.post("/v1/me/documents", responses={201: {"description": "Document stored"}})
+def upload_document(upload: DocumentUpload) -> Response[DocumentReceipt]:
+    content = check_upload(upload.file_name, upload.content_type, upload.content_base64)
+    subject = SubjectRegistry(get_settings()).load(subject_id(app))
+    document = DocumentStore(get_settings()).upload(subject, upload.file_name, upload.content_type, content)
+    receipt = DocumentReceipt(
+        document_id=document.document_id, size_bytes=document.size_bytes, uploaded_at=document.uploaded_at
+    )
+    return Response(status_code=201, content_type=content_types.APPLICATION_JSON, body=receipt)
+
 
 lambda_handler = entrypoint(app, obs)

@@ -1,8 +1,73 @@
-"""The `subject_access` function: see `custody.catalog` for its routes."""
+"""The `subject_access` function: the access report, documents, change requests and request status."""
 
-from custody.api import build_resolver, entrypoint, observability
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Path
+
+from custody.access_report import AccessReport
+from custody.api import build_resolver, claims, entrypoint, observability, subject_id
+from custody.change_requests import ChangeRequests
+from custody.documents import DocumentStore
+from custody.errors import NotFound
+from custody.requests import RequestRegistry
+from custody.settings import get_settings
+from subject_access.schemas import (
+    AccessReportBody,
+    ChangeRequestIn,
+    ChangeRequestList,
+    ChangeRequestOut,
+    RequestStatusBody,
+)
 
 obs = observability("subject_access")
 app = build_resolver("subject_access")
+
+_REQUEST_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+
+
+@app.get("/v1/me")
+def access_report() -> AccessReportBody:
+    email = claims(app).get("email")
+    report = AccessReport(get_settings()).build(subject_id(app), str(email) if email else None)
+    obs.metrics.add_metric(name="AccessReports", unit="Count", value=1)
+    return AccessReportBody.model_validate(report)
+
+
+@app.get("/v1/me/documents/<document_id>")
+def download_document(document_id: Annotated[str, Path(max_length=64)]) -> Response[bytes]:
+    document, content = DocumentStore(get_settings()).download(subject_id(app), document_id)
+    return Response(
+        status_code=200,
+        content_type=document.content_type,
+        body=content,
+        headers={"Content-Disposition": f'attachment; filename="{document.file_name}"', "Cache-Control": "no-store"},
+    )
+
+
+@app.post("/v1/me/change-requests", responses={201: {"description": "Change request opened for review"}})
+def open_change_request(request: ChangeRequestIn) -> Response[ChangeRequestOut]:
+    opened = ChangeRequests(get_settings()).open(subject_id(app), request.field, request.value, request.reason)
+    return Response(status_code=201, content_type="application/json", body=ChangeRequestOut.model_validate(opened))
+
+
+@app.get("/v1/me/change-requests")
+def list_change_requests() -> ChangeRequestList:
+    found = ChangeRequests(get_settings()).list(subject_id(app))
+    return ChangeRequestList(change_requests=[ChangeRequestOut.model_validate(item) for item in found])
+
+
+@app.get("/v1/requests/<request_id>")
+def request_status(request_id: Annotated[str, Path(max_length=64)]) -> RequestStatusBody:
+    found: dict[str, Any] | None = None
+    if _REQUEST_ID.match(request_id):
+        found = RequestRegistry(get_settings()).load(request_id)
+    if found is None:
+        raise NotFound("No such request.")
+    return RequestStatusBody.model_validate(found)
+
 
 lambda_handler = entrypoint(app, obs)

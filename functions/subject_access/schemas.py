@@ -1,0 +1,63 @@
+"""Request and response bodies of the `subject_access` routes."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class AccountState(BaseModel):
+    status: str
+    created_at: str | None
+    last_active_at: str | None
+
+
+class AccessReportBody(BaseModel):
+    """Everything CRM Custody holds about the customer, decrypted, by data-map store."""
+
+    report_version: str
+    generated_at: str
+    subject_id: str
+    email: str | None = Field(description="The verified sign-in address, held by the identity provider")
+    account: AccountState
+    stores: dict[str, Any] = Field(description="One entry per data-map store that holds personal data")
+    retention: dict[str, dict[str, Any]] = Field(description="Per category: purposes, store, retention")
+    open_requests: list[dict[str, Any]]
+
+
+class ChangeRequestIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    field: Annotated[str, Field(min_length=1, max_length=40)]
+    value: Annotated[str, Field(min_length=1, max_length=200)]
+    reason: Annotated[str, Field(min_length=1, max_length=500)]
+
+
+class ChangeRequestOut(BaseModel):
+    change_request_id: str
+    field: str
+    value: Any
+    reason: str | None
+    status: str
+    created_at: str
+    decided_at: str | None = None
+    decision_reason: str | None = None
+
+
+class ChangeRequestList(BaseModel):
+    change_requests: list[ChangeRequestOut]
+
+
+class RequestStatusBody(BaseModel):
+    """An erasure request's progress: ids, statuses, counts — never personal data."""
+
+    request_id: str
+    kind: str
+    reason: str
+    status: str
+    created_at: str
+    updated_at: str
+    steps_done: int = 0
+    steps_total: int = 0
+    certificate_digest: str | None = None
