@@ -1,0 +1,394 @@
+"""Create the stack's resources in moto from the same declarations the CDK stack uses.
+
+* tables: every `TableStore` of the data map (partition `subject_id`, its sort key, TTL) and
+  every `OPERATIONAL_TABLES` entry, on-demand, SSE with the data key, PITR on;
+* buckets: every `BucketStore` (versioned, SSE-KMS, public access blocked, expiry where the
+  data map says so), the access-log bucket and the audit bucket (Object Lock, COMPLIANCE
+  retention of `Settings.audit_retention_days`), named by `naming`;
+* KMS keys `data` and `audit` under the aliases `Settings` names, rotation on;
+* the customer, staff and processor user pools (staff: MFA on, groups `catalog.STAFF_GROUPS`),
+  each with an app client that allows the USER_PASSWORD and ADMIN_USER_PASSWORD flows;
+* the alarm topic;
+* one Lambda function per `catalog.FUNCTIONS` entry (a token zip: the patched runtime imports
+  the real handler from `functions/`), environment `Settings.to_env()` with the real ids;
+* the erasure state machine from `statemachines/erasure.asl.json`, placeholders substituted.
+
+It works against the served moto (clients with an endpoint URL) and under `mock_aws` alike.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import zipfile
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, Final
+
+import boto3
+from botocore.config import Config
+
+from custody import catalog, datamap, naming
+from custody.settings import Settings
+from devstack.paths import ERASURE_ASL
+from devstack.resources import FunctionInfo, KeyInfo, Resources, UserPoolInfo
+from devstack.runtime import LAMBDA_RUNTIME
+
+ACCOUNT_ID: Final = "123456789012"  # moto's default account; Settings' bucket qualifier assumes it
+
+ERASURE_STEPS_FUNCTION: Final = "erasure_steps"
+
+ASL_PLACEHOLDER: Final = re.compile(r"\$\{([A-Za-z][A-Za-z0-9_]*)\}")
+
+ClientFactory = Callable[[str], Any]
+
+
+class ProvisioningError(RuntimeError):
+    pass
+
+
+def client_factory(region: str, endpoint_url: str | None = None, config: Config | None = None) -> ClientFactory:
+    """boto3 clients with test credentials: to the served moto, or intercepted by `mock_aws`."""
+    session = boto3.session.Session(
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",  # noqa: S106 - moto's placeholder credentials
+        aws_session_token="testing",  # noqa: S106
+        region_name=region,
+    )
+
+    made: dict[str, Any] = {}
+
+    def make(service: str) -> Any:
+        if service not in made:
+            made[service] = session.client(service, endpoint_url=endpoint_url, config=config)  # type: ignore[call-overload]
+        return made[service]
+
+    return make
+
+
+def render_definition(template: str, substitutions: Mapping[str, str]) -> str:
+    """Substitute `${Name}` placeholders as CloudFormation's DefinitionSubstitutions does.
+
+    Unknown placeholders are an error, not left in place: moto would accept the text and the
+    execution would fail much later, far from the cause.
+    """
+    missing = sorted({name for name in ASL_PLACEHOLDER.findall(template) if name not in substitutions})
+    if missing:
+        raise ProvisioningError(f"ASL placeholders without a value: {', '.join(missing)}")
+    return ASL_PLACEHOLDER.sub(lambda match: substitutions[match.group(1)], template)
+
+
+def erasure_definition(function_arn: str, alarm_topic_arn: str, asl_file: Path = ERASURE_ASL) -> str:
+    return render_definition(
+        asl_file.read_text(),
+        {"ErasureStepsFunctionArn": function_arn, "AlarmTopicArn": alarm_topic_arn},
+    )
+
+
+def _tags(**values: str) -> list[dict[str, str]]:
+    return [{"Key": key, "Value": value} for key, value in values.items()]
+
+
+def _store_tags(name: str, classification: datamap.Classification) -> dict[str, str]:
+    return {"custody:store": name, "custody:classification": classification.value}
+
+
+def _tiny_zip() -> bytes:
+    """moto wants a zip; the code that runs is imported from functions/ by the patched runtime."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("README.txt", "devstack: the handler is imported from functions/ in-process.\n")
+    return buffer.getvalue()
+
+
+class Provisioner:
+    def __init__(self, clients: ClientFactory, settings: Settings | None = None) -> None:
+        self.clients = clients
+        self.settings = settings or Settings()
+        self.region = self.settings.region
+        self.prefix = self.settings.resource_prefix
+
+    # --- keys -------------------------------------------------------------------------------
+
+    def key(self, purpose: str, alias: str) -> KeyInfo:
+        kms = self.clients("kms")
+        created = kms.create_key(
+            Description=f"CRM Custody {purpose} key",
+            KeyUsage="ENCRYPT_DECRYPT",
+            Tags=[{"TagKey": "custody:key", "TagValue": purpose}],
+        )["KeyMetadata"]
+        kms.enable_key_rotation(KeyId=created["KeyId"])
+        kms.create_alias(AliasName=alias, TargetKeyId=created["KeyId"])
+        return KeyInfo(key_id=created["KeyId"], arn=created["Arn"], alias=alias)
+
+    # --- tables -----------------------------------------------------------------------------
+
+    def table(
+        self,
+        logical: str,
+        partition_key: str,
+        sort_key: str | None,
+        tags: dict[str, str],
+        key_arn: str,
+        ttl_attribute: str | None = None,
+    ) -> str:
+        dynamodb = self.clients("dynamodb")
+        name = self.settings.table(logical)
+        keys = [(partition_key, "HASH")] + ([(sort_key, "RANGE")] if sort_key else [])
+        dynamodb.create_table(
+            TableName=name,
+            KeySchema=[{"AttributeName": attribute, "KeyType": kind} for attribute, kind in keys],
+            AttributeDefinitions=[{"AttributeName": attribute, "AttributeType": "S"} for attribute, _ in keys],
+            BillingMode="PAY_PER_REQUEST",
+            SSESpecification={"Enabled": True, "SSEType": "KMS", "KMSMasterKeyId": key_arn},
+            Tags=_tags(**tags),
+        )
+        dynamodb.update_continuous_backups(
+            TableName=name, PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True}
+        )
+        if ttl_attribute:
+            dynamodb.update_time_to_live(
+                TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": ttl_attribute}
+            )
+        return name
+
+    def tables(self, data_key_arn: str) -> dict[str, str]:
+        made: dict[str, str] = {}
+        for store in datamap.table_stores():
+            made[store.name] = self.table(
+                store.name,
+                store.partition_key,
+                store.sort_key,
+                _store_tags(store.name, store.classification),
+                data_key_arn,
+                store.ttl_attribute,
+            )
+        for name, partition_key in datamap.OPERATIONAL_TABLES.items():
+            made[name] = self.table(
+                name, partition_key, None, _store_tags(name, datamap.Classification.OPERATIONAL), data_key_arn
+            )
+        return made
+
+    # --- buckets ----------------------------------------------------------------------------
+
+    def bucket(
+        self,
+        logical: str,
+        tags: dict[str, str],
+        key_arn: str,
+        expiration_days: int | None = None,
+        object_lock_days: int | None = None,
+    ) -> str:
+        s3 = self.clients("s3")
+        name = self.settings.bucket(logical)
+        create: dict[str, Any] = {"Bucket": name}
+        if self.region != "us-east-1":
+            create["CreateBucketConfiguration"] = {"LocationConstraint": self.region}
+        if object_lock_days is not None:
+            create["ObjectLockEnabledForBucket"] = True
+        s3.create_bucket(**create)
+        s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
+        s3.put_bucket_encryption(
+            Bucket=name,
+            ServerSideEncryptionConfiguration={
+                "Rules": [
+                    {
+                        "ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": key_arn},
+                        "BucketKeyEnabled": True,
+                    }
+                ]
+            },
+        )
+        s3.put_public_access_block(
+            Bucket=name,
+            PublicAccessBlockConfiguration={
+                "BlockPublicAcls": True,
+                "IgnorePublicAcls": True,
+                "BlockPublicPolicy": True,
+                "RestrictPublicBuckets": True,
+            },
+        )
+        s3.put_bucket_tagging(Bucket=name, Tagging={"TagSet": _tags(**tags)})
+        if expiration_days is not None:
+            s3.put_bucket_lifecycle_configuration(
+                Bucket=name,
+                LifecycleConfiguration={
+                    "Rules": [
+                        {
+                            "ID": "expire",
+                            "Status": "Enabled",
+                            "Filter": {"Prefix": ""},
+                            "Expiration": {"Days": expiration_days},
+                            "NoncurrentVersionExpiration": {"NoncurrentDays": 1},
+                        }
+                    ]
+                },
+            )
+        if object_lock_days is not None:
+            s3.put_object_lock_configuration(
+                Bucket=name,
+                ObjectLockConfiguration={
+                    "ObjectLockEnabled": "Enabled",
+                    "Rule": {"DefaultRetention": {"Mode": "COMPLIANCE", "Days": object_lock_days}},
+                },
+            )
+        return name
+
+    def buckets(self, data_key_arn: str, audit_key_arn: str) -> dict[str, str]:
+        made = {
+            store.name: self.bucket(
+                store.name, _store_tags(store.name, store.classification), data_key_arn, store.expiration_days
+            )
+            for store in datamap.bucket_stores()
+        }
+        made[naming.ACCESS_LOG_BUCKET] = self.bucket(
+            naming.ACCESS_LOG_BUCKET,
+            {"custody:store": naming.ACCESS_LOG_BUCKET, "custody:classification": "operational"},
+            data_key_arn,
+        )
+        made[naming.AUDIT_BUCKET] = self.bucket(
+            naming.AUDIT_BUCKET,
+            {"custody:store": naming.AUDIT_BUCKET, "custody:classification": "audit"},
+            audit_key_arn,
+            object_lock_days=self.settings.audit_retention_days,
+        )
+        return made
+
+    # --- identity ---------------------------------------------------------------------------
+
+    def user_pool(self, audience: str, *, mfa: bool, self_sign_up: bool, groups: tuple[str, ...]) -> UserPoolInfo:
+        cognito = self.clients("cognito-idp")
+        pool = cognito.create_user_pool(
+            PoolName=f"{self.prefix}-{audience}",
+            UsernameAttributes=["email"],
+            AutoVerifiedAttributes=["email"],
+            Policies={
+                "PasswordPolicy": {
+                    "MinimumLength": 12,
+                    "RequireUppercase": True,
+                    "RequireLowercase": True,
+                    "RequireNumbers": True,
+                    "RequireSymbols": True,
+                }
+            },
+            AdminCreateUserConfig={"AllowAdminCreateUserOnly": not self_sign_up},
+            UserPoolTags={"custody:audience": audience},
+        )["UserPool"]
+        if mfa:
+            cognito.set_user_pool_mfa_config(
+                UserPoolId=pool["Id"], SoftwareTokenMfaConfiguration={"Enabled": True}, MfaConfiguration="ON"
+            )
+        client = cognito.create_user_pool_client(
+            UserPoolId=pool["Id"],
+            ClientName=f"{self.prefix}-{audience}-app",
+            GenerateSecret=False,
+            ExplicitAuthFlows=[
+                "ALLOW_USER_PASSWORD_AUTH",
+                "ALLOW_ADMIN_USER_PASSWORD_AUTH",
+                "ALLOW_USER_SRP_AUTH",
+                "ALLOW_REFRESH_TOKEN_AUTH",
+            ],
+            PreventUserExistenceErrors="ENABLED",
+        )["UserPoolClient"]
+        for group in groups:
+            cognito.create_group(UserPoolId=pool["Id"], GroupName=group, Description=f"Staff: {group}")
+        return UserPoolInfo(
+            pool_id=pool["Id"],
+            pool_arn=pool["Arn"],
+            client_id=client["ClientId"],
+            issuer=f"https://cognito-idp.{self.region}.amazonaws.com/{pool['Id']}",
+            groups=groups,
+        )
+
+    # --- compute ----------------------------------------------------------------------------
+
+    def role(self, name: str, service: str) -> str:
+        iam = self.clients("iam")
+        trust = {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}],
+        }
+        role = iam.create_role(RoleName=f"{self.prefix}-{name}", AssumeRolePolicyDocument=json.dumps(trust))
+        return str(role["Role"]["Arn"])
+
+    def function(self, function: catalog.Function, environment: dict[str, str], zip_file: bytes) -> FunctionInfo:
+        name = naming.function_name(self.prefix, function.name)
+        created = self.clients("lambda").create_function(
+            FunctionName=name,
+            Description=function.description,
+            Runtime=LAMBDA_RUNTIME,
+            Architectures=["arm64"],
+            Role=self.role(f"{function.name.replace('_', '-')}-role", "lambda.amazonaws.com"),
+            Handler=function.handler,
+            Code={"ZipFile": zip_file},
+            Timeout=function.timeout_seconds,
+            MemorySize=function.memory_mb,
+            Environment={"Variables": environment},
+            Tags={"custody:function": function.name},
+        )
+        return FunctionInfo(name=name, arn=created["FunctionArn"], handler=function.handler, api=function.api)
+
+    def state_machine_arn(self, logical: str) -> str:
+        name = naming.state_machine_name(self.prefix, logical)
+        return f"arn:aws:states:{self.region}:{ACCOUNT_ID}:stateMachine:{name}"
+
+    def erasure_state_machine(self, function_arn: str, alarm_topic_arn: str) -> str:
+        created = self.clients("stepfunctions").create_state_machine(
+            name=naming.state_machine_name(self.prefix, naming.ERASURE_STATE_MACHINE),
+            definition=erasure_definition(function_arn, alarm_topic_arn),
+            roleArn=self.role("erasure-workflow-role", "states.amazonaws.com"),
+            type="STANDARD",
+            tags=[{"key": "custody:workflow", "value": naming.ERASURE_STATE_MACHINE}],
+        )
+        return str(created["stateMachineArn"])
+
+    # --- all of it --------------------------------------------------------------------------
+
+    def provision(self) -> Resources:
+        data_key = self.key("data", self.settings.data_key_id)
+        audit_key = self.key("audit", self.settings.audit_key_id)
+        tables = self.tables(data_key.arn)
+        buckets = self.buckets(data_key.arn, audit_key.arn)
+        topic_arn = str(self.clients("sns").create_topic(Name=f"{self.prefix}-{naming.ALARM_TOPIC}")["TopicArn"])
+        customer = self.user_pool(naming.CUSTOMER_POOL, mfa=False, self_sign_up=True, groups=())
+        staff = self.user_pool(naming.STAFF_POOL, mfa=True, self_sign_up=False, groups=catalog.STAFF_GROUPS)
+        processors = self.user_pool(naming.PROCESSOR_POOL, mfa=False, self_sign_up=False, groups=())
+
+        # The functions are told the state machine's ARN before it exists (it names them), as
+        # the CDK stack does: the ARN is derived from the name.
+        expected_state_machine_arn = self.state_machine_arn(naming.ERASURE_STATE_MACHINE)
+        settings = self.settings.model_copy(
+            update={
+                "customer_user_pool_id": customer.pool_id,
+                "customer_client_id": customer.client_id,
+                "staff_user_pool_id": staff.pool_id,
+                "staff_client_id": staff.client_id,
+                "erasure_state_machine_arn": expected_state_machine_arn,
+                "alarm_topic_arn": topic_arn,
+            }
+        )
+        environment = settings.to_env()
+        zip_file = _tiny_zip()
+        functions = {item.name: self.function(item, environment, zip_file) for item in catalog.FUNCTIONS}
+        state_machine_arn = self.erasure_state_machine(functions[ERASURE_STEPS_FUNCTION].arn, topic_arn)
+        if state_machine_arn != expected_state_machine_arn:
+            raise ProvisioningError(
+                f"The state machine's ARN {state_machine_arn} differs from the one the functions were given"
+            )
+        return Resources(
+            region=self.region,
+            account_id=ACCOUNT_ID,
+            environment=environment,
+            tables=tables,
+            buckets=buckets,
+            keys={"data": data_key, "audit": audit_key},
+            user_pools={naming.CUSTOMER_POOL: customer, naming.STAFF_POOL: staff, naming.PROCESSOR_POOL: processors},
+            functions=functions,
+            state_machines={naming.ERASURE_STATE_MACHINE: state_machine_arn},
+            alarm_topic_arn=topic_arn,
+        )
+
+
+def provision(clients: ClientFactory, settings: Settings | None = None) -> Resources:
+    return Provisioner(clients, settings).provision()
