@@ -1,0 +1,368 @@
+"""A local API Gateway (REST API, Lambda proxy integration) in front of the in-process functions.
+
+For each request it does what the deployed API Gateway does, in the same order:
+
+1. match a route of `custody.catalog.ROUTES` (else 403 `Missing Authentication Token`, which is
+   what a REST API answers for a resource or method it does not define);
+2. run the Cognito authorizer (`devstack.auth`): 401 `Unauthorized` for a missing or invalid
+   token, 403 for a staff token without a group the route allows; public routes skip it;
+3. build the REST proxy event (resource, path, path and query parameters with their
+   multi-value forms, headers, body - base64 for binary media - and a requestContext with
+   stage, requestId, identity and, after step 2, `authorizer.claims`);
+4. invoke the function owning the route through the Lambda API (`lambda:Invoke` on the moto
+   server), whose patched `_invoke_lambda` runs the handler in-process through
+   `devstack.runtime.invoke` - the one code path Step Functions tasks take too, with the
+   function's deployed configuration and its CloudWatch Logs - and map its proxy response
+   back to HTTP (502 `Internal server error` when the function raised or returned something
+   that is not a proxy response).
+
+It also serves the merged OpenAPI document at `/openapi.json` and a browser view at `/docs`.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+
+from werkzeug.exceptions import MethodNotAllowed, NotFound
+from werkzeug.routing import Map, Rule
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+from werkzeug.wrappers import Request, Response
+
+from custody import catalog
+from devstack import docs
+from devstack.auth import AccessDenied, Principal, TokenVerifier, Unauthorized
+from devstack.runtime import Invocation
+
+LOG = logging.getLogger("devstack.gateway")
+
+DEFAULT_PORT: Final = 3000
+STAGE: Final = "local"
+API_ID: Final = "local"
+
+# Request bodies of these media types reach the function as text; anything else (or text
+# that is not UTF-8) arrives base64-encoded with `isBase64Encoded: true`, as API Gateway does
+# for the binary media types of the REST API.
+TEXT_MEDIA_TYPES: Final = (
+    "application/json",
+    "application/x-www-form-urlencoded",
+    "application/xml",
+    "application/javascript",
+    "text/",
+)
+
+Invoke = Callable[[str, Any], Invocation]
+
+
+def lambda_invoker(lambda_client: Any) -> Invoke:
+    """Invoke a function by name through the Lambda API, reporting what Lambda reports."""
+
+    def invoke(function_name: str, event: Any) -> Invocation:
+        started = time.monotonic()
+        response = lambda_client.invoke(
+            FunctionName=function_name, InvocationType="RequestResponse", Payload=json.dumps(event).encode()
+        )
+        payload: bytes = response["Payload"].read()
+        error_type = None
+        if response.get("FunctionError"):
+            try:
+                error_type = str(json.loads(payload).get("errorType") or response["FunctionError"])
+            except (ValueError, AttributeError):
+                error_type = str(response["FunctionError"])
+        request_id = str(response.get("ResponseMetadata", {}).get("RequestId", ""))
+        return Invocation(request_id, payload, error_type, (time.monotonic() - started) * 1000)
+
+    return invoke
+
+
+def is_text_media(content_type: str | None) -> bool:
+    media = (content_type or "application/json").split(";", 1)[0].strip().lower()
+    return media.startswith(TEXT_MEDIA_TYPES) or media.endswith("+json") or media.endswith("+xml")
+
+
+def _rule_path(path: str) -> str:
+    return path.replace("{", "<").replace("}", ">")
+
+
+def _resource_id(route: catalog.Route) -> str:
+    return hashlib.sha256(route.path.encode()).hexdigest()[:6]
+
+
+def _gateway_error(status: int, message: str, error_type: str, request_id: str) -> Response:
+    return Response(
+        json.dumps({"message": message}),
+        status=status,
+        content_type="application/json",
+        headers={"x-amzn-ErrorType": error_type, "x-amzn-RequestId": request_id},
+    )
+
+
+@dataclass(frozen=True)
+class RouteMatch:
+    route: catalog.Route
+    path_parameters: dict[str, str]
+
+
+class Gateway:
+    """The WSGI application."""
+
+    def __init__(
+        self,
+        functions: Mapping[str, str],
+        verifier: TokenVerifier,
+        invoke: Invoke,
+        openapi_document: Callable[[], dict[str, Any]],
+        *,
+        routes: Iterable[catalog.Route] = catalog.ROUTES,
+        account_id: str = "123456789012",
+        stage: str = STAGE,
+    ) -> None:
+        """`functions` maps a catalog function name to its deployed function name."""
+        self.routes = tuple(routes)
+        missing = sorted({route.function for route in self.routes} - set(functions))
+        if missing:
+            raise ValueError(f"No deployed function for routes of: {', '.join(missing)}")
+        self.functions = dict(functions)
+        self.verifier = verifier
+        self.invoke = invoke
+        self.account_id = account_id
+        self.stage = stage
+        self._openapi_document = openapi_document
+        self._openapi_cache: bytes | None = None
+        self._openapi_lock = threading.Lock()
+        self.url_map = Map(
+            [
+                Rule(_rule_path(route.path), endpoint=index, methods=[route.method])
+                for index, route in enumerate(self.routes)
+            ],
+            strict_slashes=False,
+            merge_slashes=False,
+        )
+
+    # --- WSGI -------------------------------------------------------------------------------
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        request = Request(environ)
+        response = self.handle(request)
+        return response(environ, start_response)
+
+    def handle(self, request: Request) -> Response:
+        started = time.monotonic()
+        request_id = str(uuid.uuid4())
+        if request.method == "GET" and request.path in ("/openapi.json", "/docs", "/docs/"):
+            return self._serve_docs(request)
+        if request.method == "GET" and request.path.startswith(docs.ASSET_PREFIX):
+            return docs.asset(request.path)
+        match = self.match(request.method, request.path)
+        if match is None:
+            response = _gateway_error(
+                403, "Missing Authentication Token", "MissingAuthenticationTokenException", request_id
+            )
+            resource = "(no route)"
+        else:
+            response = self._dispatch(request, match, request_id)
+            resource = match.route.path
+        # The route template, never the concrete path: paths may carry ids.
+        LOG.info(
+            "%s %s -> %s (%.0f ms)", request.method, resource, response.status_code, (time.monotonic() - started) * 1000
+        )
+        return response
+
+    def match(self, method: str, path: str) -> RouteMatch | None:
+        adapter = self.url_map.bind("localhost")
+        try:
+            index, arguments = adapter.match(path, method=method)
+        except (NotFound, MethodNotAllowed):
+            return None
+        route = self.routes[int(index)]
+        if route.method != method:  # werkzeug answers HEAD for GET rules; API Gateway does not
+            return None
+        return RouteMatch(route, {name: str(value) for name, value in arguments.items()})
+
+    # --- the proxy integration ----------------------------------------------------------------
+
+    def _dispatch(self, request: Request, match: RouteMatch, request_id: str) -> Response:
+        try:
+            principal = self.verifier.authorize(match.route, request.headers.get("Authorization"))
+        except Unauthorized as refusal:
+            LOG.info("401 for %s %s: %s", match.route.method, match.route.path, refusal)
+            return _gateway_error(401, "Unauthorized", "UnauthorizedException", request_id)
+        except AccessDenied:
+            return _gateway_error(
+                403, "User is not authorized to access this resource", "AccessDeniedException", request_id
+            )
+        event = self.event(request, match, principal, request_id)
+        outcome = self.invoke(self.functions[match.route.function], event)
+        if outcome.errored:
+            LOG.warning("%s raised %s", match.route.function, outcome.error_type)
+            return _gateway_error(502, "Internal server error", "InternalServerErrorException", request_id)
+        try:
+            return self.proxy_response(outcome.result(), request_id)
+        except (TypeError, ValueError, KeyError, binascii.Error) as error:
+            LOG.warning("%s returned a malformed proxy response (%s)", match.route.function, type(error).__name__)
+            return _gateway_error(502, "Internal server error", "InternalServerErrorException", request_id)
+
+    def event(
+        self, request: Request, match: RouteMatch, principal: Principal | None, request_id: str
+    ) -> dict[str, Any]:
+        """The API Gateway REST proxy event (payload format 1.0) for this request."""
+        now = time.time()
+        headers: dict[str, str] = {}
+        multi_headers: dict[str, list[str]] = {}
+        for name, value in request.headers.items():
+            headers[name] = value
+            multi_headers.setdefault(name, []).append(value)
+        forwarded = {
+            "X-Forwarded-For": request.remote_addr or "127.0.0.1",
+            "X-Forwarded-Proto": request.scheme,
+            "X-Forwarded-Port": str(request.host.rsplit(":", 1)[-1] if ":" in request.host else "80"),
+        }
+        for name, value in forwarded.items():
+            headers.setdefault(name, value)
+            multi_headers.setdefault(name, [value])
+        query = {name: values[-1] for name, values in request.args.lists()}
+        multi_query = {name: list(values) for name, values in request.args.lists()}
+        raw = request.get_data(cache=True)
+        body: str | None
+        if not raw:
+            body, is_base64 = None, False
+        elif is_text_media(request.content_type):
+            try:
+                body, is_base64 = raw.decode("utf-8"), False
+            except UnicodeDecodeError:
+                body, is_base64 = base64.b64encode(raw).decode("ascii"), True
+        else:
+            body, is_base64 = base64.b64encode(raw).decode("ascii"), True
+        context: dict[str, Any] = {
+            "resourceId": _resource_id(match.route),
+            "resourcePath": match.route.path,
+            "httpMethod": request.method,
+            "extendedRequestId": base64.b32encode(uuid.uuid4().bytes)[:16].decode(),
+            "requestTime": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now)),
+            "path": f"/{self.stage}{request.path}",
+            "accountId": self.account_id,
+            "protocol": request.environ.get("SERVER_PROTOCOL", "HTTP/1.1"),
+            "stage": self.stage,
+            "domainPrefix": request.host.split(".", 1)[0].split(":", 1)[0],
+            "requestTimeEpoch": int(now * 1000),
+            "requestId": request_id,
+            "identity": {
+                "cognitoIdentityPoolId": None,
+                "accountId": None,
+                "cognitoIdentityId": None,
+                "caller": None,
+                "sourceIp": request.remote_addr or "127.0.0.1",
+                "principalOrgId": None,
+                "accessKey": None,
+                "cognitoAuthenticationType": None,
+                "cognitoAuthenticationProvider": None,
+                "userArn": None,
+                "userAgent": request.headers.get("User-Agent"),
+                "user": None,
+            },
+            "domainName": request.host.split(":", 1)[0],
+            "apiId": API_ID,
+        }
+        if principal is not None:
+            context["authorizer"] = {"claims": principal.authorizer_claims()}
+        return {
+            "resource": match.route.path,
+            "path": request.path,
+            "httpMethod": request.method,
+            "headers": headers or None,
+            "multiValueHeaders": multi_headers or None,
+            "queryStringParameters": query or None,
+            "multiValueQueryStringParameters": multi_query or None,
+            "pathParameters": match.path_parameters or None,
+            "stageVariables": None,
+            "requestContext": context,
+            "body": body,
+            "isBase64Encoded": is_base64,
+        }
+
+    @staticmethod
+    def proxy_response(result: Any, request_id: str) -> Response:
+        """Map a Lambda proxy response (`statusCode`, headers, body, isBase64Encoded) to HTTP."""
+        if not isinstance(result, dict):
+            raise TypeError("the proxy response is not an object")
+        status = int(result["statusCode"])
+        raw_body = result.get("body")
+        if raw_body is None:
+            payload = b""
+        elif not isinstance(raw_body, str):
+            raise TypeError("the proxy response body is not a string")
+        elif result.get("isBase64Encoded"):
+            payload = base64.b64decode(raw_body, validate=True)
+        else:
+            payload = raw_body.encode("utf-8")
+        response = Response(payload, status=status)
+        response.headers.pop("Content-Type", None)
+        for name, values in (result.get("multiValueHeaders") or {}).items():
+            for value in values:
+                response.headers.add(name, str(value))
+        for name, value in (result.get("headers") or {}).items():
+            response.headers[name] = str(value)
+        response.headers.setdefault("Content-Type", "application/json")
+        response.headers["x-amzn-RequestId"] = request_id
+        return response
+
+    # --- documentation ------------------------------------------------------------------------
+
+    def openapi_bytes(self) -> bytes:
+        with self._openapi_lock:
+            if self._openapi_cache is None:
+                self._openapi_cache = json.dumps(self._openapi_document(), indent=2).encode()
+            return self._openapi_cache
+
+    def _serve_docs(self, request: Request) -> Response:
+        if request.path == "/openapi.json":
+            return Response(self.openapi_bytes(), content_type="application/json")
+        return Response(docs.page(json.loads(self.openapi_bytes())), content_type="text/html; charset=utf-8")
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        """The gateway logs route templates itself; werkzeug's line would print concrete paths."""
+
+
+class GatewayServer:
+    """Serves a `Gateway` on a thread (127.0.0.1, port 3000 by default; 0 picks a free one)."""
+
+    def __init__(self, app: Gateway, host: str = "127.0.0.1", port: int = DEFAULT_PORT) -> None:
+        self.app = app
+        self.host = host
+        self.requested_port = port
+        self._server: BaseWSGIServer | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        if self._server is None:
+            raise RuntimeError("The gateway is not running")
+        return f"http://{self.host}:{self._server.server_port}"
+
+    def start(self) -> str:
+        self._server = make_server(
+            self.host, self.requested_port, self.app, threaded=True, request_handler=_QuietHandler
+        )
+        self._thread = threading.Thread(target=self._server.serve_forever, name="devstack-gateway", daemon=True)
+        self._thread.start()
+        return self.url
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+            self._thread = None

@@ -1,0 +1,151 @@
+"""The whole local stack in one process: moto server, provisioned resources, gateway, stack file."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Final
+
+from botocore.config import Config
+
+from custody import naming
+from custody.catalog import Audience
+from devstack import openapi
+from devstack.auth import ACCESS_TOKEN, ID_TOKEN, JwksCache, TokenVerifier, Trust
+from devstack.gateway import DEFAULT_PORT, Gateway, GatewayServer, lambda_invoker
+from devstack.provision import client_factory, provision
+from devstack.resources import Resources, StackInfo, remove_stack_file
+from devstack.server import DEMO_TIME_SCALE, EmbeddedAws
+
+LOG = logging.getLogger("devstack")
+
+DEFAULT_AWS_PORT: Final = 5000
+REGION: Final = "us-east-1"
+
+# Which user pool signs in each audience, and which token it presents.
+AUDIENCE_POOLS: Final = {
+    Audience.CUSTOMER: (naming.CUSTOMER_POOL, ID_TOKEN),
+    Audience.STAFF: (naming.STAFF_POOL, ID_TOKEN),
+    Audience.PROCESSOR: (naming.PROCESSOR_POOL, ACCESS_TOKEN),
+}
+
+# The process-wide settings every local stack needs: fake credentials (a developer's real ones
+# must never be used, even by accident) and moto's TOTP check for the staff pool's MFA.
+PROCESS_ENVIRONMENT: Final = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": REGION,
+    "AWS_REGION": REGION,
+    "MOTO_COGNITO_IDP_USER_POOL_ENABLE_TOTP": "true",
+}
+
+
+def prepare_process_environment() -> None:
+    os.environ.update(PROCESS_ENVIRONMENT)
+    for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE"):
+        os.environ.pop(name, None)
+
+
+def trusts(resources: Resources, aws_endpoint: str | None) -> dict[Audience, Trust]:
+    """The authorizer's trust per audience. JWKS from the served moto, or (under `mock_aws`) its AWS URL."""
+    found: dict[Audience, Trust] = {}
+    for audience, (pool_name, token_use) in AUDIENCE_POOLS.items():
+        pool = resources.user_pools.get(pool_name)
+        if pool is None:
+            continue
+        jwks_url = (
+            f"{aws_endpoint}/{pool.pool_id}/.well-known/jwks.json"
+            if aws_endpoint
+            else f"{pool.issuer}/.well-known/jwks.json"
+        )
+        found[audience] = Trust(pool.issuer, frozenset({pool.client_id}), token_use, jwks_url)
+    return found
+
+
+def build_gateway(
+    resources: Resources,
+    lambda_client: Any,
+    aws_endpoint: str | None,
+    jwks: JwksCache | None = None,
+    openapi_document: Callable[[], dict[str, Any]] = openapi.build,
+) -> Gateway:
+    functions = {name: info.name for name, info in resources.functions.items() if info.api}
+    verifier = TokenVerifier(trusts(resources, aws_endpoint), jwks or JwksCache())
+    return Gateway(
+        functions,
+        verifier,
+        lambda_invoker(lambda_client),
+        openapi_document,
+        account_id=resources.account_id,
+    )
+
+
+def gateway_lambda_config() -> Config:
+    """API Gateway's integration: no retries, and a read timeout longer than any API function's."""
+    return Config(retries={"total_max_attempts": 1}, read_timeout=120, connect_timeout=5)
+
+
+class LocalStack:
+    """Start with `start()` (or as a context manager); `info` describes it, as stack.json does."""
+
+    def __init__(
+        self,
+        *,
+        api_port: int = DEFAULT_PORT,
+        aws_port: int = DEFAULT_AWS_PORT,
+        state_dir: Path | None = None,
+        time_scale: float = DEMO_TIME_SCALE,
+    ) -> None:
+        self.aws = EmbeddedAws(port=aws_port, time_scale=time_scale)
+        self.api_port = api_port
+        self.state_dir = state_dir
+        self.gateway: GatewayServer | None = None
+        self.info: StackInfo | None = None
+
+    def start(self) -> StackInfo:
+        prepare_process_environment()
+        endpoint = self.aws.start()
+        try:
+            resources = provision(client_factory(REGION, endpoint))
+            lambda_client = client_factory(REGION, endpoint, gateway_lambda_config())("lambda")
+            app = build_gateway(resources, lambda_client, endpoint)
+            self.gateway = GatewayServer(app, port=self.api_port)
+            api_url = self.gateway.start()
+        except BaseException:
+            self.stop()
+            raise
+        self.info = StackInfo(api_url=api_url, aws_endpoint_url=endpoint, resources=resources)
+        if self.state_dir is not None:
+            self.info.write(self.state_dir)
+        # Warm up off the critical path: importing the handlers (for the OpenAPI document) is
+        # what the first request would otherwise pay.
+        threading.Thread(target=_warm, args=(app,), name="devstack-warmup", daemon=True).start()
+        return self.info
+
+    def stop(self) -> None:
+        if self.state_dir is not None:
+            remove_stack_file(self.state_dir)
+        if self.gateway is not None:
+            self.gateway.stop()
+            self.gateway = None
+        self.aws.stop()
+
+    @contextmanager
+    def running(self) -> Iterator[StackInfo]:
+        info = self.start()
+        try:
+            yield info
+        finally:
+            self.stop()
+
+
+def _warm(app: Gateway) -> None:
+    try:
+        app.openapi_bytes()
+    except Exception:  # the /openapi.json request will report it
+        LOG.exception("Building the OpenAPI document failed")
