@@ -1,0 +1,249 @@
+"""`custody`: the local stack's command line (never deployed).
+
+custody local up                         start the stack in the foreground (Ctrl-C stops it)
+custody local token --email E            a verified customer's ID token
+custody local token --staff E --group G  a staff member's ID token (TOTP MFA done for you)
+custody local token --processor ID       a sub-processor machine client's access token
+custody local journey                    run the customer journey against the running stack
+custody local demo                       start the stack, run the journey, keep serving
+custody local smoke                      start, run the journey non-interactively, stop; exit 0 if it held
+custody openapi [--check | --write]      the merged OpenAPI document (docs/openapi.json)
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import tempfile
+import threading
+import time
+import warnings
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from types import FrameType
+
+from devstack.paths import DEFAULT_STATE_DIR
+
+
+class CliError(Exception):
+    """A failure the user can act on: printed as one line, exit status 2."""
+
+
+def _configure_logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(asctime)s %(name)s %(message)s",
+        datefmt="%H:%M:%S",
+        stream=sys.stderr,
+    )
+    logging.getLogger("devstack").setLevel(logging.INFO if verbose else logging.WARNING)
+    for noisy in ("moto", "werkzeug", "botocore", "urllib3"):
+        logging.getLogger(noisy).setLevel(logging.ERROR)
+    # Powertools warns on every invocation that emitted no custom metric: not news locally.
+    warnings.filterwarnings("ignore", message="No application metrics to publish")
+
+
+def _wait_for_interrupt() -> None:
+    stop = threading.Event()
+
+    def _on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, _on_signal)
+    signal.signal(signal.SIGINT, _on_signal)
+    while not stop.wait(0.5):
+        pass
+
+
+def _banner(info: object) -> str:
+    from devstack.resources import StackInfo
+
+    assert isinstance(info, StackInfo)
+    return (
+        f"CRM Custody local stack is up.\n"
+        f"  API             {info.api_url}\n"
+        f"  API docs        {info.docs_url}\n"
+        f"  AWS endpoint    {info.aws_endpoint_url}   (aws --endpoint-url {info.aws_endpoint_url} ...)\n"
+        f"  region          {info.region}\n"
+        f"  a token         custody local token --email you@example.com\n"
+    )
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    from devstack.stack import LocalStack
+
+    stack = LocalStack(api_port=args.port, aws_port=args.aws_port, state_dir=args.state_dir, time_scale=args.time_scale)
+    started = time.monotonic()
+    info = _start(stack)
+    try:
+        print(_banner(info) + f"  stack file      {args.state_dir / 'stack.json'}", flush=True)
+        print(f"Started in {time.monotonic() - started:.1f} s. Ctrl-C stops it.", flush=True)
+        _wait_for_interrupt()
+    finally:
+        stack.stop()
+        print("Stopped; the local stack's data is gone.", flush=True)
+    return 0
+
+
+def _start(stack: object) -> object:
+    from devstack.server import PortInUse
+    from devstack.stack import LocalStack
+
+    assert isinstance(stack, LocalStack)
+    try:
+        return stack.start()
+    except PortInUse as error:
+        raise CliError(f"{error}: stop it, or pass --port / --aws-port") from None
+
+
+def cmd_token(args: argparse.Namespace) -> int:
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from custody import naming
+    from devstack import identity
+    from devstack.provision import client_factory
+    from devstack.resources import NoStackRunning, StackInfo
+
+    try:
+        info = StackInfo.load(args.state_dir)
+    except NoStackRunning as error:
+        raise CliError(str(error)) from None
+    cognito = client_factory(info.region, info.aws_endpoint_url)("cognito-idp")
+    pools = info.resources.user_pools
+    try:
+        if args.email:
+            tokens = identity.customer_tokens(cognito, pools[naming.CUSTOMER_POOL], args.email)
+            token = tokens.access_token if args.access else tokens.id_token
+        elif args.staff:
+            if not args.group:
+                raise CliError("--staff needs --group (one of: " + ", ".join(pools[naming.STAFF_POOL].groups) + ")")
+            tokens = identity.staff_tokens(cognito, pools[naming.STAFF_POOL], args.staff, args.group)
+            token = tokens.access_token if args.access else tokens.id_token
+        else:
+            token = identity.processor_tokens(cognito, pools[naming.PROCESSOR_POOL], args.processor).access_token
+    except identity.SignInFailed as error:
+        raise CliError(str(error)) from None
+    except (BotoCoreError, ClientError) as error:
+        raise CliError(f"the local stack at {info.aws_endpoint_url} refused: {error}") from None
+    print(token)
+    return 0
+
+
+def cmd_journey(args: argparse.Namespace) -> int:
+    from devstack import journey
+    from devstack.resources import NoStackRunning, StackInfo
+
+    try:
+        info = StackInfo.load(args.state_dir)
+    except NoStackRunning as error:
+        raise CliError(str(error)) from None
+    return journey.run(info, interactive=not args.non_interactive).exit_status
+
+
+def _run_with_stack(args: argparse.Namespace, state_dir: Path, keep_serving: bool, interactive: bool) -> int:
+    from devstack import journey
+    from devstack.stack import LocalStack
+
+    stack = LocalStack(api_port=args.port, aws_port=args.aws_port, state_dir=state_dir, time_scale=args.time_scale)
+    started = time.monotonic()
+    info = _start(stack)
+    try:
+        from devstack.resources import StackInfo
+
+        assert isinstance(info, StackInfo)
+        print(_banner(info), flush=True)
+        print(f"Started in {time.monotonic() - started:.1f} s.\n", flush=True)
+        outcome = journey.run(info, interactive=interactive)
+        if keep_serving:
+            print("\nThe stack keeps serving; Ctrl-C stops it.", flush=True)
+            _wait_for_interrupt()
+        return outcome.exit_status
+    finally:
+        stack.stop()
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    return _run_with_stack(args, args.state_dir, keep_serving=True, interactive=sys.stdout.isatty())
+
+
+def cmd_smoke(args: argparse.Namespace) -> int:
+    with tempfile.TemporaryDirectory(prefix="custody-smoke-") as state_dir:
+        return _run_with_stack(args, Path(state_dir), keep_serving=False, interactive=False)
+
+
+def cmd_openapi(args: argparse.Namespace) -> int:
+    from devstack import openapi
+
+    return openapi.main(args.rest)
+
+
+def _parser() -> argparse.ArgumentParser:
+    from devstack.gateway import DEFAULT_PORT
+    from devstack.server import DEMO_TIME_SCALE
+    from devstack.stack import DEFAULT_AWS_PORT
+
+    parser = argparse.ArgumentParser(prog="custody", description="CRM Custody's local tools.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log requests and invocations")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    local = commands.add_parser("local", help="the embedded local AWS stack").add_subparsers(
+        dest="local_command", required=True
+    )
+
+    def stack_command(name: str, help_text: str, handler: Callable[[argparse.Namespace], int], ports: int) -> None:
+        command = local.add_parser(name, help=help_text)
+        command.add_argument("--state-dir", type=Path, default=DEFAULT_STATE_DIR, help="where stack.json lives")
+        command.add_argument("--port", type=int, default=ports and DEFAULT_PORT, help="the API's port (0: any free)")
+        command.add_argument(
+            "--aws-port", type=int, default=ports and DEFAULT_AWS_PORT, help="the AWS endpoint's port (0: any free)"
+        )
+        command.add_argument(
+            "--time-scale",
+            type=float,
+            default=DEMO_TIME_SCALE,
+            help="Step Functions retry/wait sleeps are multiplied by this (1: real time)",
+        )
+        command.set_defaults(handler=handler)
+
+    stack_command("up", "start the stack in the foreground", cmd_up, ports=1)
+    stack_command("demo", "start the stack, run the journey, keep serving", cmd_demo, ports=1)
+    stack_command("smoke", "start on free ports, run the journey, stop; exit 0 if it held", cmd_smoke, ports=0)
+
+    token = local.add_parser("token", help="print a token for a local user")
+    who = token.add_mutually_exclusive_group(required=True)
+    who.add_argument("--email", help="a customer's e-mail (created and verified if needed)")
+    who.add_argument("--staff", metavar="EMAIL", help="a staff member's e-mail (needs --group)")
+    who.add_argument("--processor", metavar="ID", help="a sub-processor's id (prints an access token)")
+    token.add_argument("--group", help="the staff member's group")
+    token.add_argument("--access", action="store_true", help="print the access token instead of the ID token")
+    token.add_argument("--state-dir", type=Path, default=DEFAULT_STATE_DIR)
+    token.set_defaults(handler=cmd_token)
+
+    journey = local.add_parser("journey", help="run the customer journey against the running stack")
+    journey.add_argument("--state-dir", type=Path, default=DEFAULT_STATE_DIR)
+    journey.add_argument("--non-interactive", action="store_true", help="no pauses between steps")
+    journey.set_defaults(handler=cmd_journey)
+
+    openapi = commands.add_parser("openapi", help="print, --check or --write docs/openapi.json")
+    openapi.add_argument("rest", nargs=argparse.REMAINDER)
+    openapi.set_defaults(handler=cmd_openapi)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    _configure_logging(args.verbose)
+    try:
+        status: int = args.handler(args)
+    except CliError as error:
+        print(f"custody: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())

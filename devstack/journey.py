@@ -1,0 +1,400 @@
+"""The customer journey, over HTTP, against a running local stack - and what an auditor sees after.
+
+Each step is a small function of a shared `Journey` that makes real calls and checks what came
+back; it never fakes a step. A route that answers 501 `not_implemented` means its capability
+has not landed: the journey stops there, says which capability is missing, and that counts as
+success (everything that exists held). Any other surprise is a failure. Later issues extend
+the journey by filling in the steps below or adding new ones to `STEPS`.
+
+Exit status (`Outcome.exit_status`): 0 when every step that ran held (the journey completed,
+or stopped at a capability not built yet), 1 when a step failed.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import sys
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Final, TextIO
+
+from custody import naming
+from devstack import identity
+from devstack.provision import client_factory
+from devstack.resources import StackInfo
+
+POLICY_VERSION: Final = "2026-11"
+ERASURE_TIMEOUT_SECONDS: Final = 120.0
+TERMINAL_STATUSES: Final = frozenset({"completed", "failed"})
+
+
+class NotBuilt(Exception):
+    """The capability a step needs answers 501 `not_implemented`."""
+
+    def __init__(self, capability: str, detail: str = "") -> None:
+        super().__init__(capability)
+        self.capability = capability
+        self.detail = detail
+
+
+class StepFailed(Exception):
+    """The stack answered something the journey cannot accept."""
+
+
+class Status(StrEnum):
+    DONE = "done"
+    NOT_BUILT = "not built yet"
+    FAILED = "FAILED"
+
+
+@dataclass(frozen=True)
+class StepResult:
+    title: str
+    status: Status
+    detail: str = ""
+
+
+@dataclass
+class Outcome:
+    results: list[StepResult] = field(default_factory=list)
+
+    @property
+    def failed(self) -> bool:
+        return any(result.status is Status.FAILED for result in self.results)
+
+    @property
+    def stopped_at(self) -> StepResult | None:
+        return next((result for result in self.results if result.status is Status.NOT_BUILT), None)
+
+    @property
+    def exit_status(self) -> int:
+        return 1 if self.failed else 0
+
+
+# --- HTTP ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Reply:
+    status: int
+    headers: dict[str, str]
+    raw: bytes
+
+    def json(self) -> Any:
+        try:
+            return json.loads(self.raw) if self.raw else None
+        except ValueError:
+            return None
+
+    @property
+    def error_code(self) -> str | None:
+        body = self.json()
+        return str(body.get("error")) if isinstance(body, dict) and "error" in body else None
+
+    def describe(self) -> str:
+        """Status and error code only: a body may hold personal data."""
+        body = self.json()
+        code = self.error_code or (body.get("message") if isinstance(body, dict) else None)
+        return f"HTTP {self.status}" + (f" ({code})" if code else "")
+
+
+class Api:
+    def __init__(self, base_url: str) -> None:
+        self.base_url = base_url.rstrip("/")
+
+    def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        token: str | None = None,
+        body: Any = None,
+        headers: dict[str, str] | None = None,
+    ) -> Reply:
+        sent = {"Content-Type": "application/json", **(headers or {})}
+        if token is not None:
+            sent["Authorization"] = f"Bearer {token}"
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(  # noqa: S310 - the local gateway
+            self.base_url + path, data=data, method=method, headers=sent
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310
+                return Reply(response.status, dict(response.headers.items()), response.read())
+        except urllib.error.HTTPError as error:
+            return Reply(error.code, dict(error.headers.items()), error.read())
+
+
+# --- the journey -----------------------------------------------------------------------------
+
+
+def _claims(token: str) -> dict[str, Any]:
+    """A JWT's payload, read without verification (the gateway verifies; this only displays)."""
+    payload = token.split(".")[1]
+    decoded: dict[str, Any] = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    return decoded
+
+
+def _b64(data: dict[str, Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(data, separators=(",", ":")).encode()).rstrip(b"=").decode()
+
+
+@dataclass
+class Journey:
+    info: StackInfo
+    api: Api
+    out: TextIO = sys.stdout
+    interactive: bool = False
+    email: str = field(default_factory=lambda: f"journey-{uuid.uuid4().hex[:8]}@example.com")
+    token: str = ""
+    subject_id: str = ""
+    profile_etag: str = ""
+    request_id: str = ""
+
+    def aws(self, service: str) -> Any:
+        return client_factory(self.info.region, self.info.aws_endpoint_url)(service)
+
+    def say(self, line: str = "") -> None:
+        print(f"      {line}" if line else "", file=self.out, flush=True)
+
+    def expect(self, reply: Reply, *statuses: int, capability: str) -> Reply:
+        if reply.status == 501 and reply.error_code == "not_implemented":
+            raise NotBuilt(capability)
+        if reply.status not in statuses:
+            raise StepFailed(f"expected HTTP {'/'.join(map(str, statuses))}, got {reply.describe()}")
+        return reply
+
+    def function_invocations(self, function: str) -> int:
+        """How many times the deployed function ran: its CloudWatch log streams (one per invocation)."""
+        name = self.info.resources.functions[function].name
+        logs = self.aws("logs")
+        try:
+            streams = logs.describe_log_streams(logGroupName=f"/aws/lambda/{name}")["logStreams"]
+        except logs.exceptions.ResourceNotFoundException:
+            return 0
+        return len(streams)
+
+
+def sign_up(journey: Journey) -> str:
+    pool = journey.info.resources.user_pools[naming.CUSTOMER_POOL]
+    tokens = identity.customer_tokens(journey.aws("cognito-idp"), pool, journey.email)
+    claims = _claims(tokens.id_token)
+    if claims.get("token_use") != "id" or claims.get("aud") != pool.client_id:
+        raise StepFailed("the customer pool issued an unexpected token")
+    journey.token, journey.subject_id = tokens.id_token, str(claims["sub"])
+    journey.say(f"{journey.email} signed up; e-mail verified; ID token issued by the customer pool")
+    journey.say(f"subject id (the token's sub): {journey.subject_id}")
+    return "customer signed in"
+
+
+def refuses_no_token(journey: Journey) -> str:
+    reply = journey.api.call("GET", "/v1/me")
+    if reply.status != 401 or reply.json() != {"message": "Unauthorized"}:
+        raise StepFailed(f"a call without a token got {reply.describe()}, not 401 Unauthorized")
+    journey.say('GET /v1/me without a token -> 401 {"message": "Unauthorized"} (the function never ran)')
+    return "refused"
+
+
+def refuses_forged_tokens(journey: Journey) -> str:
+    header, _, signature = journey.token.split(".")
+    claims = _claims(journey.token)
+    forged = f"{header}.{_b64({**claims, 'sub': str(uuid.uuid4())})}.{signature}"
+    unsigned = f"{_b64({'alg': 'none', 'typ': 'JWT'})}.{_b64(claims)}."
+    for label, token in (("another subject, same signature", forged), ("alg: none", unsigned)):
+        reply = journey.api.call("GET", "/v1/me", token=token)
+        if reply.status != 401:
+            raise StepFailed(f"a forged token ({label}) got {reply.describe()}, not 401")
+        journey.say(f"forged token ({label}) -> 401")
+    return "refused"
+
+
+def routes_to_the_right_function(journey: Journey) -> str:
+    before = {name: journey.function_invocations(name) for name in journey.info.resources.functions}
+    reply = journey.api.call("GET", "/v1/me", token=journey.token)
+    after = {name: journey.function_invocations(name) for name in journey.info.resources.functions}
+    ran = sorted(name for name in after if after[name] != before[name])
+    if ran != ["subject_access"]:
+        raise StepFailed(f"GET /v1/me ran {ran or 'no function'}, expected subject_access")
+    journey.say(f"GET /v1/me with the token -> {reply.describe()}, served by subject_access (its log shows the run)")
+    if reply.status == 200:
+        report = reply.json()
+        if report.get("subject_id") != journey.subject_id:
+            raise StepFailed("the access report is not the token's subject")
+        journey.say("the function saw the verified claims: the report is for the token's subject")
+    else:
+        journey.expect(reply, 200, capability="the access report (GET /v1/me)")
+    return "routed"
+
+
+def consent(journey: Journey) -> str:
+    for purpose in ("crm_core", "marketing"):
+        reply = journey.api.call(
+            "POST",
+            "/v1/me/consents",
+            token=journey.token,
+            body={"purpose": purpose, "policy_version": POLICY_VERSION, "channel": "web"},
+        )
+        journey.expect(reply, 201, capability="consent (POST /v1/me/consents)")
+        granted = reply.json().get("granted", [])
+        if purpose not in granted:
+            raise StepFailed(f"{purpose} is not among the granted purposes after granting it")
+        journey.say(f"granted {purpose} (policy {POLICY_VERSION}); now granted: {', '.join(granted)}")
+    return "crm_core and marketing granted"
+
+
+LEGAL_NAME: Final = "Ada Example"  # a made-up person: the journey's data is synthetic
+PROFILE: Final[dict[str, Any]] = {
+    "identity": {"legal_name": LEGAL_NAME, "preferred_name": "Ada"},
+    "contact": {
+        "phone": "+14155550100",
+        "address": {"line1": "1 Demo Street", "city": "Springfield", "postal_code": "62701", "country": "US"},
+    },
+    "preferences": {"channels": ["email"], "language": "en"},
+}
+
+
+def submit_profile(journey: Journey) -> str:
+    reply = journey.api.call("PUT", "/v1/me/profile", token=journey.token, body=PROFILE)
+    journey.expect(reply, 200, 201, capability="the profile (PUT /v1/me/profile)")
+    journey.profile_etag = reply.headers.get("ETag", "")
+    if not journey.profile_etag:
+        raise StepFailed("the profile came back without an ETag")
+    categories = sorted(reply.json().get("categories", {}))
+    journey.say(f"stored categories {', '.join(categories)}, encrypted per field; version {journey.profile_etag}")
+    return "profile stored"
+
+
+def view_profile(journey: Journey) -> str:
+    reply = journey.expect(
+        journey.api.call("GET", "/v1/me", token=journey.token), 200, capability="the access report (GET /v1/me)"
+    )
+    report = reply.json()
+    stores = report.get("stores", {})
+    journey.say(f"access report for {report.get('subject_id')}: stores {', '.join(sorted(stores))}")
+    stored = json.dumps(stores.get("profiles", {}), sort_keys=True)
+    if LEGAL_NAME not in stored:
+        raise StepFailed("the access report does not show the profile that was submitted")
+    journey.say("the submitted profile reads back decrypted, as the customer sent it")
+    return "report read"
+
+
+def rectify(journey: Journey) -> str:
+    change = {"contact": {"phone": "+14155550199"}}
+    stale = journey.api.call("PATCH", "/v1/me/profile", token=journey.token, body=change, headers={"If-Match": '"0"'})
+    journey.expect(stale, 412, capability="rectification (PATCH /v1/me/profile)")
+    journey.say("a change against a stale version -> 412, nothing written")
+    reply = journey.api.call(
+        "PATCH", "/v1/me/profile", token=journey.token, body=change, headers={"If-Match": journey.profile_etag}
+    )
+    journey.expect(reply, 200, capability="rectification (PATCH /v1/me/profile)")
+    new_etag = reply.headers.get("ETag", "")
+    if not new_etag or new_etag == journey.profile_etag:
+        raise StepFailed("the rectified profile did not get a new version")
+    journey.say(f"phone rectified with If-Match {journey.profile_etag} -> version {new_etag}")
+    journey.profile_etag = new_etag
+    return "rectified"
+
+
+def withdraw(journey: Journey) -> str:
+    reply = journey.api.call("POST", "/v1/me/withdrawal", token=journey.token, body={})
+    journey.expect(reply, 202, capability="withdrawal (POST /v1/me/withdrawal, the erase function)")
+    journey.request_id = str(reply.json().get("request_id", ""))
+    if not journey.request_id:
+        raise StepFailed("the withdrawal was accepted without a request id")
+    journey.say(f"withdrawal accepted: erasure request {journey.request_id}")
+    return "erasure requested"
+
+
+def follow_erasure(journey: Journey) -> str:
+    deadline = time.monotonic() + ERASURE_TIMEOUT_SECONDS
+    last = ""
+    while True:
+        reply = journey.api.call("GET", f"/v1/requests/{journey.request_id}")
+        journey.expect(reply, 200, capability="request status (GET /v1/requests/{request_id})")
+        state = reply.json()
+        done, total = int(state.get("steps_done", 0)), int(state.get("steps_total", 0)) or 1
+        line = f"[{'#' * done}{'.' * max(total - done, 0)}] {done}/{total} {state.get('status')}"
+        if line != last:
+            journey.say(line)
+            last = line
+        if state.get("status") in TERMINAL_STATUSES:
+            break
+        if time.monotonic() > deadline:
+            raise StepFailed(f"the erasure did not finish within {ERASURE_TIMEOUT_SECONDS:.0f} s")
+        time.sleep(0.5)
+    if state.get("status") != "completed":
+        raise StepFailed("the erasure workflow failed (see its execution history)")
+    journey.say(f"certificate digest {state.get('certificate_digest')}")
+    return "erasure completed"
+
+
+def auditor_view(journey: Journey) -> str:
+    arn = journey.info.resources.state_machines[naming.ERASURE_STATE_MACHINE].replace(":stateMachine:", ":execution:")
+    history = journey.aws("stepfunctions").get_execution_history(executionArn=f"{arn}:{journey.request_id}")
+    entered = [
+        event["stateEnteredEventDetails"]["name"] for event in history["events"] if "stateEnteredEventDetails" in event
+    ]
+    journey.say(f"Step Functions history: {' -> '.join(entered)}")
+    raise NotBuilt("the audit ledger view and chain verification for auditors")
+
+
+Step = Callable[[Journey], str]
+
+STEPS: Final[tuple[tuple[str, Step], ...]] = (
+    ("Sign up (customer pool, verified e-mail)", sign_up),
+    ("The gateway refuses a call without a token", refuses_no_token),
+    ("The gateway refuses forged tokens", refuses_forged_tokens),
+    ("An authenticated call reaches the right function", routes_to_the_right_function),
+    ("Consent", consent),
+    ("Submit a profile", submit_profile),
+    ("View it (the access report)", view_profile),
+    ("Rectify it", rectify),
+    ("Withdraw", withdraw),
+    ("Follow the erasure", follow_erasure),
+    ("What an auditor sees", auditor_view),
+)
+
+
+def run(info: StackInfo, *, interactive: bool = False, out: TextIO = sys.stdout) -> Outcome:
+    journey = Journey(info, Api(info.api_url), out=out, interactive=interactive)
+    outcome = Outcome()
+    print(f"Customer journey against {info.api_url}\n", file=out, flush=True)
+    for number, (title, step) in enumerate(STEPS, start=1):
+        print(f"[{number:>2}/{len(STEPS)}] {title}", file=out, flush=True)
+        try:
+            summary = step(journey)
+        except NotBuilt as missing:
+            outcome.results.append(StepResult(title, Status.NOT_BUILT, missing.capability))
+            journey.say(f"-> not built yet: {missing.capability} answers 501 not_implemented.")
+            break
+        except StepFailed as failure:
+            outcome.results.append(StepResult(title, Status.FAILED, str(failure)))
+            journey.say(f"-> FAILED: {failure}")
+            break
+        outcome.results.append(StepResult(title, Status.DONE, summary))
+        journey.say(f"-> ok: {summary}")
+        if interactive:
+            time.sleep(0.3)
+    print(file=out)
+    print(summarize(outcome, len(STEPS)), file=out, flush=True)
+    return outcome
+
+
+def summarize(outcome: Outcome, total: int) -> str:
+    done = sum(result.status is Status.DONE for result in outcome.results)
+    if outcome.failed:
+        failed = next(result for result in outcome.results if result.status is Status.FAILED)
+        return f"Journey FAILED at '{failed.title}': {failed.detail}"
+    stopped = outcome.stopped_at
+    if stopped is not None:
+        return (
+            f"Journey verified {done} of {total} steps, then stopped at '{stopped.title}': "
+            f"{stopped.detail} has not landed yet. Everything that exists held."
+        )
+    return f"Journey completed: all {total} steps verified."
