@@ -55,7 +55,8 @@ class ChangeRequests:
         missing = datamap.missing_purposes(["identity"], subject.purposes)
         if missing:
             raise ConsentRequired(missing)
-        key = self.keyring.get_or_create(subject.subject_id)
+        pending = self.keyring.for_write(subject.subject_id)
+        key = pending.key
         request_id = str(uuid.uuid4())
         at = now_iso()
         plain = {"value": checked, "reason": reason}
@@ -68,8 +69,13 @@ class ChangeRequests:
             sealed.FIELDS: sealed.seal(key, STORE, request_id, plain),
         }
         dynamo.transact(
-            [{"Put": {"TableName": self.table, "Item": dynamo.to_item(item)}}, self.subjects.touch(subject)]
+            [
+                {"Put": {"TableName": self.table, "Item": dynamo.to_item(item)}},
+                self.subjects.touch(subject),
+                *([pending.put] if pending.put else []),
+            ]
         )
+        self.keyring.committed(pending)
         return self._view({**item, **plain})
 
     def list(self, subject_id: str) -> list[dict[str, Any]]:

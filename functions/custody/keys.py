@@ -19,6 +19,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import TYPE_CHECKING, Final
@@ -33,9 +34,9 @@ from custody.settings import Settings, get_settings
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
-    from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef
+    from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef, TransactWriteItemTypeDef
 
-__all__ = ["KEY_STORE", "KEY_VERSION", "KeyCache", "SubjectKey", "SubjectKeyring", "get_keyring"]
+__all__ = ["KEY_STORE", "KEY_VERSION", "KeyCache", "PendingKey", "SubjectKey", "SubjectKeyring", "get_keyring"]
 
 KEY_STORE: Final = "subject_keys"
 # One active key per customer; the sort key leaves room for rotation.
@@ -103,6 +104,14 @@ class KeyCache:
             return subject_id in self._entries
 
 
+@dataclass(frozen=True)
+class PendingKey:
+    """A customer's key for a write, and the put that stores it when it is new (else `None`)."""
+
+    key: SubjectKey
+    put: TransactWriteItemTypeDef | None
+
+
 class SubjectKeyring:
     """Create, fetch and shred customers' data keys.
 
@@ -135,13 +144,7 @@ class SubjectKeyring:
         try:
             self._dynamodb().put_item(
                 TableName=self._table,
-                Item={
-                    _PARTITION: {"S": subject_id},
-                    _SORT: {"S": KEY_VERSION},
-                    "wrapped_key": {"B": generated["CiphertextBlob"]},
-                    "wrapping_key_id": {"S": generated["KeyId"]},
-                    "created_at": {"S": datetime.now(UTC).isoformat(timespec="seconds")},
-                },
+                Item=self._key_item(subject_id, generated["CiphertextBlob"], generated["KeyId"]),
                 ConditionExpression="attribute_not_exists(#pk)",
                 ExpressionAttributeNames={"#pk": _PARTITION},
             )
@@ -157,6 +160,36 @@ class SubjectKeyring:
         key = SubjectKey(subject_id, generated["Plaintext"], KEY_VERSION)
         self.cache.put(key)
         return key
+
+    def for_write(self, subject_id: str) -> PendingKey:
+        """The key to seal a transactional write with.
+
+        A new key is not stored here: its conditional put joins the caller's transaction (see
+        `PendingKey`), so a refused write leaves no orphan key and a first write still costs one
+        KMS call and one transaction. Call `committed` once the transaction succeeded.
+        """
+        try:
+            return PendingKey(self.get(subject_id), None)
+        except SubjectKeyUnavailable:
+            pass
+        generated = self._aws.kms().generate_data_key(
+            KeyId=self._settings.data_key_id,
+            KeySpec="AES_256",
+            EncryptionContext=_context(subject_id),
+        )
+        put: TransactWriteItemTypeDef = {
+            "Put": {
+                "TableName": self._table,
+                "Item": self._key_item(subject_id, generated["CiphertextBlob"], generated["KeyId"]),
+                "ConditionExpression": "attribute_not_exists(#pk)",
+                "ExpressionAttributeNames": {"#pk": _PARTITION},
+            }
+        }
+        return PendingKey(SubjectKey(subject_id, generated["Plaintext"], KEY_VERSION), put)
+
+    def committed(self, pending: PendingKey) -> None:
+        """The transaction that stored `pending` succeeded: its key may now be cached."""
+        self.cache.put(pending.key)
 
     def get(self, subject_id: str) -> SubjectKey:
         """The customer's data key: from the cache, else unwrapped by KMS.
@@ -212,6 +245,16 @@ class SubjectKeyring:
         # Evicted after the deletes, so a get racing them cannot leave the key cached here.
         self.cache.evict(subject_id)
         return deleted
+
+    @staticmethod
+    def _key_item(subject_id: str, wrapped: bytes, wrapping_key_id: str) -> dict[str, AttributeValueTypeDef]:
+        return {
+            _PARTITION: {"S": subject_id},
+            _SORT: {"S": KEY_VERSION},
+            "wrapped_key": {"B": wrapped},
+            "wrapping_key_id": {"S": wrapping_key_id},
+            "created_at": {"S": datetime.now(UTC).isoformat(timespec="seconds")},
+        }
 
     def _load(self, subject_id: str) -> SubjectKey:
         found = self._dynamodb().get_item(TableName=self._table, Key=_item_key(subject_id), ConsistentRead=True)

@@ -107,14 +107,17 @@ class ProfileService:
         categories = {name: _complete(name, values) for name, values in merged.items()}
         removed = [name for name in current.categories if name not in categories] if replace else []
 
-        key = self.keyring.get_or_create(subject.subject_id)
+        pending = self.keyring.for_write(subject.subject_id)
         at = now_iso()
         items: list[TransactWriteItemTypeDef] = [
-            self._put_item(key, subject.subject_id, name, values, at) for name, values in categories.items()
+            self._put_item(pending.key, subject.subject_id, name, values, at) for name, values in categories.items()
         ]
         items += [self._delete_item(subject.subject_id, name) for name in removed]
         items.append(self.subjects.touch(subject, bump_profile=True))
+        if pending.put is not None:
+            items.append(pending.put)
         dynamo.transact(items)
+        self.keyring.committed(pending)
         stored = {name: values for name, values in current.categories.items() if name not in removed}
         stored.update(categories)
         return StoredProfile(subject.profile_version + 1, stored)
@@ -133,7 +136,7 @@ class ProfileService:
 
 
 def _plain(model: Strict) -> dict[str, Any]:
-    return {name: value for name, value in model.model_dump(mode="json").items() if value is not None}
+    return model.model_dump(mode="json", exclude_none=True)
 
 
 def _merge(stored: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
