@@ -8,7 +8,9 @@ withdrawal or an erasure.
 
 from __future__ import annotations
 
+import random
 import re
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -23,7 +25,8 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb.type_defs import TransactWriteItemTypeDef
 
 TABLE = "subjects"
-MAX_ATTEMPTS = 4
+MAX_ATTEMPTS = 8
+RETRY_BASE_SECONDS = 0.01
 _T = TypeVar("_T")
 _SUBJECT_ID = re.compile(r"^[A-Za-z0-9-]{1,128}$")
 
@@ -155,7 +158,9 @@ class SubjectRegistry:
         new state, up to `MAX_ATTEMPTS` times — unless `on_race` says the caller wanted
         exactly the state it read (an `If-Match`), in which case its error is raised.
         """
-        for _ in range(MAX_ATTEMPTS):
+        for tries in range(MAX_ATTEMPTS):
+            if tries:
+                time.sleep(random.uniform(0, RETRY_BASE_SECONDS * 2**tries))  # noqa: S311 - jitter, not secrecy
             subject = self.load(subject_id)
             try:
                 return attempt(subject)
