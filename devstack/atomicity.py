@@ -1,0 +1,44 @@
+"""DynamoDB's atomicity, which moto's in-memory backend does not give under threads.
+
+DynamoDB evaluates a condition and applies the write as one step, and `TransactWriteItems`
+is serializable. moto evaluates and writes without a lock, so two concurrent requests can both
+pass the same condition — a lost update real DynamoDB would refuse. The local stack and the
+tests serve requests on threads, so every write of the backend is serialized here.
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from moto.dynamodb.models import DynamoDBBackend
+
+WRITES = ("put_item", "update_item", "delete_item", "transact_write_items", "batch_write_item")
+_LOCK = threading.RLock()
+_ORIGINALS: dict[str, Callable[..., Any]] = {}
+
+
+def install() -> None:
+    """Serialize the backend's writes (idempotent)."""
+    for name in WRITES:
+        if name in _ORIGINALS:
+            continue
+        original = getattr(DynamoDBBackend, name)
+        _ORIGINALS[name] = original
+
+        @functools.wraps(original)
+        def serialized(
+            self: DynamoDBBackend, *args: Any, __original: Callable[..., Any] = original, **kwargs: Any
+        ) -> Any:
+            with _LOCK:
+                return __original(self, *args, **kwargs)
+
+        setattr(DynamoDBBackend, name, serialized)
+
+
+def uninstall() -> None:
+    for name, original in _ORIGINALS.items():
+        setattr(DynamoDBBackend, name, original)
+    _ORIGINALS.clear()
