@@ -1,0 +1,151 @@
+"""The customer API in-process: handlers on moto, resources provisioned from the declarations."""
+
+from __future__ import annotations
+
+import base64
+import json
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from moto import mock_aws
+
+from custody import aws
+from custody.keys import get_keyring
+from custody.settings import get_settings
+from devstack import atomicity
+from devstack.provision import client_factory, provision
+from devstack.resources import Resources
+
+REGION = "us-east-1"
+
+
+@pytest.fixture(scope="module")
+def stack() -> Iterator[Resources]:
+    """One moto account per test module; tests stay apart by using fresh subject ids."""
+    atomicity.install()
+    with mock_aws(), pytest.MonkeyPatch.context() as patch:
+        resources = provision(client_factory(REGION))
+        for name, value in resources.environment.items():
+            patch.setenv(name, value)
+        get_settings.cache_clear()
+        get_keyring.cache_clear()
+        aws.reset_clients()
+        yield resources
+        get_settings.cache_clear()
+        get_keyring.cache_clear()
+        aws.reset_clients()
+
+
+class LambdaContext:
+    function_name = "test"
+    memory_limit_in_mb = 512
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:test"
+    aws_request_id = "test-request"
+
+
+@dataclass
+class Reply:
+    status: int
+    headers: dict[str, str]
+    raw: str
+    is_base64: bool
+
+    @property
+    def body(self) -> Any:
+        return json.loads(self.raw)
+
+    @property
+    def content(self) -> bytes:
+        return base64.b64decode(self.raw) if self.is_base64 else self.raw.encode()
+
+
+@dataclass
+class Customer:
+    """A signed-in customer: every call carries their verified claims, as API Gateway passes them."""
+
+    subject_id: str
+    email: str
+    auth_time: int
+
+    def claims(self) -> dict[str, str]:
+        return {"sub": self.subject_id, "email": self.email, "auth_time": str(self.auth_time), "token_use": "id"}
+
+
+def handler_of(function: str) -> Any:
+    module = __import__(f"{function}.handler", fromlist=["lambda_handler"])
+    return module.lambda_handler
+
+
+def call(
+    function: str,
+    method: str,
+    path: str,
+    customer: Customer | None,
+    body: Any = None,
+    headers: dict[str, str] | None = None,
+    raw_body: str | None = None,
+) -> Reply:
+    event = {
+        "httpMethod": method,
+        "path": path,
+        "resource": path,
+        "headers": {"Content-Type": "application/json", **(headers or {})},
+        "multiValueHeaders": {},
+        "queryStringParameters": None,
+        "pathParameters": None,
+        "requestContext": {
+            "stage": "v1",
+            "requestId": str(uuid.uuid4()),
+            "authorizer": {"claims": customer.claims()} if customer else None,
+        },
+        "body": raw_body if raw_body is not None else (None if body is None else json.dumps(body)),
+        "isBase64Encoded": False,
+    }
+    response = handler_of(function)(event, LambdaContext())
+    headers_out = {key: values[-1] for key, values in response.get("multiValueHeaders", {}).items()}
+    headers_out.update(response.get("headers") or {})
+    return Reply(int(response["statusCode"]), headers_out, response["body"], bool(response.get("isBase64Encoded")))
+
+
+@pytest.fixture
+def new_customer(stack: Resources) -> Any:
+    import time
+
+    def make() -> Customer:
+        subject = str(uuid.uuid4())
+        return Customer(subject, f"{subject[:8]}@example.com", int(time.time()))
+
+    return make
+
+
+@pytest.fixture
+def customer(new_customer: Any) -> Customer:
+    made: Customer = new_customer()
+    return made
+
+
+@pytest.fixture
+def aws_calls(stack: Resources) -> Iterator[Counter[str]]:
+    """`service.Operation` → count of every AWS call the functions make through `custody.aws`."""
+    counted: Counter[str] = Counter()
+
+    def record(event_name: str, **_: Any) -> None:
+        _, service, operation = event_name.split(".", 2)
+        counted[f"{service}.{operation}"] += 1
+
+    built = [aws.clients.dynamodb(), aws.clients.kms(), aws.clients.s3()]
+    for client in built:
+        client.meta.events.register("before-call", record)
+    yield counted
+    for client in built:
+        client.meta.events.unregister("before-call", record)
+
+
+def grant(customer: Customer, *purposes: str) -> None:
+    for purpose in purposes:
+        reply = call("collect", "POST", "/v1/me/consents", customer, {"purpose": purpose, "policy_version": "2026-11"})
+        assert reply.status == 201, reply.raw
