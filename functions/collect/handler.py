@@ -16,7 +16,7 @@ from collect.schemas import (
     ErasureReference,
     ProfileView,
 )
-from custody import datamap
+from custody import datamap, idempotency
 from custody.api import build_resolver, entrypoint, observability, require_recent_sign_in, subject_id
 from custody.consent import ConsentChange, ConsentLedger
 from custody.documents import DocumentStore, check_upload
@@ -29,6 +29,10 @@ obs = observability("collect")
 app = build_resolver("collect")
 
 IfMatch = Annotated[str | None, Header(alias="If-Match", description="The ETag of the profile you read")]
+IdempotencyKey = Annotated[
+    str | None,
+    Header(alias=idempotency.HEADER, description="Your unique token: a retry with it replays the first response"),
+]
 
 
 def _consent_state(change: ConsentChange) -> ConsentState:
@@ -55,12 +59,18 @@ def _profile_response(stored: StoredProfile, status: int = 200) -> Response[Prof
 
 
 @app.post("/v1/me/consents", responses={201: {"description": "Consent granted"}})
-def grant_consent(grant: ConsentGrant) -> Response[ConsentState]:
-    change = ConsentLedger(get_settings()).grant(
-        subject_id(app), grant.purpose, grant.policy_version, grant.channel.value
+def grant_consent(grant: ConsentGrant, idempotency_key: IdempotencyKey = None) -> Response[ConsentState]:
+    settings, subject = get_settings(), subject_id(app)
+
+    def work() -> ConsentState:
+        change = ConsentLedger(settings).grant(subject, grant.purpose, grant.policy_version, grant.channel.value)
+        obs.metrics.add_metric(name="ConsentGranted", unit="Count", value=1)
+        return _consent_state(change)
+
+    state = idempotency.once(
+        settings, app.lambda_context, "grant_consent", subject, idempotency_key, ConsentState, work
     )
-    obs.metrics.add_metric(name="ConsentGranted", unit="Count", value=1)
-    return Response(status_code=201, content_type=content_types.APPLICATION_JSON, body=_consent_state(change))
+    return Response(status_code=201, content_type=content_types.APPLICATION_JSON, body=state)
 
 
 @app.delete("/v1/me/consents/<purpose>")
@@ -85,12 +95,20 @@ def patch_profile(changes: Profile, if_match: IfMatch = None) -> Response[Profil
 
 
 @app.post("/v1/me/documents", responses={201: {"description": "Document stored"}})
-def upload_document(upload: DocumentUpload) -> Response[DocumentReceipt]:
+def upload_document(upload: DocumentUpload, idempotency_key: IdempotencyKey = None) -> Response[DocumentReceipt]:
     content = check_upload(upload.file_name, upload.content_type, upload.content_base64)
-    subject = SubjectRegistry(get_settings()).load(subject_id(app))
-    document = DocumentStore(get_settings()).upload(subject, upload.file_name, upload.content_type, content)
-    receipt = DocumentReceipt(
-        document_id=document.document_id, size_bytes=document.size_bytes, uploaded_at=document.uploaded_at
+    settings, subject = get_settings(), subject_id(app)
+
+    def work() -> DocumentReceipt:
+        document = DocumentStore(settings).upload(
+            SubjectRegistry(settings).load(subject), upload.file_name, upload.content_type, content
+        )
+        return DocumentReceipt(
+            document_id=document.document_id, size_bytes=document.size_bytes, uploaded_at=document.uploaded_at
+        )
+
+    receipt = idempotency.once(
+        settings, app.lambda_context, "upload_document", subject, idempotency_key, DocumentReceipt, work
     )
     return Response(status_code=201, content_type=content_types.APPLICATION_JSON, body=receipt)
 

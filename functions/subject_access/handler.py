@@ -6,8 +6,9 @@ import re
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.event_handler.openapi.params import Path
+from aws_lambda_powertools.event_handler.openapi.params import Header, Path
 
+from custody import idempotency
 from custody.access_report import AccessReport
 from custody.api import build_resolver, claims, entrypoint, observability, subject_id
 from custody.change_requests import ChangeRequests
@@ -20,11 +21,17 @@ from subject_access.schemas import (
     ChangeRequestIn,
     ChangeRequestList,
     ChangeRequestOut,
+    ChangeRequestReceipt,
     RequestStatusBody,
 )
 
 obs = observability("subject_access")
 app = build_resolver("subject_access")
+
+IdempotencyKey = Annotated[
+    str | None,
+    Header(alias=idempotency.HEADER, description="Your unique token: a retry with it replays the first response"),
+]
 
 _REQUEST_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
@@ -49,9 +56,19 @@ def download_document(document_id: Annotated[str, Path(max_length=64)]) -> Respo
 
 
 @app.post("/v1/me/change-requests", responses={201: {"description": "Change request opened for review"}})
-def open_change_request(request: ChangeRequestIn) -> Response[ChangeRequestOut]:
-    opened = ChangeRequests(get_settings()).open(subject_id(app), request.field, request.value, request.reason)
-    return Response(status_code=201, content_type="application/json", body=ChangeRequestOut.model_validate(opened))
+def open_change_request(
+    request: ChangeRequestIn, idempotency_key: IdempotencyKey = None
+) -> Response[ChangeRequestReceipt]:
+    settings, subject = get_settings(), subject_id(app)
+
+    def work() -> ChangeRequestReceipt:
+        opened = ChangeRequests(settings).open(subject, request.field, request.value, request.reason)
+        return ChangeRequestReceipt.model_validate(opened)
+
+    receipt = idempotency.once(
+        settings, app.lambda_context, "open_change_request", subject, idempotency_key, ChangeRequestReceipt, work
+    )
+    return Response(status_code=201, content_type="application/json", body=receipt)
 
 
 @app.get("/v1/me/change-requests")

@@ -45,6 +45,15 @@ class ChangeRequestOut(BaseModel):
     decision_reason: str | None = None
 
 
+class ChangeRequestReceipt(BaseModel):
+    """What opening a change request returns: no value is echoed (responses may be replayed from storage)."""
+
+    change_request_id: str
+    field: str
+    status: str
+    created_at: str
+
+
 class ChangeRequestList(BaseModel):
     change_requests: list[ChangeRequestOut]
 

@@ -46,6 +46,10 @@ class LambdaContext:
     invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:test"
     aws_request_id = "test-request"
 
+    @staticmethod
+    def get_remaining_time_in_millis() -> int:
+        return 29_000
+
 
 @dataclass
 class Reply:
