@@ -78,7 +78,9 @@ class ConsentLedger:
         scope = tuple(item.name for item in datamap.unjustified_categories(remaining) if item not in unjustified_before)
         full = purpose == datamap.CRM_CORE
         erasure = None
-        if full or scope:
+        if full and subject.pending_erasure:
+            erasure = self.requests.erasure(subject.pending_erasure)
+        if erasure is None and (full or scope):
             reason = ErasureReason.WITHDRAWAL if full else ErasureReason.PURPOSE_WITHDRAWN
             everything = tuple(item.name for item in datamap.CATEGORIES)
             erasure = self.requests.new_erasure(subject.subject_id, reason, everything if full else scope)
@@ -91,9 +93,12 @@ class ConsentLedger:
                 full,
             ),
         ]
-        if erasure is not None:
+        created = erasure is not None and erasure.request_id != subject.pending_erasure
+        if erasure is not None and created:
             items.append(self.requests.put_item(erasure))
         dynamo.transact(items)
+        if erasure is not None:
+            self.requests.start(erasure)
         return ConsentChange(purpose, ConsentAction.WITHDRAW, at, tuple(sorted(remaining)), erasure)
 
     def _set_granted(

@@ -77,6 +77,8 @@ class TableStore:
     classification: Classification = Classification.PERSONAL
     erasure: Erasure = Erasure.DELETE_PARTITION
     ttl_attribute: str | None = None
+    # For a store holding several categories: the attribute naming an item's category.
+    category_attribute: str | None = None
     partition_key: str = "subject_id"
     kind: str = field(default="dynamodb", init=False)
 
@@ -103,7 +105,12 @@ INTERACTION_RETENTION_DAYS = 730
 EXPORT_RETENTION_DAYS = 7
 
 STORES: tuple[Store, ...] = (
-    TableStore("profiles", "A customer's profile, one item per category, every field encrypted.", "category"),
+    TableStore(
+        "profiles",
+        "A customer's profile, one item per category, every field encrypted.",
+        "category",
+        category_attribute="category",
+    ),
     TableStore("consents", "The append-only consent ledger: every grant and withdrawal.", "event_key"),
     TableStore(
         "interactions",

@@ -6,12 +6,16 @@ the customer's account and `GET /v1/requests/{request_id}` keeps answering after
 
 from __future__ import annotations
 
+import json
 import uuid
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
+from botocore.exceptions import ClientError
+
 from custody import dynamo
+from custody.aws import clients
 from custody.settings import Settings
 from custody.subjects import now_iso
 
@@ -19,6 +23,8 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb.type_defs import TransactWriteItemTypeDef
 
 TABLE = "requests"
+# The erasure workflow's steps as a request counts them (statemachines/erasure.asl.json runs them).
+ERASURE_STEPS = ("freeze", "erase_stores", "notify_processors", "shred_key", "delete_identity", "verify", "certify")
 
 
 class ErasureReason(StrEnum):
@@ -56,6 +62,8 @@ class ErasureRequest:
             "status": self.status.value,
             "created_at": self.created_at,
             "updated_at": self.created_at,
+            "steps": {},  # step → when it completed
+            "erased": {},  # store → items and object versions deleted
         }
 
 
@@ -67,6 +75,7 @@ def new_request_id() -> str:
 class RequestRegistry:
     def __init__(self, settings: Settings) -> None:
         self.table = settings.table(TABLE)
+        self.state_machine_arn = settings.erasure_state_machine_arn
 
     def new_erasure(self, subject_id: str, reason: ErasureReason, scope: tuple[str, ...]) -> ErasureRequest:
         return ErasureRequest(new_request_id(), subject_id, reason, scope, RequestStatus.RECEIVED, now_iso())
@@ -82,3 +91,51 @@ class RequestRegistry:
 
     def load(self, request_id: str) -> dict[str, Any] | None:
         return dynamo.get(self.table, {"request_id": request_id})
+
+    def start(self, request: ErasureRequest) -> None:
+        """Start the erasure workflow, named by the request id: starting it twice starts it once.
+
+        The input is ids and category names only — Step Functions keeps it for 90 days.
+        """
+        workflow_input = {
+            "request_id": request.request_id,
+            "subject_id": request.subject_id,
+            "reason": request.reason.value,
+            "scope": list(request.scope),
+        }
+        try:
+            clients.stepfunctions().start_execution(
+                stateMachineArn=self.state_machine_arn, name=request.request_id, input=json.dumps(workflow_input)
+            )
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") != "ExecutionAlreadyExists":
+                raise
+
+    def erasure(self, request_id: str) -> ErasureRequest | None:
+        item = self.load(request_id)
+        if item is None:
+            return None
+        return ErasureRequest(
+            request_id,
+            item["subject_id"],
+            ErasureReason(item["reason"]),
+            tuple(item["scope"]),
+            RequestStatus(item["status"]),
+            item["created_at"],
+        )
+
+
+def status_view(item: dict[str, Any], steps_total: int = len(ERASURE_STEPS)) -> dict[str, Any]:
+    """A request as anyone holding its id may see it: ids, statuses, counts, the certificate digest."""
+    steps = item.get("steps", {})
+    return {
+        "request_id": item["request_id"],
+        "kind": item.get("kind", "erasure"),
+        "reason": item["reason"],
+        "status": item["status"],
+        "created_at": item["created_at"],
+        "updated_at": item.get("updated_at", item["created_at"]),
+        "steps_done": len([name for name in steps if name != "failed"]),
+        "steps_total": steps_total,
+        "certificate_digest": item.get("certificate_digest"),
+    }

@@ -46,6 +46,15 @@ class Settings(BaseModel):
     key_cache_ttl_seconds: float = Field(default=300.0, gt=0, le=3600)
     key_cache_max_entries: int = Field(default=1024, ge=1, le=100_000)
     audit_retention_days: int = Field(default=1, ge=1)
+    key_store_recovery_days: int = Field(
+        default=1,
+        ge=1,
+        le=35,
+        description="PITR window of the subject_keys table: a shredded key is unrecoverable this long after.",
+    )
+    erasure_batch_items: int = Field(
+        default=2500, ge=25, le=100_000, description="Items one erase_store run deletes before it loops."
+    )
 
     def table(self, logical: str) -> str:
         return naming.table_name(self.resource_prefix, logical)

@@ -1,38 +1,46 @@
 """The erasure workflow's steps, invoked by `statemachines/erasure.asl.json`.
 
-Input and output are ids, counts and statuses only: Step Functions keeps its history for
-90 days and it cannot be edited, so no personal value may ever pass through it.
+The event is `{"step", "request_id", "subject_id", ...}`; the result is counts and statuses.
+An error's class name is what the state machine's Retry and Catch see (`ResidualDataFound`,
+`TransientError`, ...), so domain errors propagate as they are.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from custody.api import observability
-from custody.errors import NotImplementedYet
+from custody.erasure import ErasureSteps
+from custody.settings import get_settings
 
 obs = observability("erasure_steps")
 
-STEPS = (
-    "freeze",
-    "erase_store",
-    "notify_processors",
-    "shred_key",
-    "delete_identity",
-    "verify",
-    "certify",
-    "record_failure",
-)
+Step = Callable[[ErasureSteps, dict[str, Any]], dict[str, Any]]
+
+STEPS: dict[str, Step] = {
+    "freeze": ErasureSteps.freeze,
+    "erase_store": ErasureSteps.erase_store,
+    "notify_processors": ErasureSteps.notify_processors,
+    "shred_key": ErasureSteps.shred_key,
+    "delete_identity": ErasureSteps.delete_identity,
+    "verify": ErasureSteps.verify,
+    "certify": ErasureSteps.certify,
+    "record_failure": ErasureSteps.record_failure,
+}
 
 
 @obs.logger.inject_lambda_context(log_event=False, clear_state=True)
 @obs.tracer.capture_lambda_handler(capture_response=False)
 @obs.metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    step = event.get("step")
-    if step not in STEPS:
-        raise ValueError(f"Unknown erasure step: {step!r}")
-    obs.logger.append_keys(step=step, request_id=event.get("request_id"))
-    raise NotImplementedYet(f"The erasure step {step!r} has not been built yet.")
+    step = STEPS.get(str(event.get("step")))
+    if step is None:
+        raise ValueError("Unknown erasure step.")
+    obs.logger.append_keys(step=event["step"], request_id=event.get("request_id"))
+    result = step(ErasureSteps(get_settings()), event)
+    obs.logger.info("Erasure step done", extra={"result": result})
+    obs.metrics.add_metric(name=f"ErasureStep_{event['step']}", unit="Count", value=1)
+    return result

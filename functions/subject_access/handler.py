@@ -14,7 +14,7 @@ from custody.api import build_resolver, claims, entrypoint, observability, subje
 from custody.change_requests import ChangeRequests
 from custody.documents import DocumentStore
 from custody.errors import NotFound
-from custody.requests import RequestRegistry
+from custody.requests import RequestRegistry, status_view
 from custody.settings import get_settings
 from subject_access.schemas import (
     AccessReportBody,
@@ -84,7 +84,7 @@ def request_status(request_id: Annotated[str, Path(max_length=64)]) -> RequestSt
         found = RequestRegistry(get_settings()).load(request_id)
     if found is None:
         raise NotFound("No such request.")
-    return RequestStatusBody.model_validate(found)
+    return RequestStatusBody.model_validate(status_view(found))
 
 
 lambda_handler = entrypoint(app, obs)

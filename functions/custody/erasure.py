@@ -1,0 +1,387 @@
+"""The erasure workflow's steps: what `statemachines/erasure.asl.json` runs, one function each.
+
+Every step takes ids and returns counts and statuses — never a personal value — because Step
+Functions keeps its history for 90 days and it cannot be edited. Every step is idempotent: a
+re-run, a retry or a redrive after a crash in any state ends in the same verified state.
+
+The scope of a request (the data-map categories to erase) is read from the request record,
+so the workflow's history names the categories but never any data.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any, Final, cast
+
+from botocore.exceptions import ClientError
+
+from custody import datamap, dynamo
+from custody.aws import clients
+from custody.identity import CustomerIdentity
+from custody.keys import SubjectKeyring, get_keyring
+from custody.requests import ErasureReason, RequestRegistry, RequestStatus
+from custody.settings import Settings
+from custody.subjects import SubjectStatus, check_subject_id, now_iso
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.type_defs import WriteRequestTypeDef
+    from mypy_boto3_s3.type_defs import ObjectIdentifierTypeDef
+
+BATCH_WRITE_MAX: Final = 25
+DELETE_OBJECTS_MAX: Final = 1000
+UNPROCESSED_RETRIES: Final = 5
+LEDGER_TABLE: Final = "erasure_ledger"
+
+
+class ErasureError(Exception):
+    """A step failed in a way the workflow must see by name (the exception class is the error)."""
+
+
+class ResidualDataFound(ErasureError):
+    """Verification found data the erasure should have removed."""
+
+
+class TransientError(ErasureError):
+    """A batch was only partly processed after retries; the state's Retry runs it again."""
+
+
+class RequestNotFound(ErasureError):
+    pass
+
+
+@dataclass(frozen=True)
+class Request:
+    request_id: str
+    subject_id: str
+    reason: ErasureReason
+    scope: frozenset[str]
+
+    @property
+    def full(self) -> bool:
+        return self.reason is not ErasureReason.PURPOSE_WITHDRAWN
+
+
+def stores_in_scope(scope: frozenset[str]) -> tuple[datamap.Store, ...]:
+    """The erasable stores holding at least one category of the scope."""
+    return tuple(
+        store
+        for store in datamap.erasable_stores()
+        if any(category.name in scope for category in datamap.categories_in(store.name))
+    )
+
+
+class ErasureSteps:
+    def __init__(self, settings: Settings, keyring: SubjectKeyring | None = None) -> None:
+        self.settings = settings
+        self.requests = RequestRegistry(settings)
+        self.keyring = keyring or get_keyring()
+        self.identity = CustomerIdentity(settings)
+
+    # --- the request record ----------------------------------------------------------------
+
+    def load(self, event: dict[str, Any]) -> Request:
+        request_id = str(event["request_id"])
+        item = self.requests.load(request_id)
+        if item is None or item.get("subject_id") != check_subject_id(str(event["subject_id"])):
+            raise RequestNotFound(f"No erasure request {request_id} for this subject.")
+        return Request(request_id, item["subject_id"], ErasureReason(item["reason"]), frozenset(item["scope"]))
+
+    def _mark(self, request: Request, *steps: str, status: RequestStatus | None = None, **values: Any) -> None:
+        """Record steps as done (idempotently: a re-run only moves their time) and set fields."""
+        names = {f"#step{index}": step for index, step in enumerate(steps)}
+        sets = [f"steps.{name} = :at" for name in names] + ["updated_at = :at"]
+        attribute_values: dict[str, Any] = {":at": now_iso()}
+        if status is not None:
+            sets.append("#status = :status")
+            names["#status"] = "status"
+            attribute_values[":status"] = status.value
+        for index, (name, value) in enumerate(values.items()):
+            sets.append(f"#v{index} = :v{index}")
+            names[f"#v{index}"] = name
+            attribute_values[f":v{index}"] = value
+        clients.dynamodb().update_item(
+            TableName=self.requests.table,
+            Key=dynamo.to_item({"request_id": request.request_id}),
+            UpdateExpression="SET " + ", ".join(sets),
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=dynamo.to_values(attribute_values),
+        )
+
+    # --- 1. freeze --------------------------------------------------------------------------
+
+    def freeze(self, event: dict[str, Any]) -> dict[str, Any]:
+        """Nothing new may arrive while the data goes: the subject is marked, the sign-in disabled."""
+        request = self.load(event)
+        if request.full:
+            self._set_subject_status(request, SubjectStatus.ERASING)
+            self.identity.disable(request.subject_id)
+        done = (self.requests.load(request.request_id) or {}).get("status") == RequestStatus.COMPLETED.value
+        self._mark(request, "freeze", status=None if done else RequestStatus.IN_PROGRESS)
+        return {"stores": [store.name for store in stores_in_scope(request.scope)], "status": "frozen"}
+
+    def _set_subject_status(self, request: Request, status: SubjectStatus) -> None:
+        """Move the subject forward; an erased subject never goes back to being erased."""
+        try:
+            clients.dynamodb().update_item(
+                TableName=self.settings.table("subjects"),
+                Key=dynamo.to_item({"subject_id": request.subject_id}),
+                UpdateExpression="SET #status = :status, status_request = :request_id, status_at = :at",
+                ConditionExpression="attribute_not_exists(#status) OR #status <> :erased",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues=dynamo.to_values(
+                    {
+                        ":status": status.value,
+                        ":request_id": request.request_id,
+                        ":at": now_iso(),
+                        ":erased": SubjectStatus.ERASED.value,
+                    }
+                ),
+            )
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                raise
+
+    # --- 2. erase one store (the Map's iteration) -------------------------------------------
+
+    def erase_store(self, event: dict[str, Any]) -> dict[str, Any]:
+        request = self.load(event)
+        store = datamap.store(str(event["store"]))
+        if isinstance(store, datamap.TableStore):
+            deleted, more = self._erase_table(request, store)
+        else:
+            deleted, more = self._erase_bucket(request, store)
+        self._count(request, store.name, deleted)
+        return {"store": store.name, "deleted": deleted, "more": more}
+
+    def _count(self, request: Request, store: str, deleted: int) -> None:
+        clients.dynamodb().update_item(
+            TableName=self.requests.table,
+            Key=dynamo.to_item({"request_id": request.request_id}),
+            UpdateExpression="SET erased.#store = if_not_exists(erased.#store, :zero) + :deleted, updated_at = :at",
+            ExpressionAttributeNames={"#store": store},
+            ExpressionAttributeValues=dynamo.to_values({":zero": 0, ":deleted": deleted, ":at": now_iso()}),
+        )
+
+    def _keys_in_scope(
+        self, request: Request, store: datamap.TableStore, limit: int
+    ) -> tuple[list[dict[str, Any]], bool]:
+        """Up to `limit` keys of the subject's items whose category is in scope, and whether more remain."""
+        table = self.settings.table(store.name)
+        found: list[dict[str, Any]] = []
+        for item in _query_keys(table, store, request.subject_id):
+            if self._in_scope(request, store, item):
+                if len(found) == limit:
+                    return found, True
+                found.append(item)
+        return found, False
+
+    @staticmethod
+    def _in_scope(request: Request, store: datamap.TableStore, item: dict[str, Any]) -> bool:
+        if store.category_attribute is None:
+            return True  # a single-category store is in the plan only when its category is in scope
+        return str(item.get(store.category_attribute)) in request.scope
+
+    def _erase_table(self, request: Request, store: datamap.TableStore) -> tuple[int, bool]:
+        keys, more = self._keys_in_scope(request, store, self.settings.erasure_batch_items)
+        table = self.settings.table(store.name)
+        for start in range(0, len(keys), BATCH_WRITE_MAX):
+            batch: list[WriteRequestTypeDef] = [
+                {"DeleteRequest": {"Key": dynamo.to_item(key)}} for key in keys[start : start + BATCH_WRITE_MAX]
+            ]
+            _batch_write(table, batch)
+        return len(keys), more
+
+    def _erase_bucket(self, request: Request, store: datamap.BucketStore) -> tuple[int, bool]:
+        bucket = self.settings.bucket(store.name)
+        prefix = datamap.BucketStore.prefix(request.subject_id)
+        s3 = clients.s3()
+        deleted = 0
+        budget = self.settings.erasure_batch_items
+        while deleted < budget:
+            listed = s3.list_object_versions(Bucket=bucket, Prefix=prefix, MaxKeys=DELETE_OBJECTS_MAX)
+            versions: list[ObjectIdentifierTypeDef] = [
+                {"Key": entry["Key"], "VersionId": entry["VersionId"]}
+                for entry in [*listed.get("Versions", []), *listed.get("DeleteMarkers", [])]
+            ]
+            if not versions:
+                return deleted, False
+            response = s3.delete_objects(Bucket=bucket, Delete={"Objects": versions, "Quiet": True})
+            errors = response.get("Errors", [])
+            if errors:
+                raise TransientError(f"{len(errors)} object versions of {store.name} could not be deleted.")
+            deleted += len(versions)
+        return deleted, True
+
+    # --- 3. notify sub-processors -----------------------------------------------------------
+
+    def notify_processors(self, event: dict[str, Any]) -> dict[str, Any]:
+        request = self.load(event)
+        disclosures = list(dynamo.query_partition(self.settings.table("disclosures"), "subject_id", request.subject_id))
+        # Every disclosure was erased with the disclosures store only after notification;
+        # sub-processor callbacks arrive with the staff and processor capabilities.
+        self._mark(request, "erase_stores", "notify_processors")
+        return {"notified": 0, "unconfirmed": 0, "disclosures": len(disclosures)}
+
+    # --- 4. shred ---------------------------------------------------------------------------
+
+    def shred_key(self, event: dict[str, Any]) -> dict[str, Any]:
+        """Delete the wrapped key (full erasures) and record the erasure in the ledger."""
+        request = self.load(event)
+        shredded = self.keyring.shred(request.subject_id) if request.full else False
+        at = now_iso()
+        clients.dynamodb().put_item(
+            TableName=self.settings.table(LEDGER_TABLE),
+            Item=dynamo.to_item(
+                {
+                    "subject_id": request.subject_id,
+                    "request_id": request.request_id,
+                    "reason": request.reason.value,
+                    "scope": sorted(request.scope),
+                    "key_shredded": request.full,
+                    "erased_at": at,
+                }
+            ),
+        )
+        self._mark(request, "shred_key", key_shredded_at=at if request.full else None)
+        return {"shredded": shredded}
+
+    # --- 5. delete the identity -------------------------------------------------------------
+
+    def delete_identity(self, event: dict[str, Any]) -> dict[str, Any]:
+        request = self.load(event)
+        deleted = self.identity.delete(request.subject_id) if request.full else False
+        self._mark(request, "delete_identity")
+        return {"deleted": deleted}
+
+    # --- 6. verify --------------------------------------------------------------------------
+
+    def verify(self, event: dict[str, Any]) -> dict[str, Any]:
+        """Ask every store again; anything left in scope fails verification."""
+        request = self.load(event)
+        residual: dict[str, int] = {}
+        for store in stores_in_scope(request.scope):
+            if isinstance(store, datamap.TableStore):
+                keys, more = self._keys_in_scope(request, store, 1)
+                left = len(keys) + int(more)
+            else:
+                listed = clients.s3().list_object_versions(
+                    Bucket=self.settings.bucket(store.name),
+                    Prefix=datamap.BucketStore.prefix(request.subject_id),
+                    MaxKeys=1,
+                )
+                left = len(listed.get("Versions", [])) + len(listed.get("DeleteMarkers", []))
+            if left:
+                residual[store.name] = left
+        if request.full:
+            if self.keyring.exists(request.subject_id):
+                residual["subject_keys"] = 1
+            if self.identity.username(request.subject_id) is not None:
+                residual["identity"] = 1
+        if residual:
+            raise ResidualDataFound(f"Data remains in {sorted(residual)}.")
+        self._mark(request, "verify")
+        return {"residual": 0}
+
+    # --- 7. certify -------------------------------------------------------------------------
+
+    def certify(self, event: dict[str, Any]) -> dict[str, Any]:
+        request = self.load(event)
+        item = self.requests.load(request.request_id) or {}
+        if item.get("status") == RequestStatus.COMPLETED.value and item.get("certificate_digest"):
+            return {"status": RequestStatus.COMPLETED.value, "certificate_digest": item["certificate_digest"]}
+        completed_at = datetime.now(UTC)
+        shredded_at = item.get("key_shredded_at")
+        certificate = {
+            "request_id": request.request_id,
+            "subject_id": request.subject_id,
+            "reason": request.reason.value,
+            "scope": sorted(request.scope),
+            "stores": {
+                store.name: int(item.get("erased", {}).get(store.name, 0)) for store in stores_in_scope(request.scope)
+            },
+            "key_shredded": request.full,
+            "identity_deleted": request.full,
+            "sub_processors": {"notified": 0, "unconfirmed": 0},
+            "execution_arn": event.get("execution_arn"),
+            "completed_at": _iso(completed_at),
+            "unrecoverable_after": self._unrecoverable_after(shredded_at, completed_at) if request.full else None,
+        }
+        digest = hashlib.sha256(_canonical(certificate)).hexdigest()
+        self._mark(
+            request, "certify", status=RequestStatus.COMPLETED, certificate=certificate, certificate_digest=digest
+        )
+        if request.full:
+            self._set_subject_status(request, SubjectStatus.ERASED)
+        self._close(request)
+        return {"status": RequestStatus.COMPLETED.value, "certificate_digest": digest}
+
+    def _unrecoverable_after(self, shredded_at: str | None, completed_at: datetime) -> str:
+        """No copy of the key survives past the key store's PITR window and the caches' lifetime."""
+        shredded = datetime.fromisoformat(shredded_at.replace("Z", "+00:00")) if shredded_at else completed_at
+        window = timedelta(days=self.settings.key_store_recovery_days, seconds=self.settings.key_cache_ttl_seconds)
+        return _iso(shredded + window)
+
+    def _close(self, request: Request) -> None:
+        clients.dynamodb().update_item(
+            TableName=self.settings.table("subjects"),
+            Key=dynamo.to_item({"subject_id": request.subject_id}),
+            UpdateExpression="DELETE open_requests :request_id",
+            ExpressionAttributeValues=dynamo.to_values({":request_id": {request.request_id}}),
+        )
+
+    # --- on failure -------------------------------------------------------------------------
+
+    def record_failure(self, event: dict[str, Any]) -> dict[str, Any]:
+        request = self.load(event)
+        error = str(event.get("error") or "Unknown")[:100]
+        self._mark(request, "failed", status=RequestStatus.FAILED, failure=error)
+        return {"status": RequestStatus.FAILED.value}
+
+
+def _query_keys(table: str, store: datamap.TableStore, subject_id: str) -> Iterator[dict[str, Any]]:
+    """The keys (and category) of the subject's items: nothing else is read."""
+    attributes = {store.partition_key, store.sort_key} | (
+        {store.category_attribute} if store.category_attribute else set()
+    )
+    names = {f"#a{index}": name for index, name in enumerate(sorted(attributes))}
+    kwargs: dict[str, Any] = {
+        "TableName": table,
+        "KeyConditionExpression": "#pk = :pk",
+        "ProjectionExpression": ", ".join(names),
+        "ExpressionAttributeNames": {**names, "#pk": store.partition_key},
+        "ExpressionAttributeValues": dynamo.to_values({":pk": subject_id}),
+        "ConsistentRead": True,
+    }
+    while True:
+        response = clients.dynamodb().query(**kwargs)
+        for item in response.get("Items", []):
+            yield {
+                name: value
+                for name, value in dynamo.from_item(item).items()
+                if name in (store.partition_key, store.sort_key) or name == store.category_attribute
+            }
+        if "LastEvaluatedKey" not in response:
+            return
+        kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+
+def _batch_write(table: str, requests: list[WriteRequestTypeDef]) -> None:
+    pending = requests
+    for _ in range(UNPROCESSED_RETRIES):
+        response = clients.dynamodb().batch_write_item(RequestItems={table: pending})
+        pending = cast("list[WriteRequestTypeDef]", response.get("UnprocessedItems", {}).get(table, []))
+        if not pending:
+            return
+    raise TransientError(f"{len(pending)} deletes stayed unprocessed.")
+
+
+def _canonical(value: Any) -> bytes:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
