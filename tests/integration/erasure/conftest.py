@@ -1,0 +1,119 @@
+"""Erasure on the in-process stack: real tokens through the local gateway, the real ASL on moto."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from custody import naming
+from tests.integration.conftest import LocalStack
+
+NEXT_YEAR = time.gmtime().tm_year + 1
+PROFILE = {
+    "identity": {"legal_name": "Quilliam Zephyrine", "birth_date": "1980-05-06"},
+    "contact": {"phone": "+84987654321"},
+    "preferences": {"interests": ["xenobotany"], "language": "vi"},
+    "payment": {
+        "card_number": "5555555555554444",
+        "expiry_month": 1,
+        "expiry_year": NEXT_YEAR,
+        "holder_name": "Quilliam Zephyrine",
+    },
+    "health": {"allergies": [{"substance": "Quokka dander", "severity": "mild"}]},
+}
+SUBMITTED_VALUES = (
+    "Quilliam",
+    "Zephyrine",
+    "84987654321",
+    "xenobotany",
+    "5555555555554444",
+    "Quokka",
+    "Vexbury letter",
+)
+
+
+@dataclass
+class Reply:
+    status: int
+    body: Any
+    text: str
+
+
+@dataclass
+class Customer:
+    stack: LocalStack
+    email: str
+    token: str
+    subject_id: str
+
+    def call(self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None) -> Reply:
+        response = self.stack.http.open(
+            path,
+            method=method,
+            data=None if body is None else json.dumps(body),
+            headers={"Authorization": f"Bearer {self.token}", "Content-Type": "application/json", **(headers or {})},
+        )
+        text = response.get_data(as_text=True)
+        try:
+            parsed = json.loads(text) if text else None
+        except ValueError:
+            parsed = None
+        return Reply(response.status_code, parsed, text)
+
+    def fill(self, documents: int = 1) -> None:
+        """Consent to everything and store every kind of data."""
+        for purpose in ("crm_core", "marketing", "payments", "health_services"):
+            assert self.call("POST", "/v1/me/consents", {"purpose": purpose, "policy_version": "2026-11"}).status == 201
+        assert self.call("PUT", "/v1/me/profile", PROFILE).status == 200
+        for index in range(documents):
+            content = base64.b64encode(f"Vexbury letter {index}".encode()).decode()
+            upload = {"file_name": f"letter-{index}.txt", "content_type": "text/plain", "content_base64": content}
+            assert self.call("POST", "/v1/me/documents", upload).status == 201
+        change = {"field": "legal_name", "value": "Quilliam Zephyrine-Ode", "reason": "Zephyrine wedding"}
+        assert self.call("POST", "/v1/me/change-requests", change).status == 201
+
+
+def _subject_of(token: str) -> str:
+    payload = token.split(".")[1]
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    return str(claims["sub"])
+
+
+@pytest.fixture
+def new_customer(local_stack: LocalStack) -> Any:
+    def make() -> Customer:
+        email = f"{uuid.uuid4().hex[:12]}@example.com"
+        token = local_stack.customer_token(email)
+        return Customer(local_stack, email, token, _subject_of(token))
+
+    return make
+
+
+@pytest.fixture
+def customer(new_customer: Any) -> Customer:
+    made: Customer = new_customer()
+    return made
+
+
+def wait_for_execution(stack: LocalStack, request_id: str, timeout: float = 60.0) -> dict[str, Any]:
+    sfn = stack.clients("stepfunctions")
+    arn = stack.resources.state_machines[naming.ERASURE_STATE_MACHINE].replace(":stateMachine:", ":execution:")
+    execution_arn = f"{arn}:{request_id}"
+    deadline = time.monotonic() + timeout
+    while True:
+        described = sfn.describe_execution(executionArn=execution_arn)
+        if described["status"] != "RUNNING":
+            return dict(described)
+        assert time.monotonic() < deadline, "the erasure did not finish"
+        time.sleep(0.05)
+
+
+def history(stack: LocalStack, execution_arn: str) -> list[dict[str, Any]]:
+    sfn = stack.clients("stepfunctions")
+    return list(sfn.get_execution_history(executionArn=execution_arn, maxResults=1000)["events"])
