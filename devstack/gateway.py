@@ -46,7 +46,10 @@ from devstack.runtime import Invocation
 LOG = logging.getLogger("devstack.gateway")
 
 DEFAULT_PORT: Final = 3000
-STAGE: Final = "local"
+# TODO(custody): the CDK stack's stage is `infra.config.CustodyConfig.stage_name`; a shared
+# declaration (naming/settings) would let both derive it. tests/infra/test_devstack_parity.py
+# fails if they drift apart.
+STAGE: Final = "live"
 API_ID: Final = "local"
 
 # Request bodies of these media types reach the function as text; anything else (or text

@@ -30,6 +30,7 @@ import boto3
 from botocore.config import Config
 
 from custody import catalog, datamap, naming
+from custody.api import METRICS_NAMESPACE
 from custody.settings import Settings
 from devstack.paths import ERASURE_ASL
 from devstack.resources import FunctionInfo, KeyInfo, Resources, UserPoolInfo
@@ -38,6 +39,9 @@ from devstack.runtime import LAMBDA_RUNTIME
 ACCOUNT_ID: Final = "123456789012"  # moto's default account; Settings' bucket qualifier assumes it
 
 ERASURE_STEPS_FUNCTION: Final = "erasure_steps"
+OPERATIONS_KEY: Final = "operations"  # encrypts logs, queues and the alarm topic (no personal data)
+SYSTEM_TAG: Final = "custody:system"
+OPERATIONAL: Final = datamap.Classification.OPERATIONAL
 
 ASL_PLACEHOLDER: Final = re.compile(r"\$\{([A-Za-z][A-Za-z0-9_]*)\}")
 
@@ -94,6 +98,22 @@ def _store_tags(name: str, classification: datamap.Classification) -> dict[str, 
     return {"custody:store": name, "custody:classification": classification.value}
 
 
+def powertools_environment(function: catalog.Function) -> dict[str, str]:
+    """The Powertools variables each function gets besides `Settings.to_env()`.
+
+    TODO(custody): infra/constructs/functions.py spells the same dict inline; declare it once
+    (e.g. `catalog.Function.powertools_environment()`) and derive both from it. Until then
+    tests/infra/test_devstack_parity.py fails when the two drift apart.
+    """
+    return {
+        "POWERTOOLS_SERVICE_NAME": f"custody-{function.name}",
+        "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
+        "POWERTOOLS_LOG_LEVEL": "INFO",
+        "POWERTOOLS_LOGGER_LOG_EVENT": "false",
+        "POWERTOOLS_TRACER_CAPTURE_RESPONSE": "false",
+    }
+
+
 def _tiny_zip() -> bytes:
     """moto wants a zip; the code that runs is imported from functions/ by the patched runtime."""
     buffer = io.BytesIO()
@@ -142,7 +162,7 @@ class Provisioner:
             AttributeDefinitions=[{"AttributeName": attribute, "AttributeType": "S"} for attribute, _ in keys],
             BillingMode="PAY_PER_REQUEST",
             SSESpecification={"Enabled": True, "SSEType": "KMS", "KMSMasterKeyId": key_arn},
-            Tags=_tags(**tags),
+            Tags=_tags(**tags, **{SYSTEM_TAG: self.prefix}),
         )
         dynamodb.update_continuous_backups(
             TableName=name, PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True}
@@ -165,9 +185,7 @@ class Provisioner:
                 store.ttl_attribute,
             )
         for name, partition_key in datamap.OPERATIONAL_TABLES.items():
-            made[name] = self.table(
-                name, partition_key, None, _store_tags(name, datamap.Classification.OPERATIONAL), data_key_arn
-            )
+            made[name] = self.table(name, partition_key, None, _store_tags(name, OPERATIONAL), data_key_arn)
         return made
 
     # --- buckets ----------------------------------------------------------------------------
@@ -209,7 +227,7 @@ class Provisioner:
                 "RestrictPublicBuckets": True,
             },
         )
-        s3.put_bucket_tagging(Bucket=name, Tagging={"TagSet": _tags(**tags)})
+        s3.put_bucket_tagging(Bucket=name, Tagging={"TagSet": _tags(**tags, **{SYSTEM_TAG: self.prefix})})
         if expiration_days is not None:
             s3.put_bucket_lifecycle_configuration(
                 Bucket=name,
@@ -243,13 +261,11 @@ class Provisioner:
             for store in datamap.bucket_stores()
         }
         made[naming.ACCESS_LOG_BUCKET] = self.bucket(
-            naming.ACCESS_LOG_BUCKET,
-            {"custody:store": naming.ACCESS_LOG_BUCKET, "custody:classification": "operational"},
-            data_key_arn,
+            naming.ACCESS_LOG_BUCKET, _store_tags(naming.ACCESS_LOG_BUCKET, OPERATIONAL), data_key_arn
         )
         made[naming.AUDIT_BUCKET] = self.bucket(
             naming.AUDIT_BUCKET,
-            {"custody:store": naming.AUDIT_BUCKET, "custody:classification": "audit"},
+            _store_tags(naming.AUDIT_BUCKET, OPERATIONAL),
             audit_key_arn,
             object_lock_days=self.settings.audit_retention_days,
         )
@@ -257,7 +273,10 @@ class Provisioner:
 
     # --- identity ---------------------------------------------------------------------------
 
-    def user_pool(self, audience: str, *, mfa: bool, self_sign_up: bool, groups: tuple[str, ...]) -> UserPoolInfo:
+    def user_pool(
+        self, audience: str, *, mfa: str, min_password: int, self_sign_up: bool, groups: tuple[str, ...] = ()
+    ) -> UserPoolInfo:
+        """A pool signing in with its e-mail; `mfa` is OFF, OPTIONAL or ON (software tokens)."""
         cognito = self.clients("cognito-idp")
         pool = cognito.create_user_pool(
             PoolName=f"{self.prefix}-{audience}",
@@ -265,7 +284,7 @@ class Provisioner:
             AutoVerifiedAttributes=["email"],
             Policies={
                 "PasswordPolicy": {
-                    "MinimumLength": 12,
+                    "MinimumLength": min_password,
                     "RequireUppercase": True,
                     "RequireLowercase": True,
                     "RequireNumbers": True,
@@ -275,9 +294,9 @@ class Provisioner:
             AdminCreateUserConfig={"AllowAdminCreateUserOnly": not self_sign_up},
             UserPoolTags={"custody:audience": audience},
         )["UserPool"]
-        if mfa:
+        if mfa != "OFF":
             cognito.set_user_pool_mfa_config(
-                UserPoolId=pool["Id"], SoftwareTokenMfaConfiguration={"Enabled": True}, MfaConfiguration="ON"
+                UserPoolId=pool["Id"], SoftwareTokenMfaConfiguration={"Enabled": True}, MfaConfiguration=mfa
             )
         client = cognito.create_user_pool_client(
             UserPoolId=pool["Id"],
@@ -348,12 +367,23 @@ class Provisioner:
     def provision(self) -> Resources:
         data_key = self.key("data", self.settings.data_key_id)
         audit_key = self.key("audit", self.settings.audit_key_id)
+        operations_key = self.key(OPERATIONS_KEY, f"alias/{self.prefix}-{OPERATIONS_KEY}")
         tables = self.tables(data_key.arn)
         buckets = self.buckets(data_key.arn, audit_key.arn)
-        topic_arn = str(self.clients("sns").create_topic(Name=f"{self.prefix}-{naming.ALARM_TOPIC}")["TopicArn"])
-        customer = self.user_pool(naming.CUSTOMER_POOL, mfa=False, self_sign_up=True, groups=())
-        staff = self.user_pool(naming.STAFF_POOL, mfa=True, self_sign_up=False, groups=catalog.STAFF_GROUPS)
-        processors = self.user_pool(naming.PROCESSOR_POOL, mfa=False, self_sign_up=False, groups=())
+        topic_arn = str(
+            self.clients("sns").create_topic(
+                Name=naming.function_name(self.prefix, naming.ALARM_TOPIC),
+                Attributes={"KmsMasterKeyId": operations_key.arn, "DisplayName": "CRM Custody alarms"},
+                Tags=[{"Key": SYSTEM_TAG, "Value": self.prefix}],
+            )["TopicArn"]
+        )
+        customer = self.user_pool(naming.CUSTOMER_POOL, mfa="OPTIONAL", min_password=12, self_sign_up=True)
+        staff = self.user_pool(
+            naming.STAFF_POOL, mfa="ON", min_password=14, self_sign_up=False, groups=catalog.STAFF_GROUPS
+        )
+        # The processor pool's machine clients use the client-credentials grant, which moto does
+        # not implement: locally a processor signs in as a user of the pool (see identity.py).
+        processors = self.user_pool(naming.PROCESSOR_POOL, mfa="ON", min_password=14, self_sign_up=False)
 
         # The functions are told the state machine's ARN before it exists (it names them), as
         # the CDK stack does: the ARN is derived from the name.
@@ -370,7 +400,10 @@ class Provisioner:
         )
         environment = settings.to_env()
         zip_file = _tiny_zip()
-        functions = {item.name: self.function(item, environment, zip_file) for item in catalog.FUNCTIONS}
+        functions = {
+            item.name: self.function(item, {**environment, **powertools_environment(item)}, zip_file)
+            for item in catalog.FUNCTIONS
+        }
         state_machine_arn = self.erasure_state_machine(functions[ERASURE_STEPS_FUNCTION].arn, topic_arn)
         if state_machine_arn != expected_state_machine_arn:
             raise ProvisioningError(
@@ -382,7 +415,7 @@ class Provisioner:
             environment=environment,
             tables=tables,
             buckets=buckets,
-            keys={"data": data_key, "audit": audit_key},
+            keys={"data": data_key, "audit": audit_key, OPERATIONS_KEY: operations_key},
             user_pools={naming.CUSTOMER_POOL: customer, naming.STAFF_POOL: staff, naming.PROCESSOR_POOL: processors},
             functions=functions,
             state_machines={naming.ERASURE_STATE_MACHINE: state_machine_arn},
