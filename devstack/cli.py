@@ -24,7 +24,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import FrameType
 
-from devstack.paths import DEFAULT_STATE_DIR
+from devstack.paths import DEFAULT_STATE_DIR, OPENAPI_DOC
 
 
 class CliError(Exception):
@@ -176,7 +176,8 @@ def cmd_smoke(args: argparse.Namespace) -> int:
 def cmd_openapi(args: argparse.Namespace) -> int:
     from devstack import openapi
 
-    return openapi.main(args.rest)
+    argv = ["--write"] if args.write else ["--check"] if args.check else []
+    return openapi.main([*argv, "--path", str(args.path)])
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -227,7 +228,10 @@ def _parser() -> argparse.ArgumentParser:
     journey.set_defaults(handler=cmd_journey)
 
     openapi = commands.add_parser("openapi", help="print, --check or --write docs/openapi.json")
-    openapi.add_argument("rest", nargs=argparse.REMAINDER)
+    action = openapi.add_mutually_exclusive_group()
+    action.add_argument("--write", action="store_true", help="write the document")
+    action.add_argument("--check", action="store_true", help="exit 1 if the committed document is stale")
+    openapi.add_argument("--path", type=Path, default=OPENAPI_DOC)
     openapi.set_defaults(handler=cmd_openapi)
     return parser
 

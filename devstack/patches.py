@@ -6,6 +6,9 @@
   and in `Wait` states (`WaitFunction._wait_interval`). Both are scaled by `time_scale`:
   0 in tests (no sleeping at all), a small fraction in the demo, 1 for real time.
 
+* DynamoDB's writes are serialised (`devstack.atomicity`): moto checks a condition and
+  writes without a lock, and the local stack serves requests on threads.
+
 `check_patch_points()` fails loudly when moto changes the shape of what is patched; the
 canary test calls it, and so does `install()`.
 """
@@ -25,7 +28,7 @@ from moto.awslambda.models import LambdaFunction
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
 from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
 
-from devstack import runtime
+from devstack import atomicity, runtime
 
 # The exact signatures devstack was written against (parameter names, defaults, return type).
 # A change means moto's behaviour around the patch point changed too: read the new code
@@ -141,6 +144,7 @@ def install(time_scale: float) -> None:
         LambdaFunction._invoke_lambda = _invoke_lambda  # type: ignore[method-assign]
         setattr(retrier_decl, _TIME, _ScaledTime(time_scale))
         WaitFunction._wait_interval = _scaled_wait(time_scale)  # type: ignore[method-assign]
+        atomicity.install()
 
 
 def uninstall() -> None:
@@ -154,6 +158,7 @@ def uninstall() -> None:
         LambdaFunction._invoke_lambda = saved["invoke"]  # type: ignore[method-assign]
         setattr(retrier_decl, _TIME, saved["time"])
         WaitFunction._wait_interval = saved["wait"]  # type: ignore[method-assign]
+        atomicity.uninstall()
         _Installed.saved = None
 
 
