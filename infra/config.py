@@ -1,0 +1,84 @@
+"""The stack's tunables, read once from CDK context (`cdk.json`, or `-c key=value`)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from constructs import Node
+
+from custody import naming
+
+CONTEXT_PREFIX = "custody:"
+
+
+@dataclass(frozen=True)
+class CustodyConfig:
+    prefix: str = naming.DEFAULT_PREFIX
+    stage_name: str = "live"
+    audit_retention_days: int = 365  # Object Lock COMPLIANCE: nobody can shorten it, not even root
+    pitr_recovery_days: int = 35
+    shredded_pitr_recovery_days: int = 1  # DynamoDB's minimum: the date after which shredded keys are gone
+    backup_retention_days: int = 35
+    backup_vault_lock_changeable_days: int | None = None  # None: governance mode; a number: compliance after it
+    noncurrent_version_days: int = 30
+    access_log_retention_days: int = 365
+    log_retention_days: int = 365
+    waf_log_retention_days: int = 30
+    api_rate_limit: int = 50
+    api_burst_limit: int = 100
+    waf_rate_limit: int = 1000  # requests per client IP per 5 minutes
+    reserved_concurrency: int = 20
+    # API Gateway's CloudWatch role is one setting per account and region; turn this off where
+    # another stack already manages it.
+    manage_api_gateway_account: bool = True
+    alarm_email: str | None = None
+
+    def __post_init__(self) -> None:
+        for days in (self.log_retention_days, self.waf_log_retention_days):
+            retention_days(days)  # fails early on a value CloudWatch Logs does not offer
+        if not 1 <= self.shredded_pitr_recovery_days <= self.pitr_recovery_days <= 35:
+            raise ValueError("PITR windows must satisfy 1 <= shredded <= data <= 35 days")
+        if self.backup_retention_days < 1 or self.audit_retention_days < 1:
+            raise ValueError("Retention periods are whole days, at least one")
+
+    @classmethod
+    def from_context(cls, node: Node) -> CustodyConfig:
+        values: dict[str, Any] = {}
+        for name in cls.__dataclass_fields__:
+            raw = node.try_get_context(CONTEXT_PREFIX + _camel(name))
+            if raw is not None:
+                values[name] = _coerce(cls.__dataclass_fields__[name].type, raw)
+        return cls(**values)
+
+    def name(self, logical: str) -> str:
+        """`<prefix>-<logical>`: naming.py's convention for every resource that is not a bucket."""
+        return naming.function_name(self.prefix, logical)
+
+    def bucket_name(self, logical: str, qualifier: str) -> str:
+        return naming.bucket_name(self.prefix, logical, qualifier)
+
+
+# The retention periods CloudWatch Logs accepts (PutRetentionPolicy).
+LOG_RETENTION_DAYS = frozenset(
+    (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653)
+)
+
+
+def retention_days(days: int) -> int:
+    if days not in LOG_RETENTION_DAYS:
+        raise ValueError(f"CloudWatch Logs offers no retention of {days} days")
+    return days
+
+
+def _camel(snake: str) -> str:
+    head, *rest = snake.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+def _coerce(annotation: object, raw: object) -> object:
+    """Context given with `-c` arrives as a string; cdk.json gives JSON types."""
+    if isinstance(raw, str) and ("int" in str(annotation) or "bool" in str(annotation)):
+        return json.loads(raw)
+    return raw
