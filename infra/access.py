@@ -1,0 +1,140 @@
+"""What each function may do, store by store: the least privilege its role is built from.
+
+`custody.catalog` declares the functions and `custody.datamap` the stores; this module is the
+one place that says which function touches which store and how. Whatever follows a store
+through the data map is derived from it (the erasure steps erase every store, the access
+report reads every personal store), so a store added to the data map is reached by both
+without an edit here. `tests/infra` checks that every catalog function has an entry and
+that every name here is a store or operational table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from types import MappingProxyType
+
+from custody import datamap
+from custody.datamap import Classification
+
+
+class TableAccess(StrEnum):
+    READ = "read"  # GetItem, BatchGetItem, Query, ConditionCheckItem
+    APPEND = "append"  # read + PutItem (conditional writes of new items)
+    READ_WRITE = "read_write"  # read + PutItem, UpdateItem, DeleteItem, BatchWriteItem
+    ERASE = "erase"  # Query, DeleteItem, BatchWriteItem: find a customer's items and delete them
+
+
+class BucketAccess(StrEnum):
+    READ = "read"  # ListBucket under subjects/, GetObject
+    WRITE = "write"  # read + PutObject
+    ERASE = "erase"  # ListBucketVersions under subjects/, DeleteObject, DeleteObjectVersion
+
+
+class KeyUse(StrEnum):
+    """Direct use of the data key on customers' data keys (envelope encryption)."""
+
+    UNWRAP = "unwrap"  # kms:Decrypt
+    WRAP = "wrap"  # kms:GenerateDataKey and kms:Decrypt: creates customers' keys
+
+
+@dataclass(frozen=True)
+class Access:
+    tables: Mapping[str, TableAccess]
+    buckets: Mapping[str, BucketAccess] = field(default_factory=dict)
+    customer_keys: KeyUse | None = None
+    start_erasure: bool = False  # states:StartExecution on the erasure workflow
+    complete_callbacks: bool = False  # states:SendTaskSuccess/Failure for sub-processor acknowledgements
+    customer_identities: bool = False  # disable, sign out and delete customers in the customer pool
+    writes_ledger: bool = False  # put audit events into the Object Lock bucket (encrypt-only on the audit key)
+
+
+_PERSONAL_TABLES = tuple(s.name for s in datamap.table_stores() if s.classification is Classification.PERSONAL)
+_KEY_TABLES = tuple(s.name for s in datamap.table_stores() if s.classification is Classification.KEY_MATERIAL)
+_BUCKETS = tuple(s.name for s in datamap.bucket_stores())
+
+READ, APPEND, READ_WRITE, ERASE = TableAccess.READ, TableAccess.APPEND, TableAccess.READ_WRITE, TableAccess.ERASE
+
+
+def _each(names: tuple[str, ...], level: TableAccess | BucketAccess) -> dict[str, TableAccess | BucketAccess]:
+    return dict.fromkeys(names, level)
+
+
+def _tables(*parts: Mapping[str, TableAccess | BucketAccess]) -> dict[str, TableAccess]:
+    merged: dict[str, TableAccess] = {}
+    for part in parts:
+        merged.update({name: TableAccess(level) for name, level in part.items()})
+    return merged
+
+
+def _buckets(*parts: Mapping[str, TableAccess | BucketAccess]) -> dict[str, BucketAccess]:
+    merged: dict[str, BucketAccess] = {}
+    for part in parts:
+        merged.update({name: BucketAccess(level) for name, level in part.items()})
+    return merged
+
+
+ACCESS: Mapping[str, Access] = MappingProxyType(
+    {
+        "collect": Access(
+            tables=_tables(
+                {"profiles": READ_WRITE, "consents": APPEND, "subjects": READ_WRITE, "idempotency": READ_WRITE},
+                _each(_KEY_TABLES, APPEND),
+            ),
+            buckets={"documents": BucketAccess.WRITE},
+            customer_keys=KeyUse.WRAP,
+        ),
+        "subject_access": Access(
+            tables=_tables(
+                _each(_PERSONAL_TABLES + _KEY_TABLES, READ),
+                {"change_requests": READ_WRITE, "subjects": READ, "requests": READ, "idempotency": READ_WRITE},
+            ),
+            buckets=_buckets(_each(_BUCKETS, BucketAccess.READ), {"exports": BucketAccess.WRITE}),
+            customer_keys=KeyUse.UNWRAP,
+        ),
+        "erase": Access(
+            tables={"requests": READ_WRITE, "subjects": READ, "idempotency": READ_WRITE},
+            start_erasure=True,
+        ),
+        "staff": Access(
+            tables=_tables(
+                {
+                    "staff_access": READ_WRITE,
+                    "interactions": READ_WRITE,
+                    "change_requests": READ_WRITE,
+                    "profiles": READ_WRITE,
+                    "consents": READ,
+                    "subjects": READ,
+                    "idempotency": READ_WRITE,
+                },
+                _each(_KEY_TABLES, READ),
+            ),
+            customer_keys=KeyUse.UNWRAP,
+        ),
+        "processors": Access(
+            tables=_tables(
+                {
+                    "processors": READ_WRITE,
+                    "disclosures": READ_WRITE,
+                    "consents": READ,
+                    "subjects": READ,
+                    "requests": READ,
+                    "idempotency": READ_WRITE,
+                },
+                _each(_KEY_TABLES, READ),
+            ),
+            customer_keys=KeyUse.UNWRAP,
+            complete_callbacks=True,
+        ),
+        "erasure_steps": Access(
+            tables=_tables(
+                _each(_PERSONAL_TABLES + _KEY_TABLES, ERASE),
+                {"subjects": READ_WRITE, "requests": READ_WRITE, "erasure_ledger": APPEND, "processors": READ},
+            ),
+            buckets=_buckets(_each(_BUCKETS, BucketAccess.ERASE)),
+            customer_identities=True,
+            writes_ledger=True,
+        ),
+    }
+)

@@ -1,0 +1,100 @@
+"""IAM statements with explicit actions on named resources: no `*` action anywhere.
+
+CDK's `grant*` helpers add wildcard actions (`kms:GenerateDataKey*`, `s3:DeleteObject*`); a
+role that touches personal data gets exactly the actions listed here instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+from aws_cdk import Aws
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
+
+from custody.datamap import BucketStore
+from infra.access import BucketAccess, KeyUse, TableAccess
+
+# Every customer's objects live under their own prefix; a function serving every customer
+# is granted the prefix pattern, never the whole bucket.
+SUBJECT_OBJECTS = BucketStore.prefix("*") + "*"
+
+_READ = ["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:ConditionCheckItem"]
+TABLE_ACTIONS: Mapping[TableAccess, list[str]] = {
+    TableAccess.READ: _READ,
+    TableAccess.APPEND: [*_READ, "dynamodb:PutItem"],
+    TableAccess.READ_WRITE: [
+        *_READ,
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:DeleteItem",
+        "dynamodb:BatchWriteItem",
+    ],
+    TableAccess.ERASE: ["dynamodb:Query", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"],
+}
+BUCKET_LIST_ACTIONS: Mapping[BucketAccess, list[str]] = {
+    BucketAccess.READ: ["s3:ListBucket"],
+    BucketAccess.WRITE: ["s3:ListBucket"],
+    BucketAccess.ERASE: ["s3:ListBucket", "s3:ListBucketVersions"],
+}
+OBJECT_ACTIONS: Mapping[BucketAccess, list[str]] = {
+    BucketAccess.READ: ["s3:GetObject"],
+    BucketAccess.WRITE: ["s3:GetObject", "s3:PutObject"],
+    BucketAccess.ERASE: ["s3:DeleteObject", "s3:DeleteObjectVersion"],
+}
+KEY_ACTIONS: Mapping[KeyUse, list[str]] = {
+    KeyUse.UNWRAP: ["kms:Decrypt"],
+    KeyUse.WRAP: ["kms:GenerateDataKey", "kms:Decrypt"],
+}
+_DECRYPT_ONLY = ["kms:Decrypt", "kms:DescribeKey"]
+_ENCRYPT_DECRYPT = ["kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey"]
+
+
+def table(target: dynamodb.ITable, level: TableAccess) -> iam.PolicyStatement:
+    return iam.PolicyStatement(actions=TABLE_ACTIONS[level], resources=[target.table_arn])
+
+
+def bucket(target: s3.IBucket, level: BucketAccess) -> list[iam.PolicyStatement]:
+    return [
+        iam.PolicyStatement(
+            actions=BUCKET_LIST_ACTIONS[level],
+            resources=[target.bucket_arn],
+            conditions={"StringLike": {"s3:prefix": [SUBJECT_OBJECTS]}},
+        ),
+        iam.PolicyStatement(actions=OBJECT_ACTIONS[level], resources=[target.arn_for_objects(SUBJECT_OBJECTS)]),
+    ]
+
+
+def key_through_stores(
+    key: kms.IKey, tables: Iterable[TableAccess], buckets: Iterable[BucketAccess]
+) -> iam.PolicyStatement | None:
+    """What DynamoDB and S3 need of the caller to use the data key on its behalf (SSE-KMS)."""
+    table_levels, bucket_levels = list(tables), list(buckets)
+    services = [f"dynamodb.{Aws.REGION}.amazonaws.com"] if table_levels else []
+    services += [f"s3.{Aws.REGION}.amazonaws.com"] if bucket_levels else []
+    if not services:
+        return None
+    writes = any(level in (TableAccess.APPEND, TableAccess.READ_WRITE) for level in table_levels) or any(
+        level is BucketAccess.WRITE for level in bucket_levels
+    )
+    return iam.PolicyStatement(
+        actions=_ENCRYPT_DECRYPT if writes else _DECRYPT_ONLY,
+        resources=[key.key_arn],
+        conditions={"StringEquals": {"kms:ViaService": services}},
+    )
+
+
+def customer_keys(key: kms.IKey, use: KeyUse) -> iam.PolicyStatement:
+    """Direct calls on the data key: wrapping and unwrapping customers' own data keys."""
+    return iam.PolicyStatement(actions=KEY_ACTIONS[use], resources=[key.key_arn])
+
+
+def log_writes(log_group_arn: str) -> iam.PolicyStatement:
+    return iam.PolicyStatement(actions=["logs:CreateLogStream", "logs:PutLogEvents"], resources=[log_group_arn])
+
+
+def xray_writes() -> iam.PolicyStatement:
+    # X-Ray's trace APIs have no resource-level permissions (Service Authorization Reference).
+    return iam.PolicyStatement(actions=["xray:PutTraceSegments", "xray:PutTelemetryRecords"], resources=["*"])
