@@ -1,0 +1,199 @@
+"""The audit ledger bucket (Object Lock, COMPLIANCE) and the CloudTrail trail that delivers into it.
+
+The trail is multi-region, validates its log files, is encrypted with the audit key and records
+every management event (every KMS call on the data key among them) plus the data events on
+the personal-data tables and buckets. It also streams to an encrypted CloudWatch Logs group.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from aws_cdk import Aws, Duration, RemovalPolicy
+from aws_cdk import aws_cloudtrail as cloudtrail
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+from custody import naming
+from custody.datamap import Classification
+from infra.config import CustodyConfig
+from infra.constructs.data import no_replica, tag_store
+from infra.constructs.loggroups import encrypted_log_group
+
+TRAIL_PREFIX = "cloudtrail"
+LEDGER_PREFIX = "ledger"  # audit events; the trail writes under TRAIL_PREFIX
+
+
+class Audit(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: CustodyConfig,
+        audit_key: kms.IKey,
+        access_logs: s3.IBucket,
+        qualifier: str,
+        tables: Sequence[dynamodb.ITable],
+        buckets: Sequence[s3.IBucket],
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.key = audit_key
+        self.bucket = s3.Bucket(
+            self,
+            "LedgerBucket",
+            bucket_name=config.bucket_name(naming.AUDIT_BUCKET, qualifier),
+            encryption=s3.BucketEncryption.KMS,
+            encryption_key=audit_key,
+            bucket_key_enabled=True,
+            versioned=True,
+            object_lock_enabled=True,
+            object_lock_default_retention=s3.ObjectLockRetention.compliance(Duration.days(config.audit_retention_days)),
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            enforce_ssl=True,
+            minimum_tls_version=1.2,
+            server_access_logs_bucket=access_logs,
+            server_access_logs_prefix=f"{naming.AUDIT_BUCKET}/",
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        tag_store(self.bucket, naming.AUDIT_BUCKET, Classification.OPERATIONAL)
+        no_replica(
+            self.bucket,
+            "The audit ledger is protected in place by Object Lock COMPLIANCE and CloudTrail log-file validation; "
+            "a replica needs an Object Lock bucket in another region, an account-level disaster-recovery "
+            "decision this single-region stack does not own.",
+        )
+
+        trail_name = config.name("audit")
+        trail_arn = f"arn:{Aws.PARTITION}:cloudtrail:{Aws.REGION}:{Aws.ACCOUNT_ID}:trail/{trail_name}"
+        self._let_cloudtrail_deliver(trail_arn)
+        log_group = encrypted_log_group(self, "TrailLogs", key=audit_key, days=config.log_retention_days)
+        role = iam.Role(self, "TrailLogsRole", assumed_by=iam.ServicePrincipal("cloudtrail.amazonaws.com"))
+        policy = iam.ManagedPolicy(
+            self,
+            "TrailLogsPolicy",
+            description="CloudTrail streams the audit trail into its encrypted log group.",
+            statements=[
+                iam.PolicyStatement(
+                    actions=["logs:CreateLogStream", "logs:PutLogEvents"], resources=[log_group.log_group_arn]
+                )
+            ],
+            roles=[role],
+        )
+        self.trail = cloudtrail.CfnTrail(
+            self,
+            "Trail",
+            trail_name=trail_name,
+            is_logging=True,
+            s3_bucket_name=self.bucket.bucket_name,
+            s3_key_prefix=TRAIL_PREFIX,
+            is_multi_region_trail=True,
+            include_global_service_events=True,
+            enable_log_file_validation=True,
+            kms_key_id=audit_key.key_arn,
+            cloud_watch_logs_log_group_arn=log_group.log_group_arn,
+            cloud_watch_logs_role_arn=role.role_arn,
+            advanced_event_selectors=_selectors(tables, buckets),
+        )
+        bucket_policy = self.bucket.policy
+        assert bucket_policy is not None  # enforce_ssl and the CloudTrail statements made it
+        self.trail.node.add_dependency(bucket_policy, policy)
+
+    def _let_cloudtrail_deliver(self, trail_arn: str) -> None:
+        cloudtrail_principal = iam.ServicePrincipal("cloudtrail.amazonaws.com")
+        from_this_trail = {"StringEquals": {"aws:SourceArn": trail_arn}}
+        self.bucket.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="CloudTrailChecksTheBucketAcl",
+                principals=[cloudtrail_principal],
+                actions=["s3:GetBucketAcl"],
+                resources=[self.bucket.bucket_arn],
+                conditions=from_this_trail,
+            )
+        )
+        self.bucket.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="CloudTrailDeliversUnderItsPrefix",
+                principals=[cloudtrail_principal],
+                actions=["s3:PutObject"],
+                resources=[self.bucket.arn_for_objects(f"{TRAIL_PREFIX}/AWSLogs/{Aws.ACCOUNT_ID}/*")],
+                conditions={
+                    "StringEquals": {
+                        "aws:SourceArn": trail_arn,
+                        "s3:x-amz-acl": "bucket-owner-full-control",
+                    }
+                },
+            )
+        )
+        self.key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="CloudTrailEncryptsItsLogs",
+                principals=[cloudtrail_principal],
+                actions=["kms:GenerateDataKey*"],
+                resources=["*"],
+                conditions={
+                    **from_this_trail,
+                    "StringLike": {
+                        "kms:EncryptionContext:aws:cloudtrail:arn": (
+                            f"arn:{Aws.PARTITION}:cloudtrail:*:{Aws.ACCOUNT_ID}:trail/*"
+                        )
+                    },
+                },
+            )
+        )
+        self.key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="CloudTrailDescribesItsKey",
+                principals=[cloudtrail_principal],
+                actions=["kms:DescribeKey"],
+                resources=["*"],
+                conditions=from_this_trail,
+            )
+        )
+
+    def ledger_writes(self) -> list[iam.PolicyStatement]:
+        """Append-only: put new audit events (Object Lock keeps them), encrypt-only on the audit key."""
+        return [
+            iam.PolicyStatement(
+                actions=["s3:PutObject"], resources=[self.bucket.arn_for_objects(f"{LEDGER_PREFIX}/*")]
+            ),
+            iam.PolicyStatement(
+                actions=["kms:GenerateDataKey"],
+                resources=[self.key.key_arn],
+                conditions={"StringEquals": {"kms:ViaService": f"s3.{Aws.REGION}.amazonaws.com"}},
+            ),
+        ]
+
+
+def _selectors(
+    tables: Sequence[dynamodb.ITable], buckets: Sequence[s3.IBucket]
+) -> list[cloudtrail.CfnTrail.AdvancedEventSelectorProperty]:
+    def field(name: str, **matches: list[str]) -> cloudtrail.CfnTrail.AdvancedFieldSelectorProperty:
+        return cloudtrail.CfnTrail.AdvancedFieldSelectorProperty(field=name, **matches)
+
+    return [
+        cloudtrail.CfnTrail.AdvancedEventSelectorProperty(
+            name="Management events, every KMS call on the keys among them",
+            field_selectors=[field("eventCategory", equal_to=["Management"])],
+        ),
+        cloudtrail.CfnTrail.AdvancedEventSelectorProperty(
+            name="Data events on the personal-data tables",
+            field_selectors=[
+                field("eventCategory", equal_to=["Data"]),
+                field("resources.type", equal_to=["AWS::DynamoDB::Table"]),
+                field("resources.ARN", equal_to=[table.table_arn for table in tables]),
+            ],
+        ),
+        cloudtrail.CfnTrail.AdvancedEventSelectorProperty(
+            name="Data events on the personal-data buckets",
+            field_selectors=[
+                field("eventCategory", equal_to=["Data"]),
+                field("resources.type", equal_to=["AWS::S3::Object"]),
+                field("resources.ARN", starts_with=[bucket.arn_for_objects("") for bucket in buckets]),
+            ],
+        ),
+    ]

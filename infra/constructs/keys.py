@@ -1,0 +1,81 @@
+"""The key hierarchy: a data key, an audit key and an operations key, all customer managed.
+
+* data: encrypts every table and data bucket, the backup vault, and wraps each customer's
+  own data key (envelope encryption, `custody.keys`);
+* audit: encrypts the audit ledger bucket and the CloudTrail logs; function roles that touch
+  personal data are denied it (the ledger writer may only encrypt with it);
+* operations: encrypts log groups, the alarm topic and dead-letter queues, so the services
+  that write there never need the data key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from aws_cdk import Aws, Duration, RemovalPolicy
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from constructs import Construct
+
+from infra.config import CustodyConfig
+
+# What CloudWatch Logs needs on a key that encrypts log groups (CloudWatch Logs user guide).
+_LOGS_ACTIONS = ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"]
+
+
+class Keys(Construct):
+    def __init__(self, scope: Construct, construct_id: str, *, config: CustodyConfig) -> None:
+        super().__init__(scope, construct_id)
+        self.data = self._key("Data", config.name("data"), "Tables, data buckets, backups; wraps customer data keys.")
+        self.audit = self._key("Audit", config.name("audit"), "The audit ledger and CloudTrail logs.")
+        self.operations = self._key("Operations", config.name("operations"), "Log groups, alarm topic, DLQs.")
+        for key in (self.audit, self.operations):
+            key.add_to_resource_policy(_logs_may_use())
+
+    def _key(self, construct_id: str, name: str, description: str) -> kms.Key:
+        return kms.Key(
+            self,
+            construct_id,
+            alias=f"alias/{name}",
+            description=f"CRM Custody: {description}",
+            enable_key_rotation=True,
+            pending_window=Duration.days(30),
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+
+    def keep_off_audit_key(self, data_roles: Sequence[iam.IRole], ledger_writers: Sequence[iam.IRole]) -> None:
+        """Deny every data role the audit key; ledger writers may only encrypt new entries with it."""
+        readers_denied = [role.role_arn for role in data_roles if role not in ledger_writers]
+        if readers_denied:
+            self.audit.add_to_resource_policy(
+                iam.PolicyStatement(
+                    sid="DataRolesNeverUseTheAuditKey",
+                    effect=iam.Effect.DENY,
+                    principals=[iam.AnyPrincipal()],
+                    actions=["kms:*"],
+                    resources=["*"],
+                    conditions={"ArnEquals": {"aws:PrincipalArn": readers_denied}},
+                )
+            )
+        if ledger_writers:
+            self.audit.add_to_resource_policy(
+                iam.PolicyStatement(
+                    sid="LedgerWritersOnlyEncrypt",
+                    effect=iam.Effect.DENY,
+                    principals=[iam.AnyPrincipal()],
+                    not_actions=["kms:GenerateDataKey"],
+                    resources=["*"],
+                    conditions={"ArnEquals": {"aws:PrincipalArn": [role.role_arn for role in ledger_writers]}},
+                )
+            )
+
+
+def _logs_may_use() -> iam.PolicyStatement:
+    log_groups = f"arn:{Aws.PARTITION}:logs:{Aws.REGION}:{Aws.ACCOUNT_ID}:log-group:*"
+    return iam.PolicyStatement(
+        sid="CloudWatchLogsEncryptsLogGroups",
+        principals=[iam.ServicePrincipal(f"logs.{Aws.REGION}.amazonaws.com")],
+        actions=_LOGS_ACTIONS,
+        resources=["*"],
+        conditions={"ArnLike": {"kms:EncryptionContext:aws:logs:arn": log_groups}},
+    )

@@ -1,0 +1,23 @@
+"""Log groups: always encrypted with a customer-managed key, always with a retention period."""
+
+from __future__ import annotations
+
+from typing import cast
+
+from aws_cdk import RemovalPolicy
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from infra.config import retention_days
+
+
+def encrypted_log_group(
+    scope: Construct, construct_id: str, *, key: kms.IKey, days: int, name: str | None = None
+) -> logs.LogGroup:
+    group = logs.LogGroup(
+        scope, construct_id, log_group_name=name, encryption_key=key, removal_policy=RemovalPolicy.RETAIN
+    )
+    # RetentionDays names periods (ONE_YEAR); CloudFormation takes the day count the config holds.
+    cast(logs.CfnLogGroup, group.node.default_child).retention_in_days = retention_days(days)
+    return group
