@@ -1,0 +1,268 @@
+"""One Lambda per `custody.catalog.FUNCTIONS` entry, each with a role built from `infra.access`.
+
+Code is the plain `functions/` asset; third-party wheels come from a layer of `build/lambda-deps`
+(`make lambda-deps` builds them for arm64 and the runtime's Python, without Docker).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from aws_cdk import Aws, Duration, Tags
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from custody import api, catalog, naming
+from custody.catalog import Function
+from custody.datamap import Classification
+from custody.settings import Settings
+from infra.access import ACCESS, Access
+from infra.config import CustodyConfig
+from infra.constructs import grants
+from infra.constructs.audit import LEDGER_PREFIX, Audit
+from infra.constructs.data import CLASSIFICATION_TAG, Data
+from infra.constructs.identity import Identity
+from infra.constructs.keys import Keys
+from infra.constructs.loggroups import encrypted_log_group
+from infra.nag import HIPAA, NIST, acknowledge, acknowledge_in_packs, acknowledge_wildcard
+
+ROOT = Path(__file__).resolve().parents[2]
+ASSET_ROOT = ROOT / "functions"
+DEPENDENCIES = ROOT / "build" / "lambda-deps"
+RUNTIME = lambda_.Runtime.PYTHON_3_13  # the Python `make lambda-deps` builds the layer's wheels for
+ASSET_EXCLUDES = ["**/__pycache__", "**/*.pyc", "**/.pytest_cache", "**/.mypy_cache", "**/.ruff_cache"]
+
+
+@dataclass(frozen=True)
+class Wiring:
+    """What the functions are told about (Settings) and given access to (roles)."""
+
+    config: CustodyConfig
+    qualifier: str
+    keys: Keys
+    data: Data
+    audit: Audit
+    identity: Identity
+    alarm_topic_arn: str
+    erasure_state_machine_arn: str
+
+    def settings(self) -> Settings:
+        return Settings(
+            environment="aws",
+            region=Aws.REGION,
+            resource_prefix=self.config.prefix,
+            bucket_qualifier=self.qualifier,
+            data_key_id=self.keys.data.key_arn,
+            audit_key_id=self.keys.audit.key_arn,
+            customer_user_pool_id=self.identity.customers.user_pool_id,
+            customer_client_id=self.identity.customer_client.user_pool_client_id,
+            staff_user_pool_id=self.identity.staff.user_pool_id,
+            staff_client_id=self.identity.staff_client.user_pool_client_id,
+            erasure_state_machine_arn=self.erasure_state_machine_arn,
+            alarm_topic_arn=self.alarm_topic_arn,
+            audit_retention_days=self.config.audit_retention_days,
+        )
+
+
+@dataclass(frozen=True)
+class Deployed:
+    function: lambda_.Function
+    role: iam.Role
+    policy: iam.ManagedPolicy
+    log_group: logs.LogGroup
+    dead_letters: sqs.Queue | None
+
+
+class Functions(Construct):
+    def __init__(self, scope: Construct, construct_id: str, *, wiring: Wiring) -> None:
+        super().__init__(scope, construct_id)
+        if not (DEPENDENCIES / "python").is_dir():
+            raise FileNotFoundError(f"{DEPENDENCIES}/python is missing: run `make lambda-deps` first")
+        self._wiring = wiring
+        self._code = lambda_.Code.from_asset(str(ASSET_ROOT), exclude=ASSET_EXCLUDES)
+        self._layer = lambda_.LayerVersion(
+            self,
+            "Dependencies",
+            code=lambda_.Code.from_asset(str(DEPENDENCIES), exclude=["requirements.txt", ".built"]),
+            compatible_runtimes=[RUNTIME],
+            compatible_architectures=[lambda_.Architecture.ARM_64],
+            description="Third-party wheels of the functions (uv.lock), built for arm64 Lambda.",
+        )
+        self._environment = wiring.settings().to_env()
+        self.deployed: dict[str, Deployed] = {item.name: self._function(item) for item in catalog.FUNCTIONS}
+
+    def __getitem__(self, name: str) -> lambda_.Function:
+        return self.deployed[name].function
+
+    def _function(self, spec: Function) -> Deployed:
+        cid = "".join(part.title() for part in spec.name.split("_"))
+        access = ACCESS[spec.name]
+        log_group = encrypted_log_group(
+            self, f"{cid}Logs", key=self._wiring.keys.operations, days=self._wiring.config.log_retention_days
+        )
+        # Invoked synchronously only (API Gateway, or Step Functions' lambda:invoke); a function
+        # without a route may one day be invoked asynchronously, and its events carry ids only.
+        dead_letters = None if spec.api else self._dead_letter_queue(cid, spec)
+        role = iam.Role(
+            self,
+            f"{cid}Role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description=f"CRM Custody {spec.name}: only what infra.access grants it.",
+        )
+        policy = iam.ManagedPolicy(
+            self,
+            f"{cid}Policy",
+            description=f"Least privilege of the {spec.name} function.",
+            statements=self._statements(access, log_group, dead_letters),
+            roles=[role],
+        )
+        self._acknowledge_policy(policy, spec, access)
+        function = lambda_.Function(
+            self,
+            cid,
+            function_name=naming.function_name(self._wiring.config.prefix, spec.name),
+            description=spec.description,
+            runtime=RUNTIME,
+            architecture=lambda_.Architecture.ARM_64,
+            code=self._code,
+            handler=spec.handler,
+            layers=[self._layer],
+            role=role.without_policy_updates(),
+            environment={
+                **self._environment,
+                "POWERTOOLS_SERVICE_NAME": f"custody-{spec.name}",
+                "POWERTOOLS_METRICS_NAMESPACE": api.METRICS_NAMESPACE,
+                "POWERTOOLS_LOG_LEVEL": "INFO",
+                "POWERTOOLS_LOGGER_LOG_EVENT": "false",
+                "POWERTOOLS_TRACER_CAPTURE_RESPONSE": "false",
+            },
+            timeout=Duration.seconds(spec.timeout_seconds),
+            memory_size=spec.memory_mb,
+            tracing=lambda_.Tracing.ACTIVE,
+            log_group=log_group,
+            reserved_concurrent_executions=self._wiring.config.reserved_concurrency,
+            dead_letter_queue=dead_letters,
+        )
+        function.node.add_dependency(policy)
+        self._acknowledge_function(function, spec)
+        return Deployed(function, role, policy, log_group, dead_letters)
+
+    def _dead_letter_queue(self, cid: str, spec: Function) -> sqs.Queue:
+        queue = sqs.Queue(
+            self,
+            f"{cid}DeadLetters",
+            encryption=sqs.QueueEncryption.KMS,
+            encryption_master_key=self._wiring.keys.operations,
+            enforce_ssl=True,
+            retention_period=Duration.days(14),
+        )
+        Tags.of(queue).add(CLASSIFICATION_TAG, Classification.OPERATIONAL.value)
+        return queue
+
+    def _statements(
+        self, access: Access, log_group: logs.ILogGroup, dead_letters: sqs.IQueue | None
+    ) -> list[iam.PolicyStatement]:
+        wiring = self._wiring
+        statements = [grants.log_writes(log_group.log_group_arn), grants.xray_writes()]
+        statements += [grants.table(wiring.data.tables[name], level) for name, level in access.tables.items()]
+        for name, bucket_level in access.buckets.items():
+            statements += grants.bucket(wiring.data.buckets[name], bucket_level)
+        through_stores = grants.key_through_stores(wiring.keys.data, access.tables.values(), access.buckets.values())
+        if through_stores is not None:
+            statements.append(through_stores)
+        if access.customer_keys is not None:
+            statements.append(grants.customer_keys(wiring.keys.data, access.customer_keys))
+        if access.start_erasure:
+            statements.append(
+                iam.PolicyStatement(actions=["states:StartExecution"], resources=[wiring.erasure_state_machine_arn])
+            )
+        if access.complete_callbacks:
+            statements.append(
+                iam.PolicyStatement(
+                    actions=["states:SendTaskSuccess", "states:SendTaskFailure", "states:SendTaskHeartbeat"],
+                    resources=[wiring.erasure_state_machine_arn],
+                )
+            )
+        if access.customer_identities:
+            statements.append(
+                iam.PolicyStatement(
+                    actions=[
+                        "cognito-idp:AdminGetUser",
+                        "cognito-idp:AdminDisableUser",
+                        "cognito-idp:AdminUserGlobalSignOut",
+                        "cognito-idp:AdminDeleteUser",
+                    ],
+                    resources=[wiring.identity.customers.user_pool_arn],
+                )
+            )
+        if access.writes_ledger:
+            statements += wiring.audit.ledger_writes()
+        if dead_letters is not None:
+            statements.append(iam.PolicyStatement(actions=["sqs:SendMessage"], resources=[dead_letters.queue_arn]))
+            statements.append(
+                iam.PolicyStatement(
+                    actions=["kms:GenerateDataKey", "kms:Decrypt"], resources=[wiring.keys.operations.key_arn]
+                )
+            )
+        return statements
+
+    def _acknowledge_policy(self, policy: iam.ManagedPolicy, spec: Function, access: Access) -> None:
+        acknowledge(
+            policy,
+            "AwsSolutions-IAM5[Resource::*]",
+            f"The {spec.name} role's only '*' resource is X-Ray's PutTraceSegments/PutTelemetryRecords, which "
+            "have no resource-level permissions; active tracing needs them and they reach no data.",
+        )
+        for name in access.buckets:
+            bucket = self._wiring.data.buckets[name]
+            acknowledge_wildcard(
+                policy,
+                bucket.arn_for_objects(grants.SUBJECT_OBJECTS),
+                f"The {spec.name} function serves every customer, so its {name} bucket access is the pattern of "
+                f"the per-customer prefixes ({grants.SUBJECT_OBJECTS}) with explicit actions, never the bucket.",
+            )
+        if access.writes_ledger:
+            acknowledge_wildcard(
+                policy,
+                self._wiring.audit.bucket.arn_for_objects(f"{LEDGER_PREFIX}/*"),
+                f"The {spec.name} function appends audit events as new objects under {LEDGER_PREFIX}/ only "
+                "(s3:PutObject); Object Lock COMPLIANCE refuses any overwrite or delete of what it wrote.",
+            )
+
+    def _acknowledge_function(self, function: lambda_.Function, spec: Function) -> None:
+        acknowledge(
+            function,
+            "AwsSolutions-L1",
+            f"The {spec.name} function runs {RUNTIME.name}, a supported runtime, because its layer's compiled "
+            "wheels (pydantic-core, cryptography, cffi) are built for that CPython by `make lambda-deps`; the "
+            "runtime moves together with LAMBDA_PYTHON, never alone.",
+        )
+        acknowledge_in_packs(
+            function,
+            "LambdaInsideVPC",
+            f"The {spec.name} function calls only AWS APIs ({', '.join(_services(ACCESS[spec.name]))}) over TLS "
+            "with IAM-signed requests; it reaches no private network resource, so a VPC would add NAT or "
+            "endpoints without isolating anything.",
+        )
+        if spec.api:
+            acknowledge_in_packs(
+                function,
+                "LambdaDLQ",
+                f"The {spec.name} function is invoked only synchronously by API Gateway, which returns its "
+                "errors to the caller, so a DLQ would never receive; if it did, it would hold events carrying "
+                "request bodies and token claims (e-mail addresses) outside the data map.",
+                packs=(HIPAA, NIST),
+            )
+
+
+def _services(access: Access) -> list[str]:
+    services = ["CloudWatch Logs", "X-Ray"]
+    services += ["DynamoDB", "KMS"] if access.tables else []
+    services += ["S3"] if access.buckets or access.writes_ledger else []
+    services += ["Step Functions"] if access.start_erasure or access.complete_callbacks else []
+    services += ["Cognito"] if access.customer_identities else []
+    return services
