@@ -1,0 +1,115 @@
+"""The CRM Custody stack: the constructs of `infra.constructs`, composed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk import Aws, CfnOutput, Stack, Tags
+from constructs import Construct
+
+from custody import catalog, datamap
+from custody.datamap import Erasure
+from infra.access import ACCESS
+from infra.config import CustodyConfig
+from infra.constructs.api import Api
+from infra.constructs.audit import Audit
+from infra.constructs.backup import Backup
+from infra.constructs.data import Data
+from infra.constructs.functions import Functions, Wiring
+from infra.constructs.identity import Identity
+from infra.constructs.keys import Keys
+from infra.constructs.monitoring import Monitoring
+from infra.constructs.workflow import Workflow, erasure_state_machine_arn
+
+
+class CustodyStack(Stack):
+    def __init__(self, scope: Construct, construct_id: str, *, config: CustodyConfig, **kwargs: Any) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        Tags.of(self).add("custody:system", config.prefix)
+        # CDK's Function and StateMachine add a DependsOn on their role next to the GetAtt of its
+        # ARN; cfn-lint's W3005 flags that redundancy, which is harmless.
+        self.template_options.metadata = {"cfn-lint": {"config": {"ignore_checks": ["W3005"]}}}
+        qualifier = f"{Aws.ACCOUNT_ID}-{Aws.REGION}"
+
+        self.keys = Keys(self, "Keys", config=config)
+        self.data = Data(self, "Data", config=config, data_key=self.keys.data, qualifier=qualifier)
+        personal_tables = [self.data.tables[store.name] for store in datamap.table_stores()]
+        personal_buckets = [self.data.buckets[store.name] for store in datamap.bucket_stores()]
+        self.audit = Audit(
+            self,
+            "Audit",
+            config=config,
+            audit_key=self.keys.audit,
+            access_logs=self.data.access_logs,
+            qualifier=qualifier,
+            tables=personal_tables,
+            buckets=personal_buckets,
+        )
+        self.monitoring = Monitoring(self, "Monitoring", config=config, key=self.keys.operations)
+        self.identity = Identity(self, "Identity", config=config)
+        self.functions = Functions(
+            self,
+            "Functions",
+            wiring=Wiring(
+                config=config,
+                qualifier=qualifier,
+                keys=self.keys,
+                data=self.data,
+                audit=self.audit,
+                identity=self.identity,
+                alarm_topic_arn=self.monitoring.topic.topic_arn,
+                erasure_state_machine_arn=erasure_state_machine_arn(config),
+            ),
+        )
+        self.keys.keep_off_audit_key(
+            data_roles=[deployed.role for deployed in self.functions.deployed.values()],
+            ledger_writers=[
+                self.functions.deployed[name].role for name, access in ACCESS.items() if access.writes_ledger
+            ],
+        )
+        self.workflow = Workflow(
+            self,
+            "Workflow",
+            config=config,
+            steps=self.functions[next(item.name for item in catalog.FUNCTIONS if not item.api)],
+            alarm_topic=self.monitoring.topic,
+            alarm_key=self.keys.operations,
+            log_key=self.keys.operations,
+        )
+        self.api = Api(
+            self,
+            "Api",
+            config=config,
+            identity=self.identity,
+            handlers=lambda name: self.functions[name],
+            log_key=self.keys.operations,
+        )
+        shredded = {store.name for store in datamap.table_stores() if store.erasure is Erasure.SHRED}
+        self.backup = Backup(
+            self,
+            "Backup",
+            config=config,
+            key=self.keys.data,
+            tables={name: table for name, table in self.data.tables.items() if name not in shredded},
+        )
+        self._outputs()
+        self.monitoring.watch_workflow(self.workflow.state_machine)
+        self.monitoring.watch_api(self.api.rest_api)
+        for name, deployed in self.functions.deployed.items():
+            self.monitoring.watch_function(name, deployed.function)
+            if deployed.dead_letters is not None:
+                self.monitoring.watch_dead_letters(name, deployed.dead_letters)
+
+    def _outputs(self) -> None:
+        for name, value in {
+            "ApiUrl": self.api.rest_api.url,
+            "CustomerUserPoolId": self.identity.customers.user_pool_id,
+            "CustomerClientId": self.identity.customer_client.user_pool_client_id,
+            "StaffUserPoolId": self.identity.staff.user_pool_id,
+            "StaffClientId": self.identity.staff_client.user_pool_client_id,
+            "ProcessorUserPoolId": self.identity.processors.user_pool_id,
+            "ErasureStateMachineArn": self.workflow.state_machine.state_machine_arn,
+            "AuditBucketName": self.audit.bucket.bucket_name,
+            "AlarmTopicArn": self.monitoring.topic.topic_arn,
+        }.items():
+            CfnOutput(self, name, value=value)
