@@ -1,0 +1,79 @@
+"""One Lambda per catalog entry, configured from the catalog and the settings model."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from custody import catalog, naming
+from custody.settings import ENV_PREFIX, Settings
+from infra.constructs.functions import DEPENDENCIES, RUNTIME
+from tests.infra.conftest import Cfn, Synthesized
+
+
+def _functions(cfn: Cfn) -> dict[str, dict[str, Any]]:
+    return {res["Properties"]["FunctionName"]: res for res in cfn.of_type("AWS::Lambda::Function").values()}
+
+
+def test_one_function_per_catalog_entry(synth: Synthesized) -> None:
+    expected = {naming.function_name(synth.config.prefix, item.name) for item in catalog.FUNCTIONS}
+    assert set(_functions(synth.cfn)) == expected
+
+
+@pytest.mark.parametrize("spec", catalog.FUNCTIONS, ids=lambda spec: spec.name)
+def test_function_is_configured_from_the_catalog(synth: Synthesized, spec: catalog.Function) -> None:
+    props = _functions(synth.cfn)[naming.function_name(synth.config.prefix, spec.name)]["Properties"]
+    assert props["Runtime"] == RUNTIME.name == "python3.13"
+    assert props["Architectures"] == ["arm64"]
+    assert props["Handler"] == spec.handler
+    assert props["Timeout"] == spec.timeout_seconds
+    assert props["MemorySize"] == spec.memory_mb
+    assert props["TracingConfig"] == {"Mode": "Active"}
+    assert props["ReservedConcurrentExecutions"] == synth.config.reserved_concurrency
+    (layer,) = Cfn.refs(props["Layers"])
+    assert synth.cfn.resources[layer]["Type"] == "AWS::Lambda::LayerVersion"
+    (log_group,) = Cfn.refs(props["LoggingConfig"]["LogGroup"])
+    assert "KmsKeyId" in synth.cfn.props(log_group)
+    if spec.api:
+        assert "DeadLetterConfig" not in props
+    else:
+        (queue,) = Cfn.refs(props["DeadLetterConfig"]["TargetArn"])
+        assert synth.cfn.resources[queue]["Type"] == "AWS::SQS::Queue"
+
+
+@pytest.mark.parametrize("spec", catalog.FUNCTIONS, ids=lambda spec: spec.name)
+def test_environment_is_the_settings_model(synth: Synthesized, spec: catalog.Function) -> None:
+    env = _functions(synth.cfn)[naming.function_name(synth.config.prefix, spec.name)]["Properties"]["Environment"][
+        "Variables"
+    ]
+    assert {name for name in env if name.startswith(ENV_PREFIX)} == {
+        ENV_PREFIX + field.upper() for field in Settings.model_fields
+    }
+    assert env["CUSTODY_ENVIRONMENT"] == "aws"
+    assert env["CUSTODY_RESOURCE_PREFIX"] == synth.config.prefix
+    assert env["CUSTODY_AUDIT_RETENTION_DAYS"] == str(synth.config.audit_retention_days)
+    assert env["POWERTOOLS_SERVICE_NAME"] == f"custody-{spec.name}"
+    # Every id the function is told resolves to a resource of this stack (or a derived ARN).
+    for field in ("CUSTODY_CUSTOMER_USER_POOL_ID", "CUSTODY_STAFF_USER_POOL_ID", "CUSTODY_DATA_KEY_ID"):
+        assert Cfn.refs(env[field]), field
+
+
+def test_functions_are_told_the_state_machine_arn_it_really_has(synth: Synthesized) -> None:
+    (machine,) = synth.cfn.of_type("AWS::StepFunctions::StateMachine").values()
+    name = machine["Properties"]["StateMachineName"]
+    assert name == naming.state_machine_name(synth.config.prefix, naming.ERASURE_STATE_MACHINE)
+    for res in _functions(synth.cfn).values():
+        arn = res["Properties"]["Environment"]["Variables"]["CUSTODY_ERASURE_STATE_MACHINE_ARN"]
+        assert arn["Fn::Join"][1][-1] == f":stateMachine:{name}"
+
+
+def test_layer_wheels_are_built_for_the_runtime_and_architecture() -> None:
+    binaries = list((DEPENDENCIES / "python").rglob("*.so"))
+    if not binaries:
+        pytest.skip(f"{DEPENDENCIES} has no compiled wheels: run `make lambda-deps`")
+    version = RUNTIME.name.removeprefix("python").replace(".", "")
+    abi_tagged = [path.name for path in binaries if ".cpython-" in path.name]
+    assert abi_tagged
+    for name in abi_tagged:
+        assert f"cpython-{version}-aarch64" in name, name

@@ -1,0 +1,161 @@
+"""Least privilege: explicit actions on named resources, and each function only what it needs."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from custody import catalog, datamap, naming
+from infra.access import ACCESS, BucketAccess, TableAccess
+from infra.constructs import grants
+from tests.infra.conftest import Cfn, Synthesized, as_list
+from tests.infra.stores import BUCKET, TABLE, key_id, personal_resource_ids, store_ids
+
+FUNCTION_NAMES = [item.name for item in catalog.FUNCTIONS]
+
+
+def test_access_is_declared_for_exactly_the_catalog_functions() -> None:
+    assert set(ACCESS) == set(FUNCTION_NAMES)
+
+
+def test_access_names_only_stores_the_data_map_declares() -> None:
+    tables = {store.name for store in datamap.table_stores()} | set(datamap.OPERATIONAL_TABLES)
+    buckets = {store.name for store in datamap.bucket_stores()}
+    for name, access in ACCESS.items():
+        assert set(access.tables) <= tables, name
+        assert set(access.buckets) <= buckets, name
+
+
+def test_the_erasure_steps_reach_every_store_of_the_data_map() -> None:
+    steps = ACCESS["erasure_steps"]
+    for store in datamap.table_stores():
+        assert steps.tables[store.name] is TableAccess.ERASE
+    for bucket in datamap.bucket_stores():
+        assert steps.buckets[bucket.name] is BucketAccess.ERASE
+
+
+def test_no_wildcard_action_anywhere(cfn: Cfn) -> None:
+    for lid, statement in cfn.all_policy_statements():
+        if statement["Effect"] == "Allow":
+            assert "*" not in as_list(statement["Action"]), lid
+
+
+def test_no_wildcard_action_on_a_personal_data_resource_or_the_data_key(synth: Synthesized) -> None:
+    guarded = personal_resource_ids(synth.cfn) | {key_id(synth.cfn, "data", synth.config.prefix)}
+    checked = 0
+    for lid, statement in synth.cfn.all_policy_statements():
+        if statement["Effect"] == "Allow" and guarded & Cfn.refs(statement.get("Resource")):
+            checked += 1
+            wild = [action for action in as_list(statement["Action"]) if "*" in action]
+            assert not wild, f"{lid}: {wild}"
+    assert checked
+
+
+def _role_of(cfn: Cfn, function: str, prefix: str) -> str:
+    for res in cfn.of_type("AWS::Lambda::Function").values():
+        if res["Properties"]["FunctionName"] == naming.function_name(prefix, function):
+            (role,) = Cfn.refs(res["Properties"]["Role"])
+            return role
+    raise KeyError(function)
+
+
+def _grants(cfn: Cfn, role: str) -> Iterator[tuple[str, set[str], dict[str, Any]]]:
+    """(action, logical ids of its resources, statement) for every Allow of the role."""
+    for statement in cfn.policy_statements(role):
+        if statement["Effect"] != "Allow":
+            continue
+        for action in as_list(statement["Action"]):
+            yield action, Cfn.refs(statement.get("Resource")), statement
+
+
+def _actions_on(cfn: Cfn, role: str, resource: str) -> set[str]:
+    return {action for action, resources, _ in _grants(cfn, role) if resource in resources}
+
+
+@pytest.mark.parametrize("function", FUNCTION_NAMES)
+def test_each_role_reaches_exactly_the_stores_its_access_declares(synth: Synthesized, function: str) -> None:
+    cfn, access = synth.cfn, ACCESS[function]
+    role = _role_of(cfn, function, synth.config.prefix)
+    tables, buckets = store_ids(cfn, TABLE), store_ids(cfn, BUCKET)
+    reached = {lid for _, resources, _ in _grants(cfn, role) for lid in resources}
+    assert {name for name, lid in tables.items() if lid in reached} == set(access.tables)
+    assert {name for name, lid in buckets.items() if lid in reached and name in access.buckets} == set(access.buckets)
+    assert not {name for name, lid in buckets.items() if lid in reached} - set(access.buckets) - {"audit"}
+    for name, level in access.tables.items():
+        assert _actions_on(cfn, role, tables[name]) == set(grants.TABLE_ACTIONS[level]), (function, name)
+
+
+def test_the_erase_api_function_cannot_touch_profiles_or_delete_anything_personal(synth: Synthesized) -> None:
+    cfn = synth.cfn
+    role = _role_of(cfn, "erase", synth.config.prefix)
+    assert not _actions_on(cfn, role, store_ids(cfn, TABLE)["profiles"])
+    for lid in personal_resource_ids(cfn):
+        assert not _actions_on(cfn, role, lid)
+    assert "states:StartExecution" in {action for action, _, _ in _grants(cfn, role)}
+
+
+def test_only_the_erasure_steps_delete_from_personal_stores_or_identities(synth: Synthesized) -> None:
+    cfn = synth.cfn
+    deletes = {"dynamodb:DeleteItem", "dynamodb:BatchWriteItem", "s3:DeleteObject", "s3:DeleteObjectVersion"}
+    personal = {
+        lid
+        for cfn_type in (TABLE, BUCKET)
+        for name, lid in store_ids(cfn, cfn_type).items()
+        if name in {store.name for store in datamap.STORES}
+    }
+    for function in FUNCTION_NAMES:
+        role = _role_of(cfn, function, synth.config.prefix)
+        granted = {action for action, resources, _ in _grants(cfn, role) if resources & personal}
+        cognito = {action for action, _, _ in _grants(cfn, role) if action.startswith("cognito-idp:")}
+        if function == "erasure_steps":
+            assert deletes <= granted
+            assert "cognito-idp:AdminDeleteUser" in cognito
+        else:
+            # Writers may overwrite their own items (READ_WRITE), but never delete S3 objects or identities.
+            assert not granted & {"s3:DeleteObject", "s3:DeleteObjectVersion"}, function
+            assert not cognito, function
+
+
+def test_only_collect_creates_customer_keys(synth: Synthesized) -> None:
+    cfn = synth.cfn
+    data_key = key_id(cfn, "data", synth.config.prefix)
+    for function in FUNCTION_NAMES:
+        role = _role_of(cfn, function, synth.config.prefix)
+        direct = {
+            action
+            for action, resources, statement in _grants(cfn, role)
+            if data_key in resources and "Condition" not in statement
+        }
+        expected = set(grants.KEY_ACTIONS[ACCESS[function].customer_keys]) if ACCESS[function].customer_keys else set()
+        assert direct == expected, function
+    assert ACCESS["collect"].customer_keys is not None
+    assert "kms:GenerateDataKey" in grants.KEY_ACTIONS[ACCESS["collect"].customer_keys]
+
+
+def test_store_encryption_is_reachable_only_through_dynamodb_and_s3(synth: Synthesized) -> None:
+    cfn = synth.cfn
+    data_key = key_id(cfn, "data", synth.config.prefix)
+    for function in FUNCTION_NAMES:
+        for _, resources, statement in _grants(cfn, _role_of(cfn, function, synth.config.prefix)):
+            if data_key in resources and "Condition" in statement:
+                services = as_list(statement["Condition"]["StringEquals"]["kms:ViaService"])
+                assert services, function
+                assert {service["Fn::Join"][1][0] for service in services} <= {"dynamodb.", "s3."}, function
+
+
+def test_object_access_is_confined_to_the_customer_prefixes(synth: Synthesized) -> None:
+    cfn = synth.cfn
+    data_map_buckets = {store.name for store in datamap.bucket_stores()}
+    personal_buckets = {lid for name, lid in store_ids(cfn, BUCKET).items() if name in data_map_buckets}
+    for lid, statement in cfn.all_policy_statements():
+        if statement["Effect"] != "Allow":
+            continue
+        for resource in as_list(statement.get("Resource")):
+            if not Cfn.refs(resource) & personal_buckets:
+                continue
+            if isinstance(resource, dict) and "Fn::Join" in resource:
+                assert resource["Fn::Join"][1][-1] == "/" + grants.SUBJECT_OBJECTS, lid
+            else:
+                assert statement["Condition"]["StringLike"]["s3:prefix"] == [grants.SUBJECT_OBJECTS], lid

@@ -1,0 +1,119 @@
+"""User pools, the erasure state machine, and the alarms."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from custody import catalog, naming
+from infra.constructs.workflow import ASL
+from tests.infra.conftest import Cfn, Synthesized, as_list
+
+
+def _pool(synth: Synthesized, logical: str) -> dict:
+    for res in synth.cfn.of_type("AWS::Cognito::UserPool").values():
+        if res["Properties"]["UserPoolName"] == f"{synth.config.prefix}-{logical}":
+            return dict(res["Properties"])
+    raise KeyError(logical)
+
+
+def test_customer_pool_signs_in_by_verified_email_with_a_strong_password(synth: Synthesized) -> None:
+    pool = _pool(synth, naming.CUSTOMER_POOL)
+    assert pool["UsernameAttributes"] == ["email"]
+    assert pool["AutoVerifiedAttributes"] == ["email"]
+    policy = pool["Policies"]["PasswordPolicy"]
+    assert policy["MinimumLength"] >= 12
+    assert all(policy[flag] for flag in ("RequireLowercase", "RequireUppercase", "RequireNumbers", "RequireSymbols"))
+    assert pool["UserPoolTier"] == "PLUS"
+
+
+def test_customer_sign_ins_at_risk_need_mfa_or_are_blocked(synth: Synthesized) -> None:
+    (risk,) = synth.cfn.of_type("AWS::Cognito::UserPoolRiskConfigurationAttachment").values()
+    customers = next(
+        lid
+        for lid, res in synth.cfn.of_type("AWS::Cognito::UserPool").items()
+        if res["Properties"]["UserPoolName"] == f"{synth.config.prefix}-{naming.CUSTOMER_POOL}"
+    )
+    props = risk["Properties"]
+    assert Cfn.refs(props["UserPoolId"]) == {customers}
+    actions = props["AccountTakeoverRiskConfiguration"]["Actions"]
+    assert actions["MediumAction"]["EventAction"] == "MFA_REQUIRED"
+    assert actions["HighAction"]["EventAction"] == "BLOCK"
+    assert props["CompromisedCredentialsRiskConfiguration"]["Actions"]["EventAction"] == "BLOCK"
+
+
+def test_staff_pool_requires_mfa_and_has_the_catalog_groups(synth: Synthesized) -> None:
+    pool = _pool(synth, naming.STAFF_POOL)
+    assert pool["MfaConfiguration"] == "ON"
+    assert pool["AdminCreateUserConfig"]["AllowAdminCreateUserOnly"] is True
+    groups = {res["Properties"]["GroupName"] for res in synth.cfn.of_type("AWS::Cognito::UserPoolGroup").values()}
+    assert groups == set(catalog.STAFF_GROUPS)
+
+
+def test_processors_get_a_client_credentials_scope(synth: Synthesized) -> None:
+    (server,) = synth.cfn.of_type("AWS::Cognito::UserPoolResourceServer").values()
+    assert [scope["ScopeName"] for scope in server["Properties"]["Scopes"]] == ["erasure-acks.write"]
+    assert synth.cfn.of_type("AWS::Cognito::UserPoolDomain")
+
+
+def _machine(synth: Synthesized) -> tuple[str, dict]:
+    ((lid, res),) = synth.cfn.of_type("AWS::StepFunctions::StateMachine").items()
+    return lid, dict(res["Properties"])
+
+
+def test_erasure_state_machine_is_standard_logged_without_data_and_traced(synth: Synthesized) -> None:
+    _, props = _machine(synth)
+    assert props["StateMachineType"] == "STANDARD"
+    logging = props["LoggingConfiguration"]
+    assert logging["Level"] == "ALL"
+    assert logging["IncludeExecutionData"] is False
+    (destination,) = logging["Destinations"]
+    (log_group,) = Cfn.refs(destination)
+    assert "KmsKeyId" in synth.cfn.props(log_group)
+    assert props["TracingConfiguration"] == {"Enabled": True}
+
+
+def test_every_asl_placeholder_is_substituted(synth: Synthesized) -> None:
+    _, props = _machine(synth)
+    placeholders = set(re.findall(r"\$\{([A-Za-z][A-Za-z0-9_]*)\}", ASL.read_text()))
+    assert set(props["DefinitionSubstitutions"]) == placeholders
+    json.loads(ASL.read_text())
+
+
+def test_workflow_role_invokes_only_the_erasure_steps_and_publishes_only_alarms(synth: Synthesized) -> None:
+    _, props = _machine(synth)
+    (role,) = Cfn.refs(props["RoleArn"])
+    steps = {
+        lid
+        for lid, res in synth.cfn.of_type("AWS::Lambda::Function").items()
+        if res["Properties"]["FunctionName"] == naming.function_name(synth.config.prefix, "erasure_steps")
+    }
+    topics = set(synth.cfn.of_type("AWS::SNS::Topic"))
+    for statement in synth.cfn.policy_statements(role):
+        actions = set(as_list(statement["Action"]))
+        if "lambda:InvokeFunction" in actions:
+            assert actions == {"lambda:InvokeFunction"}
+            assert Cfn.refs(statement["Resource"]) == steps
+        if "sns:Publish" in actions:
+            assert Cfn.refs(statement["Resource"]) == topics
+        assert not any(action.startswith(("dynamodb:", "s3:")) for action in actions)
+
+
+def test_alarms_cover_the_workflow_every_dead_letter_queue_and_api_errors(synth: Synthesized) -> None:
+    alarms = [res["Properties"] for res in synth.cfn.of_type("AWS::CloudWatch::Alarm").values()]
+    (topic,) = synth.cfn.of_type("AWS::SNS::Topic")
+    for alarm in alarms:
+        assert Cfn.refs(alarm["AlarmActions"]) == {topic}
+    metrics = {(alarm["Namespace"], alarm["MetricName"]) for alarm in alarms}
+    assert ("AWS/States", "ExecutionsFailed") in metrics
+    assert ("AWS/ApiGateway", "5XXError") in metrics
+    queues = set(synth.cfn.of_type("AWS::SQS::Queue"))
+    watched = {
+        ref
+        for alarm in alarms
+        if alarm["MetricName"] == "ApproximateNumberOfMessagesVisible"
+        for dimension in alarm["Dimensions"]
+        for ref in Cfn.refs(dimension["Value"])
+    }
+    assert queues
+    assert watched == queues
