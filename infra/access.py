@@ -79,22 +79,30 @@ ACCESS: Mapping[str, Access] = MappingProxyType(
     {
         "collect": Access(
             tables=_tables(
-                {"profiles": READ_WRITE, "consents": APPEND, "subjects": READ_WRITE, "idempotency": READ_WRITE},
+                {
+                    "profiles": READ_WRITE,
+                    "consents": APPEND,
+                    "subjects": READ_WRITE,
+                    "requests": READ_WRITE,
+                    "idempotency": READ_WRITE,
+                },
                 _each(_KEY_TABLES, APPEND),
             ),
             buckets={"documents": BucketAccess.WRITE},
             customer_keys=KeyUse.WRAP,
+            start_erasure=True,  # withdrawing a purpose erases what it alone justified
         ),
         "subject_access": Access(
             tables=_tables(
-                _each(_PERSONAL_TABLES + _KEY_TABLES, READ),
-                {"change_requests": READ_WRITE, "subjects": READ, "requests": READ, "idempotency": READ_WRITE},
+                _each(_PERSONAL_TABLES, READ),
+                _each(_KEY_TABLES, APPEND),
+                {"change_requests": READ_WRITE, "subjects": READ_WRITE, "requests": READ, "idempotency": READ_WRITE},
             ),
-            buckets=_buckets(_each(_BUCKETS, BucketAccess.READ), {"exports": BucketAccess.WRITE}),
-            customer_keys=KeyUse.UNWRAP,
+            buckets=_buckets(_each(_BUCKETS, BucketAccess.READ)),
+            customer_keys=KeyUse.WRAP,  # a change request may be a customer's first sealed write
         ),
         "erase": Access(
-            tables={"requests": READ_WRITE, "subjects": READ, "idempotency": READ_WRITE},
+            tables={"requests": READ_WRITE, "subjects": READ_WRITE, "idempotency": READ_WRITE},
             start_erasure=True,
         ),
         "staff": Access(

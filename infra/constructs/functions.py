@@ -65,6 +65,7 @@ class Wiring:
             erasure_state_machine_arn=self.erasure_state_machine_arn,
             alarm_topic_arn=self.alarm_topic_arn,
             audit_retention_days=self.config.audit_retention_days,
+            key_store_recovery_days=self.config.shredded_pitr_recovery_days,
         )
 
 
@@ -191,6 +192,7 @@ class Functions(Construct):
             statements.append(
                 iam.PolicyStatement(
                     actions=[
+                        "cognito-idp:ListUsers",
                         "cognito-idp:AdminGetUser",
                         "cognito-idp:AdminDisableUser",
                         "cognito-idp:AdminUserGlobalSignOut",

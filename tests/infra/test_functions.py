@@ -59,6 +59,17 @@ def test_environment_is_the_settings_model(synth: Synthesized, spec: catalog.Fun
         assert Cfn.refs(env[field]), field
 
 
+def test_functions_are_told_the_key_store_recovery_window_it_really_has(synth: Synthesized) -> None:
+    (keys,) = (
+        props
+        for props in (synth.cfn.props(lid) for lid in synth.cfn.of_type("AWS::DynamoDB::Table"))
+        if props["TableName"] == naming.table_name(synth.config.prefix, "subject_keys")
+    )
+    window = keys["PointInTimeRecoverySpecification"]["RecoveryPeriodInDays"]
+    for res in _functions(synth.cfn).values():
+        assert res["Properties"]["Environment"]["Variables"]["CUSTODY_KEY_STORE_RECOVERY_DAYS"] == str(window)
+
+
 def test_functions_are_told_the_state_machine_arn_it_really_has(synth: Synthesized) -> None:
     (machine,) = synth.cfn.of_type("AWS::StepFunctions::StateMachine").values()
     name = machine["Properties"]["StateMachineName"]

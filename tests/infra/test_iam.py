@@ -118,7 +118,7 @@ def test_only_the_erasure_steps_delete_from_personal_stores_or_identities(synth:
             assert not cognito, function
 
 
-def test_only_collect_creates_customer_keys(synth: Synthesized) -> None:
+def test_direct_use_of_the_data_key_is_exactly_the_declared_customer_key_use(synth: Synthesized) -> None:
     cfn = synth.cfn
     data_key = key_id(cfn, "data", synth.config.prefix)
     for function in FUNCTION_NAMES:
@@ -128,10 +128,14 @@ def test_only_collect_creates_customer_keys(synth: Synthesized) -> None:
             for action, resources, statement in _grants(cfn, role)
             if data_key in resources and "Condition" not in statement
         }
-        expected = set(grants.KEY_ACTIONS[ACCESS[function].customer_keys]) if ACCESS[function].customer_keys else set()
-        assert direct == expected, function
-    assert ACCESS["collect"].customer_keys is not None
-    assert "kms:GenerateDataKey" in grants.KEY_ACTIONS[ACCESS["collect"].customer_keys]
+        use = ACCESS[function].customer_keys
+        assert direct == (set(grants.KEY_ACTIONS[use]) if use else set()), function
+
+
+def test_the_withdrawal_and_erasure_functions_never_unwrap_customer_keys() -> None:
+    # They handle ids only: a role that cannot unwrap a key cannot read a sealed field.
+    for function in ("erase", "erasure_steps"):
+        assert ACCESS[function].customer_keys is None
 
 
 def test_store_encryption_is_reachable_only_through_dynamodb_and_s3(synth: Synthesized) -> None:
