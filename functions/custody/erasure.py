@@ -192,7 +192,7 @@ class ErasureSteps:
             batch: list[WriteRequestTypeDef] = [
                 {"DeleteRequest": {"Key": dynamo.to_item(key)}} for key in keys[start : start + BATCH_WRITE_MAX]
             ]
-            _batch_write(table, batch)
+            batch_write(table, batch)
         return len(keys), more
 
     def _erase_bucket(self, request: Request, store: datamap.BucketStore) -> tuple[int, bool]:
@@ -369,7 +369,7 @@ def _query_keys(table: str, store: datamap.TableStore, subject_id: str) -> Itera
         kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
 
-def _batch_write(table: str, requests: list[WriteRequestTypeDef]) -> None:
+def batch_write(table: str, requests: list[WriteRequestTypeDef]) -> None:
     pending = requests
     for _ in range(UNPROCESSED_RETRIES):
         response = clients.dynamodb().batch_write_item(RequestItems={table: pending})

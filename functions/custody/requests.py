@@ -92,11 +92,14 @@ class RequestRegistry:
     def load(self, request_id: str) -> dict[str, Any] | None:
         return dynamo.get(self.table, {"request_id": request_id})
 
-    def start(self, request: ErasureRequest) -> None:
+    def start(self, request: ErasureRequest, attempt: int = 0) -> str:
         """Start the erasure workflow, named by the request id: starting it twice starts it once.
 
-        The input is ids and category names only — Step Functions keeps it for 90 days.
+        A re-run after a failure (`attempt` > 0) is a new execution, `<request id>-rerun-<n>`:
+        every step is idempotent, so it finishes the job without harm. The input is ids and
+        category names only — Step Functions keeps it for 90 days. Returns the execution name.
         """
+        name = request.request_id if attempt == 0 else f"{request.request_id}-rerun-{attempt}"
         workflow_input = {
             "request_id": request.request_id,
             "subject_id": request.subject_id,
@@ -105,11 +108,12 @@ class RequestRegistry:
         }
         try:
             clients.stepfunctions().start_execution(
-                stateMachineArn=self.state_machine_arn, name=request.request_id, input=json.dumps(workflow_input)
+                stateMachineArn=self.state_machine_arn, name=name, input=json.dumps(workflow_input)
             )
         except ClientError as error:
             if error.response.get("Error", {}).get("Code") != "ExecutionAlreadyExists":
                 raise
+        return name
 
     def erasure(self, request_id: str) -> ErasureRequest | None:
         item = self.load(request_id)

@@ -18,29 +18,31 @@ from custody.settings import get_settings
 
 obs = observability("erasure_steps")
 
-Step = Callable[[ErasureSteps, dict[str, Any]], dict[str, Any]]
-
-STEPS: dict[str, Step] = {
-    "freeze": ErasureSteps.freeze,
-    "erase_store": ErasureSteps.erase_store,
-    "notify_processors": ErasureSteps.notify_processors,
-    "shred_key": ErasureSteps.shred_key,
-    "delete_identity": ErasureSteps.delete_identity,
-    "verify": ErasureSteps.verify,
-    "certify": ErasureSteps.certify,
-    "record_failure": ErasureSteps.record_failure,
-}
+# The steps the state machine may name; each is the `ErasureSteps` method of that name.
+STEPS = frozenset(
+    {
+        "freeze",
+        "erase_store",
+        "notify_processors",
+        "shred_key",
+        "delete_identity",
+        "verify",
+        "certify",
+        "record_failure",
+    }
+)
 
 
 @obs.logger.inject_lambda_context(log_event=False, clear_state=True)
 @obs.tracer.capture_lambda_handler(capture_response=False)
 @obs.metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    step = STEPS.get(str(event.get("step")))
-    if step is None:
+    name = str(event.get("step"))
+    if name not in STEPS:
         raise ValueError("Unknown erasure step.")
-    obs.logger.append_keys(step=event["step"], request_id=event.get("request_id"))
-    result = step(ErasureSteps(get_settings()), event)
+    obs.logger.append_keys(step=name, request_id=event.get("request_id"))
+    step: Callable[[dict[str, Any]], dict[str, Any]] = getattr(ErasureSteps(get_settings()), name)
+    result = step(event)
     obs.logger.info("Erasure step done", extra={"result": result})
-    obs.metrics.add_metric(name=f"ErasureStep_{event['step']}", unit="Count", value=1)
+    obs.metrics.add_metric(name=f"ErasureStep_{name}", unit="Count", value=1)
     return result

@@ -1,0 +1,90 @@
+"""Backups: a restored copy of an erased customer is ciphertext nobody can read, and the guard removes it."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import pytest
+
+from custody import aws, dynamo, restore_guard, sealed
+from custody.errors import SubjectKeyUnavailable
+from custody.keys import SubjectKeyring
+from custody.settings import Settings, get_settings
+from tests.integration.conftest import LocalStack
+from tests.integration.erasure.conftest import Customer, wait_for_execution
+
+
+@pytest.fixture
+def settings(local_stack: LocalStack, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """The functions' settings in this process, so domain code can be called directly."""
+    for name, value in local_stack.resources.environment.items():
+        monkeypatch.setenv(name, value)
+    get_settings.cache_clear()
+    aws.reset_clients()
+    return get_settings()
+
+
+def _rows(table: str, subject_id: str) -> list[dict[str, Any]]:
+    return list(dynamo.query_partition(table, "subject_id", subject_id))
+
+
+def test_a_restored_backup_holds_only_undecryptable_ciphertext_and_the_guard_removes_it(
+    local_stack: LocalStack, new_customer: Any, settings: Settings
+) -> None:
+    leaving, staying = new_customer(), new_customer()
+    leaving.fill()
+    staying.fill()
+    dynamodb = local_stack.clients("dynamodb")
+    profiles = local_stack.resources.tables["profiles"]
+    backup = dynamodb.create_backup(TableName=profiles, BackupName=f"before-{uuid.uuid4().hex[:8]}")["BackupDetails"]
+
+    request_id = leaving.call("POST", "/v1/me/withdrawal").body["request_id"]
+    assert wait_for_execution(local_stack, request_id)["status"] == "SUCCEEDED"
+    assert _rows(profiles, leaving.subject_id) == []
+
+    restored = f"{profiles}-restored-{uuid.uuid4().hex[:6]}"
+    dynamodb.restore_table_from_backup(TargetTableName=restored, BackupArn=backup["BackupArn"])
+    rows = _rows(restored, leaving.subject_id)
+    assert rows, "the backup still holds the erased customer's rows"
+    for row in rows:
+        assert all(token.startswith("cc1.") for token in row[sealed.FIELDS].values())
+    with pytest.raises(SubjectKeyUnavailable):
+        SubjectKeyring(settings).get(leaving.subject_id)
+
+    report = restore_guard.guard(settings, restored, "profiles")
+    assert report.items_removed == len(rows)
+    assert _rows(restored, leaving.subject_id) == []
+    assert len(_rows(restored, staying.subject_id)) == len(_rows(profiles, staying.subject_id)) > 0
+    assert restore_guard.guard(settings, restored, "profiles").items_removed == 0, "the guard is idempotent"
+
+
+def test_a_partial_erasure_is_replayed_only_for_its_categories(
+    local_stack: LocalStack, customer: Customer, settings: Settings
+) -> None:
+    customer.fill()
+    dynamodb = local_stack.clients("dynamodb")
+    profiles = local_stack.resources.tables["profiles"]
+    backup = dynamodb.create_backup(TableName=profiles, BackupName=f"partial-{uuid.uuid4().hex[:8]}")["BackupDetails"]
+    erasure = customer.call("DELETE", "/v1/me/consents/health_services").body["erasure"]
+    assert wait_for_execution(local_stack, erasure["request_id"])["status"] == "SUCCEEDED"
+
+    restored = f"{profiles}-restored-{uuid.uuid4().hex[:6]}"
+    dynamodb.restore_table_from_backup(TargetTableName=restored, BackupArn=backup["BackupArn"])
+    restore_guard.guard(settings, restored, "profiles")
+    remaining = {row["category"] for row in _rows(restored, customer.subject_id)}
+    assert remaining == {"identity", "contact", "preferences", "payment"}
+
+
+def test_the_certificate_states_when_no_backup_can_yield_the_data(local_stack: LocalStack, customer: Customer) -> None:
+    from custody.requests import RequestRegistry
+
+    customer.fill()
+    request_id = customer.call("POST", "/v1/me/withdrawal").body["request_id"]
+    wait_for_execution(local_stack, request_id)
+    item = RequestRegistry(Settings.from_env(local_stack.resources.environment)).load(request_id)
+    assert item is not None
+    certificate = item["certificate"]
+    assert certificate["key_shredded"] is True
+    assert certificate["unrecoverable_after"] > item["key_shredded_at"]
+    assert set(certificate["stores"]) >= {"profiles", "consents", "documents"}

@@ -1,0 +1,141 @@
+"""Erasure costs O(the customer's data), never O(the table): AWS calls counted, not timed."""
+
+from __future__ import annotations
+
+import math
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from custody import aws, datamap
+from custody.erasure import BATCH_WRITE_MAX, DELETE_OBJECTS_MAX, ErasureSteps
+from custody.requests import ErasureReason, RequestRegistry
+from custody.settings import Settings, get_settings
+from tests.integration.conftest import LocalStack
+
+N_ITEMS = 130  # interactions: ⌈130/25⌉ = 6 batch deletes
+M_VERSIONS = 1030  # document versions and delete markers: ⌈1030/1000⌉ = 2 DeleteObjects
+OTHERS = 10_000
+
+
+@pytest.fixture
+def settings(local_stack: LocalStack, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    for name, value in local_stack.resources.environment.items():
+        monkeypatch.setenv(name, value)
+    get_settings.cache_clear()
+    aws.reset_clients()
+    return get_settings()
+
+
+@pytest.fixture
+def calls(settings: Settings) -> Iterator[Counter[str]]:
+    counted: Counter[str] = Counter()
+
+    def record(event_name: str, **_: Any) -> None:
+        _, service, operation = event_name.split(".", 2)
+        counted[f"{service}.{operation}"] += 1
+
+    built = [aws.clients.dynamodb(), aws.clients.s3()]
+    for client in built:
+        client.meta.events.register("before-call", record)
+    yield counted
+    for client in built:
+        client.meta.events.unregister("before-call", record)
+
+
+def _seed_subject(stack: LocalStack, subject_id: str, items: int, versions: int) -> None:
+    """`items` interactions and `versions` object versions (a tenth of them delete markers)."""
+    dynamodb, s3 = stack.clients("dynamodb"), stack.clients("s3")
+    table = stack.resources.tables["interactions"]
+    for start in range(0, items, 25):
+        dynamodb.batch_write_item(
+            RequestItems={
+                table: [
+                    {
+                        "PutRequest": {
+                            "Item": {"subject_id": {"S": subject_id}, "interaction_key": {"S": f"{index:06d}"}}
+                        }
+                    }
+                    for index in range(start, min(start + 25, items))
+                ]
+            }
+        )
+    bucket = stack.resources.buckets["documents"]
+    for document in range(0, versions, 10):
+        key = f"subjects/{subject_id}/documents/{uuid.uuid4()}"
+        for _ in range(min(9, versions - document)):
+            s3.put_object(Bucket=bucket, Key=key, Body=b"x")
+        if versions - document >= 10:
+            s3.delete_object(Bucket=bucket, Key=key)
+
+
+def _seed_others(stack: LocalStack) -> None:
+    """10,000 other customers in the same table, and a few hundred others' objects in the bucket."""
+    for _ in range(30):
+        _seed_subject(stack, str(uuid.uuid4()), 0, 10)
+    dynamodb = stack.clients("dynamodb")
+    table = stack.resources.tables["interactions"]
+    for _ in range(0, OTHERS, 25):
+        dynamodb.batch_write_item(
+            RequestItems={
+                table: [
+                    {"PutRequest": {"Item": {"subject_id": {"S": str(uuid.uuid4())}, "interaction_key": {"S": "0"}}}}
+                    for _ in range(25)
+                ]
+            }
+        )
+
+
+def _erase(settings: Settings, calls: Counter[str], subject_id: str) -> Counter[str]:
+    registry = RequestRegistry(settings)
+    request = registry.new_erasure(subject_id, ErasureReason.WITHDRAWAL, ("interactions", "documents"))
+    aws.clients.dynamodb().transact_write_items(TransactItems=[registry.put_item(request)])
+    steps = ErasureSteps(settings)
+    event = {"request_id": request.request_id, "subject_id": subject_id}
+    calls.clear()
+    for store in ("interactions", "documents"):
+        result = steps.erase_store({**event, "store": store})
+        assert result["more"] is False
+    steps.verify(event)
+    return Counter(calls)
+
+
+def test_erasure_stays_within_the_batching_minimum(
+    local_stack: LocalStack, settings: Settings, calls: Counter[str]
+) -> None:
+    subject = str(uuid.uuid4())
+    _seed_subject(local_stack, subject, N_ITEMS, M_VERSIONS)
+    counted = _erase(settings, calls, subject)
+    assert counted["dynamodb.BatchWriteItem"] == math.ceil(N_ITEMS / BATCH_WRITE_MAX)
+    assert counted["s3.DeleteObjects"] == math.ceil(M_VERSIONS / DELETE_OBJECTS_MAX)
+    # listing: one per 1,000 versions while deleting, one that finds none, one to verify
+    assert counted["s3.ListObjectVersions"] == math.ceil(M_VERSIONS / DELETE_OBJECTS_MAX) + 2
+    # the partition is read once to erase and once to verify (1 MB pages); never a Scan
+    assert counted["dynamodb.Query"] == 2
+    assert counted["dynamodb.Scan"] == 0
+    # the constant: the request record read by each step and the key-store check of verify;
+    # the per-store counts and verify's step mark
+    assert counted["dynamodb.GetItem"] == 3 + 1
+    assert counted["dynamodb.UpdateItem"] == 2 + 1
+
+
+def test_other_customers_change_nothing(local_stack: LocalStack, settings: Settings, calls: Counter[str]) -> None:
+    alone = str(uuid.uuid4())
+    _seed_subject(local_stack, alone, 60, 20)
+    counted_alone = _erase(settings, calls, alone)
+    _seed_others(local_stack)
+    crowded = str(uuid.uuid4())
+    _seed_subject(local_stack, crowded, 60, 20)
+    assert _erase(settings, calls, crowded) == counted_alone
+
+
+def test_no_scan_on_the_erasure_path() -> None:
+    import inspect
+
+    from custody import erasure
+
+    assert "scan(" not in inspect.getsource(erasure)
+    assert datamap.store("interactions")

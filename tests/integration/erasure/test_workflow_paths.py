@@ -1,0 +1,174 @@
+"""The workflow's other paths: partial scope, residue found by Verify, a failure in any state, a re-run."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from custody import datamap
+from custody.erasure import ErasureSteps
+from custody.requests import ErasureReason, ErasureRequest, RequestRegistry
+from custody.settings import Settings
+from tests.integration.conftest import LocalStack
+from tests.integration.erasure.conftest import Customer, history, wait_for_execution
+from tests.integration.erasure.test_withdrawal import _residue
+
+
+class ProbeError(Exception):
+    """Raised only by these tests: its name in the history proves the injection took effect."""
+
+
+def _entered(events: list[dict[str, Any]]) -> list[str]:
+    return [event["stateEnteredEventDetails"]["name"] for event in events if "stateEnteredEventDetails" in event]
+
+
+def _settings(stack: LocalStack) -> Settings:
+    return Settings.from_env(stack.resources.environment)
+
+
+def test_withdrawing_one_purpose_erases_only_what_it_justified(local_stack: LocalStack, customer: Customer) -> None:
+    customer.fill()
+    reply = customer.call("DELETE", "/v1/me/consents/payments")
+    erasure = reply.body["erasure"]
+    assert erasure["categories"] == ["payment"]
+    assert wait_for_execution(local_stack, erasure["request_id"])["status"] == "SUCCEEDED"
+
+    report = customer.call("GET", "/v1/me")
+    assert report.status == 200, "the account, its key and its identity stay"
+    categories = report.body["stores"]["profiles"]["categories"]
+    assert set(categories) == {"identity", "contact", "preferences", "health"}
+    assert report.body["stores"]["documents"], "documents are justified by crm_core, still granted"
+    assert customer.call("GET", erasure["status_url"]).body["status"] == "completed"
+    assert report.body["open_requests"] == []
+
+
+def test_residue_found_by_verify_sends_the_run_round_again(
+    local_stack: LocalStack, customer: Customer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    customer.fill(documents=2)
+    original = ErasureSteps.erase_store
+    skipped: list[str] = []
+
+    def forgetful(self: ErasureSteps, event: dict[str, Any]) -> dict[str, Any]:
+        if event["store"] == "documents" and not skipped:
+            skipped.append(event["store"])
+            return {"store": "documents", "deleted": 0, "more": False}
+        return original(self, event)
+
+    monkeypatch.setattr(ErasureSteps, "erase_store", forgetful)
+    request_id = customer.call("POST", "/v1/me/withdrawal").body["request_id"]
+    described = wait_for_execution(local_stack, request_id)
+    assert described["status"] == "SUCCEEDED"
+    assert _entered(history(local_stack, described["executionArn"])).count("CountRound") == 1
+    assert _residue(local_stack, customer.subject_id) == {}
+
+
+def test_residue_that_survives_three_rounds_fails_the_run_and_alarms(
+    local_stack: LocalStack, customer: Customer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    customer.fill()
+    original = ErasureSteps.erase_store
+
+    def stubborn(self: ErasureSteps, event: dict[str, Any]) -> dict[str, Any]:
+        if event["store"] == "consents":
+            return {"store": "consents", "deleted": 0, "more": False}
+        return original(self, event)
+
+    monkeypatch.setattr(ErasureSteps, "erase_store", stubborn)
+    request_id = customer.call("POST", "/v1/me/withdrawal").body["request_id"]
+    described = wait_for_execution(local_stack, request_id)
+    assert (described["status"], described["error"]) == ("FAILED", "ErasureFailed")
+    entered = _entered(history(local_stack, described["executionArn"]))
+    assert entered.count("CountRound") == 3
+    assert entered[-3:] == ["RecordFailure", "AlarmOnFailure", "ErasureFailed"]
+    status = customer.call("GET", f"/v1/requests/{request_id}").body
+    assert status["status"] == "failed"
+
+
+STEP_STATES = [
+    ("freeze", "Freeze"),
+    ("erase_store", "EraseStore"),
+    ("notify_processors", "NotifyProcessors"),
+    ("shred_key", "ShredKey"),
+    ("delete_identity", "DeleteIdentity"),
+    ("verify", "Verify"),
+    ("certify", "Certify"),
+]
+
+
+@pytest.mark.parametrize(("step", "state"), STEP_STATES)
+def test_a_failure_in_any_state_is_recorded_and_a_rerun_finishes_the_job(
+    local_stack: LocalStack, new_customer: Any, monkeypatch: pytest.MonkeyPatch, step: str, state: str
+) -> None:
+    leaving, staying = new_customer(), new_customer()
+    leaving.fill(documents=2)
+    staying.fill()
+    before = staying.call("GET", "/v1/me").body
+    original = getattr(ErasureSteps, step)
+
+    def failing_once(self: ErasureSteps, event: dict[str, Any]) -> dict[str, Any]:
+        # The real work happens first: the crash comes after a partial effect, as it would.
+        original(self, event)
+        raise ProbeError(f"{step} crashed after doing its work")
+
+    monkeypatch.setattr(ErasureSteps, step, failing_once)
+    request_id = leaving.call("POST", "/v1/me/withdrawal").body["request_id"]
+    described = wait_for_execution(local_stack, request_id)
+    assert described["status"] == "FAILED"
+    events = history(local_stack, described["executionArn"])
+    failed = [event["taskFailedEventDetails"]["error"] for event in events if event["type"] == "TaskFailed"]
+    assert "ProbeError" in failed
+    assert state in _entered(events)
+    assert leaving.call("GET", f"/v1/requests/{request_id}").body["status"] == "failed"
+
+    monkeypatch.setattr(ErasureSteps, step, original)
+    registry = RequestRegistry(_settings(local_stack))
+    request = registry.erasure(request_id)
+    assert request is not None
+    rerun = registry.start(request, attempt=1)
+    assert wait_for_execution(local_stack, rerun)["status"] == "SUCCEEDED"
+    assert _residue(local_stack, leaving.subject_id) == {}
+    status = leaving.call("GET", f"/v1/requests/{request_id}").body
+    assert (status["status"], status["steps_done"]) == ("completed", 7)
+    after = staying.call("GET", "/v1/me").body
+    before.pop("generated_at")
+    after.pop("generated_at")
+    assert after == before
+
+
+def test_running_a_completed_erasure_again_changes_nothing(local_stack: LocalStack, customer: Customer) -> None:
+    customer.fill()
+    request_id = customer.call("POST", "/v1/me/withdrawal").body["request_id"]
+    assert wait_for_execution(local_stack, request_id)["status"] == "SUCCEEDED"
+    registry = RequestRegistry(_settings(local_stack))
+    first = registry.load(request_id)
+    request = registry.erasure(request_id)
+    assert request is not None
+    assert wait_for_execution(local_stack, registry.start(request, attempt=1))["status"] == "SUCCEEDED"
+    second = registry.load(request_id)
+    assert first is not None
+    assert second is not None
+    assert (second["status"], second["certificate_digest"]) == ("completed", first["certificate_digest"])
+    assert second["certificate"] == first["certificate"]
+
+
+def test_an_execution_naming_another_subject_erases_no_one(local_stack: LocalStack, new_customer: Any) -> None:
+    victim, other = new_customer(), new_customer()
+    victim.fill()
+    other.fill()
+    registry = RequestRegistry(_settings(local_stack))
+    everything = tuple(category.name for category in datamap.CATEGORIES)
+    recorded = registry.new_erasure(victim.subject_id, ErasureReason.WITHDRAWAL, everything)
+    local_stack.clients("dynamodb").transact_write_items(TransactItems=[registry.put_item(recorded)])
+    forged = ErasureRequest(
+        recorded.request_id, other.subject_id, recorded.reason, recorded.scope, recorded.status, recorded.created_at
+    )
+    described = wait_for_execution(local_stack, registry.start(forged))
+    assert described["status"] == "FAILED"
+    events = history(local_stack, described["executionArn"])
+    failed = [event["taskFailedEventDetails"]["error"] for event in events if event["type"] == "TaskFailed"]
+    assert failed[0] == "RequestNotFound"
+    assert "AlarmOnFailure" in _entered(events)
+    assert _residue(local_stack, victim.subject_id).keys() >= {"profiles", "subject_keys"}
+    assert _residue(local_stack, other.subject_id).keys() >= {"profiles", "subject_keys"}
