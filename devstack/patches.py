@@ -159,6 +159,7 @@ def uninstall() -> None:
         setattr(retrier_decl, _TIME, saved["time"])
         WaitFunction._wait_interval = saved["wait"]  # type: ignore[method-assign]
         atomicity.uninstall()
+        runtime.forget_environment()
         _Installed.saved = None
 
 

@@ -120,6 +120,7 @@ class LocalLambdaContext:
 class _RuntimeState:
     endpoint_url: str | None = None
     fingerprint: tuple[tuple[str, str], ...] | None = None
+    added: set[str] = field(default_factory=set)
 
 
 _LOCK: Final = threading.RLock()
@@ -231,10 +232,12 @@ def runtime_environment(spec: FunctionSpec, request_id: str) -> dict[str, str]:
 
 @contextmanager
 def _applied(variables: Mapping[str, str]) -> Iterator[None]:
-    """Set variables for the duration of an invocation, then restore exactly what was there.
+    """Set variables for the duration of an invocation, then put back the values that were there.
 
-    Only these keys are touched (never `os.environ.clear()`): other threads of the process,
-    such as moto's server threads, keep reading a complete environment.
+    A variable the process did not have is left in place afterwards rather than deleted:
+    other threads (moto's Step Functions workers, urllib's proxy lookup, botocore) iterate
+    `os.environ`, and a key deleted under them raises KeyError in the middle of their work.
+    `forget_environment()` removes those variables once nothing runs any more.
     """
     saved = {name: os.environ.get(name) for name in variables}
     os.environ.update(variables)
@@ -243,9 +246,17 @@ def _applied(variables: Mapping[str, str]) -> Iterator[None]:
     finally:
         for name, value in saved.items():
             if value is None:
-                os.environ.pop(name, None)
+                _STATE.added.add(name)
             else:
                 os.environ[name] = value
+
+
+def forget_environment() -> None:
+    """Remove the variables invocations left behind (call when no invocation or worker runs)."""
+    with _LOCK:
+        for name in sorted(_STATE.added):
+            os.environ.pop(name, None)
+        _STATE.added.clear()
 
 
 def _refresh_process_caches(spec: FunctionSpec) -> None:
