@@ -1,0 +1,152 @@
+"""The embedded local stack for tests, two ways.
+
+* `local_stack` (module scope): everything in this process under `mock_aws` - the resources
+  provisioned from the declarations, moto patched (in-process Lambda, Step Functions execution,
+  no sleeping) and the local gateway as a WSGI app with a test client. Fast: no sockets.
+* `served_stack` (session scope, for tests/e2e): `custody local up` in a subprocess on free
+  ports - a real moto server and gateway over HTTP - found through its own stack.json.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from moto import mock_aws
+from werkzeug.test import Client
+
+from custody import naming
+from devstack import identity, patches, runtime
+from devstack.auth import JwksCache
+from devstack.gateway import Gateway
+from devstack.paths import REPO_ROOT
+from devstack.provision import ClientFactory, client_factory, provision
+from devstack.resources import NoStackRunning, Resources, StackInfo
+from devstack.stack import REGION, build_gateway
+
+SFN_EXECUTION = {"stepfunctions": {"execute_state_machine": True}}
+SERVED_START_TIMEOUT_SECONDS = 90.0
+
+
+def _requests_fetch(url: str) -> bytes:
+    """JWKS over `requests`, which `mock_aws` intercepts (the served stack uses urllib over HTTP)."""
+    response = requests.get(url, timeout=10)
+    response.raise_for_status()
+    return response.content
+
+
+@dataclass
+class LocalStack:
+    """The in-process stack: resources, clients, the gateway and a WSGI test client for it."""
+
+    resources: Resources
+    clients: ClientFactory
+    gateway: Gateway
+    http: Client
+
+    def pool(self, name: str) -> Any:
+        return self.resources.user_pools[name]
+
+    def customer_token(self, email: str) -> str:
+        return identity.customer_tokens(self.clients("cognito-idp"), self.pool(naming.CUSTOMER_POOL), email).id_token
+
+    def staff_token(self, email: str, group: str) -> str:
+        return identity.staff_tokens(self.clients("cognito-idp"), self.pool(naming.STAFF_POOL), email, group).id_token
+
+
+@pytest.fixture(scope="module")
+def local_stack() -> Iterator[LocalStack]:
+    with (
+        pytest.MonkeyPatch.context() as env,
+        mock_aws(config=SFN_EXECUTION),  # type: ignore[arg-type]
+        patches.patched(time_scale=0.0),
+    ):
+        env.setenv("MOTO_COGNITO_IDP_USER_POOL_ENABLE_TOTP", "true")
+        runtime.set_aws_endpoint(None)
+        runtime.reset_function_clients()
+        clients = client_factory(REGION)
+        resources = provision(clients)
+        gateway = build_gateway(resources, clients("lambda"), None, JwksCache(_requests_fetch))
+        yield LocalStack(resources, clients, gateway, Client(gateway))
+        runtime.reset_function_clients()
+
+
+# --- the served stack -----------------------------------------------------------------------
+
+
+@dataclass
+class ServedStack:
+    info: StackInfo
+    state_dir: Path
+    log: Path
+
+    def clients(self) -> ClientFactory:
+        return client_factory(self.info.region, self.info.aws_endpoint_url)
+
+
+def _start_served(state_dir: Path) -> tuple[subprocess.Popen[bytes], Path]:
+    log = state_dir / "stack.log"
+    command = [
+        sys.executable,
+        "-m",
+        "devstack.cli",
+        "-v",
+        "local",
+        "up",
+        "--port",
+        "0",
+        "--aws-port",
+        "0",
+        "--time-scale",
+        "0",
+        "--state-dir",
+        str(state_dir),
+    ]
+    environment = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    with log.open("wb") as output:
+        process = subprocess.Popen(  # noqa: S603 - our own CLI
+            command, cwd=REPO_ROOT, stdout=output, stderr=subprocess.STDOUT, env=environment
+        )
+    return process, log
+
+
+def _wait_for(process: subprocess.Popen[bytes], state_dir: Path, log: Path) -> StackInfo:
+    deadline = time.monotonic() + SERVED_START_TIMEOUT_SECONDS
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"`custody local up` exited with {process.returncode}:\n{log.read_text()[-4000:]}")
+        try:
+            return StackInfo.load(state_dir)
+        except NoStackRunning:
+            time.sleep(0.1)
+    raise RuntimeError(f"`custody local up` did not start in {SERVED_START_TIMEOUT_SECONDS} s:\n{log.read_text()}")
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def served_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedStack]:
+    state_dir = tmp_path_factory.mktemp("devstack")
+    process, log = _start_served(state_dir)
+    try:
+        info = _wait_for(process, state_dir, log)
+        yield ServedStack(info, state_dir, log)
+    finally:
+        _stop(process)
