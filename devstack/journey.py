@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Final, TextIO
 
-from custody import naming
+from custody import datamap, naming
 from devstack import identity
 from devstack.provision import client_factory
 from devstack.resources import StackInfo
@@ -35,12 +35,12 @@ TERMINAL_STATUSES: Final = frozenset({"completed", "failed"})
 
 
 class NotBuilt(Exception):
-    """The capability a step needs answers 501 `not_implemented`."""
+    """The capability a step needs has not landed (its route answers 501 `not_implemented`)."""
 
-    def __init__(self, capability: str, detail: str = "") -> None:
+    def __init__(self, capability: str, reason: str = "answers 501 not_implemented") -> None:
         super().__init__(capability)
         self.capability = capability
-        self.detail = detail
+        self.reason = reason
 
 
 class StepFailed(Exception):
@@ -169,6 +169,42 @@ class Journey:
         if reply.status not in statuses:
             raise StepFailed(f"expected HTTP {'/'.join(map(str, statuses))}, got {reply.describe()}")
         return reply
+
+    def submitted_values(self) -> dict[str, str]:
+        """What the customer sent that must never appear outside the stores (labels, values)."""
+        return {"e-mail": self.email, "legal name": LEGAL_NAME, "phone": PROFILE["contact"]["phone"]}
+
+    def residue(self) -> dict[str, int]:
+        """What each data-map store still holds for the subject, asked of the AWS APIs directly."""
+        found: dict[str, int] = {}
+        dynamodb, s3 = self.aws("dynamodb"), self.aws("s3")
+        for store in datamap.table_stores():
+            items = dynamodb.query(
+                TableName=self.info.resources.tables[store.name],
+                KeyConditionExpression="#pk = :subject",
+                ExpressionAttributeNames={"#pk": store.partition_key},
+                ExpressionAttributeValues={":subject": {"S": self.subject_id}},
+                Select="COUNT",
+            )
+            if items["Count"]:
+                found[store.name] = int(items["Count"])
+        for bucket in datamap.bucket_stores():
+            listed = s3.list_object_versions(
+                Bucket=self.info.resources.buckets[bucket.name], Prefix=bucket.prefix(self.subject_id)
+            )
+            count = len(listed.get("Versions", [])) + len(listed.get("DeleteMarkers", []))
+            if count:
+                found[bucket.name] = count
+        return found
+
+    def identity_exists(self) -> bool:
+        cognito = self.aws("cognito-idp")
+        pool = self.info.resources.user_pools[naming.CUSTOMER_POOL]
+        try:
+            cognito.admin_get_user(UserPoolId=pool.pool_id, Username=self.email)
+        except cognito.exceptions.UserNotFoundException:
+            return False
+        return True
 
     def function_invocations(self, function: str) -> int:
         """How many times the deployed function ran: its CloudWatch log streams (one per invocation)."""
@@ -331,17 +367,45 @@ def follow_erasure(journey: Journey) -> str:
     if state.get("status") != "completed":
         raise StepFailed("the erasure workflow failed (see its execution history)")
     journey.say(f"certificate digest {state.get('certificate_digest')}")
-    return "erasure completed"
+    residue = journey.residue()
+    if residue:
+        raise StepFailed(f"data remains after the erasure: {residue}")
+    journey.say("asked every store directly (DynamoDB partitions, every S3 version): nothing remains")
+    if journey.identity_exists():
+        raise StepFailed("the customer's Cognito user still exists")
+    journey.say("the customer's identity is gone from the customer pool")
+    return "erasure completed and verified"
 
 
 def auditor_view(journey: Journey) -> str:
     arn = journey.info.resources.state_machines[naming.ERASURE_STATE_MACHINE].replace(":stateMachine:", ":execution:")
-    history = journey.aws("stepfunctions").get_execution_history(executionArn=f"{arn}:{journey.request_id}")
-    entered = [
-        event["stateEnteredEventDetails"]["name"] for event in history["events"] if "stateEnteredEventDetails" in event
-    ]
-    journey.say(f"Step Functions history: {' -> '.join(entered)}")
-    raise NotBuilt("the audit ledger view and chain verification for auditors")
+    sfn = journey.aws("stepfunctions")
+    execution_arn = f"{arn}:{journey.request_id}"
+    described = sfn.describe_execution(executionArn=execution_arn)
+    events = sfn.get_execution_history(executionArn=execution_arn, maxResults=1000)["events"]
+    journey.say(f"execution {journey.request_id}: {described['status']}, {len(events)} history events")
+    journey.say(f"states: {' -> '.join(_distinct_states(events))}")
+    history = json.dumps(events, default=str)
+    leaked = [label for label, value in journey.submitted_values().items() if value in history]
+    if leaked:
+        raise StepFailed(f"the execution history holds personal values: {', '.join(leaked)}")
+    journey.say("the history holds ids, counts and statuses only: none of the submitted values")
+    bucket = journey.info.resources.buckets[naming.AUDIT_BUCKET]
+    ledger = journey.aws("s3").list_objects_v2(Bucket=bucket).get("KeyCount", 0)
+    if not ledger:
+        raise NotBuilt("the audit ledger (an Object Lock event per step)", "writes no events yet")
+    journey.say(f"audit ledger: {ledger} events in the Object Lock bucket")
+    raise NotBuilt("the auditor's timeline and chain verification", "has no command yet")
+
+
+def _distinct_states(events: list[dict[str, Any]]) -> list[str]:
+    """The states entered, in order, each Map iteration's states counted once."""
+    seen: list[str] = []
+    for event in events:
+        name = event.get("stateEnteredEventDetails", {}).get("name")
+        if name and name not in seen:
+            seen.append(name)
+    return seen
 
 
 Step = Callable[[Journey], str]
@@ -371,7 +435,7 @@ def run(info: StackInfo, *, interactive: bool = False, out: TextIO = sys.stdout)
             summary = step(journey)
         except NotBuilt as missing:
             outcome.results.append(StepResult(title, Status.NOT_BUILT, missing.capability))
-            journey.say(f"-> not built yet: {missing.capability} answers 501 not_implemented.")
+            journey.say(f"-> not built yet: {missing.capability} {missing.reason}.")
             break
         except StepFailed as failure:
             outcome.results.append(StepResult(title, Status.FAILED, str(failure)))
