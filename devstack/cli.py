@@ -236,9 +236,10 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, *, configure_logging: bool = True) -> int:
     args = _parser().parse_args(argv)
-    _configure_logging(args.verbose)
+    if configure_logging:
+        _configure_logging(args.verbose)
     try:
         status: int = args.handler(args)
     except CliError as error:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import subprocess
 import sys
@@ -11,18 +13,22 @@ from pathlib import Path
 from typing import Any
 
 from custody import catalog, datamap, naming
+from devstack import cli
 from devstack.paths import REPO_ROOT
 from tests.integration.conftest import ServedStack
 
 
 def _custody(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(  # noqa: S603 - our own CLI
-        [sys.executable, "-m", "devstack.cli", *args], cwd=REPO_ROOT, capture_output=True, text=True, timeout=60
-    )
+    """`custody ...` in this process (fast); the console script itself is run once below."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        status = cli.main(list(args), configure_logging=False)
+    return subprocess.CompletedProcess(["custody", *args], status, out.getvalue(), err.getvalue())
 
 
-def _get(url: str, token: str | None = None) -> tuple[int, Any]:
-    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"} if token else {})  # noqa: S310
+def _get(url: str, token: str | None = None, method: str = "GET", body: bytes | None = None) -> tuple[int, Any]:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    request = urllib.request.Request(url, data=body, method=method, headers=headers)  # noqa: S310
     try:
         with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
             return response.status, response.read()
@@ -54,7 +60,23 @@ def test_token_for_staff_goes_through_mfa_and_carries_the_group(served_stack: Se
 
 
 def test_token_with_no_stack_running_says_how_to_start_one(tmp_path: Path) -> None:
-    result = _custody("local", "token", "--email", "x@example.com", "--state-dir", str(tmp_path))
+    result = subprocess.run(  # noqa: S603 - our own console script
+        [
+            sys.executable,
+            "-m",
+            "devstack.cli",
+            "local",
+            "token",
+            "--email",
+            "x@example.com",
+            "--state-dir",
+            str(tmp_path),
+        ],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 2
     assert "no local stack running: run `make up`" in result.stderr
 
@@ -85,3 +107,15 @@ def test_the_gateway_serves_docs_and_the_openapi_document(served_stack: ServedSt
     assert {route.path for route in catalog.ROUTES} == set(json.loads(body)["paths"])
     status, body = _get(served_stack.info.docs_url)
     assert (status, b"<html" in body.lower() or b"<!doctype html" in body.lower()) == (200, True)
+
+
+def test_token_for_a_processor_is_an_access_token_the_processor_routes_accept(served_stack: ServedStack) -> None:
+    state = str(served_stack.state_dir)
+    issued = _custody("local", "token", "--processor", "acme-mail", "--state-dir", state)
+    assert issued.returncode == 0, issued.stderr
+    url = f"{served_stack.info.api_url}/v1/processors/erasure-acks"
+    status, _ = _get(url, issued.stdout.strip(), method="POST", body=b"{}")
+    assert status not in (401, 403), "the processor authorizer accepts the processor pool's access token"
+    customer = _custody("local", "token", "--email", "not-a-processor@example.com", "--state-dir", state)
+    status, body = _get(url, customer.stdout.strip(), method="POST", body=b"{}")
+    assert (status, json.loads(body)) == (401, {"message": "Unauthorized"})
