@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from devstack.paths import DEFAULT_STATE_DIR, STACK_FILE_NAME
 
@@ -131,11 +133,22 @@ class StackInfo:
             raise NoStackRunning(f"{hint}; {path} is unreadable ({error})") from None
         if not _alive(info.pid):
             raise NoStackRunning(f"{hint}; {path} was left by process {info.pid}, which has exited")
+        if not _listening(info.aws_endpoint_url):
+            raise NoStackRunning(f"{hint}; nothing answers at {info.aws_endpoint_url} ({path} is stale)")
         return info
 
 
 def remove_stack_file(state_dir: Path = DEFAULT_STATE_DIR) -> None:
     (state_dir / STACK_FILE_NAME).unlink(missing_ok=True)
+
+
+def _listening(url: str) -> bool:
+    parsed = urlsplit(url)
+    try:
+        with socket.create_connection((parsed.hostname or "127.0.0.1", parsed.port or 80), timeout=2):
+            return True
+    except OSError:
+        return False
 
 
 def _alive(pid: int) -> bool:

@@ -19,7 +19,7 @@ from devstack.auth import ACCESS_TOKEN, ID_TOKEN, JwksCache, TokenVerifier, Trus
 from devstack.gateway import DEFAULT_PORT, Gateway, GatewayServer, lambda_invoker
 from devstack.provision import client_factory, provision
 from devstack.resources import Resources, StackInfo, remove_stack_file
-from devstack.server import DEMO_TIME_SCALE, EmbeddedAws
+from devstack.server import DEMO_TIME_SCALE, HOST, EmbeddedAws, check_port_free
 
 LOG = logging.getLogger("devstack")
 
@@ -109,6 +109,7 @@ class LocalStack:
 
     def start(self) -> StackInfo:
         prepare_process_environment()
+        check_port_free(HOST, self.api_port, "API")
         endpoint = self.aws.start()
         try:
             resources = provision(client_factory(REGION, endpoint))
