@@ -123,4 +123,4 @@ def test_transient_errors_are_retried_without_sleeping(
     _, events = _run(local_stack)
     assert attempts.count("freeze") == 4, "three retries of the ASL's TransientError policy, then the fourth try"
     assert [failure["error"] for failure in _failures(events)][:4] == ["TransientError"] * 3 + ["ProbeError"]
-    assert time.monotonic() - started < 5, "2 s + 4 s + 8 s of backoff were not slept"
+    assert time.monotonic() - started < 10, "2 s + 4 s + 8 s of backoff were not slept"
