@@ -17,6 +17,10 @@ export CDK_DISABLE_VERSION_CHECK := 1
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := 1
 export UV_PYTHON_DOWNLOADS := never
+# Byte-compile at install: imports of moto, botocore and CDK then load .pyc files, even where the
+# environment sets PYTHONDONTWRITEBYTECODE (which would otherwise recompile them every run).
+export UV_COMPILE_BYTECODE := 1
+unexport PYTHONDONTWRITEBYTECODE
 
 .PHONY: help setup test lint synth deploy diff lambda-deps clean
 

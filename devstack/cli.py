@@ -8,6 +8,9 @@ custody local journey                    run the customer journey against the ru
 custody local demo                       start the stack, run the journey, keep serving
 custody local smoke                      start, run the journey non-interactively, stop; exit 0 if it held
 custody openapi [--check | --write]      the merged OpenAPI document (docs/openapi.json)
+custody restore-guard --table T --store S remove erased customers from a table restored from backup
+custody erasure rerun REQUEST_ID         re-run a failed erasure as a new execution
+(the last two act on AWS with your credentials, or on the local stack with --local)
 """
 
 from __future__ import annotations
@@ -233,6 +236,10 @@ def _parser() -> argparse.ArgumentParser:
     action.add_argument("--check", action="store_true", help="exit 1 if the committed document is stale")
     openapi.add_argument("--path", type=Path, default=OPENAPI_DOC)
     openapi.set_defaults(handler=cmd_openapi)
+
+    from devstack import operator
+
+    operator.add_commands(commands, DEFAULT_STATE_DIR)
     return parser
 
 
@@ -243,6 +250,13 @@ def main(argv: Sequence[str] | None = None, *, configure_logging: bool = True) -
     try:
         status: int = args.handler(args)
     except CliError as error:
+        print(f"custody: {error}", file=sys.stderr)
+        return 2
+    except Exception as error:
+        from devstack.operator import OperatorError
+
+        if not isinstance(error, OperatorError):
+            raise
         print(f"custody: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -30,7 +30,6 @@ import boto3
 from botocore.config import Config
 
 from custody import catalog, datamap, naming
-from custody.api import METRICS_NAMESPACE
 from custody.settings import Settings
 from devstack.paths import ERASURE_ASL
 from devstack.resources import FunctionInfo, KeyInfo, Resources, UserPoolInfo
@@ -96,22 +95,6 @@ def _tags(**values: str) -> list[dict[str, str]]:
 
 def _store_tags(name: str, classification: datamap.Classification) -> dict[str, str]:
     return {"custody:store": name, "custody:classification": classification.value}
-
-
-def powertools_environment(function: catalog.Function) -> dict[str, str]:
-    """The Powertools variables each function gets besides `Settings.to_env()`.
-
-    TODO(custody): infra/constructs/functions.py spells the same dict inline; declare it once
-    (e.g. `catalog.Function.powertools_environment()`) and derive both from it. Until then
-    tests/infra/test_devstack_parity.py fails when the two drift apart.
-    """
-    return {
-        "POWERTOOLS_SERVICE_NAME": f"custody-{function.name}",
-        "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
-        "POWERTOOLS_LOG_LEVEL": "INFO",
-        "POWERTOOLS_LOGGER_LOG_EVENT": "false",
-        "POWERTOOLS_TRACER_CAPTURE_RESPONSE": "false",
-    }
 
 
 def _tiny_zip() -> bytes:
@@ -184,8 +167,15 @@ class Provisioner:
                 data_key_arn,
                 store.ttl_attribute,
             )
-        for name, partition_key in datamap.OPERATIONAL_TABLES.items():
-            made[name] = self.table(name, partition_key, None, _store_tags(name, OPERATIONAL), data_key_arn)
+        for name, table in datamap.OPERATIONAL_TABLES.items():
+            made[name] = self.table(
+                name,
+                table.partition_key,
+                table.sort_key,
+                _store_tags(name, OPERATIONAL),
+                data_key_arn,
+                table.ttl_attribute,
+            )
         return made
 
     # --- buckets ----------------------------------------------------------------------------
@@ -401,7 +391,7 @@ class Provisioner:
         environment = settings.to_env()
         zip_file = _tiny_zip()
         functions = {
-            item.name: self.function(item, {**environment, **powertools_environment(item)}, zip_file)
+            item.name: self.function(item, {**environment, **item.powertools_environment()}, zip_file)
             for item in catalog.FUNCTIONS
         }
         state_machine_arn = self.erasure_state_machine(functions[ERASURE_STEPS_FUNCTION].arn, topic_arn)

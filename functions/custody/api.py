@@ -24,7 +24,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from custody import catalog
 from custody.errors import CustodyError, NotImplementedYet, ReauthenticationRequired, Unauthenticated, field_errors
 
-METRICS_NAMESPACE = "CrmCustody"
+METRICS_NAMESPACE = catalog.METRICS_NAMESPACE
 RECENT_SIGN_IN_SECONDS = 15 * 60
 
 
@@ -36,7 +36,7 @@ class Observability:
 
 
 def observability(function_name: str) -> Observability:
-    service = f"custody-{function_name}"
+    service = catalog.function(function_name).service
     return Observability(
         logger=Logger(service=service),
         tracer=Tracer(service=service),

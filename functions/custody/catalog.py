@@ -19,6 +19,7 @@ class Audience(StrEnum):
 
 
 STAFF_GROUPS: tuple[str, ...] = ("support", "privacy_officer", "auditor")
+METRICS_NAMESPACE = "CrmCustody"
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,21 @@ class Function:
     @property
     def handler(self) -> str:
         return f"{self.name}.handler.lambda_handler"
+
+    @property
+    def service(self) -> str:
+        """The Powertools service name: logs, metrics and traces of this function carry it."""
+        return f"custody-{self.name}"
+
+    def powertools_environment(self) -> dict[str, str]:
+        """Powertools' variables for this function, besides `Settings.to_env()` (CDK and devstack)."""
+        return {
+            "POWERTOOLS_SERVICE_NAME": self.service,
+            "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
+            "POWERTOOLS_LOG_LEVEL": "INFO",
+            "POWERTOOLS_LOGGER_LOG_EVENT": "false",
+            "POWERTOOLS_TRACER_CAPTURE_RESPONSE": "false",
+        }
 
 
 @dataclass(frozen=True)

@@ -245,13 +245,39 @@ CATEGORIES: tuple[Category, ...] = (
     ),
 )
 
-# Tables that hold no personal data: ids, statuses, hashes, counts.
-OPERATIONAL_TABLES: dict[str, str] = {
-    "subjects": "subject_id",  # lifecycle status of each opaque subject id
-    "requests": "request_id",  # erasure and change requests: status, steps, certificate digest
-    "erasure_ledger": "subject_id",  # survives erasure: who was erased when (ids only)
-    "processors": "processor_id",  # sub-processor registry and agreements (companies, not people)
-    "idempotency": "id",  # Powertools idempotency records (hashed keys, no payloads)
+
+@dataclass(frozen=True)
+class OperationalTable:
+    """A table that holds no personal data: ids, statuses, hashes, counts."""
+
+    name: str
+    description: str
+    partition_key: str
+    sort_key: str | None = None
+    ttl_attribute: str | None = None
+
+
+OPERATIONAL_TABLES: dict[str, OperationalTable] = {
+    table.name: table
+    for table in (
+        OperationalTable("subjects", "Lifecycle status of each opaque subject id.", "subject_id"),
+        OperationalTable("requests", "Erasure requests: status, steps, counts, certificate digest.", "request_id"),
+        OperationalTable(
+            "erasure_ledger",
+            "Survives erasure: which subject was erased, by which request, in which scope, when (ids only).",
+            "subject_id",
+            sort_key="request_id",
+        ),
+        OperationalTable(
+            "processors", "Sub-processor registry and agreements (companies, not people).", "processor_id"
+        ),
+        OperationalTable(
+            "idempotency",
+            "Powertools idempotency records: hashed keys and replayable responses without personal data.",
+            "id",
+            ttl_attribute="expiration",
+        ),
+    )
 }
 
 

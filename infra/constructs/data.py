@@ -42,8 +42,10 @@ class Data(Construct):
         self.access_logs = self._access_log_bucket(qualifier)
         for store in datamap.table_stores():
             self.tables[store.name] = self._store_table(store)
-        for name, partition_key in datamap.OPERATIONAL_TABLES.items():
-            self.tables[name] = self._table(name, partition_key, None, None, config.pitr_recovery_days)
+        for name, table in datamap.OPERATIONAL_TABLES.items():
+            self.tables[name] = self._table(
+                name, table.partition_key, table.sort_key, table.ttl_attribute, config.pitr_recovery_days
+            )
             tag_store(self.tables[name], name, Classification.OPERATIONAL)
         for bucket in datamap.bucket_stores():
             self.buckets[bucket.name] = self._store_bucket(bucket, qualifier)

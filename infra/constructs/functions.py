@@ -16,7 +16,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from custody import api, catalog, naming
+from custody import catalog, naming
 from custody.catalog import Function
 from custody.datamap import Classification
 from custody.settings import Settings
@@ -135,11 +135,7 @@ class Functions(Construct):
             role=role.without_policy_updates(),
             environment={
                 **self._environment,
-                "POWERTOOLS_SERVICE_NAME": f"custody-{spec.name}",
-                "POWERTOOLS_METRICS_NAMESPACE": api.METRICS_NAMESPACE,
-                "POWERTOOLS_LOG_LEVEL": "INFO",
-                "POWERTOOLS_LOGGER_LOG_EVENT": "false",
-                "POWERTOOLS_TRACER_CAPTURE_RESPONSE": "false",
+                **spec.powertools_environment(),
             },
             timeout=Duration.seconds(spec.timeout_seconds),
             memory_size=spec.memory_mb,

@@ -40,7 +40,13 @@ def test_operational_tables_are_exactly_the_declared_ones(cfn: Cfn) -> None:
     operational = classified(cfn, TABLE, {Classification.OPERATIONAL.value})
     assert set(operational.values()) == set(datamap.OPERATIONAL_TABLES)
     for lid, name in operational.items():
-        assert cfn.props(lid)["KeySchema"] == [{"AttributeName": datamap.OPERATIONAL_TABLES[name], "KeyType": "HASH"}]
+        table = datamap.OPERATIONAL_TABLES[name]
+        expected = [{"AttributeName": table.partition_key, "KeyType": "HASH"}]
+        if table.sort_key:
+            expected.append({"AttributeName": table.sort_key, "KeyType": "RANGE"})
+        assert cfn.props(lid)["KeySchema"] == expected
+        ttl = cfn.props(lid).get("TimeToLiveSpecification")
+        assert (ttl or {}).get("AttributeName") == table.ttl_attribute
 
 
 def test_table_key_schema_and_ttl_match_the_data_map(cfn: Cfn) -> None:

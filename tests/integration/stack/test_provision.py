@@ -9,7 +9,7 @@ import pytest
 from custody import catalog, datamap, naming
 from custody.settings import Settings
 from devstack.paths import ERASURE_ASL
-from devstack.provision import ProvisioningError, powertools_environment, render_definition
+from devstack.provision import ProvisioningError, render_definition
 from tests.integration.conftest import LocalStack
 
 
@@ -17,7 +17,7 @@ def test_every_table_of_the_data_map_and_the_operational_tables(local_stack: Loc
     dynamodb = local_stack.clients("dynamodb")
     settings = Settings()
     expected = {store.name: (store.partition_key, store.sort_key) for store in datamap.table_stores()}
-    expected.update({name: (key, None) for name, key in datamap.OPERATIONAL_TABLES.items()})
+    expected.update({name: (table.partition_key, table.sort_key) for name, table in datamap.OPERATIONAL_TABLES.items()})
     assert set(local_stack.resources.tables) == set(expected)
     for logical, (partition, sort) in expected.items():
         name = local_stack.resources.tables[logical]
@@ -77,7 +77,7 @@ def test_one_function_per_catalog_entry_with_its_handler_and_the_real_ids(local_
         config = lambda_client.get_function_configuration(FunctionName=resources.functions[function.name].name)
         assert config["Handler"] == function.handler
         assert (config["Timeout"], config["MemorySize"]) == (function.timeout_seconds, function.memory_mb)
-        assert config["Environment"]["Variables"] == {**resources.environment, **powertools_environment(function)}
+        assert config["Environment"]["Variables"] == {**resources.environment, **function.powertools_environment()}
     settings = Settings.from_env(resources.environment)
     assert settings.customer_user_pool_id == local_stack.pool(naming.CUSTOMER_POOL).pool_id
     assert settings.staff_client_id == local_stack.pool(naming.STAFF_POOL).client_id
