@@ -1,0 +1,161 @@
+"""The audit ledger: one hash-chained event per workflow step and per sensitive action.
+
+An event is `{event_id, chain_id, seq, request_id, subject_id, step, target, outcome, counts,
+at, actor, prev_hash, hash}` — ids, names, statuses and counts, never personal data. `hash` is
+SHA-256 over the canonical JSON of the event without `hash`; `prev_hash` is the previous
+event's `hash` in the same chain (`GENESIS` for the first). A chain is an erasure request (its
+id) or a subject's activity (`subject/<subject id>`) for actions outside a request.
+
+Events are objects in the audit bucket under `ledger/<chain>/<seq>-<event id>.json`, protected
+by Object Lock in COMPLIANCE mode: nobody, root included, can delete or overwrite a version
+before its retention ends. Writers may only put: they cannot read the ledger back (the audit
+key is encrypt-only for them), so each chain's head (seq, hash) is kept in the `audit_chains`
+table, claimed by a conditional write before the object is put — concurrent appends to one
+chain (the erasure Map's parallel stores) are serialized there, never forked.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from dataclasses import asdict, dataclass, field
+from typing import Any, Final
+
+from botocore.exceptions import ClientError
+
+from custody import dynamo, naming
+from custody.aws import clients
+from custody.settings import Settings
+from custody.subjects import now_iso
+
+CHAINS_TABLE: Final = "audit_chains"
+LEDGER_PREFIX: Final = "ledger"
+GENESIS: Final = "0" * 64
+MAX_CLAIM_ATTEMPTS: Final = 10
+
+
+class AuditWriteFailed(Exception):
+    """The ledger could not take the event (the chain kept moving, or S3 refused it)."""
+
+
+@dataclass(frozen=True)
+class AuditEvent:
+    event_id: str
+    chain_id: str
+    seq: int
+    request_id: str | None
+    subject_id: str | None
+    step: str
+    target: str
+    outcome: str
+    counts: dict[str, int]
+    at: str
+    actor: str
+    prev_hash: str
+    hash: str = ""
+
+    def body(self) -> dict[str, Any]:
+        """Everything the hash covers: the event without its own hash."""
+        values = asdict(self)
+        values.pop("hash")
+        return values
+
+    def sealed(self) -> AuditEvent:
+        return AuditEvent(**{**self.body(), "hash": digest(self.body())})
+
+    def key(self) -> str:
+        return f"{LEDGER_PREFIX}/{self.chain_id}/{self.seq:08d}-{self.event_id}.json"
+
+
+def canonical(value: Any) -> bytes:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def digest(body: dict[str, Any]) -> str:
+    return hashlib.sha256(canonical(body)).hexdigest()
+
+
+def subject_chain(subject_id: str) -> str:
+    return f"subject/{subject_id}"
+
+
+@dataclass
+class AuditLedger:
+    settings: Settings
+    bucket: str = field(init=False)
+    table: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.bucket = self.settings.bucket(naming.AUDIT_BUCKET)
+        self.table = self.settings.table(CHAINS_TABLE)
+
+    def record(
+        self,
+        *,
+        step: str,
+        target: str,
+        outcome: str,
+        actor: str,
+        request_id: str | None = None,
+        subject_id: str | None = None,
+        counts: dict[str, int] | None = None,
+        chain_id: str | None = None,
+    ) -> AuditEvent:
+        """Append one event to its chain (the request's, else the subject's) and return it."""
+        chain = chain_id or request_id or (subject_chain(subject_id) if subject_id else None)
+        if chain is None:
+            raise ValueError("An audit event needs a request, a subject or an explicit chain.")
+        for _ in range(MAX_CLAIM_ATTEMPTS):
+            head = dynamo.get(self.table, {"chain_id": chain}) or {}
+            event = AuditEvent(
+                event_id=str(uuid.uuid4()),
+                chain_id=chain,
+                seq=int(head.get("seq", 0)) + 1,
+                request_id=request_id,
+                subject_id=subject_id,
+                step=step,
+                target=target,
+                outcome=outcome,
+                counts={name: int(value) for name, value in (counts or {}).items()},
+                at=now_iso(),
+                actor=actor,
+                prev_hash=str(head.get("hash", GENESIS)),
+            ).sealed()
+            if self._claim(event, head):
+                self._put(event)
+                return event
+        raise AuditWriteFailed(f"The audit chain {chain} kept moving; the event was not written.")
+
+    def head(self, chain_id: str) -> dict[str, Any] | None:
+        return dynamo.get(self.table, {"chain_id": chain_id})
+
+    def _claim(self, event: AuditEvent, head: dict[str, Any]) -> bool:
+        condition = "attribute_not_exists(chain_id)" if not head else "seq = :previous"
+        values: dict[str, Any] = {":seq": event.seq, ":hash": event.hash, ":at": event.at}
+        if head:
+            values[":previous"] = int(head["seq"])
+        try:
+            clients.dynamodb().update_item(
+                TableName=self.table,
+                Key=dynamo.to_item({"chain_id": event.chain_id}),
+                UpdateExpression="SET seq = :seq, #hash = :hash, updated_at = :at",
+                ConditionExpression=condition,
+                ExpressionAttributeNames={"#hash": "hash"},
+                ExpressionAttributeValues=dynamo.to_values(values),
+            )
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def _put(self, event: AuditEvent) -> None:
+        body = canonical(asdict(event))
+        clients.s3().put_object(
+            Bucket=self.bucket,
+            Key=event.key(),
+            Body=body,
+            ContentType="application/json",
+            ChecksumAlgorithm="SHA256",
+        )
