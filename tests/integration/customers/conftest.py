@@ -19,6 +19,7 @@ from custody.settings import get_settings
 from devstack import atomicity
 from devstack.provision import client_factory, provision
 from devstack.resources import Resources
+from tests.aws_calls import counting_calls
 
 REGION = "us-east-1"
 
@@ -134,19 +135,9 @@ def customer(new_customer: Any) -> Customer:
 
 @pytest.fixture
 def aws_calls(stack: Resources) -> Iterator[Counter[str]]:
-    """`service.Operation` → count of every AWS call the functions make through `custody.aws`."""
-    counted: Counter[str] = Counter()
-
-    def record(event_name: str, **_: Any) -> None:
-        _, service, operation = event_name.split(".", 2)
-        counted[f"{service}.{operation}"] += 1
-
-    built = [aws.clients.dynamodb(), aws.clients.kms(), aws.clients.s3()]
-    for client in built:
-        client.meta.events.register("before-call", record)
-    yield counted
-    for client in built:
-        client.meta.events.unregister("before-call", record)
+    """Every AWS call the functions make through `custody.aws`, by `service.Operation`."""
+    with counting_calls("dynamodb", "kms", "s3") as counted:
+        yield counted
 
 
 def grant(customer: Customer, *purposes: str) -> None:

@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 
-from custody import naming
+from custody import aws, naming
+from custody.settings import Settings, get_settings
 from tests.integration.conftest import LocalStack
 
 NEXT_YEAR = time.gmtime().tm_year + 1
@@ -83,6 +84,16 @@ def _subject_of(token: str) -> str:
     payload = token.split(".")[1]
     claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
     return str(claims["sub"])
+
+
+@pytest.fixture
+def settings(local_stack: LocalStack, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """The functions' settings in this process, so domain code can be called directly."""
+    for name, value in local_stack.resources.environment.items():
+        monkeypatch.setenv(name, value)
+    get_settings.cache_clear()
+    aws.reset_clients()
+    return get_settings()
 
 
 @pytest.fixture

@@ -7,22 +7,12 @@ from typing import Any
 
 import pytest
 
-from custody import aws, dynamo, restore_guard, sealed
+from custody import dynamo, restore_guard, sealed
 from custody.errors import SubjectKeyUnavailable
 from custody.keys import SubjectKeyring
-from custody.settings import Settings, get_settings
+from custody.settings import Settings
 from tests.integration.conftest import LocalStack
 from tests.integration.erasure.conftest import Customer, wait_for_execution
-
-
-@pytest.fixture
-def settings(local_stack: LocalStack, monkeypatch: pytest.MonkeyPatch) -> Settings:
-    """The functions' settings in this process, so domain code can be called directly."""
-    for name, value in local_stack.resources.environment.items():
-        monkeypatch.setenv(name, value)
-    get_settings.cache_clear()
-    aws.reset_clients()
-    return get_settings()
 
 
 def _rows(table: str, subject_id: str) -> list[dict[str, Any]]:

@@ -6,14 +6,14 @@ import math
 import uuid
 from collections import Counter
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 
 from custody import aws, datamap
 from custody.erasure import BATCH_WRITE_MAX, DELETE_OBJECTS_MAX, ErasureSteps
 from custody.requests import ErasureReason, RequestRegistry
-from custody.settings import Settings, get_settings
+from custody.settings import Settings
+from tests.aws_calls import counting_calls
 from tests.integration.conftest import LocalStack
 
 N_ITEMS = 130  # interactions: ⌈130/25⌉ = 6 batch deletes
@@ -22,28 +22,9 @@ OTHERS = 10_000
 
 
 @pytest.fixture
-def settings(local_stack: LocalStack, monkeypatch: pytest.MonkeyPatch) -> Settings:
-    for name, value in local_stack.resources.environment.items():
-        monkeypatch.setenv(name, value)
-    get_settings.cache_clear()
-    aws.reset_clients()
-    return get_settings()
-
-
-@pytest.fixture
 def calls(settings: Settings) -> Iterator[Counter[str]]:
-    counted: Counter[str] = Counter()
-
-    def record(event_name: str, **_: Any) -> None:
-        _, service, operation = event_name.split(".", 2)
-        counted[f"{service}.{operation}"] += 1
-
-    built = [aws.clients.dynamodb(), aws.clients.s3()]
-    for client in built:
-        client.meta.events.register("before-call", record)
-    yield counted
-    for client in built:
-        client.meta.events.unregister("before-call", record)
+    with counting_calls("dynamodb", "s3") as counted:
+        yield counted
 
 
 def _seed_subject(stack: LocalStack, subject_id: str, items: int, versions: int) -> None:
