@@ -97,6 +97,18 @@ def _store_tags(name: str, classification: datamap.Classification) -> dict[str, 
     return {"custody:store": name, "custody:classification": classification.value}
 
 
+def _index(index: datamap.Index) -> dict[str, Any]:
+    keys = [(index.partition_key, "HASH")] + ([(index.sort_key, "RANGE")] if index.sort_key else [])
+    projection: dict[str, Any] = {"ProjectionType": "INCLUDE" if index.projection else "KEYS_ONLY"}
+    if index.projection:
+        projection["NonKeyAttributes"] = list(index.projection)
+    return {
+        "IndexName": index.name,
+        "KeySchema": [{"AttributeName": attribute, "KeyType": kind} for attribute, kind in keys],
+        "Projection": projection,
+    }
+
+
 def _tiny_zip() -> bytes:
     """moto wants a zip; the code that runs is imported from functions/ by the patched runtime."""
     buffer = io.BytesIO()
@@ -135,14 +147,22 @@ class Provisioner:
         tags: dict[str, str],
         key_arn: str,
         ttl_attribute: str | None = None,
+        indexes: tuple[datamap.Index, ...] = (),
     ) -> str:
         dynamodb = self.clients("dynamodb")
         name = self.settings.table(logical)
         keys = [(partition_key, "HASH")] + ([(sort_key, "RANGE")] if sort_key else [])
+        attributes = dict.fromkeys([attribute for attribute, _ in keys])
+        extra: dict[str, Any] = {}
+        if indexes:
+            extra["GlobalSecondaryIndexes"] = [_index(index) for index in indexes]
+            for index in indexes:
+                attributes.update(dict.fromkeys(filter(None, (index.partition_key, index.sort_key))))
         dynamodb.create_table(
             TableName=name,
             KeySchema=[{"AttributeName": attribute, "KeyType": kind} for attribute, kind in keys],
-            AttributeDefinitions=[{"AttributeName": attribute, "AttributeType": "S"} for attribute, _ in keys],
+            AttributeDefinitions=[{"AttributeName": attribute, "AttributeType": "S"} for attribute in attributes],
+            **extra,
             BillingMode="PAY_PER_REQUEST",
             SSESpecification={"Enabled": True, "SSEType": "KMS", "KMSMasterKeyId": key_arn},
             Tags=_tags(**tags, **{SYSTEM_TAG: self.prefix}),
@@ -166,6 +186,7 @@ class Provisioner:
                 _store_tags(store.name, store.classification),
                 data_key_arn,
                 store.ttl_attribute,
+                store.indexes,
             )
         for name, table in datamap.OPERATIONAL_TABLES.items():
             made[name] = self.table(

@@ -20,6 +20,7 @@ from custody.settings import Settings
 from custody.subjects import Subject, SubjectRegistry, now_iso
 
 STORE: Final = "change_requests"
+PENDING_ATTRIBUTE: Final = "pending"
 
 
 class ChangeStatus(StrEnum):
@@ -65,6 +66,7 @@ class ChangeRequests:
             "change_request_id": request_id,
             "field": field,
             "status": ChangeStatus.PENDING.value,
+            PENDING_ATTRIBUTE: ChangeStatus.PENDING.value,  # sparse review-queue index; removed on decision
             "created_at": at,
             sealed.FIELDS: sealed.seal(key, STORE, request_id, plain),
         }

@@ -68,6 +68,16 @@ class Category:
 
 
 @dataclass(frozen=True)
+class Index:
+    """A global secondary index. Sparse when its partition key is set only on some items."""
+
+    name: str
+    partition_key: str
+    sort_key: str | None = None
+    projection: tuple[str, ...] = ()  # non-key attributes copied into the index (INCLUDE)
+
+
+@dataclass(frozen=True)
 class TableStore:
     """A DynamoDB table holding one customer's items under partition key `subject_id`."""
 
@@ -80,6 +90,7 @@ class TableStore:
     # For a store holding several categories: the attribute naming an item's category.
     category_attribute: str | None = None
     partition_key: str = "subject_id"
+    indexes: tuple[Index, ...] = ()
     kind: str = field(default="dynamodb", init=False)
 
 
@@ -102,6 +113,7 @@ class BucketStore:
 Store = TableStore | BucketStore
 
 INTERACTION_RETENTION_DAYS = 730
+PENDING_INDEX = "pending"
 EXPORT_RETENTION_DAYS = 7
 
 STORES: tuple[Store, ...] = (
@@ -118,7 +130,14 @@ STORES: tuple[Store, ...] = (
         "interaction_key",
         ttl_attribute="expires_at",
     ),
-    TableStore("change_requests", "Requests to change verified fields, awaiting review.", "change_request_id"),
+    TableStore(
+        "change_requests",
+        "Requests to change verified fields, awaiting review.",
+        "change_request_id",
+        # Sparse: `pending` is set only while a request awaits review, so the review queue is
+        # a Query of exactly the open requests. Ids and field names only, never values.
+        indexes=(Index(PENDING_INDEX, "pending", "created_at", projection=("field",)),),
+    ),
     TableStore("staff_access", "Need-to-know grants and every staff read of the customer.", "access_key"),
     TableStore(
         "disclosures", "What was disclosed to which sub-processor, and their acknowledgements.", "disclosure_key"

@@ -54,6 +54,18 @@ class Data(Construct):
         shredded = store.erasure is Erasure.SHRED
         window = self._config.shredded_pitr_recovery_days if shredded else self._config.pitr_recovery_days
         table = self._table(store.name, store.partition_key, store.sort_key, store.ttl_attribute, window)
+        for index in store.indexes:
+            table.add_global_secondary_index(
+                index_name=index.name,
+                partition_key=dynamodb.Attribute(name=index.partition_key, type=dynamodb.AttributeType.STRING),
+                sort_key=dynamodb.Attribute(name=index.sort_key, type=dynamodb.AttributeType.STRING)
+                if index.sort_key
+                else None,
+                projection_type=dynamodb.ProjectionType.INCLUDE
+                if index.projection
+                else dynamodb.ProjectionType.KEYS_ONLY,
+                non_key_attributes=list(index.projection) or None,
+            )
         tag_store(table, store.name, store.classification)
         if shredded:
             acknowledge_in_packs(

@@ -16,7 +16,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from custody import catalog, naming
+from custody import catalog, datamap, naming
 from custody.catalog import Function
 from custody.datamap import Classification
 from custody.settings import Settings
@@ -165,7 +165,9 @@ class Functions(Construct):
     ) -> list[iam.PolicyStatement]:
         wiring = self._wiring
         statements = [grants.log_writes(log_group.log_group_arn), grants.xray_writes()]
-        statements += [grants.table(wiring.data.tables[name], level) for name, level in access.tables.items()]
+        statements += [
+            grants.table(wiring.data.tables[name], level, _indexes(name)) for name, level in access.tables.items()
+        ]
         for name, bucket_level in access.buckets.items():
             statements += grants.bucket(wiring.data.buckets[name], bucket_level)
         through_stores = grants.key_through_stores(wiring.keys.data, access.tables.values(), access.buckets.values())
@@ -255,6 +257,11 @@ class Functions(Construct):
                 "request bodies and token claims (e-mail addresses) outside the data map.",
                 packs=(HIPAA, NIST),
             )
+
+
+def _indexes(table: str) -> tuple[str, ...]:
+    store = next((item for item in datamap.table_stores() if item.name == table), None)
+    return tuple(index.name for index in store.indexes) if store else ()
 
 
 def _services(access: Access) -> list[str]:

@@ -52,8 +52,12 @@ _DECRYPT_ONLY = ["kms:Decrypt", "kms:DescribeKey"]
 _ENCRYPT_DECRYPT = ["kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey"]
 
 
-def table(target: dynamodb.ITable, level: TableAccess) -> iam.PolicyStatement:
-    return iam.PolicyStatement(actions=TABLE_ACTIONS[level], resources=[target.table_arn])
+def table(target: dynamodb.ITable, level: TableAccess, indexes: Iterable[str] = ()) -> iam.PolicyStatement:
+    """The table's actions; a reader of a table with indexes may also Query those (named) indexes."""
+    resources = [target.table_arn]
+    if level is not TableAccess.ERASE:
+        resources += [f"{target.table_arn}/index/{name}" for name in indexes]
+    return iam.PolicyStatement(actions=TABLE_ACTIONS[level], resources=resources)
 
 
 def bucket(target: s3.IBucket, level: BucketAccess) -> list[iam.PolicyStatement]:
