@@ -116,9 +116,10 @@ ACCESS: Mapping[str, Access] = MappingProxyType(
                     "subjects": READ,
                     "idempotency": READ_WRITE,
                 },
-                _each(_KEY_TABLES, READ),
+                _each(_KEY_TABLES, APPEND),
             ),
-            customer_keys=KeyUse.UNWRAP,
+            customer_keys=KeyUse.WRAP,  # an interaction may be a customer's first sealed write
+            writes_ledger=True,  # every grant, read, refusal and decision
         ),
         "processors": Access(
             tables=_tables(
@@ -134,6 +135,7 @@ ACCESS: Mapping[str, Access] = MappingProxyType(
             ),
             customer_keys=KeyUse.UNWRAP,
             complete_callbacks=True,
+            writes_ledger=True,  # agreements, disclosures, acknowledgements and refusals
         ),
         "erasure_steps": Access(
             tables=_tables(

@@ -1,8 +1,88 @@
-"""The `staff` function: see `custody.catalog` for its routes."""
+"""The `staff` function: need-to-know grants, staff views, interactions and change-request reviews."""
 
-from custody.api import build_resolver, entrypoint, observability
+from __future__ import annotations
+
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Path, Query
+
+from custody.api import build_resolver, claims, entrypoint, observability
+from custody.grants import AccessGrants
+from custody.interactions import Interactions
+from custody.reviews import ChangeReviews, Decision
+from custody.settings import get_settings
+from custody.staff import StaffMember, staff_member
+from custody.staff_views import StaffViews
+from staff.schemas import (
+    ApprovalIn,
+    CustomerView,
+    DecisionIn,
+    DecisionOut,
+    GrantIn,
+    GrantOut,
+    InteractionIn,
+    InteractionOut,
+    PendingChange,
+    PendingChanges,
+)
 
 obs = observability("staff")
 app = build_resolver("staff")
+
+CustomerPath = Annotated[str, Path(pattern=r"^[A-Za-z0-9-]{1,128}$")]
+IdPath = Annotated[str, Path(pattern=r"^[A-Za-z0-9-]{1,64}$")]
+
+
+def _caller() -> StaffMember:
+    return staff_member(claims(app))
+
+
+@app.post("/v1/staff/access-grants", responses={201: {"description": "Grant created (maybe awaiting approval)"}})
+def request_grant(body: GrantIn) -> Response[GrantOut]:
+    grant = AccessGrants(get_settings()).request(
+        _caller(), body.customer_id, body.purpose, body.ticket, body.categories, body.duration_minutes
+    )
+    return Response(status_code=201, content_type="application/json", body=GrantOut.model_validate(grant.view()))
+
+
+@app.post("/v1/staff/access-grants/<grant_id>/approval")
+def approve_grant(grant_id: IdPath, body: ApprovalIn) -> GrantOut:
+    grant = AccessGrants(get_settings()).approve(_caller(), body.customer_id, grant_id)
+    return GrantOut.model_validate(grant.view())
+
+
+@app.get("/v1/staff/customers/<customer_id>")
+def view_customer(
+    customer_id: CustomerPath, grant_id: Annotated[str, Query(pattern=r"^[A-Za-z0-9-]{1,64}$")]
+) -> CustomerView:
+    view = StaffViews(get_settings()).view(_caller(), customer_id, grant_id)
+    obs.metrics.add_metric(name="StaffReads", unit="Count", value=1)
+    return CustomerView.model_validate(view)
+
+
+@app.post("/v1/staff/customers/<customer_id>/interactions", responses={201: {"description": "Recorded"}})
+def record_interaction(customer_id: CustomerPath, body: InteractionIn) -> Response[InteractionOut]:
+    values = body.model_dump(exclude={"grant_id"}, exclude_none=True)
+    recorded = Interactions(get_settings()).record(_caller(), customer_id, body.grant_id, values)
+    return Response(status_code=201, content_type="application/json", body=InteractionOut.model_validate(recorded))
+
+
+@app.get("/v1/staff/change-requests")
+def pending_change_requests(
+    customer_id: Annotated[str | None, Query(pattern=r"^[A-Za-z0-9-]{1,128}$")] = None,
+) -> PendingChanges:
+    reviews = ChangeReviews(get_settings())
+    found = reviews.queue() if customer_id is None else reviews.open_for(_caller(), customer_id)
+    return PendingChanges(change_requests=[PendingChange.model_validate(item) for item in found])
+
+
+@app.post("/v1/staff/change-requests/<change_request_id>/decision")
+def decide_change_request(change_request_id: IdPath, body: DecisionIn) -> DecisionOut:
+    decided = ChangeReviews(get_settings()).decide(
+        _caller(), body.customer_id, change_request_id, Decision(body.decision), body.reason
+    )
+    return DecisionOut.model_validate(decided)
+
 
 lambda_handler = entrypoint(app, obs)

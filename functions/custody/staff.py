@@ -1,0 +1,88 @@
+"""Who is calling a staff or sub-processor route, and the audit trail of what they were refused.
+
+A staff member is the staff pool's ID token: `sub` and `cognito:groups`. A sub-processor is a
+machine client of the processor pool: its access token's `sub` (the app client in AWS).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, Final
+
+from custody.audit import AuditLedger
+from custody.errors import CustodyError, Unauthenticated
+from custody.settings import Settings
+
+PRIVACY_OFFICER: Final = "privacy_officer"
+REFUSED: Final = "refused"
+_GROUP_SEPARATORS = re.compile(r"[\s,\[\]]+")
+
+
+@dataclass(frozen=True)
+class StaffMember:
+    staff_id: str
+    groups: frozenset[str]
+
+    @property
+    def actor(self) -> str:
+        return f"staff/{self.staff_id}"
+
+    @property
+    def is_privacy_officer(self) -> bool:
+        return PRIVACY_OFFICER in self.groups
+
+
+def staff_member(claims: Mapping[str, Any]) -> StaffMember:
+    subject = claims.get("sub")
+    if not subject:
+        raise Unauthenticated("The token carries no subject.")
+    raw = claims.get("cognito:groups") or ""
+    groups = raw if isinstance(raw, list) else _GROUP_SEPARATORS.split(str(raw))
+    return StaffMember(str(subject), frozenset(str(group) for group in groups if group))
+
+
+def processor_principal(claims: Mapping[str, Any]) -> str:
+    """The machine identity of a sub-processor: its access token's `sub`."""
+    subject = claims.get("sub")
+    if not subject:
+        raise Unauthenticated("The token carries no subject.")
+    return str(subject)
+
+
+def categories_count(categories: tuple[str, ...] | list[str]) -> dict[str, int]:
+    """Category names as audit counts: the ledger holds names and numbers, never values."""
+    return dict.fromkeys(sorted(categories), 1)
+
+
+@contextmanager
+def audited_refusals(
+    settings: Settings,
+    *,
+    step: str,
+    target: str,
+    actor: str,
+    subject_id: str | None = None,
+    chain_id: str | None = None,
+) -> Iterator[None]:
+    """A 403 raised inside is recorded on the chain named here, then re-raised.
+
+    `custody.api` records every refusal by its route, on the chain of the customer the *path*
+    names. Routes that name the customer (or the processor) in the body use this so their
+    refusal lands on that customer's (or processor's) chain too. Ids and the error code only.
+    """
+    try:
+        yield
+    except CustodyError as error:
+        if error.status == 403:
+            AuditLedger(settings).record(
+                step=step,
+                target=f"{target}:{error.code}",
+                outcome=REFUSED,
+                actor=actor,
+                subject_id=subject_id,
+                chain_id=chain_id,
+            )
+        raise

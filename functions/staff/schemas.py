@@ -1,0 +1,101 @@
+"""Request and response bodies of the `staff` routes."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from custody.grants import DEFAULT_MINUTES, MAX_MINUTES
+
+CustomerId = Annotated[str, Field(pattern=r"^[A-Za-z0-9-]{1,128}$")]
+
+
+class GrantIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    customer_id: CustomerId
+    purpose: Annotated[str, Field(min_length=1, max_length=40)]
+    ticket: Annotated[str, Field(min_length=1, max_length=24, description="A ticket reference like SUP-1234")]
+    categories: Annotated[list[str], Field(min_length=1, max_length=10)]
+    duration_minutes: Annotated[int, Field(ge=1, le=MAX_MINUTES)] = DEFAULT_MINUTES
+
+
+class ApprovalIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    customer_id: CustomerId
+
+
+class GrantOut(BaseModel):
+    grant_id: str
+    customer_id: str
+    staff_id: str
+    purpose: str
+    ticket: str
+    categories: list[str]
+    status: str
+    duration_minutes: int
+    created_at: str
+    expires_at: int | None = None
+    approved_by: str | None = None
+
+
+class CustomerView(BaseModel):
+    """The granted categories decrypted; every other field masked."""
+
+    customer_id: str
+    grant_id: str
+    purpose: str
+    ticket: str
+    expires_at: int | None
+    granted: list[str]
+    shown: list[str]
+    masked: list[str]
+    categories: dict[str, Any]
+    interactions: list[Any] | str
+
+
+class InteractionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    grant_id: Annotated[str, Field(min_length=1, max_length=64)]
+    kind: Literal["order", "support_ticket"]
+    summary: Annotated[str, Field(min_length=1, max_length=2000)]
+    reference: Annotated[str | None, Field(max_length=64)] = None
+
+
+class InteractionOut(BaseModel):
+    interaction_key: str
+    created_at: str
+    expires_at: int
+
+
+class PendingChange(BaseModel):
+    customer_id: str
+    change_request_id: str
+    field: str | None
+    created_at: str | None
+    value: Any = None
+    reason: str | None = None
+
+
+class PendingChanges(BaseModel):
+    change_requests: list[PendingChange]
+
+
+class DecisionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    customer_id: CustomerId
+    decision: Literal["approve", "reject"]
+    reason: Annotated[str, Field(min_length=1, max_length=500)]
+
+
+class DecisionOut(BaseModel):
+    change_request_id: str
+    customer_id: str
+    field: str
+    status: str
+    decided_at: str
+    profile_version: int | None = None
