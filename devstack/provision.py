@@ -82,10 +82,16 @@ def render_definition(template: str, substitutions: Mapping[str, str]) -> str:
     return ASL_PLACEHOLDER.sub(lambda match: substitutions[match.group(1)], template)
 
 
-def erasure_definition(function_arn: str, alarm_topic_arn: str, asl_file: Path = ERASURE_ASL) -> str:
+def erasure_definition(
+    function_arn: str, alarm_topic_arn: str, processor_queue_url: str, asl_file: Path = ERASURE_ASL
+) -> str:
     return render_definition(
         asl_file.read_text(),
-        {"ErasureStepsFunctionArn": function_arn, "AlarmTopicArn": alarm_topic_arn},
+        {
+            "ErasureStepsFunctionArn": function_arn,
+            "AlarmTopicArn": alarm_topic_arn,
+            "ProcessorNotificationQueueUrl": processor_queue_url,
+        },
     )
 
 
@@ -363,10 +369,39 @@ class Provisioner:
         name = naming.state_machine_name(self.prefix, logical)
         return f"arn:aws:states:{self.region}:{ACCOUNT_ID}:stateMachine:{name}"
 
-    def erasure_state_machine(self, function_arn: str, alarm_topic_arn: str) -> str:
+    def processor_queue(self, key_arn: str) -> str:
+        """The sub-processors' deletion requests (as infra.constructs.notifications): CMK, DLQ, TLS only."""
+        sqs = self.clients("sqs")
+        name = naming.queue_name(self.prefix, naming.PROCESSOR_NOTIFICATIONS)
+        attributes = {"KmsMasterKeyId": key_arn, "MessageRetentionPeriod": str(14 * 86_400)}
+        dead_letters = sqs.create_queue(QueueName=f"{name}-dlq", Attributes=attributes)["QueueUrl"]
+        dead_letters_arn = sqs.get_queue_attributes(QueueUrl=dead_letters, AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"
+        ]
+        redrive = json.dumps({"deadLetterTargetArn": dead_letters_arn, "maxReceiveCount": 5})
+        url = str(sqs.create_queue(QueueName=name, Attributes={**attributes, "RedrivePolicy": redrive})["QueueUrl"])
+        for queue_url in (url, dead_letters):
+            arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+            tls_only = {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Deny",
+                        "Principal": {"AWS": "*"},
+                        "Action": "sqs:*",
+                        "Resource": arn,
+                        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                    }
+                ],
+            }
+            sqs.set_queue_attributes(QueueUrl=queue_url, Attributes={"Policy": json.dumps(tls_only)})
+            sqs.tag_queue(QueueUrl=queue_url, Tags={SYSTEM_TAG: self.prefix, "custody:classification": "operational"})
+        return url
+
+    def erasure_state_machine(self, function_arn: str, alarm_topic_arn: str, processor_queue_url: str) -> str:
         created = self.clients("stepfunctions").create_state_machine(
             name=naming.state_machine_name(self.prefix, naming.ERASURE_STATE_MACHINE),
-            definition=erasure_definition(function_arn, alarm_topic_arn),
+            definition=erasure_definition(function_arn, alarm_topic_arn, processor_queue_url),
             roleArn=self.role("erasure-workflow-role", "states.amazonaws.com"),
             type="STANDARD",
             tags=[{"key": "custody:workflow", "value": naming.ERASURE_STATE_MACHINE}],
@@ -415,7 +450,8 @@ class Provisioner:
             item.name: self.function(item, {**environment, **item.powertools_environment()}, zip_file)
             for item in catalog.FUNCTIONS
         }
-        state_machine_arn = self.erasure_state_machine(functions[ERASURE_STEPS_FUNCTION].arn, topic_arn)
+        queue_url = self.processor_queue(operations_key.arn)
+        state_machine_arn = self.erasure_state_machine(functions[ERASURE_STEPS_FUNCTION].arn, topic_arn, queue_url)
         if state_machine_arn != expected_state_machine_arn:
             raise ProvisioningError(
                 f"The state machine's ARN {state_machine_arn} differs from the one the functions were given"
@@ -431,6 +467,7 @@ class Provisioner:
             functions=functions,
             state_machines={naming.ERASURE_STATE_MACHINE: state_machine_arn},
             alarm_topic_arn=topic_arn,
+            queues={naming.PROCESSOR_NOTIFICATIONS: queue_url},
         )
 
 

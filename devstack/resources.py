@@ -58,6 +58,7 @@ class Resources:
     functions: dict[str, FunctionInfo]  # catalog name -> deployed function
     state_machines: dict[str, str]  # "erasure" -> ARN
     alarm_topic_arn: str
+    queues: dict[str, str] = field(default_factory=dict)  # logical name -> queue URL
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Resources:
@@ -75,6 +76,7 @@ class Resources:
             functions={name: FunctionInfo(**value) for name, value in data["functions"].items()},
             state_machines=dict(data["state_machines"]),
             alarm_topic_arn=data["alarm_topic_arn"],
+            queues=dict(data.get("queues", {})),
         )
 
 

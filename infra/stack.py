@@ -19,6 +19,7 @@ from infra.constructs.functions import Functions, Wiring
 from infra.constructs.identity import Identity
 from infra.constructs.keys import Keys
 from infra.constructs.monitoring import Monitoring
+from infra.constructs.notifications import ProcessorNotifications
 from infra.constructs.workflow import Workflow, erasure_state_machine_arn
 
 
@@ -67,6 +68,9 @@ class CustodyStack(Stack):
                 self.functions.deployed[name].role for name, access in ACCESS.items() if access.writes_ledger
             ],
         )
+        self.notifications = ProcessorNotifications(
+            self, "ProcessorNotifications", config=config, key=self.keys.operations
+        )
         self.workflow = Workflow(
             self,
             "Workflow",
@@ -75,6 +79,7 @@ class CustodyStack(Stack):
             alarm_topic=self.monitoring.topic,
             alarm_key=self.keys.operations,
             log_key=self.keys.operations,
+            processor_queue=self.notifications.queue,
         )
         self.api = Api(
             self,
@@ -99,6 +104,7 @@ class CustodyStack(Stack):
             self.monitoring.watch_function(name, deployed.function)
             if deployed.dead_letters is not None:
                 self.monitoring.watch_dead_letters(name, deployed.dead_letters)
+        self.monitoring.watch_dead_letters("processor_notifications", self.notifications.dead_letters)
 
     def _outputs(self) -> None:
         for name, value in {

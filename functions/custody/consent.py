@@ -84,6 +84,12 @@ class ConsentLedger:
             reason = ErasureReason.WITHDRAWAL if full else ErasureReason.PURPOSE_WITHDRAWN
             everything = tuple(item.name for item in datamap.CATEGORIES)
             erasure = self.requests.new_erasure(subject.subject_id, reason, everything if full else scope)
+        elif erasure is None and _sharing_with(purpose) in subject.disclosed_to:
+            # Our own copies stay (their own purposes still justify them); the sub-processor that
+            # received them is asked to delete, through the erasure workflow's notification step.
+            erasure = self.requests.new_erasure(
+                subject.subject_id, ErasureReason.PURPOSE_WITHDRAWN, (), (_sharing_with(purpose),)
+            )
         items: list[TransactWriteItemTypeDef] = [
             self._event(subject.subject_id, purpose, ConsentAction.WITHDRAW, subject.granted[purpose], channel, at),
             self._set_granted(
@@ -135,6 +141,11 @@ class ConsentLedger:
                 "ConditionExpression": "attribute_not_exists(event_key)",
             }
         }
+
+
+def _sharing_with(purpose: str) -> str:
+    """The sub-processor a `sharing:<processor_id>` purpose names, else an empty string."""
+    return purpose[len(datamap.SHARING_PREFIX) :] if purpose.startswith(datamap.SHARING_PREFIX) else ""
 
 
 def _check_purpose(purpose: str) -> None:

@@ -21,11 +21,13 @@ from botocore.exceptions import ClientError
 
 from custody import datamap, dynamo
 from custody.aws import clients
+from custody.erasure_acks import CONFIRMED, NOTIFIED, UNCONFIRMED
 from custody.identity import CustomerIdentity
 from custody.keys import SubjectKeyring, get_keyring
+from custody.processors import ProcessorRegistry
 from custody.requests import ErasureReason, RequestRegistry, RequestStatus
 from custody.settings import Settings
-from custody.subjects import SubjectStatus, check_subject_id, now_iso
+from custody.subjects import SubjectRegistry, SubjectStatus, check_subject_id, now_iso
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.type_defs import WriteRequestTypeDef
@@ -35,6 +37,7 @@ BATCH_WRITE_MAX: Final = 25
 DELETE_OBJECTS_MAX: Final = 1000
 UNPROCESSED_RETRIES: Final = 5
 LEDGER_TABLE: Final = "erasure_ledger"
+DEFAULT_ACK_TIMEOUT_SECONDS: Final = 30 * 86_400  # a processor without an agreement on file
 
 
 class ErasureError(Exception):
@@ -219,12 +222,54 @@ class ErasureSteps:
     # --- 3. notify sub-processors -----------------------------------------------------------
 
     def notify_processors(self, event: dict[str, Any]) -> dict[str, Any]:
+        """Whom to notify (ids and deadlines only), or — with `outcome` — one processor's outcome.
+
+        The processors come from the subject record (erasure already deleted the disclosures
+        store), from the request (a `sharing:` withdrawal names its processor), or for a purpose
+        withdrawal from the disclosures that hold a category in scope. A processor already
+        confirmed by an earlier run is not asked again.
+        """
         request = self.load(event)
-        disclosures = list(dynamo.query_partition(self.settings.table("disclosures"), "subject_id", request.subject_id))
-        # Every disclosure was erased with the disclosures store only after notification;
-        # sub-processor callbacks arrive with the staff and processor capabilities.
-        self._mark(request, "erase_stores", "notify_processors")
-        return {"notified": 0, "unconfirmed": 0, "disclosures": len(disclosures)}
+        if "outcome" in event:
+            return self._processor_outcome(request, str(event["processor_id"]), str(event["outcome"]))
+        item = self.requests.load(request.request_id) or {}
+        outcomes: dict[str, str] = dict(item.get("sub_processors") or {})
+        registry = ProcessorRegistry(self.settings)
+        asked = []
+        for processor_id in self._processors_of(request, item):
+            if outcomes.get(processor_id) == CONFIRMED:
+                continue
+            agreement = registry.get(processor_id)
+            timeout = agreement.acknowledgement_timeout() if agreement else DEFAULT_ACK_TIMEOUT_SECONDS
+            deadline = _iso(datetime.now(UTC) + timedelta(seconds=timeout))
+            outcomes[processor_id] = NOTIFIED
+            asked.append({"processor_id": processor_id, "timeout_seconds": timeout, "deadline": deadline})
+        self._mark(request, "erase_stores", "notify_processors", sub_processors=outcomes)
+        return {"processors": asked, "notified": len(asked), "unconfirmed": 0}
+
+    def _processors_of(self, request: Request, item: dict[str, Any]) -> list[str]:
+        named = [str(processor_id) for processor_id in item.get("processors") or ()]
+        if named:
+            return sorted(set(named))
+        if request.full:
+            return sorted(SubjectRegistry(self.settings).load(request.subject_id).disclosed_to)
+        disclosures = dynamo.query_partition(self.settings.table("disclosures"), "subject_id", request.subject_id)
+        return sorted(
+            {str(entry["processor_id"]) for entry in disclosures if set(entry.get("categories", ())) & request.scope}
+        )
+
+    def _processor_outcome(self, request: Request, processor_id: str, outcome: str) -> dict[str, Any]:
+        if outcome not in (CONFIRMED, UNCONFIRMED):
+            raise ValueError("Unknown sub-processor outcome.")
+        clients.dynamodb().update_item(
+            TableName=self.requests.table,
+            Key=dynamo.to_item({"request_id": request.request_id}),
+            UpdateExpression="SET sub_processors.#processor = :outcome, updated_at = :at",
+            ConditionExpression="attribute_exists(sub_processors.#processor)",
+            ExpressionAttributeNames={"#processor": processor_id},
+            ExpressionAttributeValues=dynamo.to_values({":outcome": outcome, ":at": now_iso()}),
+        )
+        return {"processor_id": processor_id, "outcome": outcome}
 
     # --- 4. shred ---------------------------------------------------------------------------
 

@@ -14,6 +14,7 @@ AUDIT_BUCKET = "audit"  # the audit ledger and CloudTrail logs, under Object Loc
 ACCESS_LOG_BUCKET = "access_logs"  # S3 server access logs of the data buckets
 ERASURE_STATE_MACHINE = "erasure"
 ALARM_TOPIC = "alarms"
+PROCESSOR_NOTIFICATIONS = "processor_notifications"  # the erasure workflow's deletion requests to sub-processors
 CUSTOMER_POOL = "customers"
 STAFF_POOL = "staff"
 PROCESSOR_POOL = "processors"
@@ -33,4 +34,8 @@ def state_machine_name(prefix: str, logical: str) -> str:
 
 
 def function_name(prefix: str, logical: str) -> str:
+    return f"{prefix}-{logical.replace('_', '-')}"
+
+
+def queue_name(prefix: str, logical: str) -> str:
     return f"{prefix}-{logical.replace('_', '-')}"

@@ -48,6 +48,7 @@ class ErasureRequest:
     scope: tuple[str, ...]  # the data-map categories to erase; every category for a full withdrawal
     status: RequestStatus
     created_at: str
+    processors: tuple[str, ...] = ()  # a `sharing:` withdrawal: only these sub-processors are notified
 
     def status_url(self) -> str:
         return f"/v1/requests/{self.request_id}"
@@ -64,6 +65,7 @@ class ErasureRequest:
             "updated_at": self.created_at,
             "steps": {},  # step → when it completed
             "erased": {},  # store → items and object versions deleted
+            "processors": list(self.processors),
         }
 
 
@@ -77,8 +79,12 @@ class RequestRegistry:
         self.table = settings.table(TABLE)
         self.state_machine_arn = settings.erasure_state_machine_arn
 
-    def new_erasure(self, subject_id: str, reason: ErasureReason, scope: tuple[str, ...]) -> ErasureRequest:
-        return ErasureRequest(new_request_id(), subject_id, reason, scope, RequestStatus.RECEIVED, now_iso())
+    def new_erasure(
+        self, subject_id: str, reason: ErasureReason, scope: tuple[str, ...], processors: tuple[str, ...] = ()
+    ) -> ErasureRequest:
+        return ErasureRequest(
+            new_request_id(), subject_id, reason, scope, RequestStatus.RECEIVED, now_iso(), processors
+        )
 
     def put_item(self, request: ErasureRequest) -> TransactWriteItemTypeDef:
         return {
@@ -126,6 +132,7 @@ class RequestRegistry:
             tuple(item["scope"]),
             RequestStatus(item["status"]),
             item["created_at"],
+            tuple(item.get("processors", ())),
         )
 
 

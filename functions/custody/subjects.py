@@ -46,6 +46,7 @@ class Subject:
     granted: dict[str, str] = field(default_factory=dict)  # purpose → policy version
     pending_erasure: str | None = None  # the full erasure under way, if any
     open_requests: frozenset[str] = frozenset()  # erasure requests not yet completed
+    disclosed_to: frozenset[str] = frozenset()  # sub-processors that ever received the customer's data
     created_at: str | None = None
     last_active_at: str | None = None
 
@@ -91,6 +92,7 @@ class SubjectRegistry:
             granted=dict(item.get("granted", {})),
             pending_erasure=item.get("pending_erasure"),
             open_requests=frozenset(item.get("open_requests", ())),
+            disclosed_to=frozenset(item.get("disclosed_to", ())),
             created_at=item.get("created_at"),
             last_active_at=item.get("last_active_at"),
         )
@@ -103,6 +105,7 @@ class SubjectRegistry:
         names: dict[str, str] | None = None,
         values: dict[str, Any] | None = None,
         add_open_request: str | None = None,
+        add_disclosed_to: str | None = None,
         bump_profile: bool = False,
         bump_consent: bool = False,
     ) -> TransactWriteItemTypeDef:
@@ -132,9 +135,17 @@ class SubjectRegistry:
         all_names.update(names or {})
         all_values.update(values or {})
         expression = "SET " + ", ".join(sets)
+        additions = []
         if add_open_request:
-            expression += " ADD open_requests :open_request"
+            additions.append("open_requests :open_request")
             all_values[":open_request"] = {add_open_request}
+        if add_disclosed_to:
+            # Kept on the subject, not only in the disclosures store: erasure deletes that store
+            # before it notifies the sub-processors, and the ids of companies are not personal data.
+            additions.append("disclosed_to :disclosed_to")
+            all_values[":disclosed_to"] = {add_disclosed_to}
+        if additions:
+            expression += " ADD " + ", ".join(additions)
         return {
             "Update": {
                 "TableName": self.table,

@@ -1,8 +1,50 @@
-"""The `processors` function: see `custody.catalog` for its routes."""
+"""The `processors` function: the sub-processor registry, disclosures and erasure acknowledgements."""
 
-from custody.api import build_resolver, entrypoint, observability
+from __future__ import annotations
+
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Path
+
+from custody.api import build_resolver, claims, entrypoint, observability
+from custody.disclosures import Disclosures
+from custody.erasure_acks import ErasureAcks
+from custody.processors import PROCESSOR_ID_PATTERN, Agreement, AgreementTerms, ProcessorRegistry
+from custody.settings import get_settings
+from custody.staff import processor_principal, staff_member
+from processors.schemas import AgreementList, DisclosureIn, DisclosureOut, ErasureAckIn, ErasureAckOut
 
 obs = observability("processors")
 app = build_resolver("processors")
+
+
+@app.get("/v1/staff/processors")
+def list_processors() -> AgreementList:
+    return AgreementList(processors=ProcessorRegistry(get_settings()).list())
+
+
+@app.put("/v1/staff/processors/<processor_id>")
+def put_processor(processor_id: Annotated[str, Path(pattern=PROCESSOR_ID_PATTERN)], body: AgreementTerms) -> Agreement:
+    return ProcessorRegistry(get_settings()).put(staff_member(claims(app)), processor_id, body)
+
+
+@app.post("/v1/staff/customers/<customer_id>/disclosures", responses={201: {"description": "Disclosure recorded"}})
+def disclose(
+    customer_id: Annotated[str, Path(pattern=r"^[A-Za-z0-9-]{1,128}$")], body: DisclosureIn
+) -> Response[DisclosureOut]:
+    recorded = Disclosures(get_settings()).disclose(
+        staff_member(claims(app)), customer_id, body.processor_id, body.categories
+    )
+    return Response(status_code=201, content_type="application/json", body=DisclosureOut.model_validate(recorded))
+
+
+@app.post("/v1/processors/erasure-acks")
+def acknowledge_erasure(body: ErasureAckIn) -> ErasureAckOut:
+    done = ErasureAcks(get_settings()).acknowledge(
+        processor_principal(claims(app)), body.processor_id, body.request_id, body.task_token
+    )
+    return ErasureAckOut.model_validate(done)
+
 
 lambda_handler = entrypoint(app, obs)

@@ -92,6 +92,7 @@ def test_the_state_machine_is_the_asl_file_with_its_placeholders_substituted(loc
     expected = ERASURE_ASL.read_text()
     expected = expected.replace("${ErasureStepsFunctionArn}", resources.functions["erasure_steps"].arn)
     expected = expected.replace("${AlarmTopicArn}", resources.alarm_topic_arn)
+    expected = expected.replace("${ProcessorNotificationQueueUrl}", resources.queues[naming.PROCESSOR_NOTIFICATIONS])
     assert json.loads(definition) == json.loads(expected)
     assert "${" not in definition
 

@@ -1,0 +1,102 @@
+"""Disclosures to sub-processors: recorded only under an active agreement that covers the
+categories and their purposes, and with the customer's consent for `sharing:<processor_id>`.
+
+The record goes into the customer's `disclosures` store (they see it in their access report),
+and the processor's id onto their subject record in the same transaction: erasure deletes the
+disclosures store before it notifies the sub-processors, and must still know whom to notify.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any, Final
+
+from custody import datamap, dynamo
+from custody.audit import AuditLedger
+from custody.errors import ConsentRequired, Forbidden, InvalidInput
+from custody.processors import ProcessorRegistry, disclosable
+from custody.settings import Settings
+from custody.staff import StaffMember, categories_count
+from custody.subjects import Subject, SubjectRegistry, SubjectStatus, now_iso
+
+STORE: Final = "disclosures"
+
+
+class Disclosures:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.table = settings.table(STORE)
+        self.registry = ProcessorRegistry(settings)
+        self.subjects = SubjectRegistry(settings)
+
+    def disclose(
+        self, staff: StaffMember, customer_id: str, processor_id: str, categories: list[str]
+    ) -> dict[str, Any]:
+        wanted = tuple(sorted(set(categories)))
+        if not wanted or any(name not in disclosable() for name in wanted):
+            raise InvalidInput(
+                "The disclosure is not valid.",
+                {"fields": [{"field": "categories", "reason": f"each must be one of {list(disclosable())}"}]},
+            )
+        version = self._check(processor_id, wanted, self.subjects.load(customer_id))
+        disclosed = self.subjects.guarded(
+            customer_id, lambda subject: self._write(subject, staff, processor_id, wanted, version)
+        )
+        AuditLedger(self.settings).record(
+            step="disclosure",
+            target=f"processor/{processor_id}:{version}",
+            outcome="disclosed",
+            actor=staff.actor,
+            subject_id=customer_id,
+            counts=categories_count(wanted),
+        )
+        return disclosed
+
+    def _check(self, processor_id: str, wanted: tuple[str, ...], subject: Subject) -> str:
+        agreement = self.registry.get(processor_id)
+        if agreement is None or not agreement.active:
+            raise Forbidden("No active agreement with this sub-processor.", {"reason": "no_active_agreement"})
+        uncovered = [name for name in wanted if name not in agreement.categories]
+        if uncovered:
+            raise Forbidden(
+                "The agreement does not cover these categories.",
+                {"reason": "not_covered", "categories": uncovered},
+            )
+        if not subject.exists or subject.status is not SubjectStatus.ACTIVE:
+            raise Forbidden("This customer's data is not available.", {"reason": "no_active_customer"})
+        sharing = datamap.SHARING_PREFIX + processor_id
+        if sharing not in subject.purposes:
+            raise ConsentRequired([sharing])
+        unjustified = [
+            name
+            for name in wanted
+            if not set(datamap.category(name).purposes) & set(agreement.purposes) & subject.purposes
+        ]
+        if unjustified:
+            raise Forbidden(
+                "No purpose both agreed and granted justifies these categories.",
+                {"reason": "purpose_not_covered", "categories": unjustified},
+            )
+        return agreement.version
+
+    def _write(
+        self, subject: Subject, staff: StaffMember, processor_id: str, wanted: tuple[str, ...], version: str
+    ) -> dict[str, Any]:
+        self._check(processor_id, wanted, subject)
+        at = now_iso()
+        item = {
+            "subject_id": subject.subject_id,
+            "disclosure_key": f"{at}#{uuid.uuid4()}",
+            "processor_id": processor_id,
+            "categories": list(wanted),
+            "agreement_version": version,
+            "disclosed_by": staff.staff_id,
+            "disclosed_at": at,
+        }
+        dynamo.transact(
+            [
+                {"Put": {"TableName": self.table, "Item": dynamo.to_item(item)}},
+                self.subjects.touch(subject, add_disclosed_to=processor_id),
+            ]
+        )
+        return {key: value for key, value in item.items() if key != "subject_id"} | {"customer_id": subject.subject_id}
