@@ -337,6 +337,43 @@ def rectify(journey: Journey) -> str:
     return "rectified"
 
 
+def staff_need_to_know(journey: Journey) -> str:
+    """A support agent sees only what a crm_core grant allows; the customer sees the read in their log."""
+    pool = journey.info.resources.user_pools[naming.STAFF_POOL]
+    agent = identity.staff_tokens(journey.aws("cognito-idp"), pool, "agent@staff.example", "support").id_token
+    body = {
+        "customer_id": journey.subject_id,
+        "purpose": "crm_core",
+        "ticket": "SUP-4711",
+        "categories": ["contact"],
+        "duration_minutes": 30,
+    }
+    capability = "need-to-know staff access (POST /v1/staff/access-grants)"
+    granted = journey.expect(
+        journey.api.call("POST", "/v1/staff/access-grants", token=agent, body=body), 201, capability=capability
+    )
+    grant_id = str(granted.json()["grant_id"])
+    journey.say(f"support agent granted contact for crm_core, ticket SUP-4711, 30 minutes: grant {grant_id}")
+    path = f"/v1/staff/customers/{journey.subject_id}?grant_id={grant_id}"
+    view = journey.expect(journey.api.call("GET", path, token=agent), 200, capability=capability).json()
+    if LEGAL_NAME in json.dumps(view):
+        raise StepFailed("the staff view shows a category the grant does not cover")
+    journey.say(f"staff view: shown {', '.join(view['shown'])}; masked {', '.join(view['masked'])}")
+    journey.say(f"identity as the agent sees it: {json.dumps(view['categories'].get('identity'))}")
+    report = journey.expect(
+        journey.api.call("GET", "/v1/me", token=journey.token), 200, capability="the access report (GET /v1/me)"
+    ).json()
+    reads = [item for item in report["stores"].get("staff_access", []) if item.get("kind") == "read"]
+    if not reads:
+        raise StepFailed("the customer's access log does not show the staff read")
+    last = reads[-1]
+    journey.say(
+        f"the customer's access log: {last['at']} staff {last['staff_id'][:8]}... read "
+        f"{', '.join(last['categories'])} for {last['purpose']} (ticket {last['ticket']})"
+    )
+    return "need-to-know view shown and logged"
+
+
 def withdraw(journey: Journey) -> str:
     reply = journey.api.call("POST", "/v1/me/withdrawal", token=journey.token, body={})
     journey.expect(reply, 202, capability="withdrawal (POST /v1/me/withdrawal, the erase function)")
@@ -419,6 +456,7 @@ STEPS: Final[tuple[tuple[str, Step], ...]] = (
     ("Submit a profile", submit_profile),
     ("View it (the access report)", view_profile),
     ("Rectify it", rectify),
+    ("A staff member's need-to-know view, in the customer's access log", staff_need_to_know),
     ("Withdraw", withdraw),
     ("Follow the erasure", follow_erasure),
     ("What an auditor sees", auditor_view),
