@@ -17,9 +17,9 @@ from custody import aws
 from custody.keys import get_keyring
 from custody.settings import get_settings
 from devstack import atomicity
+from devstack.metering import counting_calls
 from devstack.provision import client_factory, provision
 from devstack.resources import Resources
-from tests.aws_calls import counting_calls
 
 REGION = "us-east-1"
 

@@ -13,7 +13,7 @@ from custody import aws, datamap
 from custody.erasure import BATCH_WRITE_MAX, DELETE_OBJECTS_MAX, ErasureSteps
 from custody.requests import ErasureReason, RequestRegistry
 from custody.settings import Settings
-from tests.aws_calls import counting_calls
+from devstack.metering import counting_calls
 from tests.integration.conftest import LocalStack
 
 N_ITEMS = 130  # interactions: ⌈130/25⌉ = 6 batch deletes

@@ -1,4 +1,4 @@
-"""Counting AWS calls through botocore's event hooks: how cost is asserted, never by timing."""
+"""Counting AWS calls through botocore's event hooks: how tests and benchmarks measure cost, never by timing."""
 
 from __future__ import annotations
 
