@@ -1,0 +1,121 @@
+"""What every benchmark shares: an in-process moto account provisioned from the declarations,
+customers created the way the API creates them, and a clock that is only ever compared with
+another clock read in the same run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+os.environ.update(
+    {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_REGION": "us-east-1",
+        "POWERTOOLS_TRACE_DISABLED": "1",
+        "POWERTOOLS_METRICS_NAMESPACE": "CrmCustody",
+        "POWERTOOLS_LOG_LEVEL": "WARNING",
+        "POWERTOOLS_METRICS_DISABLED": "true",  # EMF lines on stdout would drown the tables
+    }
+)
+
+from moto import mock_aws
+
+from custody import aws
+from custody.keys import get_keyring
+from custody.settings import Settings, get_settings
+from devstack import atomicity
+from devstack.provision import client_factory, provision
+from devstack.resources import Resources
+
+
+@contextmanager
+def account() -> Iterator[tuple[Resources, Settings]]:
+    """A fresh moto account with the stack provisioned, and the functions' settings pointing at it."""
+    atomicity.install()
+    with mock_aws():
+        resources = provision(client_factory("us-east-1"))
+        saved = {name: os.environ.get(name) for name in resources.environment}
+        os.environ.update(resources.environment)
+        get_settings.cache_clear()
+        get_keyring.cache_clear()
+        aws.reset_clients()
+        try:
+            yield resources, get_settings()
+        finally:
+            for name, value in saved.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
+            get_settings.cache_clear()
+            get_keyring.cache_clear()
+            aws.reset_clients()
+
+
+class _Context:
+    function_name = "bench"
+    memory_limit_in_mb = 512
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:bench"
+    aws_request_id = "bench"
+
+    @staticmethod
+    def get_remaining_time_in_millis() -> int:
+        return 29_000
+
+
+@dataclass
+class Caller:
+    """A signed-in customer calling handlers in-process, with the claims API Gateway would pass."""
+
+    subject_id: str
+
+    def call(self, function: str, method: str, path: str, body: Any = None) -> dict[str, Any]:
+        module = __import__(f"{function}.handler", fromlist=["lambda_handler"])
+        event = {
+            "httpMethod": method,
+            "path": path,
+            "resource": path,
+            "headers": {"Content-Type": "application/json"},
+            "requestContext": {
+                "stage": "v1",
+                "requestId": str(uuid.uuid4()),
+                "authorizer": {"claims": {"sub": self.subject_id, "auth_time": str(int(time.time()))}},
+            },
+            "body": None if body is None else json.dumps(body),
+            "isBase64Encoded": False,
+        }
+        response: dict[str, Any] = module.lambda_handler(event, _Context())
+        if int(response["statusCode"]) >= 300:
+            raise RuntimeError(f"{method} {path} answered {response['statusCode']}")
+        return response
+
+
+def new_caller() -> Caller:
+    return Caller(str(uuid.uuid4()))
+
+
+def percentiles(samples: list[float]) -> tuple[float, float]:
+    ordered = sorted(samples)
+    p50 = statistics.median(ordered)
+    p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
+    return p50, p95
+
+
+def timed(work: Callable[[], Any], repeats: int) -> list[float]:
+    samples = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        work()
+        samples.append(time.perf_counter() - started)
+    return samples

@@ -1,0 +1,87 @@
+"""`make bench`: every benchmark, printed as markdown tables, figures in results/latest.json.
+
+Figures are ratios of measurements taken in this same run, or exact counts: these machines are
+noisy, so no absolute time is compared with anything measured elsewhere.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from benchmarks import api, coldstart, cost, erasure
+from custody import datamap
+
+RESULTS = Path(__file__).resolve().parent / "results" / "latest.json"
+
+
+def table(rows: list[dict[str, Any]], columns: list[str]) -> str:
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(str(row.get(column, "")) for column in columns) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def workflow_shape() -> tuple[int, int]:
+    """State transitions and Lambda invocations of one erasure, from the ASL's structure."""
+    stores = len(datamap.erasable_stores())
+    fixed = ("Freeze", "EraseStores", "NotifyProcessors", "ShredKey", "DeleteIdentity", "Verify", "Certify")
+    return len(fixed) + 3 * stores, len(fixed) - 1 + stores
+
+
+def main() -> int:
+    print("# CRM Custody benchmarks\n")
+    erasure_results = erasure.run()
+    print("## Erasure: AWS calls against the batching floor and a naive baseline\n")
+    print(
+        table(
+            erasure_results["rows"],
+            ["items", "versions", "others", "calls", "floor", "scans", "naive_calls", "seconds", "naive_seconds"],
+        )
+    )
+    api_results = api.run()
+    print("\n## API: in-process latency and calls against the bare boto3 floor\n")
+    print(
+        table(
+            api_results["rows"],
+            ["route", "calls", "p50_ms", "p95_ms", "floor_p50_ms", "floor_p95_ms", "p50_over_floor"],
+        )
+    )
+    cold = coldstart.run()
+    print("\n## Cold start: handler import time against boto3 + Powertools resolver + pydantic\n")
+    print(table(cold["rows"], ["function", "import_ms", "floor_ms", "over_floor"]))
+    typical = next(
+        row for row in erasure_results["rows"] if (row["items"], row["versions"], row["others"]) == (100, 100, 0)
+    )
+    transitions, invocations = workflow_shape()
+    costs = cost.run(api_results, typical["calls_by_operation"], transitions, invocations)
+    print(f"\n## Cost model (prices {costs['prices_as_of']})\n")
+    print(table([{**row, "usd_each": f"{row['usd_each']:.8f}"} for row in costs["rows"]], ["operation", "usd_each"]))
+    figures = {**erasure_results["figures"], **api_results["figures"], **cold["figures"], **costs["figures"]}
+    print("\n## Figures\n")
+    print(table([{"figure": name, "value": value} for name, value in figures.items()], ["figure", "value"]))
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(
+        json.dumps(
+            {
+                "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
+                "machine": {"python": sys.version.split()[0], "platform": platform.platform()},
+                "figures": figures,
+                "erasure": erasure_results["rows"],
+                "api": api_results["rows"],
+                "coldstart": cold["rows"],
+                "cost": costs,
+            },
+            indent=2,
+        )
+        + "\n"
+    )
+    print(f"\nwritten: {RESULTS.relative_to(RESULTS.parents[2])}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
