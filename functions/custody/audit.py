@@ -1,7 +1,8 @@
 """The audit ledger: one hash-chained event per workflow step and per sensitive action.
 
 An event is `{event_id, chain_id, seq, request_id, subject_id, step, target, outcome, counts,
-at, actor, prev_hash, hash}` — ids, names, statuses and counts, never personal data. `hash` is
+at, actor, attests, prev_hash, hash}` — ids, names, statuses and counts, never personal data
+(`attests` is the SHA-256 of a document the event vouches for, e.g. an erasure certificate). `hash` is
 SHA-256 over the canonical JSON of the event without `hash`; `prev_hash` is the previous
 event's `hash` in the same chain (`GENESIS` for the first). A chain is an erasure request (its
 id) or a subject's activity (`subject/<subject id>`) for actions outside a request.
@@ -12,6 +13,11 @@ before its retention ends. Writers may only put: they cannot read the ledger bac
 key is encrypt-only for them), so each chain's head (seq, hash) is kept in the `audit_chains`
 table, claimed by a conditional write before the object is put — concurrent appends to one
 chain (the erasure Map's parallel stores) are serialized there, never forked.
+
+Callers (the erasure workflow, the API's sensitive actions, staff and processor actions) use
+one stable call: `AuditLedger(settings).record(step=..., target=..., outcome=..., actor=...,
+request_id=..., subject_id=..., counts=..., chain_id=..., attests=...)`, keyword arguments only.
+Pass names, ids and integers; never a value a person submitted. See docs/audit.md.
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ import hashlib
 import json
 import uuid
 from dataclasses import asdict, dataclass, field
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 from botocore.exceptions import ClientError
 
@@ -33,6 +39,13 @@ CHAINS_TABLE: Final = "audit_chains"
 LEDGER_PREFIX: Final = "ledger"
 GENESIS: Final = "0" * 64
 MAX_CLAIM_ATTEMPTS: Final = 10
+DOCUMENTS: Final = "documents"
+
+
+class EventSink(Protocol):
+    """Somewhere else the same events go (CloudTrail Lake); the Object Lock ledger stays the record."""
+
+    def send(self, event: AuditEvent) -> None: ...
 
 
 class AuditWriteFailed(Exception):
@@ -53,6 +66,7 @@ class AuditEvent:
     at: str
     actor: str
     prev_hash: str
+    attests: str | None = None
     hash: str = ""
 
     def body(self) -> dict[str, Any]:
@@ -65,7 +79,24 @@ class AuditEvent:
         return AuditEvent(**{**self.body(), "hash": digest(self.body())})
 
     def key(self) -> str:
-        return f"{LEDGER_PREFIX}/{self.chain_id}/{self.seq:08d}-{self.event_id}.json"
+        return event_key(self.chain_id, self.seq, self.event_id)
+
+    @classmethod
+    def from_json(cls, value: dict[str, Any]) -> AuditEvent:
+        return cls(**{name: value[name] for name in cls.__dataclass_fields__ if name in value})
+
+
+def chain_prefix(chain_id: str) -> str:
+    return f"{LEDGER_PREFIX}/{chain_id}/"
+
+
+def event_key(chain_id: str, seq: int, event_id: str) -> str:
+    return f"{chain_prefix(chain_id)}{seq:08d}-{event_id}.json"
+
+
+def document_key(chain_id: str, name: str) -> str:
+    """Documents an event attests (certificates) live beside the chain, outside its numbering."""
+    return f"{chain_prefix(chain_id)}{DOCUMENTS}/{name}.json"
 
 
 def canonical(value: Any) -> bytes:
@@ -85,10 +116,16 @@ class AuditLedger:
     settings: Settings
     bucket: str = field(init=False)
     table: str = field(init=False)
+    sinks: list[EventSink] = field(init=False)
 
     def __post_init__(self) -> None:
         self.bucket = self.settings.bucket(naming.AUDIT_BUCKET)
         self.table = self.settings.table(CHAINS_TABLE)
+        self.sinks = []
+        if self.settings.audit_lake_channel_arn:
+            from custody.audit_lake import LakeChannel
+
+            self.sinks.append(LakeChannel(self.settings.audit_lake_channel_arn))
 
     def record(
         self,
@@ -101,6 +138,7 @@ class AuditLedger:
         subject_id: str | None = None,
         counts: dict[str, int] | None = None,
         chain_id: str | None = None,
+        attests: str | None = None,
     ) -> AuditEvent:
         """Append one event to its chain (the request's, else the subject's) and return it."""
         chain = chain_id or request_id or (subject_chain(subject_id) if subject_id else None)
@@ -121,14 +159,26 @@ class AuditLedger:
                 at=now_iso(),
                 actor=actor,
                 prev_hash=str(head.get("hash", GENESIS)),
+                attests=attests,
             ).sealed()
             if self._claim(event, head):
-                self._put(event)
+                self._put(event.key(), asdict(event))
+                for sink in self.sinks:
+                    sink.send(event)
                 return event
         raise AuditWriteFailed(f"The audit chain {chain} kept moving; the event was not written.")
 
     def head(self, chain_id: str) -> dict[str, Any] | None:
-        return dynamo.get(self.table, {"chain_id": chain_id})
+        return dynamo.get(self.table, {"chain_id": chain_id}, consistent=True)
+
+    def put_document(self, chain_id: str, kind: str, document: dict[str, Any]) -> str:
+        """File a document (a certificate) beside the chain under its SHA-256, which an event then attests.
+
+        Named by digest, a retried step files a second document rather than a second version of one.
+        """
+        sha256 = hashlib.sha256(canonical(document)).hexdigest()
+        self._put(document_key(chain_id, f"{kind}-{sha256}"), document)
+        return sha256
 
     def _claim(self, event: AuditEvent, head: dict[str, Any]) -> bool:
         condition = "attribute_not_exists(chain_id)" if not head else "seq = :previous"
@@ -150,12 +200,11 @@ class AuditLedger:
             raise
         return True
 
-    def _put(self, event: AuditEvent) -> None:
-        body = canonical(asdict(event))
+    def _put(self, key: str, value: dict[str, Any]) -> None:
         clients.s3().put_object(
             Bucket=self.bucket,
-            Key=event.key(),
-            Body=body,
+            Key=key,
+            Body=canonical(value),
             ContentType="application/json",
             ChecksumAlgorithm="SHA256",
         )

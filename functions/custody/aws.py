@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from typing import TYPE_CHECKING, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import boto3
 from botocore.config import Config
@@ -92,6 +92,12 @@ class Clients:
 
     def sns(self) -> SNSClient:
         return self._cached("sns", lambda s, r: s.client("sns", region_name=r, config=self._config))
+
+    def cloudtrail_data(self) -> Any:
+        """CloudTrail Lake's ingestion API (no type stubs are installed for it)."""
+        return self._cached(
+            "cloudtrail_data", lambda s, r: s.client("cloudtrail-data", region_name=r, config=self._config)
+        )
 
     def reset(self) -> None:
         """Forget every client and the session: the next call builds them afresh."""

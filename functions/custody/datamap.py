@@ -291,6 +291,11 @@ OPERATIONAL_TABLES: dict[str, OperationalTable] = {
             "processors", "Sub-processor registry and agreements (companies, not people).", "processor_id"
         ),
         OperationalTable(
+            "audit_chains",
+            "The head (seq, hash) of each audit chain: appends are claimed here before the event is written.",
+            "chain_id",
+        ),
+        OperationalTable(
             "idempotency",
             "Powertools idempotency records: hashed keys and replayable responses without personal data.",
             "id",

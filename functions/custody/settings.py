@@ -42,6 +42,9 @@ class Settings(BaseModel):
     staff_client_id: str = ""
     erasure_state_machine_arn: str = ""
     alarm_topic_arn: str = ""
+    audit_lake_channel_arn: str = Field(
+        default="", description="CloudTrail Lake channel that receives a copy of every audit event; empty: none."
+    )
 
     key_cache_ttl_seconds: float = Field(default=300.0, gt=0, le=3600)
     key_cache_max_entries: int = Field(default=1024, ge=1, le=100_000)
