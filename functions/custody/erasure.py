@@ -10,8 +10,6 @@ so the workflow's history names the categories but never any data.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -20,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Final, cast
 from botocore.exceptions import ClientError
 
 from custody import datamap, dynamo
+from custody.audit import GENESIS, AuditLedger
 from custody.aws import clients
 from custody.erasure_acks import CONFIRMED, NOTIFIED, UNCONFIRMED
 from custody.identity import CustomerIdentity
@@ -354,8 +353,10 @@ class ErasureSteps:
             "execution_arn": event.get("execution_arn"),
             "completed_at": _iso(completed_at),
             "unrecoverable_after": self._unrecoverable_after(shredded_at, completed_at) if request.full else None,
+            "ledger": self._ledger_head(request),
         }
-        digest = hashlib.sha256(_canonical(certificate)).hexdigest()
+        # Filed beside the chain, where an auditor reads it; the certify event attests its digest.
+        digest = AuditLedger(self.settings).put_document(request.request_id, "certificate", certificate)
         self._mark(
             request, "certify", status=RequestStatus.COMPLETED, certificate=certificate, certificate_digest=digest
         )
@@ -363,6 +364,15 @@ class ErasureSteps:
             self._set_subject_status(request, SubjectStatus.ERASED)
         self._close(request)
         return {"status": RequestStatus.COMPLETED.value, "certificate_digest": digest}
+
+    def _ledger_head(self, request: Request) -> dict[str, Any]:
+        """The chain head the certificate cites: the last event before it; certify's own event follows it."""
+        head = AuditLedger(self.settings).head(request.request_id) or {}
+        return {
+            "chain_id": request.request_id,
+            "head_seq": int(head.get("seq", 0)),
+            "head_hash": str(head.get("hash", GENESIS)),
+        }
 
     def _unrecoverable_after(self, shredded_at: str | None, completed_at: datetime) -> str:
         """No copy of the key survives past the key store's PITR window and the caches' lifetime."""
@@ -422,10 +432,6 @@ def batch_write(table: str, requests: list[WriteRequestTypeDef]) -> None:
         if not pending:
             return
     raise TransientError(f"{len(pending)} deletes stayed unprocessed.")
-
-
-def _canonical(value: Any) -> bytes:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 def _iso(moment: datetime) -> str:
