@@ -9,7 +9,9 @@ the field and the reason but never echo the value sent: a rejected value may be 
 
 from __future__ import annotations
 
+import logging
 import re
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from http import HTTPStatus
@@ -22,10 +24,23 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from custody import catalog
-from custody.errors import CustodyError, NotImplementedYet, ReauthenticationRequired, Unauthenticated, field_errors
+from custody.audit import AuditLedger, subject_chain
+from custody.errors import (
+    ConsentRequired,
+    CustodyError,
+    Forbidden,
+    NotImplementedYet,
+    ReauthenticationRequired,
+    Unauthenticated,
+    field_errors,
+)
+from custody.settings import get_settings
 
 METRICS_NAMESPACE = catalog.METRICS_NAMESPACE
 RECENT_SIGN_IN_SECONDS = 15 * 60
+# The domain's refusals on identity, authorization and consent: each one is an audit event.
+AUDITED_REFUSALS: tuple[type[CustodyError], ...] = (ConsentRequired, Forbidden, Unauthenticated)
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -62,6 +77,8 @@ def build_resolver(function_name: str) -> APIGatewayRestResolver:
 
     @app.exception_handler(CustodyError)
     def _custody_error(error: CustodyError) -> Response[Any]:
+        if isinstance(error, AUDITED_REFUSALS):
+            audit_refusal(app, function_name, error)
         return error_response(error.status, error.code, error.message, error.details)
 
     @app.exception_handler(RequestValidationError)
@@ -99,6 +116,47 @@ def entrypoint(
         return app.resolve(event, context)
 
     return cast("Callable[[dict[str, Any], LambdaContext], dict[str, Any]]", lambda_handler)
+
+
+def audit_refusal(app: APIGatewayRestResolver, function_name: str, error: CustodyError) -> None:
+    """Record a refusal: the route template, the error code and opaque ids, never the request's values.
+
+    A customer's refusal goes on their own chain; a staff member's or processor's on the chain of
+    the customer the route names, else on the function's refusal chain. A ledger failure is
+    logged and the refusal still answered: refusing never depends on the ledger.
+    """
+    event = app.current_event
+    route = f"{event.http_method} {event.resource}"
+    audience = next(
+        (item.audience for item in catalog.routes_of(function_name) if f"{item.method} {item.path}" == route),
+        catalog.Audience.PUBLIC,
+    )
+    authorizer = event.request_context.authorizer
+    caller = str((authorizer.claims or {}).get("sub", "")) if authorizer is not None else ""
+    if audience is catalog.Audience.CUSTOMER:
+        subject, actor = caller or None, "customer"
+    else:
+        subject = _opaque_id((event.path_parameters or {}).get("customer_id"))
+        actor = f"{audience.value}:{caller}" if caller else audience.value
+    try:
+        AuditLedger(get_settings()).record(
+            step="access_refused",
+            target=route,
+            outcome=error.code,
+            actor=actor,
+            subject_id=subject,
+            chain_id=subject_chain(subject) if subject else f"refusals/{function_name}",
+        )
+    except Exception:
+        log.exception("The refusal could not be written to the audit ledger")
+
+
+def _opaque_id(value: str | None) -> str | None:
+    """A path's customer id only if it is one: whatever else a caller typed there stays out of the ledger."""
+    try:
+        return str(uuid.UUID(value)) if value else None
+    except ValueError:
+        return None
 
 
 def claims(app: APIGatewayRestResolver) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from custody import datamap, dynamo
+from custody.audit import AuditLedger, subject_chain
 from custody.errors import InvalidInput, NotFound
 from custody.requests import ErasureReason, ErasureRequest, RequestRegistry
 from custody.settings import Settings
@@ -44,13 +45,20 @@ class ConsentLedger:
         self.table = settings.table(STORE)
         self.subjects = SubjectRegistry(settings)
         self.requests = RequestRegistry(settings)
+        self.audit = AuditLedger(settings)
 
     def history(self, subject_id: str) -> list[dict[str, Any]]:
         return list(dynamo.query_partition(self.table, "subject_id", subject_id))
 
     def grant(self, subject_id: str, purpose: str, policy_version: str, channel: str) -> ConsentChange:
         _check_purpose(purpose)
-        return self.subjects.guarded(subject_id, lambda subject: self._grant(subject, purpose, policy_version, channel))
+        change = self.subjects.guarded(
+            subject_id, lambda subject: self._grant(subject, purpose, policy_version, channel)
+        )
+        self.audit.record(
+            step="consent_granted", target=purpose, outcome="ok", actor=f"customer:{channel}", subject_id=subject_id
+        )
+        return change
 
     def withdraw(self, subject_id: str, purpose: str, channel: str) -> ConsentChange:
         _check_purpose(purpose)
@@ -103,9 +111,36 @@ class ConsentLedger:
         if erasure is not None and created:
             items.append(self.requests.put_item(erasure))
         dynamo.transact(items)
+        self._audit_withdrawal(subject.subject_id, purpose, channel, erasure, created)
         if erasure is not None:
             self.requests.start(erasure)
         return ConsentChange(purpose, ConsentAction.WITHDRAW, at, tuple(sorted(remaining)), erasure)
+
+    def _audit_withdrawal(
+        self, subject_id: str, purpose: str, channel: str, erasure: ErasureRequest | None, created: bool
+    ) -> None:
+        """The withdrawal on the subject's chain; an erasure it starts opens its own chain with the cause."""
+        actor = f"customer:{channel}"
+        request_id = erasure.request_id if erasure else None
+        self.audit.record(
+            step="consent_withdrawn",
+            target=purpose,
+            outcome="erasure_requested" if created else "ok",
+            actor=actor,
+            subject_id=subject_id,
+            request_id=request_id,
+            chain_id=subject_chain(subject_id),
+        )
+        if erasure is not None and created:
+            self.audit.record(
+                step="erasure_requested",
+                target=f"consent:{purpose}",
+                outcome="ok",
+                actor=actor,
+                subject_id=subject_id,
+                request_id=erasure.request_id,
+                counts={"categories": len(erasure.scope)},
+            )
 
     def _set_granted(
         self, subject: Subject, granted: dict[str, str], request_id: str | None = None, full: bool = False

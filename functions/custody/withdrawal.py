@@ -8,6 +8,7 @@ call stopped before the workflow started, starts it: the request is idempotent e
 from __future__ import annotations
 
 from custody import datamap, dynamo
+from custody.audit import AuditLedger
 from custody.requests import ErasureReason, ErasureRequest, RequestRegistry
 from custody.settings import Settings
 from custody.subjects import Subject, SubjectRegistry
@@ -17,9 +18,20 @@ class Withdrawals:
     def __init__(self, settings: Settings) -> None:
         self.subjects = SubjectRegistry(settings)
         self.requests = RequestRegistry(settings)
+        self.audit = AuditLedger(settings)
 
     def withdraw(self, subject_id: str) -> ErasureRequest:
         request = self.subjects.guarded(subject_id, self._record)
+        # Before the workflow starts, so the request's chain opens with what asked for it.
+        self.audit.record(
+            step="withdrawal_requested",
+            target="workflow",
+            outcome="ok",
+            actor="customer:api",
+            request_id=request.request_id,
+            subject_id=subject_id,
+            counts={"categories": len(request.scope)},
+        )
         self.requests.start(request)
         return request
 
