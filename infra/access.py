@@ -11,7 +11,7 @@ that every name here is a store or operational table.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from types import MappingProxyType
 
@@ -47,7 +47,10 @@ class Access:
     start_erasure: bool = False  # states:StartExecution on the erasure workflow
     complete_callbacks: bool = False  # states:SendTaskSuccess/Failure for sub-processor acknowledgements
     customer_identities: bool = False  # disable, sign out and delete customers in the customer pool
-    writes_ledger: bool = False  # put audit events into the Object Lock bucket (encrypt-only on the audit key)
+    # Put audit events into the Object Lock bucket (encrypt-only on the audit key) and claim chain
+    # heads in `audit_chains`. Every function does: the workflow its steps, the API functions their
+    # sensitive actions and refusals (custody.api).
+    writes_ledger: bool = True
 
 
 _PERSONAL_TABLES = tuple(s.name for s in datamap.table_stores() if s.classification is Classification.PERSONAL)
@@ -75,7 +78,7 @@ def _buckets(*parts: Mapping[str, TableAccess | BucketAccess]) -> dict[str, Buck
     return merged
 
 
-ACCESS: Mapping[str, Access] = MappingProxyType(
+_DECLARED: Mapping[str, Access] = MappingProxyType(
     {
         "collect": Access(
             tables=_tables(
@@ -148,3 +151,14 @@ ACCESS: Mapping[str, Access] = MappingProxyType(
         ),
     }
 )
+
+
+def _with_ledger(access: Access) -> Access:
+    """A ledger writer reads and claims chain heads: `custody.audit` needs nothing else of DynamoDB."""
+    if not access.writes_ledger:
+        return access
+    return replace(access, tables={**access.tables, AUDIT_CHAINS: TableAccess.READ_WRITE})
+
+
+AUDIT_CHAINS = "audit_chains"
+ACCESS: Mapping[str, Access] = MappingProxyType({name: _with_ledger(access) for name, access in _DECLARED.items()})

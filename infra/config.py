@@ -34,6 +34,8 @@ class CustodyConfig:
     # another stack already manages it.
     manage_api_gateway_account: bool = True
     alarm_email: str | None = None
+    # CloudTrail Lake: an event data store and a channel that receive a copy of every audit event.
+    cloud_trail_lake: bool = False
 
     def __post_init__(self) -> None:
         for days in (self.log_retention_days, self.waf_log_retention_days):

@@ -13,6 +13,7 @@ from infra.access import ACCESS
 from infra.config import CustodyConfig
 from infra.constructs.api import Api
 from infra.constructs.audit import Audit
+from infra.constructs.auditor import Auditor
 from infra.constructs.backup import Backup
 from infra.constructs.data import Data
 from infra.constructs.functions import Functions, Wiring
@@ -90,6 +91,15 @@ class CustodyStack(Stack):
             log_key=self.keys.operations,
         )
         shredded = {store.name for store in datamap.table_stores() if store.erasure is Erasure.SHRED}
+        self.auditor = Auditor(
+            self.audit,
+            "Auditor",
+            config=config,
+            audit=self.audit,
+            data_key=self.keys.data,
+            chains=self.data.tables["audit_chains"],
+            state_machine_arn=erasure_state_machine_arn(config),
+        )
         self.backup = Backup(
             self,
             "Backup",
@@ -116,6 +126,7 @@ class CustodyStack(Stack):
             "ProcessorUserPoolId": self.identity.processors.user_pool_id,
             "ErasureStateMachineArn": self.workflow.state_machine.state_machine_arn,
             "AuditBucketName": self.audit.bucket.bucket_name,
+            "AuditorRoleArn": self.auditor.role.role_arn,
             "AlarmTopicArn": self.monitoring.topic.topic_arn,
         }.items():
             CfnOutput(self, name, value=value)

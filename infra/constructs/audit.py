@@ -1,8 +1,10 @@
 """The audit ledger bucket (Object Lock, COMPLIANCE) and the CloudTrail trail that delivers into it.
 
 The trail is multi-region, validates its log files, is encrypted with the audit key and records
-every management event (every KMS call on the data key among them) plus the data events on
-the personal-data tables and buckets. It also streams to an encrypted CloudWatch Logs group.
+every management event (every KMS call on the keys among them) plus the data events on the
+personal-data tables and buckets and on the erasure state machine. It also streams to an
+encrypted CloudWatch Logs group. With the context flag `custody:cloudTrailLake`, a CloudTrail
+Lake event data store and channel receive a copy of every audit event (`custody.audit_lake`).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from custody.datamap import Classification
 from infra.config import CustodyConfig
 from infra.constructs.data import no_replica, tag_store
 from infra.constructs.loggroups import encrypted_log_group
+from infra.constructs.workflow import erasure_state_machine_arn
 
 TRAIL_PREFIX = "cloudtrail"
 LEDGER_PREFIX = "ledger"  # audit events; the trail writes under TRAIL_PREFIX
@@ -97,11 +100,12 @@ class Audit(Construct):
             kms_key_id=audit_key.key_arn,
             cloud_watch_logs_log_group_arn=log_group.log_group_arn,
             cloud_watch_logs_role_arn=role.role_arn,
-            advanced_event_selectors=_selectors(tables, buckets),
+            advanced_event_selectors=_selectors(tables, buckets, erasure_state_machine_arn(config)),
         )
         bucket_policy = self.bucket.policy
         assert bucket_policy is not None  # enforce_ssl and the CloudTrail statements made it
         self.trail.node.add_dependency(bucket_policy, policy)
+        self.lake_channel_arn: str | None = self._lake(config) if config.cloud_trail_lake else None
 
     def _let_cloudtrail_deliver(self, trail_arn: str) -> None:
         cloudtrail_principal = iam.ServicePrincipal("cloudtrail.amazonaws.com")
@@ -155,9 +159,59 @@ class Audit(Construct):
             )
         )
 
+    def _lake(self, config: CustodyConfig) -> str:
+        """An event data store for application audit events, and the channel that feeds it."""
+        store = cloudtrail.CfnEventDataStore(
+            self,
+            "LakeStore",
+            name=config.name("audit-lake"),
+            advanced_event_selectors=[
+                cloudtrail.CfnEventDataStore.AdvancedEventSelectorProperty(
+                    name="The ledger's audit events",
+                    field_selectors=[
+                        cloudtrail.CfnEventDataStore.AdvancedFieldSelectorProperty(
+                            field="eventCategory", equal_to=["ActivityAuditLog"]
+                        )
+                    ],
+                )
+            ],
+            kms_key_id=self.key.key_arn,
+            multi_region_enabled=False,
+            organization_enabled=False,
+            retention_period=max(7, config.audit_retention_days),
+            termination_protection_enabled=True,
+        )
+        self.key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="CloudTrailLakeEncryptsItsStore",
+                principals=[iam.ServicePrincipal("cloudtrail.amazonaws.com")],
+                actions=["kms:GenerateDataKey", "kms:Decrypt"],
+                resources=["*"],
+                conditions={"StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}},
+            )
+        )
+        channel = cloudtrail.CfnChannel(
+            self,
+            "LakeChannel",
+            name=config.name("audit-lake"),
+            source="Custom",
+            destinations=[
+                cloudtrail.CfnChannel.DestinationProperty(
+                    type="EVENT_DATA_STORE", location=store.attr_event_data_store_arn
+                )
+            ],
+        )
+        return channel.attr_channel_arn
+
     def ledger_writes(self) -> list[iam.PolicyStatement]:
         """Append-only: put new audit events (Object Lock keeps them), encrypt-only on the audit key."""
+        lake = (
+            [iam.PolicyStatement(actions=["cloudtrail-data:PutAuditEvents"], resources=[self.lake_channel_arn])]
+            if self.lake_channel_arn
+            else []
+        )
         return [
+            *lake,
             iam.PolicyStatement(
                 actions=["s3:PutObject"], resources=[self.bucket.arn_for_objects(f"{LEDGER_PREFIX}/*")]
             ),
@@ -170,7 +224,7 @@ class Audit(Construct):
 
 
 def _selectors(
-    tables: Sequence[dynamodb.ITable], buckets: Sequence[s3.IBucket]
+    tables: Sequence[dynamodb.ITable], buckets: Sequence[s3.IBucket], state_machine_arn: str
 ) -> list[cloudtrail.CfnTrail.AdvancedEventSelectorProperty]:
     def field(name: str, **matches: list[str]) -> cloudtrail.CfnTrail.AdvancedFieldSelectorProperty:
         return cloudtrail.CfnTrail.AdvancedFieldSelectorProperty(field=name, **matches)
@@ -194,6 +248,14 @@ def _selectors(
                 field("eventCategory", equal_to=["Data"]),
                 field("resources.type", equal_to=["AWS::S3::Object"]),
                 field("resources.ARN", starts_with=[bucket.arn_for_objects("") for bucket in buckets]),
+            ],
+        ),
+        cloudtrail.CfnTrail.AdvancedEventSelectorProperty(
+            name="Data events on the erasure state machine",
+            field_selectors=[
+                field("eventCategory", equal_to=["Data"]),
+                field("resources.type", equal_to=["AWS::StepFunctions::StateMachine"]),
+                field("resources.ARN", equal_to=[state_machine_arn]),
             ],
         ),
     ]

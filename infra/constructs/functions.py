@@ -64,6 +64,7 @@ class Wiring:
             staff_client_id=self.identity.staff_client.user_pool_client_id,
             erasure_state_machine_arn=self.erasure_state_machine_arn,
             alarm_topic_arn=self.alarm_topic_arn,
+            audit_lake_channel_arn=self.audit.lake_channel_arn or "",
             audit_retention_days=self.config.audit_retention_days,
             key_store_recovery_days=self.config.shredded_pitr_recovery_days,
         )

@@ -1,0 +1,92 @@
+"""The auditor's role: read the ledger, the trail and the erasure history — and nothing else.
+
+Assumed with MFA by principals of this account (the people in the staff pool's `auditor` group
+get it through your identity provider). It reads `ledger/*` and the trail's prefix (every
+version), decrypts with the audit key, reads the chain heads in `audit_chains` (through
+DynamoDB only, for that one table), and reads the erasure executions' history. It can write,
+delete or re-protect nothing, and it reaches no personal-data store.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import Aws
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from constructs import Construct
+
+from infra.config import CustodyConfig
+from infra.constructs.audit import LEDGER_PREFIX, TRAIL_PREFIX, Audit
+from infra.nag import acknowledge_wildcard
+
+
+class Auditor(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: CustodyConfig,
+        audit: Audit,
+        data_key: kms.IKey,
+        chains: dynamodb.ITable,
+        state_machine_arn: str,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.role = iam.Role(
+            self,
+            "AuditorRole",
+            role_name=config.name("auditor"),
+            assumed_by=iam.AccountPrincipal(Aws.ACCOUNT_ID).with_conditions(
+                {"Bool": {"aws:MultiFactorAuthPresent": "true"}}
+            ),
+            description="CRM Custody auditors: read the audit ledger, the trail and the erasure history.",
+        )
+        prefixes = [f"{LEDGER_PREFIX}/*", f"{TRAIL_PREFIX}/*"]
+        executions = state_machine_arn.replace(":stateMachine:", ":execution:") + ":*"
+        policy = iam.ManagedPolicy(
+            self,
+            "AuditorPolicy",
+            description="Read-only: the ledger and trail prefixes, the audit key, chain heads, erasure history.",
+            statements=[
+                iam.PolicyStatement(
+                    actions=["s3:ListBucket", "s3:ListBucketVersions"],
+                    resources=[audit.bucket.bucket_arn],
+                    conditions={"StringLike": {"s3:prefix": prefixes}},
+                ),
+                iam.PolicyStatement(
+                    actions=["s3:GetObject", "s3:GetObjectVersion"],
+                    resources=[audit.bucket.arn_for_objects(prefix) for prefix in prefixes],
+                ),
+                iam.PolicyStatement(actions=["kms:Decrypt"], resources=[audit.key.key_arn]),
+                iam.PolicyStatement(actions=["dynamodb:GetItem"], resources=[chains.table_arn]),
+                iam.PolicyStatement(
+                    actions=["kms:Decrypt"],
+                    resources=[data_key.key_arn],
+                    conditions={
+                        "StringEquals": {
+                            "kms:ViaService": f"dynamodb.{Aws.REGION}.amazonaws.com",
+                            "kms:EncryptionContext:aws:dynamodb:tableName": chains.table_name,
+                        }
+                    },
+                ),
+                iam.PolicyStatement(
+                    actions=["states:DescribeExecution", "states:GetExecutionHistory"], resources=[executions]
+                ),
+                iam.PolicyStatement(actions=["states:ListExecutions"], resources=[state_machine_arn]),
+            ],
+            roles=[self.role],
+        )
+        for prefix in prefixes:
+            acknowledge_wildcard(
+                policy,
+                audit.bucket.arn_for_objects(prefix),
+                f"Auditors read every object under {prefix} of the audit bucket (ledger events or trail log files); "
+                "the prefix is the unit of audit, read-only, and holds no personal data.",
+            )
+        acknowledge_wildcard(
+            policy,
+            executions,
+            "Auditors read the history of every execution of the erasure state machine (each request and its "
+            "re-runs); executions are named at run time, and the history holds ids and counts only.",
+        )
