@@ -22,7 +22,7 @@ export UV_PYTHON_DOWNLOADS := never
 export UV_COMPILE_BYTECODE := 1
 unexport PYTHONDONTWRITEBYTECODE
 
-.PHONY: help setup test lint synth deploy diff lambda-deps clean
+.PHONY: help setup test lint synth deploy diff lambda-deps clean browser
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -52,8 +52,16 @@ setup: .venv/.synced node_modules/.installed $(LAMBDA_DEPS)/.built ## Install ev
 
 lambda-deps: $(LAMBDA_DEPS)/.built ## Bundle the functions' third-party wheels for Lambda (arm64), no Docker
 
-test: setup ## Run the whole suite
+test: setup ## Run the whole suite (installs the headless browser first when it is missing)
+	@command -v chromium >/dev/null 2>&1 || $(MAKE) --no-print-directory browser || \
+		echo "make test: no chromium; the HTML report's screenshot test will skip"
 	$(RUN) pytest
+
+browser: ## Install Debian's chromium (headless screenshots of the auditor's HTML report) when missing
+	@if command -v chromium >/dev/null 2>&1; then echo "chromium: $$(command -v chromium)"; \
+	elif ! command -v apt-get >/dev/null 2>&1; then echo "browser: no apt-get here; install chromium yourself" >&2; exit 1; \
+	else SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends chromium; fi
 
 lint: setup synth ## ruff, mypy, cfn-lint on the template, asl-validator on the ASL
 	$(RUN) ruff check .

@@ -10,7 +10,8 @@ custody local smoke                      start, run the journey non-interactivel
 custody openapi [--check | --write]      the merged OpenAPI document (docs/openapi.json)
 custody restore-guard --table T --store S remove erased customers from a table restored from backup
 custody erasure rerun REQUEST_ID         re-run a failed erasure as a new execution
-(the last two act on AWS with your credentials, or on the local stack with --local)
+custody audit show|verify|report ...     the auditor's timeline, chain verification, HTML report
+(the last three act on AWS with your credentials, or on the local stack with --local)
 """
 
 from __future__ import annotations
@@ -237,9 +238,10 @@ def _parser() -> argparse.ArgumentParser:
     openapi.add_argument("--path", type=Path, default=OPENAPI_DOC)
     openapi.set_defaults(handler=cmd_openapi)
 
-    from devstack import operator
+    from devstack import audit_cli, operator
 
     operator.add_commands(commands, DEFAULT_STATE_DIR)
+    audit_cli.add_commands(commands, DEFAULT_STATE_DIR)
     return parser
 
 

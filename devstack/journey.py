@@ -31,6 +31,7 @@ from devstack.resources import StackInfo
 
 POLICY_VERSION: Final = "2026-11"
 ERASURE_TIMEOUT_SECONDS: Final = 120.0
+AUDIT_ROWS: Final = 40  # of the timeline the journey prints; `custody audit show` prints them all
 TERMINAL_STATUSES: Final = frozenset({"completed", "failed"})
 
 
@@ -427,12 +428,31 @@ def auditor_view(journey: Journey) -> str:
     if leaked:
         raise StepFailed(f"the execution history holds personal values: {', '.join(leaked)}")
     journey.say("the history holds ids, counts and statuses only: none of the submitted values")
-    bucket = journey.info.resources.buckets[naming.AUDIT_BUCKET]
-    ledger = journey.aws("s3").list_objects_v2(Bucket=bucket).get("KeyCount", 0)
-    if not ledger:
-        raise NotBuilt("the audit ledger (an Object Lock event per step)", "writes no events yet")
-    journey.say(f"audit ledger: {ledger} events in the Object Lock bucket")
-    raise NotBuilt("the auditor's timeline and chain verification", "has no command yet")
+    from custody.settings import Settings
+    from devstack.audit_cli import inspect
+    from devstack.audit_report import render_text
+
+    settings = Settings.from_env(journey.info.resources.environment)
+    chain, verification = inspect(
+        settings, client_factory(journey.info.region, journey.info.aws_endpoint_url), journey.request_id
+    )
+    if not chain.events:
+        raise StepFailed("the audit ledger holds no events for the request")
+    journey.say(f"custody audit show {journey.request_id} --local --brief (abbreviated):")
+    for line in render_text(chain, verification, brief=True, limit=AUDIT_ROWS).splitlines():
+        journey.say(f"  {line}")
+    if not verification.ok:
+        raise StepFailed(f"the audit chain does not verify: {'; '.join(map(str, verification.findings))}")
+    ledger_text = json.dumps([body for versions in chain.events.values() for body in map(_text, versions)])
+    leaked = [label for label, value in journey.submitted_values().items() if value in ledger_text]
+    if leaked:
+        raise StepFailed(f"the audit ledger holds personal values: {', '.join(leaked)}")
+    journey.say("the ledger holds ids, names and counts only: none of the submitted values")
+    return f"{verification.events} ledger events verified; certificate {str(verification.certificate_digest)[:12]}…"
+
+
+def _text(version: Any) -> str:
+    return bytes(version.body).decode()
 
 
 def _distinct_states(events: list[dict[str, Any]]) -> list[str]:

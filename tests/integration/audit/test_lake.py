@@ -1,0 +1,68 @@
+"""The CloudTrail Lake adapter, against a fake: moto has no `cloudtrail-data`, so the fake checks the
+request shape PutAuditEvents documents (channelArn; auditEvents of {id, eventData} with eventData a
+JSON string of at most 256 KB) and answers as the service does. It proves the shape, not the service."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+import pytest
+
+from custody import audit_lake
+from custody.audit import AuditLedger
+from custody.aws import clients
+from tests.integration.audit.conftest import Erased
+
+CHANNEL = "arn:aws:cloudtrail:us-east-1:123456789012:channel/" + "0" * 8 + "-0000-0000-0000-" + "0" * 12
+
+REQUIRED_FIELDS = {"version", "userIdentity", "eventSource", "eventName", "eventTime", "UID", "recipientAccountId"}
+
+
+class FakeCloudTrailData:
+    def __init__(self) -> None:
+        self.received: list[dict[str, Any]] = []
+
+    def put_audit_events(self, **request: Any) -> dict[str, Any]:
+        assert set(request) <= {"auditEvents", "channelArn", "externalId"}
+        assert request["channelArn"].startswith("arn:aws:cloudtrail:")
+        assert ":channel/" in request["channelArn"]
+        events = request["auditEvents"]
+        assert 1 <= len(events) <= 100
+        for event in events:
+            assert set(event) <= {"id", "eventData", "eventDataChecksum"}
+            assert isinstance(event["id"], str)
+            assert 0 < len(event["id"]) <= 128
+            assert isinstance(event["eventData"], str)
+            assert len(event["eventData"].encode()) <= 256 * 1024
+            data = json.loads(event["eventData"])
+            assert {
+                "version",
+                "userIdentity",
+                "eventSource",
+                "eventName",
+                "eventTime",
+                "UID",
+                "recipientAccountId",
+            } <= set(data)
+            self.received.append(data)
+        return {"successful": [{"id": event["id"], "eventID": str(uuid.uuid4())} for event in events], "failed": []}
+
+
+def test_every_event_goes_to_the_lake_channel_too(erased: Erased, monkeypatch: pytest.MonkeyPatch) -> None:
+    fake = FakeCloudTrailData()
+    monkeypatch.setattr(clients, "cloudtrail_data", lambda: fake)
+    ledger = AuditLedger(erased.settings.model_copy(update={"audit_lake_channel_arn": CHANNEL}))
+    event = ledger.record(step="probe", target="workflow", outcome="ok", actor="test", chain_id=f"lake-{uuid.uuid4()}")
+    (sent,) = fake.received
+    assert (sent["UID"], sent["eventName"], sent["recipientAccountId"]) == (event.event_id, "probe", "123456789012")
+    assert sent["additionalEventData"]["hash"] == event.hash
+
+
+def test_an_oversized_event_is_refused_before_it_is_sent() -> None:
+    from custody.audit import AuditEvent
+
+    huge = AuditEvent("e", "c", 1, None, None, "s" * (300 * 1024), "t", "ok", {}, "2026-01-01T00:00:00Z", "a", "0")
+    with pytest.raises(audit_lake.LakeRefused):
+        audit_lake.event_data(huge, "123456789012")
