@@ -79,7 +79,7 @@ diff: setup ## Show what a deploy would change
 deploy: setup ## Deploy to the account of your AWS credentials
 	npx cdk deploy --require-approval broadening
 
-.PHONY: up demo smoke
+.PHONY: up demo smoke bench
 
 up: setup ## Start the embedded local stack (AWS on 127.0.0.1:5000, API on 127.0.0.1:3000) until Ctrl-C
 	$(RUN) custody local up
@@ -89,6 +89,9 @@ demo: setup ## Start the local stack, walk the customer journey over HTTP, keep 
 
 smoke: setup ## The customer journey on a fresh local stack (free ports), non-interactively; exit 0 if it held
 	$(RUN) custody local smoke
+
+bench: setup ## Benchmarks as markdown tables; figures in benchmarks/results/latest.json
+	$(RUN) python -m benchmarks.run
 
 clean: ## Remove what the build made (not the lock files)
 	rm -rf .venv $(TOOLS) node_modules build cdk.out .pytest_cache .mypy_cache .ruff_cache

@@ -87,16 +87,17 @@ def naive(settings: Settings, subject_id: str) -> tuple[Counter[str], float]:
         started = time.perf_counter()
         for store in datamap.erasable_stores():
             if isinstance(store, datamap.TableStore):
-                paginator = clients.dynamodb().get_paginator("scan")
-                for page in paginator.paginate(TableName=settings.table(store.name)):
-                    for item in page["Items"]:
+                scans = clients.dynamodb().get_paginator("scan")
+                for scanned in scans.paginate(TableName=settings.table(store.name)):
+                    for item in scanned["Items"]:
                         if item["subject_id"]["S"] == subject_id:
                             key = {store.partition_key: item[store.partition_key], store.sort_key: item[store.sort_key]}
                             clients.dynamodb().delete_item(TableName=settings.table(store.name), Key=key)
             else:
                 bucket = settings.bucket(store.name)
-                for page in clients.s3().get_paginator("list_object_versions").paginate(Bucket=bucket):
-                    for version in page.get("Versions", []):
+                listings = clients.s3().get_paginator("list_object_versions")
+                for listed in listings.paginate(Bucket=bucket):
+                    for version in listed.get("Versions", []):
                         if version["Key"].startswith(f"subjects/{subject_id}/"):
                             clients.s3().delete_object(
                                 Bucket=bucket, Key=version["Key"], VersionId=version["VersionId"]

@@ -16,7 +16,7 @@ def counting_calls(*services: str) -> Iterator[Counter[str]]:
     counted: Counter[str] = Counter()
 
     def record(event_name: str, **_: Any) -> None:
-        _, service, operation = event_name.split(".", 2)
+        service, operation = event_name.split(".", 2)[1:]
         counted[f"{service}.{operation}"] += 1
 
     built = [getattr(aws.clients, service)() for service in services]
