@@ -9,6 +9,7 @@ the field and the reason but never echo the value sent: a rejected value may be 
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import uuid
@@ -71,6 +72,31 @@ def _route_pattern(path: str) -> re.Pattern[str]:
     return re.compile("^" + re.sub(r"\{[^/]+\}", "[^/]+", path) + "$")
 
 
+JSON_CONTENT_TYPES = ("application/json", "application/merge-patch+json")
+
+
+def unsupported_media_type(event: dict[str, Any]) -> dict[str, Any] | None:
+    """A body in anything but JSON gets a 415 before validation could misread it as a form."""
+    if not event.get("body"):
+        return None
+    headers = {str(name).lower(): str(value) for name, value in (event.get("headers") or {}).items()}
+    content_type = headers.get("content-type", "application/json").split(";")[0].strip().lower()
+    if content_type in JSON_CONTENT_TYPES:
+        return None
+    return {
+        "statusCode": int(HTTPStatus.UNSUPPORTED_MEDIA_TYPE),
+        "headers": {"Content-Type": content_types.APPLICATION_JSON},
+        "body": json.dumps(
+            {
+                "error": "unsupported_media_type",
+                "message": "Send the body as JSON (Content-Type: application/json).",
+                "details": {},
+            }
+        ),
+        "isBase64Encoded": False,
+    }
+
+
 def build_resolver(function_name: str) -> APIGatewayRestResolver:
     app = APIGatewayRestResolver(enable_validation=True)
     declared = [(route.method, _route_pattern(route.path)) for route in catalog.routes_of(function_name)]
@@ -113,7 +139,7 @@ def entrypoint(
     @obs.tracer.capture_lambda_handler(capture_response=False)
     @obs.metrics.log_metrics
     def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-        return app.resolve(event, context)
+        return unsupported_media_type(event) or app.resolve(event, context)
 
     return cast("Callable[[dict[str, Any], LambdaContext], dict[str, Any]]", lambda_handler)
 

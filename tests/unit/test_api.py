@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from pydantic import BaseModel, Field
 
-from custody.api import build_resolver
+from custody.api import build_resolver, unsupported_media_type
 from custody.errors import ConsentRequired, SubjectKeyUnavailable
 
 SECRET_NAME = "Zyxwv Secret-Name"
@@ -93,3 +93,26 @@ def test_a_body_that_is_not_json_is_a_400_and_a_missing_body_a_422(app) -> None:
     assert "Zyxwv" not in json.dumps(body)
     status, body = _call(app, _event("POST", "/v1/test/echo"))
     assert (status, body["error"], body["details"]["fields"][0]["field"]) == (422, "invalid_input", "body")
+
+
+@pytest.mark.parametrize(
+    "content_type", ["application/x-www-form-urlencoded", "text/plain", "multipart/form-data; b=x"]
+)
+def test_a_body_that_is_not_json_by_content_type_is_a_415(content_type: str) -> None:
+    event = _event("POST", "/v1/me/consents", {"purpose": "crm_core", "policy_version": "1"})
+    event["headers"] = {"Content-Type": content_type}
+    refused = unsupported_media_type(event)
+    assert refused is not None
+    assert refused["statusCode"] == 415
+    assert json.loads(refused["body"])["error"] == "unsupported_media_type"
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [{"Content-Type": "application/json; charset=utf-8"}, {}, {"content-type": "application/merge-patch+json"}],
+)
+def test_json_with_a_charset_or_without_a_content_type_goes_through(headers: dict[str, str]) -> None:
+    event = _event("POST", "/v1/me/consents", {"purpose": "crm_core", "policy_version": "1"})
+    event["headers"] = headers
+    assert unsupported_media_type(event) is None
+    assert unsupported_media_type({**event, "body": None, "headers": {"Content-Type": "text/plain"}}) is None
