@@ -15,28 +15,26 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from devstack.stack import prepare_process_environment
+
+# Fake credentials before any client exists (a developer's real ones must never be used).
+prepare_process_environment()
 os.environ.update(
     {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_REGION": "us-east-1",
         "POWERTOOLS_TRACE_DISABLED": "1",
-        "POWERTOOLS_METRICS_NAMESPACE": "CrmCustody",
         "POWERTOOLS_LOG_LEVEL": "WARNING",
         "POWERTOOLS_METRICS_DISABLED": "true",  # EMF lines on stdout would drown the tables
     }
 )
 
-from moto import mock_aws
+from moto import mock_aws  # noqa: E402 - after the fake credentials
 
-from custody import aws
-from custody.keys import get_keyring
-from custody.settings import Settings, get_settings
-from devstack import atomicity
-from devstack.provision import client_factory, provision
-from devstack.resources import Resources
+from custody import aws  # noqa: E402 - after the fake credentials
+from custody.keys import get_keyring  # noqa: E402 - after the fake credentials
+from custody.settings import Settings, get_settings  # noqa: E402 - after the fake credentials
+from devstack import atomicity  # noqa: E402 - after the fake credentials
+from devstack.provision import client_factory, provision  # noqa: E402 - after the fake credentials
+from devstack.resources import Resources  # noqa: E402 - after the fake credentials
 
 
 @contextmanager
