@@ -35,6 +35,7 @@ from custody.settings import Settings, get_settings  # noqa: E402 - after the fa
 from devstack import atomicity  # noqa: E402 - after the fake credentials
 from devstack.provision import client_factory, provision  # noqa: E402 - after the fake credentials
 from devstack.resources import Resources  # noqa: E402 - after the fake credentials
+from devstack.runtime import LocalLambdaContext  # noqa: E402 - after the fake credentials
 
 
 @contextmanager
@@ -61,17 +62,6 @@ def account() -> Iterator[tuple[Resources, Settings]]:
             aws.reset_clients()
 
 
-class _Context:
-    function_name = "bench"
-    memory_limit_in_mb = 512
-    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:bench"
-    aws_request_id = "bench"
-
-    @staticmethod
-    def get_remaining_time_in_millis() -> int:
-        return 29_000
-
-
 @dataclass
 class Caller:
     """A signed-in customer calling handlers in-process, with the claims API Gateway would pass."""
@@ -93,7 +83,7 @@ class Caller:
             "body": None if body is None else json.dumps(body),
             "isBase64Encoded": False,
         }
-        response: dict[str, Any] = module.lambda_handler(event, _Context())
+        response: dict[str, Any] = module.lambda_handler(event, LocalLambdaContext.for_call(function))
         if int(response["statusCode"]) >= 300:
             raise RuntimeError(f"{method} {path} answered {response['statusCode']}")
         return response

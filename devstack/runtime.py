@@ -115,6 +115,21 @@ class LocalLambdaContext:
     def get_remaining_time_in_millis(self) -> int:
         return max(0, int((self.deadline - time.monotonic()) * 1000))
 
+    @classmethod
+    def for_call(cls, function: str, timeout_seconds: float = 29.0) -> LocalLambdaContext:
+        """A context for calling a handler directly (tests, benchmarks), outside the runtime."""
+        request_id = str(uuid.uuid4())
+        return cls(
+            function_name=function,
+            function_version="$LATEST",
+            invoked_function_arn=f"arn:aws:lambda:us-east-1:123456789012:function:{function}",
+            memory_limit_in_mb=512,
+            aws_request_id=request_id,
+            log_group_name=f"/aws/lambda/{function}",
+            log_stream_name=request_id,
+            deadline=time.monotonic() + timeout_seconds,
+        )
+
 
 @dataclass
 class _RuntimeState:

@@ -20,6 +20,7 @@ from devstack import atomicity
 from devstack.metering import counting_calls
 from devstack.provision import client_factory, provision
 from devstack.resources import Resources
+from devstack.runtime import LocalLambdaContext
 
 REGION = "us-east-1"
 
@@ -39,17 +40,6 @@ def stack() -> Iterator[Resources]:
         get_settings.cache_clear()
         get_keyring.cache_clear()
         aws.reset_clients()
-
-
-class LambdaContext:
-    function_name = "test"
-    memory_limit_in_mb = 512
-    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:test"
-    aws_request_id = "test-request"
-
-    @staticmethod
-    def get_remaining_time_in_millis() -> int:
-        return 29_000
 
 
 @dataclass
@@ -110,7 +100,7 @@ def call(
         "body": raw_body if raw_body is not None else (None if body is None else json.dumps(body)),
         "isBase64Encoded": False,
     }
-    response = handler_of(function)(event, LambdaContext())
+    response = handler_of(function)(event, LocalLambdaContext.for_call(function))
     headers_out = {key: values[-1] for key, values in response.get("multiValueHeaders", {}).items()}
     headers_out.update(response.get("headers") or {})
     return Reply(int(response["statusCode"]), headers_out, response["body"], bool(response.get("isBase64Encoded")))
