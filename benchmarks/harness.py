@@ -39,10 +39,10 @@ from devstack.runtime import LocalLambdaContext  # noqa: E402 - after the fake c
 
 
 @contextmanager
-def account() -> Iterator[tuple[Resources, Settings]]:
+def account(config: dict[str, Any] | None = None) -> Iterator[tuple[Resources, Settings]]:
     """A fresh moto account with the stack provisioned, and the functions' settings pointing at it."""
     atomicity.install()
-    with mock_aws():
+    with mock_aws(config=config):  # type: ignore[arg-type]
         resources = provision(client_factory("us-east-1"))
         saved = {name: os.environ.get(name) for name in resources.environment}
         os.environ.update(resources.environment)
