@@ -71,12 +71,15 @@ def ours(settings: Settings, subject_id: str) -> tuple[Counter[str], float]:
     request = registry.new_erasure(subject_id, ErasureReason.WITHDRAWAL, everything)
     clients.dynamodb().transact_write_items(TransactItems=[registry.put_item(request)])
     steps = ErasureSteps(settings)
-    event = {"request_id": request.request_id, "subject_id": subject_id}
+    # the state after Freeze, as the Map's items carry it
+    event = {"request_id": request.request_id, "subject_id": subject_id, "scope": list(everything)}
     with counting_calls("dynamodb", "s3") as calls:
         started = time.perf_counter()
         for store in datamap.erasable_stores():
-            while steps.erase_store({**event, "store": store.name})["more"]:
-                pass
+            erased, more = 0, True
+            while more:
+                result = steps.erase_store({**event, "store": store.name, "erased_before": erased})
+                erased, more = result["erased"], result["more"]
         elapsed = time.perf_counter() - started
     return Counter(calls), elapsed
 

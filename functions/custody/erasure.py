@@ -4,8 +4,10 @@ Every step takes ids and returns counts and statuses — never a personal value 
 Functions keeps its history for 90 days and it cannot be edited. Every step is idempotent: a
 re-run, a retry or a redrive after a crash in any state ends in the same verified state.
 
-The scope of a request (the data-map categories to erase) is read from the request record,
-so the workflow's history names the categories but never any data.
+The scope of a request (the data-map categories to erase) is read from the request record by
+Freeze, which returns it into the workflow's state; the steps after it take the scope and the
+reason from there rather than reading the record again. The history names the categories but
+never any data.
 """
 
 from __future__ import annotations
@@ -92,8 +94,22 @@ class ErasureSteps:
             raise RequestNotFound(f"No erasure request {request_id} for this subject.")
         return Request(request_id, item["subject_id"], ErasureReason(item["reason"]), frozenset(item["scope"]))
 
+    @staticmethod
+    def planned(event: dict[str, Any]) -> Request:
+        """The request as Freeze read it from the record, carried in the workflow's state.
+
+        Only the state machine invokes the steps, and its state holds what Freeze returned, so
+        the steps after Freeze need no read of the record for the scope and the reason.
+        """
+        scope = frozenset(str(name) for name in event["scope"])
+        unknown = scope - {category.name for category in datamap.CATEGORIES}
+        if unknown:
+            raise ValueError(f"Unknown categories in the plan: {sorted(unknown)}.")
+        reason = ErasureReason(str(event.get("reason", ErasureReason.WITHDRAWAL.value)))
+        return Request(str(event["request_id"]), check_subject_id(str(event["subject_id"])), reason, scope)
+
     def _mark(self, request: Request, *steps: str, status: RequestStatus | None = None, **values: Any) -> None:
-        """Record steps as done (idempotently: a re-run only moves their time) and set fields."""
+        """Record steps as done (idempotently: a re-run only moves their time) and set fields (or map entries)."""
         names = {f"#step{index}": step for index, step in enumerate(steps)}
         sets = [f"steps.{name} = :at" for name in names] + ["updated_at = :at"]
         attribute_values: dict[str, Any] = {":at": now_iso()}
@@ -101,9 +117,12 @@ class ErasureSteps:
             sets.append("#status = :status")
             names["#status"] = "status"
             attribute_values[":status"] = status.value
-        for index, (name, value) in enumerate(values.items()):
-            sets.append(f"#v{index} = :v{index}")
-            names[f"#v{index}"] = name
+        for index, (path, value) in enumerate(values.items()):
+            # `map.key` sets one entry of a map attribute; the key itself may hold any character but a dot.
+            segments = path.split(".", 1)
+            placeholders = [f"#v{index}_{depth}" for depth in range(len(segments))]
+            names.update(zip(placeholders, segments, strict=True))
+            sets.append(f"{'.'.join(placeholders)} = :v{index}")
             attribute_values[f":v{index}"] = value
         clients.dynamodb().update_item(
             TableName=self.requests.table,
@@ -123,7 +142,12 @@ class ErasureSteps:
             self.identity.disable(request.subject_id)
         done = (self.requests.load(request.request_id) or {}).get("status") == RequestStatus.COMPLETED.value
         self._mark(request, "freeze", status=None if done else RequestStatus.IN_PROGRESS)
-        return {"stores": [store.name for store in stores_in_scope(request.scope)], "status": "frozen"}
+        return {
+            "stores": [store.name for store in stores_in_scope(request.scope)],
+            "scope": sorted(request.scope),
+            "reason": request.reason.value,
+            "status": "frozen",
+        }
 
     def _set_subject_status(self, request: Request, status: SubjectStatus) -> None:
         """Move the subject forward; an erased subject never goes back to being erased."""
@@ -150,23 +174,19 @@ class ErasureSteps:
     # --- 2. erase one store (the Map's iteration) -------------------------------------------
 
     def erase_store(self, event: dict[str, Any]) -> dict[str, Any]:
-        request = self.load(event)
+        """One batch of one store; `erased` is the store's running total in this run of the Map.
+
+        Nothing is written to the request here: NotifyProcessors records the totals of the run
+        once, so a store costs its reads and its deletes and no bookkeeping call per batch.
+        """
+        request = self.planned(event)
         store = datamap.store(str(event["store"]))
         if isinstance(store, datamap.TableStore):
             deleted, more = self._erase_table(request, store)
         else:
             deleted, more = self._erase_bucket(request, store)
-        self._count(request, store.name, deleted)
-        return {"store": store.name, "deleted": deleted, "more": more}
-
-    def _count(self, request: Request, store: str, deleted: int) -> None:
-        clients.dynamodb().update_item(
-            TableName=self.requests.table,
-            Key=dynamo.to_item({"request_id": request.request_id}),
-            UpdateExpression="SET erased.#store = if_not_exists(erased.#store, :zero) + :deleted, updated_at = :at",
-            ExpressionAttributeNames={"#store": store},
-            ExpressionAttributeValues=dynamo.to_values({":zero": 0, ":deleted": deleted, ":at": now_iso()}),
-        )
+        erased = int(event.get("erased_before", 0)) + deleted
+        return {"store": store.name, "deleted": deleted, "erased": erased, "more": more}
 
     def _keys_in_scope(
         self, request: Request, store: datamap.TableStore, limit: int
@@ -243,7 +263,7 @@ class ErasureSteps:
             deadline = _iso(datetime.now(UTC) + timedelta(seconds=timeout))
             outcomes[processor_id] = NOTIFIED
             asked.append({"processor_id": processor_id, "timeout_seconds": timeout, "deadline": deadline})
-        self._mark(request, "erase_stores", "notify_processors", sub_processors=outcomes)
+        self._mark(request, "erase_stores", "notify_processors", sub_processors=outcomes, **_erased_totals(event))
         return {"processors": asked, "notified": len(asked), "unconfirmed": 0}
 
     def _processors_of(self, request: Request, item: dict[str, Any]) -> list[str]:
@@ -274,7 +294,7 @@ class ErasureSteps:
 
     def shred_key(self, event: dict[str, Any]) -> dict[str, Any]:
         """Delete the wrapped key (full erasures) and record the erasure in the ledger."""
-        request = self.load(event)
+        request = self.planned(event)
         shredded = self.keyring.shred(request.subject_id) if request.full else False
         at = now_iso()
         clients.dynamodb().put_item(
@@ -296,7 +316,7 @@ class ErasureSteps:
     # --- 5. delete the identity -------------------------------------------------------------
 
     def delete_identity(self, event: dict[str, Any]) -> dict[str, Any]:
-        request = self.load(event)
+        request = self.planned(event)
         deleted = self.identity.delete(request.subject_id) if request.full else False
         self._mark(request, "delete_identity")
         return {"deleted": deleted}
@@ -305,7 +325,7 @@ class ErasureSteps:
 
     def verify(self, event: dict[str, Any]) -> dict[str, Any]:
         """Ask every store again; anything left in scope fails verification."""
-        request = self.load(event)
+        request = self.planned(event)
         residual: dict[str, int] = {}
         for store in stores_in_scope(request.scope):
             if isinstance(store, datamap.TableStore):
@@ -344,9 +364,7 @@ class ErasureSteps:
             "subject_id": request.subject_id,
             "reason": request.reason.value,
             "scope": sorted(request.scope),
-            "stores": {
-                store.name: int(item.get("erased", {}).get(store.name, 0)) for store in stores_in_scope(request.scope)
-            },
+            "stores": _sum_runs(item.get("erased", {}), stores_in_scope(request.scope)),
             "key_shredded": request.full,
             "identity_deleted": request.full,
             "sub_processors": {"notified": 0, "unconfirmed": 0},
@@ -422,6 +440,19 @@ def _query_keys(table: str, store: datamap.TableStore, subject_id: str) -> Itera
         if "LastEvaluatedKey" not in response:
             return
         kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+
+def _erased_totals(event: dict[str, Any]) -> dict[str, Any]:
+    """The Map's totals as the request's `erased.<execution>#<round>` entry (setting it again is harmless)."""
+    if "erased" not in event or "execution" not in event:
+        return {}
+    totals = {str(entry["store"]): int(entry["erased"]) for entry in event["erased"]}
+    return {f"erased.{event['execution']}#{int(event.get('round', 0))}": totals}
+
+
+def _sum_runs(runs: dict[str, Any], stores: tuple[datamap.Store, ...]) -> dict[str, int]:
+    """What every run of the Map erased, store by store (a re-run or another round adds to it)."""
+    return {store.name: sum(int(run.get(store.name, 0)) for run in runs.values()) for store in stores}
 
 
 def batch_write(table: str, requests: list[WriteRequestTypeDef]) -> None:

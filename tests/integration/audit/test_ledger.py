@@ -41,8 +41,8 @@ def test_each_store_has_its_event_with_counts_and_the_chain_links(erased: Erased
     assert all(later.prev_hash == earlier.hash for earlier, later in itertools.pairwise(events))
     stores = {event.target: event.counts for event in events if event.step == "erase_store"}
     assert stores["profiles"]["deleted"] >= 1
-    assert stores["documents"]["deleted"] == 2
-    assert all(set(counts) == {"deleted", "more"} for counts in stores.values())
+    assert stores["documents"]["deleted"] == stores["documents"]["erased"] == 2
+    assert all(set(counts) == {"deleted", "erased", "more"} for counts in stores.values())
     assert {event.actor for event in events[1:]} == {"erasure-workflow"}
     assert {event.request_id for event in events} == {erased.request_id}
 

@@ -78,3 +78,5 @@ def test_the_certificate_states_when_no_backup_can_yield_the_data(local_stack: L
     assert certificate["key_shredded"] is True
     assert certificate["unrecoverable_after"] > item["key_shredded_at"]
     assert set(certificate["stores"]) >= {"profiles", "consents", "documents"}
+    # the counts are the totals the Map's runs carried: one document, one consent per purpose
+    assert (certificate["stores"]["documents"], certificate["stores"]["consents"]) == (1, 4)

@@ -53,7 +53,7 @@ def test_residue_found_by_verify_sends_the_run_round_again(
     def forgetful(self: ErasureSteps, event: dict[str, Any]) -> dict[str, Any]:
         if event["store"] == "documents" and not skipped:
             skipped.append(event["store"])
-            return {"store": "documents", "deleted": 0, "more": False}
+            return {"store": "documents", "deleted": 0, "erased": 0, "more": False}
         return original(self, event)
 
     monkeypatch.setattr(ErasureSteps, "erase_store", forgetful)
@@ -62,6 +62,11 @@ def test_residue_found_by_verify_sends_the_run_round_again(
     assert described["status"] == "SUCCEEDED"
     assert _entered(history(local_stack, described["executionArn"])).count("CountRound") == 1
     assert _residue(local_stack, customer.subject_id) == {}
+    # each round's totals are kept apart and summed: the second round erased what the first forgot
+    item = RequestRegistry(Settings.from_env(local_stack.resources.environment)).load(request_id)
+    assert item is not None
+    assert sorted(run.get("documents", 0) for run in item["erased"].values()) == [0, 2]
+    assert item["certificate"]["stores"]["documents"] == 2
 
 
 def test_residue_that_survives_three_rounds_fails_the_run_and_alarms(
@@ -72,7 +77,7 @@ def test_residue_that_survives_three_rounds_fails_the_run_and_alarms(
 
     def stubborn(self: ErasureSteps, event: dict[str, Any]) -> dict[str, Any]:
         if event["store"] == "consents":
-            return {"store": "consents", "deleted": 0, "more": False}
+            return {"store": "consents", "deleted": 0, "erased": 0, "more": False}
         return original(self, event)
 
     monkeypatch.setattr(ErasureSteps, "erase_store", stubborn)
