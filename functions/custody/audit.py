@@ -12,7 +12,10 @@ by Object Lock in COMPLIANCE mode: nobody, root included, can delete or overwrit
 before its retention ends. Writers may only put: they cannot read the ledger back (the audit
 key is encrypt-only for them), so each chain's head (seq, hash) is kept in the `audit_chains`
 table, claimed by a conditional write before the object is put — concurrent appends to one
-chain (the erasure Map's parallel stores) are serialized there, never forked.
+chain (the erasure Map's parallel stores) are serialized there, never forked. A warm process
+remembers the heads it claimed and tries the next claim against that memory without reading the
+table first; the condition on `seq` refuses a stale memory, which then reads the head and retries,
+so the cache saves a read per event and can never fork a chain.
 
 Callers (the erasure workflow, the API's sensitive actions, staff and processor actions) use
 one stable call: `AuditLedger(settings).record(step=..., target=..., outcome=..., actor=...,
@@ -24,7 +27,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 import uuid
+from collections import OrderedDict
 from dataclasses import asdict, dataclass, field
 from typing import Any, Final, Protocol
 
@@ -40,6 +45,33 @@ LEDGER_PREFIX: Final = "ledger"
 GENESIS: Final = "0" * 64
 MAX_CLAIM_ATTEMPTS: Final = 10
 DOCUMENTS: Final = "documents"
+HEAD_CACHE_ENTRIES: Final = 256
+
+
+class _ClaimedHeads:
+    """The chain heads this process last claimed: (table, chain) → {seq, hash}, least recent evicted."""
+
+    def __init__(self, capacity: int = HEAD_CACHE_ENTRIES) -> None:
+        self._heads: OrderedDict[tuple[str, str], dict[str, Any]] = OrderedDict()
+        self._capacity = capacity
+        self._lock = threading.Lock()
+
+    def get(self, table: str, chain: str) -> dict[str, Any] | None:
+        with self._lock:
+            head = self._heads.get((table, chain))
+            if head is not None:
+                self._heads.move_to_end((table, chain))
+            return head
+
+    def put(self, table: str, chain: str, head: dict[str, Any]) -> None:
+        with self._lock:
+            self._heads[(table, chain)] = head
+            self._heads.move_to_end((table, chain))
+            while len(self._heads) > self._capacity:
+                self._heads.popitem(last=False)
+
+
+CLAIMED_HEADS: Final = _ClaimedHeads()
 
 
 class EventSink(Protocol):
@@ -144,8 +176,10 @@ class AuditLedger:
         chain = chain_id or request_id or (subject_chain(subject_id) if subject_id else None)
         if chain is None:
             raise ValueError("An audit event needs a request, a subject or an explicit chain.")
+        remembered = CLAIMED_HEADS.get(self.table, chain)
         for _ in range(MAX_CLAIM_ATTEMPTS):
-            head = dynamo.get(self.table, {"chain_id": chain}) or {}
+            head = remembered or dynamo.get(self.table, {"chain_id": chain}) or {}
+            remembered = None  # a refused claim reads the table next time
             event = AuditEvent(
                 event_id=str(uuid.uuid4()),
                 chain_id=chain,
@@ -162,6 +196,7 @@ class AuditLedger:
                 attests=attests,
             ).sealed()
             if self._claim(event, head):
+                CLAIMED_HEADS.put(self.table, chain, {"seq": event.seq, "hash": event.hash})
                 self._put(event.key(), asdict(event))
                 for sink in self.sinks:
                     sink.send(event)

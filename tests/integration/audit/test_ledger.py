@@ -8,9 +8,10 @@ import threading
 from collections import Counter
 
 from custody import datamap
-from custody.audit import GENESIS, AuditLedger, subject_chain
+from custody.audit import CLAIMED_HEADS, GENESIS, AuditLedger, subject_chain
 from custody.erasure import stores_in_scope
 from devstack.audit_trail import verify
+from devstack.metering import counting_calls
 from tests.integration.audit.conftest import Erased
 
 
@@ -120,6 +121,29 @@ def test_concurrent_appends_make_one_chain_without_a_fork(erased: Erased) -> Non
     verification = verify(chain)
     assert verification.ok, verification.findings
     assert [event.seq for event in chain.latest_events()] == list(range(1, 17))
+
+
+def test_a_remembered_head_saves_the_read_and_a_stale_one_cannot_fork_the_chain(erased: Erased) -> None:
+    ledger = AuditLedger(erased.settings)
+    chain_id = f"remembered-{erased.request_id}"
+
+    def append(step: str) -> None:
+        ledger.record(step=step, target="workflow", outcome="ok", actor="test", chain_id=chain_id)
+
+    append("first")
+    stale = CLAIMED_HEADS.get(ledger.table, chain_id)
+    with counting_calls("dynamodb", "s3") as calls:
+        append("second")  # this process claimed the head last: claim and put, no read
+    assert dict(calls) == {"dynamodb.UpdateItem": 1, "s3.PutObject": 1}
+    assert stale is not None
+    CLAIMED_HEADS.put(ledger.table, chain_id, stale)  # as if another process had appended since
+    with counting_calls("dynamodb", "s3") as calls:
+        append("third")
+    assert (calls["dynamodb.UpdateItem"], calls["dynamodb.GetItem"]) == (2, 1)  # refused, read, claimed
+    chain = erased.reader().chain(chain_id, with_history=False)
+    verification = verify(chain)
+    assert verification.ok, verification.findings
+    assert [event.step for event in chain.latest_events()] == ["first", "second", "third"]
 
 
 def test_the_execution_history_and_ledger_agree_step_by_step(erased: Erased) -> None:
