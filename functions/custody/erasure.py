@@ -236,6 +236,8 @@ class ErasureSteps:
             if errors:
                 raise TransientError(f"{len(errors)} object versions of {store.name} could not be deleted.")
             deleted += len(versions)
+            if not listed.get("IsTruncated"):
+                return deleted, False  # that listing held the last of them: no need to list an empty prefix
         return deleted, True
 
     # --- 3. notify sub-processors -----------------------------------------------------------
