@@ -51,11 +51,16 @@ class Observability:
     metrics: Metrics
 
 
+TRACED_MODULES = ("botocore",)
+
+
 def observability(function_name: str) -> Observability:
     service = catalog.function(function_name).service
     return Observability(
         logger=Logger(service=service),
-        tracer=Tracer(service=service),
+        # Every call we make goes through botocore; patching only it spares the X-Ray SDK from
+        # importing and wrapping every other library it knows (httplib, requests, sqlite3, ...).
+        tracer=Tracer(service=service, patch_modules=TRACED_MODULES),
         metrics=Metrics(namespace=METRICS_NAMESPACE, service=service),
     )
 
