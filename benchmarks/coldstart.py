@@ -77,7 +77,7 @@ def run() -> dict[str, Any]:
             times[name].append(microseconds)
             modules[name] = loaded
     floor = min(times["floor"])
-    rows = [
+    rows: list[dict[str, Any]] = [
         {
             "function": function.name,
             "import_ms": round(min(times[function.name]) / 1000, 1),
@@ -91,6 +91,6 @@ def run() -> dict[str, Any]:
     ]
     figures: dict[str, float] = {}
     for row in rows:
-        figures[f"coldstart.{row['function']}.over_floor"] = row["over_floor"]
-        figures[f"coldstart.{row['function']}.modules_over_floor"] = row["modules_over_floor"]
+        figures[f"coldstart.{row['function']}.over_floor"] = float(row["over_floor"])
+        figures[f"coldstart.{row['function']}.modules_over_floor"] = float(row["modules_over_floor"])
     return {"rows": rows, "figures": figures}

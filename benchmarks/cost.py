@@ -54,7 +54,7 @@ def run(
             + LAMBDA_GB * LAMBDA_SECONDS_PER_INVOCATION * PRICES_USD["lambda_arm_gb_second"]
         )
     )
-    rows = [{"operation": "erasure (typical customer)", "usd_each": per_erasure}]
+    rows = [{"operation": "erasure (a small customer, whole workflow)", "usd_each": per_erasure}]
     request_costs = []
     for row in api["rows"]:
         usd = (

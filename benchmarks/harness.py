@@ -15,6 +15,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from botocore.client import BaseClient
+
 from devstack.stack import prepare_process_environment
 
 # Fake credentials before any client exists (a developer's real ones must never be used).
@@ -107,3 +109,29 @@ def timed(work: Callable[[], Any], repeats: int) -> list[float]:
         work()
         samples.append(time.perf_counter() - started)
     return samples
+
+
+ApiCallObserver = Callable[[str, dict[str, Any], float], None]
+
+
+@contextmanager
+def observing_every_call(observe: ApiCallObserver) -> Iterator[None]:
+    """`observe(service.Operation, params, seconds)` after every botocore call in this process.
+
+    Functions run in-process build clients of their own (per function environment), so this
+    hooks the one method every client call goes through rather than particular clients.
+    """
+    original = getattr(BaseClient, "_make_api_call")  # noqa: B009 - botocore's private, untyped entry point
+
+    def observed(client: BaseClient, operation: str, params: dict[str, Any]) -> Any:
+        started = time.perf_counter()
+        try:
+            return original(client, operation, params)
+        finally:
+            observe(f"{client.meta.service_model.service_name}.{operation}", params, time.perf_counter() - started)
+
+    setattr(BaseClient, "_make_api_call", observed)  # noqa: B010
+    try:
+        yield
+    finally:
+        setattr(BaseClient, "_make_api_call", original)  # noqa: B010

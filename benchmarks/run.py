@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from benchmarks import api, coldstart, cost, erasure
+from benchmarks import api, coldstart, cost, erasure, workflow
 from custody import datamap
 
 RESULTS = Path(__file__).resolve().parent / "results" / "latest.json"
@@ -42,25 +42,42 @@ def main() -> int:
             ["items", "versions", "others", "calls", "floor", "scans", "naive_calls", "seconds", "naive_seconds"],
         )
     )
+    workflow_results = workflow.run()
+    print("\n## A whole erasure: the state machine's run, every call its steps make, by purpose\n")
+    print(
+        table(
+            workflow_results["rows"],
+            ["interactions", "documents", "status", "calls", *workflow.PURPOSE_COLUMNS, "seconds"],
+        )
+    )
     api_results = api.run()
     print("\n## API: in-process latency and calls against the bare boto3 floor\n")
     print(
         table(
             api_results["rows"],
-            ["route", "calls", "p50_ms", "p95_ms", "floor_p50_ms", "floor_p95_ms", "p50_over_floor"],
+            ["route", "calls", "p50_ms", "p95_ms", "floor_p50_ms", "floor_p95_ms", "p50_over_floor", "own_p50_ms"],
         )
     )
     cold = coldstart.run()
     print("\n## Cold start: handler import time against boto3 + Powertools resolver + pydantic\n")
-    print(table(cold["rows"], ["function", "import_ms", "floor_ms", "over_floor"]))
-    typical = next(
-        row for row in erasure_results["rows"] if (row["items"], row["versions"], row["others"]) == (100, 100, 0)
+    print(
+        table(
+            cold["rows"],
+            ["function", "import_ms", "floor_ms", "over_floor", "modules", "floor_modules", "modules_over_floor"],
+        )
     )
+    typical = workflow_results["rows"][0]  # a small customer's whole erasure, the ledger and identity included
     transitions, invocations = workflow_shape()
     costs = cost.run(api_results, typical["calls_by_operation"], transitions, invocations)
     print(f"\n## Cost model (prices {costs['prices_as_of']})\n")
     print(table([{**row, "usd_each": f"{row['usd_each']:.8f}"} for row in costs["rows"]], ["operation", "usd_each"]))
-    figures = {**erasure_results["figures"], **api_results["figures"], **cold["figures"], **costs["figures"]}
+    figures = {
+        **erasure_results["figures"],
+        **workflow_results["figures"],
+        **api_results["figures"],
+        **cold["figures"],
+        **costs["figures"],
+    }
     print("\n## Figures\n")
     print(table([{"figure": name, "value": value} for name, value in figures.items()], ["figure", "value"]))
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
@@ -71,6 +88,7 @@ def main() -> int:
                 "machine": {"python": sys.version.split()[0], "platform": platform.platform()},
                 "figures": figures,
                 "erasure": erasure_results["rows"],
+                "workflow": workflow_results["rows"],
                 "api": api_results["rows"],
                 "coldstart": cold["rows"],
                 "cost": costs,

@@ -17,10 +17,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from botocore.client import BaseClient
-
 from benchmarks.api import PROFILE
-from benchmarks.harness import Caller, account
+from benchmarks.harness import Caller, account, observing_every_call
 from custody import datamap, naming
 from custody.aws import clients
 from custody.erasure import BATCH_WRITE_MAX
@@ -37,25 +35,15 @@ NOT_COUNTED = {"stepfunctions.DescribeExecution"}  # the benchmark's own polling
 
 @contextmanager
 def counting_every_call() -> Iterator[list[tuple[str, str]]]:
-    """(service.Operation, table or bucket) of every botocore call in this process, the steps' included.
-
-    The steps run in-process with clients of their own, built per function environment, so the
-    count hooks the one method every client call goes through rather than particular clients.
-    """
+    """(service.Operation, table or bucket) of every botocore call in this process, the steps' included."""
     made: list[tuple[str, str]] = []
-    original = BaseClient._make_api_call
 
-    def counted(client: BaseClient, operation: str, params: dict[str, Any]) -> Any:
-        name = f"{client.meta.service_model.service_name}.{operation}"
+    def count(name: str, params: dict[str, Any], _: float) -> None:
         if name not in NOT_COUNTED:
             made.append((name, _resource(params)))
-        return original(client, operation, params)
 
-    BaseClient._make_api_call = counted  # type: ignore[method-assign]
-    try:
+    with observing_every_call(count):
         yield made
-    finally:
-        BaseClient._make_api_call = original  # type: ignore[method-assign]
 
 
 def _resource(params: dict[str, Any]) -> str:
@@ -63,7 +51,7 @@ def _resource(params: dict[str, Any]) -> str:
     if "RequestItems" in params:
         return str(next(iter(params["RequestItems"]), ""))
     if "TransactItems" in params:
-        first = next(iter(params["TransactItems"][0].values()), {})
+        first: dict[str, Any] = next(iter(params["TransactItems"][0].values()), {})
         return str(first.get("TableName", ""))
     return str(params.get("TableName") or params.get("Bucket") or "")
 
