@@ -63,7 +63,17 @@ def main() -> int:
     print(
         table(
             cold["rows"],
-            ["function", "import_ms", "floor_ms", "over_floor", "modules", "floor_modules", "modules_over_floor"],
+            [
+                "function",
+                "import_ms",
+                "floor_ms",
+                "over_floor",
+                "stack_ms",
+                "over_stack",
+                "modules",
+                "floor_modules",
+                "modules_over_floor",
+            ],
         )
     )
     typical = workflow_results["rows"][0]  # a small customer's whole erasure, the ledger and identity included
