@@ -87,12 +87,14 @@ class ErasureSteps:
 
     # --- the request record ----------------------------------------------------------------
 
-    def load(self, event: dict[str, Any]) -> Request:
+    def read(self, event: dict[str, Any]) -> tuple[Request, dict[str, Any]]:
+        """The request the event names, checked against its subject, and the whole record (one read)."""
         request_id = str(event["request_id"])
         item = self.requests.load(request_id)
         if item is None or item.get("subject_id") != check_subject_id(str(event["subject_id"])):
             raise RequestNotFound(f"No erasure request {request_id} for this subject.")
-        return Request(request_id, item["subject_id"], ErasureReason(item["reason"]), frozenset(item["scope"]))
+        request = Request(request_id, item["subject_id"], ErasureReason(item["reason"]), frozenset(item["scope"]))
+        return request, item
 
     @staticmethod
     def planned(event: dict[str, Any]) -> Request:
@@ -136,11 +138,11 @@ class ErasureSteps:
 
     def freeze(self, event: dict[str, Any]) -> dict[str, Any]:
         """Nothing new may arrive while the data goes: the subject is marked, the sign-in disabled."""
-        request = self.load(event)
+        request, item = self.read(event)
         if request.full:
             self._set_subject_status(request, SubjectStatus.ERASING)
             self.identity.disable(request.subject_id)
-        done = (self.requests.load(request.request_id) or {}).get("status") == RequestStatus.COMPLETED.value
+        done = item.get("status") == RequestStatus.COMPLETED.value
         self._mark(request, "freeze", status=None if done else RequestStatus.IN_PROGRESS)
         return {
             "stores": [store.name for store in stores_in_scope(request.scope)],
@@ -250,10 +252,9 @@ class ErasureSteps:
         withdrawal from the disclosures that hold a category in scope. A processor already
         confirmed by an earlier run is not asked again.
         """
-        request = self.load(event)
+        request, item = self.read(event)
         if "outcome" in event:
             return self._processor_outcome(request, str(event["processor_id"]), str(event["outcome"]))
-        item = self.requests.load(request.request_id) or {}
         outcomes: dict[str, str] = dict(item.get("sub_processors") or {})
         registry = ProcessorRegistry(self.settings)
         asked = []
@@ -355,8 +356,7 @@ class ErasureSteps:
     # --- 7. certify -------------------------------------------------------------------------
 
     def certify(self, event: dict[str, Any]) -> dict[str, Any]:
-        request = self.load(event)
-        item = self.requests.load(request.request_id) or {}
+        request, item = self.read(event)
         if item.get("status") == RequestStatus.COMPLETED.value and item.get("certificate_digest"):
             return {"status": RequestStatus.COMPLETED.value, "certificate_digest": item["certificate_digest"]}
         completed_at = datetime.now(UTC)
@@ -411,7 +411,7 @@ class ErasureSteps:
     # --- on failure -------------------------------------------------------------------------
 
     def record_failure(self, event: dict[str, Any]) -> dict[str, Any]:
-        request = self.load(event)
+        request, _ = self.read(event)
         error = str(event.get("error") or "Unknown")[:100]
         self._mark(request, "failed", status=RequestStatus.FAILED, failure=error)
         return {"status": RequestStatus.FAILED.value}
