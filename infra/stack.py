@@ -102,6 +102,8 @@ class CustodyStack(Stack):
             audit=self.audit,
             data_key=self.keys.data,
             chains=self.data.tables["audit_chains"],
+            requests=self.data.tables["requests"],
+            erasure_ledger=self.data.tables["erasure_ledger"],
             state_machine_arn=erasure_state_machine_arn(config),
         )
         self.backup = Backup(

@@ -14,10 +14,13 @@ from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
+
 from custody import datamap, disposal, dynamo, retention
 from custody.requests import ErasureReason, RequestRegistry
 from custody.settings import Settings
 from custody.subjects import Subject, SubjectRegistry
+from devstack import cli, retention_cli
 from devstack.metering import counting_calls
 from tests.integration.conftest import LocalStack
 from tests.integration.erasure.conftest import Customer, wait_for_execution
@@ -195,3 +198,34 @@ def test_the_local_stack_expires_exports_and_interactions_from_the_data_map(loca
     assert rule["Expiration"]["Days"] == datamap.category("exports").retention_days
     ttl = dynamodb.describe_time_to_live(TableName=local_stack.resources.tables["interactions"])
     assert ttl["TimeToLiveDescription"]["AttributeName"] == datamap.store("interactions").ttl_attribute  # type: ignore[union-attr]
+
+
+def test_the_cli_plans_sweeps_and_lists_the_register(
+    local_stack: LocalStack,
+    settings: Settings,
+    active_at: Travel,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setattr(retention_cli, "settings_for", lambda local, state_dir: settings)
+    moment = NOW + timedelta(days=200)
+    subject_id = _subject(settings, active_at, moment)
+    due = retention.disposal_due(retention.parse(retention.iso_millis(moment)), settings)
+    before = retention.iso(due - timedelta(days=10))
+    assert cli.main(["retention", "plan", "--now", before, "--json"], configure_logging=False) == 0
+    plan = json.loads(capsys.readouterr().out)
+    (entry,) = [e for e in plan["customers_due"] if e["subject_id"] == subject_id]
+    assert entry["due_at"] == retention.iso(due)
+    assert entry["overdue"] is False
+    assert {rule["store"] for rule in plan["standing"]} >= {"interactions", "exports", "backups"}
+
+    after = retention.iso(due + timedelta(hours=1))
+    assert cli.main(["retention", "sweep", "--now", after], configure_logging=False) == 0
+    swept = json.loads(capsys.readouterr().out)
+    assert swept["started"] >= 1
+    _finish(local_stack, swept["request_ids"])
+    assert cli.main(["retention", "register", "--since", NOW.date().isoformat()], configure_logging=False) == 0
+    out = capsys.readouterr().out
+    assert subject_id in out
+    assert "reason retention under policy inactivity" in out
+    assert "verification: passed" in out
