@@ -8,15 +8,17 @@ subjects each test made, or about counts the index itself reports.
 from __future__ import annotations
 
 import json
+import threading
 import uuid
-from collections.abc import Callable
-from contextlib import AbstractContextManager
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
-from custody import datamap, disposal, dynamo, retention
+from custody import aws, datamap, disposal, dynamo, retention
 from custody.requests import ErasureReason, RequestRegistry
 from custody.settings import Settings
 from custody.subjects import Subject, SubjectRegistry
@@ -43,6 +45,33 @@ def _subject(settings: Settings, travel: Travel, moment: datetime) -> str:
 
 def _due_in_index(settings: Settings, now: datetime) -> set[str]:
     return {candidate.subject_id for _, candidate in disposal.RetentionSweep(settings).candidates(now) if candidate}
+
+
+@contextmanager
+def _this_thread_calls() -> Iterator[Counter[str]]:
+    """`service.Operation` → calls made from this thread (not the workflows' in-process Lambdas)."""
+    counted: Counter[str] = Counter()
+    me = threading.get_ident()
+
+    def record(event_name: str, **_: Any) -> None:
+        if threading.get_ident() == me:
+            service, operation = event_name.split(".", 2)[1:]
+            counted[f"{service}.{operation}"] += 1
+
+    built = [aws.clients.dynamodb(), aws.clients.stepfunctions(), aws.clients.s3()]
+    for client in built:
+        client.meta.events.register("before-call", record)
+    try:
+        yield counted
+    finally:
+        for client in built:
+            client.meta.events.unregister("before-call", record)
+
+
+def _last_invoked_is_the_erasure_steps(stack: LocalStack) -> None:
+    """The in-process runtime drops cached clients when it switches function; counted clients must stay."""
+    name = stack.resources.functions["erasure_steps"].name
+    stack.clients("lambda").invoke(FunctionName=name, Payload=json.dumps({"step": "warm-up"}).encode())
 
 
 def _finish(stack: LocalStack, request_ids: list[str]) -> None:
@@ -130,10 +159,11 @@ def test_the_sweep_is_bounded_and_the_next_run_continues(
     due = _due_in_index(settings, sweep_at)
     assert made <= due
     bounded = settings.model_copy(update={"retention_batch_max": 2})
+    _last_invoked_is_the_erasure_steps(local_stack)
     sweep = disposal.RetentionSweep(bounded)
     started: list[str] = []
     runs = []
-    with counting_calls("dynamodb", "stepfunctions") as calls:
+    with counting_calls("dynamodb", "stepfunctions", "s3") as calls, _this_thread_calls() as own:
         while True:
             report = sweep.run(sweep_at)
             runs.append(report)
@@ -145,6 +175,18 @@ def test_the_sweep_is_bounded_and_the_next_run_continues(
     assert len(started) == len(set(started)) == len(due)
     assert calls["sfn.StartExecution"] == len(due)
     assert calls["dynamodb.Scan"] == 0
+    # The sweep's own calls (the workflows run in other threads): per erasure started, two reads of
+    # the subject, one transaction, the audit append and the start; per run, the index Queries and
+    # the run's audit event.
+    queries = sum(run.buckets_queried for run in runs)
+    per_run = {"dynamodb.GetItem": 1, "dynamodb.UpdateItem": 1, "s3.PutObject": 1}
+    per_erasure = {"dynamodb.GetItem": 3, "dynamodb.TransactWriteItems": 1, "dynamodb.UpdateItem": 1}
+    per_erasure |= {"s3.PutObject": 1, "sfn.StartExecution": 1}
+    expected = {name: count * len(runs) for name, count in per_run.items()}
+    for name, count in per_erasure.items():
+        expected[name] = expected.get(name, 0) + count * len(due)
+    expected["dynamodb.Query"] = queries
+    assert dict(own) == expected
     _finish(local_stack, started)
 
 
