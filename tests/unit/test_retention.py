@@ -96,6 +96,9 @@ def test_every_category_with_a_retention_period_has_a_mechanism_that_enforces_it
     assert "none wired" not in {policy.mechanism for policy in standing.values()}
     assert standing["interactions"].days == datamap.INTERACTION_RETENTION_DAYS
     assert standing["exports"].days == datamap.EXPORT_RETENTION_DAYS
+    exports = datamap.store("exports")
+    assert isinstance(exports, datamap.BucketStore)
+    assert exports.expiration_days == datamap.category("exports").retention_days  # the lifecycle rule's source
     assert standing["backups"].days == SETTINGS.backup_retention_days
     written = at("2026-01-01T00:00:00Z")
     assert retention.iso(standing["exports"].disposes_of_data_written_at(written)) == "2026-01-08T00:00:00Z"
