@@ -28,6 +28,8 @@ class CustodyConfig:
     inactivity_days: int = datamap.INACTIVITY_DAYS
     retention_batch_max: int = 100
     retention_sweep_hour_utc: int = 2
+    # The first month any activity was recorded: the sweep queries no earlier index bucket.
+    activity_epoch_month: str = "2026-01"
     # The erasure SLA: an alarm fires when a request is older than this and not complete (the
     # legal limit is one month, GDPR art. 12(3)).
     erasure_sla_days: int = 7

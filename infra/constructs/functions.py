@@ -71,6 +71,7 @@ class Wiring:
             backup_retention_days=self.config.backup_retention_days,
             inactivity_days=self.config.inactivity_days,
             retention_batch_max=self.config.retention_batch_max,
+            activity_epoch_month=self.config.activity_epoch_month,
         )
 
 

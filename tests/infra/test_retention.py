@@ -54,6 +54,7 @@ def test_the_retention_function_is_told_the_retention_settings(synth: Synthesize
     assert env["CUSTODY_RETENTION_BATCH_MAX"] == str(synth.config.retention_batch_max)
     assert env["CUSTODY_BACKUP_RETENTION_DAYS"] == str(synth.config.backup_retention_days)
     assert env["CUSTODY_PITR_RECOVERY_DAYS"] == str(synth.config.pitr_recovery_days)
+    assert env["CUSTODY_ACTIVITY_EPOCH_MONTH"] == synth.config.activity_epoch_month
 
 
 def test_the_retention_role_reaches_no_personal_store() -> None:
