@@ -115,7 +115,12 @@ class CustodyStack(Stack):
         )
         retention = self.functions.deployed[RETENTION]
         self.retention = RetentionSchedule(
-            self, "Retention", config=config, function=retention.function, dead_letters=retention.dead_letters
+            self,
+            "Retention",
+            config=config,
+            function=retention.function,
+            dead_letters=retention.dead_letters,
+            dead_letter_key=self.keys.operations,
         )
         self._outputs()
         self.monitoring.watch_workflow(self.workflow.state_machine)

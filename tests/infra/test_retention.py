@@ -41,6 +41,13 @@ def test_the_schedule_runs_the_sweep_daily_and_the_sla_hourly(synth: Synthesized
         assert Cfn.refs(target["Arn"]) == {retention}
         assert json.loads(target["Input"]) == {"task": task}
         assert "DeadLetterConfig" in target
+    (operations,) = (lid for lid in cfn.of_type("AWS::KMS::Key") if "Operations" in lid)
+    (events_may_encrypt,) = (
+        statement
+        for statement in cfn.props(operations)["KeyPolicy"]["Statement"]
+        if statement.get("Principal") == {"Service": "events.amazonaws.com"}
+    )
+    assert events_may_encrypt["Condition"]["ArnEquals"]["aws:SourceArn"]
     permissions = [cfn.props(lid) for lid in cfn.of_type("AWS::Lambda::Permission")]
     assert any(
         Cfn.refs(props["FunctionName"]) == {retention} and props["Principal"] == "events.amazonaws.com"
