@@ -11,7 +11,8 @@ custody openapi [--check | --write]      the merged OpenAPI document (docs/opena
 custody restore-guard --table T --store S remove erased customers from a table restored from backup
 custody erasure rerun REQUEST_ID         re-run a failed erasure as a new execution
 custody audit show|verify|report ...     the auditor's timeline, chain verification, HTML report
-(the last three act on AWS with your credentials, or on the local stack with --local)
+custody retention plan|register|sweep    who is due next; what was destroyed; run the sweep once
+(the last four act on AWS with your credentials, or on the local stack with --local)
 """
 
 from __future__ import annotations
@@ -238,10 +239,11 @@ def _parser() -> argparse.ArgumentParser:
     openapi.add_argument("--path", type=Path, default=OPENAPI_DOC)
     openapi.set_defaults(handler=cmd_openapi)
 
-    from devstack import audit_cli, operator
+    from devstack import audit_cli, operator, retention_cli
 
     operator.add_commands(commands, DEFAULT_STATE_DIR)
     audit_cli.add_commands(commands, DEFAULT_STATE_DIR)
+    retention_cli.add_commands(commands, DEFAULT_STATE_DIR)
     return parser
 
 

@@ -11,7 +11,9 @@
 * the alarm topic;
 * one Lambda function per `catalog.FUNCTIONS` entry (a token zip: the patched runtime imports
   the real handler from `functions/`), environment `Settings.to_env()` with the real ids;
-* the erasure state machine from `statemachines/erasure.asl.json`, placeholders substituted.
+* the erasure state machine from `statemachines/erasure.asl.json`, placeholders substituted;
+* the retention schedule's EventBridge rules (moto keeps them but never fires a schedule:
+  `custody retention sweep --local` runs the sweep on demand).
 
 It works against the served moto (clients with an endpoint URL) and under `mock_aws` alike.
 """
@@ -38,6 +40,7 @@ from devstack.runtime import LAMBDA_RUNTIME
 ACCOUNT_ID: Final = "123456789012"  # moto's default account; Settings' bucket qualifier assumes it
 
 ERASURE_STEPS_FUNCTION: Final = "erasure_steps"
+RETENTION_FUNCTION: Final = "retention"
 OPERATIONS_KEY: Final = "operations"  # encrypts logs, queues and the alarm topic (no personal data)
 SYSTEM_TAG: Final = "custody:system"
 OPERATIONAL: Final = datamap.Classification.OPERATIONAL
@@ -202,6 +205,7 @@ class Provisioner:
                 _store_tags(name, OPERATIONAL),
                 data_key_arn,
                 table.ttl_attribute,
+                table.indexes,
             )
         return made
 
@@ -408,6 +412,18 @@ class Provisioner:
         )
         return str(created["stateMachineArn"])
 
+    def retention_schedule(self, function_arn: str) -> list[str]:
+        """The retention rules as infra.constructs.retention declares them (moto stores them; nothing fires)."""
+        events = self.clients("events")
+        made = []
+        for task, schedule in (("sweep", "cron(0 2 * * ? *)"), ("sla", "rate(1 hour)")):
+            name = naming.function_name(self.prefix, f"retention-{task}")
+            made.append(str(events.put_rule(Name=name, ScheduleExpression=schedule, State="ENABLED")["RuleArn"]))
+            events.put_targets(
+                Rule=name, Targets=[{"Id": "Target0", "Arn": function_arn, "Input": json.dumps({"task": task})}]
+            )
+        return made
+
     # --- all of it --------------------------------------------------------------------------
 
     def provision(self) -> Resources:
@@ -451,6 +467,7 @@ class Provisioner:
             for item in catalog.FUNCTIONS
         }
         queue_url = self.processor_queue(operations_key.arn)
+        self.retention_schedule(functions[RETENTION_FUNCTION].arn)
         state_machine_arn = self.erasure_state_machine(functions[ERASURE_STEPS_FUNCTION].arn, topic_arn, queue_url)
         if state_machine_arn != expected_state_machine_arn:
             raise ProvisioningError(

@@ -149,6 +149,13 @@ _DECLARED: Mapping[str, Access] = MappingProxyType(
             customer_identities=True,
             writes_ledger=True,
         ),
+        # The retention sweep: reads the subjects' inactivity index, records retention erasure
+        # requests (the withdrawal's transaction) and starts the workflow. No personal store.
+        "retention": Access(
+            tables={"subjects": READ_WRITE, "requests": READ_WRITE},
+            start_erasure=True,
+            writes_ledger=True,  # each request's opening event and one event per sweep
+        ),
     }
 )
 

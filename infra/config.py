@@ -8,7 +8,7 @@ from typing import Any
 
 from constructs import Node
 
-from custody import naming
+from custody import datamap, naming
 
 CONTEXT_PREFIX = "custody:"
 
@@ -23,6 +23,16 @@ class CustodyConfig:
     backup_retention_days: int = 35
     backup_vault_lock_changeable_days: int | None = None  # None: governance mode; a number: compliance after it
     noncurrent_version_days: int = 30
+    # Retention (docs/retention.md): customers inactive this long are erased with reason
+    # `retention` by a sweep that runs daily and starts at most `retention_batch_max` erasures.
+    inactivity_days: int = datamap.INACTIVITY_DAYS
+    retention_batch_max: int = 100
+    retention_sweep_hour_utc: int = 2
+    # The first month any activity was recorded: the sweep queries no earlier index bucket.
+    activity_epoch_month: str = "2026-01"
+    # The erasure SLA: an alarm fires when a request is older than this and not complete (the
+    # legal limit is one month, GDPR art. 12(3)).
+    erasure_sla_days: int = 7
     access_log_retention_days: int = 365
     log_retention_days: int = 365
     waf_log_retention_days: int = 30
@@ -44,6 +54,10 @@ class CustodyConfig:
             raise ValueError("PITR windows must satisfy 1 <= shredded <= data <= 35 days")
         if self.backup_retention_days < 1 or self.audit_retention_days < 1:
             raise ValueError("Retention periods are whole days, at least one")
+        if not 1 <= self.erasure_sla_days <= 30 or self.inactivity_days < 1 or self.retention_batch_max < 1:
+            raise ValueError("The erasure SLA is 1-30 days (the legal month); inactivity and batch are positive")
+        if not 0 <= self.retention_sweep_hour_utc <= 23:
+            raise ValueError("The retention sweep runs at an hour of the day, 0-23 UTC")
 
     @classmethod
     def from_context(cls, node: Node) -> CustodyConfig:

@@ -7,7 +7,7 @@ from typing import Any
 from aws_cdk import Aws, CfnOutput, Stack, Tags
 from constructs import Construct
 
-from custody import catalog, datamap
+from custody import datamap
 from custody.datamap import Erasure
 from infra.access import ACCESS
 from infra.config import CustodyConfig
@@ -21,7 +21,11 @@ from infra.constructs.identity import Identity
 from infra.constructs.keys import Keys
 from infra.constructs.monitoring import Monitoring
 from infra.constructs.notifications import ProcessorNotifications
+from infra.constructs.retention import RetentionSchedule
 from infra.constructs.workflow import Workflow, erasure_state_machine_arn
+
+ERASURE_STEPS = "erasure_steps"
+RETENTION = "retention"
 
 
 class CustodyStack(Stack):
@@ -76,7 +80,7 @@ class CustodyStack(Stack):
             self,
             "Workflow",
             config=config,
-            steps=self.functions[next(item.name for item in catalog.FUNCTIONS if not item.api)],
+            steps=self.functions[ERASURE_STEPS],
             alarm_topic=self.monitoring.topic,
             alarm_key=self.keys.operations,
             log_key=self.keys.operations,
@@ -98,6 +102,8 @@ class CustodyStack(Stack):
             audit=self.audit,
             data_key=self.keys.data,
             chains=self.data.tables["audit_chains"],
+            requests=self.data.tables["requests"],
+            erasure_ledger=self.data.tables["erasure_ledger"],
             state_machine_arn=erasure_state_machine_arn(config),
         )
         self.backup = Backup(
@@ -107,8 +113,19 @@ class CustodyStack(Stack):
             key=self.keys.data,
             tables={name: table for name, table in self.data.tables.items() if name not in shredded},
         )
+        retention = self.functions.deployed[RETENTION]
+        self.retention = RetentionSchedule(
+            self,
+            "Retention",
+            config=config,
+            function=retention.function,
+            dead_letters=retention.dead_letters,
+            dead_letter_key=self.keys.operations,
+        )
         self._outputs()
         self.monitoring.watch_workflow(self.workflow.state_machine)
+        self.monitoring.watch_erasure_sla(config)
+        self.monitoring.dashboard(config, self.workflow.state_machine)
         self.monitoring.watch_api(self.api.rest_api)
         for name, deployed in self.functions.deployed.items():
             self.monitoring.watch_function(name, deployed.function)

@@ -72,6 +72,13 @@ FUNCTIONS: tuple[Function, ...] = (
         timeout_seconds=300,
         memory_mb=1024,
     ),
+    Function(
+        "retention",
+        "Scheduled: erases customers inactive past the retention period; measures the erasure SLA.",
+        api=False,
+        timeout_seconds=300,
+        memory_mb=512,
+    ),
 )
 
 _C, _S, _P, _PUB = Audience.CUSTOMER, Audience.STAFF, Audience.PROCESSOR, Audience.PUBLIC

@@ -274,13 +274,55 @@ class OperationalTable:
     partition_key: str
     sort_key: str | None = None
     ttl_attribute: str | None = None
+    indexes: tuple[Index, ...] = ()
 
+
+# --- retention and disposal ------------------------------------------------------------------
+# Customers inactive this long are erased by the retention sweep (reason `retention`); the
+# deployed value comes from CDK context `custody:inactivityDays` (Settings.inactivity_days).
+INACTIVITY_DAYS = 1095
+# The policies under which data is disposed of, by erasure reason, as the disposal register
+# cites them. Bump the version when the policy text in docs/retention.md changes.
+RETENTION_POLICY_VERSION = "2026-11"
+DISPOSAL_POLICIES: dict[str, str] = {
+    "withdrawal": "consent-withdrawn: the customer withdrew; everything is erased",
+    "purpose_withdrawn": "purpose-withdrawn: the categories no remaining purpose justifies are erased",
+    "retention": f"inactivity: a customer inactive for {INACTIVITY_DAYS} days (by default) is erased",
+}
+# The sparse index of active customers by activity month, sharded so the month's writes do not
+# all land on one index partition: `activity_bucket` = `YYYY-MM#<shard>`, sort key
+# `last_active_at`. `subjects.touch` maintains both in the same write; a retention erasure and
+# the sweep's clean-up remove them, so an erased or erasing subject leaves the index.
+INACTIVITY_INDEX = "inactivity"
+ACTIVITY_BUCKET = "activity_bucket"
+ACTIVITY_SHARDS = 4
+# Erasure requests by status, oldest first: the oldest open request (the SLA metric) and the
+# disposal register (completed and failed requests, by date) are Queries, never a Scan.
+REQUEST_STATUS_INDEX = "by_status"
+REQUEST_INDEX_PROJECTION = ("request_id", "subject_id", "reason", "certificate_digest", "updated_at", "certificate")
 
 OPERATIONAL_TABLES: dict[str, OperationalTable] = {
     table.name: table
     for table in (
-        OperationalTable("subjects", "Lifecycle status of each opaque subject id.", "subject_id"),
-        OperationalTable("requests", "Erasure requests: status, steps, counts, certificate digest.", "request_id"),
+        OperationalTable(
+            "subjects",
+            "Lifecycle status of each opaque subject id.",
+            "subject_id",
+            indexes=(Index(INACTIVITY_INDEX, ACTIVITY_BUCKET, "last_active_at"),),
+        ),
+        OperationalTable(
+            "requests",
+            "Erasure requests: status, steps, counts, certificate digest.",
+            "request_id",
+            indexes=(
+                Index(
+                    REQUEST_STATUS_INDEX,
+                    "status",
+                    "created_at",
+                    projection=tuple(name for name in REQUEST_INDEX_PROJECTION if name != "request_id"),
+                ),
+            ),
+        ),
         OperationalTable(
             "erasure_ledger",
             "Survives erasure: which subject was erased, by which request, in which scope, when (ids only).",

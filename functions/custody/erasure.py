@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Final, cast
 
 from botocore.exceptions import ClientError
 
-from custody import datamap, dynamo
+from custody import datamap, dynamo, retention
 from custody.audit import GENESIS, AuditLedger
 from custody.aws import clients
 from custody.erasure_acks import CONFIRMED, NOTIFIED, UNCONFIRMED
@@ -395,10 +395,9 @@ class ErasureSteps:
         }
 
     def _unrecoverable_after(self, shredded_at: str | None, completed_at: datetime) -> str:
-        """No copy of the key survives past the key store's PITR window and the caches' lifetime."""
-        shredded = datetime.fromisoformat(shredded_at.replace("Z", "+00:00")) if shredded_at else completed_at
-        window = timedelta(days=self.settings.key_store_recovery_days, seconds=self.settings.key_cache_ttl_seconds)
-        return _iso(shredded + window)
+        """Computed where every retention date is (custody.retention), from the shred time."""
+        shredded = retention.parse(shredded_at) if shredded_at else completed_at
+        return retention.iso(retention.unrecoverable_after(shredded, self.settings))
 
     def _close(self, request: Request) -> None:
         clients.dynamodb().update_item(

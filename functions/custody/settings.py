@@ -14,7 +14,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from custody import naming
+from custody import datamap, naming
 
 ENV_PREFIX = "CUSTODY_"
 
@@ -54,6 +54,25 @@ class Settings(BaseModel):
         ge=1,
         le=35,
         description="PITR window of the subject_keys table: a shredded key is unrecoverable this long after.",
+    )
+    pitr_recovery_days: int = Field(
+        default=35, ge=1, le=35, description="PITR window of the data tables: how long an erased row stays restorable."
+    )
+    backup_retention_days: int = Field(
+        default=35, ge=1, description="AWS Backup recovery points are deleted this long after they are taken."
+    )
+    inactivity_days: int = Field(
+        default=datamap.INACTIVITY_DAYS,
+        ge=1,
+        description="A customer with no activity for this long is erased by the retention sweep (reason retention).",
+    )
+    retention_batch_max: int = Field(
+        default=100, ge=1, le=10_000, description="Erasures one retention sweep starts at most; the rest wait a run."
+    )
+    activity_epoch_month: str = Field(
+        default="2026-01",
+        pattern=r"^\d{4}-(0[1-9]|1[0-2])$",
+        description="The first month any activity was recorded: the sweep queries no earlier activity bucket.",
     )
     erasure_batch_items: int = Field(
         default=2500, ge=25, le=100_000, description="Items one erase_store run deletes before it loops."

@@ -17,7 +17,10 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from custody import dynamo
+from botocore.exceptions import ClientError
+
+from custody import datamap, dynamo, retention
+from custody.aws import clients
 from custody.errors import Conflict, CustodyError, Forbidden
 from custody.settings import Settings
 
@@ -108,18 +111,30 @@ class SubjectRegistry:
         add_disclosed_to: str | None = None,
         bump_profile: bool = False,
         bump_consent: bool = False,
+        inactive_since: str | None = None,
     ) -> TransactWriteItemTypeDef:
         """The transaction item that records activity on an active subject, with optimistic locking.
 
         It fails the whole transaction when the subject is no longer active or when its
-        profile or consent version moved since `subject` was loaded.
+        profile or consent version moved since `subject` was loaded. Activity moves
+        `last_active_at` and the subject's inactivity-index bucket in the same write.
+
+        `inactive_since` is the retention sweep's write: it is not activity, so it requires
+        `last_active_at` to still be that value (the customer did not come back meanwhile) and
+        takes the subject out of the inactivity index instead of moving it.
         """
         at = now_iso()
-        sets = ["last_active_at = :now", "created_at = if_not_exists(created_at, :now)", "#status = :active"]
-        sets += set_expressions or []
         all_values: dict[str, Any] = {":now": at, ":active": SubjectStatus.ACTIVE.value}
-        all_names = {"#status": "status"}
+        all_names = {"#status": "status", "#bucket": datamap.ACTIVITY_BUCKET}
         conditions = ["(attribute_not_exists(#status) OR #status = :active)"]
+        sets = ["created_at = if_not_exists(created_at, :now)", "#status = :active"]
+        if inactive_since is None:
+            sets += ["last_active_at = :now", "#bucket = :bucket"]
+            all_values[":bucket"] = retention.activity_bucket(subject.subject_id, retention.parse(at))
+        else:
+            conditions.append("last_active_at = :inactive_since")
+            all_values[":inactive_since"] = inactive_since
+        sets += set_expressions or []
         # Consents are always guarded: a write must not race a withdrawal. The profile version
         # is guarded by the writes that change the profile.
         guarded = [("consent_version", subject.consent_version, bump_consent)]
@@ -146,6 +161,8 @@ class SubjectRegistry:
             all_values[":disclosed_to"] = {add_disclosed_to}
         if additions:
             expression += " ADD " + ", ".join(additions)
+        if inactive_since is not None:
+            expression += " REMOVE #bucket"
         return {
             "Update": {
                 "TableName": self.table,
@@ -156,6 +173,27 @@ class SubjectRegistry:
                 "ExpressionAttributeValues": dynamo.to_values(all_values),
             }
         }
+
+    def leave_inactivity_index(self, subject_id: str, bucket: str) -> bool:
+        """Take an erasing or erased subject out of the inactivity index (the sweep's clean-up).
+
+        Conditional on the subject still being in `bucket` and not active without a pending
+        erasure, so it never hides a customer the sweep should erase. True when it removed it.
+        """
+        try:
+            clients.dynamodb().update_item(
+                TableName=self.table,
+                Key=dynamo.to_item({"subject_id": check_subject_id(subject_id)}),
+                UpdateExpression="REMOVE #bucket",
+                ConditionExpression="#bucket = :bucket AND (#status <> :active OR attribute_exists(pending_erasure))",
+                ExpressionAttributeNames={"#bucket": datamap.ACTIVITY_BUCKET, "#status": "status"},
+                ExpressionAttributeValues=dynamo.to_values({":bucket": bucket, ":active": SubjectStatus.ACTIVE.value}),
+            )
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
 
     def guarded(
         self,

@@ -2,9 +2,10 @@
 
 Assumed with MFA by principals of this account (the people in the staff pool's `auditor` group
 get it through your identity provider). It reads `ledger/*` and the trail's prefix (every
-version), decrypts with the audit key, reads the chain heads in `audit_chains` (through
-DynamoDB only, for that one table), and reads the erasure executions' history. It can write,
-delete or re-protect nothing, and it reaches no personal-data store.
+version), decrypts with the audit key, reads the chain heads in `audit_chains`, queries the
+disposal register (the requests table's `by_status` index and the erasure ledger: ids, reasons,
+counts and dates) through DynamoDB only, and reads the erasure executions' history. It can
+write, delete or re-protect nothing, and it reaches no personal-data store.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
+from custody import datamap
 from infra.config import CustodyConfig
 from infra.constructs.audit import LEDGER_PREFIX, TRAIL_PREFIX, Audit
 from infra.nag import acknowledge_wildcard
@@ -30,6 +32,8 @@ class Auditor(Construct):
         audit: Audit,
         data_key: kms.IKey,
         chains: dynamodb.ITable,
+        requests: dynamodb.ITable,
+        erasure_ledger: dynamodb.ITable,
         state_machine_arn: str,
     ) -> None:
         super().__init__(scope, construct_id)
@@ -59,14 +63,30 @@ class Auditor(Construct):
                     resources=[audit.bucket.arn_for_objects(prefix) for prefix in prefixes],
                 ),
                 iam.PolicyStatement(actions=["kms:Decrypt"], resources=[audit.key.key_arn]),
-                iam.PolicyStatement(actions=["dynamodb:GetItem"], resources=[chains.table_arn]),
+                iam.PolicyStatement(
+                    actions=["dynamodb:GetItem"],
+                    resources=[chains.table_arn, requests.table_arn, erasure_ledger.table_arn],
+                ),
+                # The disposal register (docs/retention.md): requests by status and date, and the
+                # erasure ledger, which hold ids, reasons, counts and dates only.
+                iam.PolicyStatement(
+                    actions=["dynamodb:Query"],
+                    resources=[
+                        f"{requests.table_arn}/index/{datamap.REQUEST_STATUS_INDEX}",
+                        erasure_ledger.table_arn,
+                    ],
+                ),
                 iam.PolicyStatement(
                     actions=["kms:Decrypt"],
                     resources=[data_key.key_arn],
                     conditions={
                         "StringEquals": {
                             "kms:ViaService": f"dynamodb.{Aws.REGION}.amazonaws.com",
-                            "kms:EncryptionContext:aws:dynamodb:tableName": chains.table_name,
+                            "kms:EncryptionContext:aws:dynamodb:tableName": [
+                                chains.table_name,
+                                requests.table_name,
+                                erasure_ledger.table_name,
+                            ],
                         }
                     },
                 ),

@@ -46,6 +46,7 @@ class Data(Construct):
             self.tables[name] = self._table(
                 name, table.partition_key, table.sort_key, table.ttl_attribute, config.pitr_recovery_days
             )
+            _add_indexes(self.tables[name], table.indexes)
             tag_store(self.tables[name], name, Classification.OPERATIONAL)
         for bucket in datamap.bucket_stores():
             self.buckets[bucket.name] = self._store_bucket(bucket, qualifier)
@@ -54,18 +55,7 @@ class Data(Construct):
         shredded = store.erasure is Erasure.SHRED
         window = self._config.shredded_pitr_recovery_days if shredded else self._config.pitr_recovery_days
         table = self._table(store.name, store.partition_key, store.sort_key, store.ttl_attribute, window)
-        for index in store.indexes:
-            table.add_global_secondary_index(
-                index_name=index.name,
-                partition_key=dynamodb.Attribute(name=index.partition_key, type=dynamodb.AttributeType.STRING),
-                sort_key=dynamodb.Attribute(name=index.sort_key, type=dynamodb.AttributeType.STRING)
-                if index.sort_key
-                else None,
-                projection_type=dynamodb.ProjectionType.INCLUDE
-                if index.projection
-                else dynamodb.ProjectionType.KEYS_ONLY,
-                non_key_attributes=list(index.projection) or None,
-            )
+        _add_indexes(table, store.indexes)
         tag_store(table, store.name, store.classification)
         if shredded:
             acknowledge_in_packs(
@@ -182,6 +172,19 @@ class Data(Construct):
             "another region, outside the data map; the logs serve investigations here and expire.",
         )
         return bucket
+
+
+def _add_indexes(table: dynamodb.Table, indexes: tuple[datamap.Index, ...]) -> None:
+    for index in indexes:
+        table.add_global_secondary_index(
+            index_name=index.name,
+            partition_key=dynamodb.Attribute(name=index.partition_key, type=dynamodb.AttributeType.STRING),
+            sort_key=dynamodb.Attribute(name=index.sort_key, type=dynamodb.AttributeType.STRING)
+            if index.sort_key
+            else None,
+            projection_type=dynamodb.ProjectionType.INCLUDE if index.projection else dynamodb.ProjectionType.KEYS_ONLY,
+            non_key_attributes=list(index.projection) or None,
+        )
 
 
 def no_replica(bucket: s3.IBucket, reason: str) -> None:

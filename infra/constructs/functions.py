@@ -67,6 +67,11 @@ class Wiring:
             audit_lake_channel_arn=self.audit.lake_channel_arn or "",
             audit_retention_days=self.config.audit_retention_days,
             key_store_recovery_days=self.config.shredded_pitr_recovery_days,
+            pitr_recovery_days=self.config.pitr_recovery_days,
+            backup_retention_days=self.config.backup_retention_days,
+            inactivity_days=self.config.inactivity_days,
+            retention_batch_max=self.config.retention_batch_max,
+            activity_epoch_month=self.config.activity_epoch_month,
         )
 
 
@@ -262,7 +267,10 @@ class Functions(Construct):
 
 def _indexes(table: str) -> tuple[str, ...]:
     store = next((item for item in datamap.table_stores() if item.name == table), None)
-    return tuple(index.name for index in store.indexes) if store else ()
+    if store is not None:
+        return tuple(index.name for index in store.indexes)
+    operational = datamap.OPERATIONAL_TABLES.get(table)
+    return tuple(index.name for index in operational.indexes) if operational else ()
 
 
 def _services(access: Access) -> list[str]:

@@ -15,10 +15,11 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
-from custody import naming
+from custody import catalog, naming
 from infra.config import CustodyConfig
 
 PERIOD = Duration.minutes(5)
+RETENTION_FUNCTION = "retention"
 
 
 class Monitoring(Construct):
@@ -82,12 +83,83 @@ class Monitoring(Construct):
             f"The {function_name} function raised an unhandled error.",
         )
 
+    def watch_erasure_sla(self, config: CustodyConfig) -> cloudwatch.Alarm:
+        """Any erasure request older than the SLA and not complete (published hourly by `retention`)."""
+        alarm = cloudwatch.Alarm(
+            self,
+            "ErasureSla",
+            metric=erasure_metric("OldestOpenErasureAgeSeconds", "Maximum"),
+            threshold=config.erasure_sla_days * 86_400,
+            evaluation_periods=1,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            alarm_description=(
+                f"An erasure request is older than {config.erasure_sla_days} days and not complete; the legal limit "
+                "is one month. See docs/runbooks/failed-erasure.md and docs/runbooks/unconfirmed-processor.md."
+            ),
+        )
+        alarm.add_alarm_action(self._action)
+        alarm.add_ok_action(self._action)
+        return alarm
+
+    def dashboard(self, config: CustodyConfig, state_machine: sfn.StateMachine) -> cloudwatch.Dashboard:
+        """Request ages and outcomes: started, completed, failed erasures; the oldest open; the sweep."""
+        hour = Duration.hours(1)
+        dashboard = cloudwatch.Dashboard(self, "Dashboard", dashboard_name=config.name("erasure"))
+        dashboard.add_widgets(
+            cloudwatch.GraphWidget(
+                title="Erasures: started, completed, failed",
+                left=[
+                    state_machine.metric_started(period=hour),
+                    state_machine.metric_succeeded(period=hour),
+                    state_machine.metric_failed(period=hour),
+                    state_machine.metric_timed_out(period=hour),
+                ],
+                width=12,
+            ),
+            cloudwatch.GraphWidget(
+                title="Oldest open erasure (seconds) against the SLA",
+                left=[erasure_metric("OldestOpenErasureAgeSeconds", "Maximum")],
+                right=[erasure_metric("OpenErasures", "Maximum")],
+                left_annotations=[cloudwatch.HorizontalAnnotation(value=config.erasure_sla_days * 86_400, label="SLA")],
+                width=12,
+            ),
+        )
+        dashboard.add_widgets(
+            cloudwatch.GraphWidget(
+                title="Retention sweep",
+                left=[
+                    erasure_metric(name, "Sum", Duration.days(1))
+                    for name in ("RetentionCandidates", "RetentionErasuresStarted", "RetentionSkipped")
+                ],
+                right=[erasure_metric("RetentionIndexQueries", "Sum", Duration.days(1))],
+                width=12,
+            ),
+            cloudwatch.SingleValueWidget(
+                title="Oldest open erasure (seconds)",
+                metrics=[erasure_metric("OldestOpenErasureAgeSeconds", "Maximum")],
+                width=12,
+            ),
+        )
+        return dashboard
+
     def watch_api(self, api: apigateway.RestApi) -> None:
         self._alarm(
             "Api5xx",
             api.metric_server_error(period=PERIOD, statistic="Sum"),
             "The API answered 5xx: bad input must never cause one, so this is a defect or an outage.",
         )
+
+
+def erasure_metric(name: str, statistic: str, period: Duration | None = None) -> cloudwatch.Metric:
+    """A metric the `retention` function publishes (Powertools: namespace and `service` dimension)."""
+    return cloudwatch.Metric(
+        namespace=catalog.METRICS_NAMESPACE,
+        metric_name=name,
+        dimensions_map={"service": catalog.function(RETENTION_FUNCTION).service},
+        statistic=statistic,
+        period=period or Duration.hours(1),
+    )
 
 
 def _pascal(snake: str) -> str:

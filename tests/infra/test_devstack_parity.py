@@ -69,6 +69,29 @@ def test_tables_key_schemas_and_ttl(cfn: Cfn, local: tuple[Resources, ClientFact
     assert provisioned == synthesized
 
 
+def test_tables_global_secondary_indexes(cfn: Cfn, local: tuple[Resources, ClientFactory]) -> None:
+    """The indexes the review queue, the retention sweep and the disposal register query."""
+
+    def shape(indexes: list[dict[str, Any]]) -> set[tuple[str, str, str]]:
+        return {
+            (index["IndexName"], json.dumps(index["KeySchema"]), index["Projection"]["ProjectionType"])
+            for index in indexes
+        }
+
+    synthesized = {
+        props["TableName"]: shape(props.get("GlobalSecondaryIndexes", []))
+        for props in _props(cfn, "AWS::DynamoDB::Table").values()
+    }
+    resources, clients = local
+    dynamodb = clients("dynamodb")
+    provisioned = {
+        name: shape(dynamodb.describe_table(TableName=name)["Table"].get("GlobalSecondaryIndexes", []))
+        for name in resources.tables.values()
+    }
+    assert provisioned == synthesized
+    assert any(synthesized.values())
+
+
 def test_buckets_names_stores_and_object_lock(cfn: Cfn, local: tuple[Resources, ClientFactory]) -> None:
     resources, clients = local
     synthesized = {}

@@ -67,6 +67,7 @@ def test_the_auditor_assumes_with_mfa_and_only_reads(synth: Synthesized) -> None
         "s3:GetObjectVersion",
         "kms:Decrypt",
         "dynamodb:GetItem",
+        "dynamodb:Query",  # the disposal register: requests by status, the erasure ledger
         "states:DescribeExecution",
         "states:GetExecutionHistory",
         "states:ListExecutions",
@@ -78,7 +79,7 @@ def test_the_auditor_reaches_the_ledger_trail_chain_heads_and_history_only(synth
     _, statements = _auditor(cfn)
     tables = store_ids(cfn, TABLE)
     reached = set().union(*(Cfn.refs(statement["Resource"]) for statement in statements))
-    assert reached & set(tables.values()) == {tables["audit_chains"]}
+    assert reached & set(tables.values()) == {tables[name] for name in ("audit_chains", "requests", "erasure_ledger")}
     (objects,) = [statement for statement in statements if "s3:GetObject" in as_list(statement["Action"])]
     assert Cfn.refs(objects["Resource"]) == {bucket_id(cfn, naming.AUDIT_BUCKET)}
     assert '/ledger/*"' in json.dumps(objects["Resource"])

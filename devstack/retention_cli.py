@@ -1,0 +1,124 @@
+"""Retention commands: the plan, the disposal register and an on-demand sweep.
+
+custody retention plan [--horizon-days N] [--json]       who is due next and when; the standing rules
+custody retention register [--since D] [--until D] [--json]  what was destroyed, when, why, under which policy
+custody retention sweep [--now T]                          run the sweep once (as the daily schedule does)
+
+Against AWS with your credentials (settings from `CUSTODY_*` variables, as the operator commands),
+or with `--local` against the running local stack. `--now` travels in time (the local stack's
+customers are all recent): e.g. `custody retention sweep --local --now 2030-01-01T00:00:00Z`.
+Every date comes from custody.retention; nothing printed is personal data.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from devstack.operator import OperatorError, settings_for
+
+
+def _moment(text: str | None, default: datetime) -> datetime:
+    from custody import retention
+
+    if text is None:
+        return default
+    try:
+        return retention.parse(text if "T" in text else f"{text}T00:00:00Z")
+    except ValueError as error:
+        raise OperatorError(f"not a UTC date or moment: {text} ({error})") from None
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    from custody import disposal
+
+    settings = settings_for(args.local, args.state_dir)
+    now = _moment(args.now, datetime.now(UTC))
+    plan = disposal.plan(settings, now, horizon_days=args.horizon_days, limit=args.limit)
+    if args.json:
+        print(json.dumps(plan, indent=2))
+        return 0
+    print(f"now {plan['now']}   horizon {plan['horizon']}   inactivity {plan['inactivity_days']} days")
+    print(f"policy version {plan['policy_version']}")
+    print(f"\ncustomers due for a retention erasure ({len(plan['customers_due'])}):")
+    for entry in plan["customers_due"]:
+        flag = "  overdue" if entry["overdue"] else ""
+        print(f"  {entry['subject_id']}  last active {entry['last_active_at']}  due {entry['due_at']}{flag}")
+    print("\nstanding rules (data written or erased at T is gone by T + days):")
+    for rule in plan["standing"]:
+        print(f"  {rule['store']:<14} {rule['days']:>5} days  {rule['mechanism']}")
+    return 0
+
+
+def cmd_register(args: argparse.Namespace) -> int:
+    from custody import disposal
+
+    settings = settings_for(args.local, args.state_dir)
+    until = _moment(args.until, datetime.now(UTC))
+    since = _moment(args.since, until - timedelta(days=365))
+    entries = disposal.register(settings, since, until)
+    if args.json:
+        print(json.dumps(entries, indent=2))
+        return 0
+    print(f"disposal register {since:%Y-%m-%d} .. {until:%Y-%m-%d}: {len(entries)} erasure(s)")
+    for entry in entries:
+        _print_entry(entry)
+    return 0
+
+
+def _print_entry(entry: dict[str, Any]) -> None:
+    erased = sum(entry["stores"].values())
+    print(
+        f"- {entry['request_id']}  subject {entry['subject_id']}\n"
+        f"    reason {entry['reason']} under policy {entry['policy']} v{entry['version']}\n"
+        f"    requested {entry['requested_at']}  destroyed {entry['destroyed_at'] or '-'}  ({erased} items/versions)\n"
+        f"    verification: {entry['verification']}\n"
+        f"    unrecoverable after {entry['unrecoverable_after'] or '-'}\n"
+        f"    copies expire by {entry['copies_expire_by'] or '-'}\n"
+        f"    certificate sha256 {entry['certificate_digest'] or '-'}"
+    )
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from custody import disposal
+
+    settings = settings_for(args.local, args.state_dir)
+    if args.batch is not None:
+        settings = settings.model_copy(update={"retention_batch_max": args.batch})
+    now = _moment(args.now, datetime.now(UTC))
+    report = disposal.RetentionSweep(settings).run(now)
+    print(json.dumps({"cutoff": report.cutoff, **report.counts(), "request_ids": report.request_ids}, indent=2))
+    return 0
+
+
+def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser], state_dir: Path) -> None:
+    retention = commands.add_parser("retention", help="retention plan, disposal register, sweep").add_subparsers(
+        dest="retention_command", required=True
+    )
+
+    def target(parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("--local", action="store_true", help="act on the running local stack, not AWS")
+        parser.add_argument("--state-dir", type=Path, default=state_dir, help="the local stack's stack.json folder")
+        parser.add_argument("--now", help="the moment to compute from (UTC, e.g. 2030-01-01T00:00:00Z)")
+
+    plan = retention.add_parser("plan", help="who is due for disposal next, and when")
+    plan.add_argument("--horizon-days", type=int, default=30)
+    plan.add_argument("--limit", type=int, default=100)
+    plan.add_argument("--json", action="store_true")
+    target(plan)
+    plan.set_defaults(handler=cmd_plan)
+
+    register = retention.add_parser("register", help="the disposal register: what was destroyed, when, why")
+    register.add_argument("--since", help="requests created from this date (default: a year before --until)")
+    register.add_argument("--until", help="requests created until this date (default: now)")
+    register.add_argument("--json", action="store_true")
+    target(register)
+    register.set_defaults(handler=cmd_register)
+
+    sweep = retention.add_parser("sweep", help="run the retention sweep once")
+    sweep.add_argument("--batch", type=int, help="erasures to start at most (default: the settings')")
+    target(sweep)
+    sweep.set_defaults(handler=cmd_sweep)

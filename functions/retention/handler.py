@@ -1,0 +1,49 @@
+"""The `retention` function: the scheduled retention sweep and the erasure SLA measure.
+
+EventBridge invokes it with `{"task": "sweep"}` (daily) or `{"task": "sla"}` (hourly). The sweep
+starts retention erasures (custody.disposal); both publish metrics the dashboard and the SLA
+alarm read: counts and ages only, never an id of a customer.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from custody import disposal
+from custody.api import observability
+from custody.settings import get_settings
+
+obs = observability("retention")
+TASKS = frozenset({"sweep", "sla"})
+
+
+@obs.logger.inject_lambda_context(log_event=False, clear_state=True)
+@obs.tracer.capture_lambda_handler(capture_response=False)
+@obs.metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    task = str(event.get("task", "sweep"))
+    if task not in TASKS:
+        raise ValueError("Unknown retention task.")
+    now = datetime.now(UTC)
+    settings = get_settings()
+    result: dict[str, Any] = {"task": task}
+    if task == "sweep":
+        report = disposal.RetentionSweep(settings).run(now)
+        counts = report.counts()
+        for name, metric in (
+            ("candidates", "RetentionCandidates"),
+            ("started", "RetentionErasuresStarted"),
+            ("skipped", "RetentionSkipped"),
+            ("buckets_queried", "RetentionIndexQueries"),
+        ):
+            obs.metrics.add_metric(name=metric, unit="Count", value=counts[name])
+        obs.logger.info("Retention sweep done", extra={"counts": counts})
+        result.update(counts)
+    opened = disposal.open_erasures(settings, now)
+    obs.metrics.add_metric(name="OpenErasures", unit="Count", value=opened.count)
+    obs.metrics.add_metric(name="OldestOpenErasureAgeSeconds", unit="Seconds", value=opened.oldest_age_seconds)
+    result.update({"open_erasures": opened.count, "oldest_open_age_seconds": int(opened.oldest_age_seconds)})
+    return result
