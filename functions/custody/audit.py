@@ -63,6 +63,10 @@ class _ClaimedHeads:
                 self._heads.move_to_end((table, chain))
             return head
 
+    def clear(self) -> None:
+        with self._lock:
+            self._heads.clear()
+
     def put(self, table: str, chain: str, head: dict[str, Any]) -> None:
         with self._lock:
             self._heads[(table, chain)] = head

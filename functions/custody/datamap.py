@@ -299,7 +299,8 @@ ACTIVITY_SHARDS = 4
 # Erasure requests by status, oldest first: the oldest open request (the SLA metric) and the
 # disposal register (completed and failed requests, by date) are Queries, never a Scan.
 REQUEST_STATUS_INDEX = "by_status"
-REQUEST_INDEX_PROJECTION = ("request_id", "subject_id", "reason", "certificate_digest", "updated_at", "certificate")
+# Not `updated_at`: every workflow step moves it, and a projected attribute that moves is an index write.
+REQUEST_INDEX_PROJECTION = ("request_id", "subject_id", "reason", "certificate_digest", "certificate")
 
 OPERATIONAL_TABLES: dict[str, OperationalTable] = {
     table.name: table

@@ -369,7 +369,7 @@ class ErasureSteps:
             "stores": _sum_runs(item.get("erased", {}), stores_in_scope(request.scope)),
             "key_shredded": request.full,
             "identity_deleted": request.full,
-            "sub_processors": {"notified": 0, "unconfirmed": 0},
+            "sub_processors": _processor_outcomes(item.get("sub_processors") or {}),
             "execution_arn": event.get("execution_arn"),
             "completed_at": _iso(completed_at),
             "unrecoverable_after": self._unrecoverable_after(shredded_at, completed_at) if request.full else None,
@@ -441,6 +441,16 @@ def _query_keys(table: str, store: datamap.TableStore, subject_id: str) -> Itera
         if "LastEvaluatedKey" not in response:
             return
         kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+
+def _processor_outcomes(outcomes: dict[str, Any]) -> dict[str, int]:
+    """How many sub-processors were asked to erase, and how each answered (ids stay on the request)."""
+    answered = list(outcomes.values())
+    return {
+        "notified": len(answered),
+        "confirmed": answered.count(CONFIRMED),
+        "unconfirmed": answered.count(UNCONFIRMED),
+    }
 
 
 def _erased_totals(event: dict[str, Any]) -> dict[str, Any]:

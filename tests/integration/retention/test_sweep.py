@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from custody import aws, datamap, disposal, dynamo, retention
+from custody.audit import CLAIMED_HEADS
 from custody.requests import ErasureReason, RequestRegistry
 from custody.settings import Settings
 from custody.subjects import Subject, SubjectRegistry
@@ -163,6 +164,7 @@ def test_the_sweep_is_bounded_and_the_next_run_continues(
     sweep = disposal.RetentionSweep(bounded)
     started: list[str] = []
     runs = []
+    CLAIMED_HEADS.clear()  # a cold process: the first run reads its chain's head, the later ones remember it
     with counting_calls("dynamodb", "stepfunctions", "s3") as calls, _this_thread_calls() as own:
         while True:
             report = sweep.run(sweep_at)
@@ -176,16 +178,17 @@ def test_the_sweep_is_bounded_and_the_next_run_continues(
     assert calls["sfn.StartExecution"] == len(due)
     assert calls["dynamodb.Scan"] == 0
     # The sweep's own calls (the workflows run in other threads): per erasure started, two reads of
-    # the subject, one transaction, the audit append and the start; per run, the index Queries and
-    # the run's audit event.
+    # the subject, one transaction, the audit append (a new chain: its head is read) and the start;
+    # per run, the index Queries and the run's audit event (the head read by the first run only).
     queries = sum(run.buckets_queried for run in runs)
-    per_run = {"dynamodb.GetItem": 1, "dynamodb.UpdateItem": 1, "s3.PutObject": 1}
+    per_run = {"dynamodb.UpdateItem": 1, "s3.PutObject": 1}
     per_erasure = {"dynamodb.GetItem": 3, "dynamodb.TransactWriteItems": 1, "dynamodb.UpdateItem": 1}
     per_erasure |= {"s3.PutObject": 1, "sfn.StartExecution": 1}
     expected = {name: count * len(runs) for name, count in per_run.items()}
     for name, count in per_erasure.items():
         expected[name] = expected.get(name, 0) + count * len(due)
     expected["dynamodb.Query"] = queries
+    expected["dynamodb.GetItem"] += 1
     assert dict(own) == expected
     _finish(local_stack, started)
 

@@ -117,6 +117,12 @@ def test_erasure_waits_for_each_processor_and_records_a_timeout_as_unconfirmed(
     )["Item"]
     outcomes = {name: value["S"] for name, value in request["sub_processors"]["M"].items()}
     assert outcomes == {prompt_id: "confirmed", silent_id: "unconfirmed"}
+    certificate = request["certificate"]["M"]["sub_processors"]["M"]
+    assert {name: int(value["N"]) for name, value in certificate.items()} == {
+        "notified": 2,
+        "confirmed": 1,
+        "unconfirmed": 1,
+    }
     text = json.dumps(history(local_stack, execution["executionArn"]), default=str)
     assert "Escalate" in text
     for value in (*SUBMITTED_VALUES, customer.email):
