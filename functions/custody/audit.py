@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import uuid
 from dataclasses import asdict, dataclass, field
 from typing import Any, Final, Protocol
@@ -34,6 +35,8 @@ from custody import dynamo, naming
 from custody.aws import clients
 from custody.settings import Settings
 from custody.subjects import now_iso
+
+log = logging.getLogger(__name__)
 
 CHAINS_TABLE: Final = "audit_chains"
 LEDGER_PREFIX: Final = "ledger"
@@ -162,7 +165,11 @@ class AuditLedger:
                 attests=attests,
             ).sealed()
             if self._claim(event, head):
-                self._put(event.key(), asdict(event))
+                try:
+                    self._put(event.key(), asdict(event))
+                except Exception:
+                    self._release(event, head)  # else the chain would show a gap at this seq for good
+                    raise
                 for sink in self.sinks:
                     sink.send(event)
                 return event
@@ -199,6 +206,32 @@ class AuditLedger:
                 return False
             raise
         return True
+
+    def _release(self, event: AuditEvent, head: dict[str, Any]) -> None:
+        """Give back a claimed seq whose event could not be written, if nobody claimed past it.
+
+        The claim (DynamoDB) and the event (S3) are two writes; when the second fails, putting the
+        head back lets the retried step write this seq again instead of leaving a hole the
+        verifier reports as a missing event. Best effort: if this fails too, the gap remains.
+        """
+        claimed = dynamo.to_values({":seq": event.seq})
+        try:
+            if head:
+                clients.dynamodb().put_item(
+                    TableName=self.table,
+                    Item=dynamo.to_item(head),
+                    ConditionExpression="seq = :seq",
+                    ExpressionAttributeValues=claimed,
+                )
+            else:
+                clients.dynamodb().delete_item(
+                    TableName=self.table,
+                    Key=dynamo.to_item({"chain_id": event.chain_id}),
+                    ConditionExpression="seq = :seq",
+                    ExpressionAttributeValues=claimed,
+                )
+        except Exception:
+            log.exception("The audit chain's claim could not be released")
 
     def _put(self, key: str, value: dict[str, Any]) -> None:
         clients.s3().put_object(
