@@ -136,6 +136,12 @@ def build_resolver(function_name: str) -> APIGatewayRestResolver:
             audit_refusal(app, function_name, error)
         return error_response(error.status, error.code, error.message, error.details)
 
+    @app.exception_handler(RecursionError)
+    def _too_deep(_: RecursionError) -> Response[Any]:
+        # A body nested thousands of levels deep exhausts the JSON decoder's recursion (found by
+        # tests/robustness/test_bad_input.py): malformed input, not a server fault.
+        return error_response(HTTPStatus.BAD_REQUEST, "malformed_request", "The request body is nested too deeply.")
+
     @app.exception_handler(RequestValidationError)
     def _invalid(error: RequestValidationError) -> Response[Any]:
         errors = list(error.errors())
