@@ -8,16 +8,25 @@ the seeded runs up; the default (`fast`) is what `make test` runs.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from custody import datamap, naming
-from tests.integration.conftest import LocalStack, local_stack
+from tests.integration.conftest import LocalStack, running_local_stack
 from tests.integration.erasure.conftest import Customer, customer, new_customer, settings, wait_for_execution
 from tests.robustness import figures
 
-__all__ = ["customer", "local_stack", "new_customer", "settings"]
+__all__ = ["customer", "new_customer", "settings"]
+
+
+@pytest.fixture(scope="package")
+def local_stack() -> Iterator[LocalStack]:
+    """One in-process stack for the whole suite (provisioning it per module would cost seconds each);
+    every test makes its own customers, so they do not see each other."""
+    with running_local_stack() as stack:
+        yield stack
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -162,7 +162,7 @@ def one_run(stack: LocalStack, new_customer: Any, settings: Settings, seed: int)
     return run
 
 
-@pytest.mark.parametrize("seed", range(scaled(3, 40)))
+@pytest.mark.parametrize("seed", range(scaled(2, 40)))
 def test_seeded_faults_lose_nothing_accepted_leave_nothing_refused_and_erase_everything(
     local_stack: LocalStack, new_customer: Any, settings: Settings, seed: int
 ) -> None:
