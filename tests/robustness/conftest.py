@@ -105,4 +105,19 @@ def execution_arn(stack: LocalStack, execution_name: str) -> str:
     return f"{arn}:{execution_name}"
 
 
-__all__ += ["footprint", "report_of", "residue", "scaled", "wait_for_execution"]
+__all__ += ["footprint", "report_of", "residue", "scaled", "settle", "wait_for_execution"]
+
+
+def settle(stack: LocalStack, timeout: float = 120.0) -> int:
+    """Wait until no erasure execution is running (fuzzed withdrawals start some); return how many ran."""
+    import time
+
+    sfn = stack.clients("stepfunctions")
+    machine = stack.resources.state_machines[naming.ERASURE_STATE_MACHINE]
+    deadline = time.monotonic() + timeout
+    while True:
+        executions = sfn.list_executions(stateMachineArn=machine)["executions"]
+        if not any(item["status"] == "RUNNING" for item in executions):
+            return len(executions)
+        assert time.monotonic() < deadline, "erasure executions are still running"
+        time.sleep(0.05)
