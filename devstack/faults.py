@@ -289,13 +289,14 @@ class FaultInjector:
             finally:
                 current.target, current.calls = saved
 
-        with _instant_retries():
+        with instant_retries():
             aws.Clients._cached = cached  # type: ignore[method-assign,assignment]
             runtime.invoke = invoke
             aws.reset_clients()
             try:
                 yield self.log
             finally:
+                self.enabled = False  # a client some other `Clients` built keeps its wrapper: make it inert
                 aws.Clients._cached = original_cached  # type: ignore[method-assign]
                 runtime.invoke = original_invoke
                 aws.reset_clients()
@@ -343,7 +344,7 @@ class _NoSleep:
 
 
 @contextmanager
-def _instant_retries() -> Iterator[None]:
+def instant_retries() -> Iterator[None]:
     from botocore import endpoint
     from botocore.retries import bucket
 
