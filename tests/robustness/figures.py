@@ -26,6 +26,7 @@ DESCRIPTIONS: Final = {
     "crash_points": "workflow states crashed mid-step and resumed",
     "requests_fuzzed": "schemathesis requests against the OpenAPI document",
     "bad_inputs": "hand-written hostile requests (bodies, encodings, tokens, paths)",
+    "fields_decryption_checked": "stored fields opened by their owner only (5 wrong bindings refused each)",
     "matrix_cells": "route x identity authorization cells checked",
     "leak_scans": "places scanned for submitted values (logs, metrics, history, ledger, errors)",
     "leak_hits": "submitted values found in any of them",
