@@ -22,7 +22,7 @@ export UV_PYTHON_DOWNLOADS := never
 export UV_COMPILE_BYTECODE := 1
 unexport PYTHONDONTWRITEBYTECODE
 
-.PHONY: help setup test lint synth deploy diff lambda-deps clean browser
+.PHONY: help setup test lint synth deploy diff lambda-deps clean browser posture posture-check soak
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -63,12 +63,27 @@ browser: ## Install Debian's chromium (headless screenshots of the auditor's HTM
 	else SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends chromium; fi
 
-lint: setup synth ## ruff, mypy, cfn-lint on the template, asl-validator on the ASL
+lint: setup synth ## ruff, mypy, cfn-lint on the template, asl-validator on the ASL, checkov (make posture)
 	$(RUN) ruff check .
 	$(RUN) ruff format --check .
 	$(RUN) mypy
 	$(RUN) cfn-lint cdk.out/*.template.json
 	npx asl-validator --json-path statemachines/erasure.asl.json
+	@$(MAKE) --no-print-directory posture-check
+
+# checkov lives in its own pinned environment (tools/checkov: pyproject + uv.lock): its
+# dependencies (boto3 1.35 and others) would fight the project's. Offline: --skip-download.
+# Skips are per resource, with a reason, in the template's Metadata (infra.nag.checkov_skip).
+CHECKOV := $(UV) run --frozen --quiet --project tools/checkov checkov
+
+posture: setup synth posture-check ## checkov (offline, isolated env) on the synthesized template: no failed check
+
+posture-check:
+	$(CHECKOV) --skip-download --quiet --compact --framework cloudformation \
+		$(foreach template,$(wildcard cdk.out/*.template.json),-f $(template))
+
+soak: setup ## The robustness suite at length (many seeded fault runs, every crash point, more fuzzing); figures in reports/robustness.json
+	CUSTODY_ROBUSTNESS_PROFILE=soak $(RUN) pytest tests/robustness -q -p no:cacheprovider
 
 synth: setup ## Synthesize the CloudFormation template into cdk.out/ (no network, no Docker)
 	npx cdk synth --quiet

@@ -16,13 +16,17 @@ from typing import Any
 from moto.dynamodb.models import DynamoDBBackend
 
 WRITES = ("put_item", "update_item", "delete_item", "transact_write_items", "batch_write_item")
+# Reads take the same lock: moto builds a new item (key first, then the update's attributes) in
+# steps, and an unlocked read in between saw a head item without its `seq` (a flaky
+# tests/integration/audit/test_ledger.py concurrency test). DynamoDB never shows a partial write.
+READS = ("get_item", "query", "scan", "batch_get_item", "transact_get_items")
 _LOCK = threading.RLock()
 _ORIGINALS: dict[str, Callable[..., Any]] = {}
 
 
 def install() -> None:
-    """Serialize the backend's writes (idempotent)."""
-    for name in WRITES:
+    """Serialize the backend's writes, and its reads with them (idempotent)."""
+    for name in (*WRITES, *READS):
         if name in _ORIGINALS:
             continue
         original = getattr(DynamoDBBackend, name)

@@ -15,11 +15,13 @@ import argparse
 import json
 import sys
 from collections.abc import Iterable
+from http import HTTPStatus
 from pathlib import Path
 from typing import Any, Final
 
 from custody import catalog
 from custody.catalog import Audience
+from custody.errors import CustodyError
 from devstack import runtime
 from devstack.paths import OPENAPI_DOC
 
@@ -57,6 +59,39 @@ FORBIDDEN: Final = {"description": "The token's groups do not include one this o
 NOT_IMPLEMENTED: Final = {
     "description": 'Declared but not built yet: `{"error": "not_implemented", "message", "details"}`'
 }
+
+
+ERROR_SCHEMA: Final[dict[str, Any]] = {
+    "type": "object",
+    "title": "Error",
+    "description": "Every refusal a function answers: a code, a message and details that never echo a value.",
+    "properties": {
+        "error": {"type": "string"},
+        "message": {"type": "string"},
+        "details": {"type": "object"},
+    },
+    "required": ["error", "message", "details"],
+}
+UNSUPPORTED_MEDIA_TYPE: Final = 415  # custody.api.unsupported_media_type
+
+
+def error_statuses() -> list[int]:
+    """The client-error statuses the shared resolver answers (custody.errors, plus a body that is not JSON)."""
+    found = {UNSUPPORTED_MEDIA_TYPE}
+    pending: list[type[CustodyError]] = [CustodyError]
+    while pending:
+        kind = pending.pop()
+        pending.extend(kind.__subclasses__())
+        if 400 <= kind.status < 500:
+            found.add(kind.status)
+    return sorted(found)
+
+
+def _error_response(status: int) -> dict[str, Any]:
+    return {
+        "description": HTTPStatus(status).phrase,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+    }
 
 
 def function_document(function: catalog.Function) -> dict[str, Any]:
@@ -104,6 +139,9 @@ def _operation(route: catalog.Route, found: dict[str, Any] | None) -> dict[str, 
         groups = ", ".join(route.groups)
         note = f"Staff groups allowed: {groups}."
         operation["description"] = f"{operation['description']}\n\n{note}" if operation.get("description") else note
+    if found is not None:  # what the shared resolver may answer besides the function's own responses
+        for status in error_statuses():
+            responses.setdefault(str(status), _error_response(status))
     operation["responses"] = dict(sorted(responses.items()))
     return operation
 
@@ -155,6 +193,7 @@ def merge(documents: dict[str, dict[str, Any]], routes: Iterable[catalog.Route] 
         found = operations.get((route.function, f"{route.method} {route.path}"))
         paths.setdefault(route.path, {})[route.method.lower()] = _operation(route, found)
 
+    schemas.setdefault("Error", ERROR_SCHEMA)
     return {
         "openapi": "3.1.0",
         "info": {

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import cdk_nag
-from aws_cdk import Acknowledgment, Stack, Validations
+from aws_cdk import Acknowledgment, CfnResource, Stack, Validations
 from constructs import IConstruct
 
 MIN_REASON_LENGTH = 30
@@ -41,6 +41,21 @@ def acknowledge(resource: IConstruct, rule: str, reason: str) -> None:
     if len(reason.strip()) < MIN_REASON_LENGTH:
         raise ValueError(f"The acknowledgement of {rule} on {resource.node.path} needs a real reason")
     Validations.of(resource).acknowledge(Acknowledgment(id=rule, reason=reason))
+
+
+def checkov_skip(resource: IConstruct, check: str, reason: str) -> None:
+    """Skip one checkov check on this resource only, with its reason (CloudFormation `Metadata.checkov`).
+
+    `make posture` runs checkov on the synthesized template; docs/robustness.md lists every skip.
+    """
+    if len(reason.strip()) < MIN_REASON_LENGTH:
+        raise ValueError(f"The checkov skip of {check} on {resource.node.path} needs a real reason")
+    child = resource.node.default_child if isinstance(resource.node.default_child, CfnResource) else resource
+    if not isinstance(child, CfnResource):
+        raise TypeError(f"{resource.node.path} is not a CloudFormation resource")
+    existing = child.get_metadata("checkov") or {}
+    skips = [item for item in existing.get("skip", []) if item.get("id") != check]
+    child.add_metadata("checkov", {"skip": [*skips, {"id": check, "comment": reason}]})
 
 
 def acknowledge_in_packs(

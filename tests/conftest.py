@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
+from typing import Any
 
 from devstack.stack import prepare_process_environment
 
@@ -15,3 +17,16 @@ os.environ.update(
         "POWERTOOLS_DEV": "0",
     }
 )
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """The robustness suite's figures (tests/robustness), when it ran: a table, and reports/robustness.json."""
+    from tests.robustness.figures import FIGURES
+
+    if not FIGURES:
+        return
+    path = FIGURES.write()
+    terminalreporter.write_sep("=", "robustness")
+    for line in FIGURES.table():
+        terminalreporter.write_line(line)
+    terminalreporter.write_line(f"  written to {path.relative_to(Path(__file__).resolve().parents[1])}")

@@ -9,6 +9,7 @@ the field and the reason but never echo the value sent: a rejected value may be 
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import re
@@ -102,15 +103,49 @@ def unsupported_media_type(event: dict[str, Any]) -> dict[str, Any] | None:
     }
 
 
+def _implements(app: APIGatewayRestResolver, method: str, path: str) -> bool:
+    """Whether the resolver registered a handler for this catalog route (`{name}` is `<name>` there)."""
+    return any(
+        route.method == method and re.sub(r"<(\w+)>", r"{\1}", route.path) == path
+        for route in (*app._static_routes, *app._dynamic_routes)
+    )
+
+
+def undecodable_body(event: dict[str, Any]) -> dict[str, Any] | None:
+    """A JSON body that is not UTF-8 (API Gateway passes it base64-encoded) is a 400, not a crash."""
+    if not event.get("isBase64Encoded") or not event.get("body"):
+        return None
+    try:
+        base64.b64decode(str(event["body"]), validate=True).decode("utf-8")
+    except (ValueError, UnicodeDecodeError):
+        pass
+    else:
+        return None
+    return {
+        "statusCode": int(HTTPStatus.BAD_REQUEST),
+        "headers": {"Content-Type": content_types.APPLICATION_JSON},
+        "body": json.dumps(
+            {"error": "malformed_request", "message": "The request body is not UTF-8 encoded JSON.", "details": {}}
+        ),
+        "isBase64Encoded": False,
+    }
+
+
 def build_resolver(function_name: str) -> APIGatewayRestResolver:
     app = APIGatewayRestResolver(enable_validation=True)
-    declared = [(route.method, _route_pattern(route.path)) for route in catalog.routes_of(function_name)]
+    declared = [(route.method, route.path, _route_pattern(route.path)) for route in catalog.routes_of(function_name)]
 
     @app.exception_handler(CustodyError)
     def _custody_error(error: CustodyError) -> Response[Any]:
         if isinstance(error, AUDITED_REFUSALS):
             audit_refusal(app, function_name, error)
         return error_response(error.status, error.code, error.message, error.details)
+
+    @app.exception_handler(RecursionError)
+    def _too_deep(_: RecursionError) -> Response[Any]:
+        # A body nested thousands of levels deep exhausts the JSON decoder's recursion (found by
+        # tests/robustness/test_bad_input.py): malformed input, not a server fault.
+        return error_response(HTTPStatus.BAD_REQUEST, "malformed_request", "The request body is nested too deeply.")
 
     @app.exception_handler(RequestValidationError)
     def _invalid(error: RequestValidationError) -> Response[Any]:
@@ -127,7 +162,14 @@ def build_resolver(function_name: str) -> APIGatewayRestResolver:
     @app.not_found
     def _not_found(_: NotFoundError) -> Response[Any]:
         event = app.current_event
-        if any(method == event.http_method and pattern.match(event.path) for method, pattern in declared):
+        matched = [
+            path for method, path, pattern in declared if method == event.http_method and pattern.match(event.path)
+        ]
+        if matched and any(_implements(app, event.http_method, path) for path in matched):
+            # API Gateway took the path but Powertools' parameter pattern did not (a `"`, `#`, `\\`,
+            # a control or symbol character in an id): no such resource, not a missing capability.
+            return error_response(HTTPStatus.NOT_FOUND, "not_found", "No such resource.")
+        if matched:
             not_yet = NotImplementedYet("This route is declared but its capability has not been built yet.")
             return error_response(not_yet.status, not_yet.code, not_yet.message)
         return error_response(HTTPStatus.NOT_FOUND, "not_found", "No such route.")
@@ -144,7 +186,7 @@ def entrypoint(
     @obs.tracer.capture_lambda_handler(capture_response=False)
     @obs.metrics.log_metrics
     def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-        return unsupported_media_type(event) or app.resolve(event, context)
+        return unsupported_media_type(event) or undecodable_body(event) or app.resolve(event, context)
 
     return cast("Callable[[dict[str, Any], LambdaContext], dict[str, Any]]", lambda_handler)
 

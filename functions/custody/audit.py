@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import threading
 import uuid
 from collections import OrderedDict
@@ -39,6 +40,8 @@ from custody import dynamo, naming
 from custody.aws import clients
 from custody.settings import Settings
 from custody.subjects import now_iso
+
+log = logging.getLogger(__name__)
 
 CHAINS_TABLE: Final = "audit_chains"
 LEDGER_PREFIX: Final = "ledger"
@@ -147,6 +150,11 @@ def subject_chain(subject_id: str) -> str:
     return f"subject/{subject_id}"
 
 
+def _head_item(event: AuditEvent) -> dict[str, Any]:
+    """The `audit_chains` item a successful claim of this event leaves."""
+    return {"chain_id": event.chain_id, "seq": event.seq, "hash": event.hash, "updated_at": event.at}
+
+
 @dataclass
 class AuditLedger:
     settings: Settings
@@ -200,8 +208,13 @@ class AuditLedger:
                 attests=attests,
             ).sealed()
             if self._claim(event, head):
-                CLAIMED_HEADS.put(self.table, chain, {"seq": event.seq, "hash": event.hash})
-                self._put(event.key(), asdict(event))
+                try:
+                    self._put(event.key(), asdict(event))
+                except Exception:
+                    self._release(event, head)  # else the chain would show a gap at this seq for good
+                    raise
+                # Remembered as the item the claim wrote: a later release puts it back whole.
+                CLAIMED_HEADS.put(self.table, chain, _head_item(event))
                 for sink in self.sinks:
                     sink.send(event)
                 return event
@@ -220,6 +233,7 @@ class AuditLedger:
         return sha256
 
     def _claim(self, event: AuditEvent, head: dict[str, Any]) -> bool:
+        """Take the next seq of the chain: the head item becomes `_head_item(event)` if `head` is still it."""
         condition = "attribute_not_exists(chain_id)" if not head else "seq = :previous"
         values: dict[str, Any] = {":seq": event.seq, ":hash": event.hash, ":at": event.at}
         if head:
@@ -238,6 +252,32 @@ class AuditLedger:
                 return False
             raise
         return True
+
+    def _release(self, event: AuditEvent, head: dict[str, Any]) -> None:
+        """Give back a claimed seq whose event could not be written, if nobody claimed past it.
+
+        The claim (DynamoDB) and the event (S3) are two writes; when the second fails, putting the
+        head back lets the retried step write this seq again instead of leaving a hole the
+        verifier reports as a missing event. Best effort: if this fails too, the gap remains.
+        """
+        claimed = dynamo.to_values({":seq": event.seq})
+        try:
+            if head:
+                clients.dynamodb().put_item(
+                    TableName=self.table,
+                    Item=dynamo.to_item(head),
+                    ConditionExpression="seq = :seq",
+                    ExpressionAttributeValues=claimed,
+                )
+            else:
+                clients.dynamodb().delete_item(
+                    TableName=self.table,
+                    Key=dynamo.to_item({"chain_id": event.chain_id}),
+                    ConditionExpression="seq = :seq",
+                    ExpressionAttributeValues=claimed,
+                )
+        except Exception:
+            log.exception("The audit chain's claim could not be released")
 
     def _put(self, key: str, value: dict[str, Any]) -> None:
         clients.s3().put_object(

@@ -19,8 +19,9 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from custody import datamap
 from custody.api import observability
 from custody.audit import AuditLedger
-from custody.erasure import ErasureSteps
+from custody.erasure import ErasureSteps, TransientError
 from custody.settings import get_settings
+from custody.transient import transient_as
 
 obs = observability("erasure_steps")
 ACTOR = "erasure-workflow"
@@ -44,6 +45,7 @@ STEPS = frozenset(
 @obs.logger.inject_lambda_context(log_event=False, clear_state=True)
 @obs.tracer.capture_lambda_handler(capture_response=False)
 @obs.metrics.log_metrics
+@transient_as(TransientError)  # an AWS fault botocore gave up on: the state machine retries it
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     name = str(event.get("step"))
     if name not in STEPS:

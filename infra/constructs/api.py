@@ -24,7 +24,7 @@ from custody.catalog import Audience, Route
 from infra.config import CustodyConfig
 from infra.constructs.identity import Identity
 from infra.constructs.loggroups import encrypted_log_group
-from infra.nag import acknowledge, acknowledge_in_packs
+from infra.nag import acknowledge, acknowledge_in_packs, checkov_skip
 
 ACCESS_LOG_FORMAT = {
     "requestId": "$context.requestId",
@@ -95,6 +95,12 @@ class Api(Construct):
                 caching_enabled=False,
             ),
         )
+        checkov_skip(
+            self.rest_api.deployment_stage,
+            "CKV_AWS_120",
+            "Caching is off on purpose: a cached response is a copy of a customer's data outside the data map, "
+            "which erasure could not reach and which would outlive a withdrawal.",
+        )
         if config.manage_api_gateway_account:
             self._execution_logs(config, log_key, access_logs)
         self._gateway_responses()
@@ -156,6 +162,7 @@ class Api(Construct):
                 "returns no personal data."
             )
             acknowledge(method, "AwsSolutions-APIG4", reason)
+            checkov_skip(method, "CKV_AWS_59", reason)
             acknowledge(method, "AwsSolutions-COG4", reason)
             return method
         return resource.add_method(

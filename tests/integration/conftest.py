@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -65,6 +66,13 @@ class LocalStack:
 
 @pytest.fixture(scope="module")
 def local_stack() -> Iterator[LocalStack]:
+    with running_local_stack() as stack:
+        yield stack
+
+
+@contextmanager
+def running_local_stack() -> Iterator[LocalStack]:
+    """The in-process stack for as long as the block runs (fixtures of other scopes use it too)."""
     with (
         pytest.MonkeyPatch.context() as env,
         mock_aws(config=SFN_EXECUTION),  # type: ignore[arg-type]

@@ -1,0 +1,67 @@
+"""AWS failures that outlived botocore's retries but are still worth retrying, by name.
+
+botocore retries throttling, 5xx answers and broken connections a few times within one call.
+A fault that lasts longer escapes as `ClientError`, `ReadTimeoutError`, … — names the erasure
+workflow's `Retry` blocks do not list, so one long throttle used to fail the whole erasure and
+leave it to an operator's re-run. `transient_as(TransientError)` on a step handler turns those
+escapes into the error the state machine retries with backoff; every other error keeps its
+own name. (Found by the fault suite, tests/robustness/test_faults.py.)
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Final, ParamSpec, TypeVar
+
+from botocore.exceptions import ClientError, ConnectionClosedError, HTTPClientError
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+THROTTLING_CODES: Final = frozenset(
+    {
+        "Throttling",
+        "ThrottlingException",
+        "ThrottledException",
+        "RequestThrottledException",
+        "TooManyRequestsException",
+        "ProvisionedThroughputExceededException",
+        "TransactionInProgressException",
+        "RequestLimitExceeded",
+        "RequestThrottled",
+        "SlowDown",
+        "PriorRequestNotComplete",
+        "EC2ThrottledException",
+        "LimitExceededException",
+    }
+)
+
+
+def is_transient(error: BaseException) -> bool:
+    """A throttle, a 5xx or a connection failure: the same call may well succeed later."""
+    if isinstance(error, HTTPClientError | ConnectionClosedError):
+        return True  # timeouts, refused or dropped connections
+    if isinstance(error, ClientError):
+        code = str(error.response.get("Error", {}).get("Code", ""))
+        status = int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
+        return code in THROTTLING_CODES or status >= 500
+    return False
+
+
+def transient_as(error_type: type[Exception]) -> Callable[[Callable[_P, _R]], Callable[_P, _R]]:
+    """Re-raise a transient AWS failure of the wrapped function as `error_type` (the cause kept)."""
+
+    def decorate(function: Callable[_P, _R]) -> Callable[_P, _R]:
+        @functools.wraps(function)
+        def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+            try:
+                return function(*args, **kwargs)
+            except Exception as error:
+                if is_transient(error):
+                    raise error_type(f"AWS call failed transiently ({type(error).__name__}).") from error
+                raise
+
+        return wrapper
+
+    return decorate

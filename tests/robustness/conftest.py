@@ -1,0 +1,123 @@
+"""The robustness suite (issue 9): faults, crashes, hostile input, authorization, privacy.
+
+Runs on the in-process stack (`local_stack`, one per module) with real tokens through the
+local gateway and the real ASL on moto. `CUSTODY_ROBUSTNESS_PROFILE=soak` (`make soak`) scales
+the seeded runs up; the default (`fast`) is what `make test` runs.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from custody import datamap, naming
+from tests.integration.conftest import LocalStack, running_local_stack
+from tests.integration.erasure.conftest import Customer, customer, new_customer, settings, wait_for_execution
+from tests.robustness import figures
+
+__all__ = ["customer", "new_customer", "settings"]
+
+
+@pytest.fixture(scope="package")
+def local_stack() -> Iterator[LocalStack]:
+    """One in-process stack for the whole suite (provisioning it per module would cost seconds each);
+    every test makes its own customers, so they do not see each other."""
+    with running_local_stack() as stack:
+        yield stack
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "tests/robustness/" in str(item.fspath):
+            item.add_marker(pytest.mark.robustness)
+
+
+def scaled(fast: int, soak: int) -> int:
+    return soak if figures.soak() else fast
+
+
+def residue(stack: LocalStack, subject_id: str) -> dict[str, int]:
+    """What any personal-data store still holds for the subject, asked of the AWS APIs (paginated)."""
+    found: dict[str, int] = {}
+    dynamodb, s3 = stack.clients("dynamodb"), stack.clients("s3")
+    for store in datamap.table_stores():
+        count = 0
+        for page in dynamodb.get_paginator("query").paginate(
+            TableName=stack.resources.tables[store.name],
+            KeyConditionExpression="#pk = :s",
+            ExpressionAttributeNames={"#pk": store.partition_key},
+            ExpressionAttributeValues={":s": {"S": subject_id}},
+            Select="COUNT",
+        ):
+            count += int(page["Count"])
+        if count:
+            found[store.name] = count
+    for store in datamap.bucket_stores():
+        count = 0
+        for page in s3.get_paginator("list_object_versions").paginate(
+            Bucket=stack.resources.buckets[store.name], Prefix=f"subjects/{subject_id}/"
+        ):
+            count += len(page.get("Versions", [])) + len(page.get("DeleteMarkers", []))
+        if count:
+            found[store.name] = count
+    return found
+
+
+def footprint(stack: LocalStack, subject_id: str) -> dict[str, Any]:
+    """Every item and object version held for the subject, plus its subject record: to show a refusal wrote nothing."""
+    dynamodb, s3 = stack.clients("dynamodb"), stack.clients("s3")
+    found: dict[str, Any] = {}
+    for store in datamap.table_stores():
+        items = []
+        for page in dynamodb.get_paginator("query").paginate(
+            TableName=stack.resources.tables[store.name],
+            KeyConditionExpression="#pk = :s",
+            ExpressionAttributeNames={"#pk": store.partition_key},
+            ExpressionAttributeValues={":s": {"S": subject_id}},
+        ):
+            items += page["Items"]
+        found[store.name] = sorted(json.dumps(item, sort_keys=True, default=repr) for item in items)
+    for store in datamap.bucket_stores():
+        listed = s3.list_object_versions(Bucket=stack.resources.buckets[store.name], Prefix=f"subjects/{subject_id}/")
+        found[store.name] = sorted(
+            f"{entry['Key']}@{entry['VersionId']}"
+            for entry in [*listed.get("Versions", []), *listed.get("DeleteMarkers", [])]
+        )
+    subject = dynamodb.get_item(TableName=stack.resources.tables["subjects"], Key={"subject_id": {"S": subject_id}})
+    found["subjects"] = json.dumps(subject.get("Item"), sort_keys=True, default=repr)
+    return found
+
+
+def report_of(person: Customer) -> dict[str, Any]:
+    """The customer's access report without its volatile fields."""
+    reply = person.call("GET", "/v1/me")
+    assert reply.status == 200, reply.text
+    body: dict[str, Any] = reply.body
+    body.pop("generated_at", None)
+    return body
+
+
+def execution_arn(stack: LocalStack, execution_name: str) -> str:
+    arn = stack.resources.state_machines[naming.ERASURE_STATE_MACHINE].replace(":stateMachine:", ":execution:")
+    return f"{arn}:{execution_name}"
+
+
+__all__ += ["footprint", "report_of", "residue", "scaled", "settle", "wait_for_execution"]
+
+
+def settle(stack: LocalStack, timeout: float = 120.0) -> int:
+    """Wait until no erasure execution is running (fuzzed withdrawals start some); return how many ran."""
+    import time
+
+    sfn = stack.clients("stepfunctions")
+    machine = stack.resources.state_machines[naming.ERASURE_STATE_MACHINE]
+    deadline = time.monotonic() + timeout
+    while True:
+        executions = sfn.list_executions(stateMachineArn=machine)["executions"]
+        if not any(item["status"] == "RUNNING" for item in executions):
+            return len(executions)
+        assert time.monotonic() < deadline, "erasure executions are still running"
+        time.sleep(0.05)
