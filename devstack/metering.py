@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -11,11 +12,17 @@ from custody import aws
 
 
 @contextmanager
-def counting_calls(*services: str) -> Iterator[Counter[str]]:
-    """`service.Operation` → calls made through `custody.aws.clients` for these services."""
+def counting_calls(*services: str, this_thread_only: bool = False) -> Iterator[Counter[str]]:
+    """`service.Operation` → calls made through `custody.aws.clients` for these services.
+
+    `this_thread_only` leaves out the calls of other threads (the workflow's in-process Lambdas).
+    """
     counted: Counter[str] = Counter()
+    me = threading.get_ident()
 
     def record(event_name: str, **_: Any) -> None:
+        if this_thread_only and threading.get_ident() != me:
+            return
         service, operation = event_name.split(".", 2)[1:]
         counted[f"{service}.{operation}"] += 1
 

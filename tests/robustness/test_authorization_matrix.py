@@ -115,12 +115,7 @@ class World:
         response = self.stack.http.open(
             path, method=method, data=None if body is None else json.dumps(body), headers=headers
         )
-        text = response.get_data(as_text=True)
-        try:
-            parsed = json.loads(text) if text else None
-        except ValueError:
-            parsed = None
-        return Reply(response.status_code, parsed, text)
+        return Reply.of(response)
 
     def path(self, route: catalog.Route) -> str:
         values = {

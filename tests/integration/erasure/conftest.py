@@ -45,6 +45,16 @@ class Reply:
     body: Any
     text: str
 
+    @classmethod
+    def of(cls, response: Any) -> Reply:
+        """The local gateway's answer (a Werkzeug test response): status, parsed JSON or None, text."""
+        text = response.get_data(as_text=True)
+        try:
+            parsed = json.loads(text) if text else None
+        except ValueError:
+            parsed = None
+        return cls(response.status_code, parsed, text)
+
 
 @dataclass
 class Customer:
@@ -60,12 +70,7 @@ class Customer:
             data=None if body is None else json.dumps(body),
             headers={"Authorization": f"Bearer {self.token}", "Content-Type": "application/json", **(headers or {})},
         )
-        text = response.get_data(as_text=True)
-        try:
-            parsed = json.loads(text) if text else None
-        except ValueError:
-            parsed = None
-        return Reply(response.status_code, parsed, text)
+        return Reply.of(response)
 
     def fill(self, documents: int = 1) -> None:
         """Consent to everything and store every kind of data."""

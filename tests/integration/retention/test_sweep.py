@@ -8,17 +8,15 @@ subjects each test made, or about counts the index itself reports.
 from __future__ import annotations
 
 import json
-import threading
 import uuid
-from collections import Counter
-from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
-from custody import aws, datamap, disposal, dynamo, retention
+from custody import datamap, disposal, dynamo, retention
 from custody.audit import CLAIMED_HEADS
 from custody.requests import ErasureReason, RequestRegistry
 from custody.settings import Settings
@@ -46,27 +44,6 @@ def _subject(settings: Settings, travel: Travel, moment: datetime) -> str:
 
 def _due_in_index(settings: Settings, now: datetime) -> set[str]:
     return {candidate.subject_id for _, candidate in disposal.RetentionSweep(settings).candidates(now) if candidate}
-
-
-@contextmanager
-def _this_thread_calls() -> Iterator[Counter[str]]:
-    """`service.Operation` → calls made from this thread (not the workflows' in-process Lambdas)."""
-    counted: Counter[str] = Counter()
-    me = threading.get_ident()
-
-    def record(event_name: str, **_: Any) -> None:
-        if threading.get_ident() == me:
-            service, operation = event_name.split(".", 2)[1:]
-            counted[f"{service}.{operation}"] += 1
-
-    built = [aws.clients.dynamodb(), aws.clients.stepfunctions(), aws.clients.s3()]
-    for client in built:
-        client.meta.events.register("before-call", record)
-    try:
-        yield counted
-    finally:
-        for client in built:
-            client.meta.events.unregister("before-call", record)
 
 
 def _last_invoked_is_the_erasure_steps(stack: LocalStack) -> None:
@@ -165,7 +142,10 @@ def test_the_sweep_is_bounded_and_the_next_run_continues(
     started: list[str] = []
     runs = []
     CLAIMED_HEADS.clear()  # a cold process: the first run reads its chain's head, the later ones remember it
-    with counting_calls("dynamodb", "stepfunctions", "s3") as calls, _this_thread_calls() as own:
+    with (
+        counting_calls("dynamodb", "stepfunctions", "s3") as calls,
+        counting_calls("dynamodb", "stepfunctions", "s3", this_thread_only=True) as own,
+    ):
         while True:
             report = sweep.run(sweep_at)
             runs.append(report)

@@ -41,12 +41,7 @@ class Caller:
             data=None if body is None else json.dumps(body),
             headers={"Authorization": f"Bearer {self.token}", "Content-Type": "application/json"},
         )
-        text = response.get_data(as_text=True)
-        try:
-            parsed = json.loads(text) if text else None
-        except ValueError:
-            parsed = None
-        return Reply(response.status_code, parsed, text)
+        return Reply.of(response)
 
 
 @pytest.fixture
