@@ -21,7 +21,7 @@ from typing import Any, Final
 
 from custody import catalog
 from custody.catalog import Audience
-from custody.errors import CustodyError
+from custody.errors import CustodyError, ServiceBusy
 from devstack import runtime
 from devstack.paths import OPENAPI_DOC
 
@@ -76,13 +76,14 @@ UNSUPPORTED_MEDIA_TYPE: Final = 415  # custody.api.unsupported_media_type
 
 
 def error_statuses() -> list[int]:
-    """The client-error statuses the shared resolver answers (custody.errors, plus a body that is not JSON)."""
+    """The refusals the shared resolver answers: custody.errors' client errors, a body that is not
+    JSON (415) and a service kept busy past the retries (503, with Retry-After)."""
     found = {UNSUPPORTED_MEDIA_TYPE}
     pending: list[type[CustodyError]] = [CustodyError]
     while pending:
         kind = pending.pop()
         pending.extend(kind.__subclasses__())
-        if 400 <= kind.status < 500:
+        if 400 <= kind.status < 500 or kind is ServiceBusy:
             found.add(kind.status)
     return sorted(found)
 

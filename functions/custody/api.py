@@ -24,6 +24,7 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from botocore.exceptions import ClientError, ConnectionClosedError, HTTPClientError
 
 from custody import catalog
 from custody.audit import AuditLedger, subject_chain
@@ -33,10 +34,12 @@ from custody.errors import (
     Forbidden,
     NotImplementedYet,
     ReauthenticationRequired,
+    ServiceBusy,
     Unauthenticated,
     field_errors,
 )
 from custody.settings import get_settings
+from custody.transient import is_transient
 
 METRICS_NAMESPACE = catalog.METRICS_NAMESPACE
 RECENT_SIGN_IN_SECONDS = 15 * 60
@@ -141,6 +144,17 @@ def build_resolver(function_name: str) -> APIGatewayRestResolver:
             audit_refusal(app, function_name, error)
         return error_response(error.status, error.code, error.message, error.details)
 
+    @app.exception_handler([ClientError, HTTPClientError, ConnectionClosedError])
+    def _aws_fault(error: Exception) -> Response[Any]:
+        if not is_transient(error):
+            raise error  # access denied, a missing resource, a bad call: a defect, not the client's to retry
+        # The error's class and code only: an AWS error message may quote a key or a value.
+        log.warning("An AWS call kept failing past its retries: %s", _aws_error_name(error))
+        busy = ServiceBusy("A service this request needs is busy; retry shortly.")
+        response = error_response(busy.status, busy.code, busy.message)
+        response.headers["Retry-After"] = str(ServiceBusy.retry_after_seconds)
+        return response
+
     @app.exception_handler(RecursionError)
     def _too_deep(_: RecursionError) -> Response[Any]:
         # A body nested thousands of levels deep exhausts the JSON decoder's recursion (found by
@@ -175,6 +189,12 @@ def build_resolver(function_name: str) -> APIGatewayRestResolver:
         return error_response(HTTPStatus.NOT_FOUND, "not_found", "No such route.")
 
     return app
+
+
+def _aws_error_name(error: Exception) -> str:
+    if isinstance(error, ClientError):
+        return str(error.response.get("Error", {}).get("Code", type(error).__name__))
+    return type(error).__name__
 
 
 def entrypoint(

@@ -84,6 +84,18 @@ class NotImplementedYet(CustodyError):
     code = "not_implemented"
 
 
+class ServiceBusy(CustodyError):
+    """An AWS service the request needs kept failing (throttled, 5xx, unreachable) past botocore's retries.
+
+    Answered 503 with `Retry-After`. A write that committed before a later call failed stands, so
+    a client retries with the same `Idempotency-Key` where the route takes one.
+    """
+
+    status = 503
+    code = "service_busy"
+    retry_after_seconds: ClassVar[int] = 2
+
+
 class SubjectKeyUnavailable(CustodyError):
     """The customer's data key is gone (crypto-shredded) or was never created."""
 
