@@ -39,7 +39,7 @@ from custody.errors import (
     field_errors,
 )
 from custody.settings import get_settings
-from custody.transient import is_transient
+from custody.transient import busy, is_transient
 
 METRICS_NAMESPACE = catalog.METRICS_NAMESPACE
 RECENT_SIGN_IN_SECONDS = 15 * 60
@@ -138,22 +138,23 @@ def build_resolver(function_name: str) -> APIGatewayRestResolver:
     app = APIGatewayRestResolver(enable_validation=True)
     declared = [(route.method, route.path, _route_pattern(route.path)) for route in catalog.routes_of(function_name)]
 
-    @app.exception_handler(CustodyError)
-    def _custody_error(error: CustodyError) -> Response[Any]:
+    def refusal(error: CustodyError) -> Response[Any]:
         if isinstance(error, AUDITED_REFUSALS):
             audit_refusal(app, function_name, error)
-        return error_response(error.status, error.code, error.message, error.details)
+        response = error_response(error.status, error.code, error.message, error.details)
+        if isinstance(error, ServiceBusy):
+            response.headers["Retry-After"] = str(ServiceBusy.retry_after_seconds)
+        return response
+
+    app.exception_handler(CustodyError)(refusal)
 
     @app.exception_handler([ClientError, HTTPClientError, ConnectionClosedError])
     def _aws_fault(error: Exception) -> Response[Any]:
+        # An AWS failure that outlived botocore's retries is the client's to retry; any other
+        # (access denied, a missing resource, a bad call) is re-raised: a fault that alarms.
         if not is_transient(error):
-            raise error  # access denied, a missing resource, a bad call: a defect, not the client's to retry
-        # The error's class and code only: an AWS error message may quote a key or a value.
-        log.warning("An AWS call kept failing past its retries: %s", _aws_error_name(error))
-        busy = ServiceBusy("A service this request needs is busy; retry shortly.")
-        response = error_response(busy.status, busy.code, busy.message)
-        response.headers["Retry-After"] = str(ServiceBusy.retry_after_seconds)
-        return response
+            raise error
+        return refusal(busy(error))
 
     @app.exception_handler(RecursionError)
     def _too_deep(_: RecursionError) -> Response[Any]:
@@ -189,12 +190,6 @@ def build_resolver(function_name: str) -> APIGatewayRestResolver:
         return error_response(HTTPStatus.NOT_FOUND, "not_found", "No such route.")
 
     return app
-
-
-def _aws_error_name(error: Exception) -> str:
-    if isinstance(error, ClientError):
-        return str(error.response.get("Error", {}).get("Code", type(error).__name__))
-    return type(error).__name__
 
 
 def entrypoint(

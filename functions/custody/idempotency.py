@@ -21,6 +21,7 @@ from aws_lambda_powertools.utilities.idempotency import (
 from aws_lambda_powertools.utilities.idempotency.exceptions import (
     IdempotencyAlreadyInProgressError,
     IdempotencyKeyError,
+    IdempotencyPersistenceLayerError,
 )
 from aws_lambda_powertools.utilities.idempotency.serialization.pydantic import PydanticSerializer
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -29,6 +30,7 @@ from pydantic import BaseModel
 from custody.aws import clients
 from custody.errors import Conflict, InvalidInput
 from custody.settings import Settings
+from custody.transient import busy, transient_cause
 
 TABLE: Final = "idempotency"
 HEADER: Final = "Idempotency-Key"
@@ -78,3 +80,10 @@ def once(
         raise Conflict("A request with this Idempotency-Key is still being processed.") from None
     except IdempotencyKeyError:
         raise InvalidInput("The Idempotency-Key header is required here.") from None
+    except IdempotencyPersistenceLayerError as error:
+        # The idempotency table was throttled or unreachable past the retries: as busy as any
+        # other AWS call (a retry with the same key is what the client should do).
+        cause = transient_cause(error)
+        if cause is None:
+            raise
+        raise busy(cause) from error

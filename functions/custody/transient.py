@@ -11,10 +11,15 @@ own name. (Found by the fault suite, tests/robustness/test_faults.py.)
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import Callable
 from typing import Final, ParamSpec, TypeVar
 
 from botocore.exceptions import ClientError, ConnectionClosedError, HTTPClientError
+
+from custody.errors import ServiceBusy
+
+log = logging.getLogger(__name__)
 
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
@@ -47,6 +52,34 @@ def is_transient(error: BaseException) -> bool:
         status = int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
         return code in THROTTLING_CODES or status >= 500
     return False
+
+
+def transient_cause(error: BaseException, depth: int = 4) -> BaseException | None:
+    """The transient AWS failure behind `error`: itself, or what a wrapper raised it from
+    (Powertools' idempotency layer wraps the DynamoDB error it met)."""
+    current: BaseException | None = error
+    for _ in range(depth):
+        if current is None:
+            return None
+        if is_transient(current):
+            return current
+        current = current.__cause__
+    return None
+
+
+def busy(cause: BaseException) -> ServiceBusy:
+    """What an API request answers when `cause`, a transient AWS failure, outlived the retries.
+
+    Logged by the error's class and code only: an AWS error message may quote a key or a value.
+    """
+    log.warning("An AWS call kept failing past its retries: %s", error_name(cause))
+    return ServiceBusy("A service this request needs is busy; retry shortly.")
+
+
+def error_name(error: BaseException) -> str:
+    if isinstance(error, ClientError):
+        return str(error.response.get("Error", {}).get("Code") or type(error).__name__)
+    return type(error).__name__
 
 
 def transient_as(error_type: type[Exception]) -> Callable[[Callable[_P, _R]], Callable[_P, _R]]:

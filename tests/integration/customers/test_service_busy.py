@@ -41,3 +41,16 @@ def test_an_aws_error_that_is_not_transient_stays_a_fault(customer: Customer, mo
     monkeypatch.setattr(dynamo, "transact", _failing("AccessDeniedException", 400))
     with pytest.raises(ClientError):
         call("collect", "PUT", "/v1/me/profile", customer, SAMPLES)
+
+
+def test_a_throttled_idempotency_table_is_a_503_too(customer: Customer, monkeypatch: pytest.MonkeyPatch) -> None:
+    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
+
+    monkeypatch.setattr(DynamoDBPersistenceLayer, "_put_record", _failing("ThrottlingException", 400))
+    grant_request = {"purpose": "crm_core", "policy_version": "2026-11"}
+    reply = call(
+        "collect", "POST", "/v1/me/consents", customer, grant_request, headers={"Idempotency-Key": "k-12345678"}
+    )
+    assert (reply.status, reply.body["error"], reply.headers["Retry-After"]) == (503, "service_busy", "2")
+    monkeypatch.undo()
+    assert call("subject_access", "GET", "/v1/me", customer).body["stores"]["consents"]["granted"] == {}
