@@ -24,7 +24,6 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from botocore.exceptions import ClientError, ConnectionClosedError, HTTPClientError
 
 from custody import catalog
 from custody.audit import AuditLedger, subject_chain
@@ -39,7 +38,7 @@ from custody.errors import (
     field_errors,
 )
 from custody.settings import get_settings
-from custody.transient import busy, is_transient
+from custody.transient import AWS_FAILURES, busy, is_transient
 
 METRICS_NAMESPACE = catalog.METRICS_NAMESPACE
 RECENT_SIGN_IN_SECONDS = 15 * 60
@@ -148,7 +147,7 @@ def build_resolver(function_name: str) -> APIGatewayRestResolver:
 
     app.exception_handler(CustodyError)(refusal)
 
-    @app.exception_handler([ClientError, HTTPClientError, ConnectionClosedError])
+    @app.exception_handler(list(AWS_FAILURES))
     def _aws_fault(error: Exception) -> Response[Any]:
         # An AWS failure that outlived botocore's retries is the client's to retry; any other
         # (access denied, a missing resource, a bad call) is re-raised: a fault that alarms.

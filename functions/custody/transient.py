@@ -15,11 +15,14 @@ import logging
 from collections.abc import Callable
 from typing import Final, ParamSpec, TypeVar
 
-from botocore.exceptions import ClientError, ConnectionClosedError, HTTPClientError
+from botocore.exceptions import ClientError, HTTPClientError
+from botocore.exceptions import ConnectionError as ConnectionFailed
 
 from custody.errors import ServiceBusy
 
 log = logging.getLogger(__name__)
+# Everything botocore raises for a call that failed: an AWS answer, or no answer at all.
+AWS_FAILURES: Final = (ClientError, HTTPClientError, ConnectionFailed)
 
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
@@ -45,8 +48,8 @@ THROTTLING_CODES: Final = frozenset(
 
 def is_transient(error: BaseException) -> bool:
     """A throttle, a 5xx or a connection failure: the same call may well succeed later."""
-    if isinstance(error, HTTPClientError | ConnectionClosedError):
-        return True  # timeouts, refused or dropped connections
+    if isinstance(error, HTTPClientError | ConnectionFailed):
+        return True  # read timeouts, dropped connections; unreachable endpoints, connect timeouts
     if isinstance(error, ClientError):
         code = str(error.response.get("Error", {}).get("Code", ""))
         status = int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)

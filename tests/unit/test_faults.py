@@ -8,7 +8,7 @@ from typing import Any
 
 import boto3
 import pytest
-from botocore.exceptions import ClientError, ReadTimeoutError
+from botocore.exceptions import ClientError, ConnectTimeoutError, EndpointConnectionError, ReadTimeoutError
 from moto import mock_aws
 
 from custody.aws import CLIENT_CONFIG
@@ -87,6 +87,8 @@ def test_transient_failures_are_named_for_the_state_machines_retry() -> None:
     assert is_transient(throttled)
     assert is_transient(internal)
     assert is_transient(ReadTimeoutError(endpoint_url="https://x"))
+    assert is_transient(EndpointConnectionError(endpoint_url="https://x"))  # no answer at all
+    assert is_transient(ConnectTimeoutError(endpoint_url="https://x"))
     assert not is_transient(refused)
     assert not is_transient(ValueError("x"))
 
