@@ -83,9 +83,7 @@ def _customer(resources: Resources, interactions: int, documents: int) -> Caller
     email = f"{uuid.uuid4().hex[:12]}@example.com"
     pool = resources.user_pools[naming.CUSTOMER_POOL]
     tokens = identity.customer_tokens(clients.cognito_idp(), pool, email)
-    payload = tokens.id_token.split(".")[1]
-    sub = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))["sub"]
-    caller = Caller(str(sub))
+    caller = Caller(str(identity.unverified_claims(tokens.id_token)["sub"]))
     for purpose in PURPOSES:
         caller.call("collect", "POST", "/v1/me/consents", {"purpose": purpose, "policy_version": "2026-11"})
     caller.call("collect", "PUT", "/v1/me/profile", PROFILE)

@@ -135,13 +135,6 @@ class Api:
 # --- the journey -----------------------------------------------------------------------------
 
 
-def _claims(token: str) -> dict[str, Any]:
-    """A JWT's payload, read without verification (the gateway verifies; this only displays)."""
-    payload = token.split(".")[1]
-    decoded: dict[str, Any] = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-    return decoded
-
-
 def _b64(data: dict[str, Any]) -> str:
     return base64.urlsafe_b64encode(json.dumps(data, separators=(",", ":")).encode()).rstrip(b"=").decode()
 
@@ -221,7 +214,7 @@ class Journey:
 def sign_up(journey: Journey) -> str:
     pool = journey.info.resources.user_pools[naming.CUSTOMER_POOL]
     tokens = identity.customer_tokens(journey.aws("cognito-idp"), pool, journey.email)
-    claims = _claims(tokens.id_token)
+    claims = identity.unverified_claims(tokens.id_token)
     if claims.get("token_use") != "id" or claims.get("aud") != pool.client_id:
         raise StepFailed("the customer pool issued an unexpected token")
     journey.token, journey.subject_id = tokens.id_token, str(claims["sub"])
@@ -240,7 +233,7 @@ def refuses_no_token(journey: Journey) -> str:
 
 def refuses_forged_tokens(journey: Journey) -> str:
     header, _, signature = journey.token.split(".")
-    claims = _claims(journey.token)
+    claims = identity.unverified_claims(journey.token)
     forged = f"{header}.{_b64({**claims, 'sub': str(uuid.uuid4())})}.{signature}"
     unsigned = f"{_b64({'alg': 'none', 'typ': 'JWT'})}.{_b64(claims)}."
     for label, token in (("another subject, same signature", forged), ("alg: none", unsigned)):

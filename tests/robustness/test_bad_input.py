@@ -91,11 +91,7 @@ def _accepted(subject_id: str) -> None:
 
 @pytest.fixture(scope="module")
 def victim(local_stack: LocalStack) -> Customer:
-    from tests.integration.erasure.conftest import _subject_of
-
-    email = f"victim-{uuid.uuid4().hex[:8]}@example.com"
-    token = local_stack.customer_token(email)
-    person = Customer(local_stack, email, token, _subject_of(token))
+    person = Customer.signed_up(local_stack, f"victim-{uuid.uuid4().hex[:8]}@example.com")
     for purpose in ("crm_core", "marketing", "payments", "health_services"):
         assert person.call("POST", "/v1/me/consents", {"purpose": purpose, "policy_version": "2026-11"}).status == 201
     assert person.call("PUT", "/v1/me/profile", PROFILE).status == 200

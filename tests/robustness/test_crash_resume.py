@@ -87,10 +87,7 @@ def _erase_and_check(
 @pytest.fixture(scope="module")
 def baseline(local_stack: LocalStack) -> dict[str, Any]:
     """An uninterrupted run: which Lambda Task states it enters, how many AWS calls each step makes."""
-    from tests.integration.erasure.conftest import _subject_of
-
-    token = local_stack.customer_token("baseline-crash@example.com")
-    person = Customer(local_stack, "baseline-crash@example.com", token, _subject_of(token))
+    person = Customer.signed_up(local_stack, "baseline-crash@example.com")
     _fill_lightly(person)
     settings = Settings.from_env(local_stack.resources.environment)
     injector = FaultInjector(FaultPlan(seed=0))

@@ -160,11 +160,7 @@ def one_run(stack: LocalStack, new_customer: Any, settings: Settings, seed: int,
 @pytest.fixture(scope="module")
 def staying(local_stack: LocalStack) -> Customer:
     """Another customer, filled once, whose data every run's erasure must leave exactly as it was."""
-    from tests.integration.erasure.conftest import _subject_of
-
-    email = f"staying-{uuid.uuid4().hex[:8]}@example.com"
-    token = local_stack.customer_token(email)
-    person = Customer(local_stack, email, token, _subject_of(token))
+    person = Customer.signed_up(local_stack, f"staying-{uuid.uuid4().hex[:8]}@example.com")
     person.fill()
     return person
 

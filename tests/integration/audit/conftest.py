@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,7 +15,6 @@ from tests.integration.conftest import LocalStack
 from tests.integration.erasure.conftest import (
     PROFILE,
     Customer,
-    _subject_of,
     customer,
     new_customer,
     wait_for_execution,
@@ -62,9 +60,7 @@ class Erased:
 
 @pytest.fixture(scope="module")
 def erased(local_stack: LocalStack) -> Erased:
-    email = f"{uuid.uuid4().hex[:12]}@example.com"
-    token = local_stack.customer_token(email)
-    person = Customer(local_stack, email, token, _subject_of(token))
+    person = Customer.signed_up(local_stack)
     assert person.call("POST", "/v1/me/consents", {"purpose": "crm_core", "policy_version": "2026-11"}).status == 201
     refused = person.call("PUT", "/v1/me/profile", {"health": PROFILE["health"]})
     assert (refused.status, refused.body["error"]) == (403, "consent_required"), refused.text

@@ -13,6 +13,7 @@ import pytest
 
 from custody import aws, naming
 from custody.settings import Settings, get_settings
+from devstack import identity
 from tests.integration.conftest import LocalStack
 
 NEXT_YEAR = time.gmtime().tm_year + 1
@@ -63,6 +64,13 @@ class Customer:
     token: str
     subject_id: str
 
+    @classmethod
+    def signed_up(cls, stack: LocalStack, email: str | None = None) -> Customer:
+        """A new customer of the stack's user pool, signed in (a unique e-mail address unless given)."""
+        email = email or f"{uuid.uuid4().hex[:12]}@example.com"
+        token = stack.customer_token(email)
+        return cls(stack, email, token, _subject_of(token))
+
     def call(self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None) -> Reply:
         response = self.stack.http.open(
             path,
@@ -86,9 +94,7 @@ class Customer:
 
 
 def _subject_of(token: str) -> str:
-    payload = token.split(".")[1]
-    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-    return str(claims["sub"])
+    return str(identity.unverified_claims(token)["sub"])
 
 
 @pytest.fixture
@@ -104,9 +110,7 @@ def settings(local_stack: LocalStack, monkeypatch: pytest.MonkeyPatch) -> Settin
 @pytest.fixture
 def new_customer(local_stack: LocalStack) -> Any:
     def make() -> Customer:
-        email = f"{uuid.uuid4().hex[:12]}@example.com"
-        token = local_stack.customer_token(email)
-        return Customer(local_stack, email, token, _subject_of(token))
+        return Customer.signed_up(local_stack)
 
     return make
 
