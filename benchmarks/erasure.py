@@ -72,7 +72,12 @@ def ours(settings: Settings, subject_id: str) -> tuple[Counter[str], float]:
     clients.dynamodb().transact_write_items(TransactItems=[registry.put_item(request)])
     steps = ErasureSteps(settings)
     # the state after Freeze, as the Map's items carry it
-    event = {"request_id": request.request_id, "subject_id": subject_id, "scope": list(everything)}
+    event = {
+        "request_id": request.request_id,
+        "subject_id": subject_id,
+        "scope": list(everything),
+        "reason": request.reason.value,
+    }
     with counting_calls("dynamodb", "s3") as calls:
         started = time.perf_counter()
         for store in datamap.erasable_stores():

@@ -107,7 +107,7 @@ class ErasureSteps:
         unknown = scope - {category.name for category in datamap.CATEGORIES}
         if unknown:
             raise ValueError(f"Unknown categories in the plan: {sorted(unknown)}.")
-        reason = ErasureReason(str(event.get("reason", ErasureReason.WITHDRAWAL.value)))
+        reason = ErasureReason(str(event["reason"]))  # required: no default may turn a purpose withdrawal full
         return Request(str(event["request_id"]), check_subject_id(str(event["subject_id"])), reason, scope)
 
     def _mark(self, request: Request, *steps: str, status: RequestStatus | None = None, **values: Any) -> None:
