@@ -1,20 +1,32 @@
-"""What API Gateway's Cognito authorizer does, locally: verify the bearer JWT, then pass its claims.
+"""What API Gateway's Cognito user pool authorizer does, locally — and nothing more.
 
-A token is accepted only when all of these hold, else the request is refused with 401 before
-any function runs:
+The deployed API (`infra.constructs.api`) puts one `COGNITO_USER_POOLS` authorizer per audience
+on every non-public method, with the OAuth scopes `catalog.Route.gateway_scopes` declares. This
+module reproduces exactly what that authorizer checks, from the same declaration; everything
+else a token must satisfy (its app client, its groups, its dates) is checked by the function
+(`custody.authorization`), which runs the same code locally and in AWS.
 
-* it is a JWS signed with RS256 (`alg: none`, HS256 and every other algorithm are refused)
-  by a key of the user pool's JWKS, fetched from the moto server and cached per pool;
-* `iss` is that user pool, the one the route's audience signs in with;
-* `token_use` is what the audience presents (`id` for customers and staff, `access` for
-  sub-processors' machine clients) and `aud` (ID token) or `client_id` (access token) is the
-  pool's app client;
-* it has not expired (`exp`).
+A request reaches the function only when all of these hold, else it is refused with API
+Gateway's `401 Unauthorized` before any function runs:
 
-A staff route that names groups (`catalog.Route.groups`) further needs one of them in
-`cognito:groups`: 403 otherwise. The claims handed to the function are rendered the way the
-REST API's Cognito authorizer renders them: every value a string, `exp`/`iat` as dates,
-lists comma-joined.
+* the `Authorization` header holds a JWS signed with RS256 by a key of the user pool's JWKS
+  (fetched from the moto server and cached per pool);
+* `iss` is that user pool — the pool of the route's audience;
+* it has not expired (`exp`);
+* on a method with scopes: it is an access token whose `scope` holds one of them ("The method
+  invocation is authorized if any method scopes matches a claimed scope in the access token",
+  API Gateway, `Method.authorizationScopes`); on a method without: it is an ID token ("If you
+  didn't configure any scopes on the API Gateway method, then make sure that you use a valid
+  ID token", AWS Knowledge Center, api-gateway-cognito-401-unauthorized).
+
+It does not check `aud`/`client_id` (the authorizer has no `identityValidationExpression`),
+`cognito:groups`, `nbf` or `iat`: API Gateway's authorizer does not either.
+`tests/infra/test_devstack_parity.py` holds it to the synthesized template, and
+`tests/integration/stack/test_gateway_auth.py` to this list.
+
+The claims handed to the function are rendered the way the REST API's Cognito authorizer renders
+them: every value a string, `exp`/`iat` as dates, lists comma-joined. Nothing a token carries
+can make this module fail with anything but `Unauthorized`.
 """
 
 from __future__ import annotations
@@ -32,31 +44,32 @@ from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 from joserfc.util import urlsafe_b64decode
 
-from custody.catalog import Audience, Route
+from custody.authorization import CLAIM_DATE_FORMAT
+from custody.catalog import Audience, Route, TokenUse
 
 ALGORITHMS: Final = ("RS256",)
-ID_TOKEN: Final = "id"  # noqa: S105 - a token_use value, not a secret
-ACCESS_TOKEN: Final = "access"  # noqa: S105
 
 Fetch = Callable[[str], bytes]
 
 
 class Unauthorized(Exception):
-    """401: no token, or a token the user pool did not issue for this audience."""
-
-
-class AccessDenied(Exception):
-    """403: a valid token without a group the route requires."""
+    """401: no token, or one the route's authorizer does not accept."""
 
 
 @dataclass(frozen=True)
-class Trust:
-    """Which tokens an audience's routes accept."""
+class UserPool:
+    """The user pool an audience's authorizer trusts: its issuer and where its signing keys are."""
 
     issuer: str
-    client_ids: frozenset[str]
-    token_use: str
     jwks_url: str
+
+
+@dataclass(frozen=True)
+class MethodAuthorization:
+    """A method's `COGNITO_USER_POOLS` authorizer: its pool, and the method's OAuth scopes (full names)."""
+
+    pool: UserPool
+    scopes: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -64,12 +77,8 @@ class Principal:
     audience: Audience
     claims: dict[str, Any]
 
-    @property
-    def groups(self) -> tuple[str, ...]:
-        return _groups(self.claims)
-
     def authorizer_claims(self) -> dict[str, str]:
-        return {name: _render_claim(name, value) for name, value in self.claims.items()}
+        return {str(name): _render_claim(str(name), value) for name, value in self.claims.items()}
 
 
 def urllib_fetch(url: str) -> bytes:
@@ -103,47 +112,63 @@ def _has_kid(key_set: KeySet, kid: str) -> bool:
 
 
 class TokenVerifier:
+    """The Cognito authorizers of the API: one per audience, scopes per route (`prefix` names them)."""
+
     def __init__(
         self,
-        trusts: Mapping[Audience, Trust],
+        pools: Mapping[Audience, UserPool],
+        prefix: str,
         jwks: JwksCache | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self._trusts = dict(trusts)
+        self._pools = dict(pools)
+        self._prefix = prefix
         self._jwks = jwks or JwksCache()
         self._clock = clock
 
-    def authorize(self, route: Route, authorization: str | None) -> Principal | None:
-        """The caller's principal for `route`; None for a public route. Raises 401/403 errors."""
+    def rule(self, route: Route) -> MethodAuthorization | None:
+        """What the route's method authorizer checks (None: a public method, no authorizer)."""
         if route.audience is Audience.PUBLIC:
             return None
-        trust = self._trusts.get(route.audience)
-        if trust is None:
-            raise Unauthorized(f"no identity provider is configured for {route.audience.value} routes")
-        claims = self.verify(trust, _bearer(authorization))
-        principal = Principal(route.audience, claims)
-        if route.groups and not set(route.groups) & set(principal.groups):
-            raise AccessDenied("none of the route's groups")
-        return principal
+        pool = self._pools.get(route.audience)
+        if pool is None:
+            raise Unauthorized(f"no user pool is configured for {route.audience.value} routes")
+        return MethodAuthorization(pool, route.gateway_scopes(self._prefix))
 
-    def verify(self, trust: Trust, token: str) -> dict[str, Any]:
+    def authorize(self, route: Route, authorization: str | None) -> Principal | None:
+        """The caller's principal for `route`; None for a public route. Raises `Unauthorized`."""
+        rule = self.rule(route)
+        if rule is None:
+            return None
+        claims = self.verify(rule.pool, _bearer(authorization))
+        scopes = rule.scopes
+        try:
+            if scopes:
+                granted = claims.get("scope")
+                if claims.get("token_use") != TokenUse.ACCESS.value or not isinstance(granted, str):
+                    raise Unauthorized("the method's scopes need an access token")
+                if not set(granted.split()) & set(scopes):
+                    raise Unauthorized("none of the method's scopes")
+            elif claims.get("token_use") != TokenUse.ID.value:
+                raise Unauthorized("a method without scopes takes an ID token")
+        except (TypeError, AttributeError):
+            raise Unauthorized("malformed claims") from None
+        return Principal(route.audience, claims)
+
+    def verify(self, pool: UserPool, token: str) -> dict[str, Any]:
+        """The claims of a token the pool signed, that is the pool's and has not expired."""
         kid = _unverified_kid(token)
         try:
-            decoded = jwt.decode(token, self._jwks.keys(trust.jwks_url, kid), algorithms=list(ALGORITHMS))
-        except (JoseError, ValueError) as error:
+            decoded = jwt.decode(token, self._jwks.keys(pool.jwks_url, kid), algorithms=list(ALGORITHMS))
+        except (JoseError, ValueError, TypeError, KeyError) as error:
             raise Unauthorized(f"signature not verified ({type(error).__name__})") from None
         if decoded.header.get("alg") not in ALGORITHMS:
             raise Unauthorized("algorithm not allowed")
         claims = dict(decoded.claims)
-        if claims.get("iss") != trust.issuer:
-            raise Unauthorized("issuer is not this audience's user pool")
-        if claims.get("token_use") != trust.token_use:
-            raise Unauthorized(f"token_use is not {trust.token_use}")
-        client = claims.get("client_id") if trust.token_use == ACCESS_TOKEN else claims.get("aud")
-        if client not in trust.client_ids:
-            raise Unauthorized("token was issued to another app client")
+        if claims.get("iss") != pool.issuer:
+            raise Unauthorized("issuer is not this route's user pool")
         expires = claims.get("exp")
-        if not isinstance(expires, int | float) or expires <= self._clock():
+        if isinstance(expires, bool) or not isinstance(expires, int | float) or expires <= self._clock():
             raise Unauthorized("token expired")
         return claims
 
@@ -165,31 +190,25 @@ def _unverified_kid(token: str) -> str | None:
     head = token.split(".", 1)[0]
     try:
         header = json.loads(urlsafe_b64decode(head.encode()))
-    except (ValueError, TypeError) as error:
+    except (ValueError, TypeError, UnicodeError) as error:
         raise Unauthorized(f"malformed token ({type(error).__name__})") from None
     kid = header.get("kid") if isinstance(header, dict) else None
     return kid if isinstance(kid, str) else None
-
-
-def _groups(claims: Mapping[str, Any]) -> tuple[str, ...]:
-    value = claims.get("cognito:groups")
-    if isinstance(value, list):
-        return tuple(str(item) for item in value)
-    if isinstance(value, str) and value:
-        return tuple(part.strip() for part in value.split(","))
-    return ()
 
 
 _DATE_CLAIMS: Final = frozenset({"exp", "iat"})
 
 
 def _render_claim(name: str, value: Any) -> str:
-    if name in _DATE_CLAIMS and isinstance(value, int | float):
-        return time.strftime("%a %b %d %H:%M:%S UTC %Y", time.gmtime(value))
+    if name in _DATE_CLAIMS and isinstance(value, int | float) and not isinstance(value, bool):
+        try:
+            return time.strftime(CLAIM_DATE_FORMAT, time.gmtime(value))
+        except (OverflowError, OSError, ValueError):
+            return str(value)
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, list):
-        return ",".join(str(item) for item in value)
+        return ",".join(_render_claim("", item) for item in value)
     if isinstance(value, dict):
-        return json.dumps(value, separators=(",", ":"))
+        return json.dumps(value, separators=(",", ":"), default=str)
     return str(value)

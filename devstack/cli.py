@@ -2,7 +2,7 @@
 
 custody local up                         start the stack in the foreground (Ctrl-C stops it)
 custody local token --email E            a verified customer's ID token
-custody local token --staff E --group G  a staff member's ID token (TOTP MFA done for you)
+custody local token --staff E --group G  a staff member's access token (TOTP MFA done for you)
 custody local token --processor ID       a sub-processor machine client's access token
 custody local journey                    run the customer journey against the running stack
 custody local demo                       start the stack, run the journey, keep serving
@@ -125,9 +125,12 @@ def cmd_token(args: argparse.Namespace) -> int:
             if not args.group:
                 raise CliError("--staff needs --group (one of: " + ", ".join(pools[naming.STAFF_POOL].groups) + ")")
             tokens = identity.staff_tokens(cognito, pools[naming.STAFF_POOL], args.staff, args.group)
-            token = tokens.access_token if args.access else tokens.id_token
+            token = tokens.access_token  # staff routes take the access token (its scopes are the groups)
         else:
-            token = identity.processor_tokens(cognito, pools[naming.PROCESSOR_POOL], args.processor).access_token
+            endpoint = identity.http_endpoint(info.api_url)
+            token = identity.processor_tokens(
+                cognito, pools[naming.PROCESSOR_POOL], args.processor, endpoint
+            ).access_token
     except identity.SignInFailed as error:
         raise CliError(str(error)) from None
     except (BotoCoreError, ClientError) as error:
@@ -223,7 +226,9 @@ def _parser() -> argparse.ArgumentParser:
     who.add_argument("--staff", metavar="EMAIL", help="a staff member's e-mail (needs --group)")
     who.add_argument("--processor", metavar="ID", help="a sub-processor's id (prints an access token)")
     token.add_argument("--group", help="the staff member's group")
-    token.add_argument("--access", action="store_true", help="print the access token instead of the ID token")
+    token.add_argument(
+        "--access", action="store_true", help="a customer's access token instead of the ID token their routes take"
+    )
     token.add_argument("--state-dir", type=Path, default=DEFAULT_STATE_DIR)
     token.set_defaults(handler=cmd_token)
 

@@ -5,7 +5,8 @@ For each request it does what the deployed API Gateway does, in the same order:
 1. match a route of `custody.catalog.ROUTES` (else 403 `Missing Authentication Token`, which is
    what a REST API answers for a resource or method it does not define);
 2. run the Cognito authorizer (`devstack.auth`): 401 `Unauthorized` for a missing or invalid
-   token, 403 for a staff token without a group the route allows; public routes skip it;
+   token, or one without the method's OAuth scopes; public routes skip it. Groups, app
+   clients and the rest are the function's to check, as in AWS (`custody.authorization`);
 3. build the REST proxy event (resource, path, path and query parameters with their
    multi-value forms, headers, body - base64 for binary media - and a requestContext with
    stage, requestId, identity and, after step 2, `authorizer.claims`);
@@ -16,14 +17,15 @@ For each request it does what the deployed API Gateway does, in the same order:
    back to HTTP (502 `Internal server error` when the function raised or returned something
    that is not a proxy response).
 
-It also serves the merged OpenAPI document at `/openapi.json` and a browser view at `/docs`.
+It also serves the merged OpenAPI document at `/openapi.json` and a browser view at `/docs`, and
+the user pools' OAuth 2.0 token endpoint for machine clients at `/_cognito/<pool id>/oauth2/token`
+(moto has none; `devstack.cognito`).
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import json
 import logging
 import threading
@@ -39,8 +41,8 @@ from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
 from custody import catalog
-from devstack import docs
-from devstack.auth import AccessDenied, Principal, TokenVerifier, Unauthorized
+from devstack import cognito, docs, events
+from devstack.auth import Principal, TokenVerifier, Unauthorized
 from devstack.runtime import Invocation
 
 LOG = logging.getLogger("devstack.gateway")
@@ -49,8 +51,8 @@ DEFAULT_PORT: Final = 3000
 # TODO(custody): the CDK stack's stage is `infra.config.CustodyConfig.stage_name`; a shared
 # declaration (naming/settings) would let both derive it. tests/infra/test_devstack_parity.py
 # fails if they drift apart.
-STAGE: Final = "live"
-API_ID: Final = "local"
+STAGE: Final = events.STAGE
+TOKEN_ENDPOINT_PREFIX: Final = "/_cognito/"  # noqa: S105 - a path, not a secret
 
 # Request bodies of these media types reach the function as text; anything else (or text
 # that is not UTF-8) arrives base64-encoded with `isBase64Encoded: true`, as API Gateway does
@@ -94,10 +96,6 @@ def is_text_media(content_type: str | None) -> bool:
 
 def _rule_path(path: str) -> str:
     return path.replace("{", "<").replace("}", ">")
-
-
-def _resource_id(route: catalog.Route) -> str:
-    return hashlib.sha256(route.path.encode()).hexdigest()[:6]
 
 
 def _gateway_error(status: int, message: str, error_type: str, request_id: str) -> Response:
@@ -165,6 +163,8 @@ class Gateway:
             return self._serve_docs(request)
         if request.method == "GET" and request.path.startswith(docs.ASSET_PREFIX):
             return docs.asset(request.path)
+        if request.method == "POST" and request.path.startswith(TOKEN_ENDPOINT_PREFIX):
+            return self._token(request)
         match = self.match(request.method, request.path)
         if match is None:
             response = _gateway_error(
@@ -199,10 +199,6 @@ class Gateway:
         except Unauthorized as refusal:
             LOG.info("401 for %s %s: %s", match.route.method, match.route.path, refusal)
             return _gateway_error(401, "Unauthorized", "UnauthorizedException", request_id)
-        except AccessDenied:
-            return _gateway_error(
-                403, "User is not authorized to access this resource", "AccessDeniedException", request_id
-            )
         event = self.event(request, match, principal, request_id)
         outcome = self.invoke(self.functions[match.route.function], event)
         if outcome.errored:
@@ -218,22 +214,6 @@ class Gateway:
         self, request: Request, match: RouteMatch, principal: Principal | None, request_id: str
     ) -> dict[str, Any]:
         """The API Gateway REST proxy event (payload format 1.0) for this request."""
-        now = time.time()
-        headers: dict[str, str] = {}
-        multi_headers: dict[str, list[str]] = {}
-        for name, value in request.headers.items():
-            headers[name] = value
-            multi_headers.setdefault(name, []).append(value)
-        forwarded = {
-            "X-Forwarded-For": request.remote_addr or "127.0.0.1",
-            "X-Forwarded-Proto": request.scheme,
-            "X-Forwarded-Port": str(request.host.rsplit(":", 1)[-1] if ":" in request.host else "80"),
-        }
-        for name, value in forwarded.items():
-            headers.setdefault(name, value)
-            multi_headers.setdefault(name, [value])
-        query = {name: values[-1] for name, values in request.args.lists()}
-        multi_query = {name: list(values) for name, values in request.args.lists()}
         raw = request.get_data(cache=True)
         body: str | None
         if not raw:
@@ -245,52 +225,23 @@ class Gateway:
                 body, is_base64 = base64.b64encode(raw).decode("ascii"), True
         else:
             body, is_base64 = base64.b64encode(raw).decode("ascii"), True
-        context: dict[str, Any] = {
-            "resourceId": _resource_id(match.route),
-            "resourcePath": match.route.path,
-            "httpMethod": request.method,
-            "extendedRequestId": base64.b32encode(uuid.uuid4().bytes)[:16].decode(),
-            "requestTime": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now)),
-            "path": f"/{self.stage}{request.path}",
-            "accountId": self.account_id,
-            "protocol": request.environ.get("SERVER_PROTOCOL", "HTTP/1.1"),
-            "stage": self.stage,
-            "domainPrefix": request.host.split(".", 1)[0].split(":", 1)[0],
-            "requestTimeEpoch": int(now * 1000),
-            "requestId": request_id,
-            "identity": {
-                "cognitoIdentityPoolId": None,
-                "accountId": None,
-                "cognitoIdentityId": None,
-                "caller": None,
-                "sourceIp": request.remote_addr or "127.0.0.1",
-                "principalOrgId": None,
-                "accessKey": None,
-                "cognitoAuthenticationType": None,
-                "cognitoAuthenticationProvider": None,
-                "userArn": None,
-                "userAgent": request.headers.get("User-Agent"),
-                "user": None,
-            },
-            "domainName": request.host.split(":", 1)[0],
-            "apiId": API_ID,
-        }
-        if principal is not None:
-            context["authorizer"] = {"claims": principal.authorizer_claims()}
-        return {
-            "resource": match.route.path,
-            "path": request.path,
-            "httpMethod": request.method,
-            "headers": headers or None,
-            "multiValueHeaders": multi_headers or None,
-            "queryStringParameters": query or None,
-            "multiValueQueryStringParameters": multi_query or None,
-            "pathParameters": match.path_parameters or None,
-            "stageVariables": None,
-            "requestContext": context,
-            "body": body,
-            "isBase64Encoded": is_base64,
-        }
+        return events.proxy_event(
+            match.route,
+            request.path,
+            path_parameters=match.path_parameters,
+            headers=list(request.headers.items()),
+            query=[(name, value) for name, values in request.args.lists() for value in values],
+            body=body,
+            is_base64=is_base64,
+            claims=principal.authorizer_claims() if principal is not None else None,
+            source_ip=request.remote_addr or "127.0.0.1",
+            host=request.host,
+            scheme=request.scheme,
+            protocol=request.environ.get("SERVER_PROTOCOL", "HTTP/1.1"),
+            request_id=request_id,
+            stage=self.stage,
+            account_id=self.account_id,
+        )
 
     @staticmethod
     def proxy_response(result: Any, request_id: str) -> Response:
@@ -317,6 +268,24 @@ class Gateway:
         response.headers.setdefault("Content-Type", "application/json")
         response.headers["x-amzn-RequestId"] = request_id
         return response
+
+    @staticmethod
+    def _token(request: Request) -> Response:
+        pool_id, _, rest = request.path.removeprefix(TOKEN_ENDPOINT_PREFIX).partition("/")
+        if rest != "oauth2/token":
+            return Response(json.dumps({"error": "invalid_request"}), status=404, content_type="application/json")
+        try:
+            token = cognito.client_credentials_token(
+                pool_id,
+                request.headers.get("Authorization"),
+                request.form.get("grant_type", ""),
+                request.form.get("scope"),
+            )
+        except cognito.OAuthError as refusal:
+            return Response(
+                json.dumps({"error": refusal.error}), status=refusal.status, content_type="application/json"
+            )
+        return Response(cognito.token_response(token), content_type="application/json")
 
     # --- documentation ------------------------------------------------------------------------
 

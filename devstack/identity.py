@@ -3,8 +3,9 @@
 * a customer: a confirmed user with a verified e-mail in the customer pool; ID token;
 * a staff member: a user of the staff pool in one group, enrolled in TOTP MFA (moto is told
   to check the codes, `MOTO_COGNITO_IDP_USER_POOL_ENABLE_TOTP`), signed in through the
-  SOFTWARE_TOKEN_MFA challenge; ID token;
-* a sub-processor's machine client: a user of the processor pool; access token.
+  SOFTWARE_TOKEN_MFA challenge; access token (the pool's trigger put a scope per group in it);
+* a sub-processor's machine client: an app client of the processor pool with a secret and the
+  client-credentials grant; access token from the pool's token endpoint (`devstack.cognito`).
 
 Passwords are random and set anew on every sign-in: nothing here needs remembering.
 """
@@ -16,8 +17,12 @@ import json
 import secrets
 import string
 import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
+from urllib.parse import urlencode
 
 from cryptography.hazmat.primitives.hashes import SHA1
 from cryptography.hazmat.primitives.twofactor.totp import TOTP
@@ -145,9 +150,61 @@ def staff_tokens(cognito: Any, pool: UserPoolInfo, email: str, group: str) -> To
     return _tokens(answered)
 
 
-def processor_tokens(cognito: Any, pool: UserPoolInfo, processor_id: str) -> Tokens:
-    """A sub-processor's machine identity, as a user of the processor pool (moto has no client-credentials grant)."""
-    username = f"{processor_id}@processors.invalid"
-    ensure_user(cognito, pool, username)
-    password = _set_password(cognito, pool, username)
-    return _tokens(_admin_sign_in(cognito, pool, username, password))
+# (path, form fields, headers) -> (HTTP status, body): a POST to the local gateway.
+TokenEndpoint = Callable[[str, Mapping[str, str], Mapping[str, str]], tuple[int, bytes]]
+
+
+def token_path(pool: UserPoolInfo) -> str:
+    """Where the local gateway serves the pool's OAuth 2.0 token endpoint."""
+    return f"/_cognito/{pool.pool_id}/oauth2/token"
+
+
+def processor_client(cognito: Any, pool: UserPoolInfo, processor_id: str) -> tuple[str, str]:
+    """The sub-processor's app client (made on first use): its id and secret. Its id is what the
+    registry records as the agreement's `principal` (a machine token's `sub`)."""
+    name = f"processor-{processor_id}"
+    found = cognito.list_user_pool_clients(UserPoolId=pool.pool_id, MaxResults=60).get("UserPoolClients", [])
+    client_id = next((item["ClientId"] for item in found if item.get("ClientName") == name), None)
+    if client_id is None:
+        client = cognito.create_user_pool_client(
+            UserPoolId=pool.pool_id,
+            ClientName=name,
+            GenerateSecret=True,
+            AllowedOAuthFlows=["client_credentials"],
+            AllowedOAuthScopes=list(pool.scopes),
+            AllowedOAuthFlowsUserPoolClient=True,
+        )["UserPoolClient"]
+    else:
+        client = cognito.describe_user_pool_client(UserPoolId=pool.pool_id, ClientId=client_id)["UserPoolClient"]
+    return str(client["ClientId"]), str(client["ClientSecret"])
+
+
+def processor_tokens(cognito: Any, pool: UserPoolInfo, processor_id: str, endpoint: TokenEndpoint) -> Tokens:
+    """A sub-processor's access token by the client-credentials grant, as its machine would get it."""
+    client_id, secret = processor_client(cognito, pool, processor_id)
+    basic = base64.b64encode(f"{client_id}:{secret}".encode()).decode()
+    status, body = endpoint(
+        token_path(pool),
+        {"grant_type": "client_credentials"},
+        {"Authorization": f"Basic {basic}", "Content-Type": "application/x-www-form-urlencoded"},
+    )
+    if status != 200:
+        raise SignInFailed(f"the token endpoint answered {status}: {body[:200]!r}")
+    granted = json.loads(body)
+    return Tokens("", str(granted["access_token"]), int(granted["expires_in"]))
+
+
+def http_endpoint(api_url: str) -> TokenEndpoint:
+    """Token requests to a served local gateway."""
+
+    def post(path: str, form: Mapping[str, str], headers: Mapping[str, str]) -> tuple[int, bytes]:
+        request = urllib.request.Request(  # noqa: S310 - the local gateway
+            api_url + path, data=urlencode(form).encode(), headers=dict(headers), method="POST"
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+                return int(response.status), bytes(response.read())
+        except urllib.error.HTTPError as error:
+            return int(error.code), bytes(error.read())
+
+    return post

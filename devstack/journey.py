@@ -334,7 +334,7 @@ def rectify(journey: Journey) -> str:
 def staff_need_to_know(journey: Journey) -> str:
     """A support agent sees only what a crm_core grant allows; the customer sees the read in their log."""
     pool = journey.info.resources.user_pools[naming.STAFF_POOL]
-    agent = identity.staff_tokens(journey.aws("cognito-idp"), pool, "agent@staff.example", "support").id_token
+    agent = identity.staff_tokens(journey.aws("cognito-idp"), pool, "agent@staff.example", "support").access_token
     body = {
         "customer_id": journey.subject_id,
         "purpose": "crm_core",

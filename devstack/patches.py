@@ -8,6 +8,7 @@
 
 * DynamoDB's writes are serialised (`devstack.atomicity`): moto checks a condition and
   writes without a lock, and the local stack serves requests on threads.
+* Cognito runs a pool's pre-token-generation trigger (`devstack.cognito`), which moto does not.
 
 `check_patch_points()` fails loudly when moto changes the shape of what is patched; the
 canary test calls it, and so does `install()`.
@@ -28,7 +29,7 @@ from moto.awslambda.models import LambdaFunction
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
 from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
 
-from devstack import atomicity, runtime
+from devstack import atomicity, cognito, runtime
 
 # The exact signatures devstack was written against (parameter names, defaults, return type).
 # A change means moto's behaviour around the patch point changed too: read the new code
@@ -66,6 +67,7 @@ def check_patch_points() -> None:
     found = _signature(WaitFunction._wait_interval)
     if found != WAIT_INTERVAL_SIGNATURE:
         problems.append(f"WaitFunction._wait_interval{found} (expected {WAIT_INTERVAL_SIGNATURE})")
+    problems += cognito.patch_points()
     if problems:
         raise PatchPointChanged("moto's patch points changed: " + "; ".join(problems))
 
@@ -145,6 +147,7 @@ def install(time_scale: float) -> None:
         setattr(retrier_decl, _TIME, _ScaledTime(time_scale))
         WaitFunction._wait_interval = _scaled_wait(time_scale)  # type: ignore[method-assign]
         atomicity.install()
+        cognito.install()
 
 
 def uninstall() -> None:
@@ -159,6 +162,7 @@ def uninstall() -> None:
         setattr(retrier_decl, _TIME, saved["time"])
         WaitFunction._wait_interval = saved["wait"]  # type: ignore[method-assign]
         atomicity.uninstall()
+        cognito.uninstall()
         runtime.forget_environment()
         _Installed.saved = None
 

@@ -32,6 +32,7 @@ import boto3
 from botocore.config import Config
 
 from custody import catalog, datamap, naming
+from custody.catalog import Audience
 from custody.settings import Settings
 from devstack.paths import ERASURE_ASL
 from devstack.resources import FunctionInfo, KeyInfo, Resources, UserPoolInfo
@@ -295,11 +296,30 @@ class Provisioner:
     # --- identity ---------------------------------------------------------------------------
 
     def user_pool(
-        self, audience: str, *, mfa: str, min_password: int, self_sign_up: bool, groups: tuple[str, ...] = ()
+        self,
+        audience: str,
+        *,
+        mfa: str,
+        min_password: int,
+        self_sign_up: bool,
+        groups: tuple[str, ...] = (),
+        resource_server: tuple[Audience, tuple[str, ...]] | None = None,
+        token_trigger: str | None = None,
     ) -> UserPoolInfo:
-        """A pool signing in with its e-mail; `mfa` is OFF, OPTIONAL or ON (software tokens)."""
+        """A pool signing in with its e-mail; `mfa` is OFF, OPTIONAL or ON (software tokens).
+
+        `resource_server`: the audience whose resource server (`catalog.RESOURCE_SERVERS`) the
+        pool holds, with its scopes; `token_trigger`: the ARN of its pre-token-generation
+        function (event version 2), as `infra.constructs.identity` declares them.
+        """
         cognito = self.clients("cognito-idp")
+        triggers = (
+            {"LambdaConfig": {"PreTokenGenerationConfig": {"LambdaVersion": "V2_0", "LambdaArn": token_trigger}}}
+            if token_trigger
+            else {}
+        )
         pool = cognito.create_user_pool(
+            **triggers,
             PoolName=f"{self.prefix}-{audience}",
             UsernameAttributes=["email"],
             AutoVerifiedAttributes=["email"],
@@ -333,12 +353,26 @@ class Provisioner:
         )["UserPoolClient"]
         for group in groups:
             cognito.create_group(UserPoolId=pool["Id"], GroupName=group, Description=f"Staff: {group}")
+        scope_names: tuple[str, ...] = ()
+        if resource_server is not None:
+            server, scopes = resource_server
+            scope_names = catalog.scope_names(server, scopes, self.prefix)
+            identifier = naming.resource_server(self.prefix, catalog.RESOURCE_SERVERS[server])
+            cognito.create_resource_server(
+                UserPoolId=pool["Id"],
+                Identifier=identifier,
+                Name=identifier,
+                Scopes=[
+                    {"ScopeName": scope, "ScopeDescription": f"CRM Custody {server.value}: {scope}"} for scope in scopes
+                ],
+            )
         return UserPoolInfo(
             pool_id=pool["Id"],
             pool_arn=pool["Arn"],
             client_id=client["ClientId"],
             issuer=f"https://cognito-idp.{self.region}.amazonaws.com/{pool['Id']}",
             groups=groups,
+            scopes=scope_names,
         )
 
     # --- compute ----------------------------------------------------------------------------
@@ -439,32 +473,58 @@ class Provisioner:
                 Tags=[{"Key": SYSTEM_TAG, "Value": self.prefix}],
             )["TopicArn"]
         )
-        customer = self.user_pool(naming.CUSTOMER_POOL, mfa="OPTIONAL", min_password=12, self_sign_up=True)
-        staff = self.user_pool(
-            naming.STAFF_POOL, mfa="ON", min_password=14, self_sign_up=False, groups=catalog.STAFF_GROUPS
-        )
-        # The processor pool's machine clients use the client-credentials grant, which moto does
-        # not implement: locally a processor signs in as a user of the pool (see identity.py).
-        processors = self.user_pool(naming.PROCESSOR_POOL, mfa="ON", min_password=14, self_sign_up=False)
-
+        zip_file = _tiny_zip()
         # The functions are told the state machine's ARN before it exists (it names them), as
         # the CDK stack does: the ARN is derived from the name.
         expected_state_machine_arn = self.state_machine_arn(naming.ERASURE_STATE_MACHINE)
         settings = self.settings.model_copy(
+            update={"erasure_state_machine_arn": expected_state_machine_arn, "alarm_topic_arn": topic_arn}
+        )
+        # A pool's trigger is told no pool (the pool names it), as in the CDK stack.
+        trigger_environment = settings.without_user_pools().to_env()
+        triggers = {
+            item.name: self.function(item, {**trigger_environment, **item.powertools_environment()}, zip_file)
+            for item in catalog.FUNCTIONS
+            if item.identity_trigger
+        }
+        customer = self.user_pool(naming.CUSTOMER_POOL, mfa="OPTIONAL", min_password=12, self_sign_up=True)
+        staff = self.user_pool(
+            naming.STAFF_POOL,
+            mfa="ON",
+            min_password=14,
+            self_sign_up=False,
+            groups=catalog.STAFF_GROUPS,
+            resource_server=(Audience.STAFF, catalog.STAFF_GROUPS),
+            token_trigger=next(
+                triggers[item.name].arn for item in catalog.FUNCTIONS if item.identity_trigger is Audience.STAFF
+            ),
+        )
+        # Machine clients: one app client per sub-processor, with the client-credentials grant
+        # (devstack.cognito serves the token endpoint moto lacks; devstack.identity makes them).
+        processors = self.user_pool(
+            naming.PROCESSOR_POOL,
+            mfa="ON",
+            min_password=14,
+            self_sign_up=False,
+            resource_server=(Audience.PROCESSOR, (catalog.ERASURE_ACK_SCOPE,)),
+        )
+        settings = settings.model_copy(
             update={
                 "customer_user_pool_id": customer.pool_id,
                 "customer_client_id": customer.client_id,
                 "staff_user_pool_id": staff.pool_id,
                 "staff_client_id": staff.client_id,
-                "erasure_state_machine_arn": expected_state_machine_arn,
-                "alarm_topic_arn": topic_arn,
+                "processor_user_pool_id": processors.pool_id,
             }
         )
         environment = settings.to_env()
-        zip_file = _tiny_zip()
         functions = {
-            item.name: self.function(item, {**environment, **item.powertools_environment()}, zip_file)
-            for item in catalog.FUNCTIONS
+            **triggers,
+            **{
+                item.name: self.function(item, {**environment, **item.powertools_environment()}, zip_file)
+                for item in catalog.FUNCTIONS
+                if not item.identity_trigger
+            },
         }
         queue_url = self.processor_queue(operations_key.arn)
         self.retention_schedule(functions[RETENTION_FUNCTION].arn)

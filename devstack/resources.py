@@ -36,6 +36,7 @@ class UserPoolInfo:
     client_id: str
     issuer: str
     groups: tuple[str, ...] = ()
+    scopes: tuple[str, ...] = ()  # the full names of its resource server's scopes
 
 
 @dataclass(frozen=True)
@@ -70,7 +71,9 @@ class Resources:
             buckets=dict(data["buckets"]),
             keys={name: KeyInfo(**value) for name, value in data["keys"].items()},
             user_pools={
-                name: UserPoolInfo(**{**value, "groups": tuple(value.get("groups", ()))})
+                name: UserPoolInfo(
+                    **{**value, "groups": tuple(value.get("groups", ())), "scopes": tuple(value.get("scopes", ()))}
+                )
                 for name, value in data["user_pools"].items()
             },
             functions={name: FunctionInfo(**value) for name, value in data["functions"].items()},

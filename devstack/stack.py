@@ -14,8 +14,9 @@ from botocore.config import Config
 
 from custody import naming
 from custody.catalog import Audience
+from custody.settings import ENV_PREFIX
 from devstack import openapi
-from devstack.auth import ACCESS_TOKEN, ID_TOKEN, JwksCache, TokenVerifier, Trust
+from devstack.auth import JwksCache, TokenVerifier, UserPool
 from devstack.gateway import DEFAULT_PORT, Gateway, GatewayServer, lambda_invoker
 from devstack.provision import client_factory, provision
 from devstack.resources import Resources, StackInfo, remove_stack_file
@@ -26,11 +27,11 @@ LOG = logging.getLogger("devstack")
 DEFAULT_AWS_PORT: Final = 5000
 REGION: Final = "us-east-1"
 
-# Which user pool signs in each audience, and which token it presents.
+# Which user pool signs in each audience (infra.constructs.api: one authorizer per audience).
 AUDIENCE_POOLS: Final = {
-    Audience.CUSTOMER: (naming.CUSTOMER_POOL, ID_TOKEN),
-    Audience.STAFF: (naming.STAFF_POOL, ID_TOKEN),
-    Audience.PROCESSOR: (naming.PROCESSOR_POOL, ACCESS_TOKEN),
+    Audience.CUSTOMER: naming.CUSTOMER_POOL,
+    Audience.STAFF: naming.STAFF_POOL,
+    Audience.PROCESSOR: naming.PROCESSOR_POOL,
 }
 
 # The process-wide settings every local stack needs: fake credentials (a developer's real ones
@@ -51,10 +52,10 @@ def prepare_process_environment() -> None:
         os.environ.pop(name, None)
 
 
-def trusts(resources: Resources, aws_endpoint: str | None) -> dict[Audience, Trust]:
-    """The authorizer's trust per audience. JWKS from the served moto, or (under `mock_aws`) its AWS URL."""
-    found: dict[Audience, Trust] = {}
-    for audience, (pool_name, token_use) in AUDIENCE_POOLS.items():
+def user_pools(resources: Resources, aws_endpoint: str | None) -> dict[Audience, UserPool]:
+    """Each audience's authorizer's pool. JWKS from the served moto, or (under `mock_aws`) its AWS URL."""
+    found: dict[Audience, UserPool] = {}
+    for audience, pool_name in AUDIENCE_POOLS.items():
         pool = resources.user_pools.get(pool_name)
         if pool is None:
             continue
@@ -63,7 +64,7 @@ def trusts(resources: Resources, aws_endpoint: str | None) -> dict[Audience, Tru
             if aws_endpoint
             else f"{pool.issuer}/.well-known/jwks.json"
         )
-        found[audience] = Trust(pool.issuer, frozenset({pool.client_id}), token_use, jwks_url)
+        found[audience] = UserPool(pool.issuer, jwks_url)
     return found
 
 
@@ -75,7 +76,8 @@ def build_gateway(
     openapi_document: Callable[[], dict[str, Any]] = openapi.build,
 ) -> Gateway:
     functions = {name: info.name for name, info in resources.functions.items() if info.api}
-    verifier = TokenVerifier(trusts(resources, aws_endpoint), jwks or JwksCache())
+    prefix = resources.environment.get(ENV_PREFIX + "RESOURCE_PREFIX", naming.DEFAULT_PREFIX)
+    verifier = TokenVerifier(user_pools(resources, aws_endpoint), prefix, jwks or JwksCache())
     return Gateway(
         functions,
         verifier,

@@ -149,6 +149,8 @@ _DECLARED: Mapping[str, Access] = MappingProxyType(
             customer_identities=True,
             writes_ledger=True,
         ),
+        # The staff pool's pre-token-generation trigger: maps groups to scopes, touches no store.
+        "staff_tokens": Access(tables={}, writes_ledger=False),
         # The retention sweep: reads the subjects' inactivity index, records retention erasure
         # requests (the withdrawal's transaction) and starts the workflow. No personal store.
         "retention": Access(

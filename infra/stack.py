@@ -26,6 +26,7 @@ from infra.constructs.workflow import Workflow, erasure_state_machine_arn
 
 ERASURE_STEPS = "erasure_steps"
 RETENTION = "retention"
+STAFF_TOKENS = "staff_tokens"
 
 
 class CustodyStack(Stack):
@@ -67,6 +68,7 @@ class CustodyStack(Stack):
                 erasure_state_machine_arn=erasure_state_machine_arn(config),
             ),
         )
+        self.identity.add_staff_token_trigger(self.functions[STAFF_TOKENS])
         self.keys.keep_off_audit_key(
             data_roles=[deployed.role for deployed in self.functions.deployed.values()],
             ledger_writers=[

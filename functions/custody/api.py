@@ -1,7 +1,9 @@
-"""What every API function shares: the resolver, its error mapping and observability.
+"""What every API function shares: authorization, the resolver, its error mapping and observability.
 
 A handler module builds its resolver with `build_resolver(function_name)`, declares its
-routes, and exports `lambda_handler = entrypoint(app, observability)`.
+routes, and exports `lambda_handler = entrypoint(app, observability)`. Before any route runs,
+`entrypoint` authorizes the caller for the catalog route API Gateway names
+(`custody.authorization`); a handler reads who is calling with `caller(app)`.
 
 Error bodies are always `{"error": code, "message", "details"}`. Validation errors name
 the field and the reason but never echo the value sent: a rejected value may be personal data.
@@ -14,19 +16,23 @@ import json
 import logging
 import re
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from http import HTTPStatus
-from typing import Any, cast
+from typing import Any, Final, cast
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
-from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.exceptions import (
+    RequestUnsupportedContentType,
+    RequestValidationError,
+)
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from custody import catalog
+from custody import authorization, catalog
 from custody.audit import AuditLedger, subject_chain
+from custody.authorization import Caller
 from custody.errors import (
     ConsentRequired,
     CustodyError,
@@ -77,32 +83,43 @@ def error_response(status: int, code: str, message: str, details: dict[str, Any]
 
 
 def _route_pattern(path: str) -> re.Pattern[str]:
-    return re.compile("^" + re.sub(r"\{[^/]+\}", "[^/]+", path) + "$")
+    """The concrete paths of a route template (use with `fullmatch`)."""
+    return re.compile(re.sub(r"\{[^/]+\}", "[^/]+", path))
 
 
-JSON_CONTENT_TYPES = ("application/json", "application/merge-patch+json")
+JSON = "application/json"
+# JSON merge patch (RFC 7396) is JSON: PATCH takes it, and Powertools reads it as JSON.
+JSON_CONTENT_TYPES = (JSON, "application/merge-patch+json")
+UNSUPPORTED_MEDIA_TYPE: Final = (
+    HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
+    "unsupported_media_type",
+    "Send the body as JSON (Content-Type: application/json).",
+)
+
+
+def _media_type(event: Mapping[str, Any]) -> str:
+    headers = {str(name).lower(): str(value) for name, value in (event.get("headers") or {}).items()}
+    return headers.get("content-type", JSON).split(";")[0].strip().lower()
 
 
 def unsupported_media_type(event: dict[str, Any]) -> dict[str, Any] | None:
     """A body in anything but JSON gets a 415 before validation could misread it as a form."""
-    if not event.get("body"):
+    if not event.get("body") or _media_type(event) in JSON_CONTENT_TYPES:
         return None
-    headers = {str(name).lower(): str(value) for name, value in (event.get("headers") or {}).items()}
-    content_type = headers.get("content-type", "application/json").split(";")[0].strip().lower()
-    if content_type in JSON_CONTENT_TYPES:
-        return None
-    return {
-        "statusCode": int(HTTPStatus.UNSUPPORTED_MEDIA_TYPE),
-        "headers": {"Content-Type": content_types.APPLICATION_JSON},
-        "body": json.dumps(
-            {
-                "error": "unsupported_media_type",
-                "message": "Send the body as JSON (Content-Type: application/json).",
-                "details": {},
-            }
-        ),
-        "isBase64Encoded": False,
-    }
+    return proxy_error(*UNSUPPORTED_MEDIA_TYPE)
+
+
+def as_json(event: dict[str, Any]) -> dict[str, Any]:
+    """The event with a JSON-typed body declared `application/json`, the one type Powertools parses."""
+    if not event.get("body") or _media_type(event) == JSON:
+        return event
+    retyped = dict(event)
+    for key in ("headers", "multiValueHeaders"):
+        headers = event.get(key)
+        if headers:
+            value: Any = [JSON] if key == "multiValueHeaders" else JSON
+            retyped[key] = {name: value if name.lower() == "content-type" else found for name, found in headers.items()}
+    return retyped
 
 
 def _implements(app: APIGatewayRestResolver, method: str, path: str) -> bool:
@@ -123,27 +140,35 @@ def undecodable_body(event: dict[str, Any]) -> dict[str, Any] | None:
         pass
     else:
         return None
-    return {
-        "statusCode": int(HTTPStatus.BAD_REQUEST),
-        "headers": {"Content-Type": content_types.APPLICATION_JSON},
-        "body": json.dumps(
-            {"error": "malformed_request", "message": "The request body is not UTF-8 encoded JSON.", "details": {}}
-        ),
-        "isBase64Encoded": False,
-    }
+    return proxy_error(HTTPStatus.BAD_REQUEST, "malformed_request", "The request body is not UTF-8 encoded JSON.")
 
 
-def build_resolver(function_name: str) -> APIGatewayRestResolver:
-    app = APIGatewayRestResolver(enable_validation=True)
-    declared = [(route.method, route.path, _route_pattern(route.path)) for route in catalog.routes_of(function_name)]
+class CustodyResolver(APIGatewayRestResolver):
+    """A function's resolver: its catalog routes and, during a request, the authorized `Caller`."""
+
+    def __init__(self, function_name: str) -> None:
+        super().__init__(enable_validation=True)
+        self.function_name = function_name
+        self.routes: dict[str, catalog.Route] = {route.key: route for route in catalog.routes_of(function_name)}
+
+    @property
+    def caller(self) -> Caller:
+        """Who is calling; set by `entrypoint` before any route runs (KeyError outside a request)."""
+        found: Caller = self.context["caller"]
+        return found
+
+
+def build_resolver(function_name: str) -> CustodyResolver:
+    app = CustodyResolver(function_name)
+    declared = [(route.method, route.path, _route_pattern(route.path)) for route in app.routes.values()]
 
     def refusal(error: CustodyError) -> Response[Any]:
         if isinstance(error, AUDITED_REFUSALS):
-            audit_refusal(app, function_name, error)
-        response = error_response(error.status, error.code, error.message, error.details)
-        if isinstance(error, ServiceBusy):
-            response.headers["Retry-After"] = str(ServiceBusy.retry_after_seconds)
-        return response
+            event = app.current_event
+            route = app.routes.get(f"{event.http_method} {event.resource}")
+            if route is not None:
+                record_refusal(function_name, route, event.raw_event, app.context.get("caller"), error)
+        return error_response_of(error)
 
     app.exception_handler(CustodyError)(refusal)
 
@@ -173,11 +198,15 @@ def build_resolver(function_name: str) -> APIGatewayRestResolver:
             field_errors(errors),
         )
 
+    @app.exception_handler(RequestUnsupportedContentType)
+    def _unsupported(_: RequestUnsupportedContentType) -> Response[Any]:
+        return error_response(*UNSUPPORTED_MEDIA_TYPE)
+
     @app.not_found
     def _not_found(_: NotFoundError) -> Response[Any]:
         event = app.current_event
         matched = [
-            path for method, path, pattern in declared if method == event.http_method and pattern.match(event.path)
+            path for method, path, pattern in declared if method == event.http_method and pattern.fullmatch(event.path)
         ]
         if matched and any(_implements(app, event.http_method, path) for path in matched):
             # API Gateway took the path but Powertools' parameter pattern did not (a `"`, `#`, `\\`,
@@ -191,46 +220,121 @@ def build_resolver(function_name: str) -> APIGatewayRestResolver:
     return app
 
 
-def entrypoint(
-    app: APIGatewayRestResolver, obs: Observability
-) -> Callable[[dict[str, Any], LambdaContext], dict[str, Any]]:
-    """The Lambda handler: context injected into logs (never the event), traced, metrics flushed."""
+def error_response_of(error: CustodyError) -> Response[Any]:
+    response = error_response(error.status, error.code, error.message, error.details)
+    if isinstance(error, ServiceBusy):
+        response.headers["Retry-After"] = str(ServiceBusy.retry_after_seconds)
+    return response
+
+
+def entrypoint(app: CustodyResolver, obs: Observability) -> Callable[[dict[str, Any], LambdaContext], dict[str, Any]]:
+    """The Lambda handler: the caller authorized for the route, context injected into logs (never
+    the event), traced, metrics flushed, and every error answered as `{"error", "message", "details"}`.
+
+    A request whose `httpMethod` and `resource` name no route of this function is a 404; one the
+    caller may not make is refused (401/403, `custody.authorization`) and recorded in the audit
+    ledger before anything else of the request is read.
+    """
 
     @obs.logger.inject_lambda_context(log_event=False, clear_state=True)
     @obs.tracer.capture_lambda_handler(capture_response=False)
     @obs.metrics.log_metrics
     def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-        return unsupported_media_type(event) or undecodable_body(event) or app.resolve(event, context)
+        return one_error_shape(_handle(app, event, context))
 
     return cast("Callable[[dict[str, Any], LambdaContext], dict[str, Any]]", lambda_handler)
 
 
-def audit_refusal(app: APIGatewayRestResolver, function_name: str, error: CustodyError) -> None:
+def _handle(app: CustodyResolver, event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    route = app.routes.get(f"{event.get('httpMethod')} {event.get('resource')}")
+    if route is None:
+        return proxy_error(HTTPStatus.NOT_FOUND, "not_found", "No such route.")
+    settings = get_settings()
+    caller: Caller | None = None
+    try:
+        caller = authorization.authenticate(route, authorizer_claims(event), settings)
+        authorization.permit(route, caller, settings)
+    except CustodyError as error:
+        if isinstance(error, AUDITED_REFUSALS):
+            record_refusal(app.function_name, route, event, caller, error)
+        return proxy_error(error.status, error.code, error.message, error.details)
+    early = unsupported_media_type(event) or undecodable_body(event)
+    if early is not None:
+        return early
+    app.append_context(caller=caller)  # type: ignore[no-untyped-call]
+    return app.resolve(as_json(event), context)
+
+
+def authorizer_claims(event: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """The claims API Gateway's Cognito authorizer put into the event, if any."""
+    authorizer = (event.get("requestContext") or {}).get("authorizer") or {}
+    found = authorizer.get("claims") if isinstance(authorizer, Mapping) else None
+    return found if isinstance(found, Mapping) else None
+
+
+def proxy_error(status: int, code: str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
+    """An error as the Lambda proxy response API Gateway maps back to HTTP."""
+    return {
+        "statusCode": int(status),
+        "headers": {"Content-Type": content_types.APPLICATION_JSON},
+        "body": json.dumps({"error": code, "message": message, "details": details or {}}),
+        "isBase64Encoded": False,
+    }
+
+
+# What an error that is not ours (a Powertools refusal) becomes, by status.
+_GENERIC_ERRORS: Final[Mapping[int, tuple[str, str]]] = {
+    400: ("malformed_request", "The request is malformed."),
+    404: ("not_found", "No such resource."),
+    405: ("method_not_allowed", "This method is not allowed here."),
+    415: ("unsupported_media_type", "Send the body as JSON (Content-Type: application/json)."),
+    422: ("invalid_input", "The request does not match the API's schema."),
+}
+
+
+def one_error_shape(response: dict[str, Any]) -> dict[str, Any]:
+    """Every 4xx/5xx body as `{"error", "message", "details"}`: a body in any other shape (one a
+    library answered with) is replaced by the generic error of its status; nothing of it is kept."""
+    status = int(response.get("statusCode", 200))
+    if status < 400:
+        return response
+    try:
+        body = json.loads(response.get("body") or "null") if not response.get("isBase64Encoded") else None
+    except ValueError:
+        body = None
+    if isinstance(body, dict) and {"error", "message", "details"} <= set(body):
+        return response
+    code, message = _GENERIC_ERRORS.get(
+        status, ("client_error", "The request was refused.") if status < 500 else ("internal_error", "Internal error.")
+    )
+    headers = {name: value for name, value in (response.get("headers") or {}).items() if name.lower() != "content-type"}
+    replaced = proxy_error(status, code, message)
+    replaced["headers"] = {**headers, **replaced["headers"]}
+    replaced.pop("multiValueHeaders", None)
+    return replaced
+
+
+def record_refusal(
+    function_name: str, route: catalog.Route, event: Mapping[str, Any], caller: Caller | None, error: CustodyError
+) -> None:
     """Record a refusal: the route template, the error code and opaque ids, never the request's values.
 
-    A customer's refusal goes on their own chain; a staff member's or processor's on the chain of
-    the customer the route names, else on the function's refusal chain. A ledger failure is
-    logged and the refusal still answered: refusing never depends on the ledger.
+    The actor is the authenticated caller (`Caller.actor`), or the route's audience when the
+    caller could not be authenticated. A customer's refusal goes on their own chain; a staff
+    member's or processor's on the chain of the customer the path names (a UUID), else on the
+    function's refusal chain. A ledger failure is logged and the refusal still answered:
+    refusing never depends on the ledger.
     """
-    event = app.current_event
-    route = f"{event.http_method} {event.resource}"
-    audience = next(
-        (item.audience for item in catalog.routes_of(function_name) if f"{item.method} {item.path}" == route),
-        catalog.Audience.PUBLIC,
-    )
-    authorizer = event.request_context.authorizer
-    caller = str((authorizer.claims or {}).get("sub", "")) if authorizer is not None else ""
-    if audience is catalog.Audience.CUSTOMER:
-        subject, actor = caller or None, "customer"
+    if caller is not None and caller.audience is catalog.Audience.CUSTOMER:
+        subject = _opaque_id(caller.subject)
     else:
-        subject = _opaque_id((event.path_parameters or {}).get("customer_id"))
-        actor = f"{audience.value}:{caller}" if caller else audience.value
+        subject = _opaque_id((event.get("pathParameters") or {}).get("customer_id"))
     try:
         AuditLedger(get_settings()).record(
             step="access_refused",
-            target=route,
+            target=route.key,
             outcome=error.code,
-            actor=actor,
+            actor=caller.actor if caller is not None else route.audience.value,
             subject_id=subject,
             chain_id=subject_chain(subject) if subject else f"refusals/{function_name}",
         )
@@ -238,36 +342,28 @@ def audit_refusal(app: APIGatewayRestResolver, function_name: str, error: Custod
         log.exception("The refusal could not be written to the audit ledger")
 
 
-def _opaque_id(value: str | None) -> str | None:
-    """A path's customer id only if it is one: whatever else a caller typed there stays out of the ledger."""
+def _opaque_id(value: Any) -> str | None:
+    """An id only if it is a UUID: whatever else a caller typed there stays out of the ledger."""
     try:
-        return str(uuid.UUID(value)) if value else None
+        return str(uuid.UUID(str(value))) if value else None
     except ValueError:
         return None
 
 
-def claims(app: APIGatewayRestResolver) -> dict[str, Any]:
-    """The verified token's claims, as API Gateway's Cognito authorizer passes them."""
-    authorizer = app.current_event.request_context.authorizer
-    found = authorizer.claims if authorizer is not None else None
-    if not found:
-        raise Unauthenticated("A valid token is required.")
-    return dict(found)
+def caller(app: APIGatewayRestResolver) -> Caller:
+    """The authorized caller of the request being handled (`entrypoint` authorized it)."""
+    if not isinstance(app, CustodyResolver):
+        raise TypeError("custody.api.caller needs a resolver built by build_resolver")
+    return app.caller
 
 
 def subject_id(app: APIGatewayRestResolver) -> str:
     """The customer is always the token's `sub`, never a value from the path or body."""
-    subject = claims(app).get("sub")
-    if not subject:
-        raise Unauthenticated("The token carries no subject.")
-    return str(subject)
+    return caller(app).subject
 
 
 def require_recent_sign_in(app: APIGatewayRestResolver, now: float, max_age: int = RECENT_SIGN_IN_SECONDS) -> None:
     """Irreversible requests need a sign-in within `max_age` seconds (the token's `auth_time`)."""
-    try:
-        auth_time = int(claims(app).get("auth_time", 0))
-    except (TypeError, ValueError):
-        auth_time = 0
+    auth_time = authorization.claim_time(caller(app).claims.get("auth_time")) or 0.0
     if now - auth_time > max_age:
         raise ReauthenticationRequired("Sign in again to confirm this request.", {"max_age_seconds": max_age})

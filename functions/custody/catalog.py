@@ -7,19 +7,46 @@ function's resolver implements the routes that name it.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from types import MappingProxyType
+from typing import Final
+
+from custody import naming
 
 
 class Audience(StrEnum):
     CUSTOMER = "customer"  # customer user pool, ID token; the subject is the token's `sub`
-    STAFF = "staff"  # staff user pool (MFA), ID token, group-restricted
-    PROCESSOR = "processor"  # sub-processor machine client, access token
+    STAFF = "staff"  # staff user pool (MFA), access token with a scope per group, group-restricted
+    PROCESSOR = "processor"  # sub-processor machine client, access token (client credentials)
     PUBLIC = "public"  # no token: only lookups by an unguessable id
+
+
+class TokenUse(StrEnum):
+    """A Cognito token's `token_use` claim."""
+
+    ID = "id"
+    ACCESS = "access"
 
 
 STAFF_GROUPS: tuple[str, ...] = ("support", "privacy_officer", "auditor")
 METRICS_NAMESPACE = "CrmCustody"
+
+# The token each audience presents. API Gateway's Cognito authorizer takes an ID token on a
+# method without OAuth scopes and an access token carrying one of the method's scopes on a
+# method with them (API Gateway, `Method.authorizationScopes`); staff and sub-processor routes
+# name scopes, so those callers present access tokens.
+TOKEN_USE: Final[Mapping[Audience, TokenUse]] = MappingProxyType(
+    {Audience.CUSTOMER: TokenUse.ID, Audience.STAFF: TokenUse.ACCESS, Audience.PROCESSOR: TokenUse.ACCESS}
+)
+# The OAuth resource server of an audience's user pool, whose scopes its routes require. On the
+# staff pool there is one scope per staff group, put into access tokens at sign-in by the
+# `staff_tokens` trigger; on the processor pool the scopes machine clients are allowed.
+RESOURCE_SERVERS: Final[Mapping[Audience, str]] = MappingProxyType(
+    {Audience.STAFF: "staff-api", Audience.PROCESSOR: "processor-api"}
+)
+ERASURE_ACK_SCOPE: Final = "erasure-acks.write"
 
 
 @dataclass(frozen=True)
@@ -27,6 +54,9 @@ class Function:
     name: str  # folder under functions/, also the logical name of the Lambda
     description: str
     api: bool = True
+    # A Cognito trigger of this pool (an audience's); it is told nothing of the stack (the
+    # pool it serves cannot be named in its settings without a dependency cycle).
+    identity_trigger: Audience | None = None
     timeout_seconds: int = 29
     memory_mb: int = 512
 
@@ -52,11 +82,55 @@ class Function:
 
 @dataclass(frozen=True)
 class Route:
+    """One API method: who may call it is declared here and nowhere else.
+
+    `groups`: the staff groups allowed (a staff route names at least one). `scopes`: the OAuth
+    scopes (names on the audience's resource server) a sub-processor route requires. API
+    Gateway checks the scopes (a staff route's scopes are its groups); the function checks the
+    token's pool, type and client, the groups and the scopes again (`custody.authorization`).
+
+    Raises `ValueError` for a route that would be open wider than its audience: a staff route
+    without groups or with an unknown one, a sub-processor route without scopes, groups or
+    scopes on a customer or public route.
+    """
+
     method: str
     path: str
     function: str
     audience: Audience
-    groups: tuple[str, ...] = ()  # staff groups allowed; empty = any member of the audience
+    groups: tuple[str, ...] = ()
+    scopes: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.audience is Audience.STAFF:
+            if not self.groups or not set(self.groups) <= set(STAFF_GROUPS):
+                raise ValueError(f"{self.method} {self.path}: a staff route names one or more of {STAFF_GROUPS}")
+        elif self.groups:
+            raise ValueError(f"{self.method} {self.path}: only staff routes name groups")
+        if self.audience is Audience.PROCESSOR and not self.scopes:
+            raise ValueError(f"{self.method} {self.path}: a sub-processor route names its OAuth scopes")
+        if self.audience is not Audience.PROCESSOR and self.scopes:
+            raise ValueError(f"{self.method} {self.path}: only sub-processor routes name scopes")
+
+    @property
+    def key(self) -> str:
+        """`METHOD /path/{template}`: how API Gateway's `httpMethod` and `resource` name the route."""
+        return f"{self.method} {self.path}"
+
+    @property
+    def oauth_scopes(self) -> tuple[str, ...]:
+        """The scope names (on the audience's resource server) API Gateway requires; empty for ID tokens."""
+        return self.groups if self.audience is Audience.STAFF else self.scopes
+
+    def gateway_scopes(self, prefix: str) -> tuple[str, ...]:
+        """The full scope names (`<resource server>/<scope>`) of the deployed method's `AuthorizationScopes`."""
+        return scope_names(self.audience, self.oauth_scopes, prefix) if self.oauth_scopes else ()
+
+
+def scope_names(audience: Audience, scopes: Iterable[str], prefix: str) -> tuple[str, ...]:
+    """Scopes as tokens and API Gateway name them: `<audience's resource server>/<scope>`."""
+    server = naming.resource_server(prefix, RESOURCE_SERVERS[audience])
+    return tuple(f"{server}/{scope}" for scope in scopes)
 
 
 FUNCTIONS: tuple[Function, ...] = (
@@ -71,6 +145,14 @@ FUNCTIONS: tuple[Function, ...] = (
         api=False,
         timeout_seconds=300,
         memory_mb=1024,
+    ),
+    Function(
+        "staff_tokens",
+        "Cognito pre-token-generation trigger of the staff pool: a scope per staff group in access tokens.",
+        api=False,
+        identity_trigger=Audience.STAFF,
+        timeout_seconds=5,
+        memory_mb=256,
     ),
     Function(
         "retention",
@@ -105,7 +187,7 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/v1/staff/processors", "processors", _S, ("privacy_officer", "auditor")),
     Route("PUT", "/v1/staff/processors/{processor_id}", "processors", _S, _OFFICER),
     Route("POST", "/v1/staff/customers/{customer_id}/disclosures", "processors", _S, ("support", "privacy_officer")),
-    Route("POST", "/v1/processors/erasure-acks", "processors", _P),
+    Route("POST", "/v1/processors/erasure-acks", "processors", _P, scopes=(ERASURE_ACK_SCOPE,)),
 )
 
 
@@ -118,6 +200,14 @@ def function(name: str) -> Function:
 
 def routes_of(function_name: str) -> tuple[Route, ...]:
     return tuple(route for route in ROUTES if route.function == function_name)
+
+
+def route(method: str, resource: str) -> Route | None:
+    """The route API Gateway names by `httpMethod` and `resource` (the path template), if declared."""
+    return _BY_KEY.get(f"{method} {resource}")
+
+
+_BY_KEY: Final[Mapping[str, Route]] = MappingProxyType({item.key: item for item in ROUTES})
 
 
 def api_functions() -> tuple[Function, ...]:

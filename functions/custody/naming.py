@@ -39,3 +39,8 @@ def function_name(prefix: str, logical: str) -> str:
 
 def queue_name(prefix: str, logical: str) -> str:
     return f"{prefix}-{logical.replace('_', '-')}"
+
+
+def resource_server(prefix: str, logical: str) -> str:
+    """A user pool resource server's identifier: the prefix of its OAuth scopes (`<identifier>/<scope>`)."""
+    return f"{prefix}-{logical.replace('_', '-')}"

@@ -17,6 +17,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from custody import datamap, naming
 
 ENV_PREFIX = "CUSTODY_"
+USER_POOL_FIELDS = (
+    "customer_user_pool_id",
+    "customer_client_id",
+    "staff_user_pool_id",
+    "staff_client_id",
+    "processor_user_pool_id",
+)
 
 
 class Settings(BaseModel):
@@ -40,6 +47,7 @@ class Settings(BaseModel):
     customer_client_id: str = ""
     staff_user_pool_id: str = ""
     staff_client_id: str = ""
+    processor_user_pool_id: str = ""
     erasure_state_machine_arn: str = ""
     alarm_topic_arn: str = ""
     audit_lake_channel_arn: str = Field(
@@ -77,6 +85,11 @@ class Settings(BaseModel):
     erasure_batch_items: int = Field(
         default=2500, ge=25, le=100_000, description="Items one erase_store run deletes before it loops."
     )
+
+    def without_user_pools(self) -> Settings:
+        """These settings naming no user pool: what a pool's own trigger is told (the pool names
+        the trigger, so the trigger cannot name the pool without a dependency cycle)."""
+        return self.model_copy(update=dict.fromkeys(USER_POOL_FIELDS, ""))
 
     def table(self, logical: str) -> str:
         return naming.table_name(self.resource_prefix, logical)

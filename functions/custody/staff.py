@@ -1,24 +1,25 @@
 """Who is calling a staff or sub-processor route, and the audit trail of what they were refused.
 
-A staff member is the staff pool's ID token: `sub` and `cognito:groups`. A sub-processor is a
-machine client of the processor pool: its access token's `sub` (the app client in AWS).
+A staff member is the staff pool's access token: `sub` and `cognito:groups`. A sub-processor is
+a machine client of the processor pool: its access token's `sub` (the app client in AWS). Both
+arrive as the `Caller` that `custody.authorization` authorized for the route.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Final
 
 from custody.audit import AuditLedger
+from custody.authorization import Caller
+from custody.catalog import Audience
 from custody.errors import CustodyError, Unauthenticated
 from custody.settings import Settings
 
 PRIVACY_OFFICER: Final = "privacy_officer"
 REFUSED: Final = "refused"
-_GROUP_SEPARATORS = re.compile(r"[\s,\[\]]+")
 
 
 @dataclass(frozen=True)
@@ -35,21 +36,18 @@ class StaffMember:
         return PRIVACY_OFFICER in self.groups
 
 
-def staff_member(claims: Mapping[str, Any]) -> StaffMember:
-    subject = claims.get("sub")
-    if not subject:
-        raise Unauthenticated("The token carries no subject.")
-    raw = claims.get("cognito:groups") or ""
-    groups = raw if isinstance(raw, list) else _GROUP_SEPARATORS.split(str(raw))
-    return StaffMember(str(subject), frozenset(str(group) for group in groups if group))
+def staff_member(caller: Caller) -> StaffMember:
+    """The staff member an authorized staff caller is (`custody.authorization`)."""
+    if caller.audience is not Audience.STAFF or not caller.subject:
+        raise Unauthenticated("A staff token is required.")
+    return StaffMember(caller.subject, caller.groups)
 
 
-def processor_principal(claims: Mapping[str, Any]) -> str:
-    """The machine identity of a sub-processor: its access token's `sub`."""
-    subject = claims.get("sub")
-    if not subject:
-        raise Unauthenticated("The token carries no subject.")
-    return str(subject)
+def processor_principal(caller: Caller) -> str:
+    """The machine identity of a sub-processor: its access token's `sub` (its app client in AWS)."""
+    if caller.audience is not Audience.PROCESSOR or not caller.subject:
+        raise Unauthenticated("A sub-processor token is required.")
+    return caller.subject
 
 
 def categories_count(categories: tuple[str, ...] | list[str]) -> dict[str, int]:

@@ -7,7 +7,7 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Path
 
-from custody.api import build_resolver, claims, entrypoint, observability
+from custody.api import build_resolver, caller, entrypoint, observability
 from custody.disclosures import Disclosures
 from custody.erasure_acks import ErasureAcks
 from custody.processors import PROCESSOR_ID_PATTERN, Agreement, AgreementTerms, ProcessorRegistry
@@ -26,7 +26,7 @@ def list_processors() -> AgreementList:
 
 @app.put("/v1/staff/processors/<processor_id>")
 def put_processor(processor_id: Annotated[str, Path(pattern=PROCESSOR_ID_PATTERN)], body: AgreementTerms) -> Agreement:
-    return ProcessorRegistry(get_settings()).put(staff_member(claims(app)), processor_id, body)
+    return ProcessorRegistry(get_settings()).put(staff_member(caller(app)), processor_id, body)
 
 
 @app.post("/v1/staff/customers/<customer_id>/disclosures", responses={201: {"description": "Disclosure recorded"}})
@@ -34,7 +34,7 @@ def disclose(
     customer_id: Annotated[str, Path(pattern=r"^[A-Za-z0-9-]{1,128}$")], body: DisclosureIn
 ) -> Response[DisclosureOut]:
     recorded = Disclosures(get_settings()).disclose(
-        staff_member(claims(app)), customer_id, body.processor_id, body.categories
+        staff_member(caller(app)), customer_id, body.processor_id, body.categories
     )
     return Response(status_code=201, content_type="application/json", body=DisclosureOut.model_validate(recorded))
 
@@ -42,7 +42,7 @@ def disclose(
 @app.post("/v1/processors/erasure-acks")
 def acknowledge_erasure(body: ErasureAckIn) -> ErasureAckOut:
     done = ErasureAcks(get_settings()).acknowledge(
-        processor_principal(claims(app)), body.processor_id, body.request_id, body.task_token
+        processor_principal(caller(app)), body.processor_id, body.request_id, body.task_token
     )
     return ErasureAckOut.model_validate(done)
 

@@ -7,7 +7,7 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 
-from custody.api import build_resolver, claims, entrypoint, observability
+from custody.api import build_resolver, caller, entrypoint, observability
 from custody.grants import AccessGrants
 from custody.interactions import Interactions
 from custody.reviews import ChangeReviews, Decision
@@ -35,7 +35,7 @@ IdPath = Annotated[str, Path(pattern=r"^[A-Za-z0-9-]{1,64}$")]
 
 
 def _caller() -> StaffMember:
-    return staff_member(claims(app))
+    return staff_member(caller(app))
 
 
 @app.post("/v1/staff/access-grants", responses={201: {"description": "Grant created (maybe awaiting approval)"}})

@@ -10,7 +10,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Header, Path
 
 from custody import idempotency
 from custody.access_report import AccessReport
-from custody.api import build_resolver, claims, entrypoint, observability, subject_id
+from custody.api import build_resolver, caller, entrypoint, observability, subject_id
 from custody.change_requests import ChangeRequests
 from custody.documents import DocumentStore
 from custody.errors import NotFound
@@ -33,12 +33,12 @@ IdempotencyKey = Annotated[
     Header(alias=idempotency.HEADER, description="Your unique token: a retry with it replays the first response"),
 ]
 
-_REQUEST_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+_REQUEST_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
 @app.get("/v1/me")
 def access_report() -> AccessReportBody:
-    email = claims(app).get("email")
+    email = caller(app).claims.get("email")
     report = AccessReport(get_settings()).build(subject_id(app), str(email) if email else None)
     obs.metrics.add_metric(name="AccessReports", unit="Count", value=1)
     return AccessReportBody.model_validate(report)
@@ -80,7 +80,7 @@ def list_change_requests() -> ChangeRequestList:
 @app.get("/v1/requests/<request_id>")
 def request_status(request_id: Annotated[str, Path(max_length=64)]) -> RequestStatusBody:
     found: dict[str, Any] | None = None
-    if _REQUEST_ID.match(request_id):
+    if _REQUEST_ID.fullmatch(request_id):
         found = RequestRegistry(get_settings()).load(request_id)
     if found is None:
         raise NotFound("No such request.")

@@ -124,7 +124,7 @@ class Api(Construct):
             integration = integrations.setdefault(
                 route.function, apigateway.LambdaIntegration(handlers(route.function), allow_test_invoke=False)
             )
-            self.methods[(route.method, route.path)] = self._method(route, integration, validator, identity)
+            self.methods[(route.method, route.path)] = self._method(route, integration, validator, config)
         self._firewall(config, log_key)
         acknowledge_in_packs(
             self.rest_api.deployment_stage,
@@ -144,7 +144,7 @@ class Api(Construct):
         route: Route,
         integration: apigateway.LambdaIntegration,
         validator: apigateway.IRequestValidator,
-        identity: Identity,
+        config: CustodyConfig,
     ) -> apigateway.Method:
         resource = self.rest_api.root.resource_for_path(route.path)
         parameters = {f"method.request.path.{name}": True for name in _path_parameters(route.path)}
@@ -170,7 +170,9 @@ class Api(Construct):
             integration,
             authorization_type=apigateway.AuthorizationType.COGNITO,
             authorizer=self.authorizers[route.audience],
-            authorization_scopes=[identity.erasure_ack_scope] if route.audience is Audience.PROCESSOR else None,
+            # The scopes are resource-server names the Identity construct creates from the same
+            # declaration; with them API Gateway takes access tokens only (catalog.TOKEN_USE).
+            authorization_scopes=list(route.gateway_scopes(config.prefix)) or None,
             request_validator=validator,
             request_parameters=parameters or None,
         )

@@ -62,6 +62,7 @@ class Wiring:
             customer_client_id=self.identity.customer_client.user_pool_client_id,
             staff_user_pool_id=self.identity.staff.user_pool_id,
             staff_client_id=self.identity.staff_client.user_pool_client_id,
+            processor_user_pool_id=self.identity.processors.user_pool_id,
             erasure_state_machine_arn=self.erasure_state_machine_arn,
             alarm_topic_arn=self.alarm_topic_arn,
             audit_lake_channel_arn=self.audit.lake_channel_arn or "",
@@ -100,6 +101,8 @@ class Functions(Construct):
             description="Third-party wheels of the functions (uv.lock), built for arm64 Lambda.",
         )
         self._environment = wiring.settings().to_env()
+        # A pool's trigger is named in the pool, so the pool cannot be named in the trigger.
+        self._trigger_environment = wiring.settings().without_user_pools().to_env()
         self.deployed: dict[str, Deployed] = {item.name: self._function(item) for item in catalog.FUNCTIONS}
 
     def __getitem__(self, name: str) -> lambda_.Function:
@@ -113,7 +116,7 @@ class Functions(Construct):
         )
         # Invoked synchronously only (API Gateway, or Step Functions' lambda:invoke); a function
         # without a route may one day be invoked asynchronously, and its events carry ids only.
-        dead_letters = None if spec.api else self._dead_letter_queue(cid, spec)
+        dead_letters = None if spec.api or spec.identity_trigger else self._dead_letter_queue(cid, spec)
         role = iam.Role(
             self,
             f"{cid}Role",
@@ -140,7 +143,7 @@ class Functions(Construct):
             layers=[self._layer],
             role=role.without_policy_updates(),
             environment={
-                **self._environment,
+                **(self._trigger_environment if spec.identity_trigger else self._environment),
                 **spec.powertools_environment(),
             },
             timeout=Duration.seconds(spec.timeout_seconds),
@@ -260,14 +263,22 @@ class Functions(Construct):
         )
         acknowledge_in_packs(function, "LambdaInsideVPC", outside_vpc)
         checkov_skip(function, "CKV_AWS_117", outside_vpc)
-        if spec.api:
+        if spec.identity_trigger:
+            no_dlq = (
+                f"The {spec.name} function is invoked only synchronously by Cognito, whose sign-in fails when it "
+                "fails, so a DLQ would never receive; if it did, it would hold events carrying the user's "
+                "attributes (e-mail addresses) outside the data map."
+            )
+        elif spec.api:
             no_dlq = (
                 f"The {spec.name} function is invoked only synchronously by API Gateway, which returns its "
                 "errors to the caller, so a DLQ would never receive; if it did, it would hold events carrying "
                 "request bodies and token claims (e-mail addresses) outside the data map."
             )
-            acknowledge_in_packs(function, "LambdaDLQ", no_dlq, packs=(HIPAA, NIST))
-            checkov_skip(function, "CKV_AWS_116", no_dlq)
+        else:
+            return
+        acknowledge_in_packs(function, "LambdaDLQ", no_dlq, packs=(HIPAA, NIST))
+        checkov_skip(function, "CKV_AWS_116", no_dlq)
 
 
 def _indexes(table: str) -> tuple[str, ...]:

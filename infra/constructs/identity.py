@@ -1,18 +1,23 @@
 """Cognito: the customer pool, the staff pool (MFA required, groups from the catalog) and the
 sub-processor pool, whose machine clients get tokens by client credentials for one scope.
+
+The staff pool's resource server has one OAuth scope per staff group; its pre-token-generation
+trigger (`staff_tokens`, event version 2) puts the scopes of the user's groups into their access
+tokens, so API Gateway checks a staff route's groups before the function runs.
 """
 
 from __future__ import annotations
 
 from aws_cdk import Aws, Duration, RemovalPolicy
 from aws_cdk import aws_cognito as cognito
+from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
 from custody import catalog, naming
+from custody.catalog import Audience
 from infra.config import CustodyConfig
 from infra.nag import acknowledge
 
-ERASURE_ACK_SCOPE = "erasure-acks.write"
 Risk = cognito.CfnUserPoolRiskConfigurationAttachment
 
 
@@ -59,6 +64,7 @@ class Identity(Construct):
                 group_name=group,
                 description=f"Staff group {group}: routes that name it in custody.catalog.",
             )
+        self.staff_api = self._resource_server(config, self.staff, "StaffApi", Audience.STAFF, catalog.STAFF_GROUPS)
         self.staff_client = self.staff.add_client(
             "ConsoleClient",
             user_pool_client_name=config.name("staff-console"),
@@ -80,15 +86,8 @@ class Identity(Construct):
             mfa=cognito.Mfa.REQUIRED,
             min_length=14,
         )
-        self.processor_api = self.processors.add_resource_server(
-            "ProcessorApi",
-            identifier=config.name("processor-api"),
-            user_pool_resource_server_name=config.name("processor-api"),
-            scopes=[
-                cognito.ResourceServerScope(
-                    scope_name=ERASURE_ACK_SCOPE, scope_description="Acknowledge the erasure of a customer's data"
-                )
-            ],
+        self.processor_api = self._resource_server(
+            config, self.processors, "ProcessorApi", Audience.PROCESSOR, (catalog.ERASURE_ACK_SCOPE,)
         )
         self.processors.add_domain(
             "TokenDomain",
@@ -116,9 +115,28 @@ class Identity(Construct):
             ),
         )
 
-    @property
-    def erasure_ack_scope(self) -> str:
-        return f"{self.processor_api.user_pool_resource_server_id}/{ERASURE_ACK_SCOPE}"
+    @staticmethod
+    def _resource_server(
+        config: CustodyConfig, pool: cognito.UserPool, construct_id: str, audience: Audience, scopes: tuple[str, ...]
+    ) -> cognito.UserPoolResourceServer:
+        identifier = naming.resource_server(config.prefix, catalog.RESOURCE_SERVERS[audience])
+        return pool.add_resource_server(
+            construct_id,
+            identifier=identifier,
+            user_pool_resource_server_name=identifier,
+            scopes=[
+                cognito.ResourceServerScope(
+                    scope_name=scope, scope_description=f"CRM Custody {audience.value}: {scope}"
+                )
+                for scope in scopes
+            ],
+        )
+
+    def add_staff_token_trigger(self, trigger: lambda_.IFunction) -> None:
+        """Cognito calls `trigger` before it issues staff tokens (event version 2: access tokens too)."""
+        self.staff.add_trigger(
+            cognito.UserPoolOperation.PRE_TOKEN_GENERATION_CONFIG, trigger, cognito.LambdaVersion.V2_0
+        )
 
     def _pool(
         self, construct_id: str, name: str, *, self_sign_up: bool, mfa: cognito.Mfa, min_length: int

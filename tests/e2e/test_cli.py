@@ -56,7 +56,7 @@ def test_token_for_staff_goes_through_mfa_and_carries_the_group(served_stack: Se
     status, _ = _get(f"{served_stack.info.api_url}/v1/staff/processors", auditor.stdout.strip())
     assert status not in (401, 403), "an auditor may list processors"
     status, _ = _get(f"{served_stack.info.api_url}/v1/staff/change-requests", auditor.stdout.strip())
-    assert status == 403, "change-request reviews are for privacy officers"
+    assert status == 401, "change-request reviews are for privacy officers: no such scope in the token"
 
 
 def test_token_with_no_stack_running_says_how_to_start_one(tmp_path: Path) -> None:

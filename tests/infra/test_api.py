@@ -66,9 +66,10 @@ def test_each_route_is_authorized_for_its_audience_and_reaches_its_function(synt
     assert method["AuthorizationType"] == "COGNITO_USER_POOLS"
     (authorizer,) = Cfn.refs(method["AuthorizerId"])
     assert Cfn.refs(synth.cfn.props(authorizer)["ProviderARNs"]) == {_pool_of_audience(synth, route.audience)}
-    if route.audience is Audience.PROCESSOR:
-        (scope,) = method["AuthorizationScopes"]
-        assert scope["Fn::Join"][1][-1].endswith("/erasure-acks.write")
+    if catalog.TOKEN_USE[route.audience] is catalog.TokenUse.ACCESS:
+        # Access tokens only: the scopes are the route's groups (staff) or its declared scopes.
+        assert method["AuthorizationScopes"] == list(route.gateway_scopes(synth.config.prefix))
+        assert method["AuthorizationScopes"], "a method taking access tokens names its scopes"
     else:
         assert "AuthorizationScopes" not in method
 

@@ -9,18 +9,26 @@ same ASL file, the same placeholders bound to the same resources).
 from __future__ import annotations
 
 import json
+import time
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import requests
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from joserfc import jwt
 from moto import mock_aws
+from moto.cognitoidp.models import cognitoidp_backends
 
 from custody import catalog, naming
+from devstack.auth import JwksCache, Unauthorized
 from devstack.gateway import STAGE
 from devstack.paths import ERASURE_ASL
 from devstack.provision import ASL_PLACEHOLDER, ClientFactory, client_factory, provision
 from devstack.resources import Resources
-from devstack.stack import AUDIENCE_POOLS, REGION
+from devstack.stack import REGION, build_gateway
 from infra.app import STACK_ID
 from tests.infra.conftest import Cfn, Synthesized
 
@@ -34,6 +42,13 @@ def local() -> Iterator[tuple[Resources, ClientFactory]]:
     with mock_aws():
         clients = client_factory(REGION)
         yield provision(clients), clients
+
+
+def _requests_fetch(url: str) -> bytes:
+    """JWKS over `requests`, which `mock_aws` intercepts."""
+    response = requests.get(url, timeout=10)
+    response.raise_for_status()
+    return response.content
 
 
 def _resolve(value: Any) -> Any:
@@ -161,29 +176,51 @@ def _path(cfn: Cfn, resource_id: str) -> str:
     return "/" + "/".join(reversed(parts))
 
 
-def test_routes_functions_and_authorizers(cfn: Cfn, local: tuple[Resources, ClientFactory]) -> None:
-    resources, _ = local
+def _synthesized_methods(cfn: Cfn) -> dict[tuple[str, str], tuple[str, str | None, tuple[str, ...]]]:
+    """(method, path) -> (function name, the authorizer's pool name, the method's scopes), as deployed."""
     function_names = {lid: props["FunctionName"] for lid, props in _props(cfn, "AWS::Lambda::Function").items()}
     pool_names = {lid: props["UserPoolName"] for lid, props in _props(cfn, "AWS::Cognito::UserPool").items()}
     authorizer_pools = {
         lid: pool_names[next(iter(Cfn.refs(props["ProviderARNs"])))]
         for lid, props in _props(cfn, "AWS::ApiGateway::Authorizer").items()
+        if props["Type"] == "COGNITO_USER_POOLS" and "IdentityValidationExpression" not in props
     }
-    synthesized = set()
+    assert len(authorizer_pools) == len(_props(cfn, "AWS::ApiGateway::Authorizer")), (
+        "Cognito authorizers without a token validation expression only: the local gateway models no other"
+    )
+    found = {}
     for props in _props(cfn, "AWS::ApiGateway::Method").values():
-        if props["HttpMethod"] == "OPTIONS":
-            continue
         (function_lid,) = Cfn.refs(props["Integration"]["Uri"]) & set(function_names)
         authorizer = (props.get("AuthorizerId") or {}).get("Ref")
         path = _path(cfn, props["ResourceId"]["Ref"])
-        synthesized.add((props["HttpMethod"], path, function_names[function_lid], authorizer_pools.get(authorizer)))
+        found[(props["HttpMethod"], path)] = (
+            function_names[function_lid],
+            authorizer_pools.get(authorizer),
+            tuple(props.get("AuthorizationScopes") or ()),
+        )
+    return found
 
-    served = set()
-    for route in catalog.ROUTES:  # what the local gateway serves, and which pool its authorizer trusts
-        pool = AUDIENCE_POOLS.get(route.audience)
-        pool_name = naming.function_name(naming.DEFAULT_PREFIX, pool[0]) if pool else None
-        served.add((route.method, route.path, resources.functions[route.function].name, pool_name))
-    assert served == synthesized
+
+def test_the_local_gateway_authorizes_each_route_as_the_deployed_method_does(
+    cfn: Cfn, local: tuple[Resources, ClientFactory]
+) -> None:
+    """Same function, same pool, same scopes for every method: the local authorizer's rule per
+    route (`TokenVerifier.rule`) is the deployed method's, and nothing is configured beyond it."""
+    resources, clients = local
+    verifier = build_gateway(resources, clients("lambda"), None).verifier
+    pool_names = {
+        pool.issuer: clients("cognito-idp").describe_user_pool(UserPoolId=pool.pool_id)["UserPool"]["Name"]
+        for pool in resources.user_pools.values()
+    }
+    served = {}
+    for route in catalog.ROUTES:
+        rule = verifier.rule(route)
+        served[(route.method, route.path)] = (
+            resources.functions[route.function].name,
+            pool_names[rule.pool.issuer] if rule else None,
+            rule.scopes if rule else (),
+        )
+    assert served == _synthesized_methods(cfn)
 
 
 def test_user_pool_names(cfn: Cfn, local: tuple[Resources, ClientFactory]) -> None:
@@ -232,3 +269,86 @@ def test_the_state_machine_is_the_same_asl_bound_to_the_same_resources(
     expected = expected.replace("${AlarmTopicArn}", resources.alarm_topic_arn)
     expected = expected.replace("${ProcessorNotificationQueueUrl}", queue_url)
     assert json.loads(definition) == json.loads(expected)
+
+
+# --- the local authorizer checks nothing the deployed one does not ---------------------------
+
+_ROUTES = {route.key: route for route in catalog.ROUTES if route.audience is not catalog.Audience.PUBLIC}
+_ANYTHING = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-(2**40), 2**40),
+    st.text(max_size=12),
+    st.lists(st.text(max_size=6), max_size=3),
+)
+
+
+def _deployed_accepts(
+    method: tuple[str, str | None, tuple[str, ...]], issuers: dict[str, str], claims: dict[str, Any], now: float
+) -> bool:
+    """What API Gateway's COGNITO_USER_POOLS authorizer admits, read off the synthesized method:
+    a token of the authorizer's pool (signature, `iss`) that has not expired, and — with
+    `AuthorizationScopes` — an access token claiming one of them, else an ID token."""
+    _, pool_name, scopes = method
+    expires = claims.get("exp")
+    if claims.get("iss") != issuers[str(pool_name)] or isinstance(expires, bool):
+        return False
+    if not isinstance(expires, int | float) or expires <= now:
+        return False
+    if scopes:
+        granted = claims.get("scope")
+        return (
+            claims.get("token_use") == "access"
+            and isinstance(granted, str)
+            and bool(set(granted.split()) & set(scopes))
+        )
+    return claims.get("token_use") == "id"
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_the_local_authorizer_admits_exactly_what_the_deployed_one_admits(
+    cfn: Cfn, local: tuple[Resources, ClientFactory], data: st.DataObject
+) -> None:
+    """Tokens signed by the pools' own key with every claim varied — `aud`, `client_id`, groups,
+    `nbf`, `iat`, odd types — get through the local gateway exactly when the synthesized method
+    would let them through: the local gateway neither adds a check (the function makes those,
+    `custody.authorization`) nor drops one."""
+    resources, clients = local
+    methods = _synthesized_methods(cfn)
+    names = {
+        clients("cognito-idp").describe_user_pool(UserPoolId=pool.pool_id)["UserPool"]["Name"]: pool
+        for pool in resources.user_pools.values()
+    }
+    issuers = {name: pool.issuer for name, pool in names.items()}
+    route = _ROUTES[data.draw(st.sampled_from(sorted(_ROUTES)), label="route")]
+    method = methods[(route.method, route.path)]
+    pool = names[str(method[1])]
+    now = int(time.time())
+    all_scopes = sorted({scope for found in methods.values() for scope in found[2]})
+    claims: dict[str, Any] = {
+        "iss": data.draw(st.sampled_from([pool.issuer, *issuers.values(), "https://example.com/x"]), label="iss"),
+        "sub": str(uuid.uuid4()),
+        "token_use": data.draw(st.sampled_from(["id", "access", "refresh", ""]), label="token_use"),
+        "exp": data.draw(st.sampled_from([now + 600, now - 5, None, "tomorrow", True]), label="exp"),
+        "iat": data.draw(st.sampled_from([now, now + 86_400]), label="iat"),
+        "aud": data.draw(st.one_of(st.just(pool.client_id), _ANYTHING), label="aud"),
+        "client_id": data.draw(st.one_of(st.just(pool.client_id), _ANYTHING), label="client_id"),
+        "scope": data.draw(
+            st.one_of(st.just(" ".join(method[2])), st.sampled_from(all_scopes), _ANYTHING), label="scope"
+        ),
+        "cognito:groups": data.draw(st.one_of(st.lists(st.sampled_from(catalog.STAFF_GROUPS)), _ANYTHING)),
+        "nbf": data.draw(st.sampled_from([now - 5, now + 86_400]), label="nbf"),
+        data.draw(st.text(min_size=1, max_size=8), label="extra"): data.draw(_ANYTHING),
+    }
+    claims = {name: value for name, value in claims.items() if value is not None}
+    key = cognitoidp_backends[ACCOUNT][REGION].user_pools[pool.pool_id].json_web_key
+    token = jwt.encode({"alg": "RS256", "kid": key.kid}, claims, key)
+    verifier = build_gateway(resources, clients("lambda"), None, JwksCache(_requests_fetch)).verifier
+    try:
+        verifier.authorize(route, f"Bearer {token}")
+    except Unauthorized:
+        admitted = False
+    else:
+        admitted = True
+    assert admitted == _deployed_accepts(method, issuers, claims, time.time()), claims

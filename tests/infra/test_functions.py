@@ -35,7 +35,7 @@ def test_function_is_configured_from_the_catalog(synth: Synthesized, spec: catal
     assert synth.cfn.resources[layer]["Type"] == "AWS::Lambda::LayerVersion"
     (log_group,) = Cfn.refs(props["LoggingConfig"]["LogGroup"])
     assert "KmsKeyId" in synth.cfn.props(log_group)
-    if spec.api:
+    if spec.api or spec.identity_trigger:  # invoked synchronously only
         assert "DeadLetterConfig" not in props
     else:
         (queue,) = Cfn.refs(props["DeadLetterConfig"]["TargetArn"])
@@ -54,9 +54,14 @@ def test_environment_is_the_settings_model(synth: Synthesized, spec: catalog.Fun
     assert env["CUSTODY_RESOURCE_PREFIX"] == synth.config.prefix
     assert env["CUSTODY_AUDIT_RETENTION_DAYS"] == str(synth.config.audit_retention_days)
     assert env["POWERTOOLS_SERVICE_NAME"] == f"custody-{spec.name}"
-    # Every id the function is told resolves to a resource of this stack (or a derived ARN).
-    for field in ("CUSTODY_CUSTOMER_USER_POOL_ID", "CUSTODY_STAFF_USER_POOL_ID", "CUSTODY_DATA_KEY_ID"):
-        assert Cfn.refs(env[field]), field
+    # Every id the function is told resolves to a resource of this stack (or a derived ARN); a
+    # pool's trigger is told no pool (the pool names it: a cycle otherwise).
+    pools = ("CUSTODY_CUSTOMER_USER_POOL_ID", "CUSTODY_STAFF_USER_POOL_ID", "CUSTODY_PROCESSOR_USER_POOL_ID")
+    for field in (*pools, "CUSTODY_DATA_KEY_ID"):
+        if spec.identity_trigger and field in pools:
+            assert env[field] == "", field
+        else:
+            assert Cfn.refs(env[field]), field
 
 
 def test_functions_are_told_the_key_store_recovery_window_it_really_has(synth: Synthesized) -> None:

@@ -50,10 +50,41 @@ def test_staff_pool_requires_mfa_and_has_the_catalog_groups(synth: Synthesized) 
     assert groups == set(catalog.STAFF_GROUPS)
 
 
-def test_processors_get_a_client_credentials_scope(synth: Synthesized) -> None:
-    (server,) = synth.cfn.of_type("AWS::Cognito::UserPoolResourceServer").values()
-    assert [scope["ScopeName"] for scope in server["Properties"]["Scopes"]] == ["erasure-acks.write"]
+def _pool_named(synth: Synthesized, logical: str) -> str:
+    name = naming.function_name(synth.config.prefix, logical)
+    return next(
+        lid
+        for lid, res in synth.cfn.of_type("AWS::Cognito::UserPool").items()
+        if res["Properties"]["UserPoolName"] == name
+    )
+
+
+def test_processors_get_a_client_credentials_scope_and_staff_a_scope_per_group(synth: Synthesized) -> None:
+    servers = {
+        next(iter(Cfn.refs(res["Properties"]["UserPoolId"]))): res["Properties"]
+        for res in synth.cfn.of_type("AWS::Cognito::UserPoolResourceServer").values()
+    }
+    processors = servers[_pool_named(synth, naming.PROCESSOR_POOL)]
+    assert [scope["ScopeName"] for scope in processors["Scopes"]] == [catalog.ERASURE_ACK_SCOPE]
+    staff = servers[_pool_named(synth, naming.STAFF_POOL)]
+    assert [scope["ScopeName"] for scope in staff["Scopes"]] == list(catalog.STAFF_GROUPS)
+    assert staff["Identifier"] == naming.resource_server(synth.config.prefix, "staff-api")
     assert synth.cfn.of_type("AWS::Cognito::UserPoolDomain")
+
+
+def test_the_staff_pool_puts_group_scopes_into_access_tokens(synth: Synthesized) -> None:
+    """Pre-token generation, event version 2 (access token customization), by the staff_tokens function."""
+    config = synth.cfn.props(_pool_named(synth, naming.STAFF_POOL))["LambdaConfig"]["PreTokenGenerationConfig"]
+    assert config["LambdaVersion"] == "V2_0"
+    (function,) = Cfn.refs(config["LambdaArn"])
+    assert synth.cfn.props(function)["FunctionName"] == naming.function_name(synth.config.prefix, "staff_tokens")
+    permissions = [
+        res["Properties"]
+        for res in synth.cfn.of_type("AWS::Lambda::Permission").values()
+        if res["Properties"]["Principal"] == "cognito-idp.amazonaws.com"
+    ]
+    assert [Cfn.refs(props["FunctionName"]) for props in permissions] == [{function}]
+    assert Cfn.refs(permissions[0]["SourceArn"]) == {_pool_named(synth, naming.STAFF_POOL)}
 
 
 def _machine(synth: Synthesized) -> tuple[str, dict]:

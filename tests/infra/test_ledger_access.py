@@ -8,7 +8,7 @@ from typing import Any
 from aws_cdk.assertions import Template
 
 from custody import catalog, naming
-from infra.access import ACCESS, TableAccess
+from infra.access import ACCESS, Access, TableAccess
 from infra.app import STACK_ID, build_app
 from infra.constructs.grants import TABLE_ACTIONS
 from tests.infra.conftest import CDK_JSON, Cfn, Synthesized, as_list
@@ -27,17 +27,24 @@ def _touching(statements: list[dict[str, Any]], resource_id: str) -> list[dict[s
     return [statement for statement in statements if resource_id in Cfn.refs(statement.get("Resource"))]
 
 
+LEDGER_WRITERS = tuple(item.name for item in catalog.FUNCTIONS if not item.identity_trigger)
+
+
 def test_every_function_writes_events_and_claims_chain_heads() -> None:
-    for name in (item.name for item in catalog.FUNCTIONS):
+    """Every function but a user pool's trigger (which touches no data and records nothing)."""
+    for name in LEDGER_WRITERS:
         assert ACCESS[name].writes_ledger, name
         assert ACCESS[name].tables["audit_chains"] is TableAccess.READ_WRITE, name
+    for item in catalog.FUNCTIONS:
+        if item.identity_trigger:
+            assert ACCESS[item.name] == Access(tables={}, writes_ledger=False), item.name
 
 
 def test_a_writer_may_only_put_under_ledger_and_only_encrypt(synth: Synthesized) -> None:
     cfn, prefix = synth.cfn, synth.config.prefix
     bucket, audit_key = bucket_id(cfn, naming.AUDIT_BUCKET), key_id(cfn, "audit", prefix)
     chains = store_ids(cfn, TABLE)["audit_chains"]
-    for function in (item.name for item in catalog.FUNCTIONS):
+    for function in LEDGER_WRITERS:
         statements = cfn.policy_statements(_role_of(cfn, function, prefix))
         on_bucket = _touching(statements, bucket)
         assert [as_list(statement["Action"]) for statement in on_bucket] == [["s3:PutObject"]], function
@@ -100,7 +107,7 @@ def test_the_lake_flag_adds_an_event_data_store_a_channel_and_the_writers_put_to
     template.resource_count_is("AWS::CloudTrail::Channel", 1)
     cfn = Cfn(template.to_json())
     (channel,) = cfn.of_type("AWS::CloudTrail::Channel")
-    for function in (item.name for item in catalog.FUNCTIONS):
+    for function in LEDGER_WRITERS:
         statements = cfn.policy_statements(_role_of(cfn, function, "crm-custody"))
         assert [as_list(s["Action"]) for s in _touching(statements, channel)] == [["cloudtrail-data:PutAuditEvents"]]
     environment = next(iter(cfn.of_type("AWS::Lambda::Function").values()))["Properties"]["Environment"]["Variables"]

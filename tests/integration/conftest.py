@@ -14,7 +14,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -61,7 +61,19 @@ class LocalStack:
         return identity.customer_tokens(self.clients("cognito-idp"), self.pool(naming.CUSTOMER_POOL), email).id_token
 
     def staff_token(self, email: str, group: str) -> str:
-        return identity.staff_tokens(self.clients("cognito-idp"), self.pool(naming.STAFF_POOL), email, group).id_token
+        """A staff member's access token (their groups as scopes, put there by the pool's trigger)."""
+        pool = self.pool(naming.STAFF_POOL)
+        return identity.staff_tokens(self.clients("cognito-idp"), pool, email, group).access_token
+
+    def processor_token(self, processor_id: str) -> str:
+        """A sub-processor machine client's access token (client credentials, from the gateway's token endpoint)."""
+
+        def post(path: str, form: Mapping[str, str], headers: Mapping[str, str]) -> tuple[int, bytes]:
+            response = self.http.post(path, data=dict(form), headers=dict(headers))
+            return response.status_code, response.get_data()
+
+        pool = self.pool(naming.PROCESSOR_POOL)
+        return identity.processor_tokens(self.clients("cognito-idp"), pool, processor_id, post).access_token
 
 
 @pytest.fixture(scope="module")

@@ -13,6 +13,14 @@ staff views of a customer (a grant for that customer), never from a hand-kept ta
 
 A refusal is a 401/403 (a `consent_required` 403 is a data rule, not an identity one) or, for
 another customer's id, a 404. Each cell is counted.
+
+The matrix runs twice: through the local gateway (API Gateway's authorizer in front, as users
+meet the API), and at the Lambda boundary — each function invoked directly, through the Lambda
+API, with the event API Gateway builds for the identity's token *as if its authorizer had let
+it through* (`devstack.events`). The second run is what holds in AWS if a method's authorizer
+were missing or wrong: the function alone must refuse exactly the same cells, and identities
+no real token reaches the gateway with (a staff member in no group, a customer token of another
+app client of the pool) are refused by the function on every route but the public one.
 """
 
 from __future__ import annotations
@@ -20,12 +28,15 @@ from __future__ import annotations
 import json
 import uuid
 from typing import Any
+from urllib.parse import parse_qsl
 
 import pytest
 
-from custody import catalog, naming
+from custody import catalog
 from custody.catalog import Audience
-from devstack import identity
+from devstack import events, identity
+from devstack.auth import Principal
+from devstack.gateway import lambda_invoker
 from tests.integration.conftest import LocalStack
 from tests.integration.erasure.conftest import PROFILE, Customer, Reply, _subject_of
 from tests.robustness.figures import FIGURES
@@ -52,13 +63,16 @@ AUDIENCE = {
     "processor": Audience.PROCESSOR,
     **dict.fromkeys(STAFF_GROUP, Audience.STAFF),
 }
+# Identities only the Lambda boundary meets: API Gateway lets their tokens through (it checks
+# neither app clients nor groups), and no route may admit them.
+LAMBDA_ONLY = ("staff_in_no_group", "customer_of_another_app_client")
 GRANTED_VIEW = ("GET", "/v1/staff/customers/{customer_id}")
 
 
 def expected_allowed(route: catalog.Route, who: str) -> bool:
     if route.audience is Audience.PUBLIC:
         return True
-    if AUDIENCE.get(who) is not route.audience:
+    if who in LAMBDA_ONLY or AUDIENCE.get(who) is not route.audience:
         return False
     if route.audience is Audience.STAFF and route.groups and STAFF_GROUP[who] not in route.groups:
         return False
@@ -85,10 +99,7 @@ class World:
             self.tokens[who] = stack.customer_token(f"{who}-{uuid.uuid4().hex[:8]}@example.com")
         for who, group in STAFF_GROUP.items():
             self.tokens[who] = stack.staff_token(f"{who}-{uuid.uuid4().hex[:8]}@staff.example", group)
-        pool = stack.resources.user_pools[naming.PROCESSOR_POOL]
-        self.tokens["processor"] = identity.processor_tokens(
-            stack.clients("cognito-idp"), pool, "matrix-processor"
-        ).access_token
+        self.tokens["processor"] = stack.processor_token("matrix-processor")
         customer_token = self.tokens["customer"]
         assert customer_token is not None
         self.customer = Customer(stack, "", customer_token, _subject_of(customer_token))
@@ -106,6 +117,44 @@ class World:
         assert created.status == 201, created.text
         assert created.body["status"] == "active", created.body
         self.grant_id = created.body["grant_id"]
+
+    def claims(self, who: str) -> dict[str, str] | None:
+        """The claims API Gateway passes for the identity's token, rendered as its authorizer renders them."""
+        resources = self.stack.resources
+        if who == "staff_in_no_group":
+            return events.cognito_claims(resources, Audience.STAFF, str(uuid.uuid4()))
+        if who == "customer_of_another_app_client":
+            return events.cognito_claims(resources, Audience.CUSTOMER, self.customer.subject_id, aud="another-client")
+        token = self.tokens[who]
+        if token is None:
+            return None
+        return Principal(AUDIENCE[who], identity.unverified_claims(token)).authorizer_claims()
+
+    def invoke(self, who: str, route: catalog.Route, body: Any = None) -> Reply:
+        """The route's function invoked directly (Lambda API), with API Gateway's event for this identity."""
+        path = self.path(route)
+        path, _, query = path.partition("?")
+        found = events.route_of(route.method, path)
+        assert found is not None and found[0] == route, path
+        event = events.proxy_event(
+            route,
+            path,
+            path_parameters=found[1],
+            headers=[("Content-Type", "application/json")],
+            query=parse_qsl(query),
+            body=None if body is None else json.dumps(body),
+            claims=self.claims(who),
+        )
+        function = self.stack.resources.functions[route.function].name
+        outcome = lambda_invoker(self.stack.clients("lambda"))(function, event)
+        assert not outcome.errored, f"{route.key} as {who}: the function raised {outcome.error_type}"
+        answer = outcome.result()
+        text = answer.get("body") or ""
+        try:
+            parsed = json.loads(text) if text and not answer.get("isBase64Encoded") else None
+        except ValueError:
+            parsed = None
+        return Reply(int(answer["statusCode"]), parsed, text)
 
     def call(self, who: str, method: str, path: str, body: Any = None) -> Reply:
         token = self.tokens[who]
@@ -138,8 +187,9 @@ def _ordered_routes() -> list[catalog.Route]:
     return sorted(catalog.ROUTES, key=lambda route: route.path == "/v1/me/withdrawal")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def world(local_stack: LocalStack) -> World:
+    """A world per matrix: each ends by withdrawing its customer."""
     return World(local_stack)
 
 
@@ -149,10 +199,7 @@ def test_every_route_times_every_identity_is_exactly_what_the_design_allows(worl
     allowed_cells = 0
     for route in _ordered_routes():
         for who in IDENTITIES:
-            body: Any = None if route.method in ("GET", "DELETE") else {}
-            if route.path == "/v1/me/withdrawal":
-                body = None
-            reply = world.call(who, route.method, world.path(route), body)
+            reply = world.call(who, route.method, world.path(route), _body_for(route))
             expected = expected_allowed(route, who)
             observed = not refused(reply, route)
             assert reply.status < 500, f"{route.method} {route.path} as {who}: {reply.status} {reply.text[:200]}"
@@ -164,6 +211,32 @@ def test_every_route_times_every_identity_is_exactly_what_the_design_allows(worl
     FIGURES.detail("matrix", {"allowed": allowed_cells, "refused": cells - allowed_cells})
     assert not wrong, "\n".join(wrong)
     assert cells == len(catalog.ROUTES) * len(IDENTITIES)
+
+
+def _body_for(route: catalog.Route) -> Any:
+    if route.method in ("GET", "DELETE") or route.path == "/v1/me/withdrawal":
+        return None
+    return {}
+
+
+def test_the_matrix_at_the_lambda_boundary_is_the_same_without_the_gateway(world: World) -> None:
+    """Every route x every identity (and two only a bypassed gateway would let through), each
+    function invoked directly: the function decides every cell as the design says."""
+    violations: list[str] = []
+    cells = 0
+    for route in _ordered_routes():
+        for who in (*IDENTITIES, *LAMBDA_ONLY):
+            reply = world.invoke(who, route, _body_for(route))
+            assert reply.status < 500, f"{route.key} as {who}: {reply.status} {reply.text[:200]}"
+            if reply.status >= 400:
+                assert isinstance(reply.body, dict) and {"error", "message", "details"} <= set(reply.body), reply.text
+            if (not refused(reply, route)) != expected_allowed(route, who):
+                violations.append(f"{route.key} as {who}: {reply.status} {reply.text[:120]}")
+            cells += 1
+    FIGURES.add("lambda_matrix_cells", cells)
+    FIGURES.add("lambda_matrix_violations", len(violations))
+    assert not violations, "\n".join(violations)
+    assert cells == len(catalog.ROUTES) * (len(IDENTITIES) + len(LAMBDA_ONLY))
 
 
 def test_the_matrix_covers_every_audience_and_group() -> None:

@@ -21,7 +21,6 @@ from joserfc import jwt
 from joserfc.jwk import OctKey, RSAKey
 
 from custody import naming
-from devstack import identity
 from tests.integration.conftest import LocalStack
 from tests.integration.erasure.conftest import PROFILE, Customer
 from tests.integration.stack.test_gateway_auth import _customer_claims, _signing_key
@@ -221,11 +220,7 @@ def _hostile_tokens(stack: LocalStack, victim: Customer) -> Iterator[tuple[str, 
     wrong_pool = {**claims, "iss": staff_pool.issuer, "aud": staff_pool.client_id}
     yield "signed_by_the_staff_pool", jwt.encode({"alg": "RS256", "kid": staff_key.kid}, wrong_pool, staff_key)
     yield "a_real_staff_token", stack.staff_token(f"attacker-{uuid.uuid4().hex[:6]}@staff.example", "support")
-    pool = stack.resources.user_pools[naming.PROCESSOR_POOL]
-    yield (
-        "a_real_processor_token",
-        identity.processor_tokens(stack.clients("cognito-idp"), pool, "attacker").access_token,
-    )
+    yield "a_real_processor_token", stack.processor_token("attacker")
     yield "alg_none", jwt.encode({"alg": "none"}, claims, None, algorithms=["none"])
     public = json.dumps(key.as_dict(private=False)).encode()
     yield (

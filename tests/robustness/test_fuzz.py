@@ -26,11 +26,10 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from custody import catalog, crypto, datamap, naming
+from custody import catalog, crypto, datamap
 from custody.errors import DecryptionFailed
 from custody.keys import get_keyring
 from custody.settings import Settings
-from devstack import identity
 from devstack.paths import REPO_ROOT
 from tests.integration.conftest import LocalStack
 from tests.integration.erasure.conftest import PROFILE, Customer
@@ -53,8 +52,7 @@ class Tokens:
     def __init__(self, stack: LocalStack, customer: Customer) -> None:
         self.customer = customer.token
         self.staff = {group: stack.staff_token(f"fuzz-{group}@staff.example", group) for group in catalog.STAFF_GROUPS}
-        pool = stack.resources.user_pools[naming.PROCESSOR_POOL]
-        self.processor = identity.processor_tokens(stack.clients("cognito-idp"), pool, "fuzz-processor").access_token
+        self.processor = stack.processor_token("fuzz-processor")
 
     def for_route(self, route: catalog.Route) -> dict[str, str]:
         if route.audience is catalog.Audience.PUBLIC:

@@ -9,14 +9,16 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import parse_qsl
 
 import pytest
 from moto import mock_aws
 
 from custody import aws
+from custody.catalog import Audience
 from custody.keys import get_keyring
 from custody.settings import get_settings
-from devstack import atomicity
+from devstack import atomicity, events
 from devstack.metering import counting_calls
 from devstack.provision import client_factory, provision
 from devstack.resources import Resources
@@ -65,9 +67,12 @@ class Customer:
     subject_id: str
     email: str
     auth_time: int
+    resources: Resources
 
     def claims(self) -> dict[str, str]:
-        return {"sub": self.subject_id, "email": self.email, "auth_time": str(self.auth_time), "token_use": "id"}
+        return events.cognito_claims(
+            self.resources, Audience.CUSTOMER, self.subject_id, email=self.email, auth_time=str(self.auth_time)
+        )
 
 
 def handler_of(function: str) -> Any:
@@ -84,22 +89,19 @@ def call(
     headers: dict[str, str] | None = None,
     raw_body: str | None = None,
 ) -> Reply:
-    event = {
-        "httpMethod": method,
-        "path": path,
-        "resource": path,
-        "headers": {"Content-Type": "application/json", **(headers or {})},
-        "multiValueHeaders": {},
-        "queryStringParameters": None,
-        "pathParameters": None,
-        "requestContext": {
-            "stage": "v1",
-            "requestId": str(uuid.uuid4()),
-            "authorizer": {"claims": customer.claims()} if customer else None,
-        },
-        "body": raw_body if raw_body is not None else (None if body is None else json.dumps(body)),
-        "isBase64Encoded": False,
-    }
+    path, _, query = path.partition("?")
+    found = events.route_of(method, path)
+    assert found is not None, f"no route for {method} {path}"
+    route, parameters = found
+    event = events.proxy_event(
+        route,
+        path,
+        path_parameters=parameters,
+        query=parse_qsl(query),
+        headers={"Content-Type": "application/json", **(headers or {})}.items(),
+        body=raw_body if raw_body is not None else (None if body is None else json.dumps(body)),
+        claims=customer.claims() if customer else None,
+    )
     response = handler_of(function)(event, LocalLambdaContext.for_call(function))
     headers_out = {key: values[-1] for key, values in response.get("multiValueHeaders", {}).items()}
     headers_out.update(response.get("headers") or {})
@@ -112,7 +114,7 @@ def new_customer(stack: Resources) -> Any:
 
     def make() -> Customer:
         subject = str(uuid.uuid4())
-        return Customer(subject, f"{subject[:8]}@example.com", int(time.time()))
+        return Customer(subject, f"{subject[:8]}@example.com", int(time.time()), stack)
 
     return make
 

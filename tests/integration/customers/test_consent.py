@@ -78,13 +78,13 @@ def test_withdrawing_crm_core_is_a_full_withdrawal(customer: Customer) -> None:
 
 def test_a_full_withdrawal_needs_a_recent_sign_in(customer: Customer) -> None:
     grant(customer, "crm_core")
-    stale = Customer(customer.subject_id, customer.email, int(time.time()) - 16 * 60)
+    stale = Customer(customer.subject_id, customer.email, int(time.time()) - 16 * 60, customer.resources)
     reply = call("collect", "DELETE", "/v1/me/consents/crm_core", stale)
     assert (reply.status, reply.body["error"]) == (401, "reauthentication_required")
     assert _report(customer)["stores"]["consents"]["granted"] == {"crm_core": "2026-11"}
 
 
 def test_status_of_an_unknown_or_malformed_request_is_a_404() -> None:
-    for request_id in ("00000000-0000-4000-8000-000000000000", "../../etc/passwd", "x" * 64):
+    for request_id in ("00000000-0000-4000-8000-000000000000", "..%2F..%2Fetc%2Fpasswd", "x" * 64):
         reply = call("subject_access", "GET", f"/v1/requests/{request_id}", None)
         assert reply.status == 404, request_id

@@ -14,6 +14,7 @@ from moto.cognitoidp.models import cognitoidp_backends
 from werkzeug.test import Client
 
 from custody import naming
+from devstack import identity
 from devstack.gateway import Gateway
 from devstack.runtime import Invocation
 from tests.integration.conftest import LocalStack
@@ -116,7 +117,6 @@ def test_the_bare_token_without_bearer_is_accepted_as_cognito_authorizers_do(
     [
         ("expired", {"exp": int(time.time()) - 5}),
         ("wrong issuer", {"iss": "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_someoneelse"}),
-        ("wrong client", {"aud": "another-app-client"}),
         ("access token on an ID-token route", {"token_use": "access"}),
         ("no expiry", {"exp": None}),
     ],
@@ -167,17 +167,50 @@ def test_a_missing_token_is_401_and_a_public_route_needs_none(recorded: tuple[Cl
     assert "authorizer" not in recorder.events[-1][1]["requestContext"]
 
 
-def test_staff_routes_need_a_group_they_name(local_stack: LocalStack, recorded: tuple[Client, Recorder]) -> None:
+def test_staff_routes_need_the_scope_of_a_group_they_name(
+    local_stack: LocalStack, recorded: tuple[Client, Recorder]
+) -> None:
+    """The method's scopes are its groups; the staff pool's trigger put the user's into the token."""
     client, recorder = recorded
     support = local_stack.staff_token("support@example.com", "support")
     officer = local_stack.staff_token("officer@example.com", "privacy_officer")
     path = "/v1/staff/change-requests"  # privacy_officer only
     denied = client.get(path, headers={"Authorization": f"Bearer {support}"})
-    assert denied.status_code == 403
-    assert denied.headers["x-amzn-ErrorType"] == "AccessDeniedException"
+    assert (denied.status_code, denied.get_json()) == (401, {"message": "Unauthorized"})
+    assert recorder.events == [], "no function runs for a token without the method's scope"
     assert client.get(path, headers={"Authorization": f"Bearer {officer}"}).status_code == 200
     claims = recorder.events[-1][1]["requestContext"]["authorizer"]["claims"]
     assert "privacy_officer" in claims["cognito:groups"].split(",")
+    assert "crm-custody-staff-api/privacy_officer" in claims["scope"].split()
+    assert "crm-custody-staff-api/support" not in claims["scope"].split()
+
+
+def test_a_staff_id_token_is_401_on_staff_routes(local_stack: LocalStack, recorded: tuple[Client, Recorder]) -> None:
+    pool = local_stack.pool(naming.STAFF_POOL)
+    tokens = identity.staff_tokens(local_stack.clients("cognito-idp"), pool, "id-only@example.com", "support")
+    client, _ = recorded
+    reply = client.get("/v1/staff/processors", headers={"Authorization": f"Bearer {tokens.id_token}"})
+    assert reply.status_code == 401
+
+
+@pytest.mark.parametrize(
+    ("case", "changes"),
+    [
+        ("another app client of the pool", {"aud": "another-app-client"}),
+        ("an audience list", {"aud": ["a", "b"]}),
+        ("issued in the future", {"iat": int(time.time()) + 3600}),
+        ("not valid before a future date", {"nbf": int(time.time()) + 3600}),
+    ],
+)
+def test_what_api_gateway_does_not_check_the_function_refuses(
+    local_stack: LocalStack, case: str, changes: dict[str, Any]
+) -> None:
+    """The local gateway checks no more than API Gateway's authorizer: these tokens pass it (no
+    `identityValidationExpression`, no `nbf`), and the function refuses them, in AWS as here."""
+    token = _sign(local_stack, _customer_claims(local_stack, **changes))
+    reply = local_stack.http.get("/v1/me", headers={"Authorization": f"Bearer {token}"})
+    assert reply.status_code == 401, case
+    assert reply.get_json()["error"] == "unauthenticated", "the function's refusal, not the gateway's"
 
 
 def test_a_customer_token_on_a_staff_route_is_401(local_stack: LocalStack, recorded: tuple[Client, Recorder]) -> None:

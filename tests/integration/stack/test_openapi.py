@@ -49,7 +49,7 @@ def test_schemas_that_clash_across_functions_are_renamed_and_unbuilt_routes_are_
     routes = (
         catalog.Route("POST", "/v1/a", "collect", catalog.Audience.CUSTOMER),
         catalog.Route("POST", "/v1/b", "staff", catalog.Audience.STAFF, ("auditor",)),
-        catalog.Route("GET", "/v1/c/{thing_id}", "staff", catalog.Audience.STAFF),
+        catalog.Route("GET", "/v1/c/{thing_id}", "staff", catalog.Audience.STAFF, ("support",)),
     )
     merged = openapi.merge(
         {"collect": _document("/v1/a", {"type": "string"}), "staff": _document("/v1/b", {"type": "integer"})},

@@ -77,10 +77,15 @@ def test_one_function_per_catalog_entry_with_its_handler_and_the_real_ids(local_
         config = lambda_client.get_function_configuration(FunctionName=resources.functions[function.name].name)
         assert config["Handler"] == function.handler
         assert (config["Timeout"], config["MemorySize"]) == (function.timeout_seconds, function.memory_mb)
-        assert config["Environment"]["Variables"] == {**resources.environment, **function.powertools_environment()}
+        variables = config["Environment"]["Variables"]
+        environment = Settings.from_env(resources.environment)
+        if function.identity_trigger:  # a pool's trigger is told no pool: the pool names it
+            environment = environment.without_user_pools()
+        assert variables == {**environment.to_env(), **function.powertools_environment()}
     settings = Settings.from_env(resources.environment)
     assert settings.customer_user_pool_id == local_stack.pool(naming.CUSTOMER_POOL).pool_id
     assert settings.staff_client_id == local_stack.pool(naming.STAFF_POOL).client_id
+    assert settings.processor_user_pool_id == local_stack.pool(naming.PROCESSOR_POOL).pool_id
     assert settings.erasure_state_machine_arn == resources.state_machines[naming.ERASURE_STATE_MACHINE]
     assert settings.alarm_topic_arn == resources.alarm_topic_arn
 

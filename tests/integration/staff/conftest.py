@@ -51,9 +51,7 @@ def staff(local_stack: LocalStack) -> Any:
 @pytest.fixture
 def processor(local_stack: LocalStack) -> Any:
     def make(processor_id: str) -> Caller:
-        pool = local_stack.resources.user_pools[naming.PROCESSOR_POOL]
-        tokens = identity.processor_tokens(local_stack.clients("cognito-idp"), pool, processor_id)
-        return Caller(local_stack, tokens.access_token)
+        return Caller(local_stack, local_stack.processor_token(processor_id))
 
     return make
 

@@ -65,8 +65,9 @@ def test_an_auditor_cannot_request_grants_or_read_customers(
 ) -> None:
     auditor = staff("auditor")
     before = footprint(local_stack, everything.subject_id)
-    assert grant(auditor, everything, "crm_core", ["identity"]).status == 403
-    assert auditor.call("GET", f"/v1/staff/customers/{everything.subject_id}?grant_id=x").status == 403
+    # API Gateway refuses first: an auditor's token carries no scope of these routes' groups.
+    assert grant(auditor, everything, "crm_core", ["identity"]).status == 401
+    assert auditor.call("GET", f"/v1/staff/customers/{everything.subject_id}?grant_id=x").status == 401
     assert footprint(local_stack, everything.subject_id) == before
 
 
@@ -136,7 +137,7 @@ def test_sensitive_grants_need_another_privacy_officers_approval(
     approval = f"/v1/staff/access-grants/{pending['grant_id']}/approval"
     body = {"customer_id": everything.subject_id}
     refused_cleanly(local_stack, everything, lambda: officer.call("POST", approval, body))
-    assert staff("support").call("POST", approval, body).status == 403  # not a privacy officer
+    assert staff("support").call("POST", approval, body).status == 401  # not a privacy officer: no such scope
     approved = second.call("POST", approval, body)
     assert approved.status == 200, approved.text
     assert approved.body["approved_by"] == second.sub
