@@ -78,7 +78,12 @@ class Principal:
     claims: dict[str, Any]
 
     def authorizer_claims(self) -> dict[str, str]:
-        return {str(name): _render_claim(str(name), value) for name, value in self.claims.items()}
+        return render_claims(self.claims)
+
+
+def render_claims(claims: Mapping[str, Any]) -> dict[str, str]:
+    """A token's claims as the REST API's Cognito authorizer hands them to the function."""
+    return {str(name): _render_claim(str(name), value) for name, value in claims.items()}
 
 
 def urllib_fetch(url: str) -> bytes:

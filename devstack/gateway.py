@@ -98,9 +98,11 @@ def _rule_path(path: str) -> str:
     return path.replace("{", "<").replace("}", ">")
 
 
-def _gateway_error(status: int, message: str, error_type: str, request_id: str) -> Response:
+def _gateway_error(status: int, response_type: str, message: str, error_type: str, request_id: str) -> Response:
+    """API Gateway's own refusal, in the API's error shape (its gateway responses: catalog.GATEWAY_RESPONSES)."""
+    body = {"error": catalog.GATEWAY_RESPONSES[response_type], "message": message, "details": {}}
     return Response(
-        json.dumps({"message": message}),
+        json.dumps(body),
         status=status,
         content_type="application/json",
         headers={"x-amzn-ErrorType": error_type, "x-amzn-RequestId": request_id},
@@ -168,7 +170,11 @@ class Gateway:
         match = self.match(request.method, request.path)
         if match is None:
             response = _gateway_error(
-                403, "Missing Authentication Token", "MissingAuthenticationTokenException", request_id
+                403,
+                "MISSING_AUTHENTICATION_TOKEN",
+                "Missing Authentication Token",
+                "MissingAuthenticationTokenException",
+                request_id,
             )
             resource = "(no route)"
         else:
@@ -198,17 +204,21 @@ class Gateway:
             principal = self.verifier.authorize(match.route, request.headers.get("Authorization"))
         except Unauthorized as refusal:
             LOG.info("401 for %s %s: %s", match.route.method, match.route.path, refusal)
-            return _gateway_error(401, "Unauthorized", "UnauthorizedException", request_id)
+            return _gateway_error(401, "UNAUTHORIZED", "Unauthorized", "UnauthorizedException", request_id)
         event = self.event(request, match, principal, request_id)
         outcome = self.invoke(self.functions[match.route.function], event)
         if outcome.errored:
             LOG.warning("%s raised %s", match.route.function, outcome.error_type)
-            return _gateway_error(502, "Internal server error", "InternalServerErrorException", request_id)
+            return _gateway_error(
+                502, "DEFAULT_5XX", "Internal server error", "InternalServerErrorException", request_id
+            )
         try:
             return self.proxy_response(outcome.result(), request_id)
         except (TypeError, ValueError, KeyError, binascii.Error) as error:
             LOG.warning("%s returned a malformed proxy response (%s)", match.route.function, type(error).__name__)
-            return _gateway_error(502, "Internal server error", "InternalServerErrorException", request_id)
+            return _gateway_error(
+                502, "DEFAULT_5XX", "Internal server error", "InternalServerErrorException", request_id
+            )
 
     def event(
         self, request: Request, match: RouteMatch, principal: Principal | None, request_id: str

@@ -53,7 +53,7 @@ SECURITY_SCHEMES: Final[dict[str, dict[str, Any]]] = {
 }
 
 UNAUTHORIZED: Final = {
-    "description": 'Missing, invalid or expired token (answered by API Gateway, `{"message": "Unauthorized"}`)'
+    "description": 'Missing, invalid or expired token (answered by API Gateway, `{"error": "unauthenticated", ...}`)'
 }
 FORBIDDEN: Final = {"description": "The token's groups do not include one this operation allows (API Gateway)"}
 NOT_IMPLEMENTED: Final = {

@@ -48,6 +48,24 @@ RESOURCE_SERVERS: Final[Mapping[Audience, str]] = MappingProxyType(
 )
 ERASURE_ACK_SCOPE: Final = "erasure-acks.write"
 
+# API Gateway's own refusals (gateway response type -> the API's error code): answered in the
+# API's error shape `{"error", "message", "details"}`, by the deployed API and the local gateway.
+GATEWAY_RESPONSES: Final[Mapping[str, str]] = MappingProxyType(
+    {
+        "UNAUTHORIZED": "unauthenticated",
+        "ACCESS_DENIED": "forbidden",
+        "WAF_FILTERED": "forbidden",
+        "THROTTLED": "throttled",
+        "QUOTA_EXCEEDED": "throttled",
+        "BAD_REQUEST_PARAMETERS": "malformed_request",
+        "BAD_REQUEST_BODY": "malformed_request",
+        "REQUEST_TOO_LARGE": "malformed_request",
+        "MISSING_AUTHENTICATION_TOKEN": "not_found",
+        "DEFAULT_4XX": "client_error",
+        "DEFAULT_5XX": "internal_error",
+    }
+)
+
 
 @dataclass(frozen=True)
 class Function:

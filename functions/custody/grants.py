@@ -186,6 +186,7 @@ class AccessGrants:
             actor=officer.actor,
             subject_id=customer_id,
         ):
+            officer.require_privacy_officer()
             grant = self.load(customer_id, grant_id)
             if grant is None:
                 raise NotFound("No such grant for this customer.")

@@ -108,6 +108,7 @@ class ProcessorRegistry:
         self.table = settings.table(TABLE)
 
     def put(self, officer: StaffMember, processor_id: str, terms: AgreementTerms) -> Agreement:
+        officer.require_privacy_officer()
         check_terms(terms)
         agreement = Agreement(
             **terms.model_dump(), processor_id=processor_id, updated_at=now_iso(), updated_by=officer.staff_id

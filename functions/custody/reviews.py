@@ -103,6 +103,7 @@ class ChangeReviews:
             actor=officer.actor,
             subject_id=customer_id,
         ):
+            officer.require_privacy_officer()
             decided = self.subjects.guarded(
                 customer_id, lambda subject: self._decide(subject, officer, change_request_id, decision, reason)
             )

@@ -15,7 +15,7 @@ from typing import Final
 from custody.audit import AuditLedger
 from custody.authorization import Caller
 from custody.catalog import Audience
-from custody.errors import CustodyError, Unauthenticated
+from custody.errors import CustodyError, Forbidden, Unauthenticated
 from custody.settings import Settings
 
 PRIVACY_OFFICER: Final = "privacy_officer"
@@ -34,6 +34,12 @@ class StaffMember:
     @property
     def is_privacy_officer(self) -> bool:
         return PRIVACY_OFFICER in self.groups
+
+    def require_privacy_officer(self) -> None:
+        """Raises `Forbidden` unless this is a privacy officer: the domain's own statement of a rule
+        the route declares too (`catalog.Route.groups`), so no other entry point can skip it."""
+        if not self.is_privacy_officer:
+            raise Forbidden("Only a privacy officer may do this.")
 
 
 def staff_member(caller: Caller) -> StaffMember:

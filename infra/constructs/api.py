@@ -8,7 +8,7 @@ guards the stage, and its logs keep only the requests it blocked or counted, hea
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 
 from aws_cdk import Aws
 from aws_cdk import aws_apigateway as apigateway
@@ -38,21 +38,6 @@ ACCESS_LOG_FORMAT = {
     "errorType": "$context.error.responseType",
     "wafStatus": "$context.waf.status",
     "traceId": "$context.xrayTraceId",
-}
-
-# API Gateway's own refusals answer in the API's error shape: {"error", "message", "details"}.
-GATEWAY_ERRORS: Mapping[str, str] = {
-    "UNAUTHORIZED": "unauthenticated",
-    "ACCESS_DENIED": "forbidden",
-    "WAF_FILTERED": "forbidden",
-    "THROTTLED": "throttled",
-    "QUOTA_EXCEEDED": "throttled",
-    "BAD_REQUEST_PARAMETERS": "malformed_request",
-    "BAD_REQUEST_BODY": "malformed_request",
-    "REQUEST_TOO_LARGE": "malformed_request",
-    "MISSING_AUTHENTICATION_TOKEN": "not_found",
-    "DEFAULT_4XX": "client_error",
-    "DEFAULT_5XX": "internal_error",
 }
 
 _MANAGED_RULE_GROUPS = (
@@ -215,7 +200,7 @@ class Api(Construct):
         return f"arn:{Aws.PARTITION}:logs:{Aws.REGION}:{Aws.ACCOUNT_ID}:log-group:{name}"
 
     def _gateway_responses(self) -> None:
-        for response_type, code in GATEWAY_ERRORS.items():
+        for response_type, code in catalog.GATEWAY_RESPONSES.items():
             # $context.error.messageString is already a quoted JSON string.
             body = f'{{"error": "{code}", "message": $context.error.messageString, "details": {{}}}}'
             self.rest_api.add_gateway_response(

@@ -118,4 +118,4 @@ def test_token_for_a_processor_is_an_access_token_the_processor_routes_accept(se
     assert status not in (401, 403), "the processor authorizer accepts the processor pool's access token"
     customer = _custody("local", "token", "--email", "not-a-processor@example.com", "--state-dir", state)
     status, body = _get(url, customer.stdout.strip(), method="POST", body=b"{}")
-    assert (status, json.loads(body)) == (401, {"message": "Unauthorized"})
+    assert (status, json.loads(body)) == (401, {"error": "unauthenticated", "message": "Unauthorized", "details": {}})

@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -19,6 +20,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl
 
 import pytest
 import requests
@@ -26,9 +28,9 @@ from moto import mock_aws
 from werkzeug.test import Client
 
 from custody import naming
-from devstack import identity, patches, runtime
+from devstack import events, identity, patches, runtime
 from devstack.auth import JwksCache
-from devstack.gateway import Gateway
+from devstack.gateway import Gateway, lambda_invoker
 from devstack.paths import REPO_ROOT
 from devstack.provision import ClientFactory, client_factory, provision
 from devstack.resources import NoStackRunning, Resources, StackInfo
@@ -64,6 +66,35 @@ class LocalStack:
         """A staff member's access token (their groups as scopes, put there by the pool's trigger)."""
         pool = self.pool(naming.STAFF_POOL)
         return identity.staff_tokens(self.clients("cognito-idp"), pool, email, group).access_token
+
+    def invoke(
+        self,
+        method: str,
+        path: str,
+        claims: Mapping[str, str] | None,
+        body: Any = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> dict[str, Any]:
+        """Invoke the route's function directly (Lambda API) with the event API Gateway builds for a
+        request whose token its authorizer let through with `claims` — the Lambda boundary, no
+        gateway in front. Returns the proxy response; a function error fails the test."""
+        path, _, query = path.partition("?")
+        found = events.route_of(method, path)
+        assert found is not None, f"no route for {method} {path}"
+        route, parameters = found
+        event = events.proxy_event(
+            route,
+            path,
+            path_parameters=parameters,
+            headers={"Content-Type": "application/json", **(headers or {})}.items(),
+            query=parse_qsl(query),
+            body=None if body is None else json.dumps(body),
+            claims=claims,
+        )
+        outcome = lambda_invoker(self.clients("lambda"))(self.resources.functions[route.function].name, event)
+        assert not outcome.errored, f"{route.key}: the function raised {outcome.error_type}"
+        answer: dict[str, Any] = outcome.result()
+        return answer
 
     def processor_token(self, processor_id: str) -> str:
         """A sub-processor machine client's access token (client credentials, from the gateway's token endpoint)."""

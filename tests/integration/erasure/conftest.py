@@ -56,6 +56,16 @@ class Reply:
             parsed = None
         return cls(response.status_code, parsed, text)
 
+    @classmethod
+    def of_proxy(cls, answer: dict[str, Any]) -> Reply:
+        """A function's Lambda proxy response, read as the gateway would map it back to HTTP."""
+        text = str(answer.get("body") or "")
+        try:
+            parsed = json.loads(text) if text and not answer.get("isBase64Encoded") else None
+        except ValueError:
+            parsed = None
+        return cls(int(answer["statusCode"]), parsed, text)
+
 
 @dataclass
 class Customer:

@@ -20,6 +20,8 @@ from devstack.runtime import Invocation
 from tests.integration.conftest import LocalStack
 
 ACCOUNT = "123456789012"
+UNAUTHORIZED = {"error": "unauthenticated", "message": "Unauthorized", "details": {}}
+MISSING_TOKEN = {"error": "not_found", "message": "Missing Authentication Token", "details": {}}
 REGION = "us-east-1"
 
 
@@ -128,7 +130,7 @@ def test_validly_signed_tokens_with_wrong_claims_are_401(
     claims = {key: value for key, value in _customer_claims(local_stack, **changes).items() if value is not None}
     response = _get_me(client, _sign(local_stack, claims))
     assert response.status_code == 401, case
-    assert response.get_json() == {"message": "Unauthorized"}
+    assert response.get_json() == UNAUTHORIZED
     assert recorder.events == [], "no function runs for a refused token"
 
 
@@ -161,7 +163,7 @@ def test_unsigned_and_symmetric_tokens_are_401(local_stack: LocalStack, recorded
 def test_a_missing_token_is_401_and_a_public_route_needs_none(recorded: tuple[Client, Recorder]) -> None:
     client, recorder = recorded
     refused = client.get("/v1/me")
-    assert (refused.status_code, refused.get_json()) == (401, {"message": "Unauthorized"})
+    assert (refused.status_code, refused.get_json()) == (401, UNAUTHORIZED)
     assert refused.headers["x-amzn-ErrorType"] == "UnauthorizedException"
     assert client.get(f"/v1/requests/{uuid.uuid4()}").status_code == 200
     assert "authorizer" not in recorder.events[-1][1]["requestContext"]
@@ -176,7 +178,7 @@ def test_staff_routes_need_the_scope_of_a_group_they_name(
     officer = local_stack.staff_token("officer@example.com", "privacy_officer")
     path = "/v1/staff/change-requests"  # privacy_officer only
     denied = client.get(path, headers={"Authorization": f"Bearer {support}"})
-    assert (denied.status_code, denied.get_json()) == (401, {"message": "Unauthorized"})
+    assert (denied.status_code, denied.get_json()) == (401, UNAUTHORIZED)
     assert recorder.events == [], "no function runs for a token without the method's scope"
     assert client.get(path, headers={"Authorization": f"Bearer {officer}"}).status_code == 200
     claims = recorder.events[-1][1]["requestContext"]["authorizer"]["claims"]
@@ -223,5 +225,5 @@ def test_unknown_routes_and_methods_are_missing_authentication_token(recorded: t
     client, recorder = recorded
     for response in (client.get("/v1/nowhere"), client.delete("/v1/me"), client.get("/")):
         assert response.status_code == 403
-        assert response.get_json() == {"message": "Missing Authentication Token"}
+        assert response.get_json() == MISSING_TOKEN
     assert recorder.events == []

@@ -33,6 +33,7 @@ def _client(local_stack: LocalStack, invoke: Answer) -> Client:
 
 
 OK: dict[str, Any] = {"statusCode": 200, "body": "{}"}
+INTERNAL = {"error": "internal_error", "message": "Internal server error", "details": {}}
 
 
 @pytest.fixture(scope="module")
@@ -135,7 +136,7 @@ def test_a_function_error_or_malformed_answer_is_502(
     response = _client(local_stack, _answer(result, error_type)).get(
         "/v1/me", headers={"Authorization": f"Bearer {token}"}
     )
-    assert (response.status_code, response.get_json()) == (502, {"message": "Internal server error"})
+    assert (response.status_code, response.get_json()) == (502, INTERNAL)
 
 
 def test_the_real_function_answers_through_moto_lambda_and_logs_to_cloudwatch(local_stack: LocalStack) -> None:
