@@ -24,8 +24,8 @@ from custody.settings import Settings
 from devstack.provision import ClientFactory
 
 WORKFLOW_ACTOR: Final = "erasure-workflow"
-EVENT_NAME = re.compile(r"^(?P<seq>\d{8})-(?P<event_id>[0-9a-f-]{36})\.json$")
-CERTIFICATE_NAME = re.compile(r"^certificate(-[0-9a-f]{64})?\.json$")
+EVENT_NAME = re.compile(r"(?P<seq>\d{8})-(?P<event_id>[0-9a-f-]{36})\.json")
+CERTIFICATE_NAME = re.compile(r"certificate(-[0-9a-f]{64})?\.json")
 
 
 @dataclass(frozen=True)
@@ -90,7 +90,7 @@ class Chain:
         """Every certificate filed beside the chain, by the SHA-256 of its canonical JSON."""
         found: dict[str, dict[str, Any]] = {}
         for key, versions in self.documents.items():
-            if CERTIFICATE_NAME.match(key.rsplit("/", 1)[-1]):
+            if CERTIFICATE_NAME.fullmatch(key.rsplit("/", 1)[-1]):
                 document = _parse(versions[-1].body)
                 if document is not None:
                     found[digest_of(document)] = document
@@ -268,7 +268,7 @@ def _file(chain: Chain, key: str, versions: list[StoredVersion], deleted: bool) 
         chain.deleted.add(key)
     if relative.startswith(f"{DOCUMENTS}/"):
         chain.documents[key] = versions
-    elif EVENT_NAME.match(relative) and versions:
+    elif EVENT_NAME.fullmatch(relative) and versions:
         chain.events[key] = versions
     elif "/" not in relative:
         chain.foreign.append(key)
@@ -313,7 +313,7 @@ def _link_findings(chain: Chain, events: list[AuditEvent]) -> list[Finding]:
     findings = []
     by_hash = {event.hash: event for event in events}
     for key, versions in chain.events.items():
-        name = EVENT_NAME.match(key.rsplit("/", 1)[-1])
+        name = EVENT_NAME.fullmatch(key.rsplit("/", 1)[-1])
         assert name is not None
         body = _parse(versions[-1].body)
         if body is None:

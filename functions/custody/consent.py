@@ -78,7 +78,7 @@ class ConsentLedger:
     def _withdraw(self, subject: Subject, purpose: str, channel: str) -> ConsentChange:
         subject.ensure_active()
         if purpose not in subject.granted:
-            raise NotFound("This purpose is not currently granted.", {"purpose": purpose})
+            raise NotFound("This purpose is not currently granted.")
         remaining = subject.purposes - {purpose}
         at = now_iso()
         # Only what this purpose alone still justified: categories no granted purpose covered hold nothing.

@@ -26,9 +26,9 @@ from custody.subjects import Subject, now_iso
 STORE: Final = "documents"
 MAX_BYTES: Final = 4 * 1024 * 1024  # a Lambda payload is 6 MB, and base64 adds a third
 CONTENT_TYPES: Final = frozenset({"application/pdf", "image/png", "image/jpeg", "text/plain"})
-SAFE_NAME: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._()-]{0,99}$")
+SAFE_NAME: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9 ._()-]{0,99}")
 _META: Final = "custody-meta"
-_DOCUMENT_ID: Final = re.compile(r"^[0-9a-f-]{36}$")
+_DOCUMENT_ID: Final = re.compile(r"[0-9a-f-]{36}")
 
 # Magic numbers of the binary types: the declared content type must match the content.
 _SIGNATURES: Final = {
@@ -50,7 +50,7 @@ class Document:
 def check_upload(file_name: str, content_type: str, content_base64: str) -> bytes:
     """Decode and check an upload; the reasons name the rule, never the name or content."""
     problems = []
-    if not SAFE_NAME.match(file_name) or ".." in file_name:
+    if not SAFE_NAME.fullmatch(file_name) or ".." in file_name:
         problems.append({"field": "file_name", "reason": "letters, digits, spaces and . _ ( ) - only, at most 100"})
     if content_type not in CONTENT_TYPES:
         problems.append({"field": "content_type", "reason": f"must be one of {sorted(CONTENT_TYPES)}"})
@@ -126,7 +126,7 @@ class DocumentStore:
         return found
 
     def download(self, subject_id: str, document_id: str) -> tuple[Document, bytes]:
-        if not _DOCUMENT_ID.match(document_id):
+        if not _DOCUMENT_ID.fullmatch(document_id):
             raise NotFound("No such document.")
         try:
             response = clients.s3().get_object(Bucket=self.bucket, Key=self._key(subject_id, document_id))

@@ -110,13 +110,22 @@ class DecryptionFailed(CustodyError):
     code = "decryption_failed"
 
 
+UNDECLARED_FIELD = "has a field the schema does not declare"
+
+
 def field_errors(errors: Iterable[Mapping[str, Any]], prefix: tuple[str, ...] = ()) -> dict[str, Any]:
     """Pydantic errors as `{"fields": [{"field", "reason"}]}`: the location and the reason only.
 
-    The `input` and `ctx` pydantic attaches are dropped: a rejected value may be personal data.
+    The `input` and `ctx` pydantic attaches are dropped: a rejected value may be personal data. So
+    is the name of a field the schema does not declare (it is the caller's text): the error is
+    reported on the object that holds it.
     """
     fields = []
     for error in errors:
-        location = [*prefix, *(str(part) for part in error.get("loc", ()) if part != "body")]
-        fields.append({"field": ".".join(location) or "body", "reason": str(error.get("msg", "invalid"))})
+        parts = [str(part) for part in error.get("loc", ()) if part != "body"]
+        reason = str(error.get("msg", "invalid"))
+        if error.get("type") == "extra_forbidden":
+            parts, reason = parts[:-1], UNDECLARED_FIELD
+        location = [*prefix, *parts]
+        fields.append({"field": ".".join(location) or "body", "reason": reason})
     return {"fields": fields}

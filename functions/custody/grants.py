@@ -34,7 +34,7 @@ GRANT_PREFIX: Final = "grant#"
 READ_PREFIX: Final = "read#"
 DEFAULT_MINUTES: Final = 60
 MAX_MINUTES: Final = 480
-TICKET: Final = re.compile(r"^[A-Z][A-Z0-9]{1,11}-[0-9]{1,10}$")
+TICKET: Final = re.compile(r"[A-Z][A-Z0-9]{1,11}-[0-9]{1,10}")
 # What a staff member can be granted: the profile's categories and the interactions. Documents
 # and exports are the customer's own; processing records are shown to the customer, not staff.
 VIEWABLE: Final = tuple(
@@ -116,7 +116,7 @@ def check_request(purpose: str, ticket: str, categories: list[str], duration_min
     problems = []
     if purpose not in datamap.PURPOSES:
         problems.append({"field": "purpose", "reason": f"must be one of {list(datamap.PURPOSES)}"})
-    if not TICKET.match(ticket):
+    if not TICKET.fullmatch(ticket):
         problems.append({"field": "ticket", "reason": "must be a ticket reference like SUP-1234"})
     unknown = [name for name in categories if name not in VIEWABLE]
     if unknown or not categories:

@@ -35,7 +35,7 @@ from custody.transient import busy, transient_cause
 TABLE: Final = "idempotency"
 HEADER: Final = "Idempotency-Key"
 EXPIRES_AFTER_SECONDS: Final = 3600
-_KEY: Final = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
+_KEY: Final = re.compile(r"[A-Za-z0-9_-]{8,64}")
 
 _M = TypeVar("_M", bound=BaseModel)
 
@@ -55,7 +55,7 @@ def once(
     """
     if key is None:
         return work()
-    if not _KEY.match(key):
+    if not _KEY.fullmatch(key):
         raise InvalidInput(
             "The Idempotency-Key header must be 8 to 64 letters, digits, '-' or '_'.",
             {"fields": [{"field": HEADER, "reason": "invalid format"}]},

@@ -31,7 +31,7 @@ TABLE = "subjects"
 MAX_ATTEMPTS = 8
 RETRY_BASE_SECONDS = 0.01
 _T = TypeVar("_T")
-_SUBJECT_ID = re.compile(r"^[A-Za-z0-9-]{1,128}$")
+_SUBJECT_ID = re.compile(r"[A-Za-z0-9-]{1,128}")
 
 
 class SubjectStatus(StrEnum):
@@ -74,7 +74,7 @@ def now_iso() -> str:
 
 
 def check_subject_id(subject_id: str) -> str:
-    if not _SUBJECT_ID.match(subject_id):
+    if not _SUBJECT_ID.fullmatch(subject_id):
         raise Forbidden("The token does not carry a usable subject.")
     return subject_id
 

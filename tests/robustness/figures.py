@@ -25,6 +25,7 @@ DESCRIPTIONS: Final = {
     "refused_but_committed": "refusals whose write had committed before a later call failed (known limit)",
     "crash_points": "workflow states crashed mid-step and resumed",
     "requests_fuzzed": "schemathesis requests against the OpenAPI document",
+    "error_bodies_checked": "fuzzed refusals checked for the one error shape and for echoed input (none)",
     "bad_inputs": "hand-written hostile requests (bodies, encodings, tokens, paths)",
     "fields_decryption_checked": "stored fields opened by their owner only (5 wrong bindings refused each)",
     "matrix_cells": "route x identity authorization cells checked through the local gateway",

@@ -86,10 +86,70 @@ def _fuzz_operation(operation: Any, headers: dict[str, str], mode: GenerationMod
         response = case.call(headers=headers)
         statuses[response.status_code] += 1
         assert response.status_code < 500, f"{case.method} {case.path}: {response.status_code} {response.text[:300]}"
+        if response.status_code >= 400:
+            check_error(case, response.text)
         case.validate_response(response, checks=checks, headers=headers)
 
     run()
     return statuses
+
+
+def _vocabulary() -> frozenset[str]:
+    """Words an error may say although a caller sent them too: the document's names and values,
+    the data map's names, the staff groups."""
+    words: set[str] = {*datamap.PURPOSES, *catalog.STAFF_GROUPS}
+    words |= {item.name for item in datamap.CATEGORIES} | {store.name for store in datamap.STORES}
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            words.update(str(key) for key in node)
+            for key in ("enum", "const", "name", "title"):
+                value = node.get(key)
+                if isinstance(value, str):
+                    words.add(value)
+                elif isinstance(value, list):
+                    words.update(str(item) for item in value)
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(json.loads(DOCUMENT.read_text()))
+    return frozenset(words)
+
+
+VOCABULARY = _vocabulary()
+
+
+def _submitted(value: Any) -> list[str]:
+    """Every string in a generated request part (keys and values, nested)."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [text for key, item in value.items() for text in (*_submitted(key), *_submitted(item))]
+    if isinstance(value, list | tuple):
+        return [text for item in value for text in _submitted(item)]
+    return []
+
+
+def check_error(case: Any, text: str) -> None:
+    """Every refusal is `{"error", "message", "details"}` and says nothing the caller sent (issue 14):
+    no value or key of the details is a string the request carried (nor holds one of 12 or more
+    characters), and neither does the message."""
+    body = json.loads(text)
+    assert isinstance(body, dict), text
+    assert {"error", "message", "details"} <= set(body), f"{case.method} {case.path}: {text[:200]}"
+    said = _submitted(body["details"])
+    sent = [value for value in _submitted([case.path_parameters, case.query, case.body]) if value not in VOCABULARY]
+    echoed = [
+        value
+        for value in sent
+        if value.strip()
+        and (value in said or (len(value) >= 12 and any(value in part for part in [*said, str(body["message"])])))
+    ]
+    FIGURES.add("error_bodies_checked")
+    assert not echoed, f"{case.method} {case.path} echoed {echoed!r} in {text[:300]}"
 
 
 def _stored_profile(stack: LocalStack, subject_id: str) -> list[dict[str, Any]]:

@@ -46,6 +46,15 @@ def test_withdrawing_what_was_never_granted_is_a_404(customer: Customer) -> None
     assert (reply.status, reply.body["error"]) == (404, "not_found")
 
 
+def test_a_refusal_does_not_echo_the_purpose_it_was_given(customer: Customer) -> None:
+    grant(customer, "crm_core")
+    for purpose in ("sharing%3A%3Cimg%20src%3Dx%3E", "sharing%3Aacme-mail-ltd"):
+        reply = call("collect", "DELETE", f"/v1/me/consents/{purpose}", customer)
+        assert reply.status in (404, 422), reply.raw
+        assert "img" not in reply.raw
+        assert "acme-mail" not in reply.raw
+
+
 def test_withdrawing_a_purpose_opens_an_erasure_of_exactly_what_it_alone_justified(customer: Customer) -> None:
     grant(customer, "crm_core", "payments", "health_services")
     reply = call("collect", "DELETE", "/v1/me/consents/payments", customer)

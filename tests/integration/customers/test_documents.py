@@ -65,6 +65,7 @@ def test_another_customer_cannot_download_it(new_customer: Any) -> None:
         ("a/b.txt", "text/plain", b"x", "file_name"),
         ("..hidden", "text/plain", b"x", "file_name"),
         ("script<x>.txt", "text/plain", b"x", "file_name"),
+        ("scan.pdf\n", "text/plain", b"x", "file_name"),  # `$` once let a trailing newline through
         ("report.exe", "application/x-msdownload", b"MZ", "content_type"),
         ("fake.pdf", "application/pdf", b"not a pdf", "content_type"),
         ("image.png", "image/png", PDF, "content_type"),

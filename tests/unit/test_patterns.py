@@ -1,0 +1,126 @@
+"""Every pattern matches the whole value, and only the whole value (issue 14).
+
+`re.match(r"^x$", "x\\n")` matches: Python's `$` also matches before a trailing newline. A file
+name `"scan.pdf\\n"` was accepted that way and later broke a download header. So:
+
+* Python regular expressions are used with `fullmatch` and carry no `$` (found by reading the
+  code: every `re.compile`/`re.match`/`re.search` literal, and every `.match`/`.search` call on a
+  module-level compiled pattern);
+* the patterns pydantic validates (`Field`, `Path`, `Query`: `pattern=`) refuse a value that
+  matches them followed by a newline — checked on an example Hypothesis draws from each pattern.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+from typing import Annotated
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from pydantic import Field, TypeAdapter, ValidationError
+
+ROOT = Path(__file__).resolve().parents[2]
+SOURCES = sorted([*(ROOT / "functions").rglob("*.py"), *(ROOT / "devstack").rglob("*.py")])
+_UNESCAPED_DOLLAR = re.compile(r"(?<!\\)\$")
+
+
+def _trees() -> list[tuple[Path, ast.Module]]:
+    return [(path, ast.parse(path.read_text(), str(path))) for path in SOURCES]
+
+
+def _constants(tree: ast.Module) -> dict[str, str]:
+    """Module-level `NAME = "literal"` (and `NAME: Final = "literal"`)."""
+    found: dict[str, str] = {}
+    for node in tree.body:
+        target, value = None, None
+        if isinstance(node, ast.Assign) and len(node.targets) == 1:
+            target, value = node.targets[0], node.value
+        elif isinstance(node, ast.AnnAssign):
+            target, value = node.target, node.value
+        if isinstance(target, ast.Name) and isinstance(value, ast.Constant) and isinstance(value.value, str):
+            found[target.id] = value.value
+    return found
+
+
+def _is_re_call(node: ast.Call, names: tuple[str, ...]) -> bool:
+    func = node.func
+    return isinstance(func, ast.Attribute) and func.attr in names and getattr(func.value, "id", None) == "re"
+
+
+def _python_patterns() -> list[tuple[str, str]]:
+    found = []
+    for path, tree in _trees():
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call) and _is_re_call(node, ("compile", "match", "search", "fullmatch")):
+                first = node.args[0] if node.args else None
+                if isinstance(first, ast.Constant) and isinstance(first.value, str):
+                    found.append((f"{path.relative_to(ROOT)}:{node.lineno}", first.value))
+    return found
+
+
+def _pydantic_patterns() -> list[tuple[str, str]]:
+    found = []
+    for path, tree in _trees():
+        constants = _constants(tree)
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.Call):
+                continue
+            for keyword in node.keywords:
+                if keyword.arg != "pattern":
+                    continue
+                value = keyword.value
+                if isinstance(value, ast.Constant) and isinstance(value.value, str):
+                    found.append((f"{path.relative_to(ROOT)}:{node.lineno}", value.value))
+                elif isinstance(value, ast.Name) and value.id in constants:
+                    found.append((f"{path.relative_to(ROOT)}:{node.lineno}", constants[value.id]))
+    return found
+
+
+def test_python_patterns_have_no_dollar_anchor() -> None:
+    anchored = [where for where, pattern in _python_patterns() if _UNESCAPED_DOLLAR.search(pattern)]
+    assert not anchored, f"use fullmatch and drop `$`: {anchored}"
+
+
+def test_compiled_patterns_are_used_with_fullmatch() -> None:
+    offenders = []
+    for path, tree in _trees():
+        compiled = {
+            node.targets[0].id if isinstance(node, ast.Assign) else node.target.id  # type: ignore[union-attr]
+            for node in tree.body
+            if isinstance(node, ast.Assign | ast.AnnAssign)
+            and isinstance(node.value, ast.Call)
+            and _is_re_call(node.value, ("compile",))
+            and isinstance(node.targets[0] if isinstance(node, ast.Assign) else node.target, ast.Name)
+        }
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call) and _is_re_call(node, ("match", "search")):
+                offenders.append(f"{path.relative_to(ROOT)}:{node.lineno} re.{node.func.attr}")  # type: ignore[attr-defined]
+            func = node.func if isinstance(node, ast.Call) else None
+            if (
+                isinstance(func, ast.Attribute)
+                and func.attr in ("match", "search")
+                and isinstance(func.value, ast.Name)
+                and func.value.id in compiled
+            ):
+                offenders.append(f"{path.relative_to(ROOT)}:{node.lineno} {func.value.id}.{func.attr}")
+    assert not offenders, offenders
+
+
+def test_the_scan_finds_the_patterns() -> None:
+    """The two scans are not vacuous: they see the code's patterns."""
+    assert len(_python_patterns()) >= 10
+    assert len(_pydantic_patterns()) >= 10
+
+
+@pytest.mark.parametrize(("where", "pattern"), _pydantic_patterns(), ids=lambda value: str(value)[:40])
+@settings(max_examples=5, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_validated_patterns_refuse_a_trailing_newline(where: str, pattern: str, data: st.DataObject) -> None:
+    adapter: TypeAdapter[str] = TypeAdapter(Annotated[str, Field(pattern=pattern)])
+    example = data.draw(st.from_regex(pattern, fullmatch=True).filter(lambda text: "\n" not in text))
+    adapter.validate_python(example)
+    with pytest.raises(ValidationError):
+        adapter.validate_python(example + "\n")
