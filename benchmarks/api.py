@@ -117,12 +117,12 @@ def _measure(name: str, ours: Callable[[], Any], floor: Callable[[], Any]) -> di
 
 def run() -> dict[str, Any]:
     rows = []
-    with account() as (_, settings):
-        customer: Caller = new_caller()
+    with account() as (resources, settings):
+        customer: Caller = new_caller(resources)
         for purpose in ("crm_core", "marketing"):
             customer.call("collect", "POST", "/v1/me/consents", {"purpose": purpose, "policy_version": "1"})
         customer.call("collect", "PUT", "/v1/me/profile", PROFILE)
-        twin = new_caller()
+        twin = new_caller(resources)
         phones = iter(f"+8491{n:07d}" for n in range(10_000))
         rows.append(
             _measure(

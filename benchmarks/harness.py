@@ -32,9 +32,10 @@ os.environ.update(
 from moto import mock_aws  # noqa: E402 - after the fake credentials
 
 from custody import aws  # noqa: E402 - after the fake credentials
+from custody.catalog import Audience  # noqa: E402 - after the fake credentials
 from custody.keys import get_keyring  # noqa: E402 - after the fake credentials
 from custody.settings import Settings, get_settings  # noqa: E402 - after the fake credentials
-from devstack import atomicity  # noqa: E402 - after the fake credentials
+from devstack import atomicity, events  # noqa: E402 - after the fake credentials
 from devstack.provision import client_factory, provision  # noqa: E402 - after the fake credentials
 from devstack.resources import Resources  # noqa: E402 - after the fake credentials
 from devstack.runtime import LocalLambdaContext  # noqa: E402 - after the fake credentials
@@ -66,33 +67,32 @@ def account(config: dict[str, Any] | None = None) -> Iterator[tuple[Resources, S
 
 @dataclass
 class Caller:
-    """A signed-in customer calling handlers in-process, with the claims API Gateway would pass."""
+    """A signed-in customer calling handlers in-process, with the event and claims API Gateway would pass."""
 
     subject_id: str
+    resources: Resources
 
     def call(self, function: str, method: str, path: str, body: Any = None) -> dict[str, Any]:
         module = __import__(f"{function}.handler", fromlist=["lambda_handler"])
-        event = {
-            "httpMethod": method,
-            "path": path,
-            "resource": path,
-            "headers": {"Content-Type": "application/json"},
-            "requestContext": {
-                "stage": "v1",
-                "requestId": str(uuid.uuid4()),
-                "authorizer": {"claims": {"sub": self.subject_id, "auth_time": str(int(time.time()))}},
-            },
-            "body": None if body is None else json.dumps(body),
-            "isBase64Encoded": False,
-        }
+        found = events.route_of(method, path)
+        if found is None:
+            raise KeyError(f"no route {method} {path}")
+        event = events.proxy_event(
+            found[0],
+            path,
+            path_parameters=found[1],
+            headers=[("Content-Type", "application/json")],
+            body=None if body is None else json.dumps(body),
+            claims=events.cognito_claims(self.resources, Audience.CUSTOMER, self.subject_id),
+        )
         response: dict[str, Any] = module.lambda_handler(event, LocalLambdaContext.for_call(function))
         if int(response["statusCode"]) >= 300:
             raise RuntimeError(f"{method} {path} answered {response['statusCode']}")
         return response
 
 
-def new_caller() -> Caller:
-    return Caller(str(uuid.uuid4()))
+def new_caller(resources: Resources) -> Caller:
+    return Caller(str(uuid.uuid4()), resources)
 
 
 def percentiles(samples: list[float]) -> tuple[float, float]:

@@ -83,7 +83,7 @@ def _customer(resources: Resources, interactions: int, documents: int) -> Caller
     email = f"{uuid.uuid4().hex[:12]}@example.com"
     pool = resources.user_pools[naming.CUSTOMER_POOL]
     tokens = identity.customer_tokens(clients.cognito_idp(), pool, email)
-    caller = Caller(str(identity.unverified_claims(tokens.id_token)["sub"]))
+    caller = Caller(str(identity.unverified_claims(tokens.id_token)["sub"]), resources)
     for purpose in PURPOSES:
         caller.call("collect", "POST", "/v1/me/consents", {"purpose": purpose, "policy_version": "2026-11"})
     caller.call("collect", "PUT", "/v1/me/profile", PROFILE)
