@@ -26,6 +26,7 @@ from infra.constructs.workflow import Workflow, erasure_state_machine_arn
 
 ERASURE_STEPS = "erasure_steps"
 RETENTION = "retention"
+PROCESSORS = "processors"
 
 
 class CustodyStack(Stack):
@@ -53,6 +54,9 @@ class CustodyStack(Stack):
         )
         self.monitoring = Monitoring(self, "Monitoring", config=config, key=self.keys.operations)
         self.identity = Identity(self, "Identity", config=config)
+        self.notifications = ProcessorNotifications(
+            self, "ProcessorNotifications", config=config, key=self.keys.operations
+        )
         self.functions = Functions(
             self,
             "Functions",
@@ -65,6 +69,7 @@ class CustodyStack(Stack):
                 identity=self.identity,
                 alarm_topic_arn=self.monitoring.topic.topic_arn,
                 erasure_state_machine_arn=erasure_state_machine_arn(config),
+                processor_queue=self.notifications.queue,
             ),
         )
         self.keys.keep_off_audit_key(
@@ -73,8 +78,8 @@ class CustodyStack(Stack):
                 self.functions.deployed[name].role for name, access in ACCESS.items() if access.writes_ledger
             ],
         )
-        self.notifications = ProcessorNotifications(
-            self, "ProcessorNotifications", config=config, key=self.keys.operations
+        self.keys.seal_and_check_only(
+            sealer=self.functions.deployed[ERASURE_STEPS].role, checker=self.functions.deployed[PROCESSORS].role
         )
         self.workflow = Workflow(
             self,
@@ -84,7 +89,6 @@ class CustodyStack(Stack):
             alarm_topic=self.monitoring.topic,
             alarm_key=self.keys.operations,
             log_key=self.keys.operations,
-            processor_queue=self.notifications.queue,
         )
         self.api = Api(
             self,

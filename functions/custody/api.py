@@ -13,7 +13,6 @@ import base64
 import json
 import logging
 import re
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from http import HTTPStatus
@@ -26,7 +25,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from custody import catalog
-from custody.audit import AuditLedger, subject_chain
+from custody.audit import AuditLedger, refusal_chain, refusals_chain, subject_chain
 from custody.errors import (
     ConsentRequired,
     CustodyError,
@@ -37,6 +36,7 @@ from custody.errors import (
     Unauthenticated,
     field_errors,
 )
+from custody.ledger_grammar import is_uuid
 from custody.settings import get_settings
 from custody.transient import AWS_FAILURES, busy, is_transient
 
@@ -209,8 +209,9 @@ def audit_refusal(app: APIGatewayRestResolver, function_name: str, error: Custod
     """Record a refusal: the route template, the error code and opaque ids, never the request's values.
 
     A customer's refusal goes on their own chain; a staff member's or processor's on the chain of
-    the customer the route names, else on the function's refusal chain. A ledger failure is
-    logged and the refusal still answered: refusing never depends on the ledger.
+    the customer the route names if that customer exists, else on the function's refusal chain.
+    The actor is the audience and the token's `sub` (when it is a UUID), never a request value. A
+    ledger failure is logged and the refusal still answered: refusing never depends on the ledger.
     """
     event = app.current_event
     route = f"{event.http_method} {event.resource}"
@@ -220,30 +221,26 @@ def audit_refusal(app: APIGatewayRestResolver, function_name: str, error: Custod
     )
     authorizer = event.request_context.authorizer
     caller = str((authorizer.claims or {}).get("sub", "")) if authorizer is not None else ""
-    if audience is catalog.Audience.CUSTOMER:
-        subject, actor = caller or None, "customer"
-    else:
-        subject = _opaque_id((event.path_parameters or {}).get("customer_id"))
-        actor = f"{audience.value}:{caller}" if caller else audience.value
     try:
+        # Ids the ledger may hold only: the caller's sub if it is a UUID; a customer the path names
+        # only if they exist (else the function's refusal chain, without the path's text).
+        if audience is catalog.Audience.CUSTOMER:
+            subject, actor = (caller if is_uuid(caller) else None), "customer"
+            chain = subject_chain(subject) if subject else refusals_chain(function_name)
+        else:
+            named = (event.path_parameters or {}).get("customer_id")
+            chain, subject = refusal_chain(get_settings(), function_name, named)
+            actor = f"{audience.value}:{caller}" if is_uuid(caller) else audience.value
         AuditLedger(get_settings()).record(
             step="access_refused",
             target=route,
             outcome=error.code,
             actor=actor,
             subject_id=subject,
-            chain_id=subject_chain(subject) if subject else f"refusals/{function_name}",
+            chain_id=chain,
         )
     except Exception:
         log.exception("The refusal could not be written to the audit ledger")
-
-
-def _opaque_id(value: str | None) -> str | None:
-    """A path's customer id only if it is one: whatever else a caller typed there stays out of the ledger."""
-    try:
-        return str(uuid.UUID(value)) if value else None
-    except ValueError:
-        return None
 
 
 def claims(app: APIGatewayRestResolver) -> dict[str, Any]:
