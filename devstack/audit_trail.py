@@ -64,7 +64,9 @@ class Execution:
     events: tuple[HistoryEvent, ...]
 
     def succeeded_steps(self) -> Counter[str]:
-        return Counter(event.step for event in self.events if event.kind == "TaskSucceeded" and event.step)
+        """How often each step's function returned: `TaskSucceeded`, or `TaskSubmitted` for a callback
+        task (`.waitForTaskToken`), whose function returns before the wait it starts."""
+        return Counter(event.step for event in self.events if event.kind in STEP_RETURNED and event.step)
 
 
 @dataclass
@@ -225,6 +227,8 @@ class AuditorReader:
         by_id = {event["id"]: event for event in raw}
         for event in raw:
             kind = event["type"]
+            if kind == "TaskSucceeded" and _is_callback(event):
+                kind = CALLBACK_COMPLETED  # the step's run was its TaskSubmitted; this is the wait's end
             state = str(event.get("stateEnteredEventDetails", {}).get("name", ""))
             step, target = _task_of(event, by_id) if kind.startswith("Task") else (None, None)
             if kind.endswith("StateEntered") or kind.startswith("Execution") or kind in TASK_OUTCOMES:
@@ -232,7 +236,13 @@ class AuditorReader:
 
 
 UNREADABLE: Final = frozenset({"AccessDeniedException", "ResourceNotFoundException"})
-TASK_OUTCOMES: Final = frozenset({"TaskSucceeded", "TaskFailed", "TaskTimedOut"})
+CALLBACK_COMPLETED: Final = "CallbackCompleted"
+TASK_OUTCOMES: Final = frozenset({"TaskSucceeded", "TaskSubmitted", "TaskFailed", "TaskTimedOut", CALLBACK_COMPLETED})
+STEP_RETURNED: Final = frozenset({"TaskSucceeded", "TaskSubmitted"})
+
+
+def _is_callback(event: dict[str, Any]) -> bool:
+    return str(event.get("taskSucceededEventDetails", {}).get("resource", "")).endswith(".waitForTaskToken")
 
 
 def _task_of(event: dict[str, Any], by_id: dict[int, dict[str, Any]]) -> tuple[str | None, str | None]:

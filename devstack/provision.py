@@ -5,7 +5,8 @@
 * buckets: every `BucketStore` (versioned, SSE-KMS, public access blocked, expiry where the
   data map says so), the access-log bucket and the audit bucket (Object Lock, COMPLIANCE
   retention of `Settings.audit_retention_days`), named by `naming`;
-* KMS keys `data` and `audit` under the aliases `Settings` names, rotation on;
+* KMS keys `data` and `audit` under the aliases `Settings` names, rotation on, and the
+  processor-token HMAC key (HMAC_256, GENERATE_VERIFY_MAC: KMS rotates no HMAC key);
 * the customer, staff and processor user pools (staff: MFA on, groups `catalog.STAFF_GROUPS`),
   each with an app client that allows the USER_PASSWORD and ADMIN_USER_PASSWORD flows;
 * the alarm topic;
@@ -86,16 +87,9 @@ def render_definition(template: str, substitutions: Mapping[str, str]) -> str:
     return ASL_PLACEHOLDER.sub(lambda match: substitutions[match.group(1)], template)
 
 
-def erasure_definition(
-    function_arn: str, alarm_topic_arn: str, processor_queue_url: str, asl_file: Path = ERASURE_ASL
-) -> str:
+def erasure_definition(function_arn: str, alarm_topic_arn: str, asl_file: Path = ERASURE_ASL) -> str:
     return render_definition(
-        asl_file.read_text(),
-        {
-            "ErasureStepsFunctionArn": function_arn,
-            "AlarmTopicArn": alarm_topic_arn,
-            "ProcessorNotificationQueueUrl": processor_queue_url,
-        },
+        asl_file.read_text(), {"ErasureStepsFunctionArn": function_arn, "AlarmTopicArn": alarm_topic_arn}
     )
 
 
@@ -144,6 +138,18 @@ class Provisioner:
             Tags=[{"TagKey": "custody:key", "TagValue": purpose}],
         )["KeyMetadata"]
         kms.enable_key_rotation(KeyId=created["KeyId"])
+        kms.create_alias(AliasName=alias, TargetKeyId=created["KeyId"])
+        return KeyInfo(key_id=created["KeyId"], arn=created["Arn"], alias=alias)
+
+    def hmac_key(self, purpose: str, alias: str) -> KeyInfo:
+        """An HMAC_256 key for GenerateMac/VerifyMac (as infra.constructs.keys declares it)."""
+        kms = self.clients("kms")
+        created = kms.create_key(
+            Description=f"CRM Custody {purpose} key",
+            KeyUsage="GENERATE_VERIFY_MAC",
+            KeySpec="HMAC_256",
+            Tags=[{"TagKey": "custody:key", "TagValue": purpose}],
+        )["KeyMetadata"]
         kms.create_alias(AliasName=alias, TargetKeyId=created["KeyId"])
         return KeyInfo(key_id=created["KeyId"], arn=created["Arn"], alias=alias)
 
@@ -436,10 +442,10 @@ class Provisioner:
             sqs.tag_queue(QueueUrl=queue_url, Tags={SYSTEM_TAG: self.prefix, "custody:classification": "operational"})
         return url
 
-    def erasure_state_machine(self, function_arn: str, alarm_topic_arn: str, processor_queue_url: str) -> str:
+    def erasure_state_machine(self, function_arn: str, alarm_topic_arn: str) -> str:
         created = self.clients("stepfunctions").create_state_machine(
             name=naming.state_machine_name(self.prefix, naming.ERASURE_STATE_MACHINE),
-            definition=erasure_definition(function_arn, alarm_topic_arn, processor_queue_url),
+            definition=erasure_definition(function_arn, alarm_topic_arn),
             roleArn=self.role("erasure-workflow-role", "states.amazonaws.com"),
             type="STANDARD",
             tags=[{"key": "custody:workflow", "value": naming.ERASURE_STATE_MACHINE}],
@@ -464,6 +470,7 @@ class Provisioner:
         data_key = self.key("data", self.settings.data_key_id)
         audit_key = self.key("audit", self.settings.audit_key_id)
         operations_key = self.key(OPERATIONS_KEY, f"alias/{self.prefix}-{OPERATIONS_KEY}")
+        token_key = self.hmac_key(naming.PROCESSOR_SEAL_KEY, self.settings.processor_token_key_id)
         tables = self.tables(data_key.arn)
         buckets = self.buckets(data_key.arn, audit_key.arn)
         topic_arn = str(
@@ -477,8 +484,13 @@ class Provisioner:
         # The functions are told the state machine's ARN before it exists (it names them), as
         # the CDK stack does: the ARN is derived from the name.
         expected_state_machine_arn = self.state_machine_arn(naming.ERASURE_STATE_MACHINE)
+        queue_url = self.processor_queue(operations_key.arn)
         settings = self.settings.model_copy(
-            update={"erasure_state_machine_arn": expected_state_machine_arn, "alarm_topic_arn": topic_arn}
+            update={
+                "erasure_state_machine_arn": expected_state_machine_arn,
+                "alarm_topic_arn": topic_arn,
+                "processor_queue_url": queue_url,
+            }
         )
         # A pool's trigger is told no pool (the pool names it), as in the CDK stack.
         trigger_environment = settings.without_user_pools().to_env()
@@ -526,9 +538,8 @@ class Provisioner:
                 if not item.identity_trigger
             },
         }
-        queue_url = self.processor_queue(operations_key.arn)
         self.retention_schedule(functions[RETENTION_FUNCTION].arn)
-        state_machine_arn = self.erasure_state_machine(functions[ERASURE_STEPS_FUNCTION].arn, topic_arn, queue_url)
+        state_machine_arn = self.erasure_state_machine(functions[ERASURE_STEPS_FUNCTION].arn, topic_arn)
         if state_machine_arn != expected_state_machine_arn:
             raise ProvisioningError(
                 f"The state machine's ARN {state_machine_arn} differs from the one the functions were given"
@@ -539,7 +550,12 @@ class Provisioner:
             environment=environment,
             tables=tables,
             buckets=buckets,
-            keys={"data": data_key, "audit": audit_key, OPERATIONS_KEY: operations_key},
+            keys={
+                "data": data_key,
+                "audit": audit_key,
+                OPERATIONS_KEY: operations_key,
+                naming.PROCESSOR_SEAL_KEY: token_key,
+            },
             user_pools={naming.CUSTOMER_POOL: customer, naming.STAFF_POOL: staff, naming.PROCESSOR_POOL: processors},
             functions=functions,
             state_machines={naming.ERASURE_STATE_MACHINE: state_machine_arn},

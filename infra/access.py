@@ -39,6 +39,13 @@ class KeyUse(StrEnum):
     WRAP = "wrap"  # kms:GenerateDataKey and kms:Decrypt: creates customers' keys
 
 
+class TokenSeal(StrEnum):
+    """Use of the processor-token HMAC key (custody.task_tokens)."""
+
+    SEAL = "seal"  # kms:GenerateMac: the erasure steps bind a task token to its sub-processor
+    CHECK = "check"  # kms:VerifyMac: the acknowledgement route checks a returned token
+
+
 @dataclass(frozen=True)
 class Access:
     tables: Mapping[str, TableAccess]
@@ -47,6 +54,8 @@ class Access:
     start_erasure: bool = False  # states:StartExecution on the erasure workflow
     complete_callbacks: bool = False  # states:SendTaskSuccess/Failure for sub-processor acknowledgements
     customer_identities: bool = False  # disable, sign out and delete customers in the customer pool
+    notifies_processors: bool = False  # sqs:SendMessage on the notification queue (and its operations key)
+    processor_tokens: TokenSeal | None = None
     # Put audit events into the Object Lock bucket (encrypt-only on the audit key) and claim chain
     # heads in `audit_chains`. Every function does: the workflow its steps, the API functions their
     # sensitive actions and refusals (custody.api).
@@ -88,6 +97,7 @@ _DECLARED: Mapping[str, Access] = MappingProxyType(
                     "subjects": READ_WRITE,
                     "requests": READ_WRITE,
                     "idempotency": READ_WRITE,
+                    "processors": READ,  # a `sharing:` purpose names a registered sub-processor
                 },
                 _each(_KEY_TABLES, APPEND),
             ),
@@ -138,6 +148,7 @@ _DECLARED: Mapping[str, Access] = MappingProxyType(
             ),
             customer_keys=KeyUse.UNWRAP,
             complete_callbacks=True,
+            processor_tokens=TokenSeal.CHECK,  # a returned task token must be the one sealed to its processor
             writes_ledger=True,  # agreements, disclosures, acknowledgements and refusals
         ),
         "erasure_steps": Access(
@@ -147,6 +158,8 @@ _DECLARED: Mapping[str, Access] = MappingProxyType(
             ),
             buckets=_buckets(_each(_BUCKETS, BucketAccess.ERASE)),
             customer_identities=True,
+            notifies_processors=True,  # ask_processor sends each deletion request itself
+            processor_tokens=TokenSeal.SEAL,  # after sealing its task token to that processor
             writes_ledger=True,
         ),
         # The staff pool's pre-token-generation trigger: maps groups to scopes, touches no store.

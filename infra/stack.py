@@ -27,6 +27,7 @@ from infra.constructs.workflow import Workflow, erasure_state_machine_arn
 ERASURE_STEPS = "erasure_steps"
 RETENTION = "retention"
 STAFF_TOKENS = "staff_tokens"
+PROCESSORS = "processors"
 
 
 class CustodyStack(Stack):
@@ -54,6 +55,9 @@ class CustodyStack(Stack):
         )
         self.monitoring = Monitoring(self, "Monitoring", config=config, key=self.keys.operations)
         self.identity = Identity(self, "Identity", config=config)
+        self.notifications = ProcessorNotifications(
+            self, "ProcessorNotifications", config=config, key=self.keys.operations
+        )
         self.functions = Functions(
             self,
             "Functions",
@@ -66,6 +70,7 @@ class CustodyStack(Stack):
                 identity=self.identity,
                 alarm_topic_arn=self.monitoring.topic.topic_arn,
                 erasure_state_machine_arn=erasure_state_machine_arn(config),
+                processor_queue=self.notifications.queue,
             ),
         )
         self.identity.add_staff_token_trigger(self.functions[STAFF_TOKENS])
@@ -75,8 +80,8 @@ class CustodyStack(Stack):
                 self.functions.deployed[name].role for name, access in ACCESS.items() if access.writes_ledger
             ],
         )
-        self.notifications = ProcessorNotifications(
-            self, "ProcessorNotifications", config=config, key=self.keys.operations
+        self.keys.seal_and_check_only(
+            sealer=self.functions.deployed[ERASURE_STEPS].role, checker=self.functions.deployed[PROCESSORS].role
         )
         self.workflow = Workflow(
             self,
@@ -86,7 +91,6 @@ class CustodyStack(Stack):
             alarm_topic=self.monitoring.topic,
             alarm_key=self.keys.operations,
             log_key=self.keys.operations,
-            processor_queue=self.notifications.queue,
         )
         self.api = Api(
             self,

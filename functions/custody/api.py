@@ -15,7 +15,6 @@ import base64
 import json
 import logging
 import re
-import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from http import HTTPStatus
@@ -31,8 +30,9 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from custody import authorization, catalog
-from custody.audit import AuditLedger, subject_chain
+from custody.audit import AuditLedger, refusal_chain, refusals_chain, subject_chain
 from custody.authorization import Caller
+from custody.erasure_acks import actor_of
 from custody.errors import (
     ConsentRequired,
     CustodyError,
@@ -43,7 +43,9 @@ from custody.errors import (
     Unauthenticated,
     field_errors,
 )
-from custody.settings import get_settings
+from custody.ledger_grammar import is_uuid
+from custody.processors import Agreement, ProcessorRegistry
+from custody.settings import Settings, get_settings
 from custody.transient import AWS_FAILURES, busy, is_transient
 
 METRICS_NAMESPACE = catalog.METRICS_NAMESPACE
@@ -319,35 +321,48 @@ def record_refusal(
 ) -> None:
     """Record a refusal: the route template, the error code and opaque ids, never the request's values.
 
-    The actor is the authenticated caller (`Caller.actor`), or the route's audience when the
-    caller could not be authenticated. A customer's refusal goes on their own chain; a staff
-    member's or processor's on the chain of the customer the path names (a UUID), else on the
-    function's refusal chain. A ledger failure is logged and the refusal still answered:
-    refusing never depends on the ledger.
+    A customer's refusal goes on their own chain; a staff member's or processor's on the chain of
+    the customer the path names if that customer exists, else on the function's refusal chain.
+    The actor is the authenticated caller (`refusal_actor`), never a request value. A ledger
+    failure is logged and the refusal still answered: refusing never depends on the ledger.
     """
-    if caller is not None and caller.audience is catalog.Audience.CUSTOMER:
-        subject = _opaque_id(caller.subject)
-    else:
-        subject = _opaque_id((event.get("pathParameters") or {}).get("customer_id"))
+    settings = get_settings()
     try:
-        AuditLedger(get_settings()).record(
+        if caller is not None and caller.audience is catalog.Audience.CUSTOMER:
+            subject = caller.subject if is_uuid(caller.subject) else None
+            chain = subject_chain(subject) if subject else refusals_chain(function_name)
+        else:
+            named = (event.get("pathParameters") or {}).get("customer_id")
+            chain, subject = refusal_chain(settings, function_name, named)
+        actor, processor = refusal_actor(settings, route, caller)
+        AuditLedger(settings).record(
             step="access_refused",
             target=route.key,
             outcome=error.code,
-            actor=caller.actor if caller is not None else route.audience.value,
+            actor=actor,
             subject_id=subject,
-            chain_id=subject_chain(subject) if subject else f"refusals/{function_name}",
+            chain_id=chain,
+            processor=processor,
         )
     except Exception:
         log.exception("The refusal could not be written to the audit ledger")
 
 
-def _opaque_id(value: Any) -> str | None:
-    """An id only if it is a UUID: whatever else a caller typed there stays out of the ledger."""
-    try:
-        return str(uuid.UUID(str(value))) if value else None
-    except ValueError:
-        return None
+def refusal_actor(settings: Settings, route: catalog.Route, caller: Caller | None) -> tuple[str, Agreement | None]:
+    """Who was refused, as the ledger may name them, and the agreement that proves a processor id.
+
+    The route's audience when the caller was not authenticated; `customer`; `staff/<sub>`; a
+    sub-processor as `processor/<registry id>` when its token's `sub` (its app client) is the
+    principal of an agreement, else `processor`.
+    """
+    if caller is None or caller.audience is catalog.Audience.PUBLIC:
+        return route.audience.value, None
+    if caller.audience is catalog.Audience.PROCESSOR:
+        agreement = ProcessorRegistry(settings).for_principal(caller.subject)
+        return (actor_of(agreement), agreement) if agreement is not None else (caller.audience.value, None)
+    if caller.audience is catalog.Audience.STAFF and is_uuid(caller.subject):
+        return caller.actor, None
+    return caller.audience.value, None
 
 
 def caller(app: APIGatewayRestResolver) -> Caller:

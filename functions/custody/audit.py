@@ -19,8 +19,10 @@ so the cache saves a read per event and can never fork a chain.
 
 Callers (the erasure workflow, the API's sensitive actions, staff and processor actions) use
 one stable call: `AuditLedger(settings).record(step=..., target=..., outcome=..., actor=...,
-request_id=..., subject_id=..., counts=..., chain_id=..., attests=...)`, keyword arguments only.
-Pass names, ids and integers; never a value a person submitted. See docs/audit.md.
+request_id=..., subject_id=..., counts=..., chain_id=..., attests=..., processor=...)`, keyword
+arguments only. Every field must be in the ledger's grammar (`custody.ledger_grammar`): UUIDs,
+declared names, and the registry id of the agreement passed as `processor=`. Anything else is
+refused with `OutsideLedgerGrammar` before anything is claimed or written. See docs/audit.md.
 """
 
 from __future__ import annotations
@@ -38,8 +40,10 @@ from botocore.exceptions import ClientError
 
 from custody import dynamo, naming
 from custody.aws import clients
+from custody.ledger_grammar import OutsideLedgerGrammar as OutsideLedgerGrammar
+from custody.ledger_grammar import RegisteredProcessor, check_document, check_event, is_uuid
 from custody.settings import Settings
-from custody.subjects import now_iso
+from custody.subjects import SubjectRegistry, now_iso
 
 log = logging.getLogger(__name__)
 
@@ -150,6 +154,23 @@ def subject_chain(subject_id: str) -> str:
     return f"subject/{subject_id}"
 
 
+def refusals_chain(function: str) -> str:
+    """The chain of a function's refusals that name no customer (or one that does not exist)."""
+    return f"refusals/{function}"
+
+
+def refusal_chain(settings: Settings, function: str, subject_id: str | None) -> tuple[str, str | None]:
+    """Where a refusal naming `subject_id` is recorded: `(chain, subject id to record)`.
+
+    The named customer's chain only if the id is a UUID of a customer the registry holds (one
+    read); otherwise the function's refusal chain and no subject — an id that names nobody may
+    be anything a caller typed, and a chain per such id would hold it under Object Lock.
+    """
+    if subject_id and is_uuid(subject_id) and SubjectRegistry(settings).load(subject_id).exists:
+        return subject_chain(subject_id), subject_id
+    return refusals_chain(function), None
+
+
 def _head_item(event: AuditEvent) -> dict[str, Any]:
     """The `audit_chains` item a successful claim of this event leaves."""
     return {"chain_id": event.chain_id, "seq": event.seq, "hash": event.hash, "updated_at": event.at}
@@ -183,11 +204,31 @@ class AuditLedger:
         counts: dict[str, int] | None = None,
         chain_id: str | None = None,
         attests: str | None = None,
+        processor: RegisteredProcessor | None = None,
     ) -> AuditEvent:
-        """Append one event to its chain (the request's, else the subject's) and return it."""
+        """Append one event to its chain (the request's, else the subject's) and return it.
+
+        `processor` is the loaded agreement of the sub-processor the event names (in its chain,
+        target, actor or a `sharing:` purpose): the only registry id the grammar then admits.
+        Raises `OutsideLedgerGrammar` (nothing claimed, nothing written) when a field is outside
+        the grammar, `ValueError` without a chain, `AuditWriteFailed` when the chain kept moving.
+        """
         chain = chain_id or request_id or (subject_chain(subject_id) if subject_id else None)
         if chain is None:
             raise ValueError("An audit event needs a request, a subject or an explicit chain.")
+        counts = counts or {}
+        check_event(
+            chain_id=chain,
+            step=step,
+            target=target,
+            outcome=outcome,
+            actor=actor,
+            request_id=request_id,
+            subject_id=subject_id,
+            counts=counts,
+            attests=attests,
+            processor=processor,
+        )
         remembered = CLAIMED_HEADS.get(self.table, chain)
         for _ in range(MAX_CLAIM_ATTEMPTS):
             head = remembered or dynamo.get(self.table, {"chain_id": chain}) or {}
@@ -201,7 +242,7 @@ class AuditLedger:
                 step=step,
                 target=target,
                 outcome=outcome,
-                counts={name: int(value) for name, value in (counts or {}).items()},
+                counts={name: int(value) for name, value in counts.items()},
                 at=now_iso(),
                 actor=actor,
                 prev_hash=str(head.get("hash", GENESIS)),
@@ -227,7 +268,9 @@ class AuditLedger:
         """File a document (a certificate) beside the chain under its SHA-256, which an event then attests.
 
         Named by digest, a retried step files a second document rather than a second version of one.
+        Raises `OutsideLedgerGrammar` for a chain or kind outside the grammar.
         """
+        check_document(chain_id, kind)
         sha256 = hashlib.sha256(canonical(document)).hexdigest()
         self._put(document_key(chain_id, f"{kind}-{sha256}"), document)
         return sha256

@@ -90,6 +90,10 @@ class Clients:
     def cognito_idp(self) -> CognitoIdentityProviderClient:
         return self._cached("cognito_idp", lambda s, r: s.client("cognito-idp", region_name=r, config=self._config))
 
+    def sqs(self) -> Any:
+        """SQS (no type stubs are installed for it): the erasure steps' notifications to sub-processors."""
+        return self._cached("sqs", lambda s, r: s.client("sqs", region_name=r, config=self._config))
+
     def sns(self) -> SNSClient:
         return self._cached("sns", lambda s, r: s.client("sns", region_name=r, config=self._config))
 

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from custody import datamap, dynamo
 from custody.audit import AuditLedger, subject_chain
 from custody.errors import InvalidInput, NotFound
+from custody.processors import Agreement, ProcessorRegistry, sharing_processor
 from custody.requests import ErasureReason, ErasureRequest, RequestRegistry
 from custody.settings import Settings
 from custody.subjects import Subject, SubjectRegistry, now_iso
@@ -45,24 +46,49 @@ class ConsentLedger:
         self.table = settings.table(STORE)
         self.subjects = SubjectRegistry(settings)
         self.requests = RequestRegistry(settings)
+        self.processors = ProcessorRegistry(settings)
         self.audit = AuditLedger(settings)
 
     def history(self, subject_id: str) -> list[dict[str, Any]]:
         return list(dynamo.query_partition(self.table, "subject_id", subject_id))
 
     def grant(self, subject_id: str, purpose: str, policy_version: str, channel: str) -> ConsentChange:
-        _check_purpose(purpose)
+        """Grant a purpose: one of `datamap.PURPOSES`, or `sharing:<id>` of a registered sub-processor.
+
+        Raises `InvalidInput` (422, nothing written) for anything else — free text never becomes
+        a purpose, so none reaches the consent store, the subject record or the audit ledger.
+        """
+        processor = self._check_purpose(purpose)
+        if sharing_processor(purpose) is not None and processor is None:
+            raise _unknown_purpose()
         change = self.subjects.guarded(
             subject_id, lambda subject: self._grant(subject, purpose, policy_version, channel)
         )
         self.audit.record(
-            step="consent_granted", target=purpose, outcome="ok", actor=f"customer:{channel}", subject_id=subject_id
+            step="consent_granted",
+            target=purpose,
+            outcome="ok",
+            actor=f"customer:{channel}",
+            subject_id=subject_id,
+            processor=processor,
         )
         return change
 
     def withdraw(self, subject_id: str, purpose: str, channel: str) -> ConsentChange:
-        _check_purpose(purpose)
-        return self.subjects.guarded(subject_id, lambda subject: self._withdraw(subject, purpose, channel))
+        """Withdraw a granted purpose (`NotFound` if it is not granted now).
+
+        A `sharing:` purpose granted before its processor had to be registered can still be
+        withdrawn; the ledger then names it `sharing`, without the unregistered id.
+        """
+        processor = self._check_purpose(purpose)
+        return self.subjects.guarded(subject_id, lambda subject: self._withdraw(subject, purpose, channel, processor))
+
+    def _check_purpose(self, purpose: str) -> Agreement | None:
+        """The agreement a `sharing:` purpose names (None if unregistered or not a sharing purpose)."""
+        if not datamap.is_purpose(purpose):
+            raise _unknown_purpose()
+        processor_id = sharing_processor(purpose)
+        return self.processors.get(processor_id) if processor_id else None
 
     def _grant(self, subject: Subject, purpose: str, policy_version: str, channel: str) -> ConsentChange:
         subject.ensure_active()
@@ -75,7 +101,7 @@ class ConsentLedger:
         )
         return ConsentChange(purpose, ConsentAction.GRANT, at, tuple(sorted(subject.purposes | {purpose})))
 
-    def _withdraw(self, subject: Subject, purpose: str, channel: str) -> ConsentChange:
+    def _withdraw(self, subject: Subject, purpose: str, channel: str, processor: Agreement | None) -> ConsentChange:
         subject.ensure_active()
         if purpose not in subject.granted:
             raise NotFound("This purpose is not currently granted.")
@@ -111,17 +137,25 @@ class ConsentLedger:
         if erasure is not None and created:
             items.append(self.requests.put_item(erasure))
         dynamo.transact(items)
-        self._audit_withdrawal(subject.subject_id, purpose, channel, erasure, created)
+        self._audit_withdrawal(subject.subject_id, purpose, channel, erasure, created, processor)
         if erasure is not None:
             self.requests.start(erasure)
         return ConsentChange(purpose, ConsentAction.WITHDRAW, at, tuple(sorted(remaining)), erasure)
 
     def _audit_withdrawal(
-        self, subject_id: str, purpose: str, channel: str, erasure: ErasureRequest | None, created: bool
+        self,
+        subject_id: str,
+        purpose: str,
+        channel: str,
+        erasure: ErasureRequest | None,
+        created: bool,
+        processor: Agreement | None,
     ) -> None:
         """The withdrawal on the subject's chain; an erasure it starts opens its own chain with the cause."""
         actor = f"customer:{channel}"
         request_id = erasure.request_id if erasure else None
+        if sharing_processor(purpose) is not None and processor is None:
+            purpose = "sharing"  # an unregistered id stays out of the ledger
         self.audit.record(
             step="consent_withdrawn",
             target=purpose,
@@ -130,6 +164,7 @@ class ConsentLedger:
             subject_id=subject_id,
             request_id=request_id,
             chain_id=subject_chain(subject_id),
+            processor=processor,
         )
         if erasure is not None and created:
             self.audit.record(
@@ -140,6 +175,7 @@ class ConsentLedger:
                 subject_id=subject_id,
                 request_id=erasure.request_id,
                 counts={"categories": len(erasure.scope)},
+                processor=processor,
             )
 
     def _set_granted(
@@ -180,12 +216,11 @@ class ConsentLedger:
 
 def _sharing_with(purpose: str) -> str:
     """The sub-processor a `sharing:<processor_id>` purpose names, else an empty string."""
-    return purpose[len(datamap.SHARING_PREFIX) :] if purpose.startswith(datamap.SHARING_PREFIX) else ""
+    return sharing_processor(purpose) or ""
 
 
-def _check_purpose(purpose: str) -> None:
-    if not datamap.is_purpose(purpose):
-        raise InvalidInput(
-            "Unknown purpose.",
-            {"field": "purpose", "allowed": [*datamap.PURPOSES, f"{datamap.SHARING_PREFIX}<processor_id>"]},
-        )
+def _unknown_purpose() -> InvalidInput:
+    return InvalidInput(
+        "Unknown purpose.",
+        {"field": "purpose", "allowed": [*datamap.PURPOSES, f"{datamap.SHARING_PREFIX}<registered processor_id>"]},
+    )

@@ -299,6 +299,8 @@ ACTIVITY_SHARDS = 4
 # Erasure requests by status, oldest first: the oldest open request (the SLA metric) and the
 # disposal register (completed and failed requests, by date) are Queries, never a Scan.
 REQUEST_STATUS_INDEX = "by_status"
+# Sub-processor agreements by the machine identity (token `sub`) each names.
+PRINCIPAL_INDEX = "by_principal"
 # Not `updated_at`: every workflow step moves it, and a projected attribute that moves is an index write.
 REQUEST_INDEX_PROJECTION = ("request_id", "subject_id", "reason", "certificate_digest", "certificate")
 
@@ -331,7 +333,11 @@ OPERATIONAL_TABLES: dict[str, OperationalTable] = {
             sort_key="request_id",
         ),
         OperationalTable(
-            "processors", "Sub-processor registry and agreements (companies, not people).", "processor_id"
+            "processors",
+            "Sub-processor registry and agreements (companies, not people).",
+            "processor_id",
+            # The agreement a machine identity acts for: the ack route resolves the caller by its `sub`.
+            indexes=(Index(PRINCIPAL_INDEX, "principal"),),
         ),
         OperationalTable(
             "audit_chains",

@@ -14,7 +14,7 @@ from typing import Any, Final
 from custody import datamap, dynamo
 from custody.audit import AuditLedger
 from custody.errors import ConsentRequired, Forbidden, InvalidInput
-from custody.processors import ProcessorRegistry, disclosable
+from custody.processors import Agreement, ProcessorRegistry, disclosable
 from custody.settings import Settings
 from custody.staff import StaffMember, categories_count
 from custody.subjects import Subject, SubjectRegistry, SubjectStatus, now_iso
@@ -38,21 +38,23 @@ class Disclosures:
                 "The disclosure is not valid.",
                 {"fields": [{"field": "categories", "reason": f"each must be one of {list(disclosable())}"}]},
             )
-        version = self._check(processor_id, wanted, self.subjects.load(customer_id))
+        agreement = self._check(processor_id, wanted, self.subjects.load(customer_id))
         disclosed = self.subjects.guarded(
-            customer_id, lambda subject: self._write(subject, staff, processor_id, wanted, version)
+            customer_id, lambda subject: self._write(subject, staff, processor_id, wanted, agreement.version)
         )
         AuditLedger(self.settings).record(
             step="disclosure",
-            target=f"processor/{processor_id}:{version}",
+            target=f"processor/{agreement.processor_id}:{agreement.version}",
             outcome="disclosed",
             actor=staff.actor,
             subject_id=customer_id,
             counts=categories_count(wanted),
+            processor=agreement,
         )
         return disclosed
 
-    def _check(self, processor_id: str, wanted: tuple[str, ...], subject: Subject) -> str:
+    def _check(self, processor_id: str, wanted: tuple[str, ...], subject: Subject) -> Agreement:
+        """The active agreement that covers the disclosure; `Forbidden`/`ConsentRequired` (403) otherwise."""
         agreement = self.registry.get(processor_id)
         if agreement is None or not agreement.active:
             raise Forbidden("No active agreement with this sub-processor.", {"reason": "no_active_agreement"})
@@ -77,7 +79,7 @@ class Disclosures:
                 "No purpose both agreed and granted justifies these categories.",
                 {"reason": "purpose_not_covered", "categories": unjustified},
             )
-        return agreement.version
+        return agreement
 
     def _write(
         self, subject: Subject, staff: StaffMember, processor_id: str, wanted: tuple[str, ...], version: str

@@ -12,6 +12,7 @@ never any data.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -22,13 +23,14 @@ from botocore.exceptions import ClientError
 from custody import datamap, dynamo, retention
 from custody.audit import GENESIS, AuditLedger
 from custody.aws import clients
-from custody.erasure_acks import CONFIRMED, NOTIFIED, UNCONFIRMED
+from custody.erasure_acks import CONFIRMED, NOTIFIED, SEAL_MAP, UNCONFIRMED
 from custody.identity import CustomerIdentity
 from custody.keys import SubjectKeyring, get_keyring
 from custody.processors import ProcessorRegistry
 from custody.requests import ErasureReason, RequestRegistry, RequestStatus
 from custody.settings import Settings
 from custody.subjects import SubjectRegistry, SubjectStatus, check_subject_id, now_iso
+from custody.task_tokens import TaskTokenSeals
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.type_defs import WriteRequestTypeDef
@@ -266,8 +268,50 @@ class ErasureSteps:
             deadline = _iso(datetime.now(UTC) + timedelta(seconds=timeout))
             outcomes[processor_id] = NOTIFIED
             asked.append({"processor_id": processor_id, "timeout_seconds": timeout, "deadline": deadline})
-        self._mark(request, "erase_stores", "notify_processors", sub_processors=outcomes, **_erased_totals(event))
+        # The seals of an earlier round's tokens go: those waits are over, and this round's tokens replace them.
+        seals: dict[str, Any] = {SEAL_MAP: {}}
+        self._mark(
+            request, "erase_stores", "notify_processors", sub_processors=outcomes, **seals, **_erased_totals(event)
+        )
         return {"processors": asked, "notified": len(asked), "unconfirmed": 0}
+
+    def ask_processor(self, event: dict[str, Any]) -> dict[str, Any]:
+        """Seal the task token to this processor and request, then send it the deletion request.
+
+        Invoked by the state machine with `lambda:invoke.waitForTaskToken`: the event carries
+        `task_token` (`$$.Task.Token`), and the state waits for `SendTaskSuccess` from the
+        acknowledgement route, which accepts the token only with this seal. The seal goes on the
+        request record (`token_seals.<processor>`, only while that processor is being asked) before
+        the message is sent, so a message never exists without its seal. The message carries ids,
+        the deadline and the token — no personal value; the result carries a count only, never
+        the token.
+        """
+        request_id, subject_id = str(event["request_id"]), check_subject_id(str(event["subject_id"]))
+        processor_id = str(event["processor_id"])
+        task_token = str(event["task_token"])
+        seal = TaskTokenSeals(self.settings).seal(request_id, processor_id, task_token)
+        clients.dynamodb().update_item(
+            TableName=self.requests.table,
+            Key=dynamo.to_item({"request_id": request_id}),
+            UpdateExpression="SET #seals.#processor = :seal",
+            ConditionExpression="#outcomes.#processor = :notified",
+            ExpressionAttributeNames={"#seals": SEAL_MAP, "#outcomes": "sub_processors", "#processor": processor_id},
+            ExpressionAttributeValues=dynamo.to_values({":seal": seal, ":notified": NOTIFIED}),
+        )
+        message = {
+            "kind": "erasure",
+            "task_token": task_token,
+            "request_id": request_id,
+            "subject_id": subject_id,
+            "processor_id": processor_id,
+            "deadline": str(event["deadline"]),
+        }
+        clients.sqs().send_message(
+            QueueUrl=self.settings.processor_queue_url,
+            MessageBody=json.dumps(message),
+            MessageAttributes={"processor_id": {"DataType": "String", "StringValue": processor_id}},
+        )
+        return {"asked": 1}
 
     def _processors_of(self, request: Request, item: dict[str, Any]) -> list[str]:
         named = [str(processor_id) for processor_id in item.get("processors") or ()]

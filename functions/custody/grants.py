@@ -26,7 +26,7 @@ from custody.audit import AuditLedger
 from custody.aws import clients
 from custody.errors import Conflict, ConsentRequired, Forbidden, InvalidInput, NotFound
 from custody.settings import Settings
-from custody.staff import StaffMember, audited_refusals, categories_count
+from custody.staff import STAFF_FUNCTION, StaffMember, audited_refusals, categories_count
 from custody.subjects import Subject, SubjectRegistry, SubjectStatus, now_iso
 
 STORE: Final = "staff_access"
@@ -154,7 +154,12 @@ class AccessGrants:
     ) -> Grant:
         wanted = check_request(purpose, ticket, categories, minutes)
         with audited_refusals(
-            self.settings, step="staff_access_grant", target="grant", actor=staff.actor, subject_id=customer_id
+            self.settings,
+            function=STAFF_FUNCTION,
+            step="staff_access_grant",
+            target="grant",
+            actor=staff.actor,
+            subject_id=customer_id,
         ):
             check_justified(purpose, wanted, self.subjects.load(customer_id))
         approval = needs_approval(wanted)
@@ -181,6 +186,7 @@ class AccessGrants:
     def approve(self, officer: StaffMember, customer_id: str, grant_id: str) -> Grant:
         with audited_refusals(
             self.settings,
+            function=STAFF_FUNCTION,
             step="staff_access_approval",
             target=f"grant/{grant_id}",
             actor=officer.actor,

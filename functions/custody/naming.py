@@ -15,6 +15,7 @@ ACCESS_LOG_BUCKET = "access_logs"  # S3 server access logs of the data buckets
 ERASURE_STATE_MACHINE = "erasure"
 ALARM_TOPIC = "alarms"
 PROCESSOR_NOTIFICATIONS = "processor_notifications"  # the erasure workflow's deletion requests to sub-processors
+PROCESSOR_SEAL_KEY = "processor-tokens"  # the HMAC key that binds each task token to its sub-processor
 CUSTOMER_POOL = "customers"
 STAFF_POOL = "staff"
 PROCESSOR_POOL = "processors"

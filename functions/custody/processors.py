@@ -20,13 +20,14 @@ from custody import datamap, dynamo
 from custody.audit import AuditLedger
 from custody.aws import clients
 from custody.errors import InvalidInput
+from custody.ledger_grammar import AGREEMENT_VERSION_PATTERN
+from custody.ledger_grammar import PROCESSOR_ID_PATTERN as PROCESSOR_ID_PATTERN
 from custody.settings import Settings
 from custody.staff import StaffMember
 from custody.subjects import now_iso
 
 TABLE: Final = "processors"
 SECONDS_PER_DAY: Final = 86_400
-PROCESSOR_ID_PATTERN: Final = r"^[a-z0-9][a-z0-9-]{1,62}$"
 
 
 class ProcessorStatus(StrEnum):
@@ -57,7 +58,9 @@ class AgreementTerms(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: Annotated[str, Field(min_length=1, max_length=120)]
-    version: Annotated[str, Field(min_length=1, max_length=40)]
+    version: Annotated[
+        str, Field(pattern=AGREEMENT_VERSION_PATTERN, description="The contract's version label, e.g. 2026-11-a")
+    ]
     signed_on: date
     purposes: Annotated[list[str], Field(min_length=1, max_length=10)]
     categories: Annotated[list[str], Field(min_length=1, max_length=20)]
@@ -78,6 +81,17 @@ class Agreement(AgreementTerms):
 
     def acknowledgement_timeout(self) -> int:
         return self.deletion_channel.acknowledgement_timeout_seconds or self.commitments.deletion_days * SECONDS_PER_DAY
+
+
+def processor_chain(agreement: Agreement) -> str:
+    """The audit chain of a registered sub-processor's agreements, acknowledgements and refusals."""
+    return f"processors/{agreement.processor_id}"
+
+
+def sharing_processor(purpose: str) -> str | None:
+    """The processor id a `sharing:<processor_id>` purpose names (registered or not), else None."""
+    rest = purpose.removeprefix(datamap.SHARING_PREFIX)
+    return rest if rest != purpose and rest else None
 
 
 def disclosable() -> tuple[str, ...]:
@@ -108,8 +122,17 @@ class ProcessorRegistry:
         self.table = settings.table(TABLE)
 
     def put(self, officer: StaffMember, processor_id: str, terms: AgreementTerms) -> Agreement:
+        """Record the agreement; 422 (`InvalidInput`) if it is not valid or its principal acts for another processor.
+
+        Raises `Forbidden` unless `officer` is a privacy officer.
+        """
         officer.require_privacy_officer()
         check_terms(terms)
+        if any(other != processor_id for other in self._acting_for(terms.principal)):
+            raise InvalidInput(
+                "The agreement is not valid.",
+                {"fields": [{"field": "principal", "reason": "already acts for another sub-processor"}]},
+            )
         agreement = Agreement(
             **terms.model_dump(), processor_id=processor_id, updated_at=now_iso(), updated_by=officer.staff_id
         )
@@ -119,13 +142,30 @@ class ProcessorRegistry:
             target=f"processor/{processor_id}:{agreement.version}",
             outcome=agreement.status.value,
             actor=officer.actor,
-            chain_id=f"processors/{processor_id}",
+            chain_id=processor_chain(agreement),
+            processor=agreement,
         )
         return agreement
 
     def get(self, processor_id: str) -> Agreement | None:
         item = dynamo.get(self.table, {"processor_id": processor_id})
         return Agreement.model_validate(item) if item else None
+
+    def for_principal(self, principal: str) -> Agreement | None:
+        """The agreement whose `principal` is this machine identity; None if none, or (fail closed) several."""
+        found = self._acting_for(principal)
+        return self.get(found[0]) if len(found) == 1 else None
+
+    def _acting_for(self, principal: str) -> list[str]:
+        """The processor ids whose agreement names this principal (one Query of the `by_principal` index)."""
+        response = clients.dynamodb().query(
+            TableName=self.table,
+            IndexName=datamap.PRINCIPAL_INDEX,
+            KeyConditionExpression="principal = :principal",
+            ExpressionAttributeValues=dynamo.to_values({":principal": principal}),
+            Limit=2,
+        )
+        return [str(dynamo.from_item(item)["processor_id"]) for item in response.get("Items", [])]
 
     def list(self) -> list[Agreement]:
         found: list[Agreement] = []

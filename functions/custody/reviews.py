@@ -22,7 +22,7 @@ from custody.change_requests import PENDING_ATTRIBUTE, STORE, ChangeStatus
 from custody.errors import Conflict, ConsentRequired, NotFound
 from custody.keys import SubjectKeyring, get_keyring
 from custody.settings import Settings
-from custody.staff import StaffMember, audited_refusals
+from custody.staff import STAFF_FUNCTION, StaffMember, audited_refusals
 from custody.subjects import Subject, SubjectRegistry, now_iso
 
 if TYPE_CHECKING:
@@ -98,6 +98,7 @@ class ChangeReviews:
     ) -> dict[str, Any]:
         with audited_refusals(
             self.settings,
+            function=STAFF_FUNCTION,
             step="change_request_decision",
             target=f"change_request/{change_request_id}",
             actor=officer.actor,

@@ -42,6 +42,13 @@ class Settings(BaseModel):
         description="KMS key that wraps per-customer data keys (and encrypts the data stores).",
     )
     audit_key_id: str = f"alias/{naming.DEFAULT_PREFIX}-audit"
+    processor_token_key_id: str = Field(
+        default=f"alias/{naming.DEFAULT_PREFIX}-{naming.PROCESSOR_SEAL_KEY}",
+        description="HMAC key (HMAC_256) that binds each sub-processor's task token to it (custody.task_tokens).",
+    )
+    processor_queue_url: str = Field(
+        default="", description="The queue the erasure workflow's deletion requests to sub-processors go to."
+    )
 
     customer_user_pool_id: str = ""
     customer_client_id: str = ""

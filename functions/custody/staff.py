@@ -12,13 +12,16 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Final
 
-from custody.audit import AuditLedger
+from custody.audit import AuditLedger, refusal_chain
 from custody.authorization import Caller
 from custody.catalog import Audience
 from custody.errors import CustodyError, Forbidden, Unauthenticated
+from custody.ledger_grammar import RegisteredProcessor, is_target
 from custody.settings import Settings
 
 PRIVACY_OFFICER: Final = "privacy_officer"
+STAFF_FUNCTION: Final = "staff"  # the catalog function that serves the staff routes
+PROCESSORS_FUNCTION: Final = "processors"  # and the one that serves the sub-processor routes
 REFUSED: Final = "refused"
 
 
@@ -65,28 +68,37 @@ def categories_count(categories: tuple[str, ...] | list[str]) -> dict[str, int]:
 def audited_refusals(
     settings: Settings,
     *,
+    function: str,
     step: str,
     target: str,
     actor: str,
     subject_id: str | None = None,
     chain_id: str | None = None,
+    processor: RegisteredProcessor | None = None,
 ) -> Iterator[None]:
-    """A 403 raised inside is recorded on the chain named here, then re-raised.
+    """A 403 raised inside is recorded (outcome `refused`, target `<target>:<error code>`), then re-raised.
 
     `custody.api` records every refusal by its route, on the chain of the customer the *path*
     names. Routes that name the customer (or the processor) in the body use this so their
-    refusal lands on that customer's (or processor's) chain too. Ids and the error code only.
+    refusal lands on that customer's (or processor's) chain too. The chain is `chain_id` (the
+    caller's resolved identity, e.g. `processors/<id>` with its `processor` agreement), else the
+    customer's if `subject_id` names one who exists, else `refusals/<function>` with no subject.
+    A target outside the ledger's grammar (an id a caller typed) is recorded as its kind alone
+    (`grant/<text>` → `grant`). Ids, names and the error code only.
     """
     try:
         yield
     except CustodyError as error:
         if error.status == 403:
+            chain, subject = (chain_id, None) if chain_id else refusal_chain(settings, function, subject_id)
+            kept = target if is_target(target, processor) else target.partition("/")[0]
             AuditLedger(settings).record(
                 step=step,
-                target=f"{target}:{error.code}",
+                target=f"{kept}:{error.code}",
                 outcome=REFUSED,
                 actor=actor,
-                subject_id=subject_id,
-                chain_id=chain_id,
+                subject_id=subject,
+                chain_id=chain,
+                processor=processor,
             )
         raise

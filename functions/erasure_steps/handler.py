@@ -20,6 +20,7 @@ from custody import datamap
 from custody.api import observability
 from custody.audit import AuditLedger
 from custody.erasure import ErasureSteps, TransientError
+from custody.ledger_grammar import WORKFLOW_STEPS
 from custody.settings import get_settings
 from custody.transient import transient_as
 
@@ -28,18 +29,7 @@ ACTOR = "erasure-workflow"
 STORE_NAMES = frozenset(store.name for store in datamap.STORES)
 
 # The steps the state machine may name; each is the `ErasureSteps` method of that name.
-STEPS = frozenset(
-    {
-        "freeze",
-        "erase_store",
-        "notify_processors",
-        "shred_key",
-        "delete_identity",
-        "verify",
-        "certify",
-        "record_failure",
-    }
-)
+STEPS = WORKFLOW_STEPS
 
 
 @obs.logger.inject_lambda_context(log_event=False, clear_state=True)

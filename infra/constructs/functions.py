@@ -20,7 +20,7 @@ from custody import catalog, datamap, naming
 from custody.catalog import Function
 from custody.datamap import Classification
 from custody.settings import Settings
-from infra.access import ACCESS, Access
+from infra.access import ACCESS, Access, TokenSeal
 from infra.config import CustodyConfig
 from infra.constructs import grants
 from infra.constructs.audit import LEDGER_PREFIX, Audit
@@ -49,6 +49,7 @@ class Wiring:
     identity: Identity
     alarm_topic_arn: str
     erasure_state_machine_arn: str
+    processor_queue: sqs.IQueue
 
     def settings(self) -> Settings:
         return Settings(
@@ -58,6 +59,8 @@ class Wiring:
             bucket_qualifier=self.qualifier,
             data_key_id=self.keys.data.key_arn,
             audit_key_id=self.keys.audit.key_arn,
+            processor_token_key_id=self.keys.processor_tokens.key_arn,
+            processor_queue_url=self.processor_queue.queue_url,
             customer_user_pool_id=self.identity.customers.user_pool_id,
             customer_client_id=self.identity.customer_client.user_pool_client_id,
             staff_user_pool_id=self.identity.staff.user_pool_id,
@@ -208,6 +211,19 @@ class Functions(Construct):
                     resources=[wiring.identity.customers.user_pool_arn],
                 )
             )
+        if access.notifies_processors:
+            statements.append(
+                iam.PolicyStatement(actions=["sqs:SendMessage"], resources=[wiring.processor_queue.queue_arn])
+            )
+            # SQS encrypts the message under the queue's key on the sender's behalf (SSE-KMS).
+            statements.append(
+                iam.PolicyStatement(
+                    actions=["kms:GenerateDataKey", "kms:Decrypt"], resources=[wiring.keys.operations.key_arn]
+                )
+            )
+        if access.processor_tokens is not None:
+            action = "kms:GenerateMac" if access.processor_tokens is TokenSeal.SEAL else "kms:VerifyMac"
+            statements.append(iam.PolicyStatement(actions=[action], resources=[wiring.keys.processor_tokens.key_arn]))
         if access.writes_ledger:
             statements += wiring.audit.ledger_writes()
         if dead_letters is not None:
@@ -294,5 +310,6 @@ def _services(access: Access) -> list[str]:
     services += ["DynamoDB", "KMS"] if access.tables else []
     services += ["S3"] if access.buckets or access.writes_ledger else []
     services += ["Step Functions"] if access.start_erasure or access.complete_callbacks else []
+    services += ["SQS"] if access.notifies_processors else []
     services += ["Cognito"] if access.customer_identities else []
     return services

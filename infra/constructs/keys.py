@@ -5,7 +5,10 @@
 * audit: encrypts the audit ledger bucket and the CloudTrail logs; function roles that touch
   personal data are denied it (the ledger writer may only encrypt with it);
 * operations: encrypts log groups, the alarm topic and dead-letter queues, so the services
-  that write there never need the data key.
+  that write there never need the data key;
+* processor tokens: an HMAC_256 key (GENERATE_VERIFY_MAC) that binds each sub-processor's task
+  token to it (`custody.task_tokens`). KMS rotates no HMAC key automatically; its key policy lets
+  only the erasure steps generate MACs and only the processors function verify them.
 """
 
 from __future__ import annotations
@@ -17,7 +20,15 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
+from custody import naming
 from infra.config import CustodyConfig
+from infra.nag import acknowledge, checkov_skip
+
+_NO_HMAC_ROTATION = (
+    "An HMAC_256 KMS key cannot have automatic rotation (KMS rotates symmetric encryption keys only); "
+    "its MACs live only while an erasure waits for a sub-processor, so a new key can replace it between "
+    "erasures, and its key policy limits GenerateMac and VerifyMac to one role each."
+)
 
 # What CloudWatch Logs needs on a key that encrypts log groups (CloudWatch Logs user guide).
 _LOGS_ACTIONS = ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"]
@@ -31,6 +42,19 @@ class Keys(Construct):
         self.operations = self._key("Operations", config.name("operations"), "Log groups, alarm topic, DLQs.")
         for key in (self.audit, self.operations):
             key.add_to_resource_policy(_logs_may_use())
+        self.processor_tokens = kms.Key(
+            self,
+            "ProcessorTokens",
+            alias=f"alias/{config.name(naming.PROCESSOR_SEAL_KEY)}",
+            description="CRM Custody: binds each sub-processor's erasure task token to that processor (HMAC).",
+            key_spec=kms.KeySpec.HMAC_256,
+            key_usage=kms.KeyUsage.GENERATE_VERIFY_MAC,
+            enable_key_rotation=False,
+            pending_window=Duration.days(30),
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        acknowledge(self.processor_tokens, "AwsSolutions-KMS5", _NO_HMAC_ROTATION)
+        checkov_skip(self.processor_tokens, "CKV_AWS_7", _NO_HMAC_ROTATION)
 
     def _key(self, construct_id: str, name: str, description: str) -> kms.Key:
         return kms.Key(
@@ -66,6 +90,23 @@ class Keys(Construct):
                     not_actions=["kms:GenerateDataKey"],
                     resources=["*"],
                     conditions={"ArnEquals": {"aws:PrincipalArn": [role.role_arn for role in ledger_writers]}},
+                )
+            )
+
+    def seal_and_check_only(self, sealer: iam.IRole, checker: iam.IRole) -> None:
+        """Only `sealer` may GenerateMac and only `checker` VerifyMac with the processor-token key."""
+        for sid, action, role in (
+            ("OnlyTheErasureStepsSeal", "kms:GenerateMac", sealer),
+            ("OnlyAcksVerify", "kms:VerifyMac", checker),
+        ):
+            self.processor_tokens.add_to_resource_policy(
+                iam.PolicyStatement(
+                    sid=sid,
+                    effect=iam.Effect.DENY,
+                    principals=[iam.AnyPrincipal()],
+                    actions=[action],
+                    resources=["*"],
+                    conditions={"ArnNotEquals": {"aws:PrincipalArn": role.role_arn}},
                 )
             )
 

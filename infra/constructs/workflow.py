@@ -13,7 +13,6 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sns as sns
-from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
@@ -64,7 +63,6 @@ class Workflow(Construct):
         alarm_topic: sns.ITopic,
         alarm_key: kms.IKey,
         log_key: kms.IKey,
-        processor_queue: sqs.IQueue,
     ) -> None:
         super().__init__(scope, construct_id)
         self.log_group: logs.LogGroup = encrypted_log_group(
@@ -74,11 +72,10 @@ class Workflow(Construct):
         policy = iam.ManagedPolicy(
             self,
             "Policy",
-            description="The erasure workflow invokes its steps, notifies sub-processors and raises alarms.",
+            description="The erasure workflow invokes its steps (which notify sub-processors) and raises alarms.",
             statements=[
                 iam.PolicyStatement(actions=["lambda:InvokeFunction"], resources=[steps.function_arn]),
                 iam.PolicyStatement(actions=["sns:Publish"], resources=[alarm_topic.topic_arn]),
-                iam.PolicyStatement(actions=["sqs:SendMessage"], resources=[processor_queue.queue_arn]),
                 iam.PolicyStatement(actions=["kms:GenerateDataKey", "kms:Decrypt"], resources=[alarm_key.key_arn]),
                 iam.PolicyStatement(actions=_LOG_DELIVERY_ACTIONS, resources=["*"]),
                 iam.PolicyStatement(actions=_XRAY_ACTIONS, resources=["*"]),
@@ -100,7 +97,6 @@ class Workflow(Construct):
             definition_substitutions={
                 "ErasureStepsFunctionArn": steps.function_arn,
                 "AlarmTopicArn": alarm_topic.topic_arn,
-                "ProcessorNotificationQueueUrl": processor_queue.queue_url,
             },
             role=role.without_policy_updates(),
             logs=sfn.LogOptions(destination=self.log_group, level=sfn.LogLevel.ALL, include_execution_data=False),

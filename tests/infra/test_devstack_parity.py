@@ -257,9 +257,12 @@ def test_the_state_machine_is_the_same_asl_bound_to_the_same_resources(
     assert cfn.props(steps_lid)["FunctionName"] == resources.functions["erasure_steps"].name
     (topic_lid,) = Cfn.refs(substitutions["AlarmTopicArn"])
     assert cfn.props(topic_lid)["TopicName"] == resources.alarm_topic_arn.rsplit(":", 1)[-1]
-    (queue_lid,) = Cfn.refs(substitutions["ProcessorNotificationQueueUrl"])
+    # The erasure steps send the sub-processors' notifications to the same queue.
+    environment = cfn.props(steps_lid)["Environment"]["Variables"]
+    (queue_lid,) = Cfn.refs(environment["CUSTODY_PROCESSOR_QUEUE_URL"])
     queue_url = resources.queues[naming.PROCESSOR_NOTIFICATIONS]
     assert cfn.props(queue_lid)["QueueName"] == queue_url.rsplit("/", 1)[-1]
+    assert resources.environment["CUSTODY_PROCESSOR_QUEUE_URL"] == queue_url
 
     # After substitution, the local definition is the file with exactly those values.
     arn = resources.state_machines[naming.ERASURE_STATE_MACHINE]
@@ -267,7 +270,6 @@ def test_the_state_machine_is_the_same_asl_bound_to_the_same_resources(
     expected = ERASURE_ASL.read_text()
     expected = expected.replace("${ErasureStepsFunctionArn}", resources.functions["erasure_steps"].arn)
     expected = expected.replace("${AlarmTopicArn}", resources.alarm_topic_arn)
-    expected = expected.replace("${ProcessorNotificationQueueUrl}", queue_url)
     assert json.loads(definition) == json.loads(expected)
 
 

@@ -14,9 +14,13 @@ from typing import Any
 import pytest
 
 from custody import datamap, naming
+from devstack.gateway import Gateway
 from tests.integration.conftest import LocalStack, running_local_stack
 from tests.integration.erasure.conftest import Customer, customer, new_customer, settings, wait_for_execution
 from tests.robustness import figures
+from tests.robustness.ledger_scan import recording
+
+HOSTILE_SUITES = ("test_bad_input", "test_fuzz")  # what they submit is looked for in the ledger afterwards
 
 __all__ = ["customer", "new_customer", "settings"]
 
@@ -27,6 +31,13 @@ def local_stack() -> Iterator[LocalStack]:
     every test makes its own customers, so they do not see each other."""
     with running_local_stack() as stack:
         yield stack
+
+
+@pytest.fixture(autouse=True)
+def record_hostile_submissions(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """In the hostile suites, every request the gateway serves is recorded (tests/robustness/ledger_scan.py)."""
+    if request.module.__name__.rsplit(".", 1)[-1] in HOSTILE_SUITES:
+        monkeypatch.setattr(Gateway, "__call__", recording(Gateway.__call__))
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -33,6 +33,9 @@ DESCRIPTIONS: Final = {
     "lambda_matrix_violations": "cells the function decided otherwise than the catalog says (must be 0)",
     "leak_scans": "places scanned for submitted values (logs, metrics, history, ledger, errors)",
     "leak_hits": "submitted values found in any of them",
+    "ledger_objects_scanned": "audit ledger object versions read after the hostile suites",
+    "caller_strings_checked": "strings the hostile suites submitted, outside the ledger's grammar",
+    "ledger_caller_text_hits": "ledger objects holding any of those strings (must be 0)",
     "residual_items": "items left for an erased customer",
     "others_changed": "other customers whose data changed",
 }

@@ -54,9 +54,11 @@ def test_every_event_goes_to_the_lake_channel_too(erased: Erased, monkeypatch: p
     fake = FakeCloudTrailData()
     monkeypatch.setattr(clients, "cloudtrail_data", lambda: fake)
     ledger = AuditLedger(erased.settings.model_copy(update={"audit_lake_channel_arn": CHANNEL}))
-    event = ledger.record(step="probe", target="workflow", outcome="ok", actor="test", chain_id=f"lake-{uuid.uuid4()}")
+    event = ledger.record(
+        step="verify", target="workflow", outcome="ok", actor="erasure-workflow", chain_id=str(uuid.uuid4())
+    )
     (sent,) = fake.received
-    assert (sent["UID"], sent["eventName"], sent["recipientAccountId"]) == (event.event_id, "probe", "123456789012")
+    assert (sent["UID"], sent["eventName"], sent["recipientAccountId"]) == (event.event_id, "verify", "123456789012")
     assert sent["additionalEventData"]["hash"] == event.hash
 
 

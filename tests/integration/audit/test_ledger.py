@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 import threading
+import uuid
 from collections import Counter
 
 from custody import datamap
@@ -13,6 +14,8 @@ from custody.erasure import stores_in_scope
 from devstack.audit_trail import verify
 from devstack.metering import counting_calls
 from tests.integration.audit.conftest import Erased
+
+STORES = [store.name for store in datamap.STORES]
 
 
 def test_a_full_erasure_verifies_clean(erased: Erased) -> None:
@@ -94,7 +97,7 @@ def test_no_event_holds_a_submitted_value(erased: Erased) -> None:
 
 def test_concurrent_appends_make_one_chain_without_a_fork(erased: Erased) -> None:
     ledger = AuditLedger(erased.settings)
-    chain_id = f"concurrency-{erased.request_id}"
+    chain_id = str(uuid.uuid4())  # a request's chain: the ledger holds no other shape of id
     errors: list[BaseException] = []
 
     def append(worker: int) -> None:
@@ -102,11 +105,11 @@ def test_concurrent_appends_make_one_chain_without_a_fork(erased: Erased) -> Non
             for round_ in range(4):
                 ledger.record(
                     step="erase_store",
-                    target=f"w{worker}",
+                    target=STORES[worker],
                     outcome="ok",
-                    actor="test",
+                    actor="erasure-workflow",
                     chain_id=chain_id,
-                    counts={"round": round_},
+                    counts={"erased": round_},
                 )
         except BaseException as error:
             errors.append(error)
@@ -125,25 +128,25 @@ def test_concurrent_appends_make_one_chain_without_a_fork(erased: Erased) -> Non
 
 def test_a_remembered_head_saves_the_read_and_a_stale_one_cannot_fork_the_chain(erased: Erased) -> None:
     ledger = AuditLedger(erased.settings)
-    chain_id = f"remembered-{erased.request_id}"
+    chain_id = str(uuid.uuid4())
 
     def append(step: str) -> None:
-        ledger.record(step=step, target="workflow", outcome="ok", actor="test", chain_id=chain_id)
+        ledger.record(step=step, target="workflow", outcome="ok", actor="erasure-workflow", chain_id=chain_id)
 
-    append("first")
+    append("freeze")
     stale = CLAIMED_HEADS.get(ledger.table, chain_id)
     with counting_calls("dynamodb", "s3") as calls:
-        append("second")  # this process claimed the head last: claim and put, no read
+        append("verify")  # this process claimed the head last: claim and put, no read
     assert dict(calls) == {"dynamodb.UpdateItem": 1, "s3.PutObject": 1}
     assert stale is not None
     CLAIMED_HEADS.put(ledger.table, chain_id, stale)  # as if another process had appended since
     with counting_calls("dynamodb", "s3") as calls:
-        append("third")
+        append("shred_key")
     assert (calls["dynamodb.UpdateItem"], calls["dynamodb.GetItem"]) == (2, 1)  # refused, read, claimed
     chain = erased.reader().chain(chain_id, with_history=False)
     verification = verify(chain)
     assert verification.ok, verification.findings
-    assert [event.step for event in chain.latest_events()] == ["first", "second", "third"]
+    assert [event.step for event in chain.latest_events()] == ["freeze", "verify", "shred_key"]
 
 
 def test_the_execution_history_and_ledger_agree_step_by_step(erased: Erased) -> None:

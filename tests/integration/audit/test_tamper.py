@@ -119,9 +119,10 @@ def test_object_lock_refuses_deleting_a_ledger_version(erased: Erased) -> None:
 
 def test_an_overwrite_or_a_delete_marker_keeps_the_original_and_is_named(erased: Erased) -> None:
     ledger = AuditLedger(erased.settings)
-    chain_id = f"overwrite-{uuid.uuid4()}"
+    chain_id = str(uuid.uuid4())
     events = [
-        ledger.record(step="probe", target="workflow", outcome="ok", actor="test", chain_id=chain_id) for _ in "abc"
+        ledger.record(step="verify", target="workflow", outcome="ok", actor="erasure-workflow", chain_id=chain_id)
+        for _ in "abc"
     ]
     s3 = erased.stack.clients("s3")
     bucket = erased.settings.bucket(naming.AUDIT_BUCKET)

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import time
+import uuid
 
 from custody import datamap
+from custody.processors import AgreementTerms, ProcessorRegistry
+from custody.settings import get_settings
+from custody.staff import StaffMember
 from tests.integration.customers.conftest import Customer, call, grant
 
 
@@ -30,6 +34,9 @@ def test_grant_and_withdraw_are_appended_and_the_state_is_derived(customer: Cust
 
 def test_an_unknown_purpose_is_refused_and_nothing_is_recorded(customer: Customer) -> None:
     reply = call("collect", "POST", "/v1/me/consents", customer, {"purpose": "resale", "policy_version": "1"})
+    assert (reply.status, reply.body["error"]) == (422, "invalid_input")
+    unregistered = {"purpose": "sharing:nobody-registered", "policy_version": "1"}
+    reply = call("collect", "POST", "/v1/me/consents", customer, unregistered)
     assert (reply.status, reply.body["error"]) == (422, "invalid_input")
     assert _report(customer)["stores"]["consents"]["history"] == []
 
@@ -68,7 +75,30 @@ def test_withdrawing_a_purpose_opens_an_erasure_of_exactly_what_it_alone_justifi
     assert [item["request_id"] for item in open_requests] == [erasure["request_id"]]
 
 
+def _register(processor_id: str) -> None:
+    """A sub-processor in the registry: only a registered one can be named by a `sharing:` purpose."""
+    terms = AgreementTerms.model_validate(
+        {
+            "name": "Acme Mail",
+            "version": "2026-11-a",
+            "signed_on": "2026-11-01",
+            "purposes": ["crm_core"],
+            "categories": ["contact"],
+            "commitments": {
+                "purpose_limitation": True,
+                "confidentiality": True,
+                "deletion_days": 30,
+                "onward_transfer_requires_approval": True,
+            },
+            "principal": f"principal-of-{processor_id}",
+        }
+    )
+    officer = StaffMember(str(uuid.uuid4()), frozenset({"privacy_officer"}))
+    ProcessorRegistry(get_settings()).put(officer, processor_id, terms)
+
+
 def test_withdrawing_a_purpose_whose_categories_another_purpose_covers_erases_nothing(customer: Customer) -> None:
+    _register("acme-mail")
     grant(customer, "crm_core", "sharing:acme-mail")
     reply = call("collect", "DELETE", "/v1/me/consents/sharing:acme-mail", customer)
     assert reply.status == 200

@@ -88,6 +88,8 @@ def test_one_function_per_catalog_entry_with_its_handler_and_the_real_ids(local_
     assert settings.processor_user_pool_id == local_stack.pool(naming.PROCESSOR_POOL).pool_id
     assert settings.erasure_state_machine_arn == resources.state_machines[naming.ERASURE_STATE_MACHINE]
     assert settings.alarm_topic_arn == resources.alarm_topic_arn
+    assert settings.processor_queue_url == resources.queues[naming.PROCESSOR_NOTIFICATIONS]
+    assert settings.processor_token_key_id == resources.keys[naming.PROCESSOR_SEAL_KEY].alias
 
 
 def test_the_state_machine_is_the_asl_file_with_its_placeholders_substituted(local_stack: LocalStack) -> None:
@@ -97,7 +99,6 @@ def test_the_state_machine_is_the_asl_file_with_its_placeholders_substituted(loc
     expected = ERASURE_ASL.read_text()
     expected = expected.replace("${ErasureStepsFunctionArn}", resources.functions["erasure_steps"].arn)
     expected = expected.replace("${AlarmTopicArn}", resources.alarm_topic_arn)
-    expected = expected.replace("${ProcessorNotificationQueueUrl}", resources.queues[naming.PROCESSOR_NOTIFICATIONS])
     assert json.loads(definition) == json.loads(expected)
     assert "${" not in definition
 
