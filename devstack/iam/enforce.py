@@ -14,7 +14,7 @@ above botocore's retries, which do not retry an access denial. `DeleteObjects` r
 by object, in `Errors`. `after-call` turns an S3 `GetObject`/`HeadObject` 404 into 403 when
 the caller may not `s3:ListBucket` the bucket, as S3 does.
 
-Every checked call and every refusal is counted in `LEDGER`.
+Every checked call and every refusal is counted in the ledger `enforcing` was given (`LEDGER`).
 """
 
 from __future__ import annotations
@@ -56,9 +56,8 @@ REFUSALS: Final = {
 @dataclass
 class _State:
     lock: threading.Lock = field(default_factory=threading.Lock)
-    stacks: list[CompiledStack] = field(default_factory=list)
+    stacks: list[tuple[CompiledStack, Ledger]] = field(default_factory=list)
     local_roles: dict[str, Principal] = field(default_factory=dict)  # local role ARN -> state machine principal
-    ledger: Ledger = LEDGER
 
 
 _STATE: Final = _State()
@@ -66,25 +65,33 @@ _CURRENT: Final = threading.local()
 
 
 def current_stack() -> CompiledStack | None:
-    return _STATE.stacks[-1] if _STATE.stacks else None
+    return _STATE.stacks[-1][0] if _STATE.stacks else None
+
+
+def _ledger() -> Ledger:
+    return _STATE.stacks[-1][1] if _STATE.stacks else LEDGER
 
 
 @contextmanager
-def enforcing(stack: CompiledStack, local_roles: Mapping[str, str] | None = None) -> Iterator[CompiledStack]:
-    """Enforce `stack`'s policies until the block ends (nested blocks: the innermost stack).
+def enforcing(
+    stack: CompiledStack, local_roles: Mapping[str, str] | None = None, ledger: Ledger = LEDGER
+) -> Iterator[CompiledStack]:
+    """Enforce `stack`'s policies until the block ends (nested blocks: the innermost stack),
+    counting into `ledger`.
 
     `local_roles` maps a role ARN the local stack gave a state machine to that state machine's
     name in the template.
     """
+    entry = (stack, ledger)
     with _STATE.lock:
-        _STATE.stacks.append(stack)
+        _STATE.stacks.append(entry)
         for role, machine in (local_roles or {}).items():
             _STATE.local_roles[role] = stack.state_machine(machine)
     try:
         yield stack
     finally:
         with _STATE.lock:
-            _STATE.stacks.remove(stack)
+            _STATE.stacks.remove(entry)
 
 
 def _function_principal(stack: CompiledStack, function: str) -> Principal:
@@ -144,7 +151,7 @@ def _authorize(principal: Principal | None, params: dict[str, Any], model: Any, 
     if stack is None or caller is None or not isinstance(context, dict):
         return
     service, operation = model.service_model.service_name, model.name
-    _STATE.ledger.checked_call(caller.name)
+    _ledger().checked_call(caller.name)
     context[_PRINCIPAL], context[_PARAMS] = caller, params
     try:
         needs = authorizations(Call(service, operation, params), stack)
@@ -168,7 +175,7 @@ def _with_context(need: Need, base: Mapping[str, str]) -> Request:
 
 
 def _deny(service: str, message: str) -> tuple[str, str]:
-    _STATE.ledger.denied_call(message)
+    _ledger().denied_call(message)
     return service, message
 
 
@@ -180,7 +187,7 @@ def _withhold_objects(params: dict[str, Any], context: dict[str, Any], refused: 
     context[_WITHHELD] = withheld
     for index in refused:
         if index is not None:
-            _STATE.ledger.denied_call(refused[index])
+            _ledger().denied_call(refused[index])
 
 
 def _response(status: int, parsed: dict[str, Any]) -> tuple[AWSResponse, dict[str, Any]]:
@@ -229,7 +236,7 @@ def _hide_not_found(http_response: Any, parsed: dict[str, Any], model: Any, cont
     listing = Request("s3:ListBucket", f"arn:aws:s3:::{bucket}", _base_context(caller))
     if stack.authority.decide(caller, listing).allowed:
         return
-    _STATE.ledger.hid_not_found()
+    _ledger().hid_not_found()
     http_response.status_code = 403
     code = "403" if model.name == "HeadObject" else "AccessDenied"
     parsed["Error"] = {"Code": code, "Message": "Access Denied"}

@@ -31,7 +31,7 @@ from devstack.iam.stack import CompiledStack, compile_stack
 from devstack.iam.template import Bindings
 from devstack.resources import Resources
 
-_SFN_TASK_MODULES: Final = tuple(
+SFN_TASK_MODULES: Final = tuple(
     f"moto.stepfunctions.parser.asl.{name}"
     for name in (
         "utils.boto_client",
@@ -62,7 +62,7 @@ def _signature(function: Callable[..., Any]) -> str:
 
 def check_patch_point() -> None:
     """moto's `boto_client_for` still has the shape enforcement wraps (a canary test calls this)."""
-    module: Any = importlib.import_module(_SFN_TASK_MODULES[0])
+    module: Any = importlib.import_module(SFN_TASK_MODULES[0])
     found = _signature(module.boto_client_for)
     if found != BOTO_CLIENT_FOR_SIGNATURE:
         raise RuntimeError(f"moto's boto_client_for{found} changed (expected {BOTO_CLIENT_FOR_SIGNATURE})")
@@ -98,7 +98,7 @@ def _install() -> None:
 
     aws.Clients._cached = cached  # type: ignore[method-assign,assignment]
     runtime.add_invocation_hook(_function_hook)
-    for module_name in _SFN_TASK_MODULES:
+    for module_name in SFN_TASK_MODULES:
         module: Any = importlib.import_module(module_name)
         saved[module_name] = module.boto_client_for
         module.boto_client_for = _wrap_boto_client_for(module.boto_client_for)
@@ -109,7 +109,7 @@ def _uninstall() -> None:
     saved = _Installed.saved
     aws.Clients._cached = saved.pop("cached")  # type: ignore[method-assign]
     runtime.remove_invocation_hook(_function_hook)
-    for module_name in _SFN_TASK_MODULES:
+    for module_name in SFN_TASK_MODULES:
         setattr(importlib.import_module(module_name), "boto_client_for", saved.pop(module_name))  # noqa: B010
     aws.reset_clients()
 

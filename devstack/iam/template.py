@@ -128,6 +128,8 @@ class Resolver:
             "LogGroupName",
             "UserPoolName",
             "AlarmName",
+            "StageName",
+            "TrailName",
             "Name",
         ):
             if prop in self._props(logical):
@@ -148,6 +150,7 @@ class Resolver:
             "AWS::Logs::LogGroup": f"arn:{PARTITION}:logs:{region}:{account}:log-group:{name}:*",
             "AWS::Events::Rule": f"arn:{PARTITION}:events:{region}:{account}:rule/{name}",
             "AWS::CloudWatch::Alarm": f"arn:{PARTITION}:cloudwatch:{region}:{account}:alarm:{name}",
+            "AWS::CloudTrail::Trail": f"arn:{PARTITION}:cloudtrail:{region}:{account}:trail/{name}",
         }
         if kind == "AWS::KMS::Key":
             arn = self.bindings.key_arns_by_alias.get(str(self._aliases.get(logical)))
