@@ -203,23 +203,27 @@ def _cognito(call: Call, stack: CompiledStack) -> Iterator[Need]:
     yield Need(Request(f"cognito-idp:{call.operation}", arn))
 
 
-def _sns(call: Call, stack: CompiledStack) -> Iterator[Need]:
-    if call.operation != "Publish":
-        raise NotModelled(f"devstack.iam does not model sns.{call.operation}")
-    topic = str(call.params["TopicArn"])
-    yield Need(Request("sns:Publish", topic))
-    context = {"kms:encryptioncontext:aws:sns:topicarn": topic}
-    yield from _through_service(stack, topic, "sns", ("kms:GenerateDataKey", "kms:Decrypt"), context)
+# (service, operation) -> (action, encryption context key of the topic or queue)
+_SENDS = {
+    ("sns", "Publish"): ("sns:Publish", "aws:sns:topicArn"),
+    ("sqs", "SendMessage"): ("sqs:SendMessage", "aws:sqs:arn"),
+}
 
 
-def _sqs(call: Call, stack: CompiledStack) -> Iterator[Need]:
-    if call.operation != "SendMessage":
-        raise NotModelled(f"devstack.iam does not model sqs.{call.operation}")
-    account, name = str(call.params["QueueUrl"]).rstrip("/").split("/")[-2:]
-    queue = f"arn:aws:sqs:{stack.bindings.region}:{account}:{name}"
-    yield Need(Request("sqs:SendMessage", queue))
-    context = {"kms:encryptioncontext:aws:sqs:arn": queue}
-    yield from _through_service(stack, queue, "sqs", ("kms:GenerateDataKey", "kms:Decrypt"), context)
+def _send(call: Call, stack: CompiledStack) -> Iterator[Need]:
+    """A message to a topic or queue, and the key the service encrypts it with for the sender."""
+    spec = _SENDS.get((call.service, call.operation))
+    if spec is None:
+        raise NotModelled(f"devstack.iam does not model {call.service}.{call.operation}")
+    action, context_key = spec
+    if call.service == "sns":
+        target = str(call.params["TopicArn"])
+    else:
+        account, name = str(call.params["QueueUrl"]).rstrip("/").split("/")[-2:]
+        target = f"arn:aws:sqs:{stack.bindings.region}:{account}:{name}"
+    yield Need(Request(action, target))
+    context = {f"kms:encryptioncontext:{context_key}".lower(): target}
+    yield from _through_service(stack, target, call.service, ("kms:GenerateDataKey", "kms:Decrypt"), context)
 
 
 def _lambda(call: Call, stack: CompiledStack) -> Iterator[Need]:
@@ -241,8 +245,8 @@ _SERVICES = {
     "kms": _kms,
     "stepfunctions": _stepfunctions,
     "cognito-idp": _cognito,
-    "sns": _sns,
-    "sqs": _sqs,
+    "sns": _send,
+    "sqs": _send,
     "lambda": _lambda,
     "cloudtrail-data": _cloudtrail_data,
 }

@@ -114,6 +114,12 @@ def service_may(stack: CompiledStack, service: str, action: str, resource: str, 
     return verdict.allowed
 
 
+def service_may_encrypt_with(stack: CompiledStack, service: str, target: str, source: str) -> bool:
+    """The key of `target` (a topic, a queue) lets `service` encrypt and decrypt for `source` only."""
+    key = stack.encryption_keys[target]
+    return all(service_may(stack, service, action, key, source) for action in ("kms:GenerateDataKey", "kms:Decrypt"))
+
+
 def test_every_alarm_may_publish_to_its_topic_and_use_the_topic_key(
     synth: Synthesized, compiled: CompiledStack, resolver: Resolver
 ) -> None:
@@ -123,9 +129,7 @@ def test_every_alarm_may_publish_to_its_topic_and_use_the_topic_key(
         source = resolver.resolve({"Fn::GetAtt": [lid, "Arn"]})
         for topic in {resolver.resolve(action) for action in props["AlarmActions"] + props.get("OKActions", [])}:
             assert service_may(compiled, "cloudwatch.amazonaws.com", "sns:Publish", topic, source), lid
-            key = compiled.encryption_keys[topic]
-            for action in ("kms:GenerateDataKey", "kms:Decrypt"):
-                assert service_may(compiled, "cloudwatch.amazonaws.com", action, key, source), (lid, action)
+            assert service_may_encrypt_with(compiled, "cloudwatch.amazonaws.com", topic, source), lid
 
 
 def test_every_rule_may_invoke_its_target_and_reach_its_dead_letter_queue(
@@ -140,9 +144,7 @@ def test_every_rule_may_invoke_its_target_and_reach_its_dead_letter_queue(
             assert service_may(compiled, "events.amazonaws.com", "lambda:InvokeFunction", function, source), lid
             queue = resolver.resolve(target["DeadLetterConfig"]["Arn"])
             assert service_may(compiled, "events.amazonaws.com", "sqs:SendMessage", queue, source), lid
-            for action in ("kms:GenerateDataKey", "kms:Decrypt"):
-                key = compiled.encryption_keys[queue]
-                assert service_may(compiled, "events.amazonaws.com", action, key, source), (lid, action)
+            assert service_may_encrypt_with(compiled, "events.amazonaws.com", queue, source), lid
 
 
 def test_the_trail_may_deliver_into_its_prefix_and_encrypt_with_the_audit_key(
