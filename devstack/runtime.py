@@ -31,7 +31,7 @@ import time
 import traceback
 import uuid
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass, field, replace
 from types import ModuleType
 from typing import Any, Final, TextIO, cast
@@ -140,6 +140,21 @@ class _RuntimeState:
 
 _LOCK: Final = threading.RLock()
 _STATE: Final = _RuntimeState()
+
+# Context managers entered around every invocation's handler, given its spec (devstack.iam
+# makes the function's calls its role's).
+InvocationHook = Callable[[FunctionSpec], AbstractContextManager[None]]
+_HOOKS: Final[list[InvocationHook]] = []
+
+
+def add_invocation_hook(hook: InvocationHook) -> None:
+    with _LOCK:
+        _HOOKS.append(hook)
+
+
+def remove_invocation_hook(hook: InvocationHook) -> None:
+    with _LOCK:
+        _HOOKS.remove(hook)
 
 
 class _ThreadRoutedStream(io.TextIOBase):
@@ -381,7 +396,10 @@ def _run_handler(spec: FunctionSpec, event: Any, request_id: str) -> Invocation:
         )
         try:
             handler = load_handler(spec.handler)
-            result = handler(event, context)
+            with ExitStack() as hooks:
+                for hook in list(_HOOKS):
+                    hooks.enter_context(hook(spec))
+                result = handler(event, context)
         except Exception as error:  # the Lambda runtime turns any exception into a function error
             body = error_payload(error, request_id)
             return Invocation(request_id, json.dumps(body).encode(), body["errorType"], _elapsed(started))

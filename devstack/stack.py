@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any, Final
 
@@ -18,6 +19,8 @@ from custody.settings import ENV_PREFIX
 from devstack import openapi
 from devstack.auth import JwksCache, TokenVerifier, UserPool
 from devstack.gateway import DEFAULT_PORT, Gateway, GatewayServer, lambda_invoker
+from devstack.iam.hooks import local_enforcement
+from devstack.iam.ledger import LEDGER
 from devstack.provision import client_factory, provision
 from devstack.resources import Resources, StackInfo, remove_stack_file
 from devstack.server import DEMO_TIME_SCALE, HOST, EmbeddedAws, check_port_free
@@ -26,6 +29,7 @@ LOG = logging.getLogger("devstack")
 
 DEFAULT_AWS_PORT: Final = 5000
 REGION: Final = "us-east-1"
+IAM_REPORT: Final = "iam.json"  # what IAM enforcement counted, written to the state dir on stop
 
 # Which user pool signs in each audience (infra.constructs.api: one authorizer per audience).
 AUDIENCE_POOLS: Final = {
@@ -108,13 +112,16 @@ class LocalStack:
         self.state_dir = state_dir
         self.gateway: GatewayServer | None = None
         self.info: StackInfo | None = None
+        self._enforcement = ExitStack()
 
     def start(self) -> StackInfo:
         prepare_process_environment()
         check_port_free(HOST, self.api_port, "API")
         endpoint = self.aws.start()
         try:
-            resources = provision(client_factory(REGION, endpoint))
+            clients = client_factory(REGION, endpoint)
+            resources = provision(clients)
+            self._enforcement.enter_context(local_enforcement(resources, clients))
             lambda_client = client_factory(REGION, endpoint, gateway_lambda_config())("lambda")
             app = build_gateway(resources, lambda_client, endpoint)
             self.gateway = GatewayServer(app, port=self.api_port)
@@ -131,8 +138,11 @@ class LocalStack:
         return self.info
 
     def stop(self) -> None:
+        self._enforcement.close()
         if self.state_dir is not None:
             remove_stack_file(self.state_dir)
+            if self.state_dir.is_dir():
+                (self.state_dir / IAM_REPORT).write_text(json.dumps(LEDGER.snapshot()) + "\n")
         if self.gateway is not None:
             self.gateway.stop()
             self.gateway = None

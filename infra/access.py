@@ -22,8 +22,14 @@ from custody.datamap import Classification
 class TableAccess(StrEnum):
     READ = "read"  # GetItem, BatchGetItem, Query, ConditionCheckItem
     APPEND = "append"  # read + PutItem (conditional writes of new items)
+    # read + UpdateItem: conditional updates of existing items, never a new or deleted one (the
+    # subject record's activity, versions and disclosures, updated in the writer's transaction)
+    UPDATE = "update"
     READ_WRITE = "read_write"  # read + PutItem, UpdateItem, DeleteItem, BatchWriteItem
     ERASE = "erase"  # Query, DeleteItem, BatchWriteItem: find a customer's items and delete them
+    # erase + GetItem: the key store, whose shredding is verified by reading the key's item
+    # (a consistent GetItem) before the certificate says it is gone
+    SHRED = "shred"
 
 
 class BucketAccess(StrEnum):
@@ -51,6 +57,9 @@ class Access:
     tables: Mapping[str, TableAccess]
     buckets: Mapping[str, BucketAccess] = field(default_factory=dict)
     customer_keys: KeyUse | None = None
+    # Tables this function may Scan: bounded operational tables only, never a personal store
+    # (the sub-processor registry is listed whole; it holds one item per contract).
+    scans: frozenset[str] = frozenset()
     start_erasure: bool = False  # states:StartExecution on the erasure workflow
     complete_callbacks: bool = False  # states:SendTaskSuccess/Failure for sub-processor acknowledgements
     customer_identities: bool = False  # disable, sign out and delete customers in the customer pool
@@ -66,7 +75,8 @@ _PERSONAL_TABLES = tuple(s.name for s in datamap.table_stores() if s.classificat
 _KEY_TABLES = tuple(s.name for s in datamap.table_stores() if s.classification is Classification.KEY_MATERIAL)
 _BUCKETS = tuple(s.name for s in datamap.bucket_stores())
 
-READ, APPEND, READ_WRITE, ERASE = TableAccess.READ, TableAccess.APPEND, TableAccess.READ_WRITE, TableAccess.ERASE
+READ, APPEND, UPDATE, READ_WRITE = TableAccess.READ, TableAccess.APPEND, TableAccess.UPDATE, TableAccess.READ_WRITE
+ERASE, SHRED = TableAccess.ERASE, TableAccess.SHRED
 
 
 def _each(names: tuple[str, ...], level: TableAccess | BucketAccess) -> dict[str, TableAccess | BucketAccess]:
@@ -126,7 +136,8 @@ _DECLARED: Mapping[str, Access] = MappingProxyType(
                     "change_requests": READ_WRITE,
                     "profiles": READ_WRITE,
                     "consents": READ,
-                    "subjects": READ,
+                    # interactions and change-request decisions touch the subject in their transaction
+                    "subjects": UPDATE,
                     "idempotency": READ_WRITE,
                 },
                 _each(_KEY_TABLES, APPEND),
@@ -140,12 +151,13 @@ _DECLARED: Mapping[str, Access] = MappingProxyType(
                     "processors": READ_WRITE,
                     "disclosures": READ_WRITE,
                     "consents": READ,
-                    "subjects": READ,
+                    "subjects": UPDATE,  # a disclosure records the processor on the subject, in its transaction
                     "requests": READ,
                     "idempotency": READ_WRITE,
                 },
                 _each(_KEY_TABLES, READ),
             ),
+            scans=frozenset({"processors"}),  # GET /v1/staff/processors lists the registry
             customer_keys=KeyUse.UNWRAP,
             complete_callbacks=True,
             processor_tokens=TokenSeal.CHECK,  # a returned task token must be the one sealed to its processor
@@ -153,7 +165,8 @@ _DECLARED: Mapping[str, Access] = MappingProxyType(
         ),
         "erasure_steps": Access(
             tables=_tables(
-                _each(_PERSONAL_TABLES + _KEY_TABLES, ERASE),
+                _each(_PERSONAL_TABLES, ERASE),
+                _each(_KEY_TABLES, SHRED),
                 {"subjects": READ_WRITE, "requests": READ_WRITE, "erasure_ledger": APPEND, "processors": READ},
             ),
             buckets=_buckets(_each(_BUCKETS, BucketAccess.ERASE)),

@@ -128,10 +128,12 @@ class DocumentStore:
     def download(self, subject_id: str, document_id: str) -> tuple[Document, bytes]:
         if not _DOCUMENT_ID.fullmatch(document_id):
             raise NotFound("No such document.")
+        object_key = self._key(subject_id, document_id)
         try:
-            response = clients.s3().get_object(Bucket=self.bucket, Key=self._key(subject_id, document_id))
+            response = clients.s3().get_object(Bucket=self.bucket, Key=object_key)
         except ClientError as error:
-            if error.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+            code = error.response.get("Error", {}).get("Code")
+            if code in ("NoSuchKey", "404") or (code == "AccessDenied" and not self._listed(object_key)):
                 raise NotFound("No such document.") from None
             raise
         key = self.keyring.get(subject_id)
@@ -140,6 +142,17 @@ class DocumentStore:
         return Document(
             document_id, meta["file_name"], meta["content_type"], len(content), meta["uploaded_at"]
         ), content
+
+    def _listed(self, object_key: str) -> bool:
+        """Whether the object exists, by a listing of its exact key.
+
+        S3 answers a GetObject of a missing key with 403 AccessDenied, not 404, unless the caller
+        may s3:ListBucket the bucket - and this role may list only under the customers' prefixes,
+        which S3 does not count for a GetObject. An AccessDenied for an object that the listing
+        shows is a real refusal and stays one.
+        """
+        listed = clients.s3().list_objects_v2(Bucket=self.bucket, Prefix=object_key, MaxKeys=1)
+        return any(item["Key"] == object_key for item in listed.get("Contents", []))
 
     @staticmethod
     def _key(subject_id: str, document_id: str) -> str:

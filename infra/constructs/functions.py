@@ -191,13 +191,10 @@ class Functions(Construct):
             statements.append(
                 iam.PolicyStatement(actions=["states:StartExecution"], resources=[wiring.erasure_state_machine_arn])
             )
+        if access.scans:
+            statements.append(grants.scan(wiring.data.tables[name] for name in sorted(access.scans)))
         if access.complete_callbacks:
-            statements.append(
-                iam.PolicyStatement(
-                    actions=["states:SendTaskSuccess", "states:SendTaskFailure", "states:SendTaskHeartbeat"],
-                    resources=[wiring.erasure_state_machine_arn],
-                )
-            )
+            statements.append(grants.task_callbacks())
         if access.customer_identities:
             statements.append(
                 iam.PolicyStatement(
@@ -236,12 +233,15 @@ class Functions(Construct):
         return statements
 
     def _acknowledge_policy(self, policy: iam.ManagedPolicy, spec: Function, access: Access) -> None:
-        acknowledge(
-            policy,
-            "AwsSolutions-IAM5[Resource::*]",
-            f"The {spec.name} role's only '*' resource is X-Ray's PutTraceSegments/PutTelemetryRecords, which "
-            "have no resource-level permissions; active tracing needs them and they reach no data.",
+        wildcards = (
+            f"The {spec.name} role's '*' resources are X-Ray's PutTraceSegments/PutTelemetryRecords and Step "
+            "Functions' SendTaskSuccess/SendTaskFailure/SendTaskHeartbeat, which have no resource-level "
+            "permissions; the SendTask actions complete only a task whose token the workflow handed out."
+            if access.complete_callbacks
+            else f"The {spec.name} role's only '*' resource is X-Ray's PutTraceSegments/PutTelemetryRecords, which "
+            "have no resource-level permissions; active tracing needs them and they reach no data."
         )
+        acknowledge(policy, "AwsSolutions-IAM5[Resource::*]", wildcards)
         for name in access.buckets:
             bucket = self._wiring.data.buckets[name]
             acknowledge_wildcard(

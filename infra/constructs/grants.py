@@ -25,6 +25,7 @@ _READ = ["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamod
 TABLE_ACTIONS: Mapping[TableAccess, list[str]] = {
     TableAccess.READ: _READ,
     TableAccess.APPEND: [*_READ, "dynamodb:PutItem"],
+    TableAccess.UPDATE: [*_READ, "dynamodb:UpdateItem"],
     TableAccess.READ_WRITE: [
         *_READ,
         "dynamodb:PutItem",
@@ -33,7 +34,10 @@ TABLE_ACTIONS: Mapping[TableAccess, list[str]] = {
         "dynamodb:BatchWriteItem",
     ],
     TableAccess.ERASE: ["dynamodb:Query", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"],
+    TableAccess.SHRED: ["dynamodb:Query", "dynamodb:GetItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"],
 }
+_ERASERS = (TableAccess.ERASE, TableAccess.SHRED)
+_WRITERS = (TableAccess.APPEND, TableAccess.UPDATE, TableAccess.READ_WRITE)
 BUCKET_LIST_ACTIONS: Mapping[BucketAccess, list[str]] = {
     BucketAccess.READ: ["s3:ListBucket"],
     BucketAccess.WRITE: ["s3:ListBucket"],
@@ -55,9 +59,23 @@ _ENCRYPT_DECRYPT = ["kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:Genera
 def table(target: dynamodb.ITable, level: TableAccess, indexes: Iterable[str] = ()) -> iam.PolicyStatement:
     """The table's actions; a reader of a table with indexes may also Query those (named) indexes."""
     resources = [target.table_arn]
-    if level is not TableAccess.ERASE:
+    if level not in _ERASERS:
         resources += [f"{target.table_arn}/index/{name}" for name in indexes]
     return iam.PolicyStatement(actions=TABLE_ACTIONS[level], resources=resources)
+
+
+def scan(targets: Iterable[dynamodb.ITable]) -> iam.PolicyStatement:
+    """`dynamodb:Scan` of the named tables, and nothing else (their indexes are not scanned)."""
+    return iam.PolicyStatement(actions=["dynamodb:Scan"], resources=[target.table_arn for target in targets])
+
+
+def task_callbacks() -> iam.PolicyStatement:
+    """Completing a task by its token (`states:SendTask*`): the Service Authorization Reference
+    lists no resource type and no condition key for these actions, so the resource is `*`. The
+    token itself is the capability: only a task the workflow handed out can be completed."""
+    return iam.PolicyStatement(
+        actions=["states:SendTaskSuccess", "states:SendTaskFailure", "states:SendTaskHeartbeat"], resources=["*"]
+    )
 
 
 def bucket(target: s3.IBucket, level: BucketAccess) -> list[iam.PolicyStatement]:
@@ -80,7 +98,7 @@ def key_through_stores(
     services += [f"s3.{Aws.REGION}.amazonaws.com"] if bucket_levels else []
     if not services:
         return None
-    writes = any(level in (TableAccess.APPEND, TableAccess.READ_WRITE) for level in table_levels) or any(
+    writes = any(level in _WRITERS for level in table_levels) or any(
         level is BucketAccess.WRITE for level in bucket_levels
     )
     return iam.PolicyStatement(

@@ -17,11 +17,10 @@ from aws_cdk import App
 from aws_cdk.assertions import Template
 
 from infra import nag
-from infra.app import STACK_ID, build_app
 from infra.config import CustodyConfig
+from tests.synth import CDK_JSON, ROOT, synthesis
 
-ROOT = Path(__file__).resolve().parents[2]
-CDK_JSON = ROOT / "cdk.json"
+__all__ = ["CDK_JSON", "ROOT"]
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -129,28 +128,18 @@ class Synthesized:
 
 
 @pytest.fixture(scope="session")
-def synth(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
-    outdir = tmp_path_factory.mktemp("cdk.out")
-    context = json.loads(CDK_JSON.read_text())["context"]
-    # The template is what is under test: reference assets in place instead of copying them.
-    context["aws:cdk:disable-asset-staging"] = True
-    app = build_app(context=context, outdir=str(outdir))
-    try:
-        app.synth()
-    except RuntimeError as error:  # cdk-nag found something: the findings test reports what
-        if "Validation failed" not in str(error):
-            raise
-    template_path = outdir / f"{STACK_ID}.template.json"
-    data = json.loads(template_path.read_text())
+def synth() -> Synthesized:
+    made = synthesis()
+    data = json.loads(made.template_path.read_text())
     return Synthesized(
-        app=app,
-        config=CustodyConfig.from_context(app.node),
-        outdir=outdir,
-        template_path=template_path,
+        app=made.app,
+        config=CustodyConfig.from_context(made.app.node),
+        outdir=made.outdir,
+        template_path=made.template_path,
         template=Template.from_json(data),
         cfn=Cfn(data),
-        findings=_findings(outdir / "validation-report.json"),
-        acknowledgements=list(nag.acknowledgements(app)),
+        findings=_findings(made.outdir / "validation-report.json"),
+        acknowledgements=list(nag.acknowledgements(made.app)),
     )
 
 

@@ -31,7 +31,8 @@ def test_access_names_only_stores_the_data_map_declares() -> None:
 def test_the_erasure_steps_reach_every_store_of_the_data_map() -> None:
     steps = ACCESS["erasure_steps"]
     for store in datamap.table_stores():
-        assert steps.tables[store.name] is TableAccess.ERASE
+        shredded = store.classification is datamap.Classification.KEY_MATERIAL
+        assert steps.tables[store.name] is (TableAccess.SHRED if shredded else TableAccess.ERASE)
     for bucket in datamap.bucket_stores():
         assert steps.buckets[bucket.name] is BucketAccess.ERASE
 
@@ -84,7 +85,17 @@ def test_each_role_reaches_exactly_the_stores_its_access_declares(synth: Synthes
     assert {name for name, lid in buckets.items() if lid in reached and name in access.buckets} == set(access.buckets)
     assert not {name for name, lid in buckets.items() if lid in reached} - set(access.buckets) - {"audit"}
     for name, level in access.tables.items():
-        assert _actions_on(cfn, role, tables[name]) == set(grants.TABLE_ACTIONS[level]), (function, name)
+        scan = {"dynamodb:Scan"} if name in access.scans else set()
+        assert _actions_on(cfn, role, tables[name]) == set(grants.TABLE_ACTIONS[level]) | scan, (function, name)
+
+
+def test_only_bounded_operational_tables_are_scanned() -> None:
+    personal = {store.name for store in datamap.table_stores()}
+    scanned = {function: access.scans for function, access in ACCESS.items() if access.scans}
+    assert scanned == {"processors": frozenset({"processors"})}
+    for function, tables in scanned.items():
+        assert not tables & personal, function
+        assert tables <= set(ACCESS[function].tables), function
 
 
 def test_the_erase_api_function_cannot_touch_profiles_or_delete_anything_personal(synth: Synthesized) -> None:

@@ -31,10 +31,13 @@ from custody import naming
 from devstack import events, identity, patches, runtime
 from devstack.auth import JwksCache
 from devstack.gateway import Gateway, lambda_invoker
+from devstack.iam import synthesis
+from devstack.iam.hooks import local_enforcement
+from devstack.iam.ledger import LEDGER
 from devstack.paths import REPO_ROOT
 from devstack.provision import ClientFactory, client_factory, provision
 from devstack.resources import NoStackRunning, Resources, StackInfo
-from devstack.stack import REGION, build_gateway
+from devstack.stack import IAM_REPORT, REGION, build_gateway
 
 SFN_EXECUTION = {"stepfunctions": {"execute_state_machine": True}}
 SERVED_START_TIMEOUT_SECONDS = 90.0
@@ -127,7 +130,8 @@ def running_local_stack() -> Iterator[LocalStack]:
         clients = client_factory(REGION)
         resources = provision(clients)
         gateway = build_gateway(resources, clients("lambda"), None, JwksCache(_requests_fetch))
-        yield LocalStack(resources, clients, gateway, Client(gateway))
+        with local_enforcement(resources, clients):
+            yield LocalStack(resources, clients, gateway, Client(gateway))
         runtime.reset_function_clients()
 
 
@@ -162,7 +166,8 @@ def _start_served(state_dir: Path) -> tuple[subprocess.Popen[bytes], Path]:
         "--state-dir",
         str(state_dir),
     ]
-    environment = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    # The served stack enforces the template this session synthesized (once, shared).
+    environment = {**os.environ, "PYTHONUNBUFFERED": "1", synthesis.TEMPLATE_VARIABLE: str(synthesis.template_path())}
     with log.open("wb") as output:
         process = subprocess.Popen(  # noqa: S603 - our own CLI
             command, cwd=REPO_ROOT, stdout=output, stderr=subprocess.STDOUT, env=environment
@@ -201,3 +206,6 @@ def served_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedSta
         yield ServedStack(info, state_dir, log)
     finally:
         _stop(process)
+        report = state_dir / IAM_REPORT
+        if report.exists():  # the served stack's IAM checks count in this session's figures
+            LEDGER.merge(json.loads(report.read_text()))

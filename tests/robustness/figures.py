@@ -38,6 +38,9 @@ DESCRIPTIONS: Final = {
     "ledger_caller_text_hits": "ledger objects holding any of those strings (must be 0)",
     "residual_items": "items left for an erased customer",
     "others_changed": "other customers whose data changed",
+    "iam_calls_checked": "AWS calls of functions and the state machine authorized against their roles (whole run)",
+    "iam_denied": "of those, refused as AWS would refuse them (must be 0)",
+    "iam_s3_404_as_403": "S3 GetObject 404s answered 403, as S3 does without s3:ListBucket",
 }
 
 

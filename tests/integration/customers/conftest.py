@@ -19,6 +19,8 @@ from custody.catalog import Audience
 from custody.keys import get_keyring
 from custody.settings import get_settings
 from devstack import atomicity, events
+from devstack.iam.enforce import acting_as
+from devstack.iam.hooks import local_enforcement
 from devstack.metering import counting_calls
 from devstack.provision import client_factory, provision
 from devstack.resources import Resources
@@ -32,13 +34,14 @@ def stack() -> Iterator[Resources]:
     """One moto account per test module; tests stay apart by using fresh subject ids."""
     atomicity.install()
     with mock_aws(), pytest.MonkeyPatch.context() as patch:
-        resources = provision(client_factory(REGION))
+        clients = client_factory(REGION)
+        resources = provision(clients)
         for name, value in resources.environment.items():
             patch.setenv(name, value)
         get_settings.cache_clear()
         get_keyring.cache_clear()
-        aws.reset_clients()
-        yield resources
+        with local_enforcement(resources, clients):
+            yield resources
         get_settings.cache_clear()
         get_keyring.cache_clear()
         aws.reset_clients()
@@ -102,7 +105,8 @@ def call(
         body=raw_body if raw_body is not None else (None if body is None else json.dumps(body)),
         claims=customer.claims() if customer else None,
     )
-    response = handler_of(function)(event, LocalLambdaContext.for_call(function))
+    with acting_as(function):  # the handler's AWS calls are checked against the function's role
+        response = handler_of(function)(event, LocalLambdaContext.for_call(function))
     headers_out = {key: values[-1] for key, values in response.get("multiValueHeaders", {}).items()}
     headers_out.update(response.get("headers") or {})
     return Reply(int(response["statusCode"]), headers_out, response["body"], bool(response.get("isBase64Encoded")))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import uuid
 from typing import Any
 
 import pytest
@@ -10,6 +11,7 @@ import pytest
 from custody import documents
 from custody.aws import clients
 from custody.settings import get_settings
+from devstack.iam.ledger import LEDGER
 from tests.integration.customers.conftest import Customer, call, grant
 
 PDF = b"%PDF-1.7\n1 0 obj\n<< /Title (Ann Lee medical letter) >>\nendobj\n"
@@ -56,6 +58,17 @@ def test_another_customer_cannot_download_it(new_customer: Any) -> None:
     grant(ann, "crm_core")
     document_id = _upload(ann).body["document_id"]
     assert call("subject_access", "GET", f"/v1/me/documents/{document_id}", bob).status == 404
+
+
+def test_a_missing_document_is_a_404_although_s3_answers_403_to_this_role(customer: Customer) -> None:
+    """S3 hides a missing key behind 403 from a caller without s3:ListBucket on the bucket, which
+    subject_access only has under the customer prefixes (regression: the function mapped only 404)."""
+    grant(customer, "crm_core")
+    hidden = LEDGER.hidden_not_found
+    missing = call("subject_access", "GET", f"/v1/me/documents/{uuid.uuid4()}", customer)
+    assert missing.status == 404, missing.raw
+    assert missing.body["error"] == "not_found"
+    assert LEDGER.hidden_not_found == hidden + 1
 
 
 @pytest.mark.parametrize(

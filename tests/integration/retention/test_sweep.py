@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 
@@ -22,12 +22,20 @@ from custody.requests import ErasureReason, RequestRegistry
 from custody.settings import Settings
 from custody.subjects import Subject, SubjectRegistry
 from devstack import cli, retention_cli
+from devstack.iam.enforce import acting_as
 from devstack.metering import counting_calls
 from tests.integration.conftest import LocalStack
 from tests.integration.erasure.conftest import Customer, wait_for_execution
 
 Travel = Callable[[datetime], AbstractContextManager[None]]
 NOW = datetime.now(UTC).replace(microsecond=0)
+_T = TypeVar("_T")
+
+
+def _as_retention(work: Callable[..., _T], *args: Any) -> _T:
+    """What the retention function does, checked against its role as when it runs in Lambda."""
+    with acting_as("retention"):
+        return work(*args)
 
 
 def _past_the_period(settings: Settings, last_active: datetime) -> datetime:
@@ -73,7 +81,7 @@ def test_an_inactive_customer_is_erased_with_reason_retention_and_an_active_one_
         )
 
     sweep_at = _past_the_period(settings, NOW)
-    report = disposal.RetentionSweep(settings).run(sweep_at)
+    report = _as_retention(disposal.RetentionSweep(settings).run, sweep_at)
     registry = RequestRegistry(settings)
     reasons = {registry.erasure(request_id).subject_id: request_id for request_id in report.request_ids}  # type: ignore[union-attr]
     assert inactive.subject_id in reasons
@@ -116,11 +124,11 @@ def test_a_second_run_starts_nothing_and_the_sweep_only_queries_the_index(
     subject_id = _subject(settings, active_at, moment)
     sweep_at = _past_the_period(settings, moment)
     sweep = disposal.RetentionSweep(settings)
-    first = sweep.run(sweep_at)
+    first = _as_retention(sweep.run, sweep_at)
     assert first.started >= 1
     _finish(local_stack, first.request_ids)
     with counting_calls("dynamodb", "stepfunctions") as calls:
-        again = sweep.run(sweep_at)
+        again = _as_retention(sweep.run, sweep_at)
     assert (again.started, again.candidates) == (0, 0)
     assert subject_id not in _due_in_index(settings, sweep_at)
     assert calls["dynamodb.Scan"] == 0
@@ -147,7 +155,7 @@ def test_the_sweep_is_bounded_and_the_next_run_continues(
         counting_calls("dynamodb", "stepfunctions", "s3", this_thread_only=True) as own,
     ):
         while True:
-            report = sweep.run(sweep_at)
+            report = _as_retention(sweep.run, sweep_at)
             runs.append(report)
             started += report.request_ids
             if not report.started:
@@ -187,7 +195,7 @@ def test_a_customer_already_being_erased_is_skipped_and_leaves_the_index(
     _finish(local_stack, [withdrawal.body["request_id"]])
     sweep_at = _past_the_period(settings, moment)
     assert leaving.subject_id in _due_in_index(settings, sweep_at)
-    report = disposal.RetentionSweep(settings).run(sweep_at)
+    report = _as_retention(disposal.RetentionSweep(settings).run, sweep_at)
     assert report.skipped >= 1
     assert leaving.subject_id not in _due_in_index(settings, sweep_at)
     assert not [r for r in report.request_ids if RequestRegistry(settings).erasure(r).subject_id == leaving.subject_id]  # type: ignore[union-attr]
@@ -200,7 +208,7 @@ def test_the_oldest_open_erasure_is_measured_from_the_index(settings: Settings, 
     dynamo.transact([registry.put_item(request)])
     later = retention.parse(request.created_at) + timedelta(days=8)
     with counting_calls("dynamodb") as calls:
-        opened = disposal.open_erasures(settings, later)
+        opened = _as_retention(disposal.open_erasures, settings, later)
     assert opened.count >= 1
     assert opened.oldest_age_seconds >= 8 * 86_400
     assert calls["dynamodb.Scan"] == 0

@@ -6,6 +6,7 @@ and the Step Functions retrier and wait code before touching `devstack.patches`.
 
 from __future__ import annotations
 
+import importlib
 import inspect
 import time
 from importlib.metadata import version
@@ -19,6 +20,7 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state
 from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
 
 from devstack import patches
+from devstack.iam import hooks as iam_hooks
 
 
 def test_moto_is_the_pinned_version() -> None:
@@ -54,3 +56,12 @@ def test_install_and_uninstall_restore_moto() -> None:
     assert LambdaFunction.__dict__["_invoke_lambda"] is original
     assert WaitFunction.__dict__["_wait_interval"] is original_wait
     assert retrier_decl.time is time
+
+
+def test_iam_enforcement_still_finds_the_step_functions_client_builder() -> None:
+    iam_hooks.check_patch_point()
+    module = importlib.import_module(iam_hooks.SFN_TASK_MODULES[0])
+    original = module.boto_client_for
+    with iam_hooks.installed():
+        assert module.boto_client_for is not original
+    assert module.boto_client_for is original

@@ -1,0 +1,252 @@
+"""What IAM authorizes for one AWS API call: the actions, resources and context keys.
+
+`authorizations(call, stack)` returns `Need`s: the request IAM evaluates and, for
+`DeleteObjects`, the index of the object it concerns (S3 answers a refused object as an
+`AccessDenied` entry in `Errors`, not by failing the call). What AWS authorizes beyond the
+call's own action is included, as the Service Authorization Reference and the service guides
+describe it:
+
+* DynamoDB transactions: each item by its own action (`PutItem`, `UpdateItem`, `DeleteItem`,
+  `ConditionCheckItem`; `GetItem` for `TransactGetItems`) on its table; batches by
+  `BatchWriteItem` / `BatchGetItem` on each table; a `Query` or `Scan` of an index on
+  `table/<t>/index/<i>`.
+* Encryption at rest with a customer managed key, used by the service on the caller's behalf
+  (`kms:ViaService`): DynamoDB `kms:Decrypt` of the table key; S3 `kms:GenerateDataKey` to put
+  and `kms:Decrypt` to get; SQS and SNS `kms:GenerateDataKey` and `kms:Decrypt` to send.
+* Step Functions' `SendTask*` have no resource type: their resource is `*`.
+
+An operation not listed here raises `NotModelled`; the enforcer refuses it (fail closed).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from devstack.iam.policy import Request
+from devstack.iam.stack import CompiledStack
+
+
+class NotModelled(Exception):
+    """devstack.iam does not know what IAM authorizes for this operation."""
+
+
+@dataclass(frozen=True)
+class Call:
+    service: str  # botocore's service name: "dynamodb", "s3", "cognito-idp", ...
+    operation: str  # "TransactWriteItems"
+    params: Mapping[str, Any]  # the API parameters, as the caller passed them
+
+
+@dataclass(frozen=True)
+class Need:
+    request: Request
+    part: int | None = None  # DeleteObjects: the index in Delete.Objects
+
+
+_TRANSACT_ACTIONS = {
+    "Put": "PutItem",
+    "Update": "UpdateItem",
+    "Delete": "DeleteItem",
+    "ConditionCheck": "ConditionCheckItem",
+    "Get": "GetItem",
+}
+_SFN_RESOURCE_PARAMS = {"StartExecution": "stateMachineArn", "ListExecutions": "stateMachineArn"}
+_SFN_NO_RESOURCE = frozenset({"SendTaskSuccess", "SendTaskFailure", "SendTaskHeartbeat"})
+
+
+def authorizations(call: Call, stack: CompiledStack) -> list[Need]:
+    translate = _SERVICES.get(call.service)
+    if translate is None:
+        raise NotModelled(f"devstack.iam does not model {call.service} ({call.operation})")
+    return list(translate(call, stack))
+
+
+# --- DynamoDB -----------------------------------------------------------------------------
+
+
+def _table_arn(stack: CompiledStack, table: str) -> str:
+    if table.startswith("arn:"):
+        return table
+    return f"arn:aws:dynamodb:{stack.bindings.region}:{stack.bindings.account}:table/{table}"
+
+
+def _dynamodb(call: Call, stack: CompiledStack) -> Iterator[Need]:
+    params, operation = call.params, call.operation
+    tables: list[str] = []
+    if operation in ("TransactWriteItems", "TransactGetItems"):
+        for item in params.get("TransactItems", []):
+            ((kind, body),) = item.items()
+            tables.append(_table_arn(stack, body["TableName"]))
+            yield Need(Request(f"dynamodb:{_TRANSACT_ACTIONS[kind]}", tables[-1]))
+    elif operation in ("BatchWriteItem", "BatchGetItem"):
+        for table in params.get("RequestItems", {}):
+            tables.append(_table_arn(stack, table))
+            yield Need(Request(f"dynamodb:{operation}", tables[-1]))
+    elif "TableName" in params:
+        tables.append(_table_arn(stack, params["TableName"]))
+        index = params.get("IndexName")
+        yield Need(Request(f"dynamodb:{operation}", tables[-1] + (f"/index/{index}" if index else "")))
+    else:
+        raise NotModelled(f"devstack.iam does not model dynamodb.{operation}")
+    for table in dict.fromkeys(tables):
+        yield from _through_service(stack, table, "dynamodb", ("kms:Decrypt",), _table_context(stack, table))
+
+
+def _table_context(stack: CompiledStack, table_arn: str) -> dict[str, str]:
+    return {
+        "kms:encryptioncontext:aws:dynamodb:tablename": table_arn.rsplit("/", 1)[-1],
+        "kms:encryptioncontext:aws:dynamodb:subscriberid": stack.bindings.account,
+    }
+
+
+def _through_service(
+    stack: CompiledStack, resource: str, service: str, actions: tuple[str, ...], context: dict[str, str]
+) -> Iterator[Need]:
+    """The KMS calls `service` makes with the caller's authority on the resource's key, if any."""
+    key = stack.encryption_keys.get(resource)
+    if key is None:
+        return
+    via = {
+        "kms:viaservice": f"{service}.{stack.bindings.region}.amazonaws.com",
+        "kms:calleraccount": stack.bindings.account,
+        **context,
+    }
+    for action in actions:
+        yield Need(Request(action, key, via))
+
+
+# --- S3 -----------------------------------------------------------------------------------
+
+
+def _s3(call: Call, stack: CompiledStack) -> Iterator[Need]:
+    params, operation = call.params, call.operation
+    bucket = f"arn:aws:s3:::{params['Bucket']}"
+    listing = {
+        "ListObjectsV2": "s3:ListBucket",
+        "ListObjects": "s3:ListBucket",
+        "ListObjectVersions": "s3:ListBucketVersions",
+    }
+    if operation in listing:
+        prefix = params.get("Prefix")
+        yield Need(Request(listing[operation], bucket, {"s3:prefix": prefix} if prefix is not None else {}))
+        return
+    if operation == "DeleteObjects":
+        for index, item in enumerate(params.get("Delete", {}).get("Objects", [])):
+            action = "s3:DeleteObjectVersion" if item.get("VersionId") else "s3:DeleteObject"
+            yield Need(Request(action, f"{bucket}/{item['Key']}"), part=index)
+        return
+    versioned = bool(params.get("VersionId"))
+    obj = f"{bucket}/{params.get('Key', '')}"
+    encryption = {"kms:encryptioncontext:aws:s3:arn": bucket}
+    if operation == "PutObject":
+        acl = params.get("ACL")
+        yield Need(Request("s3:PutObject", obj, {"s3:x-amz-acl": acl} if acl else {}))
+        yield from _through_service(stack, bucket, "s3", ("kms:GenerateDataKey",), encryption)
+    elif operation in ("GetObject", "HeadObject"):
+        yield Need(Request("s3:GetObjectVersion" if versioned else "s3:GetObject", obj))
+        yield from _through_service(stack, bucket, "s3", ("kms:Decrypt",), encryption)
+    elif operation == "DeleteObject":
+        yield Need(Request("s3:DeleteObjectVersion" if versioned else "s3:DeleteObject", obj))
+    else:
+        raise NotModelled(f"devstack.iam does not model s3.{operation}")
+
+
+# --- KMS, Step Functions, Cognito, SNS, SQS, Lambda, CloudTrail Lake ----------------------
+
+
+def _kms(call: Call, stack: CompiledStack) -> Iterator[Need]:
+    context = {
+        f"kms:encryptioncontext:{name}": str(value)
+        for name, value in (call.params.get("EncryptionContext") or {}).items()
+    }
+    context["kms:calleraccount"] = stack.bindings.account
+    yield Need(Request(f"kms:{call.operation}", _key_arn(call.params, stack), context))
+
+
+def _key_arn(params: Mapping[str, Any], stack: CompiledStack) -> str:
+    """The key a KMS call uses: its KeyId (id, ARN, alias or alias ARN), or the ciphertext's key."""
+    key_id = params.get("KeyId")
+    if key_id is None and params.get("CiphertextBlob"):
+        from moto.kms.utils import _deserialize_ciphertext_blob  # the local stack's ciphertext format
+
+        key_id = _deserialize_ciphertext_blob(params["CiphertextBlob"]).key_id
+    key_id = str(key_id)
+    by_alias = stack.bindings.key_arns_by_alias
+    if key_id.startswith("alias/"):
+        return by_alias.get(key_id, f"unknown-key:{key_id}")
+    if ":alias/" in key_id:
+        return by_alias.get("alias/" + key_id.split(":alias/", 1)[1], f"unknown-key:{key_id}")
+    if key_id.startswith("arn:"):
+        return key_id
+    found = [arn for arn in by_alias.values() if arn.endswith(f"/{key_id}")]
+    return found[0] if found else f"unknown-key:{key_id}"
+
+
+def _stepfunctions(call: Call, stack: CompiledStack) -> Iterator[Need]:
+    if call.operation in _SFN_NO_RESOURCE:
+        yield Need(Request(f"states:{call.operation}", "*"))
+    elif call.operation in _SFN_RESOURCE_PARAMS:
+        yield Need(Request(f"states:{call.operation}", str(call.params[_SFN_RESOURCE_PARAMS[call.operation]])))
+    elif "executionArn" in call.params:
+        yield Need(Request(f"states:{call.operation}", str(call.params["executionArn"])))
+    else:
+        raise NotModelled(f"devstack.iam does not model stepfunctions.{call.operation}")
+
+
+def _cognito(call: Call, stack: CompiledStack) -> Iterator[Need]:
+    pool = call.params.get("UserPoolId")
+    if pool is None:
+        raise NotModelled(f"devstack.iam does not model cognito-idp.{call.operation}")
+    arn = f"arn:aws:cognito-idp:{stack.bindings.region}:{stack.bindings.account}:userpool/{pool}"
+    yield Need(Request(f"cognito-idp:{call.operation}", arn))
+
+
+# (service, operation) -> (action, encryption context key of the topic or queue)
+_SENDS = {
+    ("sns", "Publish"): ("sns:Publish", "aws:sns:topicArn"),
+    ("sqs", "SendMessage"): ("sqs:SendMessage", "aws:sqs:arn"),
+}
+
+
+def _send(call: Call, stack: CompiledStack) -> Iterator[Need]:
+    """A message to a topic or queue, and the key the service encrypts it with for the sender."""
+    spec = _SENDS.get((call.service, call.operation))
+    if spec is None:
+        raise NotModelled(f"devstack.iam does not model {call.service}.{call.operation}")
+    action, context_key = spec
+    if call.service == "sns":
+        target = str(call.params["TopicArn"])
+    else:
+        account, name = str(call.params["QueueUrl"]).rstrip("/").split("/")[-2:]
+        target = f"arn:aws:sqs:{stack.bindings.region}:{account}:{name}"
+    yield Need(Request(action, target))
+    context = {f"kms:encryptioncontext:{context_key}".lower(): target}
+    yield from _through_service(stack, target, call.service, ("kms:GenerateDataKey", "kms:Decrypt"), context)
+
+
+def _lambda(call: Call, stack: CompiledStack) -> Iterator[Need]:
+    if call.operation != "Invoke":
+        raise NotModelled(f"devstack.iam does not model lambda.{call.operation}")
+    name = str(call.params["FunctionName"])
+    if not name.startswith("arn:"):
+        name = f"arn:aws:lambda:{stack.bindings.region}:{stack.bindings.account}:function:{name}"
+    yield Need(Request("lambda:InvokeFunction", name))
+
+
+def _cloudtrail_data(call: Call, stack: CompiledStack) -> Iterator[Need]:
+    yield Need(Request(f"cloudtrail-data:{call.operation}", str(call.params.get("channelArn", "*"))))
+
+
+_SERVICES = {
+    "dynamodb": _dynamodb,
+    "s3": _s3,
+    "kms": _kms,
+    "stepfunctions": _stepfunctions,
+    "cognito-idp": _cognito,
+    "sns": _send,
+    "sqs": _send,
+    "lambda": _lambda,
+    "cloudtrail-data": _cloudtrail_data,
+}
