@@ -10,9 +10,10 @@ from collections.abc import Callable
 from typing import Any
 
 from benchmarks.harness import Caller, account, new_caller, observing_every_call, percentiles, timed
-from custody import datamap, dynamo
-from custody.aws import clients
-from custody.settings import Settings
+from custody.declared import datamap
+from custody.declared.settings import Settings
+from custody.platform.aws import clients
+from custody.stores import dynamo
 from devstack.metering import counting_calls
 
 REPEATS = 40

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from custody import catalog
+from custody.declared import catalog
 
 ROOT = Path(__file__).resolve().parents[1]
 RUNS = 7

@@ -12,11 +12,11 @@ from collections import Counter
 from typing import Any
 
 from benchmarks.harness import account
-from custody import datamap
-from custody.aws import clients
-from custody.erasure import BATCH_WRITE_MAX, DELETE_OBJECTS_MAX, ErasureSteps
-from custody.requests import ErasureReason, RequestRegistry
-from custody.settings import Settings
+from custody.declared import datamap
+from custody.declared.settings import Settings
+from custody.erasure.requests import ErasureReason, RequestRegistry
+from custody.erasure.steps import BATCH_WRITE_MAX, DELETE_OBJECTS_MAX, ErasureSteps
+from custody.platform.aws import clients
 from devstack.metering import counting_calls
 
 ITEMS = (10, 100, 1_000, 10_000)

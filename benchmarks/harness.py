@@ -31,10 +31,10 @@ os.environ.update(
 
 from moto import mock_aws  # noqa: E402 - after the fake credentials
 
-from custody import aws  # noqa: E402 - after the fake credentials
-from custody.catalog import Audience  # noqa: E402 - after the fake credentials
-from custody.keys import get_keyring  # noqa: E402 - after the fake credentials
-from custody.settings import Settings, get_settings  # noqa: E402 - after the fake credentials
+from custody.crypto.keyring import get_keyring  # noqa: E402 - after the fake credentials
+from custody.declared.catalog import Audience  # noqa: E402 - after the fake credentials
+from custody.declared.settings import Settings, get_settings  # noqa: E402 - after the fake credentials
+from custody.platform import aws  # noqa: E402 - after the fake credentials
 from devstack import atomicity, events  # noqa: E402 - after the fake credentials
 from devstack.provision import client_factory, provision  # noqa: E402 - after the fake credentials
 from devstack.resources import Resources  # noqa: E402 - after the fake credentials

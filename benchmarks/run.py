@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks import api, coldstart, cost, erasure, workflow
-from custody import datamap
+from custody.declared import datamap
 
 RESULTS = Path(__file__).resolve().parent / "results" / "latest.json"
 

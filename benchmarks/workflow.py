@@ -19,10 +19,10 @@ from typing import Any
 
 from benchmarks.api import PROFILE
 from benchmarks.harness import Caller, account, observing_every_call
-from custody import datamap, naming
-from custody.aws import clients
-from custody.erasure import BATCH_WRITE_MAX
-from custody.settings import Settings
+from custody.declared import datamap, naming
+from custody.declared.settings import Settings
+from custody.erasure.steps import BATCH_WRITE_MAX
+from custody.platform.aws import clients
 from devstack import identity, patches, runtime
 from devstack.resources import Resources
 

@@ -16,7 +16,7 @@ import argparse
 import os
 from pathlib import Path
 
-from custody.settings import Settings
+from custody.declared.settings import Settings
 from devstack.audit_report import render_html, render_text, verdict
 from devstack.audit_trail import AuditorReader, Chain, Verification, verify
 from devstack.operator import OperatorError, settings_for

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from html import escape
 from typing import Any, Final
 
-from custody.audit import AuditEvent
+from custody.audit.ledger import AuditEvent
 from devstack.audit_trail import Chain, HistoryEvent, Verification
 
 QUIET_STATES: Final = frozenset({"ChoiceStateEntered", "PassStateEntered", "SucceedStateEntered"})

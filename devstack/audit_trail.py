@@ -18,9 +18,9 @@ from typing import Any, Final
 
 from botocore.exceptions import ClientError
 
-from custody import naming
-from custody.audit import CHAINS_TABLE, DOCUMENTS, GENESIS, LEDGER_PREFIX, AuditEvent, canonical, digest
-from custody.settings import Settings
+from custody.audit.ledger import CHAINS_TABLE, DOCUMENTS, GENESIS, LEDGER_PREFIX, AuditEvent, canonical, digest
+from custody.declared import naming
+from custody.declared.settings import Settings
 from devstack.provision import ClientFactory
 
 WORKFLOW_ACTOR: Final = "erasure-workflow"

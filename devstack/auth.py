@@ -4,7 +4,7 @@ The deployed API (`infra.constructs.api`) puts one `COGNITO_USER_POOLS` authoriz
 on every non-public method, with the OAuth scopes `catalog.Route.gateway_scopes` declares. This
 module reproduces exactly what that authorizer checks, from the same declaration; everything
 else a token must satisfy (its app client, its groups, its dates) is checked by the function
-(`custody.authorization`), which runs the same code locally and in AWS.
+(`custody.access_control.authorization`), which runs the same code locally and in AWS.
 
 A request reaches the function only when all of these hold, else it is refused with API
 Gateway's `401 Unauthorized` before any function runs:
@@ -44,8 +44,8 @@ from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 from joserfc.util import urlsafe_b64decode
 
-from custody.authorization import CLAIM_DATE_FORMAT
-from custody.catalog import Audience, Route, TokenUse
+from custody.access_control.authorization import CLAIM_DATE_FORMAT
+from custody.declared.catalog import Audience, Route, TokenUse
 
 ALGORITHMS: Final = ("RS256",)
 

@@ -106,7 +106,7 @@ def _start(stack: object) -> object:
 def cmd_token(args: argparse.Namespace) -> int:
     from botocore.exceptions import BotoCoreError, ClientError
 
-    from custody import naming
+    from custody.declared import naming
     from devstack import identity
     from devstack.provision import client_factory
     from devstack.resources import NoStackRunning, StackInfo

@@ -20,10 +20,10 @@ from collections.abc import Iterable, Mapping
 from typing import Any, Final
 from urllib.parse import unquote
 
-from custody import catalog, naming
-from custody.authorization import CLAIM_DATE_FORMAT
-from custody.catalog import Audience, Route, TokenUse
-from custody.settings import ENV_PREFIX
+from custody.access_control.authorization import CLAIM_DATE_FORMAT
+from custody.declared import catalog, naming
+from custody.declared.catalog import Audience, Route, TokenUse
+from custody.declared.settings import ENV_PREFIX
 from devstack.resources import Resources
 
 STAGE: Final = "live"

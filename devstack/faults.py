@@ -1,7 +1,7 @@
 """Seeded AWS faults for the functions' own clients, through each client's botocore event system.
 
 `FaultInjector(FaultPlan(seed=…, rate=…)).active()` makes a chosen share of the AWS calls that
-`custody.aws.clients` make fail, the way AWS fails:
+`custody.platform.aws.clients` make fail, the way AWS fails:
 
 * throttling (`ThrottlingException`, DynamoDB's `ProvisionedThroughputExceededException`,
   S3's `SlowDown`, Cognito's `TooManyRequestsException`, SNS's `Throttling`);
@@ -47,7 +47,7 @@ from botocore.awsrequest import AWSResponse
 from botocore.exceptions import EndpointConnectionError, ReadTimeoutError
 from moto.core.botocore_stubber import MockRawResponse
 
-from custody import aws
+from custody.platform import aws
 from devstack import runtime
 
 
@@ -269,7 +269,7 @@ class FaultInjector:
 
     @contextmanager
     def active(self) -> Iterator[FaultLog]:
-        """Fault the functions' clients (`custody.aws.clients`) until the block ends."""
+        """Fault the functions' clients (`custody.platform.aws.clients`) until the block ends."""
         injector = self
         original_cached = aws.Clients._cached
         original_invoke = runtime.invoke

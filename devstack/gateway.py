@@ -2,11 +2,11 @@
 
 For each request it does what the deployed API Gateway does, in the same order:
 
-1. match a route of `custody.catalog.ROUTES` (else 403 `Missing Authentication Token`, which is
+1. match a route of `custody.declared.catalog.ROUTES` (else 403 `Missing Authentication Token`, which is
    what a REST API answers for a resource or method it does not define);
 2. run the Cognito authorizer (`devstack.auth`): 401 `Unauthorized` for a missing or invalid
    token, or one without the method's OAuth scopes; public routes skip it. Groups, app
-   clients and the rest are the function's to check, as in AWS (`custody.authorization`);
+   clients and the rest are the function's to check, as in AWS (`custody.access_control.authorization`);
 3. build the REST proxy event (resource, path, path and query parameters with their
    multi-value forms, headers, body - base64 for binary media - and a requestContext with
    stage, requestId, identity and, after step 2, `authorizer.claims`);
@@ -40,7 +40,7 @@ from werkzeug.routing import Map, Rule
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
-from custody import catalog
+from custody.declared import catalog
 from devstack import cognito, docs, events
 from devstack.auth import Principal, TokenVerifier, Unauthorized
 from devstack.runtime import Invocation

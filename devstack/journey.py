@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Final, TextIO
 
-from custody import datamap, naming
+from custody.declared import datamap, naming
 from devstack import identity
 from devstack.provision import client_factory
 from devstack.resources import StackInfo
@@ -421,7 +421,7 @@ def auditor_view(journey: Journey) -> str:
     if leaked:
         raise StepFailed(f"the execution history holds personal values: {', '.join(leaked)}")
     journey.say("the history holds ids, counts and statuses only: none of the submitted values")
-    from custody.settings import Settings
+    from custody.declared.settings import Settings
     from devstack.audit_cli import inspect
     from devstack.audit_report import render_text
 

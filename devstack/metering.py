@@ -8,12 +8,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from custody import aws
+from custody.platform import aws
 
 
 @contextmanager
 def counting_calls(*services: str, this_thread_only: bool = False) -> Iterator[Counter[str]]:
-    """`service.Operation` → calls made through `custody.aws.clients` for these services.
+    """`service.Operation` → calls made through `custody.platform.aws.clients` for these services.
 
     `this_thread_only` leaves out the calls of other threads (the workflow's in-process Lambdas).
     """

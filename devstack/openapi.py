@@ -2,7 +2,7 @@
 
 Each API function's resolver describes the routes it implements (`app.get_openapi_json_schema()`
 from Powertools, built from the handlers' Pydantic models). The merged document keeps the
-operations of the routes `custody.catalog.ROUTES` declares — the only ones API Gateway
+operations of the routes `custody.declared.catalog.ROUTES` declares — the only ones API Gateway
 serves — adds the security each route's audience needs, and lists every declared route that
 no function implements yet as answering 501 `not_implemented`, so the document never promises
 more than exists. `docs/openapi.json` is this document, committed; `custody openapi --check`
@@ -19,9 +19,9 @@ from http import HTTPStatus
 from pathlib import Path
 from typing import Any, Final
 
-from custody import catalog
-from custody.catalog import Audience
-from custody.errors import CustodyError, ServiceBusy
+from custody.declared import catalog
+from custody.declared.catalog import Audience
+from custody.declared.errors import CustodyError, ServiceBusy
 from devstack import runtime
 from devstack.paths import OPENAPI_DOC
 
@@ -72,11 +72,11 @@ ERROR_SCHEMA: Final[dict[str, Any]] = {
     },
     "required": ["error", "message", "details"],
 }
-UNSUPPORTED_MEDIA_TYPE: Final = 415  # custody.api.unsupported_media_type
+UNSUPPORTED_MEDIA_TYPE: Final = 415  # custody.api.http.unsupported_media_type
 
 
 def error_statuses() -> list[int]:
-    """The refusals the shared resolver answers: custody.errors' client errors, a body that is not
+    """The refusals the shared resolver answers: custody.declared.errors' client errors, a body that is not
     JSON (415) and a service kept busy past the retries (503, with Retry-After)."""
     found = {UNSUPPORTED_MEDIA_TYPE}
     pending: list[type[CustodyError]] = [CustodyError]
@@ -244,7 +244,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     documents = function_documents()
     for item in undeclared_operations(documents):
-        print(f"warning: not in custody.catalog.ROUTES, so not served: {item}", file=sys.stderr)
+        print(f"warning: not in custody.declared.catalog.ROUTES, so not served: {item}", file=sys.stderr)
     text = render(merge(documents))
     if args.write:
         args.path.parent.mkdir(parents=True, exist_ok=True)

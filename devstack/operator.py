@@ -14,8 +14,9 @@ import argparse
 import os
 from pathlib import Path
 
-from custody import aws, naming
-from custody.settings import Settings, get_settings
+from custody.declared import naming
+from custody.declared.settings import Settings, get_settings
+from custody.platform import aws
 
 
 class OperatorError(Exception):
@@ -48,7 +49,8 @@ def settings_for(local: bool, state_dir: Path) -> Settings:
 
 
 def cmd_restore_guard(args: argparse.Namespace) -> int:
-    from custody import datamap, restore_guard
+    from custody.declared import datamap
+    from custody.erasure import restore_guard
 
     settings = settings_for(args.local, args.state_dir)
     try:
@@ -64,7 +66,7 @@ def cmd_restore_guard(args: argparse.Namespace) -> int:
 
 
 def cmd_erasure_rerun(args: argparse.Namespace) -> int:
-    from custody.requests import RequestRegistry, RequestStatus
+    from custody.erasure.requests import RequestRegistry, RequestStatus
 
     settings = settings_for(args.local, args.state_dir)
     registry = RequestRegistry(settings)

@@ -32,9 +32,9 @@ from typing import Any, Final
 import boto3
 from botocore.config import Config
 
-from custody import catalog, datamap, naming
-from custody.catalog import Audience
-from custody.settings import Settings
+from custody.declared import catalog, datamap, naming
+from custody.declared.catalog import Audience
+from custody.declared.settings import Settings
 from devstack.paths import ERASURE_ASL
 from devstack.resources import FunctionInfo, KeyInfo, Resources, UserPoolInfo
 from devstack.runtime import LAMBDA_RUNTIME

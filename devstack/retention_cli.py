@@ -7,7 +7,7 @@ custody retention sweep [--now T]                          run the sweep once (a
 Against AWS with your credentials (settings from `CUSTODY_*` variables, as the operator commands),
 or with `--local` against the running local stack. `--now` travels in time (the local stack's
 customers are all recent): e.g. `custody retention sweep --local --now 2030-01-01T00:00:00Z`.
-Every date comes from custody.retention; nothing printed is personal data.
+Every date comes from custody.retention.schedule; nothing printed is personal data.
 """
 
 from __future__ import annotations
@@ -22,18 +22,18 @@ from devstack.operator import OperatorError, settings_for
 
 
 def _moment(text: str | None, default: datetime) -> datetime:
-    from custody import retention
+    from custody.retention import schedule
 
     if text is None:
         return default
     try:
-        return retention.parse(text if "T" in text else f"{text}T00:00:00Z")
+        return schedule.parse(text if "T" in text else f"{text}T00:00:00Z")
     except ValueError as error:
         raise OperatorError(f"not a UTC date or moment: {text} ({error})") from None
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
-    from custody import disposal
+    from custody.retention import disposal
 
     settings = settings_for(args.local, args.state_dir)
     now = _moment(args.now, datetime.now(UTC))
@@ -54,7 +54,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
 
 def cmd_register(args: argparse.Namespace) -> int:
-    from custody import disposal
+    from custody.retention import disposal
 
     settings = settings_for(args.local, args.state_dir)
     until = _moment(args.until, datetime.now(UTC))
@@ -83,7 +83,7 @@ def _print_entry(entry: dict[str, Any]) -> None:
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
-    from custody import disposal
+    from custody.retention import disposal
 
     settings = settings_for(args.local, args.state_dir)
     if args.batch is not None:

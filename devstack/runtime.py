@@ -2,7 +2,7 @@
 
 Both moto's Lambda (the patched `LambdaFunction._invoke_lambda`, which Step Functions tasks and
 `lambda:Invoke` reach) and the local API gateway call `invoke()`. It imports the function's
-handler from `functions/` (the handler path of `custody.catalog`), applies the function's
+handler from `functions/` (the handler path of `custody.declared.catalog`), applies the function's
 environment variables plus the variables the Lambda runtime sets, runs the handler under a
 re-entrant lock and returns what Lambda returns: the JSON payload, or on an exception the
 `{"errorMessage", "errorType", "requestId", "stackTrace"}` payload with a function error, so
@@ -291,7 +291,7 @@ def forget_environment() -> None:
 
 def _refresh_process_caches(spec: FunctionSpec) -> None:
     """Forget cached settings always, and cached clients when the function's world changed."""
-    settings_module = importlib.import_module("custody.settings")
+    settings_module = importlib.import_module("custody.declared.settings")
     settings_module.get_settings.cache_clear()
     fingerprint = (*sorted(spec.environment.items()), ("AWS_ENDPOINT_URL", _STATE.endpoint_url or ""))
     if fingerprint != _STATE.fingerprint:
@@ -300,9 +300,9 @@ def _refresh_process_caches(spec: FunctionSpec) -> None:
 
 
 def reset_function_clients() -> None:
-    """Drop the functions' cached boto3 clients (`custody.aws.reset_clients`), if that module exists."""
+    """Drop the functions' cached boto3 clients (`custody.platform.aws.reset_clients`), if that module exists."""
     try:
-        aws = importlib.import_module("custody.aws")
+        aws = importlib.import_module("custody.platform.aws")
     except ModuleNotFoundError:
         return
     reset = getattr(aws, "reset_clients", None)

@@ -13,9 +13,9 @@ from typing import Any, Final
 
 from botocore.config import Config
 
-from custody import naming
-from custody.catalog import Audience
-from custody.settings import ENV_PREFIX
+from custody.declared import naming
+from custody.declared.catalog import Audience
+from custody.declared.settings import ENV_PREFIX
 from devstack import openapi
 from devstack.auth import JwksCache, TokenVerifier, UserPool
 from devstack.gateway import DEFAULT_PORT, Gateway, GatewayServer, lambda_invoker

@@ -1,6 +1,6 @@
 """What each function may do, store by store: the least privilege its role is built from.
 
-`custody.catalog` declares the functions and `custody.datamap` the stores; this module is the
+`custody.declared.catalog` declares the functions and `custody.declared.datamap` the stores; this module is the
 one place that says which function touches which store and how. Whatever follows a store
 through the data map is derived from it (the erasure steps erase every store, the access
 report reads every personal store), so a store added to the data map is reached by both
@@ -15,8 +15,8 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from types import MappingProxyType
 
-from custody import datamap
-from custody.datamap import Classification
+from custody.declared import datamap
+from custody.declared.datamap import Classification
 
 
 class TableAccess(StrEnum):
@@ -46,7 +46,7 @@ class KeyUse(StrEnum):
 
 
 class TokenSeal(StrEnum):
-    """Use of the processor-token HMAC key (custody.task_tokens)."""
+    """Use of the processor-token HMAC key (custody.subprocessors.task_tokens)."""
 
     SEAL = "seal"  # kms:GenerateMac: the erasure steps bind a task token to its sub-processor
     CHECK = "check"  # kms:VerifyMac: the acknowledgement route checks a returned token
@@ -67,7 +67,7 @@ class Access:
     processor_tokens: TokenSeal | None = None
     # Put audit events into the Object Lock bucket (encrypt-only on the audit key) and claim chain
     # heads in `audit_chains`. Every function does: the workflow its steps, the API functions their
-    # sensitive actions and refusals (custody.api).
+    # sensitive actions and refusals (custody.api.http).
     writes_ledger: bool = True
 
 
@@ -189,7 +189,7 @@ _DECLARED: Mapping[str, Access] = MappingProxyType(
 
 
 def _with_ledger(access: Access) -> Access:
-    """A ledger writer reads and claims chain heads: `custody.audit` needs nothing else of DynamoDB."""
+    """A ledger writer reads and claims chain heads: `custody.audit.ledger` needs nothing else of DynamoDB."""
     if not access.writes_ledger:
         return access
     return replace(access, tables={**access.tables, AUDIT_CHAINS: TableAccess.READ_WRITE})

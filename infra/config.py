@@ -8,7 +8,7 @@ from typing import Any
 
 from constructs import Node
 
-from custody import datamap, naming
+from custody.declared import datamap, naming
 
 CONTEXT_PREFIX = "custody:"
 

@@ -7,8 +7,8 @@ from typing import Any
 from aws_cdk import Aws, CfnOutput, Stack, Tags
 from constructs import Construct
 
-from custody import datamap
-from custody.datamap import Erasure
+from custody.declared import datamap
+from custody.declared.datamap import Erasure
 from infra.access import ACCESS
 from infra.config import CustodyConfig
 from infra.constructs.api import Api

@@ -5,7 +5,7 @@ Who is calling is known per thread: the in-process Lambda runtime runs each invo
 call a handler directly do the same. Calls from a thread acting as nobody - the test's own
 checks, provisioning, the gateway - are not a function's and are not checked.
 
-Where it sits: on each client `custody.aws.clients` builds (and each client moto's Step
+Where it sits: on each client `custody.platform.aws.clients` builds (and each client moto's Step
 Functions interpreter builds for a task, bound to the state machine's role), botocore's
 `before-parameter-build` evaluates the call's `Need`s (devstack.iam.requests) against the
 compiled stack and `before-call` answers a refused call as AWS would (DynamoDB, KMS, Step
@@ -28,7 +28,7 @@ from typing import Any, Final
 from botocore.awsrequest import AWSResponse
 from moto.core.botocore_stubber import MockRawResponse
 
-from custody import naming
+from custody.declared import naming
 from devstack.iam.ledger import LEDGER, Ledger
 from devstack.iam.policy import Principal, Request
 from devstack.iam.requests import Call, Need, NotModelled, authorizations

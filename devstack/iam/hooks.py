@@ -2,7 +2,7 @@
 
 `installed()` (nestable) wraps, for as long as it is active:
 
-* `custody.aws.Clients._cached`: every client the functions build is `attach`ed;
+* `custody.platform.aws.Clients._cached`: every client the functions build is `attach`ed;
 * `devstack.runtime`: each invocation runs `acting_as(<its function name>)`;
 * moto's Step Functions interpreter (`boto_client_for`, imported by name into each task
   module): the Lambda, SQS and SNS clients a task builds are attached as the state machine's
@@ -21,8 +21,8 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any, ClassVar, Final
 
-from custody import aws
-from custody.settings import Settings
+from custody.declared.settings import Settings
+from custody.platform import aws
 from devstack import runtime
 from devstack.iam import synthesis
 from devstack.iam.enforce import acting_as, attach, current_stack, enforcing, state_machine_principal

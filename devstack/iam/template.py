@@ -3,7 +3,7 @@
 `Resolver(template, Bindings(...)).resolve(value)` turns `Ref`, `Fn::GetAtt`, `Fn::Join`,
 `Fn::Sub`, `Fn::Select`, `Fn::Split` and the pseudo parameters into the strings they would be in
 this account and region. The physical names come from the template itself (table, bucket, topic,
-queue, function and state machine names are `custody.naming`'s, which the local stack provisions
+queue, function and state machine names are `custody.declared.naming`'s, which the local stack provisions
 too); what only exists once provisioned is bound from the local stack: KMS key ARNs (by alias)
 and user pool ARNs (by pool name). A value that cannot be resolved becomes
 `unresolved:<LogicalId>.<attribute>`, which no real ARN matches.

@@ -16,14 +16,15 @@ from collect.schemas import (
     ErasureReference,
     ProfileView,
 )
-from custody import datamap, idempotency
-from custody.api import build_resolver, entrypoint, observability, require_recent_sign_in, subject_id
-from custody.consent import ConsentChange, ConsentLedger
-from custody.documents import DocumentStore, check_upload
-from custody.models import Profile
-from custody.profile import ProfileService, StoredProfile
-from custody.settings import get_settings
-from custody.subjects import SubjectRegistry
+from custody.api.http import build_resolver, entrypoint, observability, require_recent_sign_in, subject_id
+from custody.customers.consent import ConsentChange, ConsentLedger
+from custody.customers.documents import DocumentStore, check_upload
+from custody.customers.models import Profile
+from custody.customers.profile import ProfileService, StoredProfile
+from custody.declared import datamap
+from custody.declared.settings import get_settings
+from custody.platform import idempotency
+from custody.stores.subjects import SubjectRegistry
 
 obs = observability("collect")
 app = build_resolver("collect")

@@ -6,9 +6,9 @@ import time
 
 from aws_lambda_powertools.event_handler import Response, content_types
 
-from custody.api import build_resolver, entrypoint, observability, require_recent_sign_in, subject_id
-from custody.settings import get_settings
-from custody.withdrawal import Withdrawals
+from custody.api.http import build_resolver, entrypoint, observability, require_recent_sign_in, subject_id
+from custody.declared.settings import get_settings
+from custody.erasure.starter import Withdrawals
 from erase.schemas import WithdrawalAccepted
 
 obs = observability("erase")

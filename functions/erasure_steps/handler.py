@@ -16,13 +16,13 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from custody import datamap
-from custody.api import observability
-from custody.audit import AuditLedger
-from custody.erasure import ErasureSteps, TransientError
-from custody.ledger_grammar import WORKFLOW_STEPS
-from custody.settings import get_settings
-from custody.transient import transient_as
+from custody.api.http import observability
+from custody.audit.grammar import WORKFLOW_STEPS
+from custody.audit.ledger import AuditLedger
+from custody.declared import datamap
+from custody.declared.settings import get_settings
+from custody.erasure.steps import ErasureSteps, TransientError
+from custody.platform.transient import transient_as
 
 obs = observability("erasure_steps")
 ACTOR = "erasure-workflow"

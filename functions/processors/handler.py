@@ -7,12 +7,12 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Path
 
-from custody.api import build_resolver, caller, entrypoint, observability
-from custody.disclosures import Disclosures
-from custody.erasure_acks import ErasureAcks
-from custody.processors import PROCESSOR_ID_PATTERN, Agreement, AgreementTerms, ProcessorRegistry
-from custody.settings import get_settings
-from custody.staff import processor_principal, staff_member
+from custody.access_control.principals import processor_principal, staff_member
+from custody.api.http import build_resolver, caller, entrypoint, observability
+from custody.declared.settings import get_settings
+from custody.subprocessors.acknowledgements import ErasureAcks
+from custody.subprocessors.disclosures import Disclosures
+from custody.subprocessors.registry import PROCESSOR_ID_PATTERN, Agreement, AgreementTerms, ProcessorRegistry
 from processors.schemas import AgreementList, DisclosureIn, DisclosureOut, ErasureAckIn, ErasureAckOut
 
 obs = observability("processors")

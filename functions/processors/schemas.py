@@ -6,7 +6,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from custody.processors import PROCESSOR_ID_PATTERN, Agreement
+from custody.subprocessors.registry import PROCESSOR_ID_PATTERN, Agreement
 
 
 class AgreementList(BaseModel):

@@ -1,7 +1,7 @@
 """The `retention` function: the scheduled retention sweep and the erasure SLA measure.
 
 EventBridge invokes it with `{"task": "sweep"}` (daily) or `{"task": "sla"}` (hourly). The sweep
-starts retention erasures (custody.disposal); both publish metrics the dashboard and the SLA
+starts retention erasures (custody.retention.disposal); both publish metrics the dashboard and the SLA
 alarm read: counts and ages only, never an id of a customer.
 """
 
@@ -12,9 +12,9 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from custody import disposal
-from custody.api import observability
-from custody.settings import get_settings
+from custody.api.http import observability
+from custody.declared.settings import get_settings
+from custody.retention import disposal
 
 obs = observability("retention")
 TASKS = frozenset({"sweep", "sla"})

@@ -7,13 +7,13 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 
-from custody.api import build_resolver, caller, entrypoint, observability
-from custody.grants import AccessGrants
-from custody.interactions import Interactions
-from custody.reviews import ChangeReviews, Decision
-from custody.settings import get_settings
-from custody.staff import StaffMember, staff_member
-from custody.staff_views import StaffViews
+from custody.access_control.principals import StaffMember, staff_member
+from custody.api.http import build_resolver, caller, entrypoint, observability
+from custody.declared.settings import get_settings
+from custody.staff_access.grants import AccessGrants
+from custody.staff_access.interactions import Interactions
+from custody.staff_access.reviews import ChangeReviews, Decision
+from custody.staff_access.views import StaffViews
 from staff.schemas import (
     ApprovalIn,
     CustomerView,

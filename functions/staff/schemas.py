@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from custody.grants import DEFAULT_MINUTES, MAX_MINUTES
+from custody.staff_access.grants import DEFAULT_MINUTES, MAX_MINUTES
 
 CustomerId = Annotated[str, Field(pattern=r"^[A-Za-z0-9-]{1,128}$")]
 

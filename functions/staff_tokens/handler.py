@@ -14,9 +14,9 @@ from typing import Any
 from aws_lambda_powertools.utilities.data_classes.cognito_user_pool_event import PreTokenGenerationV2TriggerEvent
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from custody.api import observability
-from custody.authorization import staff_scopes
-from custody.settings import get_settings
+from custody.access_control.authorization import staff_scopes
+from custody.api.http import observability
+from custody.declared.settings import get_settings
 
 obs = observability("staff_tokens")
 

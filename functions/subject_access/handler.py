@@ -8,14 +8,14 @@ from typing import Annotated, Any
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Header, Path
 
-from custody import idempotency
-from custody.access_report import AccessReport
-from custody.api import build_resolver, caller, entrypoint, observability, subject_id
-from custody.change_requests import ChangeRequests
-from custody.documents import DocumentStore
-from custody.errors import NotFound
-from custody.requests import RequestRegistry, status_view
-from custody.settings import get_settings
+from custody.api.http import build_resolver, caller, entrypoint, observability, subject_id
+from custody.customers.access_report import AccessReport
+from custody.customers.change_requests import ChangeRequests
+from custody.customers.documents import DocumentStore
+from custody.declared.errors import NotFound
+from custody.declared.settings import get_settings
+from custody.erasure.requests import RequestRegistry, status_view
+from custody.platform import idempotency
 from subject_access.schemas import (
     AccessReportBody,
     ChangeRequestIn,

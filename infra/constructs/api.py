@@ -1,4 +1,4 @@
-"""The REST API: one method per `custody.catalog.ROUTES` entry, a Cognito authorizer per audience.
+"""The REST API: one method per `custody.declared.catalog.ROUTES` entry, a Cognito authorizer per audience.
 
 Access logs hold no personal data (the resource template, never the path with its ids; no
 caller IP, no subject); execution logs are errors only and never carry bodies; a WAF web ACL
@@ -19,8 +19,8 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_wafv2 as wafv2
 from constructs import Construct
 
-from custody import catalog
-from custody.catalog import Audience, Route
+from custody.declared import catalog
+from custody.declared.catalog import Audience, Route
 from infra.config import CustodyConfig
 from infra.constructs.identity import Identity
 from infra.constructs.loggroups import encrypted_log_group

@@ -4,7 +4,7 @@ The trail is multi-region, validates its log files, is encrypted with the audit 
 every management event (every KMS call on the keys among them) plus the data events on the
 personal-data tables and buckets and on the erasure state machine. It also streams to an
 encrypted CloudWatch Logs group. With the context flag `custody:cloudTrailLake`, a CloudTrail
-Lake event data store and channel receive a copy of every audit event (`custody.audit_lake`).
+Lake event data store and channel receive a copy of every audit event (`custody.audit.lake`).
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from custody import naming
-from custody.datamap import Classification
+from custody.declared import naming
+from custody.declared.datamap import Classification
 from infra.config import CustodyConfig
 from infra.constructs.data import no_replica, tag_store
 from infra.constructs.loggroups import encrypted_log_group

@@ -16,7 +16,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
-from custody import datamap
+from custody.declared import datamap
 from infra.config import CustodyConfig
 from infra.constructs.audit import LEDGER_PREFIX, TRAIL_PREFIX, Audit
 from infra.nag import acknowledge_wildcard

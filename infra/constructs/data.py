@@ -1,4 +1,4 @@
-"""Every store of the data map, and the operational tables, exactly as `custody.datamap` declares them.
+"""Every store of the data map, and the operational tables, exactly as `custody.declared.datamap` declares them.
 
 Tables: partitioned by `subject_id` (operational tables by their own id), on-demand, SSE with
 the data key, PITR on. A store erased by shredding keeps the shortest PITR window DynamoDB
@@ -15,8 +15,8 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct, IConstruct
 
-from custody import datamap, naming
-from custody.datamap import BucketStore, Classification, Erasure, TableStore
+from custody.declared import datamap, naming
+from custody.declared.datamap import BucketStore, Classification, Erasure, TableStore
 from infra.config import CustodyConfig
 from infra.nag import HIPAA, NIST, acknowledge, acknowledge_in_packs, checkov_skip
 

@@ -1,4 +1,4 @@
-"""One Lambda per `custody.catalog.FUNCTIONS` entry, each with a role built from `infra.access`.
+"""One Lambda per `custody.declared.catalog.FUNCTIONS` entry, each with a role built from `infra.access`.
 
 Code is the plain `functions/` asset; third-party wheels come from a layer of `build/lambda-deps`
 (`make lambda-deps` builds them for arm64 and the runtime's Python, without Docker).
@@ -16,10 +16,10 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from custody import catalog, datamap, naming
-from custody.catalog import Function
-from custody.datamap import Classification
-from custody.settings import Settings
+from custody.declared import catalog, datamap, naming
+from custody.declared.catalog import Function
+from custody.declared.datamap import Classification
+from custody.declared.settings import Settings
 from infra.access import ACCESS, Access, TokenSeal
 from infra.config import CustodyConfig
 from infra.constructs import grants
@@ -263,7 +263,7 @@ class Functions(Construct):
             function,
             "CKV_AWS_173",
             f"The {spec.name} function's environment holds resource names and settings only, never a secret "
-            "(custody.settings); Lambda encrypts it at rest with an AWS managed key.",
+            "(custody.declared.settings); Lambda encrypts it at rest with an AWS managed key.",
         )
         acknowledge(
             function,

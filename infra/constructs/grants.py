@@ -14,7 +14,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 
-from custody.datamap import BucketStore
+from custody.declared.datamap import BucketStore
 from infra.access import BucketAccess, KeyUse, TableAccess
 
 # Every customer's objects live under their own prefix; a function serving every customer

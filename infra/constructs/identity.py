@@ -13,8 +13,8 @@ from aws_cdk import aws_cognito as cognito
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
-from custody import catalog, naming
-from custody.catalog import Audience
+from custody.declared import catalog, naming
+from custody.declared.catalog import Audience
 from infra.config import CustodyConfig
 from infra.nag import acknowledge
 
@@ -62,7 +62,7 @@ class Identity(Construct):
                 "Group" + "".join(part.title() for part in group.split("_")),
                 user_pool_id=self.staff.user_pool_id,
                 group_name=group,
-                description=f"Staff group {group}: routes that name it in custody.catalog.",
+                description=f"Staff group {group}: routes that name it in custody.declared.catalog.",
             )
         self.staff_api = self._resource_server(config, self.staff, "StaffApi", Audience.STAFF, catalog.STAFF_GROUPS)
         self.staff_client = self.staff.add_client(

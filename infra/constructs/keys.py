@@ -1,13 +1,13 @@
 """The key hierarchy: a data key, an audit key and an operations key, all customer managed.
 
 * data: encrypts every table and data bucket, the backup vault, and wraps each customer's
-  own data key (envelope encryption, `custody.keys`);
+  own data key (envelope encryption, `custody.crypto.keyring`);
 * audit: encrypts the audit ledger bucket and the CloudTrail logs; function roles that touch
   personal data are denied it (the ledger writer may only encrypt with it);
 * operations: encrypts log groups, the alarm topic and dead-letter queues, so the services
   that write there never need the data key;
 * processor tokens: an HMAC_256 key (GENERATE_VERIFY_MAC) that binds each sub-processor's task
-  token to it (`custody.task_tokens`). KMS rotates no HMAC key automatically; its key policy lets
+  token to it (`custody.subprocessors.task_tokens`). KMS rotates no HMAC key automatically; its key policy lets
   only the erasure steps generate MACs and only the processors function verify them.
 """
 
@@ -20,7 +20,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
-from custody import naming
+from custody.declared import naming
 from infra.config import CustodyConfig
 from infra.nag import acknowledge, checkov_skip
 

@@ -15,7 +15,7 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
-from custody import catalog, naming
+from custody.declared import catalog, naming
 from infra.config import CustodyConfig
 
 PERIOD = Duration.minutes(5)

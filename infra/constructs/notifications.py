@@ -12,8 +12,8 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from custody import naming
-from custody.datamap import Classification
+from custody.declared import naming
+from custody.declared.datamap import Classification
 from infra.config import CustodyConfig
 from infra.constructs.data import CLASSIFICATION_TAG
 

@@ -1,7 +1,7 @@
 """The retention schedule: EventBridge invokes the `retention` function daily (sweep) and hourly (SLA).
 
 The sweep erases customers inactive past the configured period through the erasure workflow
-(custody.disposal); the hourly run only measures the age of the oldest open erasure, which the
+(custody.retention.disposal); the hourly run only measures the age of the oldest open erasure, which the
 SLA alarm watches. The events carry a task name, never an id.
 """
 

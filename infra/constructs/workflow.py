@@ -16,7 +16,7 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
-from custody import naming
+from custody.declared import naming
 from infra.config import CustodyConfig
 from infra.constructs.loggroups import encrypted_log_group
 from infra.nag import acknowledge

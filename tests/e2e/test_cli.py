@@ -12,7 +12,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from custody import catalog, datamap, naming
+from custody.declared import catalog, datamap, naming
 from devstack import cli
 from devstack.paths import REPO_ROOT
 from tests.integration.conftest import ServedStack

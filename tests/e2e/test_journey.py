@@ -8,7 +8,7 @@ from collections import Counter
 
 import pytest
 
-from custody import naming
+from custody.declared import naming
 from devstack import journey
 from tests.integration.conftest import ServedStack
 from tests.robustness.figures import FIGURES

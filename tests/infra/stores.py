@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from custody import datamap
-from custody.datamap import Classification
+from custody.declared import datamap
+from custody.declared.datamap import Classification
 from infra.constructs.data import CLASSIFICATION_TAG, STORE_TAG
 from tests.infra.conftest import Cfn
 

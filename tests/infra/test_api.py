@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from custody import catalog, naming
-from custody.catalog import Audience, Route
+from custody.declared import catalog, naming
+from custody.declared.catalog import Audience, Route
 from tests.infra.conftest import Cfn, Synthesized, as_list
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from custody import catalog, datamap, naming
+from custody.declared import catalog, datamap, naming
 from infra.access import ACCESS
 from infra.constructs.audit import TRAIL_PREFIX
 from tests.infra.conftest import Cfn, Synthesized, as_list

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from custody import datamap
-from custody.datamap import BucketStore, Classification, TableStore
+from custody.declared import datamap
+from custody.declared.datamap import BucketStore, Classification, TableStore
 from infra.constructs.data import CLASSIFICATION_TAG
 from tests.infra.conftest import Cfn
 from tests.infra.stores import BUCKET, PERSONAL_CLASSES, TABLE, classified

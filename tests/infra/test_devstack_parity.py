@@ -22,7 +22,7 @@ from joserfc import jwt
 from moto import mock_aws
 from moto.cognitoidp.models import cognitoidp_backends
 
-from custody import catalog, naming
+from custody.declared import catalog, naming
 from devstack.auth import JwksCache, Unauthorized
 from devstack.gateway import STAGE
 from devstack.paths import ERASURE_ASL
@@ -315,7 +315,7 @@ def test_the_local_authorizer_admits_exactly_what_the_deployed_one_admits(
     """Tokens signed by the pools' own key with every claim varied — `aud`, `client_id`, groups,
     `nbf`, `iat`, odd types — get through the local gateway exactly when the synthesized method
     would let them through: the local gateway neither adds a check (the function makes those,
-    `custody.authorization`) nor drops one."""
+    `custody.access_control.authorization`) nor drops one."""
     resources, clients = local
     methods = _synthesized_methods(cfn)
     names = {

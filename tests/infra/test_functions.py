@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from custody import catalog, naming
-from custody.settings import ENV_PREFIX, Settings
+from custody.declared import catalog, naming
+from custody.declared.settings import ENV_PREFIX, Settings
 from infra.constructs.functions import DEPENDENCIES, RUNTIME
 from tests.infra.conftest import Cfn, Synthesized
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from custody import catalog, datamap, naming
+from custody.declared import catalog, datamap, naming
 from infra.access import ACCESS, BucketAccess, TableAccess
 from infra.constructs import grants
 from tests.infra.conftest import Cfn, Synthesized, as_list

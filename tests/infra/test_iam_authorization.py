@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from custody import catalog, naming
+from custody.declared import catalog, naming
 from devstack.iam.policy import Principal, Request
 from devstack.iam.stack import CompiledStack, compile_stack
 from devstack.iam.template import Bindings, Resolver

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 
-from custody import catalog, naming
+from custody.declared import catalog, naming
 from infra.constructs.workflow import ASL
 from tests.infra.conftest import Cfn, Synthesized, as_list
 

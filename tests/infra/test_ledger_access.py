@@ -7,7 +7,7 @@ from typing import Any
 
 from aws_cdk.assertions import Template
 
-from custody import catalog, naming
+from custody.declared import catalog, naming
 from infra.access import ACCESS, Access, TableAccess
 from infra.app import STACK_ID, build_app
 from infra.constructs.grants import TABLE_ACTIONS

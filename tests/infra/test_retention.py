@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from custody import datamap, naming
+from custody.declared import datamap, naming
 from infra.access import ACCESS
 from tests.infra.conftest import Cfn, Synthesized, as_list
 

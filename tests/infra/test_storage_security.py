@@ -6,7 +6,7 @@ from typing import Any
 
 from aws_cdk.assertions import Match
 
-from custody import datamap, naming
+from custody.declared import datamap, naming
 from tests.infra.conftest import Cfn, Synthesized, as_list
 from tests.infra.stores import BUCKET, TABLE, bucket_id, key_id, shredded_tables, store_ids, table_id
 

@@ -27,7 +27,7 @@ import requests
 from moto import mock_aws
 from werkzeug.test import Client
 
-from custody import naming
+from custody.declared import naming
 from devstack import events, identity, patches, runtime
 from devstack.auth import JwksCache
 from devstack.gateway import Gateway, lambda_invoker

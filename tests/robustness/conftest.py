@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from custody import datamap, naming
+from custody.declared import datamap, naming
 from devstack.gateway import Gateway
 from tests.integration.conftest import LocalStack, running_local_stack
 from tests.integration.erasure.conftest import Customer, customer, new_customer, settings, wait_for_execution

@@ -4,7 +4,7 @@ While `test_fuzz` and `test_bad_input` run, every request that reaches the local
 recorded: the path and each of its segments, query names and values, header values, and the
 body (every string key and value of a JSON body, else its text). Afterwards `scan` reads every
 version of every object under `ledger/` in the audit bucket and counts the submitted strings
-that are not themselves in the ledger's grammar (`custody.ledger_grammar.admits`, with the
+that are not themselves in the ledger's grammar (`custody.audit.grammar.admits`, with the
 registry's agreements as they stand) yet appear there: as a whole field, as one part of a field
 split on `/ : #` and spaces, or — from 12 characters on — anywhere in the text. Each event must
 also pass the grammar itself.
@@ -20,8 +20,9 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 from urllib.parse import parse_qsl
 
-from custody import datamap, ledger_grammar, naming
-from custody.ledger_grammar import admits, check_event
+from custody.audit import grammar
+from custody.audit.grammar import admits, check_event
+from custody.declared import datamap, naming
 from tests.integration.conftest import LocalStack
 
 GENERATED: Final = frozenset({"event_id", "seq", "at", "prev_hash", "hash", "attests"})  # ours, never a caller's
@@ -33,17 +34,17 @@ _SHAPES: Final = ("subject", "processors", "refusals", "grant", "processor", "st
 VOCABULARY_PARTS: Final = frozenset(
     part
     for word in (
-        *ledger_grammar.ROUTE_TEMPLATES,
+        *grammar.ROUTE_TEMPLATES,
         # a route's path alone (`/v1/staff/processors`) is a request for it, and part of its template
-        *(template.split(" ", 1)[1] for template in ledger_grammar.ROUTE_TEMPLATES),
-        *ledger_grammar.REFUSAL_CHAINS,
-        *ledger_grammar.FIXED_CHAINS,
-        *ledger_grammar.STEPS,
-        *ledger_grammar.OUTCOMES,
-        *ledger_grammar.ERROR_CODES,
-        *ledger_grammar.TARGET_WORDS,
-        *ledger_grammar.ACTOR_WORDS,
-        *ledger_grammar.COUNT_NAMES,
+        *(template.split(" ", 1)[1] for template in grammar.ROUTE_TEMPLATES),
+        *grammar.REFUSAL_CHAINS,
+        *grammar.FIXED_CHAINS,
+        *grammar.STEPS,
+        *grammar.OUTCOMES,
+        *grammar.ERROR_CODES,
+        *grammar.TARGET_WORDS,
+        *grammar.ACTOR_WORDS,
+        *grammar.COUNT_NAMES,
         *datamap.PURPOSES,
         *_SHAPES,
     )

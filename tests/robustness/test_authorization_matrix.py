@@ -31,8 +31,8 @@ from typing import Any
 
 import pytest
 
-from custody import catalog
-from custody.catalog import Audience
+from custody.declared import catalog
+from custody.declared.catalog import Audience
 from devstack import events, identity
 from devstack.auth import render_claims
 from tests.integration.conftest import LocalStack

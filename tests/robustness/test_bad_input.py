@@ -20,7 +20,7 @@ import pytest
 from joserfc import jwt
 from joserfc.jwk import OctKey, RSAKey
 
-from custody import naming
+from custody.declared import naming
 from tests.integration.conftest import LocalStack
 from tests.integration.erasure.conftest import PROFILE, Customer
 from tests.integration.stack.test_gateway_auth import _customer_claims, _signing_key

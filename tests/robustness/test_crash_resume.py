@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 
-from custody.requests import RequestRegistry
-from custody.settings import Settings
+from custody.declared.settings import Settings
+from custody.erasure.requests import RequestRegistry
 from devstack.audit_trail import AuditorReader, verify
 from devstack.faults import Crash, FaultInjector, FaultPlan
 from devstack.paths import REPO_ROOT

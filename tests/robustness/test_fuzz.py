@@ -26,10 +26,11 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from custody import catalog, crypto, datamap
-from custody.errors import DecryptionFailed
-from custody.keys import get_keyring
-from custody.settings import Settings
+from custody.crypto import cipher
+from custody.crypto.keyring import get_keyring
+from custody.declared import catalog, datamap
+from custody.declared.errors import DecryptionFailed
+from custody.declared.settings import Settings
 from devstack.paths import REPO_ROOT
 from tests.integration.conftest import LocalStack
 from tests.integration.erasure.conftest import PROFILE, Customer
@@ -158,7 +159,7 @@ def _stored_profile(stack: LocalStack, subject_id: str) -> list[dict[str, Any]]:
         KeyConditionExpression="subject_id = :s",
         ExpressionAttributeValues={":s": {"S": subject_id}},
     )["Items"]
-    from custody import dynamo
+    from custody.stores import dynamo
 
     return [dynamo.from_item(item) for item in items]
 
@@ -175,8 +176,8 @@ def check_data_invariants(stack: LocalStack, owner: Customer, stranger: Customer
     for item in _stored_profile(stack, owner.subject_id):
         assert item["category"] not in unjustified, f"{item['category']} is stored without a purpose for it"
         for name, token in item["fields"].items():
-            field = f"{item['category']}.{name}"  # custody.sealed binds the item key and the field name
-            crypto.decrypt_json(owner_key, owner.subject_id, "profiles", field, token)
+            field = f"{item['category']}.{name}"  # custody.crypto.sealed binds the item key and the field name
+            cipher.decrypt_json(owner_key, owner.subject_id, "profiles", field, token)
             wrong = [  # (key, subject, store, field): every binding but the owner's own
                 (stranger_key, owner.subject_id, "profiles", field),
                 (stranger_key, stranger.subject_id, "profiles", field),
@@ -186,7 +187,7 @@ def check_data_invariants(stack: LocalStack, owner: Customer, stranger: Customer
             ]
             for key, subject, store, bound in wrong:
                 with pytest.raises((DecryptionFailed, ValueError)):  # ValueError: a key of another subject
-                    crypto.decrypt_json(key, subject, store, bound, token)
+                    cipher.decrypt_json(key, subject, store, bound, token)
             checked += 1
     return checked
 

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from pydantic import BaseModel, Field
 
-from custody.api import build_resolver, unsupported_media_type
-from custody.errors import ConsentRequired, SubjectKeyUnavailable
+from custody.api.http import build_resolver, unsupported_media_type
+from custody.declared.errors import ConsentRequired, SubjectKeyUnavailable
 
 SECRET_NAME = "Zyxwv Secret-Name"
 

@@ -9,8 +9,8 @@ from typing import Any
 import boto3
 import pytest
 
-from custody import aws
-from custody.aws import CLIENT_CONFIG, WIRE_LOGGERS, Clients
+from custody.platform import aws
+from custody.platform.aws import CLIENT_CONFIG, WIRE_LOGGERS, Clients
 
 
 class _CountingSession:

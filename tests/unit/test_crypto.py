@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from custody import crypto
-from custody.crypto import (
+from custody.crypto import cipher
+from custody.crypto.cipher import (
     DOCUMENT_MAGIC,
     FIELD_PREFIX,
     NONCE_BYTES,
@@ -26,7 +26,7 @@ from custody.crypto import (
     encrypt_json,
     is_encrypted_field,
 )
-from custody.errors import DecryptionFailed
+from custody.declared.errors import DecryptionFailed
 
 A, B = "subject-a", "subject-b"
 STORE, FIELD = "profiles", "phone"
@@ -217,7 +217,7 @@ def test_failure_names_the_slot_but_never_the_ciphertext_or_plaintext(key_a: Sub
 
 def test_an_authentic_value_that_is_not_utf8_fails_without_chaining_it(key_a: SubjectKey) -> None:
     # Only a buggy writer could seal this (a text tag over invalid UTF-8): build it by hand.
-    token = crypto._seal_field(key_a, A, STORE, FIELD, b"t\xffsecret\xfe")
+    token = cipher._seal_field(key_a, A, STORE, FIELD, b"t\xffsecret\xfe")
     with pytest.raises(DecryptionFailed) as error:
         decrypt_text(key_a, A, STORE, FIELD, token)
     assert _reason(error) == "unexpected_type"

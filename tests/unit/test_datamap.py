@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from custody import datamap
-from custody.datamap import BucketStore, Classification, Erasure, Sensitivity, TableStore
+from custody.declared import datamap
+from custody.declared.datamap import BucketStore, Classification, Erasure, Sensitivity, TableStore
 
 ISSUE_CATEGORIES = {
     "identity",

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from custody.erasure import ErasureSteps
-from custody.errors import Forbidden
-from custody.requests import ErasureReason
+from custody.declared.errors import Forbidden
+from custody.erasure.requests import ErasureReason
+from custody.erasure.steps import ErasureSteps
 
 PLAN = {"request_id": "r-1", "subject_id": "s-1", "scope": ["contact", "preferences"], "reason": "purpose_withdrawn"}
 

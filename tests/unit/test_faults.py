@@ -1,4 +1,4 @@
-"""The fault hook itself (devstack.faults) and the transient-error mapping (custody.transient)."""
+"""The fault hook itself (devstack.faults) and the transient-error mapping (custody.platform.transient)."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ import pytest
 from botocore.exceptions import ClientError, ConnectTimeoutError, EndpointConnectionError, ReadTimeoutError
 from moto import mock_aws
 
-from custody.aws import CLIENT_CONFIG
-from custody.erasure import TransientError
-from custody.transient import is_transient, transient_as
+from custody.erasure.steps import TransientError
+from custody.platform.aws import CLIENT_CONFIG
+from custody.platform.transient import is_transient, transient_as
 from devstack.faults import Fault, FaultInjector, FaultPlan, instant_retries
 
 

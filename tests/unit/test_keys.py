@@ -13,11 +13,11 @@ import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
-from custody.aws import WIRE_LOGGERS, clients, reset_clients
-from custody.crypto import SubjectKey, decrypt_field, encrypt_field
-from custody.errors import DecryptionFailed, SubjectKeyUnavailable
-from custody.keys import KEY_VERSION, KeyCache, SubjectKeyring, get_keyring
-from custody.settings import Settings
+from custody.crypto.cipher import SubjectKey, decrypt_field, encrypt_field
+from custody.crypto.keyring import KEY_VERSION, KeyCache, SubjectKeyring, get_keyring
+from custody.declared.errors import DecryptionFailed, SubjectKeyUnavailable
+from custody.declared.settings import Settings
+from custody.platform.aws import WIRE_LOGGERS, clients, reset_clients
 
 A, B = "subject-a", "subject-b"
 

@@ -16,12 +16,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from custody import catalog, datamap, ledger_grammar
-from custody.audit import AuditLedger
-from custody.grants import GrantStatus
-from custody.ledger_grammar import ERROR_CODES, OutsideLedgerGrammar, admits, check_event
-from custody.processors import ProcessorStatus
-from custody.settings import Settings
+from custody.audit import grammar
+from custody.audit.grammar import ERROR_CODES, OutsideLedgerGrammar, admits, check_event
+from custody.audit.ledger import AuditLedger
+from custody.declared import catalog, datamap
+from custody.declared.settings import Settings
+from custody.staff_access.grants import GrantStatus
+from custody.subprocessors.registry import ProcessorStatus
 
 UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 
@@ -48,13 +49,13 @@ VALID: dict[str, Any] = {
 
 def _words() -> set[str]:
     return (
-        set(ledger_grammar.STEPS)
-        | set(ledger_grammar.OUTCOMES)
-        | set(ledger_grammar.ERROR_CODES)
-        | set(ledger_grammar.TARGET_WORDS)
-        | set(ledger_grammar.ACTOR_WORDS)
-        | set(ledger_grammar.COUNT_NAMES)
-        | set(ledger_grammar.CHANNELS)
+        set(grammar.STEPS)
+        | set(grammar.OUTCOMES)
+        | set(grammar.ERROR_CODES)
+        | set(grammar.TARGET_WORDS)
+        | set(grammar.ACTOR_WORDS)
+        | set(grammar.COUNT_NAMES)
+        | set(grammar.CHANNELS)
         | set(datamap.PURPOSES)
         | {f"{route.method} {route.path}" for route in catalog.ROUTES}
         | {f"refusals/{function.name}" for function in catalog.FUNCTIONS}
@@ -74,8 +75,8 @@ ORACLE = re.compile(
 
 def test_every_vocabulary_word_is_admitted_and_the_domain_enums_are_in_it() -> None:
     assert all(admits(word) for word in WORDS)
-    assert {status.value for status in GrantStatus} <= ledger_grammar.OUTCOMES
-    assert {status.value for status in ProcessorStatus} <= ledger_grammar.OUTCOMES
+    assert {status.value for status in GrantStatus} <= grammar.OUTCOMES
+    assert {status.value for status in ProcessorStatus} <= grammar.OUTCOMES
 
 
 @settings(max_examples=400, deadline=None)

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from custody.models import Profile
-from custody.validation import card_brand, check_birth_date
+from custody.customers.models import Profile
+from custody.customers.validation import card_brand, check_birth_date
 
 TODAY = datetime.now(UTC).date()
 NEXT_YEAR = TODAY.year + 1

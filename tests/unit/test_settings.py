@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from custody.settings import Settings, get_settings
+from custody.declared.settings import Settings, get_settings
 
 
 def test_defaults_serve_the_local_stack_without_configuration() -> None:

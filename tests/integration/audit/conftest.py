@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from custody import naming
-from custody.settings import Settings
+from custody.declared import naming
+from custody.declared.settings import Settings
 from devstack.audit_trail import AuditorReader, Chain, Verification, verify
 from tests.integration.conftest import LocalStack
 from tests.integration.erasure.conftest import (

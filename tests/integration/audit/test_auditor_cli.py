@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from custody import naming
-from custody.audit import subject_chain
-from custody.settings import Settings
+from custody.audit.ledger import subject_chain
+from custody.declared import naming
+from custody.declared.settings import Settings
 from devstack import audit_cli, cli
 from devstack.audit_report import render_html
 from devstack.audit_trail import Chain, Finding, Verification

@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from custody import audit_lake
-from custody.audit import AuditLedger
-from custody.aws import clients
+from custody.audit import lake
+from custody.audit.ledger import AuditLedger
+from custody.platform.aws import clients
 from tests.integration.audit.conftest import Erased
 
 CHANNEL = "arn:aws:cloudtrail:us-east-1:123456789012:channel/" + "0" * 8 + "-0000-0000-0000-" + "0" * 12
@@ -63,8 +63,8 @@ def test_every_event_goes_to_the_lake_channel_too(erased: Erased, monkeypatch: p
 
 
 def test_an_oversized_event_is_refused_before_it_is_sent() -> None:
-    from custody.audit import AuditEvent
+    from custody.audit.ledger import AuditEvent
 
     huge = AuditEvent("e", "c", 1, None, None, "s" * (300 * 1024), "t", "ok", {}, "2026-01-01T00:00:00Z", "a", "0")
-    with pytest.raises(audit_lake.LakeRefused):
-        audit_lake.event_data(huge, "123456789012")
+    with pytest.raises(lake.LakeRefused):
+        lake.event_data(huge, "123456789012")

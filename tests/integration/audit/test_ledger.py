@@ -8,9 +8,9 @@ import threading
 import uuid
 from collections import Counter
 
-from custody import datamap
-from custody.audit import CLAIMED_HEADS, GENESIS, AuditLedger, subject_chain
-from custody.erasure import stores_in_scope
+from custody.audit.ledger import CLAIMED_HEADS, GENESIS, AuditLedger, subject_chain
+from custody.declared import datamap
+from custody.erasure.steps import stores_in_scope
 from devstack.audit_trail import verify
 from devstack.metering import counting_calls
 from tests.integration.audit.conftest import Erased

@@ -18,8 +18,8 @@ import uuid
 import pytest
 from botocore.exceptions import ClientError
 
-from custody import naming
-from custody.audit import AuditLedger
+from custody.audit.ledger import AuditLedger
+from custody.declared import naming
 from devstack.audit_trail import AuditorReader, verify
 from tests.integration.audit.conftest import Erased
 
@@ -66,7 +66,7 @@ def test_altering_one_event_is_named(erased: Erased) -> None:
 
 
 def test_altering_and_rehashing_breaks_the_next_link(erased: Erased) -> None:
-    from custody.audit import AuditEvent
+    from custody.audit.ledger import AuditEvent
 
     reader, keys = _copy_chain(erased)
     event = AuditEvent.from_json(_read(erased, reader, keys[2]))

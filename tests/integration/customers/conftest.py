@@ -14,10 +14,10 @@ from urllib.parse import parse_qsl
 import pytest
 from moto import mock_aws
 
-from custody import aws
-from custody.catalog import Audience
-from custody.keys import get_keyring
-from custody.settings import get_settings
+from custody.crypto.keyring import get_keyring
+from custody.declared.catalog import Audience
+from custody.declared.settings import get_settings
+from custody.platform import aws
 from devstack import atomicity, events
 from devstack.iam.enforce import acting_as
 from devstack.iam.hooks import local_enforcement
@@ -131,7 +131,7 @@ def customer(new_customer: Any) -> Customer:
 
 @pytest.fixture
 def aws_calls(stack: Resources) -> Iterator[Counter[str]]:
-    """Every AWS call the functions make through `custody.aws`, by `service.Operation`."""
+    """Every AWS call the functions make through `custody.platform.aws`, by `service.Operation`."""
     with counting_calls("dynamodb", "kms", "s3") as counted:
         yield counted
 

@@ -7,9 +7,10 @@ from typing import Any
 
 import pytest
 
-from custody import access_report, datamap
-from custody.access_report import MissingReader
-from custody.settings import get_settings
+from custody.customers import access_report
+from custody.customers.access_report import MissingReader
+from custody.declared import datamap
+from custody.declared.settings import get_settings
 from tests.integration.customers.conftest import Customer, call, grant
 from tests.integration.customers.test_profile import SAMPLES
 

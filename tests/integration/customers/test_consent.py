@@ -5,10 +5,10 @@ from __future__ import annotations
 import time
 import uuid
 
-from custody import datamap
-from custody.processors import AgreementTerms, ProcessorRegistry
-from custody.settings import get_settings
-from custody.staff import StaffMember
+from custody.access_control.principals import StaffMember
+from custody.declared import datamap
+from custody.declared.settings import get_settings
+from custody.subprocessors.registry import AgreementTerms, ProcessorRegistry
 from tests.integration.customers.conftest import Customer, call, grant
 
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections import Counter
 
-from custody import access_report, datamap
-from custody.keys import get_keyring
+from custody.crypto.keyring import get_keyring
+from custody.customers import access_report
+from custody.declared import datamap
 from tests.integration.customers.conftest import Customer, call, grant
 from tests.integration.customers.test_profile import SAMPLES
 

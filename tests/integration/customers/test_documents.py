@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from custody import documents
-from custody.aws import clients
-from custody.settings import get_settings
+from custody.customers import documents
+from custody.declared.settings import get_settings
+from custody.platform.aws import clients
 from devstack.iam.ledger import LEDGER
 from tests.integration.customers.conftest import Customer, call, grant
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import base64
 import json
 
-from custody import dynamo
-from custody.aws import clients
-from custody.settings import get_settings
+from custody.declared.settings import get_settings
+from custody.platform.aws import clients
+from custody.stores import dynamo
 from tests.integration.customers.conftest import Customer, call, grant
 
 

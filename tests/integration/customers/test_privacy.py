@@ -8,9 +8,10 @@ from typing import Any
 
 import pytest
 
-from custody import datamap, dynamo
-from custody.aws import clients
-from custody.settings import get_settings
+from custody.declared import datamap
+from custody.declared.settings import get_settings
+from custody.platform.aws import clients
+from custody.stores import dynamo
 from tests.integration.customers.conftest import Customer, call, grant
 
 # Values distinctive enough that any hit is a leak, not a coincidence.

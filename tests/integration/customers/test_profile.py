@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 
-from custody import datamap, dynamo, errors
-from custody.settings import get_settings
+from custody.declared import datamap, errors
+from custody.declared.settings import get_settings
+from custody.stores import dynamo
 from tests.integration.customers.conftest import Customer, call, grant
 
 NEXT_YEAR = datetime.now(UTC).year + 1
@@ -184,7 +185,7 @@ def test_concurrent_patches_lose_nothing(customer: Customer) -> None:
 
 
 def test_the_first_write_creates_the_data_key(customer: Customer) -> None:
-    from custody.keys import get_keyring
+    from custody.crypto.keyring import get_keyring
 
     grant(customer, "crm_core")
     assert not get_keyring().exists(customer.subject_id)

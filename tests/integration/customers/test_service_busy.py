@@ -7,7 +7,8 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from custody import datamap, dynamo
+from custody.declared import datamap
+from custody.stores import dynamo
 from tests.integration.customers.conftest import Customer, call, grant
 from tests.integration.customers.test_profile import SAMPLES
 

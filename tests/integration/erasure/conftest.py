@@ -11,8 +11,9 @@ from typing import Any
 
 import pytest
 
-from custody import aws, naming
-from custody.settings import Settings, get_settings
+from custody.declared import naming
+from custody.declared.settings import Settings, get_settings
+from custody.platform import aws
 from devstack import identity
 from tests.integration.conftest import LocalStack
 

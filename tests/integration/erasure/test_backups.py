@@ -7,10 +7,12 @@ from typing import Any
 
 import pytest
 
-from custody import dynamo, restore_guard, sealed
-from custody.errors import SubjectKeyUnavailable
-from custody.keys import SubjectKeyring
-from custody.settings import Settings
+from custody.crypto import sealed
+from custody.crypto.keyring import SubjectKeyring
+from custody.declared.errors import SubjectKeyUnavailable
+from custody.declared.settings import Settings
+from custody.erasure import restore_guard
+from custody.stores import dynamo
 from tests.integration.conftest import LocalStack
 from tests.integration.erasure.conftest import Customer, wait_for_execution
 
@@ -67,7 +69,7 @@ def test_a_partial_erasure_is_replayed_only_for_its_categories(
 
 
 def test_the_certificate_states_when_no_backup_can_yield_the_data(local_stack: LocalStack, customer: Customer) -> None:
-    from custody.requests import RequestRegistry
+    from custody.erasure.requests import RequestRegistry
 
     customer.fill()
     request_id = customer.call("POST", "/v1/me/withdrawal").body["request_id"]

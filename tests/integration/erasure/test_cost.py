@@ -9,10 +9,11 @@ from collections.abc import Iterator
 
 import pytest
 
-from custody import aws, datamap
-from custody.erasure import BATCH_WRITE_MAX, DELETE_OBJECTS_MAX, ErasureSteps
-from custody.requests import ErasureReason, RequestRegistry
-from custody.settings import Settings
+from custody.declared import datamap
+from custody.declared.settings import Settings
+from custody.erasure.requests import ErasureReason, RequestRegistry
+from custody.erasure.steps import BATCH_WRITE_MAX, DELETE_OBJECTS_MAX, ErasureSteps
+from custody.platform import aws
 from devstack.iam.enforce import acting_as
 from devstack.metering import counting_calls
 from tests.integration.conftest import LocalStack
@@ -123,7 +124,7 @@ def test_other_customers_change_nothing(local_stack: LocalStack, settings: Setti
 def test_no_scan_on_the_erasure_path() -> None:
     import inspect
 
-    from custody import erasure
+    from custody.erasure import steps
 
-    assert "scan(" not in inspect.getsource(erasure)
+    assert "scan(" not in inspect.getsource(steps)
     assert datamap.store("interactions")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from custody import datamap
+from custody.declared import datamap
 from tests.integration.conftest import LocalStack
 from tests.integration.erasure.conftest import SUBMITTED_VALUES, Customer, history, wait_for_execution
 

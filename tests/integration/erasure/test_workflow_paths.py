@@ -6,10 +6,10 @@ from typing import Any
 
 import pytest
 
-from custody import datamap
-from custody.erasure import ErasureSteps
-from custody.requests import ErasureReason, ErasureRequest, RequestRegistry
-from custody.settings import Settings
+from custody.declared import datamap
+from custody.declared.settings import Settings
+from custody.erasure.requests import ErasureReason, ErasureRequest, RequestRegistry
+from custody.erasure.steps import ErasureSteps
 from tests.integration.conftest import LocalStack
 from tests.integration.erasure.conftest import Customer, history, wait_for_execution
 from tests.integration.erasure.test_withdrawal import _residue

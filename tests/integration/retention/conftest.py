@@ -8,7 +8,8 @@ from datetime import datetime
 
 import pytest
 
-from custody import retention, subjects
+from custody.retention import schedule
+from custody.stores import subjects
 from tests.integration.erasure.conftest import customer, new_customer, settings
 
 __all__ = ["active_at", "customer", "new_customer", "settings"]
@@ -21,7 +22,7 @@ def active_at(monkeypatch: pytest.MonkeyPatch) -> Callable[[datetime], AbstractC
     @contextmanager
     def travel(moment: datetime) -> Iterator[None]:
         with monkeypatch.context() as patch:
-            patch.setattr(subjects, "now_iso", lambda: retention.iso_millis(moment))
+            patch.setattr(subjects, "now_iso", lambda: schedule.iso_millis(moment))
             yield
 
     return travel

@@ -16,11 +16,13 @@ from typing import Any, TypeVar
 
 import pytest
 
-from custody import datamap, disposal, dynamo, retention
-from custody.audit import CLAIMED_HEADS
-from custody.requests import ErasureReason, RequestRegistry
-from custody.settings import Settings
-from custody.subjects import Subject, SubjectRegistry
+from custody.audit.ledger import CLAIMED_HEADS
+from custody.declared import datamap
+from custody.declared.settings import Settings
+from custody.erasure.requests import ErasureReason, RequestRegistry
+from custody.retention import disposal, schedule
+from custody.stores import dynamo
+from custody.stores.subjects import Subject, SubjectRegistry
 from devstack import cli, retention_cli
 from devstack.iam.enforce import acting_as
 from devstack.metering import counting_calls
@@ -39,7 +41,7 @@ def _as_retention(work: Callable[..., _T], *args: Any) -> _T:
 
 
 def _past_the_period(settings: Settings, last_active: datetime) -> datetime:
-    return retention.disposal_due(last_active, settings) + timedelta(hours=1)
+    return schedule.disposal_due(last_active, settings) + timedelta(hours=1)
 
 
 def _subject(settings: Settings, travel: Travel, moment: datetime) -> str:
@@ -91,8 +93,8 @@ def test_an_inactive_customer_is_erased_with_reason_retention_and_an_active_one_
     item = registry.load(reasons[inactive.subject_id]) or {}
     assert item["status"] == "completed"
     assert item["reason"] == item["certificate"]["reason"] == "retention"
-    assert item["certificate"]["unrecoverable_after"] == retention.iso(
-        retention.unrecoverable_after(retention.parse(item["key_shredded_at"]), settings)
+    assert item["certificate"]["unrecoverable_after"] == schedule.iso(
+        schedule.unrecoverable_after(schedule.parse(item["key_shredded_at"]), settings)
     )
     subjects = SubjectRegistry(settings)
     assert subjects.load(inactive.subject_id).status.value == "erased"
@@ -133,7 +135,7 @@ def test_a_second_run_starts_nothing_and_the_sweep_only_queries_the_index(
     assert subject_id not in _due_in_index(settings, sweep_at)
     assert calls["dynamodb.Scan"] == 0
     assert calls["sfn.StartExecution"] == 0
-    assert calls["dynamodb.Query"] == again.buckets_queried == len(retention.due_buckets(sweep_at, settings))
+    assert calls["dynamodb.Query"] == again.buckets_queried == len(schedule.due_buckets(sweep_at, settings))
 
 
 def test_the_sweep_is_bounded_and_the_next_run_continues(
@@ -206,7 +208,7 @@ def test_the_oldest_open_erasure_is_measured_from_the_index(settings: Settings, 
     registry = RequestRegistry(settings)
     request = registry.new_erasure(str(uuid.uuid4()), ErasureReason.RETENTION, ("identity",))
     dynamo.transact([registry.put_item(request)])
-    later = retention.parse(request.created_at) + timedelta(days=8)
+    later = schedule.parse(request.created_at) + timedelta(days=8)
     with counting_calls("dynamodb") as calls:
         opened = _as_retention(disposal.open_erasures, settings, later)
     assert opened.count >= 1
@@ -243,16 +245,16 @@ def test_the_cli_plans_sweeps_and_lists_the_register(
     monkeypatch.setattr(retention_cli, "settings_for", lambda local, state_dir: settings)
     moment = NOW + timedelta(days=200)
     subject_id = _subject(settings, active_at, moment)
-    due = retention.disposal_due(retention.parse(retention.iso_millis(moment)), settings)
-    before = retention.iso(due - timedelta(days=10))
+    due = schedule.disposal_due(schedule.parse(schedule.iso_millis(moment)), settings)
+    before = schedule.iso(due - timedelta(days=10))
     assert cli.main(["retention", "plan", "--now", before, "--json"], configure_logging=False) == 0
     plan = json.loads(capsys.readouterr().out)
     (entry,) = [e for e in plan["customers_due"] if e["subject_id"] == subject_id]
-    assert entry["due_at"] == retention.iso(due)
+    assert entry["due_at"] == schedule.iso(due)
     assert entry["overdue"] is False
     assert {rule["store"] for rule in plan["standing"]} >= {"interactions", "exports", "backups"}
 
-    after = retention.iso(due + timedelta(hours=1))
+    after = schedule.iso(due + timedelta(hours=1))
     assert cli.main(["retention", "sweep", "--now", after], configure_logging=False) == 0
     swept = json.loads(capsys.readouterr().out)
     assert swept["started"] >= 1

@@ -13,7 +13,7 @@ from joserfc.jwk import OctKey, RSAKey
 from moto.cognitoidp.models import cognitoidp_backends
 from werkzeug.test import Client
 
-from custody import naming
+from custody.declared import naming
 from devstack import identity
 from devstack.gateway import Gateway
 from devstack.runtime import Invocation

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from custody import catalog
+from custody.declared import catalog
 from devstack import openapi
 from devstack.paths import OPENAPI_DOC
 from tests.integration.conftest import LocalStack

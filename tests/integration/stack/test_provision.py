@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from custody import catalog, datamap, naming
-from custody.settings import Settings
+from custody.declared import catalog, datamap, naming
+from custody.declared.settings import Settings
 from devstack.paths import ERASURE_ASL
 from devstack.provision import ProvisioningError, render_definition
 from tests.integration.conftest import LocalStack

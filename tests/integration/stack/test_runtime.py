@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from custody.errors import NotImplementedYet
+from custody.declared.errors import NotImplementedYet
 from devstack import runtime
 
 MODULE = "devstack_probe_handler"

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from custody import naming
+from custody.declared import naming
 from devstack import runtime
 from tests.integration.conftest import LocalStack
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from custody import datamap, naming
+from custody.declared import datamap, naming
 from devstack import identity
 from devstack.auth import render_claims
 from tests.integration.conftest import LocalStack
@@ -83,7 +83,7 @@ def audit_events(stack: LocalStack, subject_id: str) -> list[dict[str, Any]]:
 
 
 def is_refusal(event: dict[str, Any]) -> bool:
-    """A refused-access event: custody.api's (by route) or a staff module's (by step)."""
+    """A refused-access event: custody.api.http's (by route) or a staff module's (by step)."""
     return event["step"] == "access_refused" or event["outcome"] == "refused"
 
 

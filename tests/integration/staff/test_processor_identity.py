@@ -7,7 +7,7 @@ import json
 import uuid
 from typing import Any
 
-from custody import naming
+from custody.declared import naming
 from tests.integration.conftest import LocalStack
 from tests.integration.erasure.conftest import PROFILE, wait_for_execution
 from tests.integration.staff.conftest import agreement, consented, footprint

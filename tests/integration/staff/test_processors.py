@@ -7,7 +7,7 @@ import time
 import uuid
 from typing import Any
 
-from custody import naming
+from custody.declared import naming
 from tests.integration.conftest import LocalStack
 from tests.integration.erasure.conftest import PROFILE, SUBMITTED_VALUES, Customer, history, wait_for_execution
 from tests.integration.staff.conftest import Caller, agreement, audit_events, consented, footprint, is_refusal

@@ -1,0 +1,1 @@
+"""access_control: see docs/architecture.md, "Rooms"."""

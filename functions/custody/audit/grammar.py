@@ -1,0 +1,287 @@
+"""What the audit ledger accepts: the grammar of every field it writes into an object key or an event.
+
+The ledger is under Object Lock COMPLIANCE: whatever it takes stays for the retention (a year)
+and can be erased by nobody. So it takes no text a caller typed. Every field is one of:
+
+* a canonical, lower-case UUID (request and subject ids, grant and change-request ids, staff subs);
+* a name the code declares: a step, an outcome, an error code, a count name, a data-map store,
+  category or purpose, a catalog route template (`POST /v1/me/consents`), a function name;
+* a sub-processor's registry id — only the one whose agreement the caller loaded and passes
+  (`processor=`): that is the caller's proof the id exists, so no id a caller typed gets in.
+
+* `chain_id`: `<uuid>` (a request), `subject/<uuid>`, `processors/<id>`, `refusals/<function>`,
+  `retention/sweeps`;
+* `request_id`, `subject_id`: `<uuid>` or none;
+* `step`: `STEPS`;
+* `target`: `TARGET_WORDS`, a store, a purpose, `consent:<purpose>`, a route template,
+  `grant/<uuid>[:<purpose>]`, `change_request/<uuid>`, `change_requests:<n>`,
+  `interaction/<time>#<uuid>`, `processor/<id>[:<version>]`; a refusal adds `:<error code>`;
+* `outcome`: `OUTCOMES`, an error code, `error:<ExceptionClass>`;
+* `actor`: `ACTOR_WORDS`, `customer:<channel>`, `staff/<uuid>`, `<audience>:<uuid>`, `processor/<id>`;
+* `counts`: names in `COUNT_NAMES` (stores and categories among them), integer values;
+* `attests`: a SHA-256 hex digest or none.
+
+`check_event` raises `OutsideLedgerGrammar` naming the field (never its value); `admits` says
+whether a text on its own is something the ledger could hold (the robustness scan uses it).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from typing import Final, Protocol
+
+from custody.declared import catalog, datamap
+from custody.declared.errors import CustodyError
+
+UUID_PATTERN: Final = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+SHA256_PATTERN: Final = re.compile(r"[0-9a-f]{64}")
+PROCESSOR_ID_PATTERN: Final = r"^[a-z0-9][a-z0-9-]{1,62}$"
+AGREEMENT_VERSION_PATTERN: Final = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,39}$"
+_PROCESSOR_ID: Final = re.compile(PROCESSOR_ID_PATTERN)
+_VERSION: Final = re.compile(AGREEMENT_VERSION_PATTERN)
+_EXCEPTION_CLASS: Final = re.compile(r"[A-Z][A-Za-z0-9]{0,63}")
+_INTERACTION_KEY: Final = re.compile(
+    r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z#[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+)
+_COUNT: Final = re.compile(r"\d{1,9}")
+
+# The erasure workflow's steps (statemachines/erasure.asl.json names each; erasure_steps runs them).
+WORKFLOW_STEPS: Final = frozenset(
+    {
+        "freeze",
+        "erase_store",
+        "notify_processors",
+        "ask_processor",
+        "shred_key",
+        "delete_identity",
+        "verify",
+        "certify",
+        "record_failure",
+    }
+)
+STEPS: Final = WORKFLOW_STEPS | {
+    "consent_granted",
+    "consent_withdrawn",
+    "withdrawal_requested",
+    "erasure_requested",
+    "retention_erasure_requested",
+    "retention_sweep",
+    "access_refused",
+    "staff_access_grant",
+    "staff_access_approval",
+    "staff_read",
+    "interaction_recorded",
+    "change_request_review",
+    "change_request_decision",
+    "processor_agreement",
+    "disclosure",
+    "processor_erasure_ack",
+}
+# Error codes are the `code` of every domain error (custody.declared.errors), collected once.
+
+
+def _error_codes(kind: type[CustodyError]) -> set[str]:
+    return {kind.code}.union(*(_error_codes(sub) for sub in kind.__subclasses__()))
+
+
+ERROR_CODES: Final = frozenset(_error_codes(CustodyError))
+OUTCOMES: Final = frozenset(
+    {
+        "ok",
+        "failed",
+        "refused",
+        "active",
+        "suspended",
+        "pending_approval",
+        "approved",
+        "rejected",
+        "read",
+        "recorded",
+        "disclosed",
+        "acknowledged",
+        "erasure_requested",
+    }
+)
+# Targets that are a word: what an event is about when it names no store, purpose or id. A kind
+# (`grant`, `processor`, …) stands alone where a refusal's id was not one the ledger may hold.
+TARGET_WORDS: Final = frozenset(
+    {"workflow", "subjects", "grant", "change_request", "interaction", "processor", "sharing", "route"}
+)
+CHANNELS: Final = frozenset({"web", "mobile", "api"})
+AUDIENCES: Final = frozenset(audience.value for audience in catalog.Audience)
+ACTOR_WORDS: Final = AUDIENCES | {"erasure-workflow", "retention-sweep"}
+COUNT_NAMES: Final = frozenset(
+    {
+        "deleted",
+        "erased",
+        "more",
+        "shredded",
+        "notified",
+        "asked",
+        "unconfirmed",
+        "residual",
+        "categories",
+        "buckets_queried",
+        "candidates",
+        "started",
+        "skipped",
+        "deferred",
+    }
+    | {store.name for store in datamap.STORES}
+    | {category.name for category in datamap.CATEGORIES}
+)
+FIXED_CHAINS: Final = frozenset({"retention/sweeps"})
+REFUSAL_CHAINS: Final = frozenset(f"refusals/{function.name}" for function in catalog.FUNCTIONS)
+ROUTE_TEMPLATES: Final = frozenset(f"{route.method} {route.path}" for route in catalog.ROUTES)
+STORE_NAMES: Final = frozenset(store.name for store in datamap.STORES)
+DOCUMENT_KINDS: Final = frozenset({"certificate"})
+
+
+class RegisteredProcessor(Protocol):
+    """A sub-processor's agreement as loaded from the registry (`custody.subprocessors.registry.Agreement`)."""
+
+    @property
+    def processor_id(self) -> str: ...
+
+    @property
+    def version(self) -> str: ...
+
+
+class OutsideLedgerGrammar(ValueError):
+    """A field outside the ledger's grammar: the event is not written. Names the field, never its value."""
+
+    def __init__(self, field: str) -> None:
+        super().__init__(f"The audit ledger refuses this event: its {field} is outside the ledger's grammar.")
+        self.field = field
+
+
+def is_uuid(value: object) -> bool:
+    return isinstance(value, str) and bool(UUID_PATTERN.fullmatch(value))
+
+
+def _is_processor(value: str, processor: RegisteredProcessor | None) -> bool:
+    return processor is not None and value == processor.processor_id and bool(_PROCESSOR_ID.fullmatch(value))
+
+
+def is_purpose(value: str, processor: RegisteredProcessor | None) -> bool:
+    if value in datamap.PURPOSES:
+        return True
+    return value.startswith(datamap.SHARING_PREFIX) and _is_processor(
+        value.removeprefix(datamap.SHARING_PREFIX), processor
+    )
+
+
+def is_chain(value: str, processor: RegisteredProcessor | None) -> bool:
+    if is_uuid(value) or value in FIXED_CHAINS or value in REFUSAL_CHAINS:
+        return True
+    kind, _, rest = value.partition("/")
+    return (kind == "subject" and is_uuid(rest)) or (kind == "processors" and _is_processor(rest, processor))
+
+
+def _is_processor_target(rest: str, processor: RegisteredProcessor | None) -> bool:
+    processor_id, colon, version = rest.partition(":")
+    if not _is_processor(processor_id, processor):
+        return False
+    return not colon or (processor is not None and version == processor.version and bool(_VERSION.fullmatch(version)))
+
+
+def _is_base_target(value: str, processor: RegisteredProcessor | None) -> bool:
+    if value in TARGET_WORDS or value in STORE_NAMES or value in ROUTE_TEMPLATES or is_purpose(value, processor):
+        return True
+    if value.startswith("consent:"):
+        rest = value.removeprefix("consent:")
+        return is_purpose(rest, processor) or rest == "sharing"
+    kind, slash, rest = value.partition("/")
+    if slash:
+        if kind == "grant":
+            grant_id, colon, purpose = rest.partition(":")
+            return is_uuid(grant_id) and (not colon or purpose in datamap.PURPOSES)
+        if kind == "change_request":
+            return is_uuid(rest)
+        if kind == "interaction":
+            return bool(_INTERACTION_KEY.fullmatch(rest))
+        if kind == "processor":
+            return _is_processor_target(rest, processor)
+        return False
+    kind, colon, rest = value.partition(":")
+    return kind == "change_requests" and bool(colon) and bool(_COUNT.fullmatch(rest))
+
+
+def is_target(value: str, processor: RegisteredProcessor | None) -> bool:
+    """A target, or a refusal's target: `<target>:<error code>`."""
+    if _is_base_target(value, processor):
+        return True
+    base, colon, code = value.rpartition(":")
+    return bool(colon) and code in ERROR_CODES and _is_base_target(base, processor)
+
+
+def is_outcome(value: str) -> bool:
+    if value in OUTCOMES or value in ERROR_CODES:
+        return True
+    return value.startswith("error:") and bool(_EXCEPTION_CLASS.fullmatch(value.removeprefix("error:")))
+
+
+def is_actor(value: str, processor: RegisteredProcessor | None) -> bool:
+    if value in ACTOR_WORDS:
+        return True
+    kind, slash, rest = value.partition("/")
+    if slash:
+        return (kind == "staff" and is_uuid(rest)) or (kind == "processor" and _is_processor(rest, processor))
+    kind, colon, rest = value.partition(":")
+    return bool(colon) and ((kind == "customer" and rest in CHANNELS) or (kind in AUDIENCES and is_uuid(rest)))
+
+
+def is_step(value: str) -> bool:
+    return value in STEPS
+
+
+def check_event(
+    *,
+    chain_id: str,
+    step: str,
+    target: str,
+    outcome: str,
+    actor: str,
+    request_id: str | None,
+    subject_id: str | None,
+    counts: Mapping[str, object],
+    attests: str | None,
+    processor: RegisteredProcessor | None = None,
+) -> None:
+    """Raise `OutsideLedgerGrammar` for the first field outside the grammar (its name, never its value)."""
+    checks: Iterable[tuple[str, bool]] = (
+        ("chain_id", isinstance(chain_id, str) and is_chain(chain_id, processor)),
+        ("request_id", request_id is None or is_uuid(request_id)),
+        ("subject_id", subject_id is None or is_uuid(subject_id)),
+        ("step", isinstance(step, str) and is_step(step)),
+        ("target", isinstance(target, str) and is_target(target, processor)),
+        ("outcome", isinstance(outcome, str) and is_outcome(outcome)),
+        ("actor", isinstance(actor, str) and is_actor(actor, processor)),
+        ("counts", all(isinstance(name, str) and name in COUNT_NAMES for name in counts)),
+        ("attests", attests is None or bool(SHA256_PATTERN.fullmatch(attests))),
+    )
+    for field, valid in checks:
+        if not valid:
+            raise OutsideLedgerGrammar(field)
+
+
+def check_document(chain_id: str, kind: str) -> None:
+    if not is_chain(chain_id, None):
+        raise OutsideLedgerGrammar("chain_id")
+    if kind not in DOCUMENT_KINDS:
+        raise OutsideLedgerGrammar("document kind")
+
+
+def admits(text: str, registered: Iterable[RegisteredProcessor] = ()) -> bool:
+    """Whether this text, on its own, could be a field of an event (with these registry entries existing)."""
+    for processor in (None, *registered):
+        if (
+            is_chain(text, processor)
+            or is_target(text, processor)
+            or is_actor(text, processor)
+            or _is_processor(text, processor)
+            or (processor is not None and text == processor.version)
+        ):
+            return True
+    return is_step(text) or is_outcome(text) or text in COUNT_NAMES or text in CHANNELS

@@ -1,0 +1,333 @@
+"""The audit ledger: one hash-chained event per workflow step and per sensitive action.
+
+An event is `{event_id, chain_id, seq, request_id, subject_id, step, target, outcome, counts,
+at, actor, attests, prev_hash, hash}` — ids, names, statuses and counts, never personal data
+(`attests` is the SHA-256 of a document the event vouches for, e.g. an erasure certificate). `hash` is
+SHA-256 over the canonical JSON of the event without `hash`; `prev_hash` is the previous
+event's `hash` in the same chain (`GENESIS` for the first). A chain is an erasure request (its
+id) or a subject's activity (`subject/<subject id>`) for actions outside a request.
+
+Events are objects in the audit bucket under `ledger/<chain>/<seq>-<event id>.json`, protected
+by Object Lock in COMPLIANCE mode: nobody, root included, can delete or overwrite a version
+before its retention ends. Writers may only put: they cannot read the ledger back (the audit
+key is encrypt-only for them), so each chain's head (seq, hash) is kept in the `audit_chains`
+table, claimed by a conditional write before the object is put — concurrent appends to one
+chain (the erasure Map's parallel stores) are serialized there, never forked. A warm process
+remembers the heads it claimed and tries the next claim against that memory without reading the
+table first; the condition on `seq` refuses a stale memory, which then reads the head and retries,
+so the cache saves a read per event and can never fork a chain.
+
+Callers (the erasure workflow, the API's sensitive actions, staff and processor actions) use
+one stable call: `AuditLedger(settings).record(step=..., target=..., outcome=..., actor=...,
+request_id=..., subject_id=..., counts=..., chain_id=..., attests=..., processor=...)`, keyword
+arguments only. Every field must be in the ledger's grammar (`custody.audit.grammar`): UUIDs,
+declared names, and the registry id of the agreement passed as `processor=`. Anything else is
+refused with `OutsideLedgerGrammar` before anything is claimed or written. See docs/audit.md.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import threading
+import uuid
+from collections import OrderedDict
+from dataclasses import asdict, dataclass, field
+from typing import Any, Final, Protocol
+
+from botocore.exceptions import ClientError
+
+from custody.audit.grammar import OutsideLedgerGrammar as OutsideLedgerGrammar
+from custody.audit.grammar import RegisteredProcessor, check_document, check_event, is_uuid
+from custody.declared import naming
+from custody.declared.settings import Settings
+from custody.platform.aws import clients
+from custody.stores import dynamo
+from custody.stores.subjects import SubjectRegistry, now_iso
+
+log = logging.getLogger(__name__)
+
+CHAINS_TABLE: Final = "audit_chains"
+LEDGER_PREFIX: Final = "ledger"
+GENESIS: Final = "0" * 64
+MAX_CLAIM_ATTEMPTS: Final = 10
+DOCUMENTS: Final = "documents"
+HEAD_CACHE_ENTRIES: Final = 256
+
+
+class _ClaimedHeads:
+    """The chain heads this process last claimed: (table, chain) → {seq, hash}, least recent evicted."""
+
+    def __init__(self, capacity: int = HEAD_CACHE_ENTRIES) -> None:
+        self._heads: OrderedDict[tuple[str, str], dict[str, Any]] = OrderedDict()
+        self._capacity = capacity
+        self._lock = threading.Lock()
+
+    def get(self, table: str, chain: str) -> dict[str, Any] | None:
+        with self._lock:
+            head = self._heads.get((table, chain))
+            if head is not None:
+                self._heads.move_to_end((table, chain))
+            return head
+
+    def clear(self) -> None:
+        with self._lock:
+            self._heads.clear()
+
+    def put(self, table: str, chain: str, head: dict[str, Any]) -> None:
+        with self._lock:
+            self._heads[(table, chain)] = head
+            self._heads.move_to_end((table, chain))
+            while len(self._heads) > self._capacity:
+                self._heads.popitem(last=False)
+
+
+CLAIMED_HEADS: Final = _ClaimedHeads()
+
+
+class EventSink(Protocol):
+    """Somewhere else the same events go (CloudTrail Lake); the Object Lock ledger stays the record."""
+
+    def send(self, event: AuditEvent) -> None: ...
+
+
+class AuditWriteFailed(Exception):
+    """The ledger could not take the event (the chain kept moving, or S3 refused it)."""
+
+
+@dataclass(frozen=True)
+class AuditEvent:
+    event_id: str
+    chain_id: str
+    seq: int
+    request_id: str | None
+    subject_id: str | None
+    step: str
+    target: str
+    outcome: str
+    counts: dict[str, int]
+    at: str
+    actor: str
+    prev_hash: str
+    attests: str | None = None
+    hash: str = ""
+
+    def body(self) -> dict[str, Any]:
+        """Everything the hash covers: the event without its own hash."""
+        values = asdict(self)
+        values.pop("hash")
+        return values
+
+    def sealed(self) -> AuditEvent:
+        return AuditEvent(**{**self.body(), "hash": digest(self.body())})
+
+    def key(self) -> str:
+        return event_key(self.chain_id, self.seq, self.event_id)
+
+    @classmethod
+    def from_json(cls, value: dict[str, Any]) -> AuditEvent:
+        return cls(**{name: value[name] for name in cls.__dataclass_fields__ if name in value})
+
+
+def chain_prefix(chain_id: str) -> str:
+    return f"{LEDGER_PREFIX}/{chain_id}/"
+
+
+def event_key(chain_id: str, seq: int, event_id: str) -> str:
+    return f"{chain_prefix(chain_id)}{seq:08d}-{event_id}.json"
+
+
+def document_key(chain_id: str, name: str) -> str:
+    """Documents an event attests (certificates) live beside the chain, outside its numbering."""
+    return f"{chain_prefix(chain_id)}{DOCUMENTS}/{name}.json"
+
+
+def canonical(value: Any) -> bytes:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def digest(body: dict[str, Any]) -> str:
+    return hashlib.sha256(canonical(body)).hexdigest()
+
+
+def subject_chain(subject_id: str) -> str:
+    return f"subject/{subject_id}"
+
+
+def refusals_chain(function: str) -> str:
+    """The chain of a function's refusals that name no customer (or one that does not exist)."""
+    return f"refusals/{function}"
+
+
+def refusal_chain(settings: Settings, function: str, subject_id: str | None) -> tuple[str, str | None]:
+    """Where a refusal naming `subject_id` is recorded: `(chain, subject id to record)`.
+
+    The named customer's chain only if the id is a UUID of a customer the registry holds (one
+    read); otherwise the function's refusal chain and no subject — an id that names nobody may
+    be anything a caller typed, and a chain per such id would hold it under Object Lock.
+    """
+    if subject_id and is_uuid(subject_id) and SubjectRegistry(settings).load(subject_id).exists:
+        return subject_chain(subject_id), subject_id
+    return refusals_chain(function), None
+
+
+def _head_item(event: AuditEvent) -> dict[str, Any]:
+    """The `audit_chains` item a successful claim of this event leaves."""
+    return {"chain_id": event.chain_id, "seq": event.seq, "hash": event.hash, "updated_at": event.at}
+
+
+@dataclass
+class AuditLedger:
+    settings: Settings
+    bucket: str = field(init=False)
+    table: str = field(init=False)
+    sinks: list[EventSink] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.bucket = self.settings.bucket(naming.AUDIT_BUCKET)
+        self.table = self.settings.table(CHAINS_TABLE)
+        self.sinks = []
+        if self.settings.audit_lake_channel_arn:
+            from custody.audit.lake import LakeChannel
+
+            self.sinks.append(LakeChannel(self.settings.audit_lake_channel_arn))
+
+    def record(
+        self,
+        *,
+        step: str,
+        target: str,
+        outcome: str,
+        actor: str,
+        request_id: str | None = None,
+        subject_id: str | None = None,
+        counts: dict[str, int] | None = None,
+        chain_id: str | None = None,
+        attests: str | None = None,
+        processor: RegisteredProcessor | None = None,
+    ) -> AuditEvent:
+        """Append one event to its chain (the request's, else the subject's) and return it.
+
+        `processor` is the loaded agreement of the sub-processor the event names (in its chain,
+        target, actor or a `sharing:` purpose): the only registry id the grammar then admits.
+        Raises `OutsideLedgerGrammar` (nothing claimed, nothing written) when a field is outside
+        the grammar, `ValueError` without a chain, `AuditWriteFailed` when the chain kept moving.
+        """
+        chain = chain_id or request_id or (subject_chain(subject_id) if subject_id else None)
+        if chain is None:
+            raise ValueError("An audit event needs a request, a subject or an explicit chain.")
+        counts = counts or {}
+        check_event(
+            chain_id=chain,
+            step=step,
+            target=target,
+            outcome=outcome,
+            actor=actor,
+            request_id=request_id,
+            subject_id=subject_id,
+            counts=counts,
+            attests=attests,
+            processor=processor,
+        )
+        remembered = CLAIMED_HEADS.get(self.table, chain)
+        for _ in range(MAX_CLAIM_ATTEMPTS):
+            head = remembered or dynamo.get(self.table, {"chain_id": chain}) or {}
+            remembered = None  # a refused claim reads the table next time
+            event = AuditEvent(
+                event_id=str(uuid.uuid4()),
+                chain_id=chain,
+                seq=int(head.get("seq", 0)) + 1,
+                request_id=request_id,
+                subject_id=subject_id,
+                step=step,
+                target=target,
+                outcome=outcome,
+                counts={name: int(value) for name, value in counts.items()},
+                at=now_iso(),
+                actor=actor,
+                prev_hash=str(head.get("hash", GENESIS)),
+                attests=attests,
+            ).sealed()
+            if self._claim(event, head):
+                try:
+                    self._put(event.key(), asdict(event))
+                except Exception:
+                    self._release(event, head)  # else the chain would show a gap at this seq for good
+                    raise
+                # Remembered as the item the claim wrote: a later release puts it back whole.
+                CLAIMED_HEADS.put(self.table, chain, _head_item(event))
+                for sink in self.sinks:
+                    sink.send(event)
+                return event
+        raise AuditWriteFailed(f"The audit chain {chain} kept moving; the event was not written.")
+
+    def head(self, chain_id: str) -> dict[str, Any] | None:
+        return dynamo.get(self.table, {"chain_id": chain_id}, consistent=True)
+
+    def put_document(self, chain_id: str, kind: str, document: dict[str, Any]) -> str:
+        """File a document (a certificate) beside the chain under its SHA-256, which an event then attests.
+
+        Named by digest, a retried step files a second document rather than a second version of one.
+        Raises `OutsideLedgerGrammar` for a chain or kind outside the grammar.
+        """
+        check_document(chain_id, kind)
+        sha256 = hashlib.sha256(canonical(document)).hexdigest()
+        self._put(document_key(chain_id, f"{kind}-{sha256}"), document)
+        return sha256
+
+    def _claim(self, event: AuditEvent, head: dict[str, Any]) -> bool:
+        """Take the next seq of the chain: the head item becomes `_head_item(event)` if `head` is still it."""
+        condition = "attribute_not_exists(chain_id)" if not head else "seq = :previous"
+        values: dict[str, Any] = {":seq": event.seq, ":hash": event.hash, ":at": event.at}
+        if head:
+            values[":previous"] = int(head["seq"])
+        try:
+            clients.dynamodb().update_item(
+                TableName=self.table,
+                Key=dynamo.to_item({"chain_id": event.chain_id}),
+                UpdateExpression="SET seq = :seq, #hash = :hash, updated_at = :at",
+                ConditionExpression=condition,
+                ExpressionAttributeNames={"#hash": "hash"},
+                ExpressionAttributeValues=dynamo.to_values(values),
+            )
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def _release(self, event: AuditEvent, head: dict[str, Any]) -> None:
+        """Give back a claimed seq whose event could not be written, if nobody claimed past it.
+
+        The claim (DynamoDB) and the event (S3) are two writes; when the second fails, putting the
+        head back lets the retried step write this seq again instead of leaving a hole the
+        verifier reports as a missing event. Best effort: if this fails too, the gap remains.
+        """
+        claimed = dynamo.to_values({":seq": event.seq})
+        try:
+            if head:
+                clients.dynamodb().put_item(
+                    TableName=self.table,
+                    Item=dynamo.to_item(head),
+                    ConditionExpression="seq = :seq",
+                    ExpressionAttributeValues=claimed,
+                )
+            else:
+                clients.dynamodb().delete_item(
+                    TableName=self.table,
+                    Key=dynamo.to_item({"chain_id": event.chain_id}),
+                    ConditionExpression="seq = :seq",
+                    ExpressionAttributeValues=claimed,
+                )
+        except Exception:
+            log.exception("The audit chain's claim could not be released")
+
+    def _put(self, key: str, value: dict[str, Any]) -> None:
+        clients.s3().put_object(
+            Bucket=self.bucket,
+            Key=key,
+            Body=canonical(value),
+            ContentType="application/json",
+            ChecksumAlgorithm="SHA256",
+        )

@@ -1,0 +1,329 @@
+"""Per-customer data keys: envelope encryption and crypto-shredding.
+
+Each customer has one 256-bit data key, made by KMS `GenerateDataKey` under the data key
+(`Settings.data_key_id`) with encryption context ``{"subject_id": <id>}``, and stored only
+wrapped, in the `subject_keys` table. KMS refuses to unwrap it under any other subject's
+context. Shredding deletes the wrapped key: every copy of the customer's data, backups
+included, becomes unreadable.
+
+Unwrapped keys are cached in memory, bounded (LRU) and time-limited. Python cannot reliably
+zero memory, so the cache is the exposure to keep small: it is per process, short-lived
+(`key_cache_ttl_seconds`), and a shred reaches other processes' caches only when their
+entries expire — an erasure is complete everywhere one TTL after the shred.
+Key material is never logged and never placed in an exception.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import lru_cache
+from typing import TYPE_CHECKING, Final
+
+from botocore.exceptions import ClientError
+
+from custody.crypto.cipher import SubjectKey
+from custody.declared import datamap
+from custody.declared.errors import DecryptionFailed, SubjectKeyUnavailable
+from custody.declared.settings import Settings, get_settings
+from custody.platform.aws import Clients, clients
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.client import DynamoDBClient
+    from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef, TransactWriteItemTypeDef
+
+__all__ = ["KEY_STORE", "KEY_VERSION", "KeyCache", "PendingKey", "SubjectKey", "SubjectKeyring", "get_keyring"]
+
+KEY_STORE: Final = "subject_keys"
+# One active key per customer; the sort key leaves room for rotation.
+KEY_VERSION: Final = "1"
+
+
+def _key_store() -> datamap.TableStore:
+    store = datamap.store(KEY_STORE)
+    if not isinstance(store, datamap.TableStore):
+        raise TypeError(f"The data map must declare {KEY_STORE!r} as a table.")
+    return store
+
+
+_PARTITION: Final = _key_store().partition_key
+_SORT: Final = _key_store().sort_key
+
+Clock = Callable[[], float]
+
+
+class KeyCache:
+    """A thread-safe LRU of unwrapped keys whose entries expire `ttl_seconds` after insertion."""
+
+    def __init__(self, max_entries: int, ttl_seconds: float, clock: Clock = time.monotonic) -> None:
+        if max_entries < 1 or ttl_seconds <= 0:
+            raise ValueError("A key cache needs at least one entry and a positive time to live.")
+        self._max_entries = max_entries
+        self._ttl = ttl_seconds
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._entries: OrderedDict[str, tuple[float, SubjectKey]] = OrderedDict()
+
+    def get(self, subject_id: str) -> SubjectKey | None:
+        with self._lock:
+            entry = self._entries.get(subject_id)
+            if entry is None:
+                return None
+            expires_at, key = entry
+            if self._clock() >= expires_at:
+                del self._entries[subject_id]
+                return None
+            self._entries.move_to_end(subject_id)
+            return key
+
+    def put(self, key: SubjectKey) -> None:
+        with self._lock:
+            self._entries[key.subject_id] = (self._clock() + self._ttl, key)
+            self._entries.move_to_end(key.subject_id)
+            while len(self._entries) > self._max_entries:
+                self._entries.popitem(last=False)
+
+    def evict(self, subject_id: str) -> None:
+        with self._lock:
+            self._entries.pop(subject_id, None)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._entries)
+
+    def __contains__(self, subject_id: object) -> bool:
+        with self._lock:
+            return subject_id in self._entries
+
+
+@dataclass(frozen=True)
+class PendingKey:
+    """A customer's key for a write, and the put that stores it when it is new (else `None`)."""
+
+    key: SubjectKey
+    put: TransactWriteItemTypeDef | None
+
+
+class SubjectKeyring:
+    """Create, fetch and shred customers' data keys.
+
+    One keyring per process (see `get_keyring`) lets warm invocations share the cache.
+    """
+
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        aws: Clients | None = None,
+        clock: Clock = time.monotonic,
+    ) -> None:
+        self._settings = settings or get_settings()
+        self._aws = aws or clients
+        self._table = self._settings.table(KEY_STORE)
+        self.cache = KeyCache(self._settings.key_cache_max_entries, self._settings.key_cache_ttl_seconds, clock)
+
+    def create(self, subject_id: str) -> SubjectKey:
+        """Make and store the customer's data key.
+
+        The put is conditional: when two creates race, one key wins and both callers get it.
+        """
+        _check_subject_id(subject_id)
+        generated = self._aws.kms().generate_data_key(
+            KeyId=self._settings.data_key_id,
+            KeySpec="AES_256",
+            EncryptionContext=_context(subject_id),
+        )
+        try:
+            self._dynamodb().put_item(
+                TableName=self._table,
+                Item=self._key_item(subject_id, generated["CiphertextBlob"], generated["KeyId"]),
+                ConditionExpression="attribute_not_exists(#pk)",
+                ExpressionAttributeNames={"#pk": _PARTITION},
+            )
+        except ClientError as error:
+            if _error_code(error) != "ConditionalCheckFailedException":
+                raise
+            won = False
+        else:
+            won = True
+        if not won:
+            del generated
+            return self._load(subject_id)
+        key = SubjectKey(subject_id, generated["Plaintext"], KEY_VERSION)
+        self.cache.put(key)
+        return key
+
+    def for_write(self, subject_id: str) -> PendingKey:
+        """The key to seal a transactional write with.
+
+        A new key is not stored here: its conditional put joins the caller's transaction (see
+        `PendingKey`), so a refused write leaves no orphan key and a first write still costs one
+        KMS call and one transaction. Call `committed` once the transaction succeeded.
+        """
+        try:
+            return PendingKey(self.get(subject_id), None)
+        except SubjectKeyUnavailable:
+            pass
+        generated = self._aws.kms().generate_data_key(
+            KeyId=self._settings.data_key_id,
+            KeySpec="AES_256",
+            EncryptionContext=_context(subject_id),
+        )
+        put: TransactWriteItemTypeDef = {
+            "Put": {
+                "TableName": self._table,
+                "Item": self._key_item(subject_id, generated["CiphertextBlob"], generated["KeyId"]),
+                "ConditionExpression": "attribute_not_exists(#pk)",
+                "ExpressionAttributeNames": {"#pk": _PARTITION},
+            }
+        }
+        return PendingKey(SubjectKey(subject_id, generated["Plaintext"], KEY_VERSION), put)
+
+    def committed(self, pending: PendingKey) -> None:
+        """The transaction that stored `pending` succeeded: its key may now be cached."""
+        self.cache.put(pending.key)
+
+    def get(self, subject_id: str) -> SubjectKey:
+        """The customer's data key: from the cache, else unwrapped by KMS.
+
+        Raises `SubjectKeyUnavailable` when it was never created or has been shredded.
+        """
+        _check_subject_id(subject_id)
+        cached = self.cache.get(subject_id)
+        if cached is not None:
+            return cached
+        return self._load(subject_id)
+
+    def get_or_create(self, subject_id: str) -> SubjectKey:
+        try:
+            return self.get(subject_id)
+        except SubjectKeyUnavailable:
+            pass
+        return self.create(subject_id)
+
+    def exists(self, subject_id: str) -> bool:
+        """Whether a wrapped key is stored (asks the table, not the cache; never unwraps)."""
+        _check_subject_id(subject_id)
+        found = self._dynamodb().get_item(
+            TableName=self._table,
+            Key=_item_key(subject_id),
+            ConsistentRead=True,
+            ProjectionExpression="#pk",
+            ExpressionAttributeNames={"#pk": _PARTITION},
+        )
+        return "Item" in found
+
+    def shred(self, subject_id: str) -> bool:
+        """Delete every stored version of the customer's key and forget it here.
+
+        Idempotent; returns whether this call deleted anything.
+        """
+        _check_subject_id(subject_id)
+        dynamodb = self._dynamodb()
+        deleted = False
+        for version in self._versions(dynamodb, subject_id):
+            try:
+                dynamodb.delete_item(
+                    TableName=self._table,
+                    Key={_PARTITION: {"S": subject_id}, _SORT: version},
+                    ConditionExpression="attribute_exists(#pk)",
+                    ExpressionAttributeNames={"#pk": _PARTITION},
+                )
+            except ClientError as error:
+                if _error_code(error) != "ConditionalCheckFailedException":
+                    raise
+                continue  # a concurrent shred got there first
+            deleted = True
+        # Evicted after the deletes, so a get racing them cannot leave the key cached here.
+        self.cache.evict(subject_id)
+        return deleted
+
+    @staticmethod
+    def _key_item(subject_id: str, wrapped: bytes, wrapping_key_id: str) -> dict[str, AttributeValueTypeDef]:
+        return {
+            _PARTITION: {"S": subject_id},
+            _SORT: {"S": KEY_VERSION},
+            "wrapped_key": {"B": wrapped},
+            "wrapping_key_id": {"S": wrapping_key_id},
+            "created_at": {"S": datetime.now(UTC).isoformat(timespec="seconds")},
+        }
+
+    def _load(self, subject_id: str) -> SubjectKey:
+        found = self._dynamodb().get_item(TableName=self._table, Key=_item_key(subject_id), ConsistentRead=True)
+        item = found.get("Item")
+        wrapped = item.get("wrapped_key", {}).get("B") if item else None
+        if not wrapped:
+            raise SubjectKeyUnavailable(
+                "The customer's data key does not exist: it was never created or has been shredded.",
+                {"subject_id": subject_id},
+            )
+        try:
+            plaintext = (
+                self._aws.kms()
+                .decrypt(
+                    CiphertextBlob=wrapped,
+                    EncryptionContext=_context(subject_id),
+                    KeyId=self._settings.data_key_id,
+                )
+                .get("Plaintext")
+            )
+        except ClientError as error:
+            if _error_code(error) not in ("InvalidCiphertextException", "IncorrectKeyException"):
+                raise
+            plaintext = None
+        if plaintext is None:
+            raise DecryptionFailed(
+                "The customer's stored data key could not be unwrapped.",
+                {"subject_id": subject_id, "store": KEY_STORE, "field": "wrapped_key"},
+            )
+        key = SubjectKey(subject_id, plaintext, KEY_VERSION)
+        self.cache.put(key)
+        return key
+
+    def _versions(self, dynamodb: DynamoDBClient, subject_id: str) -> list[AttributeValueTypeDef]:
+        versions: list[AttributeValueTypeDef] = []
+        pages = dynamodb.get_paginator("query").paginate(
+            TableName=self._table,
+            KeyConditionExpression="#pk = :sid",
+            ExpressionAttributeNames={"#pk": _PARTITION, "#sk": _SORT},
+            ExpressionAttributeValues={":sid": {"S": subject_id}},
+            ProjectionExpression="#sk",
+            ConsistentRead=True,
+        )
+        for page in pages:
+            versions.extend(item[_SORT] for item in page.get("Items", []))
+        return versions
+
+    def _dynamodb(self) -> DynamoDBClient:
+        return self._aws.dynamodb()
+
+
+@lru_cache(maxsize=1)
+def get_keyring() -> SubjectKeyring:
+    """The process-wide keyring (shared cache). Tests call `get_keyring.cache_clear()`."""
+    return SubjectKeyring()
+
+
+def _context(subject_id: str) -> dict[str, str]:
+    return {"subject_id": subject_id}
+
+
+def _item_key(subject_id: str) -> dict[str, AttributeValueTypeDef]:
+    return {_PARTITION: {"S": subject_id}, _SORT: {"S": KEY_VERSION}}
+
+
+def _check_subject_id(subject_id: str) -> None:
+    if not isinstance(subject_id, str) or not subject_id:
+        raise ValueError("A subject id must be a non-empty string.")
+
+
+def _error_code(error: ClientError) -> str:
+    return str(error.response.get("Error", {}).get("Code", ""))

@@ -1,0 +1,1 @@
+"""customers: see docs/architecture.md, "Rooms"."""

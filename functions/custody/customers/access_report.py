@@ -1,0 +1,166 @@
+"""The access report (GDPR articles 15 and 20): everything held about a customer, decrypted.
+
+It is driven by the data map: every personal store must have a reader in `READERS`, and
+building a report fails loudly (`MissingReader`) when the data map names a store nobody reads —
+a new store can never be silently left out of what customers are shown.
+
+Cost: one Query per table store and one listing per bucket (plus pagination), and at most one
+KMS call to unwrap the customer's key when it is not cached.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC
+from typing import Any, Final
+
+from custody.crypto import sealed
+from custody.crypto.cipher import SubjectKey
+from custody.crypto.keyring import SubjectKeyring, get_keyring
+from custody.customers.profile import StoredProfile
+from custody.declared import datamap
+from custody.declared.settings import Settings
+from custody.erasure.requests import RequestRegistry
+from custody.platform.aws import clients
+from custody.stores import dynamo
+from custody.stores.subjects import Subject, SubjectRegistry, now_iso
+
+REPORT_VERSION: Final = "2026-11"
+
+
+class MissingReader(RuntimeError):
+    """The data map names a personal store the access report cannot read."""
+
+
+@dataclass
+class ReportContext:
+    settings: Settings
+    subject: Subject
+    keyring: SubjectKeyring
+    _key: SubjectKey | None = field(default=None, init=False)
+
+    def key(self) -> SubjectKey:
+        """The customer's key, unwrapped at most once per report."""
+        if self._key is None:
+            self._key = self.keyring.get(self.subject.subject_id)
+        return self._key
+
+
+Reader = Callable[[ReportContext, datamap.Store], Any]
+
+
+def _table_items(context: ReportContext, store: datamap.Store) -> list[dict[str, Any]]:
+    """Every item of the customer's partition, sealed fields opened, keys and bookkeeping dropped."""
+    assert isinstance(store, datamap.TableStore)
+    items = []
+    for item in dynamo.query_partition(
+        context.settings.table(store.name), store.partition_key, context.subject.subject_id
+    ):
+        item.pop(store.partition_key, None)
+        fields = item.pop(sealed.FIELDS, None)
+        if fields:
+            item.update(sealed.unseal(context.key(), store.name, str(item[store.sort_key]), fields))
+        items.append(item)
+    return items
+
+
+def _profile(context: ReportContext, store: datamap.Store) -> dict[str, Any]:
+    categories = {item.pop("category"): item for item in _table_items(context, store)}
+    for values in categories.values():
+        values.pop("updated_at", None)
+    profile = StoredProfile(context.subject.profile_version, categories)
+    return {"version": profile.etag, "categories": profile.view()}
+
+
+def _consents(context: ReportContext, store: datamap.Store) -> dict[str, Any]:
+    history = sorted(_table_items(context, store), key=lambda event: str(event["event_key"]))
+    for event in history:
+        event.pop("event_key", None)
+    return {"granted": dict(sorted(context.subject.granted.items())), "history": history}
+
+
+def _bucket_objects(context: ReportContext, store: datamap.Store) -> list[dict[str, Any]]:
+    prefix = datamap.BucketStore.prefix(context.subject.subject_id)
+    paginator = clients.s3().get_paginator("list_objects_v2")
+    found = []
+    for page in paginator.paginate(Bucket=context.settings.bucket(store.name), Prefix=prefix):
+        for item in page.get("Contents", []):
+            relative = item["Key"][len(prefix) :]
+            entry: dict[str, Any] = {"key": relative, "size_bytes": item["Size"]}
+            entry["stored_at"] = item["LastModified"].astimezone(UTC).isoformat()
+            if store.name == "documents":
+                document_id = relative.rsplit("/", 1)[-1]
+                entry = {"document_id": document_id, **entry, "download_url": f"/v1/me/documents/{document_id}"}
+            found.append(entry)
+    return found
+
+
+READERS: dict[str, Reader] = {
+    "profiles": _profile,
+    "consents": _consents,
+    "interactions": _table_items,
+    "change_requests": _table_items,
+    "staff_access": _table_items,
+    "disclosures": _table_items,
+    "documents": _bucket_objects,
+    "exports": _bucket_objects,
+}
+
+
+def personal_stores() -> tuple[datamap.Store, ...]:
+    return tuple(store for store in datamap.STORES if store.classification is datamap.Classification.PERSONAL)
+
+
+def check_readers() -> None:
+    missing = sorted(store.name for store in personal_stores() if store.name not in READERS)
+    if missing:
+        raise MissingReader(f"The access report has no reader for the data-map stores {missing}.")
+
+
+def _retention() -> dict[str, Any]:
+    return {
+        category.name: {
+            "store": category.store,
+            "purposes": list(category.purposes) or [datamap.RECORD_KEEPING],
+            "retention_days": category.retention_days,
+            "kept_until": "withdrawal of consent" if category.retention_days is None else "retention period",
+            "sensitivity": category.sensitivity.value,
+        }
+        for category in datamap.CATEGORIES
+    }
+
+
+class AccessReport:
+    def __init__(self, settings: Settings, keyring: SubjectKeyring | None = None) -> None:
+        self.settings = settings
+        self.subjects = SubjectRegistry(settings)
+        self.requests = RequestRegistry(settings)
+        self.keyring = keyring or get_keyring()
+
+    def build(self, subject_id: str, email: str | None) -> dict[str, Any]:
+        check_readers()
+        subject = self.subjects.load(subject_id)
+        context = ReportContext(self.settings, subject, self.keyring)
+        stores = {store.name: READERS[store.name](context, store) for store in personal_stores()}
+        open_requests = []
+        for request_id in sorted(subject.open_requests):
+            request = self.requests.load(request_id)
+            if request is not None:
+                open_requests.append(
+                    {name: request.get(name) for name in ("request_id", "reason", "scope", "status", "created_at")}
+                )
+        return {
+            "report_version": REPORT_VERSION,
+            "generated_at": now_iso(),
+            "subject_id": subject_id,
+            "email": email,
+            "account": {
+                "status": subject.status.value,
+                "created_at": subject.created_at,
+                "last_active_at": subject.last_active_at,
+            },
+            "stores": stores,
+            "retention": _retention(),
+            "open_requests": open_requests,
+        }

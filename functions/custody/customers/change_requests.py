@@ -1,0 +1,105 @@
+"""Change requests: how a customer asks to correct a verified field (legal name, birth date).
+
+A request is reviewed by a privacy officer before anything changes. The requested value and
+the reason are personal data: they are stored encrypted with the customer's key.
+"""
+
+from __future__ import annotations
+
+import uuid
+from enum import StrEnum
+from typing import Any, Final
+
+from pydantic import ValidationError
+
+from custody.crypto import sealed
+from custody.crypto.keyring import SubjectKeyring, get_keyring
+from custody.customers.models import Identity
+from custody.declared import datamap
+from custody.declared.errors import ConsentRequired, InvalidInput, field_errors
+from custody.declared.settings import Settings
+from custody.stores import dynamo
+from custody.stores.subjects import Subject, SubjectRegistry, now_iso
+
+STORE: Final = "change_requests"
+PENDING_ATTRIBUTE: Final = "pending"
+
+
+class ChangeStatus(StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+
+
+def verified_fields() -> tuple[str, ...]:
+    return datamap.category("identity").verified_fields
+
+
+class ChangeRequests:
+    def __init__(self, settings: Settings, keyring: SubjectKeyring | None = None) -> None:
+        self.table = settings.table(STORE)
+        self.subjects = SubjectRegistry(settings)
+        self.keyring = keyring or get_keyring()
+
+    def open(self, subject_id: str, field: str, value: str, reason: str) -> dict[str, Any]:
+        return self.subjects.guarded(subject_id, lambda subject: self._open(subject, field, value, reason))
+
+    def _open(self, subject: Subject, field: str, value: str, reason: str) -> dict[str, Any]:
+        subject.ensure_active()
+        if field not in verified_fields():
+            raise InvalidInput(
+                "Only verified fields need a change request; change the others with PATCH /v1/me/profile.",
+                {"fields": [{"field": "field", "reason": f"must be one of {list(verified_fields())}"}]},
+            )
+        try:
+            checked = Identity.model_validate({field: value}).model_dump(mode="json")[field]
+        except ValidationError as error:
+            raise InvalidInput("The requested value is not valid.", field_errors(error.errors(), ("value",))) from None
+        missing = datamap.missing_purposes(["identity"], subject.purposes)
+        if missing:
+            raise ConsentRequired(missing)
+        pending = self.keyring.for_write(subject.subject_id)
+        key = pending.key
+        request_id = str(uuid.uuid4())
+        at = now_iso()
+        plain = {"value": checked, "reason": reason}
+        item = {
+            "subject_id": subject.subject_id,
+            "change_request_id": request_id,
+            "field": field,
+            "status": ChangeStatus.PENDING.value,
+            PENDING_ATTRIBUTE: ChangeStatus.PENDING.value,  # sparse review-queue index; removed on decision
+            "created_at": at,
+            sealed.FIELDS: sealed.seal(key, STORE, request_id, plain),
+        }
+        dynamo.transact(
+            [
+                {"Put": {"TableName": self.table, "Item": dynamo.to_item(item)}},
+                self.subjects.touch(subject),
+                *([pending.put] if pending.put else []),
+            ]
+        )
+        self.keyring.committed(pending)
+        return self._view({**item, **plain})
+
+    def list(self, subject_id: str) -> list[dict[str, Any]]:
+        items = list(dynamo.query_partition(self.table, "subject_id", subject_id))
+        if not items:
+            return []
+        key = self.keyring.get(subject_id)
+        for item in items:
+            item.update(sealed.unseal(key, STORE, item["change_request_id"], item.pop(sealed.FIELDS)))
+        return [self._view(item) for item in sorted(items, key=lambda entry: str(entry["created_at"]))]
+
+    @staticmethod
+    def _view(item: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "change_request_id": item["change_request_id"],
+            "field": item["field"],
+            "value": item.get("value"),
+            "reason": item.get("reason"),
+            "status": item["status"],
+            "created_at": item["created_at"],
+            "decided_at": item.get("decided_at"),
+            "decision_reason": item.get("decision_reason"),
+        }

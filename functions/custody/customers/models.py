@@ -1,0 +1,158 @@
+"""The customer-facing shapes of personal data, validated for accuracy.
+
+One model per data-map category. Every field is optional at parse time so that the same
+models serve `PUT` (a whole profile) and `PATCH` (a part of it): the domain merges a patch into
+the stored category and then calls `ensure_complete()` on the result, so a category is never
+stored without what it requires, however it arrived.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from enum import StrEnum
+from typing import Annotated, ClassVar
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from custody.customers import validation
+
+
+def _today() -> date:
+    return datetime.now(UTC).date()
+
+
+Name = Annotated[str, Field(min_length=1, max_length=120), AfterValidator(validation.check_name)]
+ShortText = Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True)
+
+    REQUIRED: ClassVar[tuple[str, ...]] = ()
+
+    def missing(self) -> list[str]:
+        return [name for name in self.REQUIRED if getattr(self, name) is None]
+
+
+class Identity(Strict):
+    REQUIRED = ("legal_name",)
+
+    legal_name: Name | None = None
+    preferred_name: Name | None = None
+    birth_date: date | None = None
+
+    @field_validator("birth_date")
+    @classmethod
+    def _plausible(cls, value: date | None) -> date | None:
+        return None if value is None else validation.check_birth_date(value, _today())
+
+
+class Address(Strict):
+    line1: ShortText
+    line2: ShortText | None = None
+    city: Annotated[str, Field(min_length=1, max_length=100)]
+    postal_code: Annotated[str, Field(min_length=2, max_length=12)]
+    country: Annotated[str, Field(min_length=2, max_length=2), AfterValidator(validation.check_country)]
+
+    @model_validator(mode="after")
+    def _postal_code_fits_country(self) -> Address:
+        validation.check_postal_code(self.country, self.postal_code)
+        return self
+
+
+class Contact(Strict):
+    phone: Annotated[str, AfterValidator(validation.check_phone)] | None = None
+    address: Address | None = None
+
+    def missing(self) -> list[str]:
+        return [] if self.phone or self.address else ["phone|address"]
+
+
+class Channel(StrEnum):
+    EMAIL = "email"
+    SMS = "sms"
+    PHONE = "phone"
+    POST = "post"
+    PUSH = "push"
+
+
+class Preferences(Strict):
+    channels: Annotated[list[Channel], Field(max_length=len(Channel))] | None = None
+    interests: Annotated[list[Annotated[str, Field(min_length=1, max_length=50)]], Field(max_length=20)] | None = None
+    language: Annotated[str, Field(max_length=35), AfterValidator(validation.check_language)] | None = None
+
+    @field_validator("channels", "interests")
+    @classmethod
+    def _no_duplicates(cls, value: list[str] | None) -> list[str] | None:
+        if value is not None and len(set(value)) != len(value):
+            raise ValueError("must not repeat an entry")
+        return value
+
+
+class Payment(Strict):
+    REQUIRED = ("card_number", "expiry_month", "expiry_year", "holder_name")
+
+    card_number: Annotated[str, Field(max_length=23), AfterValidator(validation.normalise_card_number)] | None = None
+    expiry_month: Annotated[int, Field(ge=1, le=12)] | None = None
+    expiry_year: Annotated[int, Field(ge=2000, le=2100)] | None = None
+    holder_name: Name | None = None
+
+    @model_validator(mode="after")
+    def _not_expired(self) -> Payment:
+        if self.expiry_month is not None and self.expiry_year is not None:
+            validation.check_expiry(self.expiry_month, self.expiry_year, _today())
+        return self
+
+
+class Severity(StrEnum):
+    MILD = "mild"
+    MODERATE = "moderate"
+    SEVERE = "severe"
+
+
+class Condition(Strict):
+    name: Annotated[str, Field(min_length=1, max_length=100)]
+    code: Annotated[str, Field(pattern=r"^[A-Z][0-9][0-9A-Z](\.[0-9A-Z]{1,4})?$")] | None = Field(
+        default=None, description="ICD-10 code, e.g. E11.9"
+    )
+    since: date | None = None
+
+    @field_validator("since")
+    @classmethod
+    def _not_in_future(cls, value: date | None) -> date | None:
+        if value is not None and value > _today():
+            raise ValueError("cannot be in the future")
+        return value
+
+
+class Allergy(Strict):
+    substance: Annotated[str, Field(min_length=1, max_length=100)]
+    reaction: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+    severity: Severity | None = None
+
+
+class Health(Strict):
+    conditions: Annotated[list[Condition], Field(max_length=50)] | None = None
+    allergies: Annotated[list[Allergy], Field(max_length=50)] | None = None
+
+
+CATEGORY_MODELS: dict[str, type[Strict]] = {
+    "identity": Identity,
+    "contact": Contact,
+    "preferences": Preferences,
+    "payment": Payment,
+    "health": Health,
+}
+
+
+class Profile(Strict):
+    """`PUT /v1/me/profile` and `PATCH /v1/me/profile`: categories of the data map by name."""
+
+    identity: Identity | None = None
+    contact: Contact | None = None
+    preferences: Preferences | None = None
+    payment: Payment | None = None
+    health: Health | None = None
+
+    def categories(self) -> dict[str, Strict]:
+        return {name: value for name in CATEGORY_MODELS if (value := getattr(self, name)) is not None}

@@ -1,0 +1,1 @@
+"""declared: see docs/architecture.md, "Rooms"."""

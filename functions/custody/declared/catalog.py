@@ -1,0 +1,232 @@
+"""The deployable units and the public API surface, declared once.
+
+The CDK stack creates one Lambda per `FUNCTIONS` entry and one API Gateway method per
+`ROUTES` entry; the embedded local stack provisions and serves the same lists; each
+function's resolver implements the routes that name it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from types import MappingProxyType
+from typing import Final
+
+from custody.declared import naming
+
+
+class Audience(StrEnum):
+    CUSTOMER = "customer"  # customer user pool, ID token; the subject is the token's `sub`
+    STAFF = "staff"  # staff user pool (MFA), access token with a scope per group, group-restricted
+    PROCESSOR = "processor"  # sub-processor machine client, access token (client credentials)
+    PUBLIC = "public"  # no token: only lookups by an unguessable id
+
+
+class TokenUse(StrEnum):
+    """A Cognito token's `token_use` claim."""
+
+    ID = "id"
+    ACCESS = "access"
+
+
+STAFF_GROUPS: tuple[str, ...] = ("support", "privacy_officer", "auditor")
+METRICS_NAMESPACE = "CrmCustody"
+
+# The token each audience presents. API Gateway's Cognito authorizer takes an ID token on a
+# method without OAuth scopes and an access token carrying one of the method's scopes on a
+# method with them (API Gateway, `Method.authorizationScopes`); staff and sub-processor routes
+# name scopes, so those callers present access tokens.
+TOKEN_USE: Final[Mapping[Audience, TokenUse]] = MappingProxyType(
+    {Audience.CUSTOMER: TokenUse.ID, Audience.STAFF: TokenUse.ACCESS, Audience.PROCESSOR: TokenUse.ACCESS}
+)
+# The OAuth resource server of an audience's user pool, whose scopes its routes require. On the
+# staff pool there is one scope per staff group, put into access tokens at sign-in by the
+# `staff_tokens` trigger; on the processor pool the scopes machine clients are allowed.
+RESOURCE_SERVERS: Final[Mapping[Audience, str]] = MappingProxyType(
+    {Audience.STAFF: "staff-api", Audience.PROCESSOR: "processor-api"}
+)
+ERASURE_ACK_SCOPE: Final = "erasure-acks.write"
+
+# API Gateway's own refusals (gateway response type -> the API's error code): answered in the
+# API's error shape `{"error", "message", "details"}`, by the deployed API and the local gateway.
+GATEWAY_RESPONSES: Final[Mapping[str, str]] = MappingProxyType(
+    {
+        "UNAUTHORIZED": "unauthenticated",
+        "ACCESS_DENIED": "forbidden",
+        "WAF_FILTERED": "forbidden",
+        "THROTTLED": "throttled",
+        "QUOTA_EXCEEDED": "throttled",
+        "BAD_REQUEST_PARAMETERS": "malformed_request",
+        "BAD_REQUEST_BODY": "malformed_request",
+        "REQUEST_TOO_LARGE": "malformed_request",
+        "MISSING_AUTHENTICATION_TOKEN": "not_found",
+        "DEFAULT_4XX": "client_error",
+        "DEFAULT_5XX": "internal_error",
+    }
+)
+
+
+@dataclass(frozen=True)
+class Function:
+    name: str  # folder under functions/, also the logical name of the Lambda
+    description: str
+    api: bool = True
+    # A Cognito trigger of this pool (an audience's); it is told nothing of the stack (the
+    # pool it serves cannot be named in its settings without a dependency cycle).
+    identity_trigger: Audience | None = None
+    timeout_seconds: int = 29
+    memory_mb: int = 512
+
+    @property
+    def handler(self) -> str:
+        return f"{self.name}.handler.lambda_handler"
+
+    @property
+    def service(self) -> str:
+        """The Powertools service name: logs, metrics and traces of this function carry it."""
+        return f"custody-{self.name}"
+
+    def powertools_environment(self) -> dict[str, str]:
+        """Powertools' variables for this function, besides `Settings.to_env()` (CDK and devstack)."""
+        return {
+            "POWERTOOLS_SERVICE_NAME": self.service,
+            "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
+            "POWERTOOLS_LOG_LEVEL": "INFO",
+            "POWERTOOLS_LOGGER_LOG_EVENT": "false",
+            "POWERTOOLS_TRACER_CAPTURE_RESPONSE": "false",
+        }
+
+
+@dataclass(frozen=True)
+class Route:
+    """One API method: who may call it is declared here and nowhere else.
+
+    `groups`: the staff groups allowed (a staff route names at least one). `scopes`: the OAuth
+    scopes (names on the audience's resource server) a sub-processor route requires. API
+    Gateway checks the scopes (a staff route's scopes are its groups); the function checks the
+    token's pool, type and client, the groups and the scopes again (`custody.access_control.authorization`).
+
+    Raises `ValueError` for a route that would be open wider than its audience: a staff route
+    without groups or with an unknown one, a sub-processor route without scopes, groups or
+    scopes on a customer or public route.
+    """
+
+    method: str
+    path: str
+    function: str
+    audience: Audience
+    groups: tuple[str, ...] = ()
+    scopes: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.audience is Audience.STAFF:
+            if not self.groups or not set(self.groups) <= set(STAFF_GROUPS):
+                raise ValueError(f"{self.method} {self.path}: a staff route names one or more of {STAFF_GROUPS}")
+        elif self.groups:
+            raise ValueError(f"{self.method} {self.path}: only staff routes name groups")
+        if self.audience is Audience.PROCESSOR and not self.scopes:
+            raise ValueError(f"{self.method} {self.path}: a sub-processor route names its OAuth scopes")
+        if self.audience is not Audience.PROCESSOR and self.scopes:
+            raise ValueError(f"{self.method} {self.path}: only sub-processor routes name scopes")
+
+    @property
+    def key(self) -> str:
+        """`METHOD /path/{template}`: how API Gateway's `httpMethod` and `resource` name the route."""
+        return f"{self.method} {self.path}"
+
+    @property
+    def oauth_scopes(self) -> tuple[str, ...]:
+        """The scope names (on the audience's resource server) API Gateway requires; empty for ID tokens."""
+        return self.groups if self.audience is Audience.STAFF else self.scopes
+
+    def gateway_scopes(self, prefix: str) -> tuple[str, ...]:
+        """The full scope names (`<resource server>/<scope>`) of the deployed method's `AuthorizationScopes`."""
+        return scope_names(self.audience, self.oauth_scopes, prefix) if self.oauth_scopes else ()
+
+
+def scope_names(audience: Audience, scopes: Iterable[str], prefix: str) -> tuple[str, ...]:
+    """Scopes as tokens and API Gateway name them: `<audience's resource server>/<scope>`."""
+    server = naming.resource_server(prefix, RESOURCE_SERVERS[audience])
+    return tuple(f"{server}/{scope}" for scope in scopes)
+
+
+FUNCTIONS: tuple[Function, ...] = (
+    Function("collect", "Consents, profile and documents: the only way personal data comes in."),
+    Function("subject_access", "The access report, change requests and request status."),
+    Function("erase", "Withdrawal: records the request and starts the erasure workflow."),
+    Function("staff", "Need-to-know grants, staff views, interactions and reviews."),
+    Function("processors", "Sub-processor registry, disclosures and erasure acknowledgements."),
+    Function(
+        "erasure_steps",
+        "The erasure workflow's steps, invoked only by its state machine.",
+        api=False,
+        timeout_seconds=300,
+        memory_mb=1024,
+    ),
+    Function(
+        "staff_tokens",
+        "Cognito pre-token-generation trigger of the staff pool: a scope per staff group in access tokens.",
+        api=False,
+        identity_trigger=Audience.STAFF,
+        timeout_seconds=5,
+        memory_mb=256,
+    ),
+    Function(
+        "retention",
+        "Scheduled: erases customers inactive past the retention period; measures the erasure SLA.",
+        api=False,
+        timeout_seconds=300,
+        memory_mb=512,
+    ),
+)
+
+_C, _S, _P, _PUB = Audience.CUSTOMER, Audience.STAFF, Audience.PROCESSOR, Audience.PUBLIC
+_OFFICER = ("privacy_officer",)
+
+ROUTES: tuple[Route, ...] = (
+    Route("POST", "/v1/me/consents", "collect", _C),
+    Route("DELETE", "/v1/me/consents/{purpose}", "collect", _C),
+    Route("PUT", "/v1/me/profile", "collect", _C),
+    Route("PATCH", "/v1/me/profile", "collect", _C),
+    Route("POST", "/v1/me/documents", "collect", _C),
+    Route("GET", "/v1/me", "subject_access", _C),
+    Route("GET", "/v1/me/documents/{document_id}", "subject_access", _C),
+    Route("POST", "/v1/me/change-requests", "subject_access", _C),
+    Route("GET", "/v1/me/change-requests", "subject_access", _C),
+    Route("GET", "/v1/requests/{request_id}", "subject_access", _PUB),
+    Route("POST", "/v1/me/withdrawal", "erase", _C),
+    Route("POST", "/v1/staff/access-grants", "staff", _S, ("support", "privacy_officer")),
+    Route("POST", "/v1/staff/access-grants/{grant_id}/approval", "staff", _S, _OFFICER),
+    Route("GET", "/v1/staff/customers/{customer_id}", "staff", _S, ("support", "privacy_officer")),
+    Route("POST", "/v1/staff/customers/{customer_id}/interactions", "staff", _S, ("support", "privacy_officer")),
+    Route("GET", "/v1/staff/change-requests", "staff", _S, _OFFICER),
+    Route("POST", "/v1/staff/change-requests/{change_request_id}/decision", "staff", _S, _OFFICER),
+    Route("GET", "/v1/staff/processors", "processors", _S, ("privacy_officer", "auditor")),
+    Route("PUT", "/v1/staff/processors/{processor_id}", "processors", _S, _OFFICER),
+    Route("POST", "/v1/staff/customers/{customer_id}/disclosures", "processors", _S, ("support", "privacy_officer")),
+    Route("POST", "/v1/processors/erasure-acks", "processors", _P, scopes=(ERASURE_ACK_SCOPE,)),
+)
+
+
+def function(name: str) -> Function:
+    for item in FUNCTIONS:
+        if item.name == name:
+            return item
+    raise KeyError(name)
+
+
+def routes_of(function_name: str) -> tuple[Route, ...]:
+    return tuple(route for route in ROUTES if route.function == function_name)
+
+
+def route(method: str, resource: str) -> Route | None:
+    """The route API Gateway names by `httpMethod` and `resource` (the path template), if declared."""
+    return _BY_KEY.get(f"{method} {resource}")
+
+
+_BY_KEY: Final[Mapping[str, Route]] = MappingProxyType({item.key: item for item in ROUTES})
+
+
+def api_functions() -> tuple[Function, ...]:
+    return tuple(item for item in FUNCTIONS if item.api)

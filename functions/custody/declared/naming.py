@@ -1,0 +1,47 @@
+"""Physical names of the stack's resources, derived in one place.
+
+The CDK stack and the functions' settings both call these, so the names a function is
+told and the names the stack creates cannot drift apart.
+"""
+
+from __future__ import annotations
+
+DEFAULT_PREFIX = "crm-custody"
+
+# Logical names of the resources that are not data-map stores. Personal-data stores take their
+# logical names from `custody.declared.datamap`, functions from `custody.declared.catalog`.
+AUDIT_BUCKET = "audit"  # the audit ledger and CloudTrail logs, under Object Lock
+ACCESS_LOG_BUCKET = "access_logs"  # S3 server access logs of the data buckets
+ERASURE_STATE_MACHINE = "erasure"
+ALARM_TOPIC = "alarms"
+PROCESSOR_NOTIFICATIONS = "processor_notifications"  # the erasure workflow's deletion requests to sub-processors
+PROCESSOR_SEAL_KEY = "processor-tokens"  # the HMAC key that binds each task token to its sub-processor
+CUSTOMER_POOL = "customers"
+STAFF_POOL = "staff"
+PROCESSOR_POOL = "processors"
+
+
+def table_name(prefix: str, logical: str) -> str:
+    return f"{prefix}-{logical.replace('_', '-')}"
+
+
+def bucket_name(prefix: str, logical: str, qualifier: str) -> str:
+    """Bucket names are global: the qualifier (account and region) keeps them unique."""
+    return f"{prefix}-{logical.replace('_', '-')}-{qualifier}"
+
+
+def state_machine_name(prefix: str, logical: str) -> str:
+    return f"{prefix}-{logical.replace('_', '-')}"
+
+
+def function_name(prefix: str, logical: str) -> str:
+    return f"{prefix}-{logical.replace('_', '-')}"
+
+
+def queue_name(prefix: str, logical: str) -> str:
+    return f"{prefix}-{logical.replace('_', '-')}"
+
+
+def resource_server(prefix: str, logical: str) -> str:
+    """A user pool resource server's identifier: the prefix of its OAuth scopes (`<identifier>/<scope>`)."""
+    return f"{prefix}-{logical.replace('_', '-')}"

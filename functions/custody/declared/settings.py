@@ -1,0 +1,125 @@
+"""The one settings model: environment variables → a typed, validated object.
+
+Domain code receives a `Settings`; it never reads `os.environ` itself. Defaults suit the
+embedded local stack, so tests and `make demo` need no configuration. In AWS the CDK stack
+sets every `CUSTODY_*` variable of a function.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from custody.declared import datamap, naming
+
+ENV_PREFIX = "CUSTODY_"
+USER_POOL_FIELDS = (
+    "customer_user_pool_id",
+    "customer_client_id",
+    "staff_user_pool_id",
+    "staff_client_id",
+    "processor_user_pool_id",
+)
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    environment: Literal["local", "aws"] = "local"
+    region: str = "us-east-1"
+    resource_prefix: str = naming.DEFAULT_PREFIX
+    bucket_qualifier: str = Field(
+        default="123456789012-us-east-1",
+        description="Account and region suffix that makes bucket names globally unique.",
+    )
+
+    data_key_id: str = Field(
+        default=f"alias/{naming.DEFAULT_PREFIX}-data",
+        description="KMS key that wraps per-customer data keys (and encrypts the data stores).",
+    )
+    audit_key_id: str = f"alias/{naming.DEFAULT_PREFIX}-audit"
+    processor_token_key_id: str = Field(
+        default=f"alias/{naming.DEFAULT_PREFIX}-{naming.PROCESSOR_SEAL_KEY}",
+        description="HMAC key (HMAC_256) binding each sub-processor's task token to it (subprocessors.task_tokens).",
+    )
+    processor_queue_url: str = Field(
+        default="", description="The queue the erasure workflow's deletion requests to sub-processors go to."
+    )
+
+    customer_user_pool_id: str = ""
+    customer_client_id: str = ""
+    staff_user_pool_id: str = ""
+    staff_client_id: str = ""
+    processor_user_pool_id: str = ""
+    erasure_state_machine_arn: str = ""
+    alarm_topic_arn: str = ""
+    audit_lake_channel_arn: str = Field(
+        default="", description="CloudTrail Lake channel that receives a copy of every audit event; empty: none."
+    )
+
+    key_cache_ttl_seconds: float = Field(default=300.0, gt=0, le=3600)
+    key_cache_max_entries: int = Field(default=1024, ge=1, le=100_000)
+    audit_retention_days: int = Field(default=1, ge=1)
+    key_store_recovery_days: int = Field(
+        default=1,
+        ge=1,
+        le=35,
+        description="PITR window of the subject_keys table: a shredded key is unrecoverable this long after.",
+    )
+    pitr_recovery_days: int = Field(
+        default=35, ge=1, le=35, description="PITR window of the data tables: how long an erased row stays restorable."
+    )
+    backup_retention_days: int = Field(
+        default=35, ge=1, description="AWS Backup recovery points are deleted this long after they are taken."
+    )
+    inactivity_days: int = Field(
+        default=datamap.INACTIVITY_DAYS,
+        ge=1,
+        description="A customer with no activity for this long is erased by the retention sweep (reason retention).",
+    )
+    retention_batch_max: int = Field(
+        default=100, ge=1, le=10_000, description="Erasures one retention sweep starts at most; the rest wait a run."
+    )
+    activity_epoch_month: str = Field(
+        default="2026-01",
+        pattern=r"^\d{4}-(0[1-9]|1[0-2])$",
+        description="The first month any activity was recorded: the sweep queries no earlier activity bucket.",
+    )
+    erasure_batch_items: int = Field(
+        default=2500, ge=25, le=100_000, description="Items one erase_store run deletes before it loops."
+    )
+
+    def without_user_pools(self) -> Settings:
+        """These settings naming no user pool: what a pool's own trigger is told (the pool names
+        the trigger, so the trigger cannot name the pool without a dependency cycle)."""
+        return self.model_copy(update=dict.fromkeys(USER_POOL_FIELDS, ""))
+
+    def table(self, logical: str) -> str:
+        return naming.table_name(self.resource_prefix, logical)
+
+    def bucket(self, logical: str) -> str:
+        return naming.bucket_name(self.resource_prefix, logical, self.bucket_qualifier)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        values: dict[str, str] = {
+            name: env[ENV_PREFIX + name.upper()] for name in cls.model_fields if ENV_PREFIX + name.upper() in env
+        }
+        if "region" not in values and env.get("AWS_REGION"):
+            values["region"] = env["AWS_REGION"]
+        return cls.model_validate(values)
+
+    def to_env(self) -> dict[str, str]:
+        """The environment variables that reproduce these settings (for CDK and devstack)."""
+        return {ENV_PREFIX + name.upper(): str(value) for name, value in self.model_dump().items()}
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Settings of this process, read once. Tests call `get_settings.cache_clear()`."""
+    return Settings.from_env()

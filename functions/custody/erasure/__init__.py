@@ -1,0 +1,1 @@
+"""erasure: see docs/architecture.md, "Rooms"."""

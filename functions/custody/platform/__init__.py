@@ -1,0 +1,1 @@
+"""platform: see docs/architecture.md, "Rooms"."""

@@ -1,0 +1,89 @@
+"""Requests a client may retry, made safe with Powertools idempotency (DynamoDB persistence).
+
+A client sends `Idempotency-Key: <its own unique token>`; a repeat of the same key by the same
+customer on the same route within `EXPIRES_AFTER_SECONDS` gets the first response back and
+changes nothing. The record's key is a hash of (route, subject, key) only, and the stored
+response must carry no submitted value: the idempotency table is operational, not a store of
+personal data. Without the header a request simply runs.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Final, TypeVar, cast
+
+from aws_lambda_powertools.utilities.idempotency import (
+    DynamoDBPersistenceLayer,
+    IdempotencyConfig,
+    idempotent_function,
+)
+from aws_lambda_powertools.utilities.idempotency.exceptions import (
+    IdempotencyAlreadyInProgressError,
+    IdempotencyKeyError,
+    IdempotencyPersistenceLayerError,
+)
+from aws_lambda_powertools.utilities.idempotency.serialization.pydantic import PydanticSerializer
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel
+
+from custody.declared.errors import Conflict, InvalidInput
+from custody.declared.settings import Settings
+from custody.platform.aws import clients
+from custody.platform.transient import busy, transient_cause
+
+TABLE: Final = "idempotency"
+HEADER: Final = "Idempotency-Key"
+EXPIRES_AFTER_SECONDS: Final = 3600
+_KEY: Final = re.compile(r"[A-Za-z0-9_-]{8,64}")
+
+_M = TypeVar("_M", bound=BaseModel)
+
+
+def once(
+    settings: Settings,
+    context: LambdaContext,
+    route: str,
+    subject_id: str,
+    key: str | None,
+    model: type[_M],
+    work: Callable[[], _M],
+) -> _M:
+    """Run `work` once per (route, subject, key); replay its response for repeats.
+
+    The Lambda context bounds how long a record stays "in progress" if the function dies.
+    """
+    if key is None:
+        return work()
+    if not _KEY.fullmatch(key):
+        raise InvalidInput(
+            "The Idempotency-Key header must be 8 to 64 letters, digits, '-' or '_'.",
+            {"fields": [{"field": HEADER, "reason": "invalid format"}]},
+        )
+    persistence = DynamoDBPersistenceLayer(table_name=settings.table(TABLE), boto3_client=clients.dynamodb())
+    config = IdempotencyConfig(expires_after_seconds=EXPIRES_AFTER_SECONDS, raise_on_no_idempotency_key=True)
+    config.register_lambda_context(context)
+
+    @idempotent_function(
+        data_keyword_argument="request",
+        persistence_store=persistence,
+        config=config,
+        output_serializer=PydanticSerializer(model),
+        key_prefix=route,
+    )
+    def run(request: dict[str, str]) -> _M:
+        return work()
+
+    try:
+        return cast("_M", run(request={"route": route, "subject": subject_id, "key": key}))
+    except IdempotencyAlreadyInProgressError:
+        raise Conflict("A request with this Idempotency-Key is still being processed.") from None
+    except IdempotencyKeyError:
+        raise InvalidInput("The Idempotency-Key header is required here.") from None
+    except IdempotencyPersistenceLayerError as error:
+        # The idempotency table was throttled or unreachable past the retries: as busy as any
+        # other AWS call (a retry with the same key is what the client should do).
+        cause = transient_cause(error)
+        if cause is None:
+            raise
+        raise busy(cause) from error

@@ -1,0 +1,1 @@
+"""retention: see docs/architecture.md, "Rooms"."""

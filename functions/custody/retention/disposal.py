@@ -1,0 +1,277 @@
+"""Disposal: the retention sweep, the erasure SLA measure, the disposal register and the plan.
+
+* The **sweep** finds customers inactive past `Settings.inactivity_days` through the sparse
+  `inactivity` index of the subjects table (partition `YYYY-MM#<shard>`, sort `last_active_at`):
+  one Query per month and shard from `activity_epoch_month` to the cutoff's month — never a Scan.
+  It erases each through `Withdrawals.retire` (reason `retention`, the same workflow), at most
+  `retention_batch_max` per run. A retention erasure takes the subject out of the index in the
+  same transaction, so a second run finds nothing; subjects already erasing or erased that it
+  meets are taken out too. A customer who came back between the Query and the write is not
+  erased (the write requires `last_active_at` unchanged).
+* The **SLA measure** is the age of the oldest erasure request not completed, from the requests
+  table's `by_status` index (a Query per open status, oldest first).
+* The **register** lists what was destroyed, when, why, under which policy and with which
+  verification result, from the same index (completed and failed requests by date) and the
+  certificates the requests carry: ids, reasons, counts and dates — never personal data.
+* The **plan** lists who is due next and when, and the standing rules (TTL, lifecycle, backups).
+
+Dates come from `custody.retention.schedule`, the one place they are computed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Final
+
+from custody.audit.ledger import AuditLedger
+from custody.declared import datamap
+from custody.declared.errors import Conflict, Forbidden
+from custody.declared.settings import Settings
+from custody.erasure.requests import RequestStatus
+from custody.erasure.starter import RETENTION_ACTOR, Withdrawals
+from custody.platform.aws import clients
+from custody.retention import schedule
+from custody.stores import dynamo
+from custody.stores.subjects import SubjectRegistry, SubjectStatus
+
+SWEEP_CHAIN: Final = "retention/sweeps"
+OPEN_STATUSES: Final = (RequestStatus.RECEIVED, RequestStatus.IN_PROGRESS, RequestStatus.FAILED)
+CLOSED_STATUSES: Final = (RequestStatus.COMPLETED, RequestStatus.FAILED)
+
+
+@dataclass
+class SweepReport:
+    """What one run did: counts only."""
+
+    cutoff: str
+    buckets_queried: int = 0
+    candidates: int = 0
+    started: int = 0
+    skipped: int = 0  # already erasing or erased, stale index entry, or active again
+    deferred: bool = False  # more were due than the batch allows: the next run continues
+    request_ids: list[str] = field(default_factory=list)
+
+    def counts(self) -> dict[str, int]:
+        return {
+            "buckets_queried": self.buckets_queried,
+            "candidates": self.candidates,
+            "started": self.started,
+            "skipped": self.skipped,
+            "deferred": int(self.deferred),
+        }
+
+
+@dataclass(frozen=True)
+class Candidate:
+    subject_id: str
+    bucket: str
+    last_active_at: str
+
+
+class RetentionSweep:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.subjects = SubjectRegistry(settings)
+        self.withdrawals = Withdrawals(settings)
+
+    def candidates(self, now: datetime) -> Iterator[tuple[str, Candidate | None]]:
+        """(bucket, candidate) for every index entry due at `now`; (bucket, None) once per bucket queried."""
+        cutoff = schedule.iso_millis(schedule.inactivity_cutoff(now, self.settings))
+        for bucket in schedule.due_buckets(now, self.settings):
+            yield bucket, None
+            for item in _query_index(self.subjects.table, bucket, cutoff):
+                yield bucket, Candidate(str(item["subject_id"]), bucket, str(item["last_active_at"]))
+
+    def run(self, now: datetime) -> SweepReport:
+        cutoff = schedule.inactivity_cutoff(now, self.settings)
+        report = SweepReport(cutoff=schedule.iso(cutoff))
+        for _, candidate in self.candidates(now):
+            if candidate is None:
+                report.buckets_queried += 1
+                continue
+            if report.started >= self.settings.retention_batch_max:
+                report.deferred = True
+                break
+            report.candidates += 1
+            request_id = self._erase(candidate, now)
+            if request_id is None:
+                report.skipped += 1
+            else:
+                report.started += 1
+                report.request_ids.append(request_id)
+        AuditLedger(self.settings).record(
+            step="retention_sweep",
+            target="subjects",
+            outcome="ok",
+            actor=RETENTION_ACTOR,
+            chain_id=SWEEP_CHAIN,
+            counts=report.counts(),
+        )
+        return report
+
+    def _erase(self, candidate: Candidate, now: datetime) -> str | None:
+        subject = self.subjects.load(candidate.subject_id)
+        if subject.status is not SubjectStatus.ACTIVE or subject.pending_erasure:
+            self.subjects.leave_inactivity_index(candidate.subject_id, candidate.bucket)
+            return None
+        if subject.last_active_at is None or not schedule.is_due(
+            schedule.parse(subject.last_active_at), now, self.settings
+        ):
+            return None  # the index lags a newer activity: not due
+        try:
+            return self.withdrawals.retire(candidate.subject_id, subject.last_active_at).request_id
+        except (Conflict, Forbidden):
+            return None
+
+
+def _query_index(table: str, bucket: str, cutoff: str) -> Iterator[dict[str, Any]]:
+    kwargs: dict[str, Any] = {
+        "TableName": table,
+        "IndexName": datamap.INACTIVITY_INDEX,
+        "KeyConditionExpression": "#bucket = :bucket AND last_active_at <= :cutoff",
+        "ExpressionAttributeNames": {"#bucket": datamap.ACTIVITY_BUCKET},
+        "ExpressionAttributeValues": dynamo.to_values({":bucket": bucket, ":cutoff": cutoff}),
+    }
+    while True:
+        response = clients.dynamodb().query(**kwargs)
+        for item in response.get("Items", []):
+            yield dynamo.from_item(item)
+        if "LastEvaluatedKey" not in response:
+            return
+        kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+
+# --- the SLA: how old is the oldest open erasure ----------------------------------------------
+
+
+@dataclass(frozen=True)
+class OpenErasures:
+    count: int
+    oldest_request_id: str | None
+    oldest_age_seconds: float
+
+
+def open_erasures(settings: Settings, now: datetime) -> OpenErasures:
+    """Requests received, in progress or failed — not complete — and the age of the oldest."""
+    table = settings.table("requests")
+    count, oldest = 0, None
+    for status in OPEN_STATUSES:
+        for item in _by_status(table, status.value, limit=None, count_only=True):
+            count += int(item["Count"])
+        first = next(_by_status(table, status.value, limit=1), None)
+        if first is not None and (oldest is None or first["created_at"] < oldest["created_at"]):
+            oldest = first
+    if oldest is None:
+        return OpenErasures(count, None, 0.0)
+    age = (now - schedule.parse(str(oldest["created_at"]))).total_seconds()
+    return OpenErasures(count, str(oldest["request_id"]), max(age, 0.0))
+
+
+def _by_status(
+    table: str,
+    status: str,
+    *,
+    limit: int | None,
+    count_only: bool = False,
+    since: str | None = None,
+    until: str | None = None,
+) -> Iterator[dict[str, Any]]:
+    """Requests of one status, oldest first; with `count_only`, one `{"Count": n}` per page."""
+    condition = "#status = :status"
+    values: dict[str, Any] = {":status": status}
+    if since is not None and until is not None:
+        condition += " AND created_at BETWEEN :since AND :until"
+        values.update({":since": since, ":until": until})
+    kwargs: dict[str, Any] = {
+        "TableName": table,
+        "IndexName": datamap.REQUEST_STATUS_INDEX,
+        "KeyConditionExpression": condition,
+        "ExpressionAttributeNames": {"#status": "status"},
+        "ExpressionAttributeValues": dynamo.to_values(values),
+        "ScanIndexForward": True,
+    }
+    if count_only:
+        kwargs["Select"] = "COUNT"
+    if limit is not None:
+        kwargs["Limit"] = limit
+    while True:
+        response = clients.dynamodb().query(**kwargs)
+        if count_only:
+            yield {"Count": response.get("Count", 0)}
+        for item in response.get("Items", []):
+            yield dynamo.from_item(item)
+        if "LastEvaluatedKey" not in response or limit is not None:
+            return
+        kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+
+# --- the register: what was destroyed ---------------------------------------------------------
+
+
+def register(settings: Settings, since: datetime, until: datetime) -> list[dict[str, Any]]:
+    """Every erasure that completed or failed among requests created in [since, until], oldest first."""
+    table = settings.table("requests")
+    entries = []
+    for status in CLOSED_STATUSES:
+        for item in _by_status(
+            table, status.value, limit=None, since=schedule.iso_millis(since), until=schedule.iso_millis(until)
+        ):
+            entries.append(register_entry(item, settings))
+    return sorted(entries, key=lambda entry: (entry["requested_at"], entry["request_id"]))
+
+
+def register_entry(item: dict[str, Any], settings: Settings) -> dict[str, Any]:
+    """One line of the register from a request item (its certificate when it completed)."""
+    certificate: dict[str, Any] = item.get("certificate") or {}
+    reason = str(item["reason"])
+    completed = item.get("status") == RequestStatus.COMPLETED.value and bool(certificate)
+    destroyed_at = certificate.get("completed_at") if completed else None
+    return {
+        "request_id": item["request_id"],
+        "subject_id": item.get("subject_id"),  # opaque: its link to a person was erased with the identity
+        "reason": reason,
+        **schedule.policy_of(reason),
+        "requested_at": item["created_at"],
+        "destroyed_at": destroyed_at,
+        "stores": {name: int(count) for name, count in (certificate.get("stores") or {}).items()},
+        "verification": "passed: nothing remained in any store" if completed else f"not certified: {item['status']}",
+        "unrecoverable_after": certificate.get("unrecoverable_after"),
+        "copies_expire_by": schedule.iso(schedule.copies_expire_by(schedule.parse(destroyed_at), settings))
+        if destroyed_at
+        else None,
+        "certificate_digest": item.get("certificate_digest"),
+    }
+
+
+# --- the plan: what goes next -----------------------------------------------------------------
+
+
+def plan(settings: Settings, now: datetime, horizon_days: int = 30, limit: int = 100) -> dict[str, Any]:
+    """Customers due for a retention erasure by `now + horizon_days`, and the standing rules."""
+    horizon = now + timedelta(days=horizon_days)
+    sweep = RetentionSweep(settings)
+    due = []
+    for _, candidate in sweep.candidates(horizon):
+        if candidate is None:
+            continue
+        due_at = schedule.disposal_due(schedule.parse(candidate.last_active_at), settings)
+        due.append(
+            {
+                "subject_id": candidate.subject_id,
+                "last_active_at": candidate.last_active_at,
+                "due_at": schedule.iso(due_at),
+                "overdue": due_at <= now,
+            }
+        )
+        if len(due) >= limit:
+            break
+    return {
+        "now": schedule.iso(now),
+        "horizon": schedule.iso(horizon),
+        "inactivity_days": settings.inactivity_days,
+        "policy_version": datamap.RETENTION_POLICY_VERSION,
+        "customers_due": sorted(due, key=lambda entry: (entry["due_at"], entry["subject_id"])),
+        "standing": [asdict(policy) for policy in schedule.standing_policies(settings)],
+    }

@@ -1,0 +1,156 @@
+"""Retention dates, computed in one place: when data becomes due, and when its last copy is gone.
+
+Used by the erasure certificate (`unrecoverable_after`), the disposal register, the retention
+sweep (who is due) and `custody retention plan`. Pure functions of the settings and a moment:
+no AWS call, no clock read — callers pass `now`, so tests travel in time without sleeping.
+
+All moments are timezone-aware UTC and print as `YYYY-MM-DDTHH:MM:SSZ`. "Inactive past the
+period" means `last_active_at + inactivity_days <= now`: a customer is due at exactly that
+instant, not a second later.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from custody.declared import datamap
+from custody.declared.settings import Settings
+
+
+def parse(moment: str) -> datetime:
+    """An ISO 8601 moment (`Z` or an offset) as aware UTC; a naive one is refused, not guessed."""
+    parsed = datetime.fromisoformat(moment.replace("Z", "+00:00"))
+    if parsed.tzinfo is None:
+        raise ValueError(f"{moment!r} has no timezone")
+    return parsed.astimezone(UTC)
+
+
+def iso(moment: datetime) -> str:
+    if moment.tzinfo is None:
+        raise ValueError("a naive datetime has no place in a retention date")
+    return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def iso_millis(moment: datetime) -> str:
+    """The format `subjects.now_iso` writes: comparable as a string with `last_active_at`."""
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+# --- customers: inactivity -------------------------------------------------------------------
+
+
+def disposal_due(last_active_at: datetime, settings: Settings) -> datetime:
+    """The instant an inactive customer becomes due for a retention erasure."""
+    return last_active_at + timedelta(days=settings.inactivity_days)
+
+
+def inactivity_cutoff(now: datetime, settings: Settings) -> datetime:
+    """Customers last active at or before this instant are due now."""
+    return now - timedelta(days=settings.inactivity_days)
+
+
+def is_due(last_active_at: datetime, now: datetime, settings: Settings) -> bool:
+    return disposal_due(last_active_at, settings) <= now
+
+
+def activity_month(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m")
+
+
+def activity_shard(subject_id: str) -> int:
+    """A stable shard of the subject id (not Python's salted hash): the same on every run."""
+    return int.from_bytes(hashlib.sha256(subject_id.encode()).digest()[:2], "big") % datamap.ACTIVITY_SHARDS
+
+
+def activity_bucket(subject_id: str, moment: datetime) -> str:
+    """The inactivity index's partition for a subject active at `moment`: `YYYY-MM#<shard>`."""
+    return f"{activity_month(moment)}#{activity_shard(subject_id)}"
+
+
+def months_through(first: str, last: str) -> list[str]:
+    """`YYYY-MM` months from `first` to `last`, both included (empty when `last` is earlier)."""
+    year, month = (int(part) for part in first.split("-"))
+    end_year, end_month = (int(part) for part in last.split("-"))
+    months = []
+    while (year, month) <= (end_year, end_month):
+        months.append(f"{year:04d}-{month:02d}")
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    return months
+
+
+def due_buckets(now: datetime, settings: Settings) -> list[str]:
+    """Every index partition that can hold a due customer: epoch month to the cutoff's month, all shards."""
+    months = months_through(settings.activity_epoch_month, activity_month(inactivity_cutoff(now, settings)))
+    return [f"{month}#{shard}" for month in months for shard in range(datamap.ACTIVITY_SHARDS)]
+
+
+# --- after erasure: copies -------------------------------------------------------------------
+
+
+def unrecoverable_after(shredded_at: datetime, settings: Settings) -> datetime:
+    """No copy of the shredded key survives past the key store's PITR window and the key caches' lifetime.
+
+    The key table is excluded from AWS Backup, so its PITR window is the only copy; a function may
+    still hold the unwrapped key in memory for `key_cache_ttl_seconds`. After this instant every
+    remaining copy of the customer's data (PITR, backups) is ciphertext nobody can decrypt.
+    """
+    return shredded_at + timedelta(days=settings.key_store_recovery_days, seconds=settings.key_cache_ttl_seconds)
+
+
+def copies_expire_by(erased_at: datetime, settings: Settings) -> datetime:
+    """When the last (undecryptable) copy of erased rows is gone: the longer of data-table PITR and backups.
+
+    A recovery point taken before the erasure holds the rows until it is deleted, at most
+    `backup_retention_days` after it was taken (Vault Lock's maximum enforces it); PITR can restore
+    the table to any moment in the last `pitr_recovery_days`.
+    """
+    return erased_at + timedelta(days=max(settings.backup_retention_days, settings.pitr_recovery_days))
+
+
+# --- the plan: what goes next, and when ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StandingPolicy:
+    """A rule that disposes of data on its own: a TTL, a lifecycle rule, a backup lifetime."""
+
+    store: str
+    mechanism: str
+    days: int
+
+    def disposes_of_data_written_at(self, moment: datetime) -> datetime:
+        return moment + timedelta(days=self.days)
+
+
+def standing_policies(settings: Settings) -> list[StandingPolicy]:
+    """Every automatic disposal the data map and the settings declare."""
+    policies = []
+    for category in datamap.CATEGORIES:
+        if category.retention_days is None:
+            continue
+        store = datamap.store(category.store)
+        if isinstance(store, datamap.TableStore) and store.ttl_attribute:
+            mechanism = f"DynamoDB TTL on {store.ttl_attribute}"
+        elif isinstance(store, datamap.BucketStore) and store.expiration_days:
+            mechanism = "S3 lifecycle expiration (noncurrent versions: 1 day later)"
+        else:
+            mechanism = "none wired"  # a test fails on this: retention must be enforced by a mechanism
+        policies.append(StandingPolicy(store.name, mechanism, category.retention_days))
+    policies.append(
+        StandingPolicy("backups", "AWS Backup recovery point deletion (Vault Lock max)", settings.backup_retention_days)
+    )
+    policies.append(StandingPolicy("pitr", "DynamoDB point-in-time recovery window", settings.pitr_recovery_days))
+    policies.append(
+        StandingPolicy("subject_keys", "PITR window of the key store (no backups)", settings.key_store_recovery_days)
+    )
+    return policies
+
+
+def policy_of(reason: str) -> dict[str, str]:
+    """The policy a disposal happened under, as the register cites it."""
+    return {
+        "policy": datamap.DISPOSAL_POLICIES.get(reason, reason).split(":", 1)[0],
+        "version": datamap.RETENTION_POLICY_VERSION,
+    }

@@ -1,0 +1,1 @@
+"""staff_access: see docs/architecture.md, "Rooms"."""

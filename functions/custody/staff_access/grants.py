@@ -1,0 +1,283 @@
+"""Need-to-know grants: a staff member may see a customer's data only for a purpose, a ticket
+and a time box, and only the categories that purpose justifies.
+
+A grant is an item of the customer's `staff_access` store (`grant#<id>`); every read made under
+it is another (`read#<at>#<id>`), so the customer sees both in their access report. Tickets
+are references like `SUP-1234` (validated), not free text: they carry no personal data and
+may appear in the access log as they are.
+
+Sensitive and special categories (card, health) need a privacy officer's approval, never the
+requester's own; the time box starts when the grant becomes usable.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from dataclasses import dataclass, replace
+from enum import StrEnum
+from typing import Any, Final
+
+from botocore.exceptions import ClientError
+
+from custody.access_control.principals import STAFF_FUNCTION, StaffMember, audited_refusals, categories_count
+from custody.audit.ledger import AuditLedger
+from custody.declared import datamap
+from custody.declared.errors import Conflict, ConsentRequired, Forbidden, InvalidInput, NotFound
+from custody.declared.settings import Settings
+from custody.platform.aws import clients
+from custody.stores import dynamo
+from custody.stores.subjects import Subject, SubjectRegistry, SubjectStatus, now_iso
+
+STORE: Final = "staff_access"
+GRANT_PREFIX: Final = "grant#"
+READ_PREFIX: Final = "read#"
+DEFAULT_MINUTES: Final = 60
+MAX_MINUTES: Final = 480
+TICKET: Final = re.compile(r"[A-Z][A-Z0-9]{1,11}-[0-9]{1,10}")
+# What a staff member can be granted: the profile's categories and the interactions. Documents
+# and exports are the customer's own; processing records are shown to the customer, not staff.
+VIEWABLE: Final = tuple(
+    category.name for category in datamap.CATEGORIES if category.store in ("profiles", "interactions")
+)
+NEEDS_APPROVAL: Final = (datamap.Sensitivity.SENSITIVE, datamap.Sensitivity.SPECIAL)
+
+
+class GrantStatus(StrEnum):
+    ACTIVE = "active"
+    PENDING_APPROVAL = "pending_approval"
+
+
+@dataclass(frozen=True)
+class Grant:
+    grant_id: str
+    subject_id: str
+    staff_id: str
+    purpose: str
+    ticket: str
+    categories: tuple[str, ...]
+    status: GrantStatus
+    duration_minutes: int
+    created_at: str
+    expires_at: int | None = None  # epoch seconds, set when the grant becomes usable
+    approved_by: str | None = None
+
+    @property
+    def access_key(self) -> str:
+        return GRANT_PREFIX + self.grant_id
+
+    def to_item(self) -> dict[str, Any]:
+        return {
+            "subject_id": self.subject_id,
+            "access_key": self.access_key,
+            "kind": "grant",
+            "grant_id": self.grant_id,
+            "staff_id": self.staff_id,
+            "purpose": self.purpose,
+            "ticket": self.ticket,
+            "categories": list(self.categories),
+            "status": self.status.value,
+            "duration_minutes": self.duration_minutes,
+            "created_at": self.created_at,
+            "expires_at": self.expires_at,
+            "approved_by": self.approved_by,
+        }
+
+    @classmethod
+    def from_item(cls, item: dict[str, Any]) -> Grant:
+        return cls(
+            grant_id=item["grant_id"],
+            subject_id=item["subject_id"],
+            staff_id=item["staff_id"],
+            purpose=item["purpose"],
+            ticket=item["ticket"],
+            categories=tuple(item["categories"]),
+            status=GrantStatus(item["status"]),
+            duration_minutes=int(item["duration_minutes"]),
+            created_at=item["created_at"],
+            expires_at=None if item.get("expires_at") is None else int(item["expires_at"]),
+            approved_by=item.get("approved_by"),
+        )
+
+    def view(self) -> dict[str, Any]:
+        shown = self.to_item()
+        shown.pop("subject_id")
+        shown.pop("access_key")
+        shown.pop("kind")
+        return {"customer_id": self.subject_id, **shown}
+
+
+def needs_approval(categories: tuple[str, ...]) -> bool:
+    return any(datamap.category(name).sensitivity in NEEDS_APPROVAL for name in categories)
+
+
+def check_request(purpose: str, ticket: str, categories: list[str], duration_minutes: int) -> tuple[str, ...]:
+    """Shape checks (422): what the request says, before anything about the customer."""
+    problems = []
+    if purpose not in datamap.PURPOSES:
+        problems.append({"field": "purpose", "reason": f"must be one of {list(datamap.PURPOSES)}"})
+    if not TICKET.fullmatch(ticket):
+        problems.append({"field": "ticket", "reason": "must be a ticket reference like SUP-1234"})
+    unknown = [name for name in categories if name not in VIEWABLE]
+    if unknown or not categories:
+        problems.append({"field": "categories", "reason": f"each must be one of {list(VIEWABLE)}"})
+    if not 1 <= duration_minutes <= MAX_MINUTES:
+        problems.append({"field": "duration_minutes", "reason": f"must be between 1 and {MAX_MINUTES}"})
+    if problems:
+        raise InvalidInput("The grant request is not valid.", {"fields": problems})
+    return tuple(sorted(set(categories)))
+
+
+def check_justified(purpose: str, categories: tuple[str, ...], subject: Subject) -> None:
+    """The purpose must justify every category, and the customer must have granted it now."""
+    if not subject.exists or subject.status is not SubjectStatus.ACTIVE:
+        raise Forbidden("This customer's data is not available to staff.", {"reason": "no_active_customer"})
+    unjustified = [name for name in categories if purpose not in datamap.category(name).purposes]
+    if unjustified:
+        raise Forbidden(
+            "The purpose does not justify these categories.",
+            {"reason": "purpose_does_not_justify", "purpose": purpose, "categories": unjustified},
+        )
+    if purpose not in subject.purposes:
+        raise ConsentRequired([purpose])
+
+
+class AccessGrants:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.table = settings.table(STORE)
+        self.subjects = SubjectRegistry(settings)
+        self.ledger = AuditLedger(settings)
+
+    def request(
+        self, staff: StaffMember, customer_id: str, purpose: str, ticket: str, categories: list[str], minutes: int
+    ) -> Grant:
+        wanted = check_request(purpose, ticket, categories, minutes)
+        with audited_refusals(
+            self.settings,
+            function=STAFF_FUNCTION,
+            step="staff_access_grant",
+            target="grant",
+            actor=staff.actor,
+            subject_id=customer_id,
+        ):
+            check_justified(purpose, wanted, self.subjects.load(customer_id))
+        approval = needs_approval(wanted)
+        grant = Grant(
+            grant_id=str(uuid.uuid4()),
+            subject_id=customer_id,
+            staff_id=staff.staff_id,
+            purpose=purpose,
+            ticket=ticket,
+            categories=wanted,
+            status=GrantStatus.PENDING_APPROVAL if approval else GrantStatus.ACTIVE,
+            duration_minutes=minutes,
+            created_at=now_iso(),
+            expires_at=None if approval else int(time.time()) + minutes * 60,
+        )
+        clients.dynamodb().put_item(
+            TableName=self.table,
+            Item=dynamo.to_item(grant.to_item()),
+            ConditionExpression="attribute_not_exists(access_key)",
+        )
+        self._audit(staff, grant, "staff_access_grant", grant.status.value)
+        return grant
+
+    def approve(self, officer: StaffMember, customer_id: str, grant_id: str) -> Grant:
+        with audited_refusals(
+            self.settings,
+            function=STAFF_FUNCTION,
+            step="staff_access_approval",
+            target=f"grant/{grant_id}",
+            actor=officer.actor,
+            subject_id=customer_id,
+        ):
+            officer.require_privacy_officer()
+            grant = self.load(customer_id, grant_id)
+            if grant is None:
+                raise NotFound("No such grant for this customer.")
+            if grant.staff_id == officer.staff_id:
+                raise Forbidden("A grant is approved by another privacy officer, never its requester.")
+            if grant.status is not GrantStatus.PENDING_APPROVAL:
+                raise Conflict("This grant is not awaiting approval.", {"status": grant.status.value})
+        expires_at = int(time.time()) + grant.duration_minutes * 60
+        try:
+            clients.dynamodb().update_item(
+                TableName=self.table,
+                Key=dynamo.to_item({"subject_id": customer_id, "access_key": grant.access_key}),
+                UpdateExpression="SET #status = :active, approved_by = :officer, approved_at = :at, expires_at = :exp",
+                ConditionExpression="#status = :pending",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues=dynamo.to_values(
+                    {
+                        ":active": GrantStatus.ACTIVE.value,
+                        ":pending": GrantStatus.PENDING_APPROVAL.value,
+                        ":officer": officer.staff_id,
+                        ":at": now_iso(),
+                        ":exp": expires_at,
+                    }
+                ),
+            )
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                raise Conflict("This grant is not awaiting approval.") from None
+            raise
+        approved = replace(grant, status=GrantStatus.ACTIVE, expires_at=expires_at, approved_by=officer.staff_id)
+        self._audit(officer, approved, "staff_access_approval", "approved")
+        return approved
+
+    def load(self, customer_id: str, grant_id: str) -> Grant | None:
+        item = dynamo.get(self.table, {"subject_id": customer_id, "access_key": GRANT_PREFIX + grant_id})
+        return Grant.from_item(item) if item else None
+
+    def usable(self, staff: StaffMember, customer_id: str, grant_id: str) -> Grant:
+        """The caller's own, approved, unexpired grant — else 403 with the reason's name only."""
+        grant = self.load(customer_id, grant_id)
+        if grant is None or grant.staff_id != staff.staff_id:
+            raise Forbidden("No grant of yours covers this customer.", {"reason": "no_grant"})
+        if grant.status is not GrantStatus.ACTIVE:
+            raise Forbidden("This grant awaits a privacy officer's approval.", {"reason": "pending_approval"})
+        if grant.expires_at is None or grant.expires_at <= time.time():
+            raise Forbidden("This grant has expired.", {"reason": "expired"})
+        return grant
+
+    def record_read(self, staff: StaffMember, grant: Grant, categories: tuple[str, ...], step: str) -> str:
+        """The customer's access log entry for one read: who, when, purpose, ticket, categories."""
+        at = now_iso()
+        read_id = str(uuid.uuid4())
+        clients.dynamodb().put_item(
+            TableName=self.table,
+            Item=dynamo.to_item(
+                {
+                    "subject_id": grant.subject_id,
+                    "access_key": f"{READ_PREFIX}{at}#{read_id}",
+                    "kind": "read",
+                    "staff_id": staff.staff_id,
+                    "grant_id": grant.grant_id,
+                    "purpose": grant.purpose,
+                    "ticket": grant.ticket,
+                    "categories": list(categories),
+                    "at": at,
+                }
+            ),
+        )
+        self.ledger.record(
+            step=step,
+            target=f"grant/{grant.grant_id}:{grant.purpose}",
+            outcome="read",
+            actor=staff.actor,
+            subject_id=grant.subject_id,
+            counts=categories_count(categories),
+        )
+        return at
+
+    def _audit(self, staff: StaffMember, grant: Grant, step: str, outcome: str) -> None:
+        self.ledger.record(
+            step=step,
+            target=f"grant/{grant.grant_id}:{grant.purpose}",
+            outcome=outcome,
+            actor=staff.actor,
+            subject_id=grant.subject_id,
+            counts=categories_count(grant.categories),
+        )

@@ -1,0 +1,96 @@
+"""Orders and support tickets staff record for a customer, under a grant whose purpose justifies them.
+
+Each interaction is sealed with the customer's key (bound to its `interaction_key`) and carries
+the TTL attribute `expires_at` from the data map's retention, so DynamoDB removes it when its
+retention ends even if nobody asks.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any, Final
+
+from custody.access_control.principals import StaffMember
+from custody.audit.ledger import AuditLedger
+from custody.crypto import sealed
+from custody.crypto.keyring import SubjectKeyring, get_keyring
+from custody.declared import datamap
+from custody.declared.errors import Forbidden
+from custody.declared.settings import Settings
+from custody.staff_access.grants import AccessGrants
+from custody.staff_access.views import check_still_justified
+from custody.stores import dynamo
+from custody.stores.subjects import Subject, SubjectRegistry, now_iso
+
+STORE: Final = "interactions"
+CATEGORY: Final = datamap.category("interactions")
+SECONDS_PER_DAY: Final = 86_400
+
+
+def _ttl_attribute() -> str:
+    store = datamap.store(STORE)
+    if not isinstance(store, datamap.TableStore) or store.ttl_attribute is None:
+        raise RuntimeError("The data map gives the interactions store no TTL attribute.")
+    return store.ttl_attribute
+
+
+TTL_ATTRIBUTE: Final = _ttl_attribute()
+
+
+def expires_at(now: float | None = None) -> int:
+    days = CATEGORY.retention_days or 0
+    return int(now if now is not None else time.time()) + days * SECONDS_PER_DAY
+
+
+class Interactions:
+    def __init__(self, settings: Settings, keyring: SubjectKeyring | None = None) -> None:
+        self.settings = settings
+        self.table = settings.table(STORE)
+        self.grants = AccessGrants(settings)
+        self.subjects = SubjectRegistry(settings)
+        self.keyring = keyring or get_keyring()
+
+    def record(self, staff: StaffMember, customer_id: str, grant_id: str, values: dict[str, Any]) -> dict[str, Any]:
+        grant = self.grants.usable(staff, customer_id, grant_id)
+        if grant.purpose not in CATEGORY.purposes:
+            raise Forbidden(
+                "This grant's purpose does not justify recording interactions.",
+                {"reason": "purpose_does_not_justify", "purpose": grant.purpose},
+            )
+        check_still_justified(grant, self.subjects)
+        recorded = self.subjects.guarded(customer_id, lambda subject: self._write(subject, staff, grant_id, values))
+        AuditLedger(self.settings).record(
+            step="interaction_recorded",
+            target=f"interaction/{recorded['interaction_key']}",
+            outcome="recorded",
+            actor=staff.actor,
+            subject_id=customer_id,
+            counts={STORE: 1},
+        )
+        return recorded
+
+    def _write(self, subject: Subject, staff: StaffMember, grant_id: str, values: dict[str, Any]) -> dict[str, Any]:
+        subject.ensure_active()
+        pending = self.keyring.for_write(subject.subject_id)
+        at = now_iso()
+        key = f"{at}#{uuid.uuid4()}"
+        item = {
+            "subject_id": subject.subject_id,
+            "interaction_key": key,
+            "created_at": at,
+            "recorded_by": staff.staff_id,
+            "grant_id": grant_id,
+            TTL_ATTRIBUTE: expires_at(),
+            sealed.FIELDS: sealed.seal(pending.key, STORE, key, values),
+        }
+        dynamo.transact(
+            [
+                {"Put": {"TableName": self.table, "Item": dynamo.to_item(item)}},
+                # Guards the consent version: an interaction cannot slip in after a withdrawal it raced.
+                self.subjects.touch(subject),
+                *([pending.put] if pending.put else []),
+            ]
+        )
+        self.keyring.committed(pending)
+        return {"interaction_key": key, "created_at": at, "expires_at": item[TTL_ATTRIBUTE]}

@@ -1,0 +1,223 @@
+"""Privacy officers review change requests to verified fields.
+
+The review queue is a Query of the sparse `pending` index (ids and field names only). To
+decide, an officer opens one customer's pending requests: the requested values are decrypted
+for them and that opening is recorded in the customer's access log, like any staff read.
+
+A decision is one `TransactWriteItems`: approval writes the new value into the sealed identity
+item, bumps the profile version and closes the request; rejection closes the request. Both
+keep the officer's reason, sealed with the customer's key.
+"""
+
+from __future__ import annotations
+
+import uuid
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any, Final
+
+from custody.access_control.principals import STAFF_FUNCTION, StaffMember, audited_refusals
+from custody.audit.ledger import AuditLedger
+from custody.crypto import sealed
+from custody.crypto.keyring import SubjectKeyring, get_keyring
+from custody.customers.change_requests import PENDING_ATTRIBUTE, STORE, ChangeStatus
+from custody.declared import datamap
+from custody.declared.errors import Conflict, ConsentRequired, NotFound
+from custody.declared.settings import Settings
+from custody.platform.aws import clients
+from custody.stores import dynamo
+from custody.stores.subjects import Subject, SubjectRegistry, now_iso
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.type_defs import TransactWriteItemTypeDef
+
+PROFILES: Final = "profiles"
+IDENTITY: Final = "identity"
+ACCESS_STORE: Final = "staff_access"
+REVIEW_PURPOSE: Final = "rectification_review"  # GDPR art. 16: the customer asked for it
+
+
+class Decision(StrEnum):
+    APPROVE = "approve"
+    REJECT = "reject"
+
+
+class ChangeReviews:
+    def __init__(self, settings: Settings, keyring: SubjectKeyring | None = None) -> None:
+        self.settings = settings
+        self.table = settings.table(STORE)
+        self.subjects = SubjectRegistry(settings)
+        self.keyring = keyring or get_keyring()
+        self.ledger = AuditLedger(settings)
+
+    def queue(self, limit: int = 100) -> list[dict[str, Any]]:
+        """Pending requests, oldest first, from the sparse index: never a Scan."""
+        response = clients.dynamodb().query(
+            TableName=self.table,
+            IndexName=datamap.PENDING_INDEX,
+            KeyConditionExpression="#pending = :pending",
+            ExpressionAttributeNames={"#pending": PENDING_ATTRIBUTE},
+            ExpressionAttributeValues=dynamo.to_values({":pending": ChangeStatus.PENDING.value}),
+            Limit=limit,
+        )
+        return [
+            {
+                "customer_id": item["subject_id"],
+                "change_request_id": item["change_request_id"],
+                "field": item.get("field"),
+                "created_at": item.get("created_at"),
+            }
+            for item in map(dynamo.from_item, response.get("Items", []))
+        ]
+
+    def open_for(self, officer: StaffMember, customer_id: str) -> list[dict[str, Any]]:
+        """One customer's pending requests with their values, recorded in the customer's access log."""
+        found = [
+            item
+            for item in dynamo.query_partition(self.table, "subject_id", customer_id)
+            if item.get("status") == ChangeStatus.PENDING.value
+        ]
+        if not found:
+            return []
+        key = self.keyring.get(customer_id)
+        shown = []
+        for item in sorted(found, key=lambda entry: str(entry["created_at"])):
+            values = sealed.unseal(key, STORE, item["change_request_id"], item[sealed.FIELDS])
+            shown.append(
+                {
+                    "customer_id": customer_id,
+                    "change_request_id": item["change_request_id"],
+                    "field": item["field"],
+                    "value": values.get("value"),
+                    "reason": values.get("reason"),
+                    "created_at": item["created_at"],
+                }
+            )
+        self._record_access(officer, customer_id, [entry["change_request_id"] for entry in shown])
+        return shown
+
+    def decide(
+        self, officer: StaffMember, customer_id: str, change_request_id: str, decision: Decision, reason: str
+    ) -> dict[str, Any]:
+        with audited_refusals(
+            self.settings,
+            function=STAFF_FUNCTION,
+            step="change_request_decision",
+            target=f"change_request/{change_request_id}",
+            actor=officer.actor,
+            subject_id=customer_id,
+        ):
+            officer.require_privacy_officer()
+            decided = self.subjects.guarded(
+                customer_id, lambda subject: self._decide(subject, officer, change_request_id, decision, reason)
+            )
+        self.ledger.record(
+            step="change_request_decision",
+            target=f"change_request/{change_request_id}",
+            outcome=decided["status"],
+            actor=officer.actor,
+            subject_id=customer_id,
+            counts={IDENTITY: 1} if decision is Decision.APPROVE else {},
+        )
+        return decided
+
+    def _decide(
+        self, subject: Subject, officer: StaffMember, change_request_id: str, decision: Decision, reason: str
+    ) -> dict[str, Any]:
+        request = dynamo.get(self.table, {"subject_id": subject.subject_id, "change_request_id": change_request_id})
+        if request is None:
+            raise NotFound("No such change request for this customer.")
+        if request.get("status") != ChangeStatus.PENDING.value:
+            raise Conflict("This change request was already decided.", {"status": request.get("status")})
+        status = ChangeStatus.APPROVED if decision is Decision.APPROVE else ChangeStatus.REJECTED
+        key = self.keyring.get(subject.subject_id)
+        at = now_iso()
+        items: list[TransactWriteItemTypeDef] = [self._close(subject, change_request_id, status, officer, reason, at)]
+        if decision is Decision.APPROVE:
+            subject.ensure_active()
+            missing = datamap.missing_purposes([IDENTITY], subject.purposes)
+            if missing:
+                raise ConsentRequired(missing)
+            requested = sealed.unseal(key, STORE, change_request_id, request[sealed.FIELDS])
+            items += [self._apply(subject, str(request["field"]), requested["value"], at), self._bump(subject)]
+        dynamo.transact(items)
+        return {
+            "change_request_id": change_request_id,
+            "customer_id": subject.subject_id,
+            "field": request["field"],
+            "status": status.value,
+            "decided_at": at,
+            "profile_version": subject.profile_version + 1 if decision is Decision.APPROVE else None,
+        }
+
+    def _close(
+        self, subject: Subject, change_request_id: str, status: ChangeStatus, officer: StaffMember, reason: str, at: str
+    ) -> TransactWriteItemTypeDef:
+        key = self.keyring.get(subject.subject_id)
+        sealed_reason = sealed.seal(key, STORE, change_request_id, {"decision_reason": reason})["decision_reason"]
+        return {
+            "Update": {
+                "TableName": self.table,
+                "Key": dynamo.to_item({"subject_id": subject.subject_id, "change_request_id": change_request_id}),
+                "UpdateExpression": (
+                    "SET #status = :status, decided_at = :at, decided_by = :officer, #fields.decision_reason = :reason "
+                    "REMOVE #pending"
+                ),
+                "ConditionExpression": "#status = :open",
+                "ExpressionAttributeNames": {
+                    "#status": "status",
+                    "#fields": sealed.FIELDS,
+                    "#pending": PENDING_ATTRIBUTE,
+                },
+                "ExpressionAttributeValues": dynamo.to_values(
+                    {
+                        ":status": status.value,
+                        ":open": ChangeStatus.PENDING.value,
+                        ":at": at,
+                        ":officer": officer.staff_id,
+                        ":reason": sealed_reason,
+                    }
+                ),
+            }
+        }
+
+    def _apply(self, subject: Subject, field: str, value: Any, at: str) -> TransactWriteItemTypeDef:
+        key = self.keyring.get(subject.subject_id)
+        stored = dynamo.get(self.settings.table(PROFILES), {"subject_id": subject.subject_id, "category": IDENTITY})
+        identity = sealed.unseal(key, PROFILES, IDENTITY, stored[sealed.FIELDS]) if stored else {}
+        identity[field] = value
+        item = {
+            "subject_id": subject.subject_id,
+            "category": IDENTITY,
+            sealed.FIELDS: sealed.seal(key, PROFILES, IDENTITY, identity),
+            "updated_at": at,
+        }
+        return {"Put": {"TableName": self.settings.table(PROFILES), "Item": dynamo.to_item(item)}}
+
+    def _bump(self, subject: Subject) -> TransactWriteItemTypeDef:
+        return self.subjects.touch(subject, bump_profile=True)
+
+    def _record_access(self, officer: StaffMember, customer_id: str, change_request_ids: list[str]) -> None:
+        at = now_iso()
+        clients.dynamodb().put_item(
+            TableName=self.settings.table(ACCESS_STORE),
+            Item=dynamo.to_item(
+                {
+                    "subject_id": customer_id,
+                    "access_key": f"read#{at}#{uuid.uuid4()}",
+                    "kind": "read",
+                    "staff_id": officer.staff_id,
+                    "purpose": REVIEW_PURPOSE,
+                    "categories": [STORE],
+                    "change_request_ids": change_request_ids,
+                    "at": at,
+                }
+            ),
+        )
+        self.ledger.record(
+            step="change_request_review",
+            target=f"change_requests:{len(change_request_ids)}",
+            outcome="read",
+            actor=officer.actor,
+            subject_id=customer_id,
+            counts={STORE: len(change_request_ids)},
+        )

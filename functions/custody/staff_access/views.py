@@ -1,0 +1,88 @@
+"""What a staff member sees of a customer: the granted categories decrypted, the rest masked.
+
+Categories outside the grant are never decrypted: their sealed values are erased with
+Powertools data masking, so the view shows which fields exist and nothing of what they hold.
+A refused read (no grant, someone else's, unapproved, expired, or a purpose the customer no
+longer grants) writes nothing but a refused-access audit event.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from aws_lambda_powertools.utilities.data_masking import DataMasking
+
+from custody.access_control.principals import StaffMember
+from custody.crypto import sealed
+from custody.crypto.keyring import SubjectKeyring, get_keyring
+from custody.customers.profile import StoredProfile
+from custody.declared.errors import ConsentRequired, Forbidden
+from custody.declared.settings import Settings
+from custody.staff_access.grants import AccessGrants, Grant
+from custody.stores import dynamo
+from custody.stores.subjects import SubjectRegistry, SubjectStatus
+
+PROFILES: Final = "profiles"
+INTERACTIONS: Final = "interactions"
+_masker = DataMasking(provider=None)
+
+
+def check_still_justified(grant: Grant, registry: SubjectRegistry) -> None:
+    subject = registry.load(grant.subject_id)
+    if subject.status is not SubjectStatus.ACTIVE:
+        raise Forbidden("This customer's data is not available to staff.", {"reason": "no_active_customer"})
+    if grant.purpose not in subject.purposes:
+        raise ConsentRequired([grant.purpose])
+
+
+def masked(values: dict[str, Any]) -> dict[str, Any]:
+    erased: dict[str, Any] = _masker.erase(values, fields=list(values))
+    return erased
+
+
+class StaffViews:
+    def __init__(self, settings: Settings, keyring: SubjectKeyring | None = None) -> None:
+        self.settings = settings
+        self.grants = AccessGrants(settings)
+        self.subjects = SubjectRegistry(settings)
+        self.keyring = keyring or get_keyring()
+
+    def view(self, staff: StaffMember, customer_id: str, grant_id: str) -> dict[str, Any]:
+        grant = self.grants.usable(staff, customer_id, grant_id)
+        check_still_justified(grant, self.subjects)
+        granted = set(grant.categories)
+        categories: dict[str, Any] = {}
+        opened: dict[str, dict[str, Any]] = {}
+        for item in dynamo.query_partition(self.settings.table(PROFILES), "subject_id", customer_id):
+            name, fields = str(item["category"]), item[sealed.FIELDS]
+            if name in granted:
+                opened[name] = sealed.unseal(self.keyring.get(customer_id), PROFILES, name, fields)
+            else:
+                categories[name] = masked(dict(fields))
+        hidden = set(categories)
+        categories.update(StoredProfile(0, opened).view())
+        interactions: list[dict[str, Any]] | str = []
+        stored = list(dynamo.query_partition(self.settings.table(INTERACTIONS), "subject_id", customer_id))
+        if INTERACTIONS in granted:
+            interactions = [self._interaction(customer_id, item) for item in stored]
+        elif stored:
+            interactions = masked({INTERACTIONS: [item["interaction_key"] for item in stored]})[INTERACTIONS]
+        shown = tuple(sorted(granted & (set(opened) | ({INTERACTIONS} if stored else set()))))
+        self.grants.record_read(staff, grant, grant.categories, "staff_read")
+        return {
+            "customer_id": customer_id,
+            "grant_id": grant.grant_id,
+            "purpose": grant.purpose,
+            "ticket": grant.ticket,
+            "expires_at": grant.expires_at,
+            "granted": list(grant.categories),
+            "shown": list(shown),
+            "masked": sorted(hidden | ({INTERACTIONS} if stored and INTERACTIONS not in granted else set())),
+            "categories": dict(sorted(categories.items())),
+            "interactions": interactions,
+        }
+
+    def _interaction(self, customer_id: str, item: dict[str, Any]) -> dict[str, Any]:
+        key = str(item["interaction_key"])
+        values = sealed.unseal(self.keyring.get(customer_id), INTERACTIONS, key, item[sealed.FIELDS])
+        return {"interaction_key": key, "recorded_at": item.get("created_at"), **values}

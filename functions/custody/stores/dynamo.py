@@ -1,0 +1,105 @@
+"""The DynamoDB data-access helpers every store shares: plain dicts in, AttributeValues out.
+
+Transactions are how CRM Custody keeps "nothing is written when a request is refused": every
+write a request makes goes into one `TransactWriteItems`, guarded by conditions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import ClientError
+
+from custody.platform.aws import clients
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef, TransactWriteItemTypeDef
+
+_serializer = TypeSerializer()
+_deserializer = TypeDeserializer()
+
+MAX_TRANSACTION_ITEMS = 100
+
+
+class TransactionConflict(Exception):
+    """A condition in the transaction did not hold; `reasons` are the per-item cancellation codes."""
+
+    def __init__(self, reasons: list[str]) -> None:
+        super().__init__("transaction cancelled: " + ", ".join(reasons))
+        self.reasons = reasons
+
+    def failed_at(self, index: int) -> bool:
+        return index < len(self.reasons) and self.reasons[index] == "ConditionalCheckFailed"
+
+
+def to_item(values: Mapping[str, Any]) -> dict[str, AttributeValueTypeDef]:
+    return {name: _serializer.serialize(value) for name, value in values.items() if value is not None}
+
+
+def from_item(item: Mapping[str, Any]) -> dict[str, Any]:
+    return {name: _plain(_deserializer.deserialize(value)) for name, value in item.items()}
+
+
+def to_values(values: Mapping[str, Any]) -> dict[str, AttributeValueTypeDef]:
+    """Expression attribute values: `{":v": 1}` → `{":v": {"N": "1"}}`."""
+    return {name: _serializer.serialize(value) for name, value in values.items()}
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, list):
+        return [_plain(item) for item in value]
+    if isinstance(value, set):
+        return {_plain(item) for item in value}
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    return value
+
+
+def get(table: str, key: Mapping[str, Any], *, consistent: bool = True) -> dict[str, Any] | None:
+    response = clients.dynamodb().get_item(TableName=table, Key=to_item(key), ConsistentRead=consistent)
+    item = response.get("Item")
+    return from_item(item) if item else None
+
+
+def query_partition(table: str, partition_key: str, value: str, *, consistent: bool = True) -> Iterator[dict[str, Any]]:
+    """Every item of one partition, page by page: the O(one customer) read of a store."""
+    kwargs: dict[str, Any] = {
+        "TableName": table,
+        "KeyConditionExpression": "#pk = :pk",
+        "ExpressionAttributeNames": {"#pk": partition_key},
+        "ExpressionAttributeValues": to_values({":pk": value}),
+        "ConsistentRead": consistent,
+    }
+    while True:
+        response = clients.dynamodb().query(**kwargs)
+        for item in response.get("Items", []):
+            yield from_item(item)
+        last = response.get("LastEvaluatedKey")
+        if not last:
+            return
+        kwargs["ExclusiveStartKey"] = last
+
+
+def transact(items: Sequence[TransactWriteItemTypeDef], *, token: str | None = None) -> None:
+    """One atomic write; raises `TransactionConflict` when a condition fails."""
+    if not items:
+        return
+    if len(items) > MAX_TRANSACTION_ITEMS:
+        raise ValueError(f"a transaction holds at most {MAX_TRANSACTION_ITEMS} items, got {len(items)}")
+    kwargs: dict[str, Any] = {"TransactItems": list(items)}
+    if token:
+        kwargs["ClientRequestToken"] = token
+    try:
+        clients.dynamodb().transact_write_items(**kwargs)
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") != "TransactionCanceledException":
+            raise
+        reasons = [reason.get("Code", "None") for reason in error.response.get("CancellationReasons", [])]
+        if "ConditionalCheckFailed" not in reasons:
+            raise
+        raise TransactionConflict(reasons) from None

@@ -1,0 +1,48 @@
+"""The customer's identity in the Cognito user pool: found by `sub`, disabled, deleted.
+
+The token's `sub` is the subject id. Cognito's user name need not equal it (pools that sign in
+by e-mail generate one), so the user is looked up by `sub` first.
+"""
+
+from __future__ import annotations
+
+from botocore.exceptions import ClientError
+
+from custody.declared.settings import Settings
+from custody.platform.aws import clients
+
+
+class CustomerIdentity:
+    def __init__(self, settings: Settings) -> None:
+        self.pool_id = settings.customer_user_pool_id
+
+    def username(self, subject_id: str) -> str | None:
+        if not self.pool_id:
+            return None
+        found = clients.cognito_idp().list_users(
+            UserPoolId=self.pool_id, Filter=f'sub = "{subject_id}"', Limit=1, AttributesToGet=[]
+        )
+        users = found.get("Users", [])
+        return users[0]["Username"] if users else None
+
+    def disable(self, subject_id: str) -> bool:
+        """Stop new sign-ins and token refreshes; returns whether a user was there to disable."""
+        username = self.username(subject_id)
+        if username is None:
+            return False
+        clients.cognito_idp().admin_disable_user(UserPoolId=self.pool_id, Username=username)
+        clients.cognito_idp().admin_user_global_sign_out(UserPoolId=self.pool_id, Username=username)
+        return True
+
+    def delete(self, subject_id: str) -> bool:
+        """Delete the user; idempotent, returns whether this call deleted one."""
+        username = self.username(subject_id)
+        if username is None:
+            return False
+        try:
+            clients.cognito_idp().admin_delete_user(UserPoolId=self.pool_id, Username=username)
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") == "UserNotFoundException":
+                return False
+            raise
+        return True

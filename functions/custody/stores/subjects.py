@@ -1,0 +1,223 @@
+"""The lifecycle record of each customer: status, versions and granted purposes.
+
+One item per opaque `subject_id` in the `subjects` table. It holds no value a customer
+submitted: the purposes they granted, counters and timestamps. Every write that changes a
+customer's data checks it in the same transaction, so a write can never race a consent
+withdrawal or an erasure.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from botocore.exceptions import ClientError
+
+from custody.declared import datamap
+from custody.declared.errors import Conflict, CustodyError, Forbidden
+from custody.declared.settings import Settings
+from custody.platform.aws import clients
+from custody.retention import schedule
+from custody.stores import dynamo
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.type_defs import TransactWriteItemTypeDef
+
+TABLE = "subjects"
+MAX_ATTEMPTS = 8
+RETRY_BASE_SECONDS = 0.01
+_T = TypeVar("_T")
+_SUBJECT_ID = re.compile(r"[A-Za-z0-9-]{1,128}")
+
+
+class SubjectStatus(StrEnum):
+    ACTIVE = "active"
+    ERASING = "erasing"
+    ERASED = "erased"
+
+
+@dataclass(frozen=True)
+class Subject:
+    subject_id: str
+    status: SubjectStatus = SubjectStatus.ACTIVE
+    profile_version: int = 0
+    consent_version: int = 0
+    granted: dict[str, str] = field(default_factory=dict)  # purpose → policy version
+    pending_erasure: str | None = None  # the full erasure under way, if any
+    open_requests: frozenset[str] = frozenset()  # erasure requests not yet completed
+    disclosed_to: frozenset[str] = frozenset()  # sub-processors that ever received the customer's data
+    created_at: str | None = None
+    last_active_at: str | None = None
+
+    @property
+    def exists(self) -> bool:
+        return self.created_at is not None
+
+    @property
+    def purposes(self) -> frozenset[str]:
+        return frozenset(self.granted)
+
+    def ensure_active(self) -> None:
+        if self.status is not SubjectStatus.ACTIVE:
+            raise Forbidden(
+                "This account is being erased; no data can be added or changed.",
+                {"status": self.status.value},
+            )
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def check_subject_id(subject_id: str) -> str:
+    if not _SUBJECT_ID.fullmatch(subject_id):
+        raise Forbidden("The token does not carry a usable subject.")
+    return subject_id
+
+
+class SubjectRegistry:
+    def __init__(self, settings: Settings) -> None:
+        self.table = settings.table(TABLE)
+
+    def load(self, subject_id: str) -> Subject:
+        item = dynamo.get(self.table, {"subject_id": check_subject_id(subject_id)})
+        if item is None:
+            return Subject(subject_id)
+        return Subject(
+            subject_id=subject_id,
+            status=SubjectStatus(item.get("status", SubjectStatus.ACTIVE)),
+            profile_version=int(item.get("profile_version", 0)),
+            consent_version=int(item.get("consent_version", 0)),
+            granted=dict(item.get("granted", {})),
+            pending_erasure=item.get("pending_erasure"),
+            open_requests=frozenset(item.get("open_requests", ())),
+            disclosed_to=frozenset(item.get("disclosed_to", ())),
+            created_at=item.get("created_at"),
+            last_active_at=item.get("last_active_at"),
+        )
+
+    def touch(
+        self,
+        subject: Subject,
+        *,
+        set_expressions: list[str] | None = None,
+        names: dict[str, str] | None = None,
+        values: dict[str, Any] | None = None,
+        add_open_request: str | None = None,
+        add_disclosed_to: str | None = None,
+        bump_profile: bool = False,
+        bump_consent: bool = False,
+        inactive_since: str | None = None,
+    ) -> TransactWriteItemTypeDef:
+        """The transaction item that records activity on an active subject, with optimistic locking.
+
+        It fails the whole transaction when the subject is no longer active or when its
+        profile or consent version moved since `subject` was loaded. Activity moves
+        `last_active_at` and the subject's inactivity-index bucket in the same write.
+
+        `inactive_since` is the retention sweep's write: it is not activity, so it requires
+        `last_active_at` to still be that value (the customer did not come back meanwhile) and
+        takes the subject out of the inactivity index instead of moving it.
+        """
+        at = now_iso()
+        all_values: dict[str, Any] = {":now": at, ":active": SubjectStatus.ACTIVE.value}
+        all_names = {"#status": "status", "#bucket": datamap.ACTIVITY_BUCKET}
+        conditions = ["(attribute_not_exists(#status) OR #status = :active)"]
+        sets = ["created_at = if_not_exists(created_at, :now)", "#status = :active"]
+        if inactive_since is None:
+            sets += ["last_active_at = :now", "#bucket = :bucket"]
+            all_values[":bucket"] = schedule.activity_bucket(subject.subject_id, schedule.parse(at))
+        else:
+            conditions.append("last_active_at = :inactive_since")
+            all_values[":inactive_since"] = inactive_since
+        sets += set_expressions or []
+        # Consents are always guarded: a write must not race a withdrawal. The profile version
+        # is guarded by the writes that change the profile.
+        guarded = [("consent_version", subject.consent_version, bump_consent)]
+        if bump_profile:
+            guarded.append(("profile_version", subject.profile_version, True))
+        for attribute, current, bump in guarded:
+            marker = f":{attribute}"
+            all_values[marker] = current
+            conditions.append(f"(attribute_not_exists({attribute}) OR {attribute} = {marker})")
+            if bump:
+                sets.append(f"{attribute} = {marker} + :one")
+                all_values[":one"] = 1
+        all_names.update(names or {})
+        all_values.update(values or {})
+        expression = "SET " + ", ".join(sets)
+        additions = []
+        if add_open_request:
+            additions.append("open_requests :open_request")
+            all_values[":open_request"] = {add_open_request}
+        if add_disclosed_to:
+            # Kept on the subject, not only in the disclosures store: erasure deletes that store
+            # before it notifies the sub-processors, and the ids of companies are not personal data.
+            additions.append("disclosed_to :disclosed_to")
+            all_values[":disclosed_to"] = {add_disclosed_to}
+        if additions:
+            expression += " ADD " + ", ".join(additions)
+        if inactive_since is not None:
+            expression += " REMOVE #bucket"
+        return {
+            "Update": {
+                "TableName": self.table,
+                "Key": dynamo.to_item({"subject_id": subject.subject_id}),
+                "UpdateExpression": expression,
+                "ConditionExpression": " AND ".join(conditions),
+                "ExpressionAttributeNames": all_names,
+                "ExpressionAttributeValues": dynamo.to_values(all_values),
+            }
+        }
+
+    def leave_inactivity_index(self, subject_id: str, bucket: str) -> bool:
+        """Take an erasing or erased subject out of the inactivity index (the sweep's clean-up).
+
+        Conditional on the subject still being in `bucket` and not active without a pending
+        erasure, so it never hides a customer the sweep should erase. True when it removed it.
+        """
+        try:
+            clients.dynamodb().update_item(
+                TableName=self.table,
+                Key=dynamo.to_item({"subject_id": check_subject_id(subject_id)}),
+                UpdateExpression="REMOVE #bucket",
+                ConditionExpression="#bucket = :bucket AND (#status <> :active OR attribute_exists(pending_erasure))",
+                ExpressionAttributeNames={"#bucket": datamap.ACTIVITY_BUCKET, "#status": "status"},
+                ExpressionAttributeValues=dynamo.to_values({":bucket": bucket, ":active": SubjectStatus.ACTIVE.value}),
+            )
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def guarded(
+        self,
+        subject_id: str,
+        attempt: Callable[[Subject], _T],
+        on_race: Callable[[], CustodyError] | None = None,
+    ) -> _T:
+        """Run `attempt` on the current subject; when its transaction lost a race, run it again.
+
+        A race lost to an erasure is refused (403). Otherwise the attempt is re-applied to the
+        new state, up to `MAX_ATTEMPTS` times — unless `on_race` says the caller wanted
+        exactly the state it read (an `If-Match`), in which case its error is raised.
+        """
+        for tries in range(MAX_ATTEMPTS):
+            if tries:
+                time.sleep(random.uniform(0, RETRY_BASE_SECONDS * 2**tries))  # noqa: S311 - jitter, not secrecy
+            subject = self.load(subject_id)
+            try:
+                return attempt(subject)
+            except dynamo.TransactionConflict:
+                if self.load(subject_id).status is not SubjectStatus.ACTIVE:
+                    raise Forbidden("This account is being erased; no data can be added or changed.") from None
+                if on_race is not None:
+                    raise on_race() from None
+        raise Conflict("The account is being changed by other requests; retry.")

@@ -1,0 +1,1 @@
+"""subprocessors: see docs/architecture.md, "Rooms"."""
