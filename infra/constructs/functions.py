@@ -22,7 +22,7 @@ from custody.declared.datamap import Classification
 from custody.declared.settings import Settings
 from infra.access import ACCESS, Access, TokenSeal
 from infra.config import CustodyConfig
-from infra.constructs import grants
+from infra.constructs import policies
 from infra.constructs.audit import LEDGER_PREFIX, Audit
 from infra.constructs.data import CLASSIFICATION_TAG, Data
 from infra.constructs.identity import Identity
@@ -176,25 +176,25 @@ class Functions(Construct):
         self, access: Access, log_group: logs.ILogGroup, dead_letters: sqs.IQueue | None
     ) -> list[iam.PolicyStatement]:
         wiring = self._wiring
-        statements = [grants.log_writes(log_group.log_group_arn), grants.xray_writes()]
+        statements = [policies.log_writes(log_group.log_group_arn), policies.xray_writes()]
         statements += [
-            grants.table(wiring.data.tables[name], level, _indexes(name)) for name, level in access.tables.items()
+            policies.table(wiring.data.tables[name], level, _indexes(name)) for name, level in access.tables.items()
         ]
         for name, bucket_level in access.buckets.items():
-            statements += grants.bucket(wiring.data.buckets[name], bucket_level)
-        through_stores = grants.key_through_stores(wiring.keys.data, access.tables.values(), access.buckets.values())
+            statements += policies.bucket(wiring.data.buckets[name], bucket_level)
+        through_stores = policies.key_through_stores(wiring.keys.data, access.tables.values(), access.buckets.values())
         if through_stores is not None:
             statements.append(through_stores)
         if access.customer_keys is not None:
-            statements.append(grants.customer_keys(wiring.keys.data, access.customer_keys))
+            statements.append(policies.customer_keys(wiring.keys.data, access.customer_keys))
         if access.start_erasure:
             statements.append(
                 iam.PolicyStatement(actions=["states:StartExecution"], resources=[wiring.erasure_state_machine_arn])
             )
         if access.scans:
-            statements.append(grants.scan(wiring.data.tables[name] for name in sorted(access.scans)))
+            statements.append(policies.scan(wiring.data.tables[name] for name in sorted(access.scans)))
         if access.complete_callbacks:
-            statements.append(grants.task_callbacks())
+            statements.append(policies.task_callbacks())
         if access.customer_identities:
             statements.append(
                 iam.PolicyStatement(
@@ -246,9 +246,9 @@ class Functions(Construct):
             bucket = self._wiring.data.buckets[name]
             acknowledge_wildcard(
                 policy,
-                bucket.arn_for_objects(grants.SUBJECT_OBJECTS),
+                bucket.arn_for_objects(policies.SUBJECT_OBJECTS),
                 f"The {spec.name} function serves every customer, so its {name} bucket access is the pattern of "
-                f"the per-customer prefixes ({grants.SUBJECT_OBJECTS}) with explicit actions, never the bucket.",
+                f"the per-customer prefixes ({policies.SUBJECT_OBJECTS}) with explicit actions, never the bucket.",
             )
         if access.writes_ledger:
             acknowledge_wildcard(

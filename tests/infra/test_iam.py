@@ -9,7 +9,7 @@ import pytest
 
 from custody.declared import catalog, datamap, naming
 from infra.access import ACCESS, BucketAccess, TableAccess
-from infra.constructs import grants
+from infra.constructs import policies
 from tests.infra.conftest import Cfn, Synthesized, as_list
 from tests.infra.stores import BUCKET, TABLE, key_id, personal_resource_ids, store_ids
 
@@ -86,7 +86,7 @@ def test_each_role_reaches_exactly_the_stores_its_access_declares(synth: Synthes
     assert not {name for name, lid in buckets.items() if lid in reached} - set(access.buckets) - {"audit"}
     for name, level in access.tables.items():
         scan = {"dynamodb:Scan"} if name in access.scans else set()
-        assert _actions_on(cfn, role, tables[name]) == set(grants.TABLE_ACTIONS[level]) | scan, (function, name)
+        assert _actions_on(cfn, role, tables[name]) == set(policies.TABLE_ACTIONS[level]) | scan, (function, name)
 
 
 def test_only_bounded_operational_tables_are_scanned() -> None:
@@ -140,7 +140,7 @@ def test_direct_use_of_the_data_key_is_exactly_the_declared_customer_key_use(syn
             if data_key in resources and "Condition" not in statement
         }
         use = ACCESS[function].customer_keys
-        assert direct == (set(grants.KEY_ACTIONS[use]) if use else set()), function
+        assert direct == (set(policies.KEY_ACTIONS[use]) if use else set()), function
 
 
 def test_the_withdrawal_and_erasure_functions_never_unwrap_customer_keys() -> None:
@@ -171,6 +171,6 @@ def test_object_access_is_confined_to_the_customer_prefixes(synth: Synthesized) 
             if not Cfn.refs(resource) & personal_buckets:
                 continue
             if isinstance(resource, dict) and "Fn::Join" in resource:
-                assert resource["Fn::Join"][1][-1] == "/" + grants.SUBJECT_OBJECTS, lid
+                assert resource["Fn::Join"][1][-1] == "/" + policies.SUBJECT_OBJECTS, lid
             else:
-                assert statement["Condition"]["StringLike"]["s3:prefix"] == [grants.SUBJECT_OBJECTS], lid
+                assert statement["Condition"]["StringLike"]["s3:prefix"] == [policies.SUBJECT_OBJECTS], lid

@@ -10,7 +10,7 @@ from aws_cdk.assertions import Template
 from custody.declared import catalog, naming
 from infra.access import ACCESS, Access, TableAccess
 from infra.app import STACK_ID, build_app
-from infra.constructs.grants import TABLE_ACTIONS
+from infra.constructs.policies import TABLE_ACTIONS
 from tests.infra.conftest import CDK_JSON, Cfn, Synthesized, as_list
 from tests.infra.stores import TABLE, bucket_id, key_id, store_ids
 
