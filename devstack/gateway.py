@@ -52,6 +52,8 @@ DEFAULT_PORT: Final = 3000
 # declaration (naming/settings) would let both derive it. tests/infra/test_devstack_parity.py
 # fails if they drift apart.
 STAGE: Final = events.STAGE
+# API Gateway's REST API payload quota (10 MB), refused before any authorizer or function runs.
+MAX_PAYLOAD_BYTES: Final = 10 * 1024 * 1024
 TOKEN_ENDPOINT_PREFIX: Final = "/_cognito/"  # noqa: S105 - a path, not a secret
 
 # Request bodies of these media types reach the function as text; anything else (or text
@@ -168,7 +170,10 @@ class Gateway:
         if request.method == "POST" and request.path.startswith(TOKEN_ENDPOINT_PREFIX):
             return self._token(request)
         match = self.match(request.method, request.path)
-        if match is None:
+        if (request.content_length or 0) > MAX_PAYLOAD_BYTES:
+            response = _gateway_error(413, "REQUEST_TOO_LARGE", "Request Too Long", "RequestTooLarge", request_id)
+            resource = match.route.path if match else "(no route)"
+        elif match is None:
             response = _gateway_error(
                 403,
                 "MISSING_AUTHENTICATION_TOKEN",

@@ -38,9 +38,13 @@ from typing import Any, Final
 from custody.declared import catalog
 from custody.declared.catalog import Audience, Route, TokenUse
 from custody.declared.errors import Forbidden, Unauthenticated
+from custody.declared.ids import is_uuid
 from custody.declared.settings import Settings
 
 CLOCK_SKEW_SECONDS: Final = 300
+# Audiences whose callers are users of a pool: Cognito gives each a UUID `sub`. A machine client's
+# `sub` is its app client id (sub-processors).
+USER_AUDIENCES: Final = frozenset({Audience.CUSTOMER, Audience.STAFF})
 # How API Gateway's REST Cognito authorizer renders `exp` and `iat` ("Sun Dec 06 10:06:43 UTC 2026").
 CLAIM_DATE_FORMAT: Final = "%a %b %d %H:%M:%S UTC %Y"
 # A list claim arrives as one string: comma- or space-separated, perhaps in brackets.
@@ -137,8 +141,8 @@ def authenticate(
         raise Unauthenticated("The token was issued to another app client.")
     _check_dates(values, time.time() if now is None else now)
     subject = values.get("sub", "")
-    if not subject:
-        raise Unauthenticated("The token carries no subject.")
+    if not subject or (route.audience in USER_AUDIENCES and not is_uuid(subject)):
+        raise Unauthenticated("The token carries no subject a user pool issues.")
     return Caller(
         audience=route.audience,
         subject=subject,

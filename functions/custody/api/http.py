@@ -19,6 +19,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any, Final, cast
+from urllib.parse import unquote
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
@@ -31,7 +32,6 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from custody.access_control import authorization
 from custody.access_control.authorization import Caller
-from custody.audit.grammar import is_uuid
 from custody.audit.ledger import AuditLedger, refusal_chain, refusals_chain, subject_chain
 from custody.declared import catalog
 from custody.declared.errors import (
@@ -44,6 +44,7 @@ from custody.declared.errors import (
     Unauthenticated,
     field_errors,
 )
+from custody.declared.ids import is_uuid
 from custody.declared.settings import Settings, get_settings
 from custody.platform.transient import AWS_FAILURES, busy, is_transient
 from custody.subprocessors.acknowledgements import actor_of
@@ -90,6 +91,36 @@ def _route_pattern(path: str) -> re.Pattern[str]:
     return re.compile(re.sub(r"\{[^/]+\}", "[^/]+", path))
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def names_its_route(route: catalog.Route, event: Mapping[str, Any]) -> bool:
+    """Whether the event's `path` is a request for `route` and its path parameters are that path's
+    segments, free of control characters.
+
+    Authorization is decided on `httpMethod` and `resource`, while the resolver dispatches on
+    `path`: an event whose two disagree (only a direct invocation can build one) would be
+    authorized for one route and run another. A newline or other control character in a
+    segment is refused too: Python's `$`, which the resolver's patterns end with, matches before
+    a final newline.
+    """
+    path = str(event.get("path") or "")
+    template, found = route.path.split("/"), path.split("/")
+    parameters = event.get("pathParameters") or {}
+    if len(template) != len(found) or _CONTROL.search(path):
+        return False
+    named = set()
+    for expected, segment in zip(template, found, strict=True):
+        if expected.startswith("{") and expected.endswith("}"):
+            value = str(parameters.get(expected[1:-1], ""))
+            if not segment or value not in (segment, unquote(segment)) or _CONTROL.search(value):
+                return False
+            named.add(expected[1:-1])
+        elif expected != segment:
+            return False
+    return named == set(parameters)
+
+
 JSON = "application/json"
 # JSON merge patch (RFC 7396) is JSON: PATCH takes it, and Powertools reads it as JSON.
 JSON_CONTENT_TYPES = (JSON, "application/merge-patch+json")
@@ -113,8 +144,10 @@ def unsupported_media_type(event: dict[str, Any]) -> dict[str, Any] | None:
 
 
 def as_json(event: dict[str, Any]) -> dict[str, Any]:
-    """The event with a JSON-typed body declared `application/json`, the one type Powertools parses."""
-    if not event.get("body") or _media_type(event) == JSON:
+    """The event with a JSON-typed body declared `application/json`, the one spelling Powertools
+    parses (it compares media types case-sensitively; they are not: RFC 9110, 8.3.1)."""
+    declared = [value for name, value in (event.get("headers") or {}).items() if str(name).lower() == "content-type"]
+    if not event.get("body") or declared == [JSON]:
         return event
     retyped = dict(event)
     for key in ("headers", "multiValueHeaders"):
@@ -250,7 +283,7 @@ def entrypoint(app: CustodyResolver, obs: Observability) -> Callable[[dict[str, 
 
 def _handle(app: CustodyResolver, event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     route = app.routes.get(f"{event.get('httpMethod')} {event.get('resource')}")
-    if route is None:
+    if route is None or not names_its_route(route, event):
         return proxy_error(HTTPStatus.NOT_FOUND, "not_found", "No such route.")
     settings = get_settings()
     caller: Caller | None = None

@@ -33,8 +33,8 @@ from typing import Final, Protocol
 
 from custody.declared import catalog, datamap
 from custody.declared.errors import CustodyError
+from custody.declared.ids import is_uuid
 
-UUID_PATTERN: Final = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 SHA256_PATTERN: Final = re.compile(r"[0-9a-f]{64}")
 PROCESSOR_ID_PATTERN: Final = r"^[a-z0-9][a-z0-9-]{1,62}$"
 AGREEMENT_VERSION_PATTERN: Final = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,39}$"
@@ -154,10 +154,6 @@ class OutsideLedgerGrammar(ValueError):
     def __init__(self, field: str) -> None:
         super().__init__(f"The audit ledger refuses this event: its {field} is outside the ledger's grammar.")
         self.field = field
-
-
-def is_uuid(value: object) -> bool:
-    return isinstance(value, str) and bool(UUID_PATTERN.fullmatch(value))
 
 
 def _is_processor(value: str, processor: RegisteredProcessor | None) -> bool:

@@ -39,8 +39,9 @@ from typing import Any, Final, Protocol
 from botocore.exceptions import ClientError
 
 from custody.audit.grammar import OutsideLedgerGrammar as OutsideLedgerGrammar
-from custody.audit.grammar import RegisteredProcessor, check_document, check_event, is_uuid
+from custody.audit.grammar import RegisteredProcessor, check_document, check_event
 from custody.declared import naming
+from custody.declared.ids import is_uuid
 from custody.declared.settings import Settings
 from custody.platform.aws import clients
 from custody.stores import dynamo
