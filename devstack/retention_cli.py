@@ -22,12 +22,12 @@ from devstack.operator import OperatorError, settings_for
 
 
 def _moment(text: str | None, default: datetime) -> datetime:
-    from custody.retention import schedule
+    from custody.declared import clock
 
     if text is None:
         return default
     try:
-        return schedule.parse(text if "T" in text else f"{text}T00:00:00Z")
+        return clock.parse(text if "T" in text else f"{text}T00:00:00Z")
     except ValueError as error:
         raise OperatorError(f"not a UTC date or moment: {text} ({error})") from None
 

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from custody.declared import datamap
+from custody.declared import clock, datamap
 from custody.declared.settings import Settings
 from custody.retention import schedule
 
@@ -21,13 +21,13 @@ SETTINGS = Settings(
 
 
 def at(text: str) -> datetime:
-    return schedule.parse(text)
+    return clock.parse(text)
 
 
 def test_due_exactly_at_the_boundary_and_not_a_microsecond_before() -> None:
     last = at("2026-03-01T10:00:00Z")
     due = schedule.disposal_due(last, SETTINGS)
-    assert schedule.iso(due) == "2029-02-28T10:00:00Z"  # 1095 days, not three calendar years
+    assert clock.iso(due) == "2029-02-28T10:00:00.000Z"  # 1095 days, not three calendar years
     assert schedule.is_due(last, due, SETTINGS)
     assert not schedule.is_due(last, due - timedelta(microseconds=1), SETTINGS)
     assert schedule.inactivity_cutoff(due, SETTINGS) == last
@@ -35,25 +35,25 @@ def test_due_exactly_at_the_boundary_and_not_a_microsecond_before() -> None:
 
 def test_a_leap_day_is_counted_as_a_day() -> None:
     # 2028 is a leap year: 1095 days from 2027-03-01 ends on 2030-02-28, from 2026-03-01 on 2029-02-28.
-    assert schedule.iso(schedule.disposal_due(at("2027-03-01T00:00:00Z"), SETTINGS)) == "2030-02-28T00:00:00Z"
-    assert schedule.iso(schedule.disposal_due(at("2028-02-29T12:00:00Z"), SETTINGS)) == "2031-02-28T12:00:00Z"
+    assert clock.iso(schedule.disposal_due(at("2027-03-01T00:00:00Z"), SETTINGS)) == "2030-02-28T00:00:00.000Z"
+    assert clock.iso(schedule.disposal_due(at("2028-02-29T12:00:00Z"), SETTINGS)) == "2031-02-28T12:00:00.000Z"
 
 
 def test_offsets_are_normalised_to_utc_and_naive_moments_refused() -> None:
-    assert schedule.iso(at("2026-01-31T23:30:00-02:00")) == "2026-02-01T01:30:00Z"
+    assert clock.iso(at("2026-01-31T23:30:00-02:00")) == "2026-02-01T01:30:00.000Z"
     assert schedule.activity_month(at("2026-01-31T23:30:00-02:00")) == "2026-02"
     assert schedule.activity_month(at("2026-02-01T00:30:00+01:00")) == "2026-01"
     with pytest.raises(ValueError, match="no timezone"):
-        schedule.parse("2026-01-31T23:30:00")
+        clock.parse("2026-01-31T23:30:00")
     with pytest.raises(ValueError, match="naive"):
-        schedule.iso(datetime(2026, 1, 1))
-    assert schedule.iso(datetime(2026, 1, 1, 5, tzinfo=timezone(timedelta(hours=5)))) == "2026-01-01T00:00:00Z"
+        clock.iso(datetime(2026, 1, 1))
+    assert clock.iso(datetime(2026, 1, 1, 5, tzinfo=timezone(timedelta(hours=5)))) == "2026-01-01T00:00:00.000Z"
 
 
 def test_the_millisecond_format_is_what_subjects_write_and_compares_as_text() -> None:
     moment = datetime(2026, 12, 31, 23, 59, 59, 999_000, tzinfo=UTC)
-    assert schedule.iso_millis(moment) == "2026-12-31T23:59:59.999Z"
-    assert schedule.iso_millis(moment) < schedule.iso_millis(moment + timedelta(milliseconds=1))
+    assert clock.iso(moment) == "2026-12-31T23:59:59.999Z"
+    assert clock.iso(moment) < clock.iso(moment + timedelta(milliseconds=1))
 
 
 def test_months_through_crosses_year_ends_and_is_empty_backwards() -> None:
@@ -82,12 +82,12 @@ def test_the_shard_is_stable_and_spreads() -> None:
 
 def test_unrecoverable_after_is_the_key_store_window_plus_the_cache_lifetime() -> None:
     shredded = at("2026-12-31T23:58:00Z")
-    assert schedule.iso(schedule.unrecoverable_after(shredded, SETTINGS)) == "2027-01-02T00:03:00Z"
+    assert clock.iso(schedule.unrecoverable_after(shredded, SETTINGS)) == "2027-01-02T00:03:00.000Z"
 
 
 def test_copies_expire_by_the_longer_of_backups_and_pitr() -> None:
     erased = at("2026-02-28T00:00:00Z")
-    assert schedule.iso(schedule.copies_expire_by(erased, SETTINGS)) == "2026-04-04T00:00:00Z"
+    assert clock.iso(schedule.copies_expire_by(erased, SETTINGS)) == "2026-04-04T00:00:00.000Z"
     longer = SETTINGS.model_copy(update={"backup_retention_days": 90, "pitr_recovery_days": 7})
     assert schedule.copies_expire_by(erased, longer) == erased + timedelta(days=90)
 
@@ -102,7 +102,7 @@ def test_every_category_with_a_retention_period_has_a_mechanism_that_enforces_it
     assert exports.expiration_days == datamap.category("exports").retention_days  # the lifecycle rule's source
     assert standing["backups"].days == SETTINGS.backup_retention_days
     written = at("2026-01-01T00:00:00Z")
-    assert schedule.iso(standing["exports"].disposes_of_data_written_at(written)) == "2026-01-08T00:00:00Z"
+    assert clock.iso(standing["exports"].disposes_of_data_written_at(written)) == "2026-01-08T00:00:00.000Z"
 
 
 def test_every_erasure_reason_has_a_policy() -> None:

@@ -41,11 +41,12 @@ from botocore.exceptions import ClientError
 from custody.audit.grammar import OutsideLedgerGrammar as OutsideLedgerGrammar
 from custody.audit.grammar import RegisteredProcessor, check_document, check_event
 from custody.declared import naming
+from custody.declared.clock import now_iso
 from custody.declared.ids import is_uuid
 from custody.declared.settings import Settings
 from custody.platform.aws import clients
 from custody.stores import dynamo
-from custody.stores.subjects import SubjectRegistry, now_iso
+from custody.stores.subjects import SubjectRegistry
 
 log = logging.getLogger(__name__)
 

@@ -20,14 +20,13 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from functools import lru_cache
 from typing import TYPE_CHECKING, Final
 
 from botocore.exceptions import ClientError
 
 from custody.crypto.cipher import SubjectKey
-from custody.declared import datamap
+from custody.declared import clock, datamap
 from custody.declared.errors import DecryptionFailed, SubjectKeyUnavailable
 from custody.declared.settings import Settings, get_settings
 from custody.platform.aws import Clients, clients
@@ -253,7 +252,7 @@ class SubjectKeyring:
             _SORT: {"S": KEY_VERSION},
             "wrapped_key": {"B": wrapped},
             "wrapping_key_id": {"S": wrapping_key_id},
-            "created_at": {"S": datetime.now(UTC).isoformat(timespec="seconds")},
+            "created_at": {"S": clock.now_iso()},
         }
 
     def _load(self, subject_id: str) -> SubjectKey:

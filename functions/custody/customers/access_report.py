@@ -20,11 +20,12 @@ from custody.crypto.cipher import SubjectKey
 from custody.crypto.keyring import SubjectKeyring, get_keyring
 from custody.customers.profile import StoredProfile
 from custody.declared import datamap
+from custody.declared.clock import now_iso
 from custody.declared.settings import Settings
 from custody.erasure.requests import RequestRegistry
 from custody.platform.aws import clients
 from custody.stores import dynamo
-from custody.stores.subjects import Subject, SubjectRegistry, now_iso
+from custody.stores.subjects import Subject, SubjectRegistry
 
 REPORT_VERSION: Final = "2026-11"
 

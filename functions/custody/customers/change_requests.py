@@ -16,10 +16,11 @@ from custody.crypto import sealed
 from custody.crypto.keyring import SubjectKeyring, get_keyring
 from custody.customers.models import Identity
 from custody.declared import datamap
+from custody.declared.clock import now_iso
 from custody.declared.errors import ConsentRequired, InvalidInput, field_errors
 from custody.declared.settings import Settings
 from custody.stores import dynamo
-from custody.stores.subjects import Subject, SubjectRegistry, now_iso
+from custody.stores.subjects import Subject, SubjectRegistry
 
 STORE: Final = "change_requests"
 PENDING_ATTRIBUTE: Final = "pending"

@@ -15,11 +15,12 @@ from typing import TYPE_CHECKING, Any
 
 from custody.audit.ledger import AuditLedger, subject_chain
 from custody.declared import datamap
+from custody.declared.clock import now_iso
 from custody.declared.errors import InvalidInput, NotFound
 from custody.declared.settings import Settings
 from custody.erasure.requests import ErasureReason, ErasureRequest, RequestRegistry
 from custody.stores import dynamo
-from custody.stores.subjects import Subject, SubjectRegistry, now_iso
+from custody.stores.subjects import Subject, SubjectRegistry
 from custody.subprocessors.registry import Agreement, ProcessorRegistry, sharing_processor
 
 if TYPE_CHECKING:

@@ -19,10 +19,11 @@ from botocore.exceptions import ClientError
 from custody.crypto import cipher
 from custody.crypto.keyring import SubjectKeyring, get_keyring
 from custody.declared import datamap
+from custody.declared.clock import now_iso
 from custody.declared.errors import ConsentRequired, InvalidInput, NotFound
 from custody.declared.settings import Settings
 from custody.platform.aws import clients
-from custody.stores.subjects import Subject, now_iso
+from custody.stores.subjects import Subject
 
 STORE: Final = "documents"
 MAX_BYTES: Final = 4 * 1024 * 1024  # a Lambda payload is 6 MB, and base64 adds a third

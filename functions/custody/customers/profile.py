@@ -17,10 +17,11 @@ from custody.crypto.keyring import SubjectKeyring, get_keyring
 from custody.customers.models import CATEGORY_MODELS, Profile, Strict
 from custody.customers.validation import card_brand
 from custody.declared import datamap
+from custody.declared.clock import now_iso
 from custody.declared.errors import Conflict, ConsentRequired, InvalidInput, PreconditionFailed, field_errors
 from custody.declared.settings import Settings
 from custody.stores import dynamo
-from custody.stores.subjects import Subject, SubjectRegistry, now_iso
+from custody.stores.subjects import Subject, SubjectRegistry
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.type_defs import TransactWriteItemTypeDef

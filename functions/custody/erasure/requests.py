@@ -14,10 +14,10 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
+from custody.declared.clock import now_iso
 from custody.declared.settings import Settings
 from custody.platform.aws import clients
 from custody.stores import dynamo
-from custody.stores.subjects import now_iso
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.type_defs import TransactWriteItemTypeDef

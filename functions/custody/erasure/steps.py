@@ -15,21 +15,22 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final, cast
 
 from botocore.exceptions import ClientError
 
 from custody.audit.ledger import GENESIS, AuditLedger
 from custody.crypto.keyring import SubjectKeyring, get_keyring
-from custody.declared import datamap
+from custody.declared import clock, datamap
+from custody.declared.clock import now_iso
 from custody.declared.settings import Settings
 from custody.erasure.requests import ErasureReason, RequestRegistry, RequestStatus
 from custody.platform.aws import clients
 from custody.retention import schedule
 from custody.stores import dynamo
 from custody.stores.identities import CustomerIdentity
-from custody.stores.subjects import SubjectRegistry, SubjectStatus, check_subject_id, now_iso
+from custody.stores.subjects import SubjectRegistry, SubjectStatus, check_subject_id
 from custody.subprocessors.acknowledgements import CONFIRMED, NOTIFIED, SEAL_MAP, UNCONFIRMED
 from custody.subprocessors.registry import ProcessorRegistry
 from custody.subprocessors.task_tokens import TaskTokenSeals
@@ -267,7 +268,7 @@ class ErasureSteps:
                 continue
             agreement = registry.get(processor_id)
             timeout = agreement.acknowledgement_timeout() if agreement else DEFAULT_ACK_TIMEOUT_SECONDS
-            deadline = _iso(datetime.now(UTC) + timedelta(seconds=timeout))
+            deadline = clock.iso(clock.now() + timedelta(seconds=timeout))
             outcomes[processor_id] = NOTIFIED
             asked.append({"processor_id": processor_id, "timeout_seconds": timeout, "deadline": deadline})
         # The seals of an earlier round's tokens go: those waits are over, and this round's tokens replace them.
@@ -405,7 +406,7 @@ class ErasureSteps:
         request, item = self.read(event)
         if item.get("status") == RequestStatus.COMPLETED.value and item.get("certificate_digest"):
             return {"status": RequestStatus.COMPLETED.value, "certificate_digest": item["certificate_digest"]}
-        completed_at = datetime.now(UTC)
+        completed_at = clock.now()
         shredded_at = item.get("key_shredded_at")
         certificate = {
             "request_id": request.request_id,
@@ -417,7 +418,7 @@ class ErasureSteps:
             "identity_deleted": request.full,
             "sub_processors": _processor_outcomes(item.get("sub_processors") or {}),
             "execution_arn": event.get("execution_arn"),
-            "completed_at": _iso(completed_at),
+            "completed_at": clock.iso(completed_at),
             "unrecoverable_after": self._unrecoverable_after(shredded_at, completed_at) if request.full else None,
             "ledger": self._ledger_head(request),
         }
@@ -442,8 +443,8 @@ class ErasureSteps:
 
     def _unrecoverable_after(self, shredded_at: str | None, completed_at: datetime) -> str:
         """Computed where every retention date is (custody.retention.schedule), from the shred time."""
-        shredded = schedule.parse(shredded_at) if shredded_at else completed_at
-        return schedule.iso(schedule.unrecoverable_after(shredded, self.settings))
+        shredded = clock.parse(shredded_at) if shredded_at else completed_at
+        return clock.iso(schedule.unrecoverable_after(shredded, self.settings))
 
     def _close(self, request: Request) -> None:
         clients.dynamodb().update_item(
@@ -520,7 +521,3 @@ def batch_write(table: str, requests: list[WriteRequestTypeDef]) -> None:
         if not pending:
             return
     raise TransientError(f"{len(pending)} deletes stayed unprocessed.")
-
-
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")

@@ -26,7 +26,7 @@ from datetime import datetime, timedelta
 from typing import Any, Final
 
 from custody.audit.ledger import AuditLedger
-from custody.declared import datamap
+from custody.declared import clock, datamap
 from custody.declared.errors import Conflict, Forbidden
 from custody.declared.settings import Settings
 from custody.erasure.requests import RequestStatus
@@ -78,7 +78,7 @@ class RetentionSweep:
 
     def candidates(self, now: datetime) -> Iterator[tuple[str, Candidate | None]]:
         """(bucket, candidate) for every index entry due at `now`; (bucket, None) once per bucket queried."""
-        cutoff = schedule.iso_millis(schedule.inactivity_cutoff(now, self.settings))
+        cutoff = clock.iso(schedule.inactivity_cutoff(now, self.settings))
         for bucket in schedule.due_buckets(now, self.settings):
             yield bucket, None
             for item in _query_index(self.subjects.table, bucket, cutoff):
@@ -86,7 +86,7 @@ class RetentionSweep:
 
     def run(self, now: datetime) -> SweepReport:
         cutoff = schedule.inactivity_cutoff(now, self.settings)
-        report = SweepReport(cutoff=schedule.iso(cutoff))
+        report = SweepReport(cutoff=clock.iso(cutoff))
         for _, candidate in self.candidates(now):
             if candidate is None:
                 report.buckets_queried += 1
@@ -117,7 +117,7 @@ class RetentionSweep:
             self.subjects.leave_inactivity_index(candidate.subject_id, candidate.bucket)
             return None
         if subject.last_active_at is None or not schedule.is_due(
-            schedule.parse(subject.last_active_at), now, self.settings
+            clock.parse(subject.last_active_at), now, self.settings
         ):
             return None  # the index lags a newer activity: not due
         try:
@@ -165,7 +165,7 @@ def open_erasures(settings: Settings, now: datetime) -> OpenErasures:
             oldest = first
     if oldest is None:
         return OpenErasures(count, None, 0.0)
-    age = (now - schedule.parse(str(oldest["created_at"]))).total_seconds()
+    age = (now - clock.parse(str(oldest["created_at"]))).total_seconds()
     return OpenErasures(count, str(oldest["request_id"]), max(age, 0.0))
 
 
@@ -215,9 +215,7 @@ def register(settings: Settings, since: datetime, until: datetime) -> list[dict[
     table = settings.table("requests")
     entries = []
     for status in CLOSED_STATUSES:
-        for item in _by_status(
-            table, status.value, limit=None, since=schedule.iso_millis(since), until=schedule.iso_millis(until)
-        ):
+        for item in _by_status(table, status.value, limit=None, since=clock.iso(since), until=clock.iso(until)):
             entries.append(register_entry(item, settings))
     return sorted(entries, key=lambda entry: (entry["requested_at"], entry["request_id"]))
 
@@ -238,7 +236,7 @@ def register_entry(item: dict[str, Any], settings: Settings) -> dict[str, Any]:
         "stores": {name: int(count) for name, count in (certificate.get("stores") or {}).items()},
         "verification": "passed: nothing remained in any store" if completed else f"not certified: {item['status']}",
         "unrecoverable_after": certificate.get("unrecoverable_after"),
-        "copies_expire_by": schedule.iso(schedule.copies_expire_by(schedule.parse(destroyed_at), settings))
+        "copies_expire_by": clock.iso(schedule.copies_expire_by(clock.parse(destroyed_at), settings))
         if destroyed_at
         else None,
         "certificate_digest": item.get("certificate_digest"),
@@ -256,20 +254,20 @@ def plan(settings: Settings, now: datetime, horizon_days: int = 30, limit: int =
     for _, candidate in sweep.candidates(horizon):
         if candidate is None:
             continue
-        due_at = schedule.disposal_due(schedule.parse(candidate.last_active_at), settings)
+        due_at = schedule.disposal_due(clock.parse(candidate.last_active_at), settings)
         due.append(
             {
                 "subject_id": candidate.subject_id,
                 "last_active_at": candidate.last_active_at,
-                "due_at": schedule.iso(due_at),
+                "due_at": clock.iso(due_at),
                 "overdue": due_at <= now,
             }
         )
         if len(due) >= limit:
             break
     return {
-        "now": schedule.iso(now),
-        "horizon": schedule.iso(horizon),
+        "now": clock.iso(now),
+        "horizon": clock.iso(horizon),
         "inactivity_days": settings.inactivity_days,
         "policy_version": datamap.RETENTION_POLICY_VERSION,
         "customers_due": sorted(due, key=lambda entry: (entry["due_at"], entry["subject_id"])),

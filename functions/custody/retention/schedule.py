@@ -18,26 +18,6 @@ from datetime import UTC, datetime, timedelta
 from custody.declared import datamap
 from custody.declared.settings import Settings
 
-
-def parse(moment: str) -> datetime:
-    """An ISO 8601 moment (`Z` or an offset) as aware UTC; a naive one is refused, not guessed."""
-    parsed = datetime.fromisoformat(moment.replace("Z", "+00:00"))
-    if parsed.tzinfo is None:
-        raise ValueError(f"{moment!r} has no timezone")
-    return parsed.astimezone(UTC)
-
-
-def iso(moment: datetime) -> str:
-    if moment.tzinfo is None:
-        raise ValueError("a naive datetime has no place in a retention date")
-    return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
-def iso_millis(moment: datetime) -> str:
-    """The format `subjects.now_iso` writes: comparable as a string with `last_active_at`."""
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
 # --- customers: inactivity -------------------------------------------------------------------
 
 

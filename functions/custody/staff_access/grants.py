@@ -24,11 +24,12 @@ from botocore.exceptions import ClientError
 from custody.access_control.principals import STAFF_FUNCTION, StaffMember, audited_refusals, categories_count
 from custody.audit.ledger import AuditLedger
 from custody.declared import datamap
+from custody.declared.clock import now_iso
 from custody.declared.errors import Conflict, ConsentRequired, Forbidden, InvalidInput, NotFound
 from custody.declared.settings import Settings
 from custody.platform.aws import clients
 from custody.stores import dynamo
-from custody.stores.subjects import Subject, SubjectRegistry, SubjectStatus, now_iso
+from custody.stores.subjects import Subject, SubjectRegistry, SubjectStatus
 
 STORE: Final = "staff_access"
 GRANT_PREFIX: Final = "grant#"

@@ -16,12 +16,13 @@ from custody.audit.ledger import AuditLedger
 from custody.crypto import sealed
 from custody.crypto.keyring import SubjectKeyring, get_keyring
 from custody.declared import datamap
+from custody.declared.clock import now_iso
 from custody.declared.errors import Forbidden
 from custody.declared.settings import Settings
 from custody.staff_access.grants import AccessGrants
 from custody.staff_access.views import check_still_justified
 from custody.stores import dynamo
-from custody.stores.subjects import Subject, SubjectRegistry, now_iso
+from custody.stores.subjects import Subject, SubjectRegistry
 
 STORE: Final = "interactions"
 CATEGORY: Final = datamap.category("interactions")

@@ -21,11 +21,12 @@ from custody.crypto import sealed
 from custody.crypto.keyring import SubjectKeyring, get_keyring
 from custody.customers.change_requests import PENDING_ATTRIBUTE, STORE, ChangeStatus
 from custody.declared import datamap
+from custody.declared.clock import now_iso
 from custody.declared.errors import Conflict, ConsentRequired, NotFound
 from custody.declared.settings import Settings
 from custody.platform.aws import clients
 from custody.stores import dynamo
-from custody.stores.subjects import Subject, SubjectRegistry, now_iso
+from custody.stores.subjects import Subject, SubjectRegistry
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.type_defs import TransactWriteItemTypeDef

@@ -13,13 +13,13 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from botocore.exceptions import ClientError
 
-from custody.declared import datamap
+from custody.declared import clock, datamap
+from custody.declared.clock import now_iso
 from custody.declared.errors import Conflict, CustodyError, Forbidden
 from custody.declared.settings import Settings
 from custody.platform.aws import clients
@@ -69,10 +69,6 @@ class Subject:
                 "This account is being erased; no data can be added or changed.",
                 {"status": self.status.value},
             )
-
-
-def now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def check_subject_id(subject_id: str) -> str:
@@ -132,7 +128,7 @@ class SubjectRegistry:
         sets = ["created_at = if_not_exists(created_at, :now)", "#status = :active"]
         if inactive_since is None:
             sets += ["last_active_at = :now", "#bucket = :bucket"]
-            all_values[":bucket"] = schedule.activity_bucket(subject.subject_id, schedule.parse(at))
+            all_values[":bucket"] = schedule.activity_bucket(subject.subject_id, clock.parse(at))
         else:
             conditions.append("last_active_at = :inactive_since")
             all_values[":inactive_since"] = inactive_since

@@ -25,11 +25,11 @@ from botocore.exceptions import ClientError
 
 from custody.access_control.principals import PROCESSORS_FUNCTION, audited_refusals
 from custody.audit.ledger import AuditLedger
+from custody.declared.clock import now_iso
 from custody.declared.errors import Conflict, Forbidden, NotFound
 from custody.declared.settings import Settings
 from custody.erasure.requests import RequestRegistry
 from custody.platform.aws import clients
-from custody.stores.subjects import now_iso
 from custody.subprocessors.registry import Agreement, ProcessorRegistry, processor_chain
 from custody.subprocessors.task_tokens import TaskTokenSeals
 

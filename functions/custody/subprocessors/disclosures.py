@@ -14,10 +14,11 @@ from typing import Any, Final
 from custody.access_control.principals import StaffMember, categories_count
 from custody.audit.ledger import AuditLedger
 from custody.declared import datamap
+from custody.declared.clock import now_iso
 from custody.declared.errors import ConsentRequired, Forbidden, InvalidInput
 from custody.declared.settings import Settings
 from custody.stores import dynamo
-from custody.stores.subjects import Subject, SubjectRegistry, SubjectStatus, now_iso
+from custody.stores.subjects import Subject, SubjectRegistry, SubjectStatus
 from custody.subprocessors.registry import Agreement, ProcessorRegistry, disclosable
 
 STORE: Final = "disclosures"

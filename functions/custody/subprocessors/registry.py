@@ -21,11 +21,11 @@ from custody.audit.grammar import AGREEMENT_VERSION_PATTERN
 from custody.audit.grammar import PROCESSOR_ID_PATTERN as PROCESSOR_ID_PATTERN
 from custody.audit.ledger import AuditLedger
 from custody.declared import datamap
+from custody.declared.clock import now_iso
 from custody.declared.errors import InvalidInput
 from custody.declared.settings import Settings
 from custody.platform.aws import clients
 from custody.stores import dynamo
-from custody.stores.subjects import now_iso
 
 TABLE: Final = "processors"
 SECONDS_PER_DAY: Final = 86_400

@@ -8,7 +8,7 @@ from datetime import datetime
 
 import pytest
 
-from custody.retention import schedule
+from custody.declared import clock
 from custody.stores import subjects
 from tests.integration.erasure.conftest import customer, new_customer, settings
 
@@ -22,7 +22,7 @@ def active_at(monkeypatch: pytest.MonkeyPatch) -> Callable[[datetime], AbstractC
     @contextmanager
     def travel(moment: datetime) -> Iterator[None]:
         with monkeypatch.context() as patch:
-            patch.setattr(subjects, "now_iso", lambda: schedule.iso_millis(moment))
+            patch.setattr(subjects, "now_iso", lambda: clock.iso(moment))
             yield
 
     return travel

@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 import pytest
 
 from custody.audit.ledger import CLAIMED_HEADS
-from custody.declared import datamap
+from custody.declared import clock, datamap
 from custody.declared.settings import Settings
 from custody.erasure.requests import ErasureReason, RequestRegistry
 from custody.retention import disposal, schedule
@@ -93,8 +93,8 @@ def test_an_inactive_customer_is_erased_with_reason_retention_and_an_active_one_
     item = registry.load(reasons[inactive.subject_id]) or {}
     assert item["status"] == "completed"
     assert item["reason"] == item["certificate"]["reason"] == "retention"
-    assert item["certificate"]["unrecoverable_after"] == schedule.iso(
-        schedule.unrecoverable_after(schedule.parse(item["key_shredded_at"]), settings)
+    assert item["certificate"]["unrecoverable_after"] == clock.iso(
+        schedule.unrecoverable_after(clock.parse(item["key_shredded_at"]), settings)
     )
     subjects = SubjectRegistry(settings)
     assert subjects.load(inactive.subject_id).status.value == "erased"
@@ -208,7 +208,7 @@ def test_the_oldest_open_erasure_is_measured_from_the_index(settings: Settings, 
     registry = RequestRegistry(settings)
     request = registry.new_erasure(str(uuid.uuid4()), ErasureReason.RETENTION, ("identity",))
     dynamo.transact([registry.put_item(request)])
-    later = schedule.parse(request.created_at) + timedelta(days=8)
+    later = clock.parse(request.created_at) + timedelta(days=8)
     with counting_calls("dynamodb") as calls:
         opened = _as_retention(disposal.open_erasures, settings, later)
     assert opened.count >= 1
@@ -245,16 +245,16 @@ def test_the_cli_plans_sweeps_and_lists_the_register(
     monkeypatch.setattr(retention_cli, "settings_for", lambda local, state_dir: settings)
     moment = NOW + timedelta(days=200)
     subject_id = _subject(settings, active_at, moment)
-    due = schedule.disposal_due(schedule.parse(schedule.iso_millis(moment)), settings)
-    before = schedule.iso(due - timedelta(days=10))
+    due = schedule.disposal_due(clock.parse(clock.iso(moment)), settings)
+    before = clock.iso(due - timedelta(days=10))
     assert cli.main(["retention", "plan", "--now", before, "--json"], configure_logging=False) == 0
     plan = json.loads(capsys.readouterr().out)
     (entry,) = [e for e in plan["customers_due"] if e["subject_id"] == subject_id]
-    assert entry["due_at"] == schedule.iso(due)
+    assert entry["due_at"] == clock.iso(due)
     assert entry["overdue"] is False
     assert {rule["store"] for rule in plan["standing"]} >= {"interactions", "exports", "backups"}
 
-    after = schedule.iso(due + timedelta(hours=1))
+    after = clock.iso(due + timedelta(hours=1))
     assert cli.main(["retention", "sweep", "--now", after], configure_logging=False) == 0
     swept = json.loads(capsys.readouterr().out)
     assert swept["started"] >= 1
