@@ -14,9 +14,12 @@ from typing import Any
 from benchmarks.harness import account
 from custody.declared import datamap
 from custody.declared.settings import Settings
-from custody.erasure.requests import ErasureReason, RequestRegistry
-from custody.erasure.steps import BATCH_WRITE_MAX, DELETE_OBJECTS_MAX, ErasureSteps
+from custody.erasure.contract import EraseStoreInput
+from custody.erasure.steps import erase_store
+from custody.erasure.steps.context import StepContext
 from custody.platform.aws import clients
+from custody.stores.partitions import BATCH_WRITE_MAX, DELETE_OBJECTS_MAX
+from custody.stores.requests import ErasureReason, ErasureRequest, RequestsTable
 from devstack.metering import counting_calls
 
 ITEMS = (10, 100, 1_000, 10_000)
@@ -66,25 +69,27 @@ def _floor(items: int, versions: int) -> int:
 
 
 def ours(settings: Settings, subject_id: str) -> tuple[Counter[str], float]:
-    registry = RequestRegistry(settings)
-    everything = tuple(category.name for category in datamap.CATEGORIES)
-    request = registry.new_erasure(subject_id, ErasureReason.WITHDRAWAL, everything)
-    clients.dynamodb().transact_write_items(TransactItems=[registry.put_item(request)])
-    steps = ErasureSteps(settings)
-    # the state after Freeze, as the Map's items carry it
-    event = {
-        "request_id": request.request_id,
-        "subject_id": subject_id,
-        "scope": list(everything),
-        "reason": request.reason.value,
-    }
+    requests = RequestsTable(settings)
+    request = ErasureRequest.new(subject_id, ErasureReason.WITHDRAWAL, ())
+    clients.dynamodb().transact_write_items(TransactItems=[requests.put_new(request)])
+    context = StepContext.of(settings)
     with counting_calls("dynamodb", "s3") as calls:
         started = time.perf_counter()
         for store in datamap.erasable_stores():
             erased, more = 0, True
             while more:
-                result = steps.erase_store({**event, "store": store.name, "erased_before": erased})
-                erased, more = result["erased"], result["more"]
+                # the state after Freeze, as the Map's items carry it
+                step = EraseStoreInput(
+                    step="erase_store",
+                    request_id=request.request_id,
+                    subject_id=subject_id,
+                    reason=request.reason,
+                    scope=request.scope,
+                    store=store.name,
+                    erased_before=erased,
+                )
+                result = erase_store.run(context, step)
+                erased, more = result.erased, result.more
         elapsed = time.perf_counter() - started
     return Counter(calls), elapsed
 

@@ -21,8 +21,8 @@ from benchmarks.api import PROFILE
 from benchmarks.harness import Caller, account, observing_every_call
 from custody.declared import datamap, naming
 from custody.declared.settings import Settings
-from custody.erasure.steps import BATCH_WRITE_MAX
 from custody.platform.aws import clients
+from custody.stores.partitions import BATCH_WRITE_MAX
 from devstack import identity, patches, runtime
 from devstack.resources import Resources
 

@@ -66,17 +66,17 @@ def cmd_restore_guard(args: argparse.Namespace) -> int:
 
 
 def cmd_erasure_rerun(args: argparse.Namespace) -> int:
-    from custody.erasure.requests import RequestRegistry, RequestStatus
+    from custody.erasure.starter import ErasureStarter
+    from custody.stores.requests import RequestsTable, RequestStatus
 
     settings = settings_for(args.local, args.state_dir)
-    registry = RequestRegistry(settings)
-    request = registry.erasure(args.request_id)
+    request = RequestsTable(settings).erasure(args.request_id)
     if request is None:
         raise OperatorError(f"no erasure request {args.request_id}")
     if request.status is RequestStatus.COMPLETED and not args.force:
         raise OperatorError("the request is completed; --force re-runs it anyway (it changes nothing)")
     attempt = args.attempt or _next_attempt(settings, args.request_id)
-    name = registry.start(request, attempt=attempt)
+    name = ErasureStarter(settings).start(request, attempt=attempt)
     print(f"started execution {name}")
     return 0
 

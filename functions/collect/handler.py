@@ -16,7 +16,7 @@ from collect.schemas import (
     ErasureReference,
     ProfileView,
 )
-from custody.api.http import build_resolver, entrypoint, observability, require_recent_sign_in, subject_id
+from custody.api.http import build_resolver, entrypoint, require_recent_sign_in, subject_id
 from custody.customers.consent import ConsentChange, ConsentLedger
 from custody.customers.documents import DocumentStore, check_upload
 from custody.customers.models import Profile
@@ -24,6 +24,7 @@ from custody.customers.profile import ProfileService, StoredProfile
 from custody.declared import datamap
 from custody.declared.settings import get_settings
 from custody.platform import idempotency
+from custody.platform.observability import observability
 from custody.stores.subjects import SubjectRegistry
 
 obs = observability("collect")

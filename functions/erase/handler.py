@@ -6,9 +6,10 @@ import time
 
 from aws_lambda_powertools.event_handler import Response, content_types
 
-from custody.api.http import build_resolver, entrypoint, observability, require_recent_sign_in, subject_id
+from custody.api.http import build_resolver, entrypoint, require_recent_sign_in, subject_id
 from custody.declared.settings import get_settings
-from custody.erasure.starter import Withdrawals
+from custody.erasure.starter import ErasureStarter
+from custody.platform.observability import observability
 from erase.schemas import WithdrawalAccepted
 
 obs = observability("erase")
@@ -18,7 +19,7 @@ app = build_resolver("erase")
 @app.post("/v1/me/withdrawal", responses={202: {"description": "Erasure requested; follow it at status_url"}})
 def withdraw() -> Response[WithdrawalAccepted]:
     require_recent_sign_in(app, time.time())
-    request = Withdrawals(get_settings()).withdraw(subject_id(app))
+    request = ErasureStarter(get_settings()).withdraw(subject_id(app))
     obs.metrics.add_metric(name="WithdrawalsRequested", unit="Count", value=1)
     body = WithdrawalAccepted(
         request_id=request.request_id, status=request.status.value, status_url=request.status_url()

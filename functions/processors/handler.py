@@ -8,8 +8,9 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Path
 
 from custody.access_control.principals import processor_principal, staff_member
-from custody.api.http import build_resolver, caller, entrypoint, observability
+from custody.api.http import build_resolver, caller, entrypoint
 from custody.declared.settings import get_settings
+from custody.platform.observability import observability
 from custody.subprocessors.acknowledgements import ErasureAcks
 from custody.subprocessors.disclosures import Disclosures
 from custody.subprocessors.registry import PROCESSOR_ID_PATTERN, Agreement, AgreementTerms, ProcessorRegistry

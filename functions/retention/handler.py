@@ -12,8 +12,8 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from custody.api.http import observability
 from custody.declared.settings import get_settings
+from custody.platform.observability import observability
 from custody.retention import disposal
 
 obs = observability("retention")

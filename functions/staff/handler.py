@@ -8,8 +8,9 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 
 from custody.access_control.principals import StaffMember, staff_member
-from custody.api.http import build_resolver, caller, entrypoint, observability
+from custody.api.http import build_resolver, caller, entrypoint
 from custody.declared.settings import get_settings
+from custody.platform.observability import observability
 from custody.staff_access.grants import AccessGrants
 from custody.staff_access.interactions import Interactions
 from custody.staff_access.reviews import ChangeReviews, Decision

@@ -15,8 +15,8 @@ from aws_lambda_powertools.utilities.data_classes.cognito_user_pool_event import
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from custody.access_control.authorization import staff_scopes
-from custody.api.http import observability
 from custody.declared.settings import get_settings
+from custody.platform.observability import observability
 
 obs = observability("staff_tokens")
 

@@ -8,14 +8,16 @@ from typing import Annotated, Any
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Header, Path
 
-from custody.api.http import build_resolver, caller, entrypoint, observability, subject_id
+from custody.api.http import build_resolver, caller, entrypoint, subject_id
 from custody.customers.access_report import AccessReport
 from custody.customers.change_requests import ChangeRequests
 from custody.customers.documents import DocumentStore
+from custody.declared import workflow
 from custody.declared.errors import NotFound
 from custody.declared.settings import get_settings
-from custody.erasure.requests import RequestRegistry, status_view
 from custody.platform import idempotency
+from custody.platform.observability import observability
+from custody.stores.requests import RequestsTable, status_view
 from subject_access.schemas import (
     AccessReportBody,
     ChangeRequestIn,
@@ -81,10 +83,10 @@ def list_change_requests() -> ChangeRequestList:
 def request_status(request_id: Annotated[str, Path(max_length=64)]) -> RequestStatusBody:
     found: dict[str, Any] | None = None
     if _REQUEST_ID.fullmatch(request_id):
-        found = RequestRegistry(get_settings()).load(request_id)
+        found = RequestsTable(get_settings()).load(request_id)
     if found is None:
         raise NotFound("No such request.")
-    return RequestStatusBody.model_validate(status_view(found))
+    return RequestStatusBody.model_validate(status_view(found, workflow.MILESTONES))
 
 
 lambda_handler = entrypoint(app, obs)

@@ -4,7 +4,7 @@ The Task states come from statemachines/erasure.asl.json at test time (never a h
 list): every `lambda:invoke` Task whose payload names a step, that an uninterrupted run enters.
 For each, the in-process Lambda is "killed" (`SimulatedCrash`, devstack.faults) at an AWS call in
 the middle of the step's calls, after the earlier ones took effect. The run fails; an operator's
-re-run (RequestRegistry.start with an attempt — moto has no redrive) must end exactly where an
+re-run (ErasureStarter.rerun — moto has no redrive) must end exactly where an
 uninterrupted run ends: nothing of the customer anywhere, a certificate of the same shape, a
 ledger chain that verifies, other customers unchanged.
 """
@@ -18,7 +18,8 @@ from typing import Any
 import pytest
 
 from custody.declared.settings import Settings
-from custody.erasure.requests import RequestRegistry
+from custody.erasure.starter import ErasureStarter
+from custody.stores.requests import RequestsTable
 from devstack.audit_trail import AuditorReader, verify
 from devstack.faults import Crash, FaultInjector, FaultPlan
 from devstack.paths import REPO_ROOT
@@ -67,18 +68,15 @@ def _shape(value: Any) -> Any:
 def _erase_and_check(
     stack: LocalStack, leaving: Customer, settings: Settings, request_id: str, first: dict[str, Any]
 ) -> dict[str, Any]:
-    registry = RequestRegistry(settings)
     described, attempt = first, 0
     while described["status"] != "SUCCEEDED":
         attempt += 1
         assert attempt <= 3, f"the re-run did not finish: {described.get('error')}"
-        request = registry.erasure(request_id)
-        assert request is not None
-        described = wait_for_execution(stack, registry.start(request, attempt=attempt))
+        described = wait_for_execution(stack, ErasureStarter(settings).rerun(request_id, attempt))
     assert residue(stack, leaving.subject_id) == {}
     chain = AuditorReader(settings, stack.clients).chain(request_id)
     assert verify(chain).ok, verify(chain).findings
-    record = registry.load(request_id)
+    record = RequestsTable(settings).load(request_id)
     assert record is not None
     assert record["status"] == "completed"
     return dict(record)
@@ -95,7 +93,7 @@ def baseline(local_stack: LocalStack) -> dict[str, Any]:
         request_id = person.call("POST", "/v1/me/withdrawal").body["request_id"]
         described = wait_for_execution(local_stack, request_id)
     assert described["status"] == "SUCCEEDED"
-    record = RequestRegistry(settings).load(request_id)
+    record = RequestsTable(settings).load(request_id)
     assert record is not None
     entered = Counter(_entered(history(local_stack, described["executionArn"])))
     return {"entered": entered, "calls": Counter(log.calls_by_step), "certificate": _shape(record["certificate"])}
@@ -144,7 +142,7 @@ def test_a_crash_mid_step_in_every_state_resumes_to_the_uninterrupted_end_state(
     for group in groups:
         leaving = new_customer()
         _fill_lightly(leaving)
-        registry = RequestRegistry(settings)
+        starter = ErasureStarter(settings)
         request_id = ""
         for attempt, (state, step, at) in enumerate(group):
             injector = FaultInjector(FaultPlan(seed=at, crash=Crash(FUNCTION, step, at)))
@@ -153,25 +151,17 @@ def test_a_crash_mid_step_in_every_state_resumes_to_the_uninterrupted_end_state(
                     request_id = leaving.call("POST", "/v1/me/withdrawal").body["request_id"]
                     execution = request_id
                 else:
-                    request = registry.erasure(request_id)
-                    assert request is not None
-                    execution = registry.start(request, attempt=attempt)
+                    execution = starter.rerun(request_id, attempt)
                 described = wait_for_execution(local_stack, execution)
             assert log.crashed, f"{state}: the crash at call {at} of {step} did not happen"
             assert described["status"] == "FAILED", f"{state}: a crash must fail the run ({described['status']})"
             assert "SimulatedCrash" in json.dumps(history(local_stack, described["executionArn"]), default=str)
             FIGURES.add("crash_points")
             FIGURES.detail("crashes_by_state", {state: 1})
-        final = registry.start(_request(registry, request_id), attempt=len(group))
+        final = starter.rerun(request_id, len(group))
         record = _erase_and_check(local_stack, leaving, settings, request_id, wait_for_execution(local_stack, final))
         assert _shape(record["certificate"]) == baseline["certificate"], "the certificate differs"
         assert report_of(staying) == others_before, "another customer changed"
         FIGURES.add("erasures_verified")
         FIGURES.add("erasure_reruns", len(group))
     assert points
-
-
-def _request(registry: RequestRegistry, request_id: str) -> Any:
-    request = registry.erasure(request_id)
-    assert request is not None
-    return request

@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 
 from custody.declared.settings import Settings
-from custody.erasure.requests import RequestRegistry
+from custody.erasure.starter import ErasureStarter
 from devstack.audit_trail import AuditorReader, verify
 from devstack.faults import FaultInjector, FaultPlan
 from tests.integration.conftest import LocalStack
@@ -87,15 +87,12 @@ def _attempt(stack: LocalStack, person: Customer, run: Run, kind: str, method: s
 def _erase(stack: LocalStack, person: Customer, run: Run, settings: Settings, injector: FaultInjector) -> str:
     request_id = _attempt(stack, person, run, "withdrawal", "POST", "/v1/me/withdrawal", None).body["request_id"]
     described = wait_for_execution(stack, request_id)
-    registry = RequestRegistry(settings)
     attempt = 0
     while described["status"] != "SUCCEEDED":
         attempt += 1
         assert attempt <= RERUNS, f"the erasure did not finish in {RERUNS} re-runs: {described.get('error')}"
         with injector.paused():  # the operator's own command is not under test; the re-run is
-            request = registry.erasure(request_id)
-            assert request is not None
-            execution = registry.start(request, attempt=attempt)
+            execution = ErasureStarter(settings).rerun(request_id, attempt)
         described = wait_for_execution(stack, execution)
     run.reruns = attempt
     return request_id

@@ -11,7 +11,7 @@ import pytest
 from botocore.exceptions import ClientError, ConnectTimeoutError, EndpointConnectionError, ReadTimeoutError
 from moto import mock_aws
 
-from custody.erasure.steps import TransientError
+from custody.erasure.errors import TransientError
 from custody.platform.aws import CLIENT_CONFIG
 from custody.platform.transient import is_transient, transient_as
 from devstack.faults import Fault, FaultInjector, FaultPlan, instant_retries

@@ -9,6 +9,7 @@ import pytest
 from custody.declared import clock, datamap
 from custody.declared.settings import Settings
 from custody.retention import schedule
+from custody.stores import subjects
 
 SETTINGS = Settings(
     inactivity_days=1095,
@@ -41,8 +42,8 @@ def test_a_leap_day_is_counted_as_a_day() -> None:
 
 def test_offsets_are_normalised_to_utc_and_naive_moments_refused() -> None:
     assert clock.iso(at("2026-01-31T23:30:00-02:00")) == "2026-02-01T01:30:00.000Z"
-    assert schedule.activity_month(at("2026-01-31T23:30:00-02:00")) == "2026-02"
-    assert schedule.activity_month(at("2026-02-01T00:30:00+01:00")) == "2026-01"
+    assert subjects.activity_month(at("2026-01-31T23:30:00-02:00")) == "2026-02"
+    assert subjects.activity_month(at("2026-02-01T00:30:00+01:00")) == "2026-01"
     with pytest.raises(ValueError, match="no timezone"):
         clock.parse("2026-01-31T23:30:00")
     with pytest.raises(ValueError, match="naive"):
@@ -73,11 +74,11 @@ def test_due_buckets_reach_the_cutoff_month_in_every_shard() -> None:
 
 def test_the_shard_is_stable_and_spreads() -> None:
     ids = [f"00000000-0000-4000-8000-{index:012d}" for index in range(400)]
-    shards = [schedule.activity_shard(subject_id) for subject_id in ids]
-    assert shards == [schedule.activity_shard(subject_id) for subject_id in ids]
+    shards = [subjects.activity_shard(subject_id) for subject_id in ids]
+    assert shards == [subjects.activity_shard(subject_id) for subject_id in ids]
     assert set(shards) == set(range(datamap.ACTIVITY_SHARDS))
     assert min(shards.count(shard) for shard in set(shards)) > 400 / datamap.ACTIVITY_SHARDS / 2
-    assert schedule.activity_bucket(ids[0], at("2026-07-15T00:00:00Z")).startswith("2026-07#")
+    assert subjects.activity_bucket(ids[0], at("2026-07-15T00:00:00Z")).startswith("2026-07#")
 
 
 def test_unrecoverable_after_is_the_key_store_window_plus_the_cache_lifetime() -> None:
@@ -106,7 +107,7 @@ def test_every_category_with_a_retention_period_has_a_mechanism_that_enforces_it
 
 
 def test_every_erasure_reason_has_a_policy() -> None:
-    from custody.erasure.requests import ErasureReason
+    from custody.stores.requests import ErasureReason
 
     for reason in ErasureReason:
         policy = schedule.policy_of(reason.value)

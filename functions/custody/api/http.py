@@ -16,12 +16,10 @@ import json
 import logging
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any, Final, cast
 from urllib.parse import unquote
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import (
@@ -46,6 +44,7 @@ from custody.declared.errors import (
 )
 from custody.declared.ids import is_uuid
 from custody.declared.settings import Settings, get_settings
+from custody.platform.observability import Observability
 from custody.platform.transient import AWS_FAILURES, busy, is_transient
 from custody.subprocessors.acknowledgements import actor_of
 from custody.subprocessors.registry import Agreement, ProcessorRegistry
@@ -55,27 +54,6 @@ RECENT_SIGN_IN_SECONDS = 15 * 60
 # The domain's refusals on identity, authorization and consent: each one is an audit event.
 AUDITED_REFUSALS: tuple[type[CustodyError], ...] = (ConsentRequired, Forbidden, Unauthenticated)
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Observability:
-    logger: Logger
-    tracer: Tracer
-    metrics: Metrics
-
-
-TRACED_MODULES = ("botocore",)
-
-
-def observability(function_name: str) -> Observability:
-    service = catalog.function(function_name).service
-    return Observability(
-        logger=Logger(service=service),
-        # Every call we make goes through botocore; patching only it spares the X-Ray SDK from
-        # importing and wrapping every other library it knows (httplib, requests, sqlite3, ...).
-        tracer=Tracer(service=service, patch_modules=TRACED_MODULES),
-        metrics=Metrics(namespace=METRICS_NAMESPACE, service=service),
-    )
 
 
 def error_response(status: int, code: str, message: str, details: dict[str, Any] | None = None) -> Response[Any]:

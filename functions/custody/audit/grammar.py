@@ -31,7 +31,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Final, Protocol
 
-from custody.declared import catalog, datamap
+from custody.declared import catalog, datamap, workflow
 from custody.declared.errors import CustodyError
 from custody.declared.ids import is_uuid
 
@@ -46,21 +46,8 @@ _INTERACTION_KEY: Final = re.compile(
 )
 _COUNT: Final = re.compile(r"\d{1,9}")
 
-# The erasure workflow's steps (statemachines/erasure.asl.json names each; erasure_steps runs them).
-WORKFLOW_STEPS: Final = frozenset(
-    {
-        "freeze",
-        "erase_store",
-        "notify_processors",
-        "ask_processor",
-        "shred_key",
-        "delete_identity",
-        "verify",
-        "certify",
-        "record_failure",
-    }
-)
-STEPS: Final = WORKFLOW_STEPS | {
+# The erasure workflow's steps, as `custody.declared.workflow` names them, and every other event's step.
+STEPS: Final = frozenset(workflow.STEPS) | {
     "consent_granted",
     "consent_withdrawn",
     "withdrawal_requested",
@@ -119,6 +106,7 @@ COUNT_NAMES: Final = frozenset(
         "shredded",
         "notified",
         "asked",
+        "confirmed",
         "unconfirmed",
         "residual",
         "categories",

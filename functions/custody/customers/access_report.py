@@ -22,9 +22,9 @@ from custody.customers.profile import StoredProfile
 from custody.declared import datamap
 from custody.declared.clock import now_iso
 from custody.declared.settings import Settings
-from custody.erasure.requests import RequestRegistry
 from custody.platform.aws import clients
 from custody.stores import dynamo
+from custody.stores.requests import RequestsTable
 from custody.stores.subjects import Subject, SubjectRegistry
 
 REPORT_VERSION: Final = "2026-11"
@@ -136,7 +136,7 @@ class AccessReport:
     def __init__(self, settings: Settings, keyring: SubjectKeyring | None = None) -> None:
         self.settings = settings
         self.subjects = SubjectRegistry(settings)
-        self.requests = RequestRegistry(settings)
+        self.requests = RequestsTable(settings)
         self.keyring = keyring or get_keyring()
 
     def build(self, subject_id: str, email: str | None) -> dict[str, Any]:

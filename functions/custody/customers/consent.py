@@ -18,8 +18,10 @@ from custody.declared import datamap
 from custody.declared.clock import now_iso
 from custody.declared.errors import InvalidInput, NotFound
 from custody.declared.settings import Settings
-from custody.erasure.requests import ErasureReason, ErasureRequest, RequestRegistry
+from custody.erasure import plan
+from custody.erasure.starter import ErasureStarter
 from custody.stores import dynamo
+from custody.stores.requests import ErasureRequest
 from custody.stores.subjects import Subject, SubjectRegistry
 from custody.subprocessors.registry import Agreement, ProcessorRegistry, sharing_processor
 
@@ -47,7 +49,7 @@ class ConsentLedger:
     def __init__(self, settings: Settings) -> None:
         self.table = settings.table(STORE)
         self.subjects = SubjectRegistry(settings)
-        self.requests = RequestRegistry(settings)
+        self.erasures = ErasureStarter(settings)
         self.processors = ProcessorRegistry(settings)
         self.audit = AuditLedger(settings)
 
@@ -98,7 +100,7 @@ class ConsentLedger:
         dynamo.transact(
             [
                 self._event(subject.subject_id, purpose, ConsentAction.GRANT, policy_version, channel, at),
-                self._set_granted(subject, {**subject.granted, purpose: policy_version}),
+                self._set_granted(subject, {**subject.granted, purpose: policy_version}, {}),
             ]
         )
         return ConsentChange(purpose, ConsentAction.GRANT, at, tuple(sorted(subject.purposes | {purpose})))
@@ -107,42 +109,22 @@ class ConsentLedger:
         subject.ensure_active()
         if purpose not in subject.granted:
             raise NotFound("This purpose is not currently granted.")
-        remaining = subject.purposes - {purpose}
         at = now_iso()
-        # Only what this purpose alone still justified: categories no granted purpose covered hold nothing.
-        unjustified_before = set(datamap.unjustified_categories(subject.purposes))
-        scope = tuple(item.name for item in datamap.unjustified_categories(remaining) if item not in unjustified_before)
-        full = purpose == datamap.CRM_CORE
-        erasure = None
-        if full and subject.pending_erasure:
-            erasure = self.requests.erasure(subject.pending_erasure)
-        if erasure is None and (full or scope):
-            reason = ErasureReason.WITHDRAWAL if full else ErasureReason.PURPOSE_WITHDRAWN
-            everything = tuple(item.name for item in datamap.CATEGORIES)
-            erasure = self.requests.new_erasure(subject.subject_id, reason, everything if full else scope)
-        elif erasure is None and _sharing_with(purpose) in subject.disclosed_to:
-            # Our own copies stay (their own purposes still justify them); the sub-processor that
-            # received them is asked to delete, through the erasure workflow's notification step.
-            erasure = self.requests.new_erasure(
-                subject.subject_id, ErasureReason.PURPOSE_WITHDRAWN, (), (_sharing_with(purpose),)
-            )
+        cause = plan.of_withdrawn_purpose(purpose, subject.purposes, subject.disclosed_to)
+        erasure, created = self.erasures.request_for(subject, cause) if cause else (None, False)
+        granted = {name: version for name, version in subject.granted.items() if name != purpose}
+        update = self.erasures.subject_update(erasure) if erasure is not None and created else {}
         items: list[TransactWriteItemTypeDef] = [
             self._event(subject.subject_id, purpose, ConsentAction.WITHDRAW, subject.granted[purpose], channel, at),
-            self._set_granted(
-                subject,
-                {name: version for name, version in subject.granted.items() if name != purpose},
-                erasure.request_id if erasure else None,
-                full,
-            ),
+            self._set_granted(subject, granted, update),
         ]
-        created = erasure is not None and erasure.request_id != subject.pending_erasure
         if erasure is not None and created:
-            items.append(self.requests.put_item(erasure))
+            items.append(self.erasures.requests.put_new(erasure))
         dynamo.transact(items)
         self._audit_withdrawal(subject.subject_id, purpose, channel, erasure, created, processor)
         if erasure is not None:
-            self.requests.start(erasure)
-        return ConsentChange(purpose, ConsentAction.WITHDRAW, at, tuple(sorted(remaining)), erasure)
+            self.erasures.start(erasure)
+        return ConsentChange(purpose, ConsentAction.WITHDRAW, at, tuple(sorted(granted)), erasure)
 
     def _audit_withdrawal(
         self,
@@ -169,28 +151,23 @@ class ConsentLedger:
             processor=processor,
         )
         if erasure is not None and created:
-            self.audit.record(
-                step="erasure_requested",
-                target=f"consent:{purpose}",
-                outcome="ok",
-                actor=actor,
-                subject_id=subject_id,
-                request_id=erasure.request_id,
-                counts={"categories": len(erasure.scope)},
-                processor=processor,
+            self.erasures.opened(
+                erasure, step="erasure_requested", target=f"consent:{purpose}", actor=actor, processor=processor
             )
 
     def _set_granted(
-        self, subject: Subject, granted: dict[str, str], request_id: str | None = None, full: bool = False
+        self, subject: Subject, granted: dict[str, str], update: dict[str, Any]
     ) -> TransactWriteItemTypeDef:
-        # The whole map is written: the consent-version guard makes the loaded state the current one.
-        sets = ["granted = :granted"]
-        values: dict[str, Any] = {":granted": granted}
-        if full and request_id:
-            sets.append("pending_erasure = :request_id")
-            values[":request_id"] = request_id
+        """The subject's new granted purposes (the whole map: the consent-version guard makes the
+        loaded state the current one), with what a new erasure request adds (`ErasureStarter.subject_update`)."""
+        sets = ["granted = :granted", *update.get("set_expressions", [])]
+        values: dict[str, Any] = {":granted": granted, **update.get("values", {})}
         return self.subjects.touch(
-            subject, set_expressions=sets, values=values, add_open_request=request_id, bump_consent=True
+            subject,
+            set_expressions=sets,
+            values=values,
+            add_open_request=update.get("add_open_request"),
+            bump_consent=True,
         )
 
     def _event(
@@ -214,11 +191,6 @@ class ConsentLedger:
                 "ConditionExpression": "attribute_not_exists(event_key)",
             }
         }
-
-
-def _sharing_with(purpose: str) -> str:
-    """The sub-processor a `sharing:<processor_id>` purpose names, else an empty string."""
-    return sharing_processor(purpose) or ""
 
 
 def _unknown_purpose() -> InvalidInput:

@@ -12,15 +12,12 @@ Query of the restored table's partition plus the batch deletes.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
 
 from custody.declared import datamap
 from custody.declared.settings import Settings
-from custody.erasure.steps import BATCH_WRITE_MAX, LEDGER_TABLE, batch_write
-from custody.platform.aws import clients
-from custody.stores import dynamo
+from custody.stores.erasure_ledger import ErasureLedgerTable
+from custody.stores.partitions import TablePartition
 
 
 @dataclass(frozen=True)
@@ -31,37 +28,28 @@ class GuardReport:
     items_removed: int
 
 
-def ledger_entries(settings: Settings) -> Iterator[dict[str, Any]]:
-    kwargs: dict[str, Any] = {"TableName": settings.table(LEDGER_TABLE)}
-    while True:
-        page = clients.dynamodb().scan(**kwargs)
-        for item in page.get("Items", []):
-            yield dynamo.from_item(item)
-        if "LastEvaluatedKey" not in page:
-            return
-        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-
-
 def guard(settings: Settings, restored_table: str, store_name: str) -> GuardReport:
-    """Delete from `restored_table` (a copy of the data-map store `store_name`) what erasures removed."""
+    """Delete from `restored_table` (a copy of the data-map store `store_name`) what erasures removed.
+
+    Raises `ValueError` when `store_name` is not a table store of the data map.
+    """
     store = datamap.store(store_name)
     if not isinstance(store, datamap.TableStore):
         raise ValueError(f"{store_name} is not a table store of the data map.")
     held = {category.name for category in datamap.categories_in(store.name)}
     scopes: dict[str, set[str]] = {}
-    for entry in ledger_entries(settings):
+    for entry in ErasureLedgerTable(settings).entries():
         scopes.setdefault(entry["subject_id"], set()).update(entry.get("scope", ()))
+    restored = TablePartition(settings, store, table=restored_table)
     removed = 0
     for subject_id, scope in scopes.items():
-        if not scope & held:
-            continue
-        keys = []
-        for item in dynamo.query_partition(restored_table, store.partition_key, subject_id):
-            category = item.get(store.category_attribute) if store.category_attribute else None
-            if category is None or category in scope:
-                keys.append({store.partition_key: item[store.partition_key], store.sort_key: item[store.sort_key]})
-        for start in range(0, len(keys), BATCH_WRITE_MAX):
-            batch = keys[start : start + BATCH_WRITE_MAX]
-            batch_write(restored_table, [{"DeleteRequest": {"Key": dynamo.to_item(key)}} for key in batch])
-        removed += len(keys)
+        if scope & held:
+            removed += restored.delete([key for key in restored.keys(subject_id) if _in(store, key, scope)])
     return GuardReport(restored_table, store.name, len(scopes), removed)
+
+
+def _in(store: datamap.TableStore, key: dict[str, object], scope: set[str]) -> bool:
+    """Whether an item of the store is one the erasure covered (a single-category store, or an item
+    naming no category: all of it)."""
+    category = key.get(store.category_attribute) if store.category_attribute else None
+    return category is None or str(category) in scope

@@ -1,43 +1,128 @@
-"""Withdrawal: the customer takes their data back — everything, everywhere.
+"""Starting an erasure: one path for a withdrawal, a purpose withdrawal and the retention sweep.
 
-Requesting it records an erasure request (an unguessable id, no personal data) and starts the
-erasure workflow named by that id. Asking again returns the same request and, if the first
-call stopped before the workflow started, starts it: the request is idempotent end to end.
-
-The retention sweep erases an inactive customer through the same path (`retire`), with reason
-`retention`: the same request record, the same transaction on the subject, the same workflow.
+A request is recorded (`stores.requests`, an unguessable id, no personal data) in the same
+transaction as the subject's update (`pending_erasure` for a full erasure, the request among its
+`open_requests`), so it exists exactly when the cause did. Then its audit chain opens with what
+asked for it, and the workflow starts, named by the request id: starting it twice starts it
+once, so asking again for a full erasure returns the same request and — if the first call
+stopped before the workflow started — starts it. A full erasure already pending is reused.
 """
 
 from __future__ import annotations
 
+import json
 from functools import partial
+from typing import Any, Final
+
+from botocore.exceptions import ClientError
 
 from custody.audit.ledger import AuditLedger
-from custody.declared import datamap
 from custody.declared.errors import Conflict
 from custody.declared.settings import Settings
-from custody.erasure.requests import ErasureReason, ErasureRequest, RequestRegistry
+from custody.erasure.plan import Erasure
+from custody.platform.aws import clients
 from custody.stores import dynamo
+from custody.stores.requests import ErasureReason, ErasureRequest, RequestsTable
 from custody.stores.subjects import Subject, SubjectRegistry
+from custody.subprocessors.registry import Agreement
 
-RETENTION_ACTOR = "retention-sweep"
+RETENTION_ACTOR: Final = "retention-sweep"
+CUSTOMER_ACTOR: Final = "customer:api"
 
 
-class Withdrawals:
+class ErasureStarter:
     def __init__(self, settings: Settings) -> None:
+        self.settings = settings
         self.subjects = SubjectRegistry(settings)
-        self.requests = RequestRegistry(settings)
+        self.requests = RequestsTable(settings)
         self.audit = AuditLedger(settings)
 
+    # --- the parts every cause uses ---------------------------------------------------------
+
+    def request_for(self, subject: Subject, erasure: Erasure) -> tuple[ErasureRequest, bool]:
+        """The request for `erasure` on this subject, and whether it is new (not yet recorded).
+
+        A full erasure already pending on the subject is that request (not a new one).
+        """
+        if erasure.full and subject.pending_erasure:
+            existing = self.requests.erasure(subject.pending_erasure)
+            if existing is not None:
+                return existing, False
+        return ErasureRequest.new(subject.subject_id, erasure.reason, erasure.scope, erasure.processors), True
+
+    @staticmethod
+    def subject_update(request: ErasureRequest) -> dict[str, Any]:
+        """What the subject's record gets with a new request: `SubjectRegistry.touch` arguments."""
+        sets = ["pending_erasure = :request_id"] if request.full else []
+        return {
+            "set_expressions": sets,
+            "values": {":request_id": request.request_id} if sets else {},
+            "add_open_request": request.request_id,
+        }
+
+    def opened(
+        self, request: ErasureRequest, *, step: str, target: str, actor: str, processor: Agreement | None = None
+    ) -> None:
+        """The request's audit chain opens with its cause (before the workflow starts)."""
+        self.audit.record(
+            step=step,
+            target=target,
+            outcome="ok",
+            actor=actor,
+            request_id=request.request_id,
+            subject_id=request.subject_id,
+            counts={"categories": len(request.scope)},
+            processor=processor,
+        )
+
+    def start(self, request: ErasureRequest, attempt: int = 0) -> str:
+        """Start the erasure workflow, named by the request id: starting it twice starts it once.
+
+        A re-run after a failure (`attempt` > 0) is a new execution, `<request id>-rerun-<n>`:
+        every step is idempotent, so it finishes the job without harm. The input is ids and
+        category names only — Step Functions keeps it for 90 days. Returns the execution name.
+        """
+        name = request.request_id if attempt == 0 else f"{request.request_id}-rerun-{attempt}"
+        workflow_input = {
+            "request_id": request.request_id,
+            "subject_id": request.subject_id,
+            "reason": request.reason.value,
+            "scope": list(request.scope),
+        }
+        try:
+            clients.stepfunctions().start_execution(
+                stateMachineArn=self.settings.erasure_state_machine_arn, name=name, input=json.dumps(workflow_input)
+            )
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") != "ExecutionAlreadyExists":
+                raise
+        return name
+
+    def rerun(self, request_id: str, attempt: int) -> str:
+        """Start the recorded request's workflow again as re-run `attempt` (> 0); returns the execution name.
+
+        Raises `LookupError` when there is no such request.
+        """
+        request = self.requests.erasure(request_id)
+        if request is None:
+            raise LookupError("No erasure request of that id.")
+        return self.start(request, attempt=attempt)
+
+    # --- full erasures: a withdrawal, the retention sweep -----------------------------------
+
     def withdraw(self, subject_id: str) -> ErasureRequest:
+        """The customer withdrew: erase everything (reason `withdrawal`)."""
         request = self.subjects.guarded(subject_id, partial(self._record, ErasureReason.WITHDRAWAL, None))
-        return self._start(request, "withdrawal_requested", "customer:api")
+        self.opened(request, step="withdrawal_requested", target="workflow", actor=CUSTOMER_ACTOR)
+        self.start(request)
+        return request
 
     def retire(self, subject_id: str, inactive_since: str) -> ErasureRequest:
         """Erase a customer inactive since `inactive_since` (their `last_active_at`), reason `retention`.
 
         The transaction requires `last_active_at` unchanged: a customer who came back after the
-        sweep read the index is not erased (the attempt ends in `Forbidden` or `Conflict`).
+        sweep read the index is not erased (`Conflict` or `Forbidden`). Raises `Conflict` too when
+        the customer is already being erased for another reason.
         """
         request = self.subjects.guarded(
             subject_id,
@@ -46,40 +131,19 @@ class Withdrawals:
         )
         if request.reason is not ErasureReason.RETENTION:
             raise Conflict("The customer is already being erased for another reason.")
-        return self._start(request, "retention_erasure_requested", RETENTION_ACTOR)
-
-    def _start(self, request: ErasureRequest, step: str, actor: str) -> ErasureRequest:
-        # Before the workflow starts, so the request's chain opens with what asked for it.
-        self.audit.record(
-            step=step,
-            target="workflow",
-            outcome="ok",
-            actor=actor,
-            request_id=request.request_id,
-            subject_id=request.subject_id,
-            counts={"categories": len(request.scope)},
-        )
-        self.requests.start(request)
+        self.opened(request, step="retention_erasure_requested", target="workflow", actor=RETENTION_ACTOR)
+        self.start(request)
         return request
 
     def _record(self, reason: ErasureReason, inactive_since: str | None, subject: Subject) -> ErasureRequest:
-        if subject.pending_erasure:
-            existing = self.requests.erasure(subject.pending_erasure)
-            if existing is not None:
-                return existing
-        everything = tuple(category.name for category in datamap.CATEGORIES)
-        request = self.requests.new_erasure(subject.subject_id, reason, everything)
-        dynamo.transact(
-            [
-                self.requests.put_item(request),
-                self.subjects.touch(
-                    subject,
-                    set_expressions=["pending_erasure = :request_id"],
-                    values={":request_id": request.request_id},
-                    add_open_request=request.request_id,
-                    bump_consent=True,
-                    inactive_since=inactive_since,
-                ),
-            ]
-        )
+        request, created = self.request_for(subject, Erasure(reason))
+        if created:
+            dynamo.transact(
+                [
+                    self.requests.put_new(request),
+                    self.subjects.touch(
+                        subject, **self.subject_update(request), bump_consent=True, inactive_since=inactive_since
+                    ),
+                ]
+            )
         return request

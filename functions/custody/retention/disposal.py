@@ -3,7 +3,7 @@
 * The **sweep** finds customers inactive past `Settings.inactivity_days` through the sparse
   `inactivity` index of the subjects table (partition `YYYY-MM#<shard>`, sort `last_active_at`):
   one Query per month and shard from `activity_epoch_month` to the cutoff's month — never a Scan.
-  It erases each through `Withdrawals.retire` (reason `retention`, the same workflow), at most
+  It erases each through `ErasureStarter.retire` (reason `retention`, the same workflow), at most
   `retention_batch_max` per run. A retention erasure takes the subject out of the index in the
   same transaction, so a second run finds nothing; subjects already erasing or erased that it
   meets are taken out too. A customer who came back between the Query and the write is not
@@ -29,15 +29,12 @@ from custody.audit.ledger import AuditLedger
 from custody.declared import clock, datamap
 from custody.declared.errors import Conflict, Forbidden
 from custody.declared.settings import Settings
-from custody.erasure.requests import RequestStatus
-from custody.erasure.starter import RETENTION_ACTOR, Withdrawals
-from custody.platform.aws import clients
+from custody.erasure.starter import RETENTION_ACTOR, ErasureStarter
 from custody.retention import schedule
-from custody.stores import dynamo
+from custody.stores.requests import OPEN_STATUSES, RequestsTable, RequestStatus
 from custody.stores.subjects import SubjectRegistry, SubjectStatus
 
 SWEEP_CHAIN: Final = "retention/sweeps"
-OPEN_STATUSES: Final = (RequestStatus.RECEIVED, RequestStatus.IN_PROGRESS, RequestStatus.FAILED)
 CLOSED_STATUSES: Final = (RequestStatus.COMPLETED, RequestStatus.FAILED)
 
 
@@ -74,14 +71,14 @@ class RetentionSweep:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.subjects = SubjectRegistry(settings)
-        self.withdrawals = Withdrawals(settings)
+        self.erasures = ErasureStarter(settings)
 
     def candidates(self, now: datetime) -> Iterator[tuple[str, Candidate | None]]:
         """(bucket, candidate) for every index entry due at `now`; (bucket, None) once per bucket queried."""
         cutoff = clock.iso(schedule.inactivity_cutoff(now, self.settings))
         for bucket in schedule.due_buckets(now, self.settings):
             yield bucket, None
-            for item in _query_index(self.subjects.table, bucket, cutoff):
+            for item in self.subjects.inactive_since(bucket, cutoff):
                 yield bucket, Candidate(str(item["subject_id"]), bucket, str(item["last_active_at"]))
 
     def run(self, now: datetime) -> SweepReport:
@@ -121,26 +118,9 @@ class RetentionSweep:
         ):
             return None  # the index lags a newer activity: not due
         try:
-            return self.withdrawals.retire(candidate.subject_id, subject.last_active_at).request_id
+            return self.erasures.retire(candidate.subject_id, subject.last_active_at).request_id
         except (Conflict, Forbidden):
             return None
-
-
-def _query_index(table: str, bucket: str, cutoff: str) -> Iterator[dict[str, Any]]:
-    kwargs: dict[str, Any] = {
-        "TableName": table,
-        "IndexName": datamap.INACTIVITY_INDEX,
-        "KeyConditionExpression": "#bucket = :bucket AND last_active_at <= :cutoff",
-        "ExpressionAttributeNames": {"#bucket": datamap.ACTIVITY_BUCKET},
-        "ExpressionAttributeValues": dynamo.to_values({":bucket": bucket, ":cutoff": cutoff}),
-    }
-    while True:
-        response = clients.dynamodb().query(**kwargs)
-        for item in response.get("Items", []):
-            yield dynamo.from_item(item)
-        if "LastEvaluatedKey" not in response:
-            return
-        kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
 
 # --- the SLA: how old is the oldest open erasure ----------------------------------------------
@@ -155,12 +135,11 @@ class OpenErasures:
 
 def open_erasures(settings: Settings, now: datetime) -> OpenErasures:
     """Requests received, in progress or failed — not complete — and the age of the oldest."""
-    table = settings.table("requests")
+    requests = RequestsTable(settings)
     count, oldest = 0, None
     for status in OPEN_STATUSES:
-        for item in _by_status(table, status.value, limit=None, count_only=True):
-            count += int(item["Count"])
-        first = next(_by_status(table, status.value, limit=1), None)
+        count += requests.count(status)
+        first = next(requests.by_status(status, limit=1), None)
         if first is not None and (oldest is None or first["created_at"] < oldest["created_at"]):
             oldest = first
     if oldest is None:
@@ -169,53 +148,15 @@ def open_erasures(settings: Settings, now: datetime) -> OpenErasures:
     return OpenErasures(count, str(oldest["request_id"]), max(age, 0.0))
 
 
-def _by_status(
-    table: str,
-    status: str,
-    *,
-    limit: int | None,
-    count_only: bool = False,
-    since: str | None = None,
-    until: str | None = None,
-) -> Iterator[dict[str, Any]]:
-    """Requests of one status, oldest first; with `count_only`, one `{"Count": n}` per page."""
-    condition = "#status = :status"
-    values: dict[str, Any] = {":status": status}
-    if since is not None and until is not None:
-        condition += " AND created_at BETWEEN :since AND :until"
-        values.update({":since": since, ":until": until})
-    kwargs: dict[str, Any] = {
-        "TableName": table,
-        "IndexName": datamap.REQUEST_STATUS_INDEX,
-        "KeyConditionExpression": condition,
-        "ExpressionAttributeNames": {"#status": "status"},
-        "ExpressionAttributeValues": dynamo.to_values(values),
-        "ScanIndexForward": True,
-    }
-    if count_only:
-        kwargs["Select"] = "COUNT"
-    if limit is not None:
-        kwargs["Limit"] = limit
-    while True:
-        response = clients.dynamodb().query(**kwargs)
-        if count_only:
-            yield {"Count": response.get("Count", 0)}
-        for item in response.get("Items", []):
-            yield dynamo.from_item(item)
-        if "LastEvaluatedKey" not in response or limit is not None:
-            return
-        kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
-
-
 # --- the register: what was destroyed ---------------------------------------------------------
 
 
 def register(settings: Settings, since: datetime, until: datetime) -> list[dict[str, Any]]:
     """Every erasure that completed or failed among requests created in [since, until], oldest first."""
-    table = settings.table("requests")
+    requests = RequestsTable(settings)
     entries = []
     for status in CLOSED_STATUSES:
-        for item in _by_status(table, status.value, limit=None, since=clock.iso(since), until=clock.iso(until)):
+        for item in requests.by_status(status, created_between=(clock.iso(since), clock.iso(until))):
             entries.append(register_entry(item, settings))
     return sorted(entries, key=lambda entry: (entry["requested_at"], entry["request_id"]))
 

@@ -4,19 +4,19 @@ Used by the erasure certificate (`unrecoverable_after`), the disposal register, 
 sweep (who is due) and `custody retention plan`. Pure functions of the settings and a moment:
 no AWS call, no clock read — callers pass `now`, so tests travel in time without sleeping.
 
-All moments are timezone-aware UTC and print as `YYYY-MM-DDTHH:MM:SSZ`. "Inactive past the
+All moments are timezone-aware UTC and print in the one format (`custody.declared.clock`). "Inactive past the
 period" means `last_active_at + inactivity_days <= now`: a customer is due at exactly that
 instant, not a second later.
 """
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from custody.declared import datamap
 from custody.declared.settings import Settings
+from custody.stores.subjects import activity_month
 
 # --- customers: inactivity -------------------------------------------------------------------
 
@@ -33,20 +33,6 @@ def inactivity_cutoff(now: datetime, settings: Settings) -> datetime:
 
 def is_due(last_active_at: datetime, now: datetime, settings: Settings) -> bool:
     return disposal_due(last_active_at, settings) <= now
-
-
-def activity_month(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m")
-
-
-def activity_shard(subject_id: str) -> int:
-    """A stable shard of the subject id (not Python's salted hash): the same on every run."""
-    return int.from_bytes(hashlib.sha256(subject_id.encode()).digest()[:2], "big") % datamap.ACTIVITY_SHARDS
-
-
-def activity_bucket(subject_id: str, moment: datetime) -> str:
-    """The inactivity index's partition for a subject active at `moment`: `YYYY-MM#<shard>`."""
-    return f"{activity_month(moment)}#{activity_shard(subject_id)}"
 
 
 def months_through(first: str, last: str) -> list[str]:

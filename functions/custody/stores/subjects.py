@@ -8,11 +8,13 @@ withdrawal or an erasure.
 
 from __future__ import annotations
 
+import hashlib
 import random
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -23,7 +25,6 @@ from custody.declared.clock import now_iso
 from custody.declared.errors import Conflict, CustodyError, Forbidden
 from custody.declared.settings import Settings
 from custody.platform.aws import clients
-from custody.retention import schedule
 from custody.stores import dynamo
 
 if TYPE_CHECKING:
@@ -71,10 +72,24 @@ class Subject:
             )
 
 
-def check_subject_id(subject_id: str) -> str:
-    if not _SUBJECT_ID.fullmatch(subject_id):
-        raise Forbidden("The token does not carry a usable subject.")
-    return subject_id
+def is_subject_id(subject_id: str) -> bool:
+    """Whether a subject with this id could exist (the shape of ids the key may hold)."""
+    return bool(_SUBJECT_ID.fullmatch(subject_id))
+
+
+def activity_month(moment: datetime) -> str:
+    """The month (`YYYY-MM`, UTC) of the inactivity index bucket of an activity at `moment`."""
+    return moment.astimezone(UTC).strftime("%Y-%m")
+
+
+def activity_shard(subject_id: str) -> int:
+    """A stable shard of the subject id (not Python's salted hash): the same on every run."""
+    return int.from_bytes(hashlib.sha256(subject_id.encode()).digest()[:2], "big") % datamap.ACTIVITY_SHARDS
+
+
+def activity_bucket(subject_id: str, moment: datetime) -> str:
+    """The inactivity index's partition for a subject active at `moment`: `YYYY-MM#<shard>`."""
+    return f"{activity_month(moment)}#{activity_shard(subject_id)}"
 
 
 class SubjectRegistry:
@@ -82,7 +97,9 @@ class SubjectRegistry:
         self.table = settings.table(TABLE)
 
     def load(self, subject_id: str) -> Subject:
-        item = dynamo.get(self.table, {"subject_id": check_subject_id(subject_id)})
+        """The subject's record; a subject never seen (or an id no subject can have) is `Subject(id)`,
+        which does not `exist`."""
+        item = dynamo.get(self.table, {"subject_id": subject_id}) if is_subject_id(subject_id) else None
         if item is None:
             return Subject(subject_id)
         return Subject(
@@ -128,7 +145,7 @@ class SubjectRegistry:
         sets = ["created_at = if_not_exists(created_at, :now)", "#status = :active"]
         if inactive_since is None:
             sets += ["last_active_at = :now", "#bucket = :bucket"]
-            all_values[":bucket"] = schedule.activity_bucket(subject.subject_id, clock.parse(at))
+            all_values[":bucket"] = activity_bucket(subject.subject_id, clock.parse(at))
         else:
             conditions.append("last_active_at = :inactive_since")
             all_values[":inactive_since"] = inactive_since
@@ -181,7 +198,7 @@ class SubjectRegistry:
         try:
             clients.dynamodb().update_item(
                 TableName=self.table,
-                Key=dynamo.to_item({"subject_id": check_subject_id(subject_id)}),
+                Key=dynamo.to_item({"subject_id": subject_id}),
                 UpdateExpression="REMOVE #bucket",
                 ConditionExpression="#bucket = :bucket AND (#status <> :active OR attribute_exists(pending_erasure))",
                 ExpressionAttributeNames={"#bucket": datamap.ACTIVITY_BUCKET, "#status": "status"},
@@ -192,6 +209,55 @@ class SubjectRegistry:
                 return False
             raise
         return True
+
+    def mark_erasure(self, subject_id: str, status: SubjectStatus, request_id: str) -> None:
+        """Move the subject forward in its erasure (`erasing`, then `erased`); an erased subject stays erased."""
+        try:
+            clients.dynamodb().update_item(
+                TableName=self.table,
+                Key=dynamo.to_item({"subject_id": subject_id}),
+                UpdateExpression="SET #status = :status, status_request = :request_id, status_at = :at",
+                ConditionExpression="attribute_not_exists(#status) OR #status <> :erased",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues=dynamo.to_values(
+                    {
+                        ":status": status.value,
+                        ":request_id": request_id,
+                        ":at": now_iso(),
+                        ":erased": SubjectStatus.ERASED.value,
+                    }
+                ),
+            )
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                raise
+
+    def close_request(self, subject_id: str, request_id: str) -> None:
+        """The request is no longer open on the subject (it completed)."""
+        clients.dynamodb().update_item(
+            TableName=self.table,
+            Key=dynamo.to_item({"subject_id": subject_id}),
+            UpdateExpression="DELETE open_requests :request_id",
+            ExpressionAttributeValues=dynamo.to_values({":request_id": {request_id}}),
+        )
+
+    def inactive_since(self, bucket: str, cutoff: str) -> Iterator[dict[str, Any]]:
+        """Subjects of one inactivity-index bucket last active at or before `cutoff`:
+        `{subject_id, last_active_at, ...}` (a Query of the sparse index, never a Scan)."""
+        kwargs: dict[str, Any] = {
+            "TableName": self.table,
+            "IndexName": datamap.INACTIVITY_INDEX,
+            "KeyConditionExpression": "#bucket = :bucket AND last_active_at <= :cutoff",
+            "ExpressionAttributeNames": {"#bucket": datamap.ACTIVITY_BUCKET},
+            "ExpressionAttributeValues": dynamo.to_values({":bucket": bucket, ":cutoff": cutoff}),
+        }
+        while True:
+            response = clients.dynamodb().query(**kwargs)
+            for item in response.get("Items", []):
+                yield dynamo.from_item(item)
+            if "LastEvaluatedKey" not in response:
+                return
+            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
     def guarded(
         self,

@@ -28,16 +28,12 @@ from custody.audit.ledger import AuditLedger
 from custody.declared.clock import now_iso
 from custody.declared.errors import Conflict, Forbidden, NotFound
 from custody.declared.settings import Settings
-from custody.erasure.requests import RequestRegistry
 from custody.platform.aws import clients
+from custody.stores.requests import TOKEN_SEALS, ProcessorOutcome, RequestsTable
 from custody.subprocessors.registry import Agreement, ProcessorRegistry, processor_chain
 from custody.subprocessors.task_tokens import TaskTokenSeals
 
-CONFIRMED: Final = "confirmed"
-UNCONFIRMED: Final = "unconfirmed"
-NOTIFIED: Final = "notified"
 STEP: Final = "processor_erasure_ack"
-SEAL_MAP: Final = "token_seals"  # the request record's map: processor id → seal of the token it was sent
 UNRESOLVED_ACTOR: Final = "processor"  # an authenticated principal that no agreement names
 _CLOSED_TOKEN_ERRORS: Final = frozenset({"TaskTimedOut", "InvalidToken", "TaskDoesNotExist"})
 
@@ -50,7 +46,7 @@ class ErasureAcks:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.registry = ProcessorRegistry(settings)
-        self.requests = RequestRegistry(settings)
+        self.requests = RequestsTable(settings)
         self.seals = TaskTokenSeals(settings)
 
     def acknowledge(self, principal: str, processor_id: str, request_id: str, task_token: str) -> dict[str, Any]:
@@ -69,11 +65,11 @@ class ErasureAcks:
         outcome = dict(request.get("sub_processors") or {}).get(agreement.processor_id)
         if outcome is None:
             raise NotFound("No erasure notification for this sub-processor under that request.")
-        if outcome == CONFIRMED:
-            return {"request_id": request_id, "processor_id": processor_id, "outcome": CONFIRMED}
-        if outcome == UNCONFIRMED:
+        if outcome == ProcessorOutcome.CONFIRMED:
+            return {"request_id": request_id, "processor_id": processor_id, "outcome": ProcessorOutcome.CONFIRMED.value}
+        if outcome == ProcessorOutcome.UNCONFIRMED:
             raise Conflict("The acknowledgement deadline passed; the request was escalated to privacy officers.")
-        seal = str(dict(request.get(SEAL_MAP) or {}).get(agreement.processor_id, ""))
+        seal = str(dict(request.get(TOKEN_SEALS) or {}).get(agreement.processor_id, ""))
         with self._refusals(agreement):
             if not seal or not self.seals.matches(request_id, agreement.processor_id, task_token, seal):
                 raise Forbidden("This task token was not issued to this sub-processor for this request.")

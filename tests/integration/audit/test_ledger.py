@@ -10,7 +10,7 @@ from collections import Counter
 
 from custody.audit.ledger import CLAIMED_HEADS, GENESIS, AuditLedger, subject_chain
 from custody.declared import datamap
-from custody.erasure.steps import stores_in_scope
+from custody.erasure.plan import stores_in_scope
 from devstack.audit_trail import verify
 from devstack.metering import counting_calls
 from tests.integration.audit.conftest import Erased
@@ -27,7 +27,7 @@ def test_a_full_erasure_verifies_clean(erased: Erased) -> None:
         "withdrawal_requested": 1,
         "freeze": 1,
         "erase_store": every_store,
-        "notify_processors": 1,
+        "list_processors": 1,
         "shred_key": 1,
         "delete_identity": 1,
         "verify": 1,

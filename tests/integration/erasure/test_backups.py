@@ -69,12 +69,12 @@ def test_a_partial_erasure_is_replayed_only_for_its_categories(
 
 
 def test_the_certificate_states_when_no_backup_can_yield_the_data(local_stack: LocalStack, customer: Customer) -> None:
-    from custody.erasure.requests import RequestRegistry
+    from custody.stores.requests import RequestsTable
 
     customer.fill()
     request_id = customer.call("POST", "/v1/me/withdrawal").body["request_id"]
     wait_for_execution(local_stack, request_id)
-    item = RequestRegistry(Settings.from_env(local_stack.resources.environment)).load(request_id)
+    item = RequestsTable(Settings.from_env(local_stack.resources.environment)).load(request_id)
     assert item is not None
     certificate = item["certificate"]
     assert certificate["key_shredded"] is True

@@ -11,9 +11,12 @@ import pytest
 
 from custody.declared import datamap
 from custody.declared.settings import Settings
-from custody.erasure.requests import ErasureReason, RequestRegistry
-from custody.erasure.steps import BATCH_WRITE_MAX, DELETE_OBJECTS_MAX, ErasureSteps
+from custody.erasure.contract import EraseStoreInput, VerifyInput
+from custody.erasure.steps import erase_store, verify
+from custody.erasure.steps.context import StepContext
 from custody.platform import aws
+from custody.stores.partitions import BATCH_WRITE_MAX, DELETE_OBJECTS_MAX
+from custody.stores.requests import ErasureReason, ErasureRequest, RequestsTable
 from devstack.iam.enforce import acting_as
 from devstack.metering import counting_calls
 from tests.integration.conftest import LocalStack
@@ -73,23 +76,23 @@ def _seed_others(stack: LocalStack) -> None:
 
 
 def _erase(settings: Settings, calls: Counter[str], subject_id: str) -> Counter[str]:
-    registry = RequestRegistry(settings)
-    request = registry.new_erasure(subject_id, ErasureReason.WITHDRAWAL, ("interactions", "documents"))
-    aws.clients.dynamodb().transact_write_items(TransactItems=[registry.put_item(request)])
-    steps = ErasureSteps(settings)
+    requests = RequestsTable(settings)
+    request = ErasureRequest.new(subject_id, ErasureReason.WITHDRAWAL, ())
+    aws.clients.dynamodb().transact_write_items(TransactItems=[requests.put_new(request)])
+    context = StepContext.of(settings)
     # the state after Freeze: the plan's scope and reason travel with every later step
-    event = {
+    plan = {
         "request_id": request.request_id,
         "subject_id": subject_id,
-        "scope": list(request.scope),
-        "reason": request.reason.value,
+        "scope": ("interactions", "documents"),
+        "reason": request.reason,
     }
     calls.clear()
     with acting_as("erasure_steps"):  # the steps, checked against their role as in Lambda
         for store in ("interactions", "documents"):
-            result = steps.erase_store({**event, "store": store, "erased_before": 0})
-            assert result["more"] is False
-        steps.verify(event)
+            result = erase_store.run(context, EraseStoreInput(step="erase_store", store=store, **plan))
+            assert result.more is False
+        verify.run(context, VerifyInput(step="verify", **plan))
     return Counter(calls)
 
 
@@ -124,7 +127,9 @@ def test_other_customers_change_nothing(local_stack: LocalStack, settings: Setti
 def test_no_scan_on_the_erasure_path() -> None:
     import inspect
 
-    from custody.erasure import steps
+    from custody.erasure.steps import erase_store, verify
+    from custody.stores import partitions
 
-    assert "scan(" not in inspect.getsource(steps)
+    for module in (erase_store, verify, partitions):
+        assert "scan(" not in inspect.getsource(module)
     assert datamap.store("interactions")

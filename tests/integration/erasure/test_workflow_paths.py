@@ -6,10 +6,12 @@ from typing import Any
 
 import pytest
 
-from custody.declared import datamap
 from custody.declared.settings import Settings
-from custody.erasure.requests import ErasureReason, ErasureRequest, RequestRegistry
-from custody.erasure.steps import ErasureSteps
+from custody.erasure import workflow
+from custody.erasure.contract import EraseStoreInput, EraseStoreOutput
+from custody.erasure.starter import ErasureStarter
+from custody.erasure.steps.context import StepContext
+from custody.stores.requests import ErasureReason, ErasureRequest, RequestsTable
 from tests.integration.conftest import LocalStack
 from tests.integration.erasure.conftest import Customer, history, wait_for_execution
 from tests.integration.erasure.test_withdrawal import _residue
@@ -25,6 +27,13 @@ def _entered(events: list[dict[str, Any]]) -> list[str]:
 
 def _settings(stack: LocalStack) -> Settings:
     return Settings.from_env(stack.resources.environment)
+
+
+def _replace(monkeypatch: pytest.MonkeyPatch, step: str, run: Any) -> Any:
+    """Run `run` for this step from now on (the dispatcher looks steps up on every invocation); returns the original."""
+    original = workflow.STEPS[step].run
+    monkeypatch.setitem(workflow.STEPS, step, workflow.Step(step, run))  # type: ignore[arg-type]
+    return original
 
 
 def test_withdrawing_one_purpose_erases_only_what_it_justified(local_stack: LocalStack, customer: Customer) -> None:
@@ -47,23 +56,22 @@ def test_residue_found_by_verify_sends_the_run_round_again(
     local_stack: LocalStack, customer: Customer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     customer.fill(documents=2)
-    original = ErasureSteps.erase_store
     skipped: list[str] = []
 
-    def forgetful(self: ErasureSteps, event: dict[str, Any]) -> dict[str, Any]:
-        if event["store"] == "documents" and not skipped:
-            skipped.append(event["store"])
-            return {"store": "documents", "deleted": 0, "erased": 0, "more": False}
-        return original(self, event)
+    def forgetful(context: StepContext, event: EraseStoreInput) -> EraseStoreOutput:
+        if event.store == "documents" and not skipped:
+            skipped.append(event.store)
+            return EraseStoreOutput(store="documents", deleted=0, erased=0, more=False)
+        return original(context, event)  # type: ignore[no-any-return]
 
-    monkeypatch.setattr(ErasureSteps, "erase_store", forgetful)
+    original = _replace(monkeypatch, "erase_store", forgetful)
     request_id = customer.call("POST", "/v1/me/withdrawal").body["request_id"]
     described = wait_for_execution(local_stack, request_id)
     assert described["status"] == "SUCCEEDED"
     assert _entered(history(local_stack, described["executionArn"])).count("CountRound") == 1
     assert _residue(local_stack, customer.subject_id) == {}
     # each round's totals are kept apart and summed: the second round erased what the first forgot
-    item = RequestRegistry(Settings.from_env(local_stack.resources.environment)).load(request_id)
+    item = RequestsTable(Settings.from_env(local_stack.resources.environment)).load(request_id)
     assert item is not None
     assert sorted(run.get("documents", 0) for run in item["erased"].values()) == [0, 2]
     assert item["certificate"]["stores"]["documents"] == 2
@@ -73,14 +81,13 @@ def test_residue_that_survives_three_rounds_fails_the_run_and_alarms(
     local_stack: LocalStack, customer: Customer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     customer.fill()
-    original = ErasureSteps.erase_store
 
-    def stubborn(self: ErasureSteps, event: dict[str, Any]) -> dict[str, Any]:
-        if event["store"] == "consents":
-            return {"store": "consents", "deleted": 0, "erased": 0, "more": False}
-        return original(self, event)
+    def stubborn(context: StepContext, event: EraseStoreInput) -> EraseStoreOutput:
+        if event.store == "consents":
+            return EraseStoreOutput(store="consents", deleted=0, erased=0, more=False)
+        return original(context, event)  # type: ignore[no-any-return]
 
-    monkeypatch.setattr(ErasureSteps, "erase_store", stubborn)
+    original = _replace(monkeypatch, "erase_store", stubborn)
     request_id = customer.call("POST", "/v1/me/withdrawal").body["request_id"]
     described = wait_for_execution(local_stack, request_id)
     assert (described["status"], described["error"]) == ("FAILED", "ErasureFailed")
@@ -94,7 +101,7 @@ def test_residue_that_survives_three_rounds_fails_the_run_and_alarms(
 STEP_STATES = [
     ("freeze", "Freeze"),
     ("erase_store", "EraseStore"),
-    ("notify_processors", "NotifyProcessors"),
+    ("list_processors", "NotifyProcessors"),
     ("shred_key", "ShredKey"),
     ("delete_identity", "DeleteIdentity"),
     ("verify", "Verify"),
@@ -110,14 +117,13 @@ def test_a_failure_in_any_state_is_recorded_and_a_rerun_finishes_the_job(
     leaving.fill(documents=2)
     staying.fill()
     before = staying.call("GET", "/v1/me").body
-    original = getattr(ErasureSteps, step)
 
-    def failing_once(self: ErasureSteps, event: dict[str, Any]) -> dict[str, Any]:
+    def failing_once(context: StepContext, event: Any) -> Any:
         # The real work happens first: the crash comes after a partial effect, as it would.
-        original(self, event)
+        original(context, event)
         raise ProbeError(f"{step} crashed after doing its work")
 
-    monkeypatch.setattr(ErasureSteps, step, failing_once)
+    original = _replace(monkeypatch, step, failing_once)
     request_id = leaving.call("POST", "/v1/me/withdrawal").body["request_id"]
     described = wait_for_execution(local_stack, request_id)
     assert described["status"] == "FAILED"
@@ -127,11 +133,10 @@ def test_a_failure_in_any_state_is_recorded_and_a_rerun_finishes_the_job(
     assert state in _entered(events)
     assert leaving.call("GET", f"/v1/requests/{request_id}").body["status"] == "failed"
 
-    monkeypatch.setattr(ErasureSteps, step, original)
-    registry = RequestRegistry(_settings(local_stack))
-    request = registry.erasure(request_id)
+    monkeypatch.setitem(workflow.STEPS, step, workflow.Step(step, original))
+    request = RequestsTable(_settings(local_stack)).erasure(request_id)
     assert request is not None
-    rerun = registry.start(request, attempt=1)
+    rerun = ErasureStarter(_settings(local_stack)).start(request, attempt=1)
     assert wait_for_execution(local_stack, rerun)["status"] == "SUCCEEDED"
     assert _residue(local_stack, leaving.subject_id) == {}
     status = leaving.call("GET", f"/v1/requests/{request_id}").body
@@ -146,12 +151,13 @@ def test_running_a_completed_erasure_again_changes_nothing(local_stack: LocalSta
     customer.fill()
     request_id = customer.call("POST", "/v1/me/withdrawal").body["request_id"]
     assert wait_for_execution(local_stack, request_id)["status"] == "SUCCEEDED"
-    registry = RequestRegistry(_settings(local_stack))
-    first = registry.load(request_id)
-    request = registry.erasure(request_id)
+    requests = RequestsTable(_settings(local_stack))
+    first = requests.load(request_id)
+    request = requests.erasure(request_id)
     assert request is not None
-    assert wait_for_execution(local_stack, registry.start(request, attempt=1))["status"] == "SUCCEEDED"
-    second = registry.load(request_id)
+    rerun = ErasureStarter(_settings(local_stack)).start(request, attempt=1)
+    assert wait_for_execution(local_stack, rerun)["status"] == "SUCCEEDED"
+    second = requests.load(request_id)
     assert first is not None
     assert second is not None
     assert (second["status"], second["certificate_digest"]) == ("completed", first["certificate_digest"])
@@ -162,14 +168,13 @@ def test_an_execution_naming_another_subject_erases_no_one(local_stack: LocalSta
     victim, other = new_customer(), new_customer()
     victim.fill()
     other.fill()
-    registry = RequestRegistry(_settings(local_stack))
-    everything = tuple(category.name for category in datamap.CATEGORIES)
-    recorded = registry.new_erasure(victim.subject_id, ErasureReason.WITHDRAWAL, everything)
-    local_stack.clients("dynamodb").transact_write_items(TransactItems=[registry.put_item(recorded)])
+    requests = RequestsTable(_settings(local_stack))
+    recorded = ErasureRequest.new(victim.subject_id, ErasureReason.WITHDRAWAL, ())
+    local_stack.clients("dynamodb").transact_write_items(TransactItems=[requests.put_new(recorded)])
     forged = ErasureRequest(
         recorded.request_id, other.subject_id, recorded.reason, recorded.scope, recorded.status, recorded.created_at
     )
-    described = wait_for_execution(local_stack, registry.start(forged))
+    described = wait_for_execution(local_stack, ErasureStarter(_settings(local_stack)).start(forged))
     assert described["status"] == "FAILED"
     events = history(local_stack, described["executionArn"])
     failed = [event["taskFailedEventDetails"]["error"] for event in events if event["type"] == "TaskFailed"]

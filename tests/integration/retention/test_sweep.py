@@ -19,9 +19,9 @@ import pytest
 from custody.audit.ledger import CLAIMED_HEADS
 from custody.declared import clock, datamap
 from custody.declared.settings import Settings
-from custody.erasure.requests import ErasureReason, RequestRegistry
 from custody.retention import disposal, schedule
 from custody.stores import dynamo
+from custody.stores.requests import ErasureReason, ErasureRequest, RequestsTable
 from custody.stores.subjects import Subject, SubjectRegistry
 from devstack import cli, retention_cli
 from devstack.iam.enforce import acting_as
@@ -84,7 +84,7 @@ def test_an_inactive_customer_is_erased_with_reason_retention_and_an_active_one_
 
     sweep_at = _past_the_period(settings, NOW)
     report = _as_retention(disposal.RetentionSweep(settings).run, sweep_at)
-    registry = RequestRegistry(settings)
+    registry = RequestsTable(settings)
     reasons = {registry.erasure(request_id).subject_id: request_id for request_id in report.request_ids}  # type: ignore[union-attr]
     assert inactive.subject_id in reasons
     assert active.subject_id not in reasons
@@ -200,14 +200,13 @@ def test_a_customer_already_being_erased_is_skipped_and_leaves_the_index(
     report = _as_retention(disposal.RetentionSweep(settings).run, sweep_at)
     assert report.skipped >= 1
     assert leaving.subject_id not in _due_in_index(settings, sweep_at)
-    assert not [r for r in report.request_ids if RequestRegistry(settings).erasure(r).subject_id == leaving.subject_id]  # type: ignore[union-attr]
+    assert not [r for r in report.request_ids if RequestsTable(settings).erasure(r).subject_id == leaving.subject_id]  # type: ignore[union-attr]
     _finish(local_stack, report.request_ids)
 
 
 def test_the_oldest_open_erasure_is_measured_from_the_index(settings: Settings, local_stack: LocalStack) -> None:
-    registry = RequestRegistry(settings)
-    request = registry.new_erasure(str(uuid.uuid4()), ErasureReason.RETENTION, ("identity",))
-    dynamo.transact([registry.put_item(request)])
+    request = ErasureRequest.new(str(uuid.uuid4()), ErasureReason.RETENTION, ())
+    dynamo.transact([RequestsTable(settings).put_new(request)])
     later = clock.parse(request.created_at) + timedelta(days=8)
     with counting_calls("dynamodb") as calls:
         opened = _as_retention(disposal.open_erasures, settings, later)

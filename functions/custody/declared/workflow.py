@@ -1,0 +1,42 @@
+"""The erasure workflow's steps, named once.
+
+`statemachines/erasure.asl.json` invokes each step by this name (`Payload.step`); the
+`erasure_steps` function runs them (`custody.erasure.workflow`); the audit ledger records one
+event per step run under this name; a request counts its progress in `MILESTONES`.
+`tests/unit/test_workflow_contract.py` fails when the ASL, the dispatcher or this list disagree.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+FREEZE: Final = "freeze"
+ERASE_STORE: Final = "erase_store"
+LIST_PROCESSORS: Final = "list_processors"
+ASK_PROCESSOR: Final = "ask_processor"
+RECORD_PROCESSOR_OUTCOME: Final = "record_processor_outcome"
+SHRED_KEY: Final = "shred_key"
+DELETE_IDENTITY: Final = "delete_identity"
+VERIFY: Final = "verify"
+CERTIFY: Final = "certify"
+RECORD_FAILURE: Final = "record_failure"
+
+STEPS: Final = (
+    FREEZE,
+    ERASE_STORE,
+    LIST_PROCESSORS,
+    ASK_PROCESSOR,
+    RECORD_PROCESSOR_OUTCOME,
+    SHRED_KEY,
+    DELETE_IDENTITY,
+    VERIFY,
+    CERTIFY,
+    RECORD_FAILURE,
+)
+
+# What a request's record counts as done (`steps` on the record), in order. The store erasure is
+# one milestone for every store (ListProcessors marks it, after the Map), and so is notifying.
+ERASE_STORES: Final = "erase_stores"
+NOTIFY_PROCESSORS: Final = "notify_processors"
+MILESTONES: Final = (FREEZE, ERASE_STORES, NOTIFY_PROCESSORS, SHRED_KEY, DELETE_IDENTITY, VERIFY, CERTIFY)
+FAILED: Final = "failed"  # the milestone RecordFailure sets (not counted as progress)

@@ -1,0 +1,23 @@
+"""What an erasure step raises for the state machine to see by name (an error's class is the error name).
+
+`TransientError` is retried by every Task's `Retry`; `ResidualDataFound` sends the run round
+again; anything else is caught, recorded (`RecordFailure`) and alarmed.
+"""
+
+from __future__ import annotations
+
+
+class ErasureError(Exception):
+    """A step failed in a way the workflow must see by name."""
+
+
+class ResidualDataFound(ErasureError):
+    """Verification found data the erasure should have removed."""
+
+
+class TransientError(ErasureError):
+    """A batch was only partly processed after retries, or AWS kept failing: the state's Retry runs it again."""
+
+
+class RequestNotFound(ErasureError):
+    """The event names no erasure request of that subject."""

@@ -1,0 +1,70 @@
+"""What an erasure covers: what a cause erases, the stores that hold its scope, and the items in it.
+
+The scope is a set of data-map categories. A store is in the plan when it holds at least one
+of them; in a store holding several categories (`category_attribute`), an item is in scope when
+its category is; in a single-category store, every item of the subject is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from custody.declared import datamap
+from custody.stores.requests import FULL_ERASURE_REASONS, ErasureReason
+
+
+def stores_in_scope(scope: Iterable[str]) -> tuple[datamap.Store, ...]:
+    """The erasable stores holding at least one category of `scope`, in data-map order."""
+    wanted = set(scope)
+    return tuple(
+        store
+        for store in datamap.erasable_stores()
+        if any(category.name in wanted for category in datamap.categories_in(store.name))
+    )
+
+
+def item_in_scope(store: datamap.TableStore, item: Mapping[str, Any], scope: Iterable[str]) -> bool:
+    """Whether an item (its key and category) of a store in the plan is to be erased."""
+    if store.category_attribute is None:
+        return True
+    return str(item.get(store.category_attribute)) in set(scope)
+
+
+@dataclass(frozen=True)
+class Erasure:
+    """What a cause sets in motion: its reason, the categories to erase, the sub-processors to ask.
+
+    A full erasure (`stores.requests.FULL_ERASURE_REASONS`) covers every category; its scope is
+    set when the request is made.
+    """
+
+    reason: ErasureReason
+    scope: tuple[str, ...] = ()
+    processors: tuple[str, ...] = ()
+
+    @property
+    def full(self) -> bool:
+        return self.reason in FULL_ERASURE_REASONS
+
+
+def of_withdrawn_purpose(purpose: str, granted: frozenset[str], disclosed_to: frozenset[str]) -> Erasure | None:
+    """What withdrawing `purpose` (one of `granted`) erases, if anything.
+
+    Withdrawing `crm_core` is a full withdrawal. Another purpose erases only the categories it
+    alone justified (categories no granted purpose covered hold nothing to erase). Withdrawing
+    `sharing:<processor>` from a processor that received the customer's data asks that processor
+    to delete it; our own copies stay, their own purposes still justify them.
+    """
+    if purpose == datamap.CRM_CORE:
+        return Erasure(ErasureReason.WITHDRAWAL)
+    remaining = granted - {purpose}
+    unjustified_before = set(datamap.unjustified_categories(granted))
+    scope = tuple(item.name for item in datamap.unjustified_categories(remaining) if item not in unjustified_before)
+    if scope:
+        return Erasure(ErasureReason.PURPOSE_WITHDRAWN, scope)
+    processor = purpose.removeprefix(datamap.SHARING_PREFIX) if purpose.startswith(datamap.SHARING_PREFIX) else None
+    if processor and processor in disclosed_to:
+        return Erasure(ErasureReason.PURPOSE_WITHDRAWN, (), (processor,))
+    return None

@@ -1,0 +1,43 @@
+"""What every step works with: the settings, the repositories it touches, and the request it serves."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from custody.crypto.keyring import SubjectKeyring, get_keyring
+from custody.declared.settings import Settings
+from custody.erasure.contract import StepInput
+from custody.erasure.errors import RequestNotFound
+from custody.stores.identities import CustomerIdentity
+from custody.stores.requests import ErasureRequest, RequestsTable
+from custody.stores.subjects import SubjectRegistry
+
+
+@dataclass(frozen=True)
+class StepContext:
+    settings: Settings
+    requests: RequestsTable
+    subjects: SubjectRegistry
+    keyring: SubjectKeyring
+    identity: CustomerIdentity
+
+    @classmethod
+    def of(cls, settings: Settings, keyring: SubjectKeyring | None = None) -> StepContext:
+        return cls(
+            settings,
+            RequestsTable(settings),
+            SubjectRegistry(settings),
+            keyring or get_keyring(),
+            CustomerIdentity(settings),
+        )
+
+    def read(self, event: StepInput) -> tuple[ErasureRequest, dict[str, Any]]:
+        """The request the event names and its whole record (one read).
+
+        Raises `RequestNotFound` when there is no such request for that subject.
+        """
+        item = self.requests.load(event.request_id)
+        if item is None or item.get("subject_id") != event.subject_id:
+            raise RequestNotFound("No erasure request of that id for this subject.")
+        return ErasureRequest.of(item), item

@@ -1,0 +1,126 @@
+"""Every personal store of the data map, one customer at a time: what erasure and verification read and delete.
+
+Each store is partitioned by the customer's `subject_id` (a table's partition key, a bucket's
+`subjects/<subject_id>/` prefix), so these read and delete O(that customer's data) and never
+Scan. A store added to the data map is reached without an edit here.
+
+* `TablePartition`: the keys of a subject's items (with the category attribute, when the store
+  holds several categories) and their deletion by `BatchWriteItem`, 25 at a time, retrying
+  unprocessed items.
+* `BucketPrefix`: every object version and delete marker under a subject's prefix, and their
+  deletion by `DeleteObjects`, 1,000 at a time.
+
+Raises `PartialWrite` when a batch could not be completed after its retries: the caller (a
+workflow step) reports it as transient, and its state retries.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any, Final, cast
+
+from custody.declared import datamap
+from custody.declared.settings import Settings
+from custody.platform.aws import clients
+from custody.stores import dynamo
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.type_defs import WriteRequestTypeDef
+    from mypy_boto3_s3.type_defs import ObjectIdentifierTypeDef
+
+BATCH_WRITE_MAX: Final = 25  # BatchWriteItem's limit
+DELETE_OBJECTS_MAX: Final = 1000  # DeleteObjects' limit
+UNPROCESSED_RETRIES: Final = 5
+
+
+class PartialWrite(Exception):
+    """Some deletes of a batch were not done after retries (`count` of them)."""
+
+    def __init__(self, store: str, count: int) -> None:
+        super().__init__(f"{count} deletes of {store} stayed undone.")
+        self.count = count
+
+
+class TablePartition:
+    """One data-map table store, for one subject at a time."""
+
+    def __init__(self, settings: Settings, store: datamap.TableStore, *, table: str | None = None) -> None:
+        """`table`: another table of the store's shape (a copy restored from a backup), else the store's own."""
+        self.store = store
+        self.table = table or settings.table(store.name)
+
+    def keys(self, subject_id: str) -> Iterator[dict[str, Any]]:
+        """The keys (and category) of the subject's items, consistently read: nothing else is read."""
+        store = self.store
+        attributes = {store.partition_key, store.sort_key} | (
+            {store.category_attribute} if store.category_attribute else set()
+        )
+        names = {f"#a{index}": name for index, name in enumerate(sorted(attributes))}
+        kwargs: dict[str, Any] = {
+            "TableName": self.table,
+            "KeyConditionExpression": "#pk = :pk",
+            "ProjectionExpression": ", ".join(names),
+            "ExpressionAttributeNames": {**names, "#pk": store.partition_key},
+            "ExpressionAttributeValues": dynamo.to_values({":pk": subject_id}),
+            "ConsistentRead": True,
+        }
+        while True:
+            response = clients.dynamodb().query(**kwargs)
+            for item in response.get("Items", []):
+                yield {name: value for name, value in dynamo.from_item(item).items() if name in attributes}
+            if "LastEvaluatedKey" not in response:
+                return
+            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+    def items(self, subject_id: str) -> Iterator[dict[str, Any]]:
+        """Every item of the subject's partition (the access report's read)."""
+        return dynamo.query_partition(self.table, self.store.partition_key, subject_id)
+
+    def delete(self, keys: list[dict[str, Any]]) -> int:
+        """Delete these items (their key attributes), in batches; returns how many."""
+        key_names = (self.store.partition_key, self.store.sort_key)
+        for start in range(0, len(keys), BATCH_WRITE_MAX):
+            batch: list[WriteRequestTypeDef] = [
+                {"DeleteRequest": {"Key": dynamo.to_item({name: key[name] for name in key_names})}}
+                for key in keys[start : start + BATCH_WRITE_MAX]
+            ]
+            self._batch_write(batch)
+        return len(keys)
+
+    def _batch_write(self, requests: list[WriteRequestTypeDef]) -> None:
+        pending = requests
+        for _ in range(UNPROCESSED_RETRIES):
+            response = clients.dynamodb().batch_write_item(RequestItems={self.table: pending})
+            pending = cast("list[WriteRequestTypeDef]", response.get("UnprocessedItems", {}).get(self.table, []))
+            if not pending:
+                return
+        raise PartialWrite(self.store.name, len(pending))
+
+
+class BucketPrefix:
+    """One data-map bucket store, for one subject at a time."""
+
+    def __init__(self, settings: Settings, store: datamap.BucketStore) -> None:
+        self.store = store
+        self.bucket = settings.bucket(store.name)
+
+    def versions(self, subject_id: str, limit: int = DELETE_OBJECTS_MAX) -> tuple[list[ObjectIdentifierTypeDef], bool]:
+        """Up to `limit` object versions and delete markers under the subject's prefix, and whether more remain."""
+        listed = clients.s3().list_object_versions(
+            Bucket=self.bucket, Prefix=datamap.BucketStore.prefix(subject_id), MaxKeys=limit
+        )
+        versions: list[ObjectIdentifierTypeDef] = [
+            {"Key": entry["Key"], "VersionId": entry["VersionId"]}
+            for entry in [*listed.get("Versions", []), *listed.get("DeleteMarkers", [])]
+        ]
+        return versions, bool(listed.get("IsTruncated"))
+
+    def delete(self, versions: list[ObjectIdentifierTypeDef]) -> int:
+        """Delete these versions for good (at most `DELETE_OBJECTS_MAX`); returns how many."""
+        if not versions:
+            return 0
+        response = clients.s3().delete_objects(Bucket=self.bucket, Delete={"Objects": versions, "Quiet": True})
+        errors = response.get("Errors", [])
+        if errors:
+            raise PartialWrite(self.store.name, len(errors))
+        return len(versions)

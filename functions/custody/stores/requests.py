@@ -1,0 +1,281 @@
+"""The `requests` table: one record per data-subject request, followed by an unguessable id.
+
+A record holds ids, statuses, counts and timestamps — never personal data — so it outlives the
+customer's account and `GET /v1/requests/{request_id}` keeps answering after erasure. This
+module is the only code that reads or writes the table; the erasure workflow's steps record
+their progress through `RequestsTable.mark`.
+
+Record shape: `{request_id, kind: "erasure", subject_id, reason, scope: [category], status,
+created_at, updated_at, steps: {milestone: when}, erased: {"<execution>#<round>": {store: n}},
+processors: [processor id], sub_processors: {processor id: outcome}, token_seals: {processor id:
+seal}, key_shredded_at?, certificate?, certificate_digest?, failure?}`.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any, Final
+
+from botocore.exceptions import ClientError
+
+from custody.declared import datamap
+from custody.declared.clock import now_iso
+from custody.declared.settings import Settings
+from custody.platform.aws import clients
+from custody.stores import dynamo
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Iterator
+
+    from mypy_boto3_dynamodb.type_defs import TransactWriteItemTypeDef
+
+TABLE: Final = "requests"
+KIND_ERASURE: Final = "erasure"
+PROCESSOR_OUTCOMES: Final = "sub_processors"
+TOKEN_SEALS: Final = "token_seals"  # noqa: S105 - an attribute name, not a secret
+
+
+class ErasureReason(StrEnum):
+    WITHDRAWAL = "withdrawal"  # the customer withdrew (everything)
+    PURPOSE_WITHDRAWN = "purpose_withdrawn"  # one purpose withdrawn: what it alone justified
+    RETENTION = "retention"  # inactive past the retention period (everything)
+
+
+# The reasons that erase the customer entirely: data, key, identity. Decided here and nowhere else.
+FULL_ERASURE_REASONS: Final = frozenset({ErasureReason.WITHDRAWAL, ErasureReason.RETENTION})
+
+
+class RequestStatus(StrEnum):
+    RECEIVED = "received"
+    IN_PROGRESS = "in_progress"
+    COMPLETED = "completed"
+    FAILED = "failed"
+
+
+OPEN_STATUSES: Final = (RequestStatus.RECEIVED, RequestStatus.IN_PROGRESS, RequestStatus.FAILED)
+
+
+class ProcessorOutcome(StrEnum):
+    NOTIFIED = "notified"
+    CONFIRMED = "confirmed"
+    UNCONFIRMED = "unconfirmed"
+
+
+@dataclass(frozen=True)
+class ErasureRequest:
+    """An erasure request as recorded (the workflow reads its scope and reason from here)."""
+
+    request_id: str
+    subject_id: str
+    reason: ErasureReason
+    scope: tuple[str, ...]  # the data-map categories to erase; every category for a full erasure
+    status: RequestStatus
+    created_at: str
+    processors: tuple[str, ...] = ()  # a `sharing:` withdrawal: only these sub-processors are notified
+
+    @property
+    def full(self) -> bool:
+        """Whether it erases the customer entirely (data, key and identity), not one purpose's categories."""
+        return self.reason in FULL_ERASURE_REASONS
+
+    def status_url(self) -> str:
+        return f"/v1/requests/{self.request_id}"
+
+    @classmethod
+    def new(
+        cls, subject_id: str, reason: ErasureReason, scope: Iterable[str], processors: Iterable[str] = ()
+    ) -> ErasureRequest:
+        """A request not yet recorded, with a fresh id (122 random bits: unguessable, and a valid
+        Step Functions execution name). A full erasure's scope is every category of the data map."""
+        categories = tuple(item.name for item in datamap.CATEGORIES) if reason in FULL_ERASURE_REASONS else scope
+        request_id = str(uuid.uuid4())
+        return cls(
+            request_id, subject_id, reason, tuple(categories), RequestStatus.RECEIVED, now_iso(), tuple(processors)
+        )
+
+    @classmethod
+    def of(cls, item: dict[str, Any]) -> ErasureRequest:
+        return cls(
+            str(item["request_id"]),
+            str(item["subject_id"]),
+            ErasureReason(item["reason"]),
+            tuple(item["scope"]),
+            RequestStatus(item["status"]),
+            str(item["created_at"]),
+            tuple(item.get("processors", ())),
+        )
+
+    def to_item(self) -> dict[str, Any]:
+        return {
+            "request_id": self.request_id,
+            "kind": KIND_ERASURE,
+            "subject_id": self.subject_id,
+            "reason": self.reason.value,
+            "scope": list(self.scope),
+            "status": self.status.value,
+            "created_at": self.created_at,
+            "updated_at": self.created_at,
+            "steps": {},
+            "erased": {},
+            "processors": list(self.processors),
+        }
+
+
+class RequestsTable:
+    """The repository of the `requests` table."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.table = settings.table(TABLE)
+
+    def load(self, request_id: str) -> dict[str, Any] | None:
+        """The whole record (consistent read), or None."""
+        return dynamo.get(self.table, {"request_id": request_id})
+
+    def erasure(self, request_id: str) -> ErasureRequest | None:
+        item = self.load(request_id)
+        return ErasureRequest.of(item) if item else None
+
+    def put_new(self, request: ErasureRequest) -> TransactWriteItemTypeDef:
+        """The transaction item that records a new request (refused if the id exists)."""
+        return {
+            "Put": {
+                "TableName": self.table,
+                "Item": dynamo.to_item(request.to_item()),
+                "ConditionExpression": "attribute_not_exists(request_id)",
+            }
+        }
+
+    def mark(self, request_id: str, *milestones: str, status: RequestStatus | None = None, **values: Any) -> None:
+        """Record milestones as reached (idempotently: a re-run only moves their time) and set fields.
+
+        A value's name may be `map.key`, which sets one entry of a map attribute (the key may hold
+        any character but a dot). Every call moves `updated_at`.
+        """
+        names = {f"#step{index}": milestone for index, milestone in enumerate(milestones)}
+        sets = [f"steps.{name} = :at" for name in names] + ["updated_at = :at"]
+        attribute_values: dict[str, Any] = {":at": now_iso()}
+        if status is not None:
+            sets.append("#status = :status")
+            names["#status"] = "status"
+            attribute_values[":status"] = status.value
+        for index, (path, value) in enumerate(values.items()):
+            segments = path.split(".", 1)
+            placeholders = [f"#v{index}_{depth}" for depth in range(len(segments))]
+            names.update(zip(placeholders, segments, strict=True))
+            sets.append(f"{'.'.join(placeholders)} = :v{index}")
+            attribute_values[f":v{index}"] = value
+        clients.dynamodb().update_item(
+            TableName=self.table,
+            Key=dynamo.to_item({"request_id": request_id}),
+            UpdateExpression="SET " + ", ".join(sets),
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=dynamo.to_values(attribute_values),
+        )
+
+    def seal_token(self, request_id: str, processor_id: str, seal: str) -> None:
+        """Keep the seal of the task token sent to `processor_id`; only while that processor is being asked.
+
+        Raises `botocore` `ConditionalCheckFailedException` when the processor is not `notified`.
+        """
+        clients.dynamodb().update_item(
+            TableName=self.table,
+            Key=dynamo.to_item({"request_id": request_id}),
+            UpdateExpression="SET #seals.#processor = :seal",
+            ConditionExpression="#outcomes.#processor = :notified",
+            ExpressionAttributeNames={
+                "#seals": TOKEN_SEALS,
+                "#outcomes": PROCESSOR_OUTCOMES,
+                "#processor": processor_id,
+            },
+            ExpressionAttributeValues=dynamo.to_values({":seal": seal, ":notified": ProcessorOutcome.NOTIFIED.value}),
+        )
+
+    def record_outcome(self, request_id: str, processor_id: str, outcome: ProcessorOutcome) -> None:
+        """How a notified sub-processor answered (it must have been notified under this request)."""
+        clients.dynamodb().update_item(
+            TableName=self.table,
+            Key=dynamo.to_item({"request_id": request_id}),
+            UpdateExpression="SET #outcomes.#processor = :outcome, updated_at = :at",
+            ConditionExpression="attribute_exists(#outcomes.#processor)",
+            ExpressionAttributeNames={"#outcomes": PROCESSOR_OUTCOMES, "#processor": processor_id},
+            ExpressionAttributeValues=dynamo.to_values({":outcome": outcome.value, ":at": now_iso()}),
+        )
+
+    def by_status(
+        self,
+        status: RequestStatus,
+        *,
+        limit: int | None = None,
+        created_between: tuple[str, str] | None = None,
+    ) -> Iterator[dict[str, Any]]:
+        """Records in `status`, oldest first, through the `by_status` index (no Scan).
+
+        `limit`: at most that many (one page). `created_between`: created in `[since, until]`.
+        The index projects ids, reason and times, and the certificate of a closed request.
+        """
+        yield from self._by_status(status, limit=limit, created_between=created_between)
+
+    def count(self, status: RequestStatus) -> int:
+        """How many records are in `status` (a counting Query of the index)."""
+        return sum(int(page["Count"]) for page in self._by_status(status, count_only=True))
+
+    def _by_status(
+        self,
+        status: RequestStatus,
+        *,
+        limit: int | None = None,
+        count_only: bool = False,
+        created_between: tuple[str, str] | None = None,
+    ) -> Iterator[dict[str, Any]]:
+        condition = "#status = :status"
+        values: dict[str, Any] = {":status": status.value}
+        if created_between is not None:
+            condition += " AND created_at BETWEEN :since AND :until"
+            values.update({":since": created_between[0], ":until": created_between[1]})
+        kwargs: dict[str, Any] = {
+            "TableName": self.table,
+            "IndexName": datamap.REQUEST_STATUS_INDEX,
+            "KeyConditionExpression": condition,
+            "ExpressionAttributeNames": {"#status": "status"},
+            "ExpressionAttributeValues": dynamo.to_values(values),
+            "ScanIndexForward": True,
+        }
+        if count_only:
+            kwargs["Select"] = "COUNT"
+        if limit is not None:
+            kwargs["Limit"] = limit
+        while True:
+            response = clients.dynamodb().query(**kwargs)
+            if count_only:
+                yield {"Count": response.get("Count", 0)}
+            for item in response.get("Items", []):
+                yield dynamo.from_item(item)
+            if "LastEvaluatedKey" not in response or limit is not None:
+                return
+            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+
+def is_condition_failure(error: ClientError) -> bool:
+    return error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
+
+
+def status_view(item: dict[str, Any], milestones: tuple[str, ...]) -> dict[str, Any]:
+    """A request as anyone holding its id may see it: ids, statuses, counts, the certificate digest.
+
+    `milestones` are the workflow's (`custody.erasure.workflow.MILESTONES`): how many there are,
+    and how many the request reached.
+    """
+    steps = item.get("steps", {})
+    return {
+        "request_id": item["request_id"],
+        "kind": item.get("kind", KIND_ERASURE),
+        "reason": item["reason"],
+        "status": item["status"],
+        "created_at": item["created_at"],
+        "updated_at": item.get("updated_at", item["created_at"]),
+        "steps_done": len([name for name in steps if name in milestones]),
+        "steps_total": len(milestones),
+        "certificate_digest": item.get("certificate_digest"),
+    }
