@@ -9,6 +9,7 @@
 * DynamoDB's writes are serialised (`devstack.atomicity`): moto checks a condition and
   writes without a lock, and the local stack serves requests on threads.
 * Cognito runs a pool's pre-token-generation trigger (`devstack.cognito`), which moto does not.
+* DynamoDB refuses what it refuses and moto accepts (`devstack.strictness`).
 
 `check_patch_points()` fails loudly when moto changes the shape of what is patched; the
 canary test calls it, and so does `install()`.
@@ -29,7 +30,7 @@ from moto.awslambda.models import LambdaFunction
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
 from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
 
-from devstack import atomicity, cognito, runtime
+from devstack import atomicity, cognito, runtime, strictness
 
 # The exact signatures devstack was written against (parameter names, defaults, return type).
 # A change means moto's behaviour around the patch point changed too: read the new code
@@ -148,6 +149,7 @@ def install(time_scale: float) -> None:
         WaitFunction._wait_interval = _scaled_wait(time_scale)  # type: ignore[method-assign]
         atomicity.install()
         cognito.install()
+        strictness.install()
 
 
 def uninstall() -> None:
@@ -163,6 +165,7 @@ def uninstall() -> None:
         WaitFunction._wait_interval = saved["wait"]  # type: ignore[method-assign]
         atomicity.uninstall()
         cognito.uninstall()
+        strictness.uninstall()
         runtime.forget_environment()
         _Installed.saved = None
 
