@@ -36,21 +36,19 @@ from collections import OrderedDict
 from dataclasses import asdict, dataclass, field
 from typing import Any, Final, Protocol
 
-from botocore.exceptions import ClientError
-
 from custody.audit.grammar import OutsideLedgerGrammar as OutsideLedgerGrammar
 from custody.audit.grammar import RegisteredProcessor, check_document, check_event
-from custody.declared import naming
 from custody.declared.clock import now_iso
 from custody.declared.ids import is_uuid
 from custody.declared.settings import Settings
-from custody.platform.aws import clients
-from custody.stores import dynamo
+from custody.stores.audit_chains import TABLE as AUDIT_CHAINS
+from custody.stores.audit_chains import AuditChainsTable
+from custody.stores.ledger_bucket import LedgerBucket
 from custody.stores.subjects import SubjectRegistry
 
 log = logging.getLogger(__name__)
 
-CHAINS_TABLE: Final = "audit_chains"
+CHAINS_TABLE: Final = AUDIT_CHAINS  # (custody.stores.audit_chains)
 LEDGER_PREFIX: Final = "ledger"
 GENESIS: Final = "0" * 64
 MAX_CLAIM_ATTEMPTS: Final = 10
@@ -182,13 +180,15 @@ def _head_item(event: AuditEvent) -> dict[str, Any]:
 @dataclass
 class AuditLedger:
     settings: Settings
-    bucket: str = field(init=False)
+    chains: AuditChainsTable = field(init=False)
+    objects: LedgerBucket = field(init=False)
     table: str = field(init=False)
     sinks: list[EventSink] = field(init=False)
 
     def __post_init__(self) -> None:
-        self.bucket = self.settings.bucket(naming.AUDIT_BUCKET)
-        self.table = self.settings.table(CHAINS_TABLE)
+        self.chains = AuditChainsTable(self.settings)
+        self.objects = LedgerBucket(self.settings)
+        self.table = self.chains.table  # the heads this process remembers are keyed by it
         self.sinks = []
         if self.settings.audit_lake_channel_arn:
             from custody.audit.lake import LakeChannel
@@ -234,7 +234,7 @@ class AuditLedger:
         )
         remembered = CLAIMED_HEADS.get(self.table, chain)
         for _ in range(MAX_CLAIM_ATTEMPTS):
-            head = remembered or dynamo.get(self.table, {"chain_id": chain}) or {}
+            head = remembered or self.chains.head(chain) or {}
             remembered = None  # a refused claim reads the table next time
             event = AuditEvent(
                 event_id=str(uuid.uuid4()),
@@ -265,7 +265,8 @@ class AuditLedger:
         raise AuditWriteFailed(f"The audit chain {chain} kept moving; the event was not written.")
 
     def head(self, chain_id: str) -> dict[str, Any] | None:
-        return dynamo.get(self.table, {"chain_id": chain_id}, consistent=True)
+        """The chain's head item `{chain_id, seq, hash, updated_at}` (consistent read), or None."""
+        return self.chains.head(chain_id)
 
     def put_document(self, chain_id: str, kind: str, document: dict[str, Any]) -> str:
         """File a document (a certificate) beside the chain under its SHA-256, which an event then attests.
@@ -280,24 +281,8 @@ class AuditLedger:
 
     def _claim(self, event: AuditEvent, head: dict[str, Any]) -> bool:
         """Take the next seq of the chain: the head item becomes `_head_item(event)` if `head` is still it."""
-        condition = "attribute_not_exists(chain_id)" if not head else "seq = :previous"
-        values: dict[str, Any] = {":seq": event.seq, ":hash": event.hash, ":at": event.at}
-        if head:
-            values[":previous"] = int(head["seq"])
-        try:
-            clients.dynamodb().update_item(
-                TableName=self.table,
-                Key=dynamo.to_item({"chain_id": event.chain_id}),
-                UpdateExpression="SET seq = :seq, #hash = :hash, updated_at = :at",
-                ConditionExpression=condition,
-                ExpressionAttributeNames={"#hash": "hash"},
-                ExpressionAttributeValues=dynamo.to_values(values),
-            )
-        except ClientError as error:
-            if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
-                return False
-            raise
-        return True
+        previous = int(head["seq"]) if head else None
+        return self.chains.claim(event.chain_id, event.seq, event.hash, event.at, previous)
 
     def _release(self, event: AuditEvent, head: dict[str, Any]) -> None:
         """Give back a claimed seq whose event could not be written, if nobody claimed past it.
@@ -306,30 +291,10 @@ class AuditLedger:
         head back lets the retried step write this seq again instead of leaving a hole the
         verifier reports as a missing event. Best effort: if this fails too, the gap remains.
         """
-        claimed = dynamo.to_values({":seq": event.seq})
         try:
-            if head:
-                clients.dynamodb().put_item(
-                    TableName=self.table,
-                    Item=dynamo.to_item(head),
-                    ConditionExpression="seq = :seq",
-                    ExpressionAttributeValues=claimed,
-                )
-            else:
-                clients.dynamodb().delete_item(
-                    TableName=self.table,
-                    Key=dynamo.to_item({"chain_id": event.chain_id}),
-                    ConditionExpression="seq = :seq",
-                    ExpressionAttributeValues=claimed,
-                )
+            self.chains.release(event.chain_id, event.seq, head or None)
         except Exception:
             log.exception("The audit chain's claim could not be released")
 
     def _put(self, key: str, value: dict[str, Any]) -> None:
-        clients.s3().put_object(
-            Bucket=self.bucket,
-            Key=key,
-            Body=canonical(value),
-            ContentType="application/json",
-            ChecksumAlgorithm="SHA256",
-        )
+        self.objects.put(key, canonical(value))

@@ -26,31 +26,20 @@ from typing import TYPE_CHECKING, Final
 from botocore.exceptions import ClientError
 
 from custody.crypto.cipher import SubjectKey
-from custody.declared import clock, datamap
 from custody.declared.errors import DecryptionFailed, SubjectKeyUnavailable
 from custody.declared.settings import Settings, get_settings
 from custody.platform.aws import Clients, clients
+from custody.stores.subject_keys import TABLE, SubjectKeysTable
 
 if TYPE_CHECKING:
-    from mypy_boto3_dynamodb.client import DynamoDBClient
-    from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef, TransactWriteItemTypeDef
+    from mypy_boto3_dynamodb.type_defs import TransactWriteItemTypeDef
 
 __all__ = ["KEY_STORE", "KEY_VERSION", "KeyCache", "PendingKey", "SubjectKey", "SubjectKeyring", "get_keyring"]
 
-KEY_STORE: Final = "subject_keys"
+KEY_STORE: Final = TABLE
 # One active key per customer; the sort key leaves room for rotation.
 KEY_VERSION: Final = "1"
 
-
-def _key_store() -> datamap.TableStore:
-    store = datamap.store(KEY_STORE)
-    if not isinstance(store, datamap.TableStore):
-        raise TypeError(f"The data map must declare {KEY_STORE!r} as a table.")
-    return store
-
-
-_PARTITION: Final = _key_store().partition_key
-_SORT: Final = _key_store().sort_key
 
 Clock = Callable[[], float]
 
@@ -126,7 +115,7 @@ class SubjectKeyring:
     ) -> None:
         self._settings = settings or get_settings()
         self._aws = aws or clients
-        self._table = self._settings.table(KEY_STORE)
+        self.keys = SubjectKeysTable(self._settings, self._aws)
         self.cache = KeyCache(self._settings.key_cache_max_entries, self._settings.key_cache_ttl_seconds, clock)
 
     def create(self, subject_id: str) -> SubjectKey:
@@ -140,20 +129,7 @@ class SubjectKeyring:
             KeySpec="AES_256",
             EncryptionContext=_context(subject_id),
         )
-        try:
-            self._dynamodb().put_item(
-                TableName=self._table,
-                Item=self._key_item(subject_id, generated["CiphertextBlob"], generated["KeyId"]),
-                ConditionExpression="attribute_not_exists(#pk)",
-                ExpressionAttributeNames={"#pk": _PARTITION},
-            )
-        except ClientError as error:
-            if _error_code(error) != "ConditionalCheckFailedException":
-                raise
-            won = False
-        else:
-            won = True
-        if not won:
+        if not self.keys.add(subject_id, KEY_VERSION, generated["CiphertextBlob"], generated["KeyId"]):
             del generated
             return self._load(subject_id)
         key = SubjectKey(subject_id, generated["Plaintext"], KEY_VERSION)
@@ -176,14 +152,7 @@ class SubjectKeyring:
             KeySpec="AES_256",
             EncryptionContext=_context(subject_id),
         )
-        put: TransactWriteItemTypeDef = {
-            "Put": {
-                "TableName": self._table,
-                "Item": self._key_item(subject_id, generated["CiphertextBlob"], generated["KeyId"]),
-                "ConditionExpression": "attribute_not_exists(#pk)",
-                "ExpressionAttributeNames": {"#pk": _PARTITION},
-            }
-        }
+        put = self.keys.new_key(subject_id, KEY_VERSION, generated["CiphertextBlob"], generated["KeyId"])
         return PendingKey(SubjectKey(subject_id, generated["Plaintext"], KEY_VERSION), put)
 
     def committed(self, pending: PendingKey) -> None:
@@ -211,14 +180,7 @@ class SubjectKeyring:
     def exists(self, subject_id: str) -> bool:
         """Whether a wrapped key is stored (asks the table, not the cache; never unwraps)."""
         _check_subject_id(subject_id)
-        found = self._dynamodb().get_item(
-            TableName=self._table,
-            Key=_item_key(subject_id),
-            ConsistentRead=True,
-            ProjectionExpression="#pk",
-            ExpressionAttributeNames={"#pk": _PARTITION},
-        )
-        return "Item" in found
+        return self.keys.exists(subject_id, KEY_VERSION)
 
     def shred(self, subject_id: str) -> bool:
         """Delete every stored version of the customer's key and forget it here.
@@ -226,39 +188,15 @@ class SubjectKeyring:
         Idempotent; returns whether this call deleted anything.
         """
         _check_subject_id(subject_id)
-        dynamodb = self._dynamodb()
         deleted = False
-        for version in self._versions(dynamodb, subject_id):
-            try:
-                dynamodb.delete_item(
-                    TableName=self._table,
-                    Key={_PARTITION: {"S": subject_id}, _SORT: version},
-                    ConditionExpression="attribute_exists(#pk)",
-                    ExpressionAttributeNames={"#pk": _PARTITION},
-                )
-            except ClientError as error:
-                if _error_code(error) != "ConditionalCheckFailedException":
-                    raise
-                continue  # a concurrent shred got there first
-            deleted = True
+        for version in self.keys.versions(subject_id):
+            deleted = self.keys.delete(subject_id, version) or deleted
         # Evicted after the deletes, so a get racing them cannot leave the key cached here.
         self.cache.evict(subject_id)
         return deleted
 
-    @staticmethod
-    def _key_item(subject_id: str, wrapped: bytes, wrapping_key_id: str) -> dict[str, AttributeValueTypeDef]:
-        return {
-            _PARTITION: {"S": subject_id},
-            _SORT: {"S": KEY_VERSION},
-            "wrapped_key": {"B": wrapped},
-            "wrapping_key_id": {"S": wrapping_key_id},
-            "created_at": {"S": clock.now_iso()},
-        }
-
     def _load(self, subject_id: str) -> SubjectKey:
-        found = self._dynamodb().get_item(TableName=self._table, Key=_item_key(subject_id), ConsistentRead=True)
-        item = found.get("Item")
-        wrapped = item.get("wrapped_key", {}).get("B") if item else None
+        wrapped = self.keys.wrapped(subject_id, KEY_VERSION)
         if not wrapped:
             raise SubjectKeyUnavailable(
                 "The customer's data key does not exist: it was never created or has been shredded.",
@@ -287,23 +225,6 @@ class SubjectKeyring:
         self.cache.put(key)
         return key
 
-    def _versions(self, dynamodb: DynamoDBClient, subject_id: str) -> list[AttributeValueTypeDef]:
-        versions: list[AttributeValueTypeDef] = []
-        pages = dynamodb.get_paginator("query").paginate(
-            TableName=self._table,
-            KeyConditionExpression="#pk = :sid",
-            ExpressionAttributeNames={"#pk": _PARTITION, "#sk": _SORT},
-            ExpressionAttributeValues={":sid": {"S": subject_id}},
-            ProjectionExpression="#sk",
-            ConsistentRead=True,
-        )
-        for page in pages:
-            versions.extend(item[_SORT] for item in page.get("Items", []))
-        return versions
-
-    def _dynamodb(self) -> DynamoDBClient:
-        return self._aws.dynamodb()
-
 
 @lru_cache(maxsize=1)
 def get_keyring() -> SubjectKeyring:
@@ -313,10 +234,6 @@ def get_keyring() -> SubjectKeyring:
 
 def _context(subject_id: str) -> dict[str, str]:
     return {"subject_id": subject_id}
-
-
-def _item_key(subject_id: str) -> dict[str, AttributeValueTypeDef]:
-    return {_PARTITION: {"S": subject_id}, _SORT: {"S": KEY_VERSION}}
 
 
 def _check_subject_id(subject_id: str) -> None:

@@ -12,18 +12,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC
 from typing import Any, Final
 
 from custody.crypto import sealed
 from custody.crypto.cipher import SubjectKey
 from custody.crypto.keyring import SubjectKeyring, get_keyring
 from custody.customers.profile import StoredProfile
-from custody.declared import datamap
+from custody.declared import clock, datamap
 from custody.declared.clock import now_iso
 from custody.declared.settings import Settings
-from custody.platform.aws import clients
-from custody.stores import dynamo
+from custody.stores.partitions import BucketPrefix, TablePartition
 from custody.stores.requests import RequestsTable
 from custody.stores.subjects import Subject, SubjectRegistry
 
@@ -55,9 +53,7 @@ def _table_items(context: ReportContext, store: datamap.Store) -> list[dict[str,
     """Every item of the customer's partition, sealed fields opened, keys and bookkeeping dropped."""
     assert isinstance(store, datamap.TableStore)
     items = []
-    for item in dynamo.query_partition(
-        context.settings.table(store.name), store.partition_key, context.subject.subject_id
-    ):
+    for item in TablePartition(context.settings, store).items(context.subject.subject_id):
         item.pop(store.partition_key, None)
         fields = item.pop(sealed.FIELDS, None)
         if fields:
@@ -82,18 +78,16 @@ def _consents(context: ReportContext, store: datamap.Store) -> dict[str, Any]:
 
 
 def _bucket_objects(context: ReportContext, store: datamap.Store) -> list[dict[str, Any]]:
-    prefix = datamap.BucketStore.prefix(context.subject.subject_id)
-    paginator = clients.s3().get_paginator("list_objects_v2")
+    assert isinstance(store, datamap.BucketStore)
     found = []
-    for page in paginator.paginate(Bucket=context.settings.bucket(store.name), Prefix=prefix):
-        for item in page.get("Contents", []):
-            relative = item["Key"][len(prefix) :]
-            entry: dict[str, Any] = {"key": relative, "size_bytes": item["Size"]}
-            entry["stored_at"] = item["LastModified"].astimezone(UTC).isoformat()
-            if store.name == "documents":
-                document_id = relative.rsplit("/", 1)[-1]
-                entry = {"document_id": document_id, **entry, "download_url": f"/v1/me/documents/{document_id}"}
-            found.append(entry)
+    for item in BucketPrefix(context.settings, store).objects(context.subject.subject_id):
+        relative = str(item["key"])
+        entry: dict[str, Any] = {"key": relative, "size_bytes": item["size_bytes"]}
+        entry["stored_at"] = clock.iso(item["last_modified"])
+        if store.name == "documents":
+            document_id = relative.rsplit("/", 1)[-1]
+            entry = {"document_id": document_id, **entry, "download_url": f"/v1/me/documents/{document_id}"}
+        found.append(entry)
     return found
 
 

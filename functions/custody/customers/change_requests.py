@@ -20,10 +20,10 @@ from custody.declared.clock import now_iso
 from custody.declared.errors import ConsentRequired, InvalidInput, field_errors
 from custody.declared.settings import Settings
 from custody.stores import dynamo
+from custody.stores.change_requests import PENDING_ATTRIBUTE, TABLE, ChangeRequestsTable
 from custody.stores.subjects import Subject, SubjectRegistry
 
-STORE: Final = "change_requests"
-PENDING_ATTRIBUTE: Final = "pending"
+STORE: Final = TABLE
 
 
 class ChangeStatus(StrEnum):
@@ -38,7 +38,7 @@ def verified_fields() -> tuple[str, ...]:
 
 class ChangeRequests:
     def __init__(self, settings: Settings, keyring: SubjectKeyring | None = None) -> None:
-        self.table = settings.table(STORE)
+        self.requests = ChangeRequestsTable(settings)
         self.subjects = SubjectRegistry(settings)
         self.keyring = keyring or get_keyring()
 
@@ -75,7 +75,7 @@ class ChangeRequests:
         }
         dynamo.transact(
             [
-                {"Put": {"TableName": self.table, "Item": dynamo.to_item(item)}},
+                self.requests.add(item),
                 self.subjects.touch(subject),
                 *([pending.put] if pending.put else []),
             ]
@@ -84,7 +84,7 @@ class ChangeRequests:
         return self._view({**item, **plain})
 
     def list(self, subject_id: str) -> list[dict[str, Any]]:
-        items = list(dynamo.query_partition(self.table, "subject_id", subject_id))
+        items = self.requests.items(subject_id)
         if not items:
             return []
         key = self.keyring.get(subject_id)

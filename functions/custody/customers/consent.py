@@ -21,6 +21,7 @@ from custody.declared.settings import Settings
 from custody.erasure import plan
 from custody.erasure.starter import ErasureStarter
 from custody.stores import dynamo
+from custody.stores.consents import TABLE, ConsentsTable
 from custody.stores.requests import ErasureRequest
 from custody.stores.subjects import Subject, SubjectRegistry
 from custody.subprocessors.registry import Agreement, ProcessorRegistry, sharing_processor
@@ -28,7 +29,7 @@ from custody.subprocessors.registry import Agreement, ProcessorRegistry, sharing
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.type_defs import TransactWriteItemTypeDef
 
-STORE = "consents"
+STORE = TABLE
 
 
 class ConsentAction(StrEnum):
@@ -47,14 +48,14 @@ class ConsentChange:
 
 class ConsentLedger:
     def __init__(self, settings: Settings) -> None:
-        self.table = settings.table(STORE)
+        self.consents = ConsentsTable(settings)
         self.subjects = SubjectRegistry(settings)
         self.erasures = ErasureStarter(settings)
         self.processors = ProcessorRegistry(settings)
         self.audit = AuditLedger(settings)
 
     def history(self, subject_id: str) -> list[dict[str, Any]]:
-        return list(dynamo.query_partition(self.table, "subject_id", subject_id))
+        return self.consents.history(subject_id)
 
     def grant(self, subject_id: str, purpose: str, policy_version: str, channel: str) -> ConsentChange:
         """Grant a purpose: one of `datamap.PURPOSES`, or `sharing:<id>` of a registered sub-processor.
@@ -174,23 +175,17 @@ class ConsentLedger:
         self, subject_id: str, purpose: str, action: ConsentAction, policy_version: str, channel: str, at: str
     ) -> TransactWriteItemTypeDef:
         event_id = str(uuid.uuid4())
-        return {
-            "Put": {
-                "TableName": self.table,
-                "Item": dynamo.to_item(
-                    {
-                        "subject_id": subject_id,
-                        "event_key": f"{at}#{event_id}",
-                        "purpose": purpose,
-                        "action": action.value,
-                        "policy_version": policy_version,
-                        "channel": channel,
-                        "at": at,
-                    }
-                ),
-                "ConditionExpression": "attribute_not_exists(event_key)",
+        return self.consents.append(
+            {
+                "subject_id": subject_id,
+                "event_key": f"{at}#{event_id}",
+                "purpose": purpose,
+                "action": action.value,
+                "policy_version": policy_version,
+                "channel": channel,
+                "at": at,
             }
-        }
+        )
 
 
 def _unknown_purpose() -> InvalidInput:

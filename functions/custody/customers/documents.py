@@ -14,22 +14,19 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, Final
 
-from botocore.exceptions import ClientError
-
 from custody.crypto import cipher
 from custody.crypto.keyring import SubjectKeyring, get_keyring
-from custody.declared import datamap
+from custody.declared import clock, datamap
 from custody.declared.clock import now_iso
 from custody.declared.errors import ConsentRequired, InvalidInput, NotFound
 from custody.declared.settings import Settings
-from custody.platform.aws import clients
+from custody.stores.documents import DocumentsBucket
 from custody.stores.subjects import Subject
 
 STORE: Final = "documents"
 MAX_BYTES: Final = 4 * 1024 * 1024  # a Lambda payload is 6 MB, and base64 adds a third
 CONTENT_TYPES: Final = frozenset({"application/pdf", "image/png", "image/jpeg", "text/plain"})
 SAFE_NAME: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9 ._()-]{0,99}")
-_META: Final = "custody-meta"
 _DOCUMENT_ID: Final = re.compile(r"[0-9a-f-]{36}")
 
 # Magic numbers of the binary types: the declared content type must match the content.
@@ -85,7 +82,7 @@ def _matches_type(content_type: str, content: bytes) -> bool:
 
 class DocumentStore:
     def __init__(self, settings: Settings, keyring: SubjectKeyring | None = None) -> None:
-        self.bucket = settings.bucket(STORE)
+        self.documents = DocumentsBucket(settings)
         self.keyring = keyring or get_keyring()
 
     def upload(self, subject: Subject, file_name: str, content_type: str, content: bytes) -> Document:
@@ -102,60 +99,32 @@ class DocumentStore:
             f"{document.document_id}.meta",
             {"file_name": file_name, "content_type": content_type, "uploaded_at": document.uploaded_at},
         )
-        clients.s3().put_object(
-            Bucket=self.bucket,
-            Key=self._key(subject.subject_id, document.document_id),
-            Body=cipher.encrypt_document(key, subject.subject_id, STORE, document.document_id, content),
-            ContentType="application/octet-stream",
-            Metadata={_META: meta},
-        )
+        body = cipher.encrypt_document(key, subject.subject_id, STORE, document.document_id, content)
+        self.documents.put(subject.subject_id, document.document_id, body, meta)
         return document
 
     def list(self, subject_id: str) -> list[dict[str, Any]]:
         """Ids, sizes and times of the customer's documents: one listing per 1,000."""
-        prefix = datamap.BucketStore.prefix(subject_id) + "documents/"
-        found: list[dict[str, Any]] = []
-        paginator = clients.s3().get_paginator("list_objects_v2")
-        for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
-            for item in page.get("Contents", []):
-                found.append(
-                    {
-                        "document_id": item["Key"].rsplit("/", 1)[-1],
-                        "stored_bytes": item["Size"],
-                        "stored_at": item["LastModified"].isoformat(),
-                    }
-                )
-        return found
+        return [
+            {
+                "document_id": entry["document_id"],
+                "stored_bytes": entry["stored_bytes"],
+                "stored_at": clock.iso(entry["last_modified"]),
+            }
+            for entry in self.documents.listing(subject_id)
+        ]
 
     def download(self, subject_id: str, document_id: str) -> tuple[Document, bytes]:
+        """The document, decrypted for its owner; raises `NotFound` for an id of no document of theirs."""
         if not _DOCUMENT_ID.fullmatch(document_id):
             raise NotFound("No such document.")
-        object_key = self._key(subject_id, document_id)
-        try:
-            response = clients.s3().get_object(Bucket=self.bucket, Key=object_key)
-        except ClientError as error:
-            code = error.response.get("Error", {}).get("Code")
-            if code in ("NoSuchKey", "404") or (code == "AccessDenied" and not self._listed(object_key)):
-                raise NotFound("No such document.") from None
-            raise
+        found = self.documents.get(subject_id, document_id)
+        if found is None:
+            raise NotFound("No such document.")
+        body, sealed_meta = found
         key = self.keyring.get(subject_id)
-        meta = cipher.decrypt_json(key, subject_id, STORE, f"{document_id}.meta", response["Metadata"][_META])
-        content = cipher.decrypt_document(key, subject_id, STORE, document_id, response["Body"].read())
+        meta = cipher.decrypt_json(key, subject_id, STORE, f"{document_id}.meta", sealed_meta)
+        content = cipher.decrypt_document(key, subject_id, STORE, document_id, body)
         return Document(
             document_id, meta["file_name"], meta["content_type"], len(content), meta["uploaded_at"]
         ), content
-
-    def _listed(self, object_key: str) -> bool:
-        """Whether the object exists, by a listing of its exact key.
-
-        S3 answers a GetObject of a missing key with 403 AccessDenied, not 404, unless the caller
-        may s3:ListBucket the bucket - and this role may list only under the customers' prefixes,
-        which S3 does not count for a GetObject. An AccessDenied for an object that the listing
-        shows is a real refusal and stays one.
-        """
-        listed = clients.s3().list_objects_v2(Bucket=self.bucket, Prefix=object_key, MaxKeys=1)
-        return any(item["Key"] == object_key for item in listed.get("Contents", []))
-
-    @staticmethod
-    def _key(subject_id: str, document_id: str) -> str:
-        return f"{datamap.BucketStore.prefix(subject_id)}documents/{document_id}"

@@ -21,12 +21,14 @@ from custody.declared.clock import now_iso
 from custody.declared.errors import Conflict, ConsentRequired, InvalidInput, PreconditionFailed, field_errors
 from custody.declared.settings import Settings
 from custody.stores import dynamo
+from custody.stores.profiles import TABLE, ProfilesTable
 from custody.stores.subjects import Subject, SubjectRegistry
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.type_defs import TransactWriteItemTypeDef
 
-STORE = "profiles"
+STORE = TABLE
+IDENTITY = "identity"
 _CARD_DERIVED = ("card_brand", "card_last4")
 
 
@@ -55,12 +57,12 @@ class StoredProfile:
 
 class ProfileService:
     def __init__(self, settings: Settings, keyring: SubjectKeyring | None = None) -> None:
-        self.table = settings.table(STORE)
+        self.profiles = ProfilesTable(settings)
         self.subjects = SubjectRegistry(settings)
         self.keyring = keyring or get_keyring()
 
     def read(self, subject: Subject) -> StoredProfile:
-        items = list(dynamo.query_partition(self.table, "subject_id", subject.subject_id))
+        items = self.profiles.items(subject.subject_id)
         if not items:
             return StoredProfile(subject.profile_version, {})
         key = self.keyring.get(subject.subject_id)
@@ -115,7 +117,7 @@ class ProfileService:
         items: list[TransactWriteItemTypeDef] = [
             self._put_item(pending.key, subject.subject_id, name, values, at) for name, values in categories.items()
         ]
-        items += [self._delete_item(subject.subject_id, name) for name in removed]
+        items += [self.profiles.delete(subject.subject_id, name) for name in removed]
         items.append(self.subjects.touch(subject, bump_profile=True))
         if pending.put is not None:
             items.append(pending.put)
@@ -128,14 +130,19 @@ class ProfileService:
     def _put_item(
         self, key: cipher.SubjectKey, subject_id: str, category: str, values: dict[str, Any], at: str
     ) -> TransactWriteItemTypeDef:
-        fields = sealed.seal(key, STORE, category, values)
-        item = {"subject_id": subject_id, "category": category, sealed.FIELDS: fields, "updated_at": at}
-        return {"Put": {"TableName": self.table, "Item": dynamo.to_item(item)}}
+        return self.profiles.put(subject_id, category, sealed.seal(key, STORE, category, values), at)
 
-    def _delete_item(self, subject_id: str, category: str) -> TransactWriteItemTypeDef:
-        return {
-            "Delete": {"TableName": self.table, "Key": dynamo.to_item({"subject_id": subject_id, "category": category})}
-        }
+    def identity_change(self, subject: Subject, field: str, value: Any, at: str) -> list[TransactWriteItemTypeDef]:
+        """The transaction items that set one verified identity field (a reviewed change request):
+        the identity category re-sealed with it, and the subject's profile version moved on."""
+        key = self.keyring.get(subject.subject_id)
+        stored = self.profiles.get(subject.subject_id, IDENTITY)
+        identity = sealed.unseal(key, STORE, IDENTITY, stored[sealed.FIELDS]) if stored else {}
+        identity[field] = value
+        return [
+            self._put_item(key, subject.subject_id, IDENTITY, identity, at),
+            self.subjects.touch(subject, bump_profile=True),
+        ]
 
 
 def _plain(model: Strict) -> dict[str, Any]:

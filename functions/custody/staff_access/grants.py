@@ -19,21 +19,16 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any, Final
 
-from botocore.exceptions import ClientError
-
 from custody.access_control.principals import STAFF_FUNCTION, StaffMember, audited_refusals, categories_count
 from custody.audit.ledger import AuditLedger
 from custody.declared import datamap
 from custody.declared.clock import now_iso
 from custody.declared.errors import Conflict, ConsentRequired, Forbidden, InvalidInput, NotFound
 from custody.declared.settings import Settings
-from custody.platform.aws import clients
-from custody.stores import dynamo
+from custody.stores.staff_access import GRANT_PREFIX, TABLE, StaffAccessTable
 from custody.stores.subjects import Subject, SubjectRegistry, SubjectStatus
 
-STORE: Final = "staff_access"
-GRANT_PREFIX: Final = "grant#"
-READ_PREFIX: Final = "read#"
+STORE: Final = TABLE
 DEFAULT_MINUTES: Final = 60
 MAX_MINUTES: Final = 480
 TICKET: Final = re.compile(r"[A-Z][A-Z0-9]{1,11}-[0-9]{1,10}")
@@ -147,7 +142,7 @@ def check_justified(purpose: str, categories: tuple[str, ...], subject: Subject)
 class AccessGrants:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.table = settings.table(STORE)
+        self.access = StaffAccessTable(settings)
         self.subjects = SubjectRegistry(settings)
         self.ledger = AuditLedger(settings)
 
@@ -177,11 +172,7 @@ class AccessGrants:
             created_at=now_iso(),
             expires_at=None if approval else int(time.time()) + minutes * 60,
         )
-        clients.dynamodb().put_item(
-            TableName=self.table,
-            Item=dynamo.to_item(grant.to_item()),
-            ConditionExpression="attribute_not_exists(access_key)",
-        )
+        self.access.add_grant(grant.to_item())
         self._audit(staff, grant, "staff_access_grant", grant.status.value)
         return grant
 
@@ -203,33 +194,23 @@ class AccessGrants:
             if grant.status is not GrantStatus.PENDING_APPROVAL:
                 raise Conflict("This grant is not awaiting approval.", {"status": grant.status.value})
         expires_at = int(time.time()) + grant.duration_minutes * 60
-        try:
-            clients.dynamodb().update_item(
-                TableName=self.table,
-                Key=dynamo.to_item({"subject_id": customer_id, "access_key": grant.access_key}),
-                UpdateExpression="SET #status = :active, approved_by = :officer, approved_at = :at, expires_at = :exp",
-                ConditionExpression="#status = :pending",
-                ExpressionAttributeNames={"#status": "status"},
-                ExpressionAttributeValues=dynamo.to_values(
-                    {
-                        ":active": GrantStatus.ACTIVE.value,
-                        ":pending": GrantStatus.PENDING_APPROVAL.value,
-                        ":officer": officer.staff_id,
-                        ":at": now_iso(),
-                        ":exp": expires_at,
-                    }
-                ),
-            )
-        except ClientError as error:
-            if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
-                raise Conflict("This grant is not awaiting approval.") from None
-            raise
+        approved_now = self.access.approve(
+            customer_id,
+            grant.grant_id,
+            pending=GrantStatus.PENDING_APPROVAL.value,
+            active=GrantStatus.ACTIVE.value,
+            officer=officer.staff_id,
+            at=now_iso(),
+            expires_at=expires_at,
+        )
+        if not approved_now:
+            raise Conflict("This grant is not awaiting approval.")
         approved = replace(grant, status=GrantStatus.ACTIVE, expires_at=expires_at, approved_by=officer.staff_id)
         self._audit(officer, approved, "staff_access_approval", "approved")
         return approved
 
     def load(self, customer_id: str, grant_id: str) -> Grant | None:
-        item = dynamo.get(self.table, {"subject_id": customer_id, "access_key": GRANT_PREFIX + grant_id})
+        item = self.access.grant(customer_id, grant_id)
         return Grant.from_item(item) if item else None
 
     def usable(self, staff: StaffMember, customer_id: str, grant_id: str) -> Grant:
@@ -247,21 +228,18 @@ class AccessGrants:
         """The customer's access log entry for one read: who, when, purpose, ticket, categories."""
         at = now_iso()
         read_id = str(uuid.uuid4())
-        clients.dynamodb().put_item(
-            TableName=self.table,
-            Item=dynamo.to_item(
-                {
-                    "subject_id": grant.subject_id,
-                    "access_key": f"{READ_PREFIX}{at}#{read_id}",
-                    "kind": "read",
-                    "staff_id": staff.staff_id,
-                    "grant_id": grant.grant_id,
-                    "purpose": grant.purpose,
-                    "ticket": grant.ticket,
-                    "categories": list(categories),
-                    "at": at,
-                }
-            ),
+        self.access.add_read(
+            grant.subject_id,
+            at,
+            read_id,
+            {
+                "staff_id": staff.staff_id,
+                "grant_id": grant.grant_id,
+                "purpose": grant.purpose,
+                "ticket": grant.ticket,
+                "categories": list(categories),
+                "at": at,
+            },
         )
         self.ledger.record(
             step=step,

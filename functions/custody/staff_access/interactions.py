@@ -22,9 +22,10 @@ from custody.declared.settings import Settings
 from custody.staff_access.grants import AccessGrants
 from custody.staff_access.views import check_still_justified
 from custody.stores import dynamo
+from custody.stores.interactions import TABLE, InteractionsTable
 from custody.stores.subjects import Subject, SubjectRegistry
 
-STORE: Final = "interactions"
+STORE: Final = TABLE
 CATEGORY: Final = datamap.category("interactions")
 SECONDS_PER_DAY: Final = 86_400
 
@@ -47,7 +48,7 @@ def expires_at(now: float | None = None) -> int:
 class Interactions:
     def __init__(self, settings: Settings, keyring: SubjectKeyring | None = None) -> None:
         self.settings = settings
-        self.table = settings.table(STORE)
+        self.interactions = InteractionsTable(settings)
         self.grants = AccessGrants(settings)
         self.subjects = SubjectRegistry(settings)
         self.keyring = keyring or get_keyring()
@@ -87,7 +88,7 @@ class Interactions:
         }
         dynamo.transact(
             [
-                {"Put": {"TableName": self.table, "Item": dynamo.to_item(item)}},
+                self.interactions.add(item),
                 # Guards the consent version: an interaction cannot slip in after a withdrawal it raced.
                 self.subjects.touch(subject),
                 *([pending.put] if pending.put else []),

@@ -19,21 +19,21 @@ from custody.access_control.principals import STAFF_FUNCTION, StaffMember, audit
 from custody.audit.ledger import AuditLedger
 from custody.crypto import sealed
 from custody.crypto.keyring import SubjectKeyring, get_keyring
-from custody.customers.change_requests import PENDING_ATTRIBUTE, STORE, ChangeStatus
+from custody.customers.change_requests import STORE, ChangeStatus
+from custody.customers.profile import ProfileService
 from custody.declared import datamap
 from custody.declared.clock import now_iso
 from custody.declared.errors import Conflict, ConsentRequired, NotFound
 from custody.declared.settings import Settings
-from custody.platform.aws import clients
 from custody.stores import dynamo
+from custody.stores.change_requests import ChangeRequestsTable
+from custody.stores.staff_access import StaffAccessTable
 from custody.stores.subjects import Subject, SubjectRegistry
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.type_defs import TransactWriteItemTypeDef
 
-PROFILES: Final = "profiles"
 IDENTITY: Final = "identity"
-ACCESS_STORE: Final = "staff_access"
 REVIEW_PURPOSE: Final = "rectification_review"  # GDPR art. 16: the customer asked for it
 
 
@@ -45,21 +45,15 @@ class Decision(StrEnum):
 class ChangeReviews:
     def __init__(self, settings: Settings, keyring: SubjectKeyring | None = None) -> None:
         self.settings = settings
-        self.table = settings.table(STORE)
+        self.requests = ChangeRequestsTable(settings)
+        self.profiles = ProfileService(settings, keyring)
+        self.access = StaffAccessTable(settings)
         self.subjects = SubjectRegistry(settings)
         self.keyring = keyring or get_keyring()
         self.ledger = AuditLedger(settings)
 
     def queue(self, limit: int = 100) -> list[dict[str, Any]]:
         """Pending requests, oldest first, from the sparse index: never a Scan."""
-        response = clients.dynamodb().query(
-            TableName=self.table,
-            IndexName=datamap.PENDING_INDEX,
-            KeyConditionExpression="#pending = :pending",
-            ExpressionAttributeNames={"#pending": PENDING_ATTRIBUTE},
-            ExpressionAttributeValues=dynamo.to_values({":pending": ChangeStatus.PENDING.value}),
-            Limit=limit,
-        )
         return [
             {
                 "customer_id": item["subject_id"],
@@ -67,16 +61,12 @@ class ChangeReviews:
                 "field": item.get("field"),
                 "created_at": item.get("created_at"),
             }
-            for item in map(dynamo.from_item, response.get("Items", []))
+            for item in self.requests.pending(ChangeStatus.PENDING.value, limit)
         ]
 
     def open_for(self, officer: StaffMember, customer_id: str) -> list[dict[str, Any]]:
         """One customer's pending requests with their values, recorded in the customer's access log."""
-        found = [
-            item
-            for item in dynamo.query_partition(self.table, "subject_id", customer_id)
-            if item.get("status") == ChangeStatus.PENDING.value
-        ]
+        found = [item for item in self.requests.items(customer_id) if item.get("status") == ChangeStatus.PENDING.value]
         if not found:
             return []
         key = self.keyring.get(customer_id)
@@ -124,7 +114,7 @@ class ChangeReviews:
     def _decide(
         self, subject: Subject, officer: StaffMember, change_request_id: str, decision: Decision, reason: str
     ) -> dict[str, Any]:
-        request = dynamo.get(self.table, {"subject_id": subject.subject_id, "change_request_id": change_request_id})
+        request = self.requests.get(subject.subject_id, change_request_id)
         if request is None:
             raise NotFound("No such change request for this customer.")
         if request.get("status") != ChangeStatus.PENDING.value:
@@ -139,7 +129,7 @@ class ChangeReviews:
             if missing:
                 raise ConsentRequired(missing)
             requested = sealed.unseal(key, STORE, change_request_id, request[sealed.FIELDS])
-            items += [self._apply(subject, str(request["field"]), requested["value"], at), self._bump(subject)]
+            items += self.profiles.identity_change(subject, str(request["field"]), requested["value"], at)
         dynamo.transact(items)
         return {
             "change_request_id": change_request_id,
@@ -155,64 +145,29 @@ class ChangeReviews:
     ) -> TransactWriteItemTypeDef:
         key = self.keyring.get(subject.subject_id)
         sealed_reason = sealed.seal(key, STORE, change_request_id, {"decision_reason": reason})["decision_reason"]
-        return {
-            "Update": {
-                "TableName": self.table,
-                "Key": dynamo.to_item({"subject_id": subject.subject_id, "change_request_id": change_request_id}),
-                "UpdateExpression": (
-                    "SET #status = :status, decided_at = :at, decided_by = :officer, #fields.decision_reason = :reason "
-                    "REMOVE #pending"
-                ),
-                "ConditionExpression": "#status = :open",
-                "ExpressionAttributeNames": {
-                    "#status": "status",
-                    "#fields": sealed.FIELDS,
-                    "#pending": PENDING_ATTRIBUTE,
-                },
-                "ExpressionAttributeValues": dynamo.to_values(
-                    {
-                        ":status": status.value,
-                        ":open": ChangeStatus.PENDING.value,
-                        ":at": at,
-                        ":officer": officer.staff_id,
-                        ":reason": sealed_reason,
-                    }
-                ),
-            }
-        }
-
-    def _apply(self, subject: Subject, field: str, value: Any, at: str) -> TransactWriteItemTypeDef:
-        key = self.keyring.get(subject.subject_id)
-        stored = dynamo.get(self.settings.table(PROFILES), {"subject_id": subject.subject_id, "category": IDENTITY})
-        identity = sealed.unseal(key, PROFILES, IDENTITY, stored[sealed.FIELDS]) if stored else {}
-        identity[field] = value
-        item = {
-            "subject_id": subject.subject_id,
-            "category": IDENTITY,
-            sealed.FIELDS: sealed.seal(key, PROFILES, IDENTITY, identity),
-            "updated_at": at,
-        }
-        return {"Put": {"TableName": self.settings.table(PROFILES), "Item": dynamo.to_item(item)}}
-
-    def _bump(self, subject: Subject) -> TransactWriteItemTypeDef:
-        return self.subjects.touch(subject, bump_profile=True)
+        return self.requests.decide(
+            subject.subject_id,
+            change_request_id,
+            open_status=ChangeStatus.PENDING.value,
+            status=status.value,
+            at=at,
+            officer=officer.staff_id,
+            sealed_reason=sealed_reason,
+        )
 
     def _record_access(self, officer: StaffMember, customer_id: str, change_request_ids: list[str]) -> None:
         at = now_iso()
-        clients.dynamodb().put_item(
-            TableName=self.settings.table(ACCESS_STORE),
-            Item=dynamo.to_item(
-                {
-                    "subject_id": customer_id,
-                    "access_key": f"read#{at}#{uuid.uuid4()}",
-                    "kind": "read",
-                    "staff_id": officer.staff_id,
-                    "purpose": REVIEW_PURPOSE,
-                    "categories": [STORE],
-                    "change_request_ids": change_request_ids,
-                    "at": at,
-                }
-            ),
+        self.access.add_read(
+            customer_id,
+            at,
+            str(uuid.uuid4()),
+            {
+                "staff_id": officer.staff_id,
+                "purpose": REVIEW_PURPOSE,
+                "categories": [STORE],
+                "change_request_ids": change_request_ids,
+                "at": at,
+            },
         )
         self.ledger.record(
             step="change_request_review",

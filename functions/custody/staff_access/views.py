@@ -19,7 +19,8 @@ from custody.customers.profile import StoredProfile
 from custody.declared.errors import ConsentRequired, Forbidden
 from custody.declared.settings import Settings
 from custody.staff_access.grants import AccessGrants, Grant
-from custody.stores import dynamo
+from custody.stores.interactions import InteractionsTable
+from custody.stores.profiles import ProfilesTable
 from custody.stores.subjects import SubjectRegistry, SubjectStatus
 
 PROFILES: Final = "profiles"
@@ -53,7 +54,7 @@ class StaffViews:
         granted = set(grant.categories)
         categories: dict[str, Any] = {}
         opened: dict[str, dict[str, Any]] = {}
-        for item in dynamo.query_partition(self.settings.table(PROFILES), "subject_id", customer_id):
+        for item in ProfilesTable(self.settings).items(customer_id):
             name, fields = str(item["category"]), item[sealed.FIELDS]
             if name in granted:
                 opened[name] = sealed.unseal(self.keyring.get(customer_id), PROFILES, name, fields)
@@ -62,7 +63,7 @@ class StaffViews:
         hidden = set(categories)
         categories.update(StoredProfile(0, opened).view())
         interactions: list[dict[str, Any]] | str = []
-        stored = list(dynamo.query_partition(self.settings.table(INTERACTIONS), "subject_id", customer_id))
+        stored = InteractionsTable(self.settings).items(customer_id)
         if INTERACTIONS in granted:
             interactions = [self._interaction(customer_id, item) for item in stored]
         elif stored:

@@ -115,6 +115,17 @@ class BucketPrefix:
         ]
         return versions, bool(listed.get("IsTruncated"))
 
+    def objects(self, subject_id: str) -> Iterator[dict[str, Any]]:
+        """The subject's current objects: `{key (relative to their prefix), size_bytes, last_modified}`."""
+        prefix = datamap.BucketStore.prefix(subject_id)
+        for page in clients.s3().get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix):
+            for item in page.get("Contents", []):
+                yield {
+                    "key": item["Key"][len(prefix) :],
+                    "size_bytes": item["Size"],
+                    "last_modified": item["LastModified"],
+                }
+
     def delete(self, versions: list[ObjectIdentifierTypeDef]) -> int:
         """Delete these versions for good (at most `DELETE_OBJECTS_MAX`); returns how many."""
         if not versions:

@@ -18,16 +18,17 @@ from custody.declared.clock import now_iso
 from custody.declared.errors import ConsentRequired, Forbidden, InvalidInput
 from custody.declared.settings import Settings
 from custody.stores import dynamo
+from custody.stores.disclosures import TABLE, DisclosuresTable
 from custody.stores.subjects import Subject, SubjectRegistry, SubjectStatus
 from custody.subprocessors.registry import Agreement, ProcessorRegistry, disclosable
 
-STORE: Final = "disclosures"
+STORE: Final = TABLE
 
 
 class Disclosures:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.table = settings.table(STORE)
+        self.disclosures = DisclosuresTable(settings)
         self.registry = ProcessorRegistry(settings)
         self.subjects = SubjectRegistry(settings)
 
@@ -99,7 +100,7 @@ class Disclosures:
         }
         dynamo.transact(
             [
-                {"Put": {"TableName": self.table, "Item": dynamo.to_item(item)}},
+                self.disclosures.add(item),
                 self.subjects.touch(subject, add_disclosed_to=processor_id),
             ]
         )

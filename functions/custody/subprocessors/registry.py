@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from datetime import date
 from enum import StrEnum
-from typing import Annotated, Any, Final, Literal
+from typing import Annotated, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -24,10 +24,8 @@ from custody.declared import datamap
 from custody.declared.clock import now_iso
 from custody.declared.errors import InvalidInput
 from custody.declared.settings import Settings
-from custody.platform.aws import clients
-from custody.stores import dynamo
+from custody.stores.processors import ProcessorsTable
 
-TABLE: Final = "processors"
 SECONDS_PER_DAY: Final = 86_400
 
 
@@ -120,7 +118,7 @@ def check_terms(terms: AgreementTerms) -> None:
 class ProcessorRegistry:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.table = settings.table(TABLE)
+        self.agreements = ProcessorsTable(settings)
 
     def put(self, officer: StaffMember, processor_id: str, terms: AgreementTerms) -> Agreement:
         """Record the agreement; 422 (`InvalidInput`) if it is not valid or its principal acts for another processor.
@@ -137,7 +135,7 @@ class ProcessorRegistry:
         agreement = Agreement(
             **terms.model_dump(), processor_id=processor_id, updated_at=now_iso(), updated_by=officer.staff_id
         )
-        clients.dynamodb().put_item(TableName=self.table, Item=dynamo.to_item(agreement.model_dump(mode="json")))
+        self.agreements.put(agreement.model_dump(mode="json"))
         AuditLedger(self.settings).record(
             step="processor_agreement",
             target=f"processor/{processor_id}:{agreement.version}",
@@ -149,7 +147,7 @@ class ProcessorRegistry:
         return agreement
 
     def get(self, processor_id: str) -> Agreement | None:
-        item = dynamo.get(self.table, {"processor_id": processor_id})
+        item = self.agreements.get(processor_id)
         return Agreement.model_validate(item) if item else None
 
     def for_principal(self, principal: str) -> Agreement | None:
@@ -158,22 +156,10 @@ class ProcessorRegistry:
         return self.get(found[0]) if len(found) == 1 else None
 
     def _acting_for(self, principal: str) -> list[str]:
-        """The processor ids whose agreement names this principal (one Query of the `by_principal` index)."""
-        response = clients.dynamodb().query(
-            TableName=self.table,
-            IndexName=datamap.PRINCIPAL_INDEX,
-            KeyConditionExpression="principal = :principal",
-            ExpressionAttributeValues=dynamo.to_values({":principal": principal}),
-            Limit=2,
-        )
-        return [str(dynamo.from_item(item)["processor_id"]) for item in response.get("Items", [])]
+        """The processor ids whose agreement names this principal (two at most: one is the rule)."""
+        return self.agreements.acting_for(principal)
 
     def list(self) -> list[Agreement]:
-        found: list[Agreement] = []
-        kwargs: dict[str, Any] = {"TableName": self.table}
-        while True:
-            response = clients.dynamodb().scan(**kwargs)
-            found += [Agreement.model_validate(dynamo.from_item(item)) for item in response.get("Items", [])]
-            if "LastEvaluatedKey" not in response:
-                return sorted(found, key=lambda agreement: agreement.processor_id)
-            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        """Every agreement, by processor id."""
+        found = [Agreement.model_validate(item) for item in self.agreements.all()]
+        return sorted(found, key=lambda agreement: agreement.processor_id)

@@ -1,0 +1,72 @@
+"""The `audit_chains` table: the head (seq, hash) of every audit chain, claimed before an event is written.
+
+One item per chain: `{chain_id, seq, hash, updated_at}`. A writer claims the next seq with a
+write conditional on the head it read, so concurrent appends to one chain are serialized here
+and never fork it; a claim whose event could not be written is given back if nobody claimed past it.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from botocore.exceptions import ClientError
+
+from custody.declared.settings import Settings
+from custody.platform.aws import clients
+from custody.stores import dynamo
+
+TABLE: Final = "audit_chains"
+
+
+class AuditChainsTable:
+    def __init__(self, settings: Settings) -> None:
+        self.table = settings.table(TABLE)
+
+    def head(self, chain_id: str, *, consistent: bool = True) -> dict[str, Any] | None:
+        """The chain's head item, or None for a chain not started."""
+        return dynamo.get(self.table, {"chain_id": chain_id}, consistent=consistent)
+
+    def claim(self, chain_id: str, seq: int, event_hash: str, at: str, previous_seq: int | None) -> bool:
+        """Make `seq` the chain's head if the head is still `previous_seq` (None: the chain is new).
+
+        Returns False when another writer moved the head first (nothing written).
+        """
+        condition = "attribute_not_exists(chain_id)" if previous_seq is None else "seq = :previous"
+        values: dict[str, Any] = {":seq": seq, ":hash": event_hash, ":at": at}
+        if previous_seq is not None:
+            values[":previous"] = previous_seq
+        try:
+            clients.dynamodb().update_item(
+                TableName=self.table,
+                Key=dynamo.to_item({"chain_id": chain_id}),
+                UpdateExpression="SET seq = :seq, #hash = :hash, updated_at = :at",
+                ConditionExpression=condition,
+                ExpressionAttributeNames={"#hash": "hash"},
+                ExpressionAttributeValues=dynamo.to_values(values),
+            )
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def release(self, chain_id: str, seq: int, previous: dict[str, Any] | None) -> None:
+        """Put the head back to `previous` (None: remove the chain) if it is still `seq`.
+
+        Raises what DynamoDB raised (the caller decides whether a gap is worth failing over).
+        """
+        claimed = dynamo.to_values({":seq": seq})
+        if previous:
+            clients.dynamodb().put_item(
+                TableName=self.table,
+                Item=dynamo.to_item(previous),
+                ConditionExpression="seq = :seq",
+                ExpressionAttributeValues=claimed,
+            )
+        else:
+            clients.dynamodb().delete_item(
+                TableName=self.table,
+                Key=dynamo.to_item({"chain_id": chain_id}),
+                ConditionExpression="seq = :seq",
+                ExpressionAttributeValues=claimed,
+            )

@@ -1,0 +1,61 @@
+"""The `staff_access` store: a customer's need-to-know grants and every staff read, in their partition.
+
+Items are keyed `(subject_id, access_key)`: `grant#<grant id>` for a grant (its purpose,
+ticket, categories, status, expiry, who asked and who approved), `read#<time>#<read id>` for a
+read (who, when, grant, purpose, ticket, categories). The customer sees them in their access
+report; erasure deletes the partition with the rest of their data.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from botocore.exceptions import ClientError
+
+from custody.declared.settings import Settings
+from custody.platform.aws import clients
+from custody.stores import dynamo
+
+TABLE: Final = "staff_access"
+GRANT_PREFIX: Final = "grant#"
+READ_PREFIX: Final = "read#"
+
+
+class StaffAccessTable:
+    def __init__(self, settings: Settings) -> None:
+        self.table = settings.table(TABLE)
+
+    def add_grant(self, item: dict[str, Any]) -> None:
+        """Record a new grant (its `access_key` is `grant#<id>`; refused if that key exists)."""
+        clients.dynamodb().put_item(
+            TableName=self.table, Item=dynamo.to_item(item), ConditionExpression="attribute_not_exists(access_key)"
+        )
+
+    def grant(self, subject_id: str, grant_id: str) -> dict[str, Any] | None:
+        return dynamo.get(self.table, {"subject_id": subject_id, "access_key": GRANT_PREFIX + grant_id})
+
+    def approve(
+        self, subject_id: str, grant_id: str, *, pending: str, active: str, officer: str, at: str, expires_at: int
+    ) -> bool:
+        """Move a grant from `pending` to `active`; False when it was no longer pending (nothing written)."""
+        try:
+            clients.dynamodb().update_item(
+                TableName=self.table,
+                Key=dynamo.to_item({"subject_id": subject_id, "access_key": GRANT_PREFIX + grant_id}),
+                UpdateExpression="SET #status = :active, approved_by = :officer, approved_at = :at, expires_at = :exp",
+                ConditionExpression="#status = :pending",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues=dynamo.to_values(
+                    {":active": active, ":pending": pending, ":officer": officer, ":at": at, ":exp": expires_at}
+                ),
+            )
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def add_read(self, subject_id: str, at: str, read_id: str, values: dict[str, Any]) -> None:
+        """Record one staff read in the customer's access log (`read#<at>#<read id>`)."""
+        item = {"subject_id": subject_id, "access_key": f"{READ_PREFIX}{at}#{read_id}", "kind": "read", **values}
+        clients.dynamodb().put_item(TableName=self.table, Item=dynamo.to_item(item))

@@ -1,0 +1,134 @@
+"""The `subject_keys` store: each customer's data key, wrapped by the KMS data key.
+
+Item: `{subject_id, key_version, wrapped_key (bytes), wrapping_key_id, created_at}`. Deleting
+it is crypto-shredding: every copy of the customer's data that cannot be deleted item by item
+(PITR, backups) becomes unreadable. The table is excluded from AWS Backup and keeps the shortest
+PITR window, which bounds when a shredded key is gone everywhere.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Final
+
+from botocore.exceptions import ClientError
+
+from custody.declared import datamap
+from custody.declared.clock import now_iso
+from custody.declared.settings import Settings
+from custody.platform.aws import Clients, clients
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef, TransactWriteItemTypeDef
+
+TABLE: Final = "subject_keys"
+
+
+def _key_store() -> datamap.TableStore:
+    store = datamap.store(TABLE)
+    if not isinstance(store, datamap.TableStore):
+        raise TypeError(f"The data map must declare {TABLE!r} as a table.")
+    return store
+
+
+PARTITION: Final = _key_store().partition_key
+SORT: Final = _key_store().sort_key
+
+
+class SubjectKeysTable:
+    """`aws`: the clients to use (the keyring's; tests give it their own)."""
+
+    def __init__(self, settings: Settings, aws: Clients = clients) -> None:
+        self.table = settings.table(TABLE)
+        self._aws = aws
+
+    def new_key(self, subject_id: str, version: str, wrapped: bytes, wrapping_key_id: str) -> TransactWriteItemTypeDef:
+        """The transaction item that stores a new key (refused if the customer has one)."""
+        return {
+            "Put": {
+                "TableName": self.table,
+                "Item": self._item(subject_id, version, wrapped, wrapping_key_id),
+                "ConditionExpression": "attribute_not_exists(#pk)",
+                "ExpressionAttributeNames": {"#pk": PARTITION},
+            }
+        }
+
+    def add(self, subject_id: str, version: str, wrapped: bytes, wrapping_key_id: str) -> bool:
+        """Store a new key on its own; False when the customer already had one (a race another create won)."""
+        try:
+            self._aws.dynamodb().put_item(
+                TableName=self.table,
+                Item=self._item(subject_id, version, wrapped, wrapping_key_id),
+                ConditionExpression="attribute_not_exists(#pk)",
+                ExpressionAttributeNames={"#pk": PARTITION},
+            )
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                raise
+            return False
+        return True
+
+    def wrapped(self, subject_id: str, version: str) -> bytes | None:
+        """The wrapped key of that version (consistent read), or None."""
+        found = self._aws.dynamodb().get_item(TableName=self.table, Key=_key(subject_id, version), ConsistentRead=True)
+        item = found.get("Item")
+        value = item.get("wrapped_key", {}).get("B") if item else None
+        return bytes(value) if value else None
+
+    def exists(self, subject_id: str, version: str) -> bool:
+        """Whether that version is stored (reads the key attribute only)."""
+        found = self._aws.dynamodb().get_item(
+            TableName=self.table,
+            Key=_key(subject_id, version),
+            ConsistentRead=True,
+            ProjectionExpression="#pk",
+            ExpressionAttributeNames={"#pk": PARTITION},
+        )
+        return "Item" in found
+
+    def versions(self, subject_id: str) -> list[AttributeValueTypeDef]:
+        """Every stored version of the customer's key (their sort keys)."""
+        versions: list[AttributeValueTypeDef] = []
+        pages = (
+            self._aws.dynamodb()
+            .get_paginator("query")
+            .paginate(
+                TableName=self.table,
+                KeyConditionExpression="#pk = :sid",
+                ExpressionAttributeNames={"#pk": PARTITION, "#sk": SORT},
+                ExpressionAttributeValues={":sid": {"S": subject_id}},
+                ProjectionExpression="#sk",
+                ConsistentRead=True,
+            )
+        )
+        for page in pages:
+            versions.extend(item[SORT] for item in page.get("Items", []))
+        return versions
+
+    def delete(self, subject_id: str, version: AttributeValueTypeDef) -> bool:
+        """Delete one version; False when it was already gone (a concurrent shred got there first)."""
+        try:
+            self._aws.dynamodb().delete_item(
+                TableName=self.table,
+                Key={PARTITION: {"S": subject_id}, SORT: version},
+                ConditionExpression="attribute_exists(#pk)",
+                ExpressionAttributeNames={"#pk": PARTITION},
+            )
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                raise
+            return False
+        return True
+
+    @staticmethod
+    def _item(subject_id: str, version: str, wrapped: bytes, wrapping_key_id: str) -> dict[str, AttributeValueTypeDef]:
+        return {
+            PARTITION: {"S": subject_id},
+            SORT: {"S": version},
+            "wrapped_key": {"B": wrapped},
+            "wrapping_key_id": {"S": wrapping_key_id},
+            "created_at": {"S": now_iso()},
+        }
+
+
+def _key(subject_id: str, version: str) -> dict[str, AttributeValueTypeDef]:
+    return {PARTITION: {"S": subject_id}, SORT: {"S": version}}
