@@ -7,7 +7,7 @@ custody retention sweep [--now T]                          run the sweep once (a
 Against AWS with your credentials (settings from `CUSTODY_*` variables, as the operator commands),
 or with `--local` against the running local stack. `--now` travels in time (the local stack's
 customers are all recent): e.g. `custody retention sweep --local --now 2030-01-01T00:00:00Z`.
-Every date comes from custody.retention.schedule; nothing printed is personal data.
+Every date comes from custody.declared.retention; nothing printed is personal data.
 """
 
 from __future__ import annotations

@@ -6,9 +6,8 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from custody.declared import clock, datamap
+from custody.declared import clock, datamap, retention
 from custody.declared.settings import Settings
-from custody.retention import schedule
 from custody.stores import subjects
 
 SETTINGS = Settings(
@@ -27,17 +26,17 @@ def at(text: str) -> datetime:
 
 def test_due_exactly_at_the_boundary_and_not_a_microsecond_before() -> None:
     last = at("2026-03-01T10:00:00Z")
-    due = schedule.disposal_due(last, SETTINGS)
+    due = retention.disposal_due(last, SETTINGS)
     assert clock.iso(due) == "2029-02-28T10:00:00.000Z"  # 1095 days, not three calendar years
-    assert schedule.is_due(last, due, SETTINGS)
-    assert not schedule.is_due(last, due - timedelta(microseconds=1), SETTINGS)
-    assert schedule.inactivity_cutoff(due, SETTINGS) == last
+    assert retention.is_due(last, due, SETTINGS)
+    assert not retention.is_due(last, due - timedelta(microseconds=1), SETTINGS)
+    assert retention.inactivity_cutoff(due, SETTINGS) == last
 
 
 def test_a_leap_day_is_counted_as_a_day() -> None:
     # 2028 is a leap year: 1095 days from 2027-03-01 ends on 2030-02-28, from 2026-03-01 on 2029-02-28.
-    assert clock.iso(schedule.disposal_due(at("2027-03-01T00:00:00Z"), SETTINGS)) == "2030-02-28T00:00:00.000Z"
-    assert clock.iso(schedule.disposal_due(at("2028-02-29T12:00:00Z"), SETTINGS)) == "2031-02-28T12:00:00.000Z"
+    assert clock.iso(retention.disposal_due(at("2027-03-01T00:00:00Z"), SETTINGS)) == "2030-02-28T00:00:00.000Z"
+    assert clock.iso(retention.disposal_due(at("2028-02-29T12:00:00Z"), SETTINGS)) == "2031-02-28T12:00:00.000Z"
 
 
 def test_offsets_are_normalised_to_utc_and_naive_moments_refused() -> None:
@@ -58,16 +57,20 @@ def test_the_millisecond_format_is_what_subjects_write_and_compares_as_text() ->
 
 
 def test_months_through_crosses_year_ends_and_is_empty_backwards() -> None:
-    assert schedule.months_through("2026-11", "2027-02") == ["2026-11", "2026-12", "2027-01", "2027-02"]
-    assert schedule.months_through("2026-05", "2026-05") == ["2026-05"]
-    assert schedule.months_through("2027-01", "2026-12") == []
+    assert retention.months_through("2026-11", "2027-02") == ["2026-11", "2026-12", "2027-01", "2027-02"]
+    assert retention.months_through("2026-05", "2026-05") == ["2026-05"]
+    assert retention.months_through("2027-01", "2026-12") == []
+
+
+def _due_buckets(now: datetime) -> list[str]:
+    return subjects.due_buckets(retention.inactivity_cutoff(now, SETTINGS), SETTINGS.activity_epoch_month)
 
 
 def test_due_buckets_reach_the_cutoff_month_in_every_shard() -> None:
     now = at("2029-01-01T00:00:00Z")  # cutoff 2026-01-02: only January 2026
-    assert schedule.due_buckets(now, SETTINGS) == [f"2026-01#{shard}" for shard in range(datamap.ACTIVITY_SHARDS)]
-    assert schedule.due_buckets(at("2028-12-01T00:00:00Z"), SETTINGS) == []  # cutoff 2025-12-02: before the epoch
-    later = schedule.due_buckets(at("2029-03-31T00:00:00Z"), SETTINGS)  # cutoff 2026-04-01
+    assert _due_buckets(now) == [f"2026-01#{shard}" for shard in range(datamap.ACTIVITY_SHARDS)]
+    assert _due_buckets(at("2028-12-01T00:00:00Z")) == []  # cutoff 2025-12-02: before the epoch
+    later = _due_buckets(at("2029-03-31T00:00:00Z"))  # cutoff 2026-04-01
     assert len(later) == 4 * datamap.ACTIVITY_SHARDS
     assert later[-1].startswith("2026-04#")
 
@@ -83,18 +86,18 @@ def test_the_shard_is_stable_and_spreads() -> None:
 
 def test_unrecoverable_after_is_the_key_store_window_plus_the_cache_lifetime() -> None:
     shredded = at("2026-12-31T23:58:00Z")
-    assert clock.iso(schedule.unrecoverable_after(shredded, SETTINGS)) == "2027-01-02T00:03:00.000Z"
+    assert clock.iso(retention.unrecoverable_after(shredded, SETTINGS)) == "2027-01-02T00:03:00.000Z"
 
 
 def test_copies_expire_by_the_longer_of_backups_and_pitr() -> None:
     erased = at("2026-02-28T00:00:00Z")
-    assert clock.iso(schedule.copies_expire_by(erased, SETTINGS)) == "2026-04-04T00:00:00.000Z"
+    assert clock.iso(retention.copies_expire_by(erased, SETTINGS)) == "2026-04-04T00:00:00.000Z"
     longer = SETTINGS.model_copy(update={"backup_retention_days": 90, "pitr_recovery_days": 7})
-    assert schedule.copies_expire_by(erased, longer) == erased + timedelta(days=90)
+    assert retention.copies_expire_by(erased, longer) == erased + timedelta(days=90)
 
 
 def test_every_category_with_a_retention_period_has_a_mechanism_that_enforces_it() -> None:
-    standing = {policy.store: policy for policy in schedule.standing_policies(SETTINGS)}
+    standing = {policy.store: policy for policy in retention.standing_policies(SETTINGS)}
     assert "none wired" not in {policy.mechanism for policy in standing.values()}
     assert standing["interactions"].days == datamap.INTERACTION_RETENTION_DAYS
     assert standing["exports"].days == datamap.EXPORT_RETENTION_DAYS
@@ -110,7 +113,7 @@ def test_every_erasure_reason_has_a_policy() -> None:
     from custody.stores.requests import ErasureReason
 
     for reason in ErasureReason:
-        policy = schedule.policy_of(reason.value)
+        policy = retention.policy_of(reason.value)
         assert policy["version"] == datamap.RETENTION_POLICY_VERSION
         assert policy["policy"]
         assert ":" not in policy["policy"]

@@ -15,7 +15,7 @@
   certificates the requests carry: ids, reasons, counts and dates — never personal data.
 * The **plan** lists who is due next and when, and the standing rules (TTL, lifecycle, backups).
 
-Dates come from `custody.retention.schedule`, the one place they are computed.
+Dates come from `custody.declared.retention`, the one place they are computed.
 """
 
 from __future__ import annotations
@@ -26,11 +26,11 @@ from datetime import datetime, timedelta
 from typing import Any, Final
 
 from custody.audit.ledger import AuditLedger
-from custody.declared import clock, datamap
+from custody.declared import clock, datamap, retention
 from custody.declared.errors import Conflict, Forbidden
 from custody.declared.settings import Settings
 from custody.erasure.starter import RETENTION_ACTOR, ErasureStarter
-from custody.retention import schedule
+from custody.stores import subjects
 from custody.stores.requests import OPEN_STATUSES, RequestsTable, RequestStatus
 from custody.stores.subjects import SubjectRegistry, SubjectStatus
 
@@ -75,14 +75,16 @@ class RetentionSweep:
 
     def candidates(self, now: datetime) -> Iterator[tuple[str, Candidate | None]]:
         """(bucket, candidate) for every index entry due at `now`; (bucket, None) once per bucket queried."""
-        cutoff = clock.iso(schedule.inactivity_cutoff(now, self.settings))
-        for bucket in schedule.due_buckets(now, self.settings):
+        cutoff = clock.iso(retention.inactivity_cutoff(now, self.settings))
+        for bucket in subjects.due_buckets(
+            retention.inactivity_cutoff(now, self.settings), self.settings.activity_epoch_month
+        ):
             yield bucket, None
             for item in self.subjects.inactive_since(bucket, cutoff):
                 yield bucket, Candidate(str(item["subject_id"]), bucket, str(item["last_active_at"]))
 
     def run(self, now: datetime) -> SweepReport:
-        cutoff = schedule.inactivity_cutoff(now, self.settings)
+        cutoff = retention.inactivity_cutoff(now, self.settings)
         report = SweepReport(cutoff=clock.iso(cutoff))
         for _, candidate in self.candidates(now):
             if candidate is None:
@@ -113,7 +115,7 @@ class RetentionSweep:
         if subject.status is not SubjectStatus.ACTIVE or subject.pending_erasure:
             self.subjects.leave_inactivity_index(candidate.subject_id, candidate.bucket)
             return None
-        if subject.last_active_at is None or not schedule.is_due(
+        if subject.last_active_at is None or not retention.is_due(
             clock.parse(subject.last_active_at), now, self.settings
         ):
             return None  # the index lags a newer activity: not due
@@ -171,13 +173,13 @@ def register_entry(item: dict[str, Any], settings: Settings) -> dict[str, Any]:
         "request_id": item["request_id"],
         "subject_id": item.get("subject_id"),  # opaque: its link to a person was erased with the identity
         "reason": reason,
-        **schedule.policy_of(reason),
+        **retention.policy_of(reason),
         "requested_at": item["created_at"],
         "destroyed_at": destroyed_at,
         "stores": {name: int(count) for name, count in (certificate.get("stores") or {}).items()},
         "verification": "passed: nothing remained in any store" if completed else f"not certified: {item['status']}",
         "unrecoverable_after": certificate.get("unrecoverable_after"),
-        "copies_expire_by": clock.iso(schedule.copies_expire_by(clock.parse(destroyed_at), settings))
+        "copies_expire_by": clock.iso(retention.copies_expire_by(clock.parse(destroyed_at), settings))
         if destroyed_at
         else None,
         "certificate_digest": item.get("certificate_digest"),
@@ -195,7 +197,7 @@ def plan(settings: Settings, now: datetime, horizon_days: int = 30, limit: int =
     for _, candidate in sweep.candidates(horizon):
         if candidate is None:
             continue
-        due_at = schedule.disposal_due(clock.parse(candidate.last_active_at), settings)
+        due_at = retention.disposal_due(clock.parse(candidate.last_active_at), settings)
         due.append(
             {
                 "subject_id": candidate.subject_id,
@@ -212,5 +214,5 @@ def plan(settings: Settings, now: datetime, horizon_days: int = 30, limit: int =
         "inactivity_days": settings.inactivity_days,
         "policy_version": datamap.RETENTION_POLICY_VERSION,
         "customers_due": sorted(due, key=lambda entry: (entry["due_at"], entry["subject_id"])),
-        "standing": [asdict(policy) for policy in schedule.standing_policies(settings)],
+        "standing": [asdict(policy) for policy in retention.standing_policies(settings)],
     }

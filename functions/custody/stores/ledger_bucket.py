@@ -6,16 +6,24 @@ overwrite or delete before its retention ends. Writers may only put: they cannot
 
 from __future__ import annotations
 
+from typing import Final
+
 from custody.declared import naming
 from custody.declared.settings import Settings
 from custody.platform.aws import clients
 
+BUCKET: Final = naming.AUDIT_BUCKET
+
 
 class LedgerBucket:
     def __init__(self, settings: Settings) -> None:
-        self.bucket = settings.bucket(naming.AUDIT_BUCKET)
+        self.bucket = settings.bucket(BUCKET)
 
     def put(self, key: str, body: bytes) -> None:
+        """Write `body` (JSON bytes) at `key` once; S3 verifies the SHA-256 checksum it is sent.
+
+        Raises botocore's `ClientError` when S3 refuses (Object Lock refuses an existing key's overwrite).
+        """
         clients.s3().put_object(
             Bucket=self.bucket, Key=key, Body=body, ContentType="application/json", ChecksumAlgorithm="SHA256"
         )

@@ -23,6 +23,7 @@ from botocore.exceptions import ClientError
 from custody.declared import clock, datamap
 from custody.declared.clock import now_iso
 from custody.declared.errors import Conflict, CustodyError, Forbidden
+from custody.declared.retention import months_through
 from custody.declared.settings import Settings
 from custody.platform.aws import clients
 from custody.stores import dynamo
@@ -90,6 +91,16 @@ def activity_shard(subject_id: str) -> int:
 def activity_bucket(subject_id: str, moment: datetime) -> str:
     """The inactivity index's partition for a subject active at `moment`: `YYYY-MM#<shard>`."""
     return f"{activity_month(moment)}#{activity_shard(subject_id)}"
+
+
+def due_buckets(cutoff: datetime, epoch_month: str) -> list[str]:
+    """Every inactivity index partition that can hold a subject last active at or before `cutoff`.
+
+    Months from `epoch_month` (`YYYY-MM`, the first month the index was written) to the cutoff's
+    month, both included, each in every shard; empty when the cutoff is before the epoch.
+    """
+    months = months_through(epoch_month, activity_month(cutoff))
+    return [f"{month}#{shard}" for month in months for shard in range(datamap.ACTIVITY_SHARDS)]
 
 
 class SubjectRegistry:

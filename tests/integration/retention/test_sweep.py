@@ -17,10 +17,10 @@ from typing import Any, TypeVar
 import pytest
 
 from custody.audit.ledger import CLAIMED_HEADS
-from custody.declared import clock, datamap
+from custody.declared import clock, datamap, retention
 from custody.declared.settings import Settings
-from custody.retention import disposal, schedule
-from custody.stores import dynamo
+from custody.retention import disposal
+from custody.stores import dynamo, subjects
 from custody.stores.requests import ErasureReason, ErasureRequest, RequestsTable
 from custody.stores.subjects import Subject, SubjectRegistry
 from devstack import cli, retention_cli
@@ -41,7 +41,7 @@ def _as_retention(work: Callable[..., _T], *args: Any) -> _T:
 
 
 def _past_the_period(settings: Settings, last_active: datetime) -> datetime:
-    return schedule.disposal_due(last_active, settings) + timedelta(hours=1)
+    return retention.disposal_due(last_active, settings) + timedelta(hours=1)
 
 
 def _subject(settings: Settings, travel: Travel, moment: datetime) -> str:
@@ -94,7 +94,7 @@ def test_an_inactive_customer_is_erased_with_reason_retention_and_an_active_one_
     assert item["status"] == "completed"
     assert item["reason"] == item["certificate"]["reason"] == "retention"
     assert item["certificate"]["unrecoverable_after"] == clock.iso(
-        schedule.unrecoverable_after(clock.parse(item["key_shredded_at"]), settings)
+        retention.unrecoverable_after(clock.parse(item["key_shredded_at"]), settings)
     )
     subjects = SubjectRegistry(settings)
     assert subjects.load(inactive.subject_id).status.value == "erased"
@@ -135,7 +135,11 @@ def test_a_second_run_starts_nothing_and_the_sweep_only_queries_the_index(
     assert subject_id not in _due_in_index(settings, sweep_at)
     assert calls["dynamodb.Scan"] == 0
     assert calls["sfn.StartExecution"] == 0
-    assert calls["dynamodb.Query"] == again.buckets_queried == len(schedule.due_buckets(sweep_at, settings))
+    assert (
+        calls["dynamodb.Query"]
+        == again.buckets_queried
+        == len(subjects.due_buckets(retention.inactivity_cutoff(sweep_at, settings), settings.activity_epoch_month))
+    )
 
 
 def test_the_sweep_is_bounded_and_the_next_run_continues(
@@ -244,7 +248,7 @@ def test_the_cli_plans_sweeps_and_lists_the_register(
     monkeypatch.setattr(retention_cli, "settings_for", lambda local, state_dir: settings)
     moment = NOW + timedelta(days=200)
     subject_id = _subject(settings, active_at, moment)
-    due = schedule.disposal_due(clock.parse(clock.iso(moment)), settings)
+    due = retention.disposal_due(clock.parse(clock.iso(moment)), settings)
     before = clock.iso(due - timedelta(days=10))
     assert cli.main(["retention", "plan", "--now", before, "--json"], configure_logging=False) == 0
     plan = json.loads(capsys.readouterr().out)

@@ -11,11 +11,10 @@ from __future__ import annotations
 from typing import Any
 
 from custody.audit.ledger import GENESIS, AuditLedger
-from custody.declared import clock, datamap, workflow
+from custody.declared import clock, datamap, retention, workflow
 from custody.erasure.contract import CertifyInput, CertifyOutput
 from custody.erasure.plan import stores_in_scope
 from custody.erasure.steps.context import StepContext
-from custody.retention import schedule
 from custody.stores.requests import PROCESSOR_OUTCOMES, ErasureRequest, ProcessorOutcome, RequestStatus
 from custody.stores.subjects import SubjectStatus
 
@@ -66,9 +65,9 @@ def _close(context: StepContext, request: ErasureRequest) -> None:
 
 
 def _unrecoverable_after(context: StepContext, shredded_at: Any, completed_at: Any) -> str:
-    """Computed where every retention date is (`custody.retention.schedule`), from the shred time."""
+    """Computed where every retention date is (`custody.declared.retention`), from the shred time."""
     shredded = clock.parse(str(shredded_at)) if shredded_at else completed_at
-    return clock.iso(schedule.unrecoverable_after(shredded, context.settings))
+    return clock.iso(retention.unrecoverable_after(shredded, context.settings))
 
 
 def _outcome_counts(outcomes: dict[str, Any]) -> dict[str, int]:

@@ -1,7 +1,8 @@
 """Retention dates, computed in one place: when data becomes due, and when its last copy is gone.
 
 Used by the erasure certificate (`unrecoverable_after`), the disposal register, the retention
-sweep (who is due) and `custody retention plan`. Pure functions of the settings and a moment:
+sweep (who is due; `custody.stores.subjects.due_buckets` turns the cutoff into index partitions)
+and `custody retention plan`. Pure functions of the settings and a moment:
 no AWS call, no clock read — callers pass `now`, so tests travel in time without sleeping.
 
 All moments are timezone-aware UTC and print in the one format (`custody.declared.clock`). "Inactive past the
@@ -16,7 +17,6 @@ from datetime import datetime, timedelta
 
 from custody.declared import datamap
 from custody.declared.settings import Settings
-from custody.stores.subjects import activity_month
 
 # --- customers: inactivity -------------------------------------------------------------------
 
@@ -44,12 +44,6 @@ def months_through(first: str, last: str) -> list[str]:
         months.append(f"{year:04d}-{month:02d}")
         year, month = (year + 1, 1) if month == 12 else (year, month + 1)
     return months
-
-
-def due_buckets(now: datetime, settings: Settings) -> list[str]:
-    """Every index partition that can hold a due customer: epoch month to the cutoff's month, all shards."""
-    months = months_through(settings.activity_epoch_month, activity_month(inactivity_cutoff(now, settings)))
-    return [f"{month}#{shard}" for month in months for shard in range(datamap.ACTIVITY_SHARDS)]
 
 
 # --- after erasure: copies -------------------------------------------------------------------
