@@ -1,4 +1,4 @@
-"""Operator commands against the served stack, run as the console script an operator would run."""
+"""The `ops` commands against the served stack, run as the console script an operator would run."""
 
 from __future__ import annotations
 
@@ -12,13 +12,13 @@ import uuid
 from typing import Any
 
 from devstack.paths import REPO_ROOT
-from tests.e2e.test_cli import _custody, _get
+from tests.e2e.test_local_commands import _custody, _get
 from tests.integration.conftest import ServedStack
 
 
 def _operator(served_stack: ServedStack, *args: str) -> subprocess.CompletedProcess[str]:
     """In its own process: `--local` points that process's AWS clients at the served stack."""
-    command = [sys.executable, "-m", "devstack.cli", *args, "--local", "--state-dir", str(served_stack.state_dir)]
+    command = [sys.executable, "-m", "ops.cli", *args, "--local", "--state-dir", str(served_stack.state_dir)]
     return subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=120, check=False)  # noqa: S603
 
 
