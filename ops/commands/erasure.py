@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import argparse
 
+from botocore.exceptions import ClientError
+
 from custody.declared.settings import Settings
 from custody.platform import aws
 from ops.failures import OperatorError
@@ -26,11 +28,22 @@ def cmd_restore_guard(args: argparse.Namespace, target: Target) -> int:
     names = [store.name for store in datamap.table_stores()]
     if args.store not in names:
         raise OperatorError(f"--store must name a table store of the data map: {', '.join(names)}")
+    _require_table(target, args.table)
     report = restore_guard.guard(target.settings, args.table, args.store)
     print(f"restored table:        {report.table} (a copy of {report.store})")
     print(f"erased subjects:       {report.subjects_checked}")
     print(f"items removed:         {report.items_removed}")
     return 0
+
+
+def _require_table(target: Target, table: str) -> None:
+    """`OperatorError` unless `table` exists: a guard over no table would report 0 items removed."""
+    try:
+        target.clients("dynamodb").describe_table(TableName=table)
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") != "ResourceNotFoundException":
+            raise
+        raise OperatorError(f"no table {table} in {target.where}") from None
 
 
 def cmd_erasure_rerun(args: argparse.Namespace, target: Target) -> int:
