@@ -209,54 +209,52 @@ def _stubbed_target(monkeypatch: pytest.MonkeyPatch, program: Callable[[dict[str
     monkeypatch.setattr(target, "resolve", lambda args: place)
 
 
-def test_access_denied_is_one_line_naming_the_call(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    _stubbed_target(
-        monkeypatch,
-        lambda stub: stub["s3"].add_client_error(
-            "list_object_versions", "AccessDenied", "User: arn:aws:sts::111122223333:assumed-role/x is not authorized"
+@pytest.mark.parametrize(
+    ("argv", "service", "operation", "code", "message", "said"),
+    [
+        pytest.param(
+            ["audit", "show", REQUEST_ID],
+            "s3",
+            "list_object_versions",
+            "AccessDenied",
+            "User: arn:aws:sts::111122223333:assumed-role/x is not authorized",
+            "access denied to ListObjectVersions in AWS account 111122223333 (eu-west-1): "
+            "User: arn:aws:sts::111122223333:assumed-role/x is not authorized",
+            id="access denied",
         ),
-    )
-    assert _run(["audit", "show", REQUEST_ID], capsys) == (
-        2,
-        "",
-        "custody: access denied to ListObjectVersions in AWS account 111122223333 (eu-west-1): "
-        "User: arn:aws:sts::111122223333:assumed-role/x is not authorized\n",
-    )
-
-
-def test_a_missing_bucket_says_where_it_looked_and_what_to_check(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    _stubbed_target(
-        monkeypatch,
-        lambda stub: stub["s3"].add_client_error(
-            "list_object_versions", "NoSuchBucket", "The specified bucket does not exist", 404
+        pytest.param(
+            ["audit", "verify", "--all"],
+            "s3",
+            "list_object_versions",
+            "NoSuchBucket",
+            "The specified bucket does not exist",
+            "ListObjectVersions: The specified bucket does not exist in AWS account 111122223333 (eu-west-1) "
+            "(check the region and CUSTODY_RESOURCE_PREFIX)",
+            id="no bucket",
         ),
-    )
-    assert _run(["audit", "verify", "--all"], capsys) == (
-        2,
-        "",
-        "custody: ListObjectVersions: The specified bucket does not exist in AWS account 111122223333 (eu-west-1) "
-        "(check the region and CUSTODY_RESOURCE_PREFIX)\n",
-    )
-
-
-def test_restore_guard_refuses_a_table_that_does_not_exist(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    _stubbed_target(
-        monkeypatch,
-        lambda stub: stub["dynamodb"].add_client_error(
-            "describe_table", "ResourceNotFoundException", "Requested resource not found", 400
+        pytest.param(
+            ["restore-guard", "--table", "nope", "--store", "profiles"],
+            "dynamodb",
+            "describe_table",
+            "ResourceNotFoundException",
+            "Requested resource not found",
+            "no table nope in AWS account 111122223333 (eu-west-1)",
+            id="no table",
         ),
-    )
-    assert _run(["restore-guard", "--table", "nope", "--store", "profiles"], capsys) == (
-        2,
-        "",
-        "custody: no table nope in AWS account 111122223333 (eu-west-1)\n",
-    )
+    ],
+)
+def test_a_refused_or_missing_resource_is_one_line_naming_it(
+    argv: list[str],
+    service: str,
+    operation: str,
+    code: str,
+    message: str,
+    said: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    _stubbed_target(monkeypatch, lambda stub: stub[service].add_client_error(operation, code, message))
+    assert _run(argv, capsys) == (2, "", f"custody: {said}\n")
 
 
 def _client_error(code: str, message: str = "", **error: str) -> ClientError:
