@@ -99,7 +99,8 @@ def local(state_dir: Path) -> Target:
 
 
 def deployed(role_arn: str | None = None) -> Target:
-    """The deployed stack, as the caller (or as `role_arn`, assumed first). One STS call at most.
+    """The deployed stack, as the caller (or as `role_arn`, assumed first). The account is looked up
+    (STS) once, unless CUSTODY_ERASURE_STATE_MACHINE_ARN and CUSTODY_BUCKET_QUALIFIER are both set.
 
     Raises `OperatorError`: no region configured, no or unusable credentials, the role refused.
     """

@@ -33,6 +33,8 @@ class AuditorReader:
         self.bucket = settings.bucket(naming.AUDIT_BUCKET)
 
     def chain(self, chain_id: str, *, with_history: bool = True) -> Chain:
+        """Every version under `ledger/<chain_id>/`, the chain head and (`with_history`) the request's
+        executions. An unknown id gives an empty `Chain`; a refused or missing bucket raises `ClientError`."""
         chain = Chain(chain_id)
         for key, versions, deleted in self._versions(f"{LEDGER_PREFIX}/{chain_id}/"):
             _file(chain, key, versions, deleted)

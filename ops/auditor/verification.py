@@ -15,6 +15,7 @@ WORKFLOW_ACTOR: Final = "erasure-workflow"
 
 
 def verify(chain: Chain) -> Verification:
+    """The verdict on `chain`: its length, head and attested certificate, and every finding (none: ok)."""
     findings: list[Finding] = []
     findings += _object_findings(chain)
     events = chain.latest_events()
