@@ -422,13 +422,14 @@ def auditor_view(journey: Journey) -> str:
         raise StepFailed(f"the execution history holds personal values: {', '.join(leaked)}")
     journey.say("the history holds ids, counts and statuses only: none of the submitted values")
     from custody.declared.settings import Settings
-    from devstack.audit_cli import inspect
-    from devstack.audit_report import render_text
+    from ops.auditor.reader import AuditorReader  # the auditor's own tools: devstack's one use of ops
+    from ops.auditor.report import render_text
+    from ops.auditor.verification import verify
 
     settings = Settings.from_env(journey.info.resources.environment)
-    chain, verification = inspect(
-        settings, client_factory(journey.info.region, journey.info.aws_endpoint_url), journey.request_id
-    )
+    clients = client_factory(journey.info.region, journey.info.aws_endpoint_url)
+    chain = AuditorReader(settings, clients).chain(journey.request_id)
+    verification = verify(chain)
     if not chain.events:
         raise StepFailed("the audit ledger holds no events for the request")
     journey.say(f"custody audit show {journey.request_id} --local --brief (abbreviated):")

@@ -153,7 +153,7 @@ def _start_served(state_dir: Path) -> tuple[subprocess.Popen[bytes], Path]:
     command = [
         sys.executable,
         "-m",
-        "devstack.cli",
+        "ops.cli",
         "-v",
         "local",
         "up",

@@ -20,9 +20,10 @@ import pytest
 from custody.declared.settings import Settings
 from custody.erasure.starter import ErasureStarter
 from custody.stores.requests import RequestsTable
-from devstack.audit_trail import AuditorReader, verify
 from devstack.faults import Crash, FaultInjector, FaultPlan
 from devstack.paths import REPO_ROOT
+from ops.auditor.reader import AuditorReader
+from ops.auditor.verification import verify
 from tests.integration.conftest import LocalStack
 from tests.integration.erasure.conftest import PROFILE, Customer, history, wait_for_execution
 from tests.robustness.conftest import report_of, residue, scaled

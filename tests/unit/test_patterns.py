@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from pydantic import Field, TypeAdapter, ValidationError
 
 ROOT = Path(__file__).resolve().parents[2]
-SOURCES = sorted([*(ROOT / "functions").rglob("*.py"), *(ROOT / "devstack").rglob("*.py")])
+SOURCES = sorted(path for package in ("functions", "ops", "devstack") for path in (ROOT / package).rglob("*.py"))
 _UNESCAPED_DOLLAR = re.compile(r"(?<!\\)\$")
 
 

@@ -10,7 +10,9 @@ import pytest
 
 from custody.declared import naming
 from custody.declared.settings import Settings
-from devstack.audit_trail import AuditorReader, Chain, Verification, verify
+from ops.auditor.chain import Chain, Verification
+from ops.auditor.reader import AuditorReader
+from ops.auditor.verification import verify
 from tests.integration.conftest import LocalStack
 from tests.integration.erasure.conftest import (
     PROFILE,

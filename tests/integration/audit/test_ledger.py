@@ -11,8 +11,8 @@ from collections import Counter
 from custody.audit.ledger import CLAIMED_HEADS, GENESIS, AuditLedger, subject_chain
 from custody.declared import datamap
 from custody.erasure.plan import stores_in_scope
-from devstack.audit_trail import verify
 from devstack.metering import counting_calls
+from ops.auditor.verification import verify
 from tests.integration.audit.conftest import Erased
 
 STORES = [store.name for store in datamap.STORES]

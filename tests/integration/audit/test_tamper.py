@@ -20,7 +20,8 @@ from botocore.exceptions import ClientError
 
 from custody.audit.ledger import AuditLedger
 from custody.declared import naming
-from devstack.audit_trail import AuditorReader, verify
+from ops.auditor.reader import AuditorReader
+from ops.auditor.verification import verify
 from tests.integration.audit.conftest import Erased
 
 

@@ -23,9 +23,9 @@ from custody.retention import disposal
 from custody.stores import dynamo, subjects
 from custody.stores.requests import ErasureReason, ErasureRequest, RequestsTable
 from custody.stores.subjects import Subject, SubjectRegistry
-from devstack import cli, retention_cli
 from devstack.iam.enforce import acting_as
 from devstack.metering import counting_calls
+from ops import cli, target
 from tests.integration.conftest import LocalStack
 from tests.integration.erasure.conftest import Customer, wait_for_execution
 
@@ -245,7 +245,8 @@ def test_the_cli_plans_sweeps_and_lists_the_register(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    monkeypatch.setattr(retention_cli, "settings_for", lambda local, state_dir: settings)
+    place = target.Target(settings, local_stack.clients, "the test's local stack", "")
+    monkeypatch.setattr(target, "resolve", lambda args: place)
     moment = NOW + timedelta(days=200)
     subject_id = _subject(settings, active_at, moment)
     due = retention.disposal_due(clock.parse(clock.iso(moment)), settings)

@@ -1,4 +1,5 @@
-"""The `custody` command and standard AWS clients against the served stack."""
+"""The local stack's `custody local` commands (devstack's plugin of `custody`) and standard AWS clients
+against the served stack."""
 
 from __future__ import annotations
 
@@ -13,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from custody.declared import catalog, datamap, naming
-from devstack import cli
 from devstack.paths import REPO_ROOT
+from ops import cli
 from tests.integration.conftest import ServedStack
 
 
@@ -64,7 +65,7 @@ def test_token_with_no_stack_running_says_how_to_start_one(tmp_path: Path) -> No
         [
             sys.executable,
             "-m",
-            "devstack.cli",
+            "ops.cli",
             "local",
             "token",
             "--email",

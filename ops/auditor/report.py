@@ -10,7 +10,7 @@ from html import escape
 from typing import Any, Final
 
 from custody.audit.ledger import AuditEvent
-from devstack.audit_trail import Chain, HistoryEvent, Verification
+from ops.auditor.chain import Chain, HistoryEvent, Verification
 
 QUIET_STATES: Final = frozenset({"ChoiceStateEntered", "PassStateEntered", "SucceedStateEntered"})
 HISTORY_WIDTH: Final = 44
@@ -56,6 +56,7 @@ def timeline(chain: Chain, *, brief: bool = False) -> list[Row]:
 
 
 def verdict(verification: Verification) -> str:
+    """One line `chain <id> VERIFIED: …`, or `… FAILED verification (n findings):` and a line per finding."""
     if verification.ok:
         return (
             f"chain {verification.chain_id} VERIFIED: {verification.events} events, head seq "
@@ -67,6 +68,7 @@ def verdict(verification: Verification) -> str:
 
 
 def render_text(chain: Chain, verification: Verification, *, brief: bool = False, limit: int | None = None) -> str:
+    """The timeline as two columns (history | ledger), at most `limit` rows, then the verdict."""
     rows = timeline(chain, brief=brief)
     shown = rows if limit is None or len(rows) <= limit else rows[: limit - 1]
     lines = [f"{'time':<12}  {'execution history':<{HISTORY_WIDTH}} | audit ledger"]

@@ -1,4 +1,4 @@
-"""`custody`: the local stack's command line (never deployed).
+"""The local stack's commands of `custody` (never deployed):
 
 custody local up                         start the stack in the foreground (Ctrl-C stops it)
 custody local token --email E            a verified customer's ID token
@@ -8,11 +8,12 @@ custody local journey                    run the customer journey against the ru
 custody local demo                       start the stack, run the journey, keep serving
 custody local smoke                      start, run the journey non-interactively, stop; exit 0 if it held
 custody openapi [--check | --write]      the merged OpenAPI document (docs/openapi.json)
-custody restore-guard --table T --store S remove erased customers from a table restored from backup
-custody erasure rerun REQUEST_ID         re-run a failed erasure as a new execution
-custody audit show|verify|report ...     the auditor's timeline, chain verification, HTML report
-custody retention plan|register|sweep    who is due next; what was destroyed; run the sweep once
-(the last four act on AWS with your credentials, or on the local stack with --local)
+
+`custody` itself is the ops package's (`ops.cli`); this module is a plugin of it, declared in
+pyproject.toml as the `devstack` entry point of the `custody.commands` group: `add_commands` adds
+the commands above, `configure_logging` quiets the emulator's loggers. A failure the user can act
+on is printed here as one line (`custody: ...`) with exit status 2. Importing this module is
+cheap: the stack's modules (moto, werkzeug) are imported when a command runs.
 """
 
 from __future__ import annotations
@@ -25,29 +26,45 @@ import tempfile
 import threading
 import time
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
 
 from devstack.paths import DEFAULT_STATE_DIR, OPENAPI_DOC
+
+if TYPE_CHECKING:
+    from devstack.resources import StackInfo
+    from devstack.stack import LocalStack
 
 
 class CliError(Exception):
     """A failure the user can act on: printed as one line, exit status 2."""
 
 
-def _configure_logging(verbose: bool) -> None:
-    logging.basicConfig(
-        level=logging.INFO if verbose else logging.WARNING,
-        format="%(asctime)s %(name)s %(message)s",
-        datefmt="%H:%M:%S",
-        stream=sys.stderr,
-    )
+Handler = Callable[[argparse.Namespace], int]
+
+
+def configure_logging(verbose: bool) -> None:
+    """The emulator's loggers (`custody` has configured the root logger; `-v` is `verbose`)."""
     logging.getLogger("devstack").setLevel(logging.INFO if verbose else logging.WARNING)
-    for noisy in ("moto", "werkzeug", "botocore", "urllib3"):
+    for noisy in ("moto", "werkzeug"):
         logging.getLogger(noisy).setLevel(logging.ERROR)
     # Powertools warns on every invocation that emitted no custom metric: not news locally.
     warnings.filterwarnings("ignore", message="No application metrics to publish")
+
+
+def _reporting(command: Handler) -> Handler:
+    """`command`, with a `CliError` printed as `custody: <message>` and exit status 2."""
+
+    def handler(args: argparse.Namespace) -> int:
+        try:
+            return command(args)
+        except CliError as error:
+            print(f"custody: {error}", file=sys.stderr)
+            return 2
+
+    return handler
 
 
 def _wait_for_interrupt() -> None:
@@ -62,10 +79,7 @@ def _wait_for_interrupt() -> None:
         pass
 
 
-def _banner(info: object) -> str:
-    from devstack.resources import StackInfo
-
-    assert isinstance(info, StackInfo)
+def _banner(info: StackInfo) -> str:
     return (
         f"CRM Custody local stack is up.\n"
         f"  API             {info.api_url}\n"
@@ -77,11 +91,8 @@ def _banner(info: object) -> str:
 
 
 def cmd_up(args: argparse.Namespace) -> int:
-    from devstack.stack import LocalStack
-
-    stack = LocalStack(api_port=args.port, aws_port=args.aws_port, state_dir=args.state_dir, time_scale=args.time_scale)
     started = time.monotonic()
-    info = _start(stack)
+    stack, info = _start(args, args.state_dir)
     try:
         print(_banner(info) + f"  stack file      {args.state_dir / 'stack.json'}", flush=True)
         print(f"Started in {time.monotonic() - started:.1f} s. Ctrl-C stops it.", flush=True)
@@ -92,13 +103,15 @@ def cmd_up(args: argparse.Namespace) -> int:
     return 0
 
 
-def _start(stack: object) -> object:
+def _start(args: argparse.Namespace, state_dir: Path) -> tuple[LocalStack, StackInfo]:
+    """A local stack started with the ports and time scale given (the stack's defaults for the rest)."""
     from devstack.server import PortInUse
     from devstack.stack import LocalStack
 
-    assert isinstance(stack, LocalStack)
+    given = {"api_port": args.port, "aws_port": args.aws_port, "time_scale": args.time_scale}
+    stack = LocalStack(state_dir=state_dir, **{name: value for name, value in given.items() if value is not None})
     try:
-        return stack.start()
+        return stack, stack.start()
     except PortInUse as error:
         raise CliError(f"{error}: stop it, or pass --port / --aws-port") from None
 
@@ -152,15 +165,10 @@ def cmd_journey(args: argparse.Namespace) -> int:
 
 def _run_with_stack(args: argparse.Namespace, state_dir: Path, keep_serving: bool, interactive: bool) -> int:
     from devstack import journey
-    from devstack.stack import LocalStack
 
-    stack = LocalStack(api_port=args.port, aws_port=args.aws_port, state_dir=state_dir, time_scale=args.time_scale)
     started = time.monotonic()
-    info = _start(stack)
+    stack, info = _start(args, state_dir)
     try:
-        from devstack.resources import StackInfo
-
-        assert isinstance(info, StackInfo)
         print(_banner(info), flush=True)
         print(f"Started in {time.monotonic() - started:.1f} s.\n", flush=True)
         outcome = journey.run(info, interactive=interactive)
@@ -188,37 +196,27 @@ def cmd_openapi(args: argparse.Namespace) -> int:
     return openapi.main([*argv, "--path", str(args.path)])
 
 
-def _parser() -> argparse.ArgumentParser:
-    from devstack.gateway import DEFAULT_PORT
-    from devstack.server import DEMO_TIME_SCALE
-    from devstack.stack import DEFAULT_AWS_PORT
-
-    parser = argparse.ArgumentParser(prog="custody", description="CRM Custody's local tools.")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log requests and invocations")
-    commands = parser.add_subparsers(dest="command", required=True)
-
+def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add `local ...` and `openapi` to `custody`'s commands (the `custody.commands` entry point)."""
     local = commands.add_parser("local", help="the embedded local AWS stack").add_subparsers(
         dest="local_command", required=True
     )
 
-    def stack_command(name: str, help_text: str, handler: Callable[[argparse.Namespace], int], ports: int) -> None:
+    def stack_command(name: str, help_text: str, handler: Handler, free_ports: bool) -> None:
+        # No default is the stack's own default (devstack.stack.LocalStack), read when it starts.
+        port = 0 if free_ports else None
         command = local.add_parser(name, help=help_text)
         command.add_argument("--state-dir", type=Path, default=DEFAULT_STATE_DIR, help="where stack.json lives")
-        command.add_argument("--port", type=int, default=ports and DEFAULT_PORT, help="the API's port (0: any free)")
+        command.add_argument("--port", type=int, default=port, help="the API's port (0: any free)")
+        command.add_argument("--aws-port", type=int, default=port, help="the AWS endpoint's port (0: any free)")
         command.add_argument(
-            "--aws-port", type=int, default=ports and DEFAULT_AWS_PORT, help="the AWS endpoint's port (0: any free)"
+            "--time-scale", type=float, help="Step Functions retry/wait sleeps are multiplied by this (1: real time)"
         )
-        command.add_argument(
-            "--time-scale",
-            type=float,
-            default=DEMO_TIME_SCALE,
-            help="Step Functions retry/wait sleeps are multiplied by this (1: real time)",
-        )
-        command.set_defaults(handler=handler)
+        command.set_defaults(handler=_reporting(handler))
 
-    stack_command("up", "start the stack in the foreground", cmd_up, ports=1)
-    stack_command("demo", "start the stack, run the journey, keep serving", cmd_demo, ports=1)
-    stack_command("smoke", "start on free ports, run the journey, stop; exit 0 if it held", cmd_smoke, ports=0)
+    stack_command("up", "start the stack in the foreground", cmd_up, free_ports=False)
+    stack_command("demo", "start the stack, run the journey, keep serving", cmd_demo, free_ports=False)
+    stack_command("smoke", "start on free ports, run the journey, stop; exit 0 if it held", cmd_smoke, free_ports=True)
 
     token = local.add_parser("token", help="print a token for a local user")
     who = token.add_mutually_exclusive_group(required=True)
@@ -230,48 +228,16 @@ def _parser() -> argparse.ArgumentParser:
         "--access", action="store_true", help="a customer's access token instead of the ID token their routes take"
     )
     token.add_argument("--state-dir", type=Path, default=DEFAULT_STATE_DIR)
-    token.set_defaults(handler=cmd_token)
+    token.set_defaults(handler=_reporting(cmd_token))
 
     journey = local.add_parser("journey", help="run the customer journey against the running stack")
     journey.add_argument("--state-dir", type=Path, default=DEFAULT_STATE_DIR)
     journey.add_argument("--non-interactive", action="store_true", help="no pauses between steps")
-    journey.set_defaults(handler=cmd_journey)
+    journey.set_defaults(handler=_reporting(cmd_journey))
 
     openapi = commands.add_parser("openapi", help="print, --check or --write docs/openapi.json")
     action = openapi.add_mutually_exclusive_group()
     action.add_argument("--write", action="store_true", help="write the document")
     action.add_argument("--check", action="store_true", help="exit 1 if the committed document is stale")
     openapi.add_argument("--path", type=Path, default=OPENAPI_DOC)
-    openapi.set_defaults(handler=cmd_openapi)
-
-    from devstack import audit_cli, operator, retention_cli
-
-    operator.add_commands(commands, DEFAULT_STATE_DIR)
-    audit_cli.add_commands(commands, DEFAULT_STATE_DIR)
-    retention_cli.add_commands(commands, DEFAULT_STATE_DIR)
-    return parser
-
-
-def main(argv: Sequence[str] | None = None, *, configure_logging: bool = True) -> int:
-    args = _parser().parse_args(argv)
-    if configure_logging:
-        _configure_logging(args.verbose)
-    try:
-        status: int = args.handler(args)
-    except CliError as error:
-        print(f"custody: {error}", file=sys.stderr)
-        return 2
-    except Exception as error:
-        from devstack.operator import OperatorError
-
-        if not isinstance(error, OperatorError):
-            raise
-        print(f"custody: {error}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        return 130
-    return status
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    openapi.set_defaults(handler=_reporting(cmd_openapi))

@@ -13,20 +13,18 @@ import pytest
 
 from custody.audit.ledger import subject_chain
 from custody.declared import naming
-from custody.declared.settings import Settings
-from devstack import audit_cli, cli
-from devstack.audit_report import render_html
-from devstack.audit_trail import Chain, Finding, Verification
-from devstack.provision import ClientFactory
+from ops import cli, target
+from ops.auditor.chain import Chain, Finding, Verification
+from ops.auditor.report import render_html
 from tests.integration.audit.conftest import Erased
 
 
 @pytest.fixture
 def auditor(erased: Erased, monkeypatch: pytest.MonkeyPatch) -> Erased:
-    def target(_: object) -> tuple[Settings, ClientFactory]:
-        return erased.settings, erased.stack.clients
+    def resolve(_: object) -> target.Target:
+        return target.Target(erased.settings, erased.stack.clients, "the test's local stack", "")
 
-    monkeypatch.setattr(audit_cli, "_target", target)
+    monkeypatch.setattr(target, "resolve", resolve)
     return erased
 
 

@@ -4,8 +4,9 @@ custody retention plan [--horizon-days N] [--json]       who is due next and whe
 custody retention register [--since D] [--until D] [--json]  what was destroyed, when, why, under which policy
 custody retention sweep [--now T]                          run the sweep once (as the daily schedule does)
 
-Against AWS with your credentials (settings from `CUSTODY_*` variables, as the operator commands),
-or with `--local` against the running local stack. `--now` travels in time (the local stack's
+Against AWS with your credentials (settings, region and names as `ops.target` resolves them),
+or with `--local` against the running local stack; exit 2 with one line on stderr when the
+command cannot run. `--now` travels in time (the local stack's
 customers are all recent): e.g. `custody retention sweep --local --now 2030-01-01T00:00:00Z`.
 Every date comes from custody.declared.retention; nothing printed is personal data.
 """
@@ -15,10 +16,10 @@ from __future__ import annotations
 import argparse
 import json
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
-from devstack.operator import OperatorError, settings_for
+from ops.failures import OperatorError
+from ops.target import Target, add_target_flags, on_target
 
 
 def _moment(text: str | None, default: datetime) -> datetime:
@@ -32,12 +33,11 @@ def _moment(text: str | None, default: datetime) -> datetime:
         raise OperatorError(f"not a UTC date or moment: {text} ({error})") from None
 
 
-def cmd_plan(args: argparse.Namespace) -> int:
+def cmd_plan(args: argparse.Namespace, target: Target) -> int:
     from custody.retention import disposal
 
-    settings = settings_for(args.local, args.state_dir)
     now = _moment(args.now, datetime.now(UTC))
-    plan = disposal.plan(settings, now, horizon_days=args.horizon_days, limit=args.limit)
+    plan = disposal.plan(target.settings, now, horizon_days=args.horizon_days, limit=args.limit)
     if args.json:
         print(json.dumps(plan, indent=2))
         return 0
@@ -53,13 +53,12 @@ def cmd_plan(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_register(args: argparse.Namespace) -> int:
+def cmd_register(args: argparse.Namespace, target: Target) -> int:
     from custody.retention import disposal
 
-    settings = settings_for(args.local, args.state_dir)
     until = _moment(args.until, datetime.now(UTC))
     since = _moment(args.since, until - timedelta(days=365))
-    entries = disposal.register(settings, since, until)
+    entries = disposal.register(target.settings, since, until)
     if args.json:
         print(json.dumps(entries, indent=2))
         return 0
@@ -82,10 +81,10 @@ def _print_entry(entry: dict[str, Any]) -> None:
     )
 
 
-def cmd_sweep(args: argparse.Namespace) -> int:
+def cmd_sweep(args: argparse.Namespace, target: Target) -> int:
     from custody.retention import disposal
 
-    settings = settings_for(args.local, args.state_dir)
+    settings = target.settings
     if args.batch is not None:
         settings = settings.model_copy(update={"retention_batch_max": args.batch})
     now = _moment(args.now, datetime.now(UTC))
@@ -94,14 +93,13 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser], state_dir: Path) -> None:
+def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     retention = commands.add_parser("retention", help="retention plan, disposal register, sweep").add_subparsers(
         dest="retention_command", required=True
     )
 
     def target(parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("--local", action="store_true", help="act on the running local stack, not AWS")
-        parser.add_argument("--state-dir", type=Path, default=state_dir, help="the local stack's stack.json folder")
+        add_target_flags(parser)
         parser.add_argument("--now", help="the moment to compute from (UTC, e.g. 2030-01-01T00:00:00Z)")
 
     plan = retention.add_parser("plan", help="who is due for disposal next, and when")
@@ -109,16 +107,16 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser], 
     plan.add_argument("--limit", type=int, default=100)
     plan.add_argument("--json", action="store_true")
     target(plan)
-    plan.set_defaults(handler=cmd_plan)
+    plan.set_defaults(handler=on_target(cmd_plan))
 
     register = retention.add_parser("register", help="the disposal register: what was destroyed, when, why")
     register.add_argument("--since", help="requests created from this date (default: a year before --until)")
     register.add_argument("--until", help="requests created until this date (default: now)")
     register.add_argument("--json", action="store_true")
     target(register)
-    register.set_defaults(handler=cmd_register)
+    register.set_defaults(handler=on_target(cmd_register))
 
     sweep = retention.add_parser("sweep", help="run the retention sweep once")
     sweep.add_argument("--batch", type=int, help="erasures to start at most (default: the settings')")
     target(sweep)
-    sweep.set_defaults(handler=cmd_sweep)
+    sweep.set_defaults(handler=on_target(cmd_sweep))

@@ -1,4 +1,4 @@
-"""Operator commands against the served stack, run as the console script an operator would run."""
+"""The `ops` commands against the served stack, run as the console script an operator would run."""
 
 from __future__ import annotations
 
@@ -12,13 +12,14 @@ import uuid
 from typing import Any
 
 from devstack.paths import REPO_ROOT
-from tests.e2e.test_cli import _custody, _get
+from ops import stack_file
+from tests.e2e.test_local_commands import _custody, _get
 from tests.integration.conftest import ServedStack
 
 
 def _operator(served_stack: ServedStack, *args: str) -> subprocess.CompletedProcess[str]:
     """In its own process: `--local` points that process's AWS clients at the served stack."""
-    command = [sys.executable, "-m", "devstack.cli", *args, "--local", "--state-dir", str(served_stack.state_dir)]
+    command = [sys.executable, "-m", "ops.cli", *args, "--local", "--state-dir", str(served_stack.state_dir)]
     return subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=120, check=False)  # noqa: S603
 
 
@@ -88,3 +89,31 @@ def test_an_unknown_request_is_a_clear_error(served_stack: ServedStack) -> None:
     result = _operator(served_stack, "erasure", "rerun", str(uuid.uuid4()))
     assert result.returncode == 2
     assert "no erasure request" in result.stderr
+
+
+def test_the_auditor_commands_name_an_unknown_request(served_stack: ServedStack) -> None:
+    unknown = str(uuid.uuid4())
+    shown = _operator(served_stack, "audit", "show", unknown)
+    assert (shown.returncode, shown.stdout) == (2, "")
+    assert shown.stderr == f"custody: no ledger events and no executions for {unknown}\n"
+    verified = _operator(served_stack, "audit", "verify", unknown)
+    assert (verified.returncode, verified.stderr) == (2, f"custody: the ledger holds no chain {unknown}\n")
+
+
+def test_the_restore_guard_refuses_a_table_that_does_not_exist(served_stack: ServedStack) -> None:
+    result = _operator(served_stack, "restore-guard", "--table", "crm-custody-profiles-restord", "--store", "profiles")
+    assert result.returncode == 2
+    assert result.stderr == (
+        f"custody: no table crm-custody-profiles-restord in the local stack at {served_stack.info.aws_endpoint_url}\n"
+    )
+
+
+def test_ops_reads_the_stack_file_the_local_stack_writes(served_stack: ServedStack) -> None:
+    """`.devstack/stack.json` is the contract: ops reads it without devstack's code."""
+    read = stack_file.read(served_stack.state_dir)
+    info = served_stack.info
+    assert (read.aws_endpoint_url, read.region, read.environment) == (
+        info.aws_endpoint_url,
+        info.region,
+        info.resources.environment,
+    )

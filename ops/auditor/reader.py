@@ -1,0 +1,177 @@
+"""Reading what an auditor checks: every version of the ledger's objects under a chain's prefix, the
+chain head and the Step Functions executions of the request, with the clients given.
+
+Listing every *version* makes an overwrite (a second version of a key) or a delete marker visible
+even though Object Lock keeps the original. `AuditorReader` raises botocore's `ClientError` for
+what it cannot read (the `ops` command turns it into one line), except the chain head, which an
+auditor without access to the chain table simply does not see (`Chain.head_readable`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any, Final
+
+from botocore.exceptions import ClientError
+
+from custody.audit.ledger import CHAINS_TABLE, DOCUMENTS, LEDGER_PREFIX
+from custody.declared import naming
+from custody.declared.settings import Settings
+from ops.auditor.chain import EVENT_NAME, Chain, Execution, HistoryEvent, StoredVersion
+from ops.clients import ClientFactory
+
+
+class AuditorReader:
+    """Reads with whatever credentials the clients carry: the auditor's role in AWS."""
+
+    def __init__(self, settings: Settings, clients: ClientFactory) -> None:
+        self.settings = settings
+        self.s3 = clients("s3")
+        self.sfn = clients("stepfunctions")
+        self.dynamodb = clients("dynamodb")
+        self.bucket = settings.bucket(naming.AUDIT_BUCKET)
+
+    def chain(self, chain_id: str, *, with_history: bool = True) -> Chain:
+        """Every version under `ledger/<chain_id>/`, the chain head and (`with_history`) the request's
+        executions. An unknown id gives an empty `Chain`; a refused or missing bucket raises `ClientError`."""
+        chain = Chain(chain_id)
+        for key, versions, deleted in self._versions(f"{LEDGER_PREFIX}/{chain_id}/"):
+            _file(chain, key, versions, deleted)
+        self._head(chain)
+        if with_history:
+            chain.executions = self.executions(chain_id)
+        return chain
+
+    def chain_ids(self) -> list[str]:
+        """Every chain in the bucket (one listing of `ledger/`, every version)."""
+        found: set[str] = set()
+        for key, _, _ in self._versions(f"{LEDGER_PREFIX}/"):
+            found.add(_chain_of(key))
+        return sorted(found)
+
+    def _versions(self, prefix: str) -> Iterator[tuple[str, list[StoredVersion], bool]]:
+        listed: dict[str, list[dict[str, Any]]] = {}
+        latest_marker: set[str] = set()
+        for page in self.s3.get_paginator("list_object_versions").paginate(Bucket=self.bucket, Prefix=prefix):
+            for entry in page.get("Versions", []):
+                listed.setdefault(entry["Key"], []).append(entry)
+            for marker in page.get("DeleteMarkers", []):
+                listed.setdefault(marker["Key"], [])
+                if marker.get("IsLatest"):
+                    latest_marker.add(marker["Key"])
+        for key in sorted(listed):
+            # S3 lists a key's versions newest first; reversed and stably sorted, ties keep that order.
+            entries = sorted(reversed(listed[key]), key=lambda entry: entry["LastModified"])
+            versions = [
+                StoredVersion(
+                    key,
+                    entry["VersionId"],
+                    entry["LastModified"],
+                    self.s3.get_object(Bucket=self.bucket, Key=key, VersionId=entry["VersionId"])["Body"].read(),
+                )
+                for entry in entries
+            ]
+            yield key, versions, key in latest_marker
+
+    def _head(self, chain: Chain) -> None:
+        try:
+            table = self.settings.table(CHAINS_TABLE)
+            key = {"chain_id": {"S": chain.chain_id}}
+            item = self.dynamodb.get_item(TableName=table, Key=key, ConsistentRead=True).get("Item")
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") not in UNREADABLE:
+                raise
+            chain.head_readable = False
+            return
+        chain.head = {"seq": int(item["seq"]["N"]), "hash": item["hash"]["S"]} if item else None
+
+    def executions(self, request_id: str) -> list[Execution]:
+        """The request's execution and its re-runs (`<id>-rerun-<n>`), found by name: O(this request)."""
+        machine = self.settings.erasure_state_machine_arn
+        if not machine or not _is_request_id(request_id):
+            return []
+        base = machine.replace(":stateMachine:", ":execution:")
+        found = []
+        for attempt in range(0, 100):
+            name = request_id if attempt == 0 else f"{request_id}-rerun-{attempt}"
+            try:
+                described = self.sfn.describe_execution(executionArn=f"{base}:{name}")
+            except ClientError as error:
+                if error.response.get("Error", {}).get("Code") != "ExecutionDoesNotExist":
+                    raise
+                if attempt > 0:
+                    break
+                continue
+            found.append(
+                Execution(
+                    name,
+                    described["executionArn"],
+                    described["status"],
+                    described["startDate"],
+                    tuple(self._history(name, described["executionArn"])),
+                )
+            )
+        return found
+
+    def _history(self, name: str, arn: str) -> Iterator[HistoryEvent]:
+        raw: list[dict[str, Any]] = []
+        for page in self.sfn.get_paginator("get_execution_history").paginate(executionArn=arn):
+            raw.extend(page["events"])
+        by_id = {event["id"]: event for event in raw}
+        for event in raw:
+            kind = event["type"]
+            if kind == "TaskSucceeded" and _is_callback(event):
+                kind = CALLBACK_COMPLETED  # the step's run was its TaskSubmitted; this is the wait's end
+            state = str(event.get("stateEnteredEventDetails", {}).get("name", ""))
+            step, target = _task_of(event, by_id) if kind.startswith("Task") else (None, None)
+            if kind.endswith("StateEntered") or kind.startswith("Execution") or kind in TASK_OUTCOMES:
+                yield HistoryEvent(event["timestamp"], name, kind, state, step, target)
+
+
+UNREADABLE: Final = frozenset({"AccessDeniedException", "ResourceNotFoundException"})
+CALLBACK_COMPLETED: Final = "CallbackCompleted"
+TASK_OUTCOMES: Final = frozenset({"TaskSucceeded", "TaskSubmitted", "TaskFailed", "TaskTimedOut", CALLBACK_COMPLETED})
+
+
+def _is_callback(event: dict[str, Any]) -> bool:
+    return str(event.get("taskSucceededEventDetails", {}).get("resource", "")).endswith(".waitForTaskToken")
+
+
+def _task_of(event: dict[str, Any], by_id: dict[int, dict[str, Any]]) -> tuple[str | None, str | None]:
+    """The erasure step (and store) of a task event: follow it back to its TaskScheduled parameters."""
+    current: dict[str, Any] | None = event
+    for _ in range(4):
+        if current is None:
+            break
+        details = current.get("taskScheduledEventDetails")
+        if details is not None:
+            try:
+                payload = json.loads(details.get("parameters", "{}")).get("Payload", {})
+            except ValueError:
+                break
+            step, store = payload.get("step"), payload.get("store")
+            return (str(step) if step else None), (str(store) if store else None)
+        current = by_id.get(int(current.get("previousEventId", 0)))
+    return None, None
+
+
+def _is_request_id(chain_id: str) -> bool:
+    return "/" not in chain_id
+
+
+def _chain_of(key: str) -> str:
+    path = key[len(LEDGER_PREFIX) + 1 :].rsplit("/", 1)[0]
+    return path.removesuffix(f"/{DOCUMENTS}")
+
+
+def _file(chain: Chain, key: str, versions: list[StoredVersion], deleted: bool) -> None:
+    relative = key[len(f"{LEDGER_PREFIX}/{chain.chain_id}/") :]
+    if deleted:
+        chain.deleted.add(key)
+    if relative.startswith(f"{DOCUMENTS}/"):
+        chain.documents[key] = versions
+    elif EVENT_NAME.fullmatch(relative) and versions:
+        chain.events[key] = versions
+    elif "/" not in relative:
+        chain.foreign.append(key)
