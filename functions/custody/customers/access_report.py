@@ -1,8 +1,10 @@
 """The access report (GDPR articles 15 and 20): everything held about a customer, decrypted.
 
-It is driven by the data map: every personal store must have a reader in `READERS`, and
-building a report fails loudly (`MissingReader`) when the data map names a store nobody reads —
-a new store can never be silently left out of what customers are shown.
+It is driven by the data map: every personal store is read, by the reader its shape needs
+(`SHAPED_READERS`: the profile by category, the consent history with what is granted now,
+documents with the route that decrypts them) or else by the reader of its kind (every item of
+the customer's partition with sealed fields opened; every object under the customer's prefix).
+A store added to the data map is in the report without an edit here; it cannot be left out.
 
 Cost: one Query per table store and one listing per bucket (plus pagination), and at most one
 KMS call to unwrap the customer's key when it is not cached.
@@ -26,10 +28,6 @@ from custody.stores.requests import RequestsTable
 from custody.stores.subjects import Subject, SubjectRegistry
 
 REPORT_VERSION: Final = "2026-11"
-
-
-class MissingReader(RuntimeError):
-    """The data map names a personal store the access report cannot read."""
 
 
 @dataclass
@@ -78,39 +76,35 @@ def _consents(context: ReportContext, store: datamap.Store) -> dict[str, Any]:
 
 
 def _bucket_objects(context: ReportContext, store: datamap.Store) -> list[dict[str, Any]]:
+    """Every current object under the customer's prefix: `key` (relative), `size_bytes`, `stored_at`."""
     assert isinstance(store, datamap.BucketStore)
+    return [
+        {"key": str(item["key"]), "size_bytes": item["size_bytes"], "stored_at": clock.iso(item["last_modified"])}
+        for item in BucketPrefix(context.settings, store).objects(context.subject.subject_id)
+    ]
+
+
+def _documents(context: ReportContext, store: datamap.Store) -> list[dict[str, Any]]:
+    """The customer's documents, each with the route that decrypts it (an S3 link would serve ciphertext)."""
     found = []
-    for item in BucketPrefix(context.settings, store).objects(context.subject.subject_id):
-        relative = str(item["key"])
-        entry: dict[str, Any] = {"key": relative, "size_bytes": item["size_bytes"]}
-        entry["stored_at"] = clock.iso(item["last_modified"])
-        if store.name == "documents":
-            document_id = relative.rsplit("/", 1)[-1]
-            entry = {"document_id": document_id, **entry, "download_url": f"/v1/me/documents/{document_id}"}
-        found.append(entry)
+    for entry in _bucket_objects(context, store):
+        document_id = entry["key"].rsplit("/", 1)[-1]
+        found.append({"document_id": document_id, **entry, "download_url": f"/v1/me/documents/{document_id}"})
     return found
 
 
-READERS: dict[str, Reader] = {
-    "profiles": _profile,
-    "consents": _consents,
-    "interactions": _table_items,
-    "change_requests": _table_items,
-    "staff_access": _table_items,
-    "disclosures": _table_items,
-    "documents": _bucket_objects,
-    "exports": _bucket_objects,
-}
+SHAPED_READERS: Final[dict[str, Reader]] = {"profiles": _profile, "consents": _consents, "documents": _documents}
+
+
+def reader_of(store: datamap.Store) -> Reader:
+    """How the report reads `store`: its shaped reader, else the reader of its kind (table or bucket)."""
+    if store.name in SHAPED_READERS:
+        return SHAPED_READERS[store.name]
+    return _table_items if isinstance(store, datamap.TableStore) else _bucket_objects
 
 
 def personal_stores() -> tuple[datamap.Store, ...]:
     return tuple(store for store in datamap.STORES if store.classification is datamap.Classification.PERSONAL)
-
-
-def check_readers() -> None:
-    missing = sorted(store.name for store in personal_stores() if store.name not in READERS)
-    if missing:
-        raise MissingReader(f"The access report has no reader for the data-map stores {missing}.")
 
 
 def _retention() -> dict[str, Any]:
@@ -134,10 +128,9 @@ class AccessReport:
         self.keyring = keyring or get_keyring()
 
     def build(self, subject_id: str, email: str | None) -> dict[str, Any]:
-        check_readers()
         subject = self.subjects.load(subject_id)
         context = ReportContext(self.settings, subject, self.keyring)
-        stores = {store.name: READERS[store.name](context, store) for store in personal_stores()}
+        stores = {store.name: reader_of(store)(context, store) for store in personal_stores()}
         open_requests = []
         for request_id in sorted(subject.open_requests):
             request = self.requests.load(request_id)

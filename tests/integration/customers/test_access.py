@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
-import pytest
-
 from custody.customers import access_report
-from custody.customers.access_report import MissingReader
 from custody.declared import datamap
-from custody.declared.settings import get_settings
 from tests.integration.customers.conftest import Customer, call, grant
 from tests.integration.customers.test_profile import SAMPLES
 
@@ -28,21 +23,16 @@ def test_the_report_covers_every_personal_store_of_the_data_map(customer: Custom
     assert report["retention"]["interactions"]["retention_days"] == datamap.INTERACTION_RETENTION_DAYS
 
 
-def test_a_store_added_to_the_data_map_without_a_reader_fails_loudly(
-    customer: Customer, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    loyalty = datamap.TableStore("loyalty_points", "Points earned.", "entry_key")
-    monkeypatch.setattr(datamap, "STORES", (*datamap.STORES, loyalty))
-    with pytest.raises(MissingReader, match="loyalty_points"):
-        access_report.AccessReport(get_settings()).build(customer.subject_id, None)
+def test_a_store_added_to_the_data_map_is_read_by_the_reader_of_its_kind() -> None:
+    points = datamap.TableStore("loyalty_points", "Points earned.", "entry_key")
+    vouchers = datamap.BucketStore("vouchers", "Vouchers issued.")
+    assert access_report.reader_of(points) is access_report.reader_of(datamap.store("interactions"))
+    assert access_report.reader_of(vouchers) is access_report.reader_of(datamap.store("exports"))
+    assert access_report.reader_of(datamap.store("profiles")) is not access_report.reader_of(points)
 
 
-def test_the_key_store_is_not_personal_data_and_needs_no_reader() -> None:
-    keys = datamap.store("subject_keys")
-    assert keys not in access_report.personal_stores()
-    access_report.check_readers()
-    changed = dataclasses.replace(keys, classification=datamap.Classification.PERSONAL)
-    assert changed.name not in access_report.READERS
+def test_the_key_store_is_not_personal_data_and_is_not_reported() -> None:
+    assert datamap.store("subject_keys") not in access_report.personal_stores()
 
 
 def test_a_customer_never_reaches_another_customers_data(new_customer: Any) -> None:
