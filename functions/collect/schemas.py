@@ -8,7 +8,9 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field
 
 
-class Channel(StrEnum):
+class ConsentChannel(StrEnum):
+    """Where the customer gave or withdrew consent (GDPR art. 7(1): the controller can show how)."""
+
     WEB = "web"
     MOBILE = "mobile"
     API = "api"
@@ -22,7 +24,7 @@ class ConsentGrant(BaseModel):
 
     purpose: Purpose
     policy_version: Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9._-]+$")]
-    channel: Channel = Channel.API
+    channel: ConsentChannel = ConsentChannel.API
 
 
 class ErasureReference(BaseModel):

@@ -68,7 +68,9 @@ class Contact(Strict):
         return [] if self.phone or self.address else ["phone|address"]
 
 
-class Channel(StrEnum):
+class ContactChannel(StrEnum):
+    """A channel the customer agrees to be contacted through for marketing."""
+
     EMAIL = "email"
     SMS = "sms"
     PHONE = "phone"
@@ -77,7 +79,7 @@ class Channel(StrEnum):
 
 
 class Preferences(Strict):
-    channels: Annotated[list[Channel], Field(max_length=len(Channel))] | None = None
+    channels: Annotated[list[ContactChannel], Field(max_length=len(ContactChannel))] | None = None
     interests: Annotated[list[Annotated[str, Field(min_length=1, max_length=50)]], Field(max_length=20)] | None = None
     language: Annotated[str, Field(max_length=35), AfterValidator(validation.check_language)] | None = None
 
