@@ -32,14 +32,25 @@ class TransactionConflict(Exception):
         self.reasons = reasons
 
     def failed_at(self, index: int) -> bool:
+        """Whether item `index` of the transaction (0-based, in the order given) failed its condition."""
         return index < len(self.reasons) and self.reasons[index] == "ConditionalCheckFailed"
 
 
 def to_item(values: Mapping[str, Any]) -> dict[str, AttributeValueTypeDef]:
+    """A plain dict as a DynamoDB item (attribute name -> AttributeValue); None values are left out.
+
+    Raises `TypeError` for a value boto3 cannot serialize, a `float` among them (DynamoDB numbers are
+    `int` or `Decimal`).
+    """
     return {name: _serializer.serialize(value) for name, value in values.items() if value is not None}
 
 
 def from_item(item: Mapping[str, Any]) -> dict[str, Any]:
+    """A DynamoDB item as plain values.
+
+    Numbers become `int` when integral, else `float`, inside lists, maps and sets too; binary stays
+    boto3's `Binary`.
+    """
     return {name: _plain(_deserializer.deserialize(value)) for name, value in item.items()}
 
 
@@ -61,6 +72,11 @@ def _plain(value: Any) -> Any:
 
 
 def get(table: str, key: Mapping[str, Any], *, consistent: bool = True) -> dict[str, Any] | None:
+    """The item of primary key `key` (plain values) in `table` as plain values, or None.
+
+    Strongly consistent unless `consistent` is false. DynamoDB errors pass through as botocore's
+    `ClientError`.
+    """
     response = clients.dynamodb().get_item(TableName=table, Key=to_item(key), ConsistentRead=consistent)
     item = response.get("Item")
     return from_item(item) if item else None
