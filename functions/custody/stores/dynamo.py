@@ -102,7 +102,14 @@ def query_partition(table: str, partition_key: str, value: str, *, consistent: b
 
 
 def transact(items: Sequence[TransactWriteItemTypeDef], *, token: str | None = None) -> None:
-    """One atomic write; raises `TransactionConflict` when a condition fails."""
+    """One atomic write (`TransactWriteItems`); raises `TransactionConflict` when a condition fails.
+
+    `items` may hold at most `MAX_TRANSACTION_ITEMS`, DynamoDB's limit of 100 actions per transaction
+    (no two of which may touch one item): more raise `ValueError` before any call; none makes no call.
+    `token` is the `ClientRequestToken`, under which a repeat within 10 minutes has no further effect.
+    A cancellation for any other reason (a concurrent transaction, throttling) and every other error
+    pass through as botocore's `ClientError`.
+    """
     if not items:
         return
     if len(items) > MAX_TRANSACTION_ITEMS:
