@@ -27,20 +27,27 @@ REFUSED: Final = "refused"
 
 @dataclass(frozen=True)
 class StaffMember:
+    """A staff member as their access token names them: the staff pool's `sub` and their `cognito:groups`."""
+
     staff_id: str
     groups: frozenset[str]
 
     @property
     def actor(self) -> str:
+        """How the audit ledger names this staff member: `staff/<sub>`."""
         return f"staff/{self.staff_id}"
 
     @property
     def is_privacy_officer(self) -> bool:
+        """Whether the member belongs to the `privacy_officer` group."""
         return PRIVACY_OFFICER in self.groups
 
     def require_privacy_officer(self) -> None:
-        """Raises `Forbidden` unless this is a privacy officer: the domain's own statement of a rule
-        the route declares too (`catalog.Route.groups`), so no other entry point can skip it."""
+        """Raises `Forbidden` unless this is a privacy officer.
+
+        The domain's own statement of a rule the route declares too (`catalog.Route.groups`), so no
+        other entry point can skip it.
+        """
         if not self.is_privacy_officer:
             raise Forbidden("Only a privacy officer may do this.")
 

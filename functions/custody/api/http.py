@@ -57,6 +57,7 @@ log = logging.getLogger(__name__)
 
 
 def error_response(status: int, code: str, message: str, details: dict[str, Any] | None = None) -> Response[Any]:
+    """A Powertools response of `status` with the API's error body `{"error": code, "message", "details"}`."""
     return Response(
         status_code=int(status),
         content_type=content_types.APPLICATION_JSON,
@@ -73,8 +74,9 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def names_its_route(route: catalog.Route, event: Mapping[str, Any]) -> bool:
-    """Whether the event's `path` is a request for `route` and its path parameters are that path's
-    segments, free of control characters.
+    """Whether the event's `path` is a request for `route`, its path parameters that path's segments.
+
+    The parameters must also be free of control characters.
 
     Authorization is decided on `httpMethod` and `resource`, while the resolver dispatches on
     `path`: an event whose two disagree (only a direct invocation can build one) would be
@@ -122,8 +124,11 @@ def unsupported_media_type(event: dict[str, Any]) -> dict[str, Any] | None:
 
 
 def as_json(event: dict[str, Any]) -> dict[str, Any]:
-    """The event with a JSON-typed body declared `application/json`, the one spelling Powertools
-    parses (it compares media types case-sensitively; they are not: RFC 9110, 8.3.1)."""
+    """The event with a JSON-typed body declared `application/json`, the one spelling Powertools parses.
+
+    Powertools compares media types case-sensitively; they are not (RFC 9110, 8.3.1). The event is
+    returned as is when it has no body or already says exactly `application/json`, else a copy.
+    """
     declared = [value for name, value in (event.get("headers") or {}).items() if str(name).lower() == "content-type"]
     if not event.get("body") or declared == [JSON]:
         return event
@@ -158,7 +163,10 @@ def undecodable_body(event: dict[str, Any]) -> dict[str, Any] | None:
 
 
 class CustodyResolver(APIGatewayRestResolver):
-    """A function's resolver: its catalog routes and, during a request, the authorized `Caller`."""
+    """A function's resolver: its catalog routes and, during a request, the authorized `Caller`.
+
+    Built for the catalog function `function_name`, with Powertools' request validation on.
+    """
 
     def __init__(self, function_name: str) -> None:
         super().__init__(enable_validation=True)
@@ -173,6 +181,16 @@ class CustodyResolver(APIGatewayRestResolver):
 
 
 def build_resolver(function_name: str) -> CustodyResolver:
+    """The resolver of the function `function_name`, its catalog routes and error handlers in place.
+
+    The handlers answer in the one error shape: a `CustodyError` with its status and code (a
+    `ConsentRequired`, `Forbidden` or `Unauthenticated` is recorded on the audit ledger first,
+    `record_refusal`); an AWS failure that outlived botocore's retries with 503 `service_busy` and
+    `Retry-After`, any other AWS error re-raised (a fault that alarms); a body nested too deep or not
+    JSON with 400; a schema violation with 422 and field errors, no value; a media type Powertools
+    refuses with 415; a declared route without a handler with 501 `not_implemented`, any other unmatched
+    path with 404.
+    """
     app = CustodyResolver(function_name)
     declared = [(route.method, route.path, _route_pattern(route.path)) for route in app.routes.values()]
 
@@ -235,6 +253,7 @@ def build_resolver(function_name: str) -> CustodyResolver:
 
 
 def error_response_of(error: CustodyError) -> Response[Any]:
+    """The response to a domain error: its status and body, and `Retry-After` (seconds) for `ServiceBusy`."""
     response = error_response(error.status, error.code, error.message, error.details)
     if isinstance(error, ServiceBusy):
         response.headers["Retry-After"] = str(ServiceBusy.retry_after_seconds)
@@ -242,8 +261,10 @@ def error_response_of(error: CustodyError) -> Response[Any]:
 
 
 def entrypoint(app: CustodyResolver, obs: Observability) -> Callable[[dict[str, Any], LambdaContext], dict[str, Any]]:
-    """The Lambda handler: the caller authorized for the route, context injected into logs (never
-    the event), traced, metrics flushed, and every error answered as `{"error", "message", "details"}`.
+    """The Lambda handler of `app`, observed through `obs`.
+
+    It authorizes the caller for the route, injects the Lambda context into logs (never the event),
+    traces, flushes metrics, and answers every error as `{"error", "message", "details"}`.
 
     A request whose `httpMethod` and `resource` name no route of this function is a 404; one the
     caller may not make is refused (401/403, `custody.access_control.authorization`) and recorded in the audit
@@ -307,8 +328,11 @@ _GENERIC_ERRORS: Final[Mapping[int, tuple[str, str]]] = {
 
 
 def one_error_shape(response: dict[str, Any]) -> dict[str, Any]:
-    """Every 4xx/5xx body as `{"error", "message", "details"}`: a body in any other shape (one a
-    library answered with) is replaced by the generic error of its status; nothing of it is kept."""
+    """Every 4xx/5xx body as `{"error", "message", "details"}`.
+
+    A body in any other shape (one a library answered with) is replaced by the generic error of its
+    status; nothing of it is kept. A response below 400 is returned as is.
+    """
     status = int(response.get("statusCode", 200))
     if status < 400:
         return response

@@ -130,10 +130,12 @@ class RegisteredProcessor(Protocol):
     """A sub-processor's agreement as loaded from the registry (`custody.subprocessors.registry.Agreement`)."""
 
     @property
-    def processor_id(self) -> str: ...
+    def processor_id(self) -> str:
+        """The sub-processor's registry id (`PROCESSOR_ID_PATTERN`)."""
 
     @property
-    def version(self) -> str: ...
+    def version(self) -> str:
+        """The version of the agreement (`AGREEMENT_VERSION_PATTERN`)."""
 
 
 class OutsideLedgerGrammar(ValueError):
@@ -149,6 +151,7 @@ def _is_processor(value: str, processor: RegisteredProcessor | None) -> bool:
 
 
 def is_purpose(value: str, processor: RegisteredProcessor | None) -> bool:
+    """Whether `value` is a declared purpose, or `sharing:<id>` for the registry id of `processor`."""
     if value in datamap.PURPOSES:
         return True
     return value.startswith(datamap.SHARING_PREFIX) and _is_processor(
@@ -157,6 +160,11 @@ def is_purpose(value: str, processor: RegisteredProcessor | None) -> bool:
 
 
 def is_chain(value: str, processor: RegisteredProcessor | None) -> bool:
+    """Whether `value` is a chain id.
+
+    A request's UUID, `subject/<uuid>`, `processors/<id>` for the registry id of `processor`, a
+    function's `refusals/<function>`, or `retention/sweeps`.
+    """
     if is_uuid(value) or value in FIXED_CHAINS or value in REFUSAL_CHAINS:
         return True
     kind, _, rest = value.partition("/")
@@ -201,12 +209,18 @@ def is_target(value: str, processor: RegisteredProcessor | None) -> bool:
 
 
 def is_outcome(value: str) -> bool:
+    """Whether `value` is an outcome: a declared one, a domain error code, or `error:<ExceptionClass>`."""
     if value in OUTCOMES or value in ERROR_CODES:
         return True
     return value.startswith("error:") and bool(_EXCEPTION_CLASS.fullmatch(value.removeprefix("error:")))
 
 
 def is_actor(value: str, processor: RegisteredProcessor | None) -> bool:
+    """Whether `value` is an actor the ledger may name.
+
+    A word (`ACTOR_WORDS`), `customer:<channel>`, `staff/<uuid>`, `<audience>:<uuid>`, or
+    `processor/<id>` for the registry id of `processor`.
+    """
     if value in ACTOR_WORDS:
         return True
     kind, slash, rest = value.partition("/")
@@ -217,6 +231,7 @@ def is_actor(value: str, processor: RegisteredProcessor | None) -> bool:
 
 
 def is_step(value: str) -> bool:
+    """Whether `value` is a step the ledger records (`STEPS`)."""
     return value in STEPS
 
 
@@ -251,6 +266,11 @@ def check_event(
 
 
 def check_document(chain_id: str, kind: str) -> None:
+    """Raise `OutsideLedgerGrammar` unless `chain_id` is a chain and `kind` a document kind (`certificate`).
+
+    Only chains that need no registry entry are admitted here: a document is filed beside a request's or
+    subject's chain.
+    """
     if not is_chain(chain_id, None):
         raise OutsideLedgerGrammar("chain_id")
     if kind not in DOCUMENT_KINDS:

@@ -44,11 +44,21 @@ def event_data(event: AuditEvent, account_id: str) -> str:
 
 
 class LakeChannel:
+    """The CloudTrail Lake channel `channel_arn`: a sink for a copy of each audit event.
+
+    The recipient account is the ARN's account field.
+    """
+
     def __init__(self, channel_arn: str) -> None:
         self.channel_arn = channel_arn
         self.account_id = channel_arn.split(":")[4]
 
     def send(self, event: AuditEvent) -> None:
+        """Put `event` into the channel with `PutAuditEvents`, one event per call.
+
+        Raises `LakeRefused` when the event is over `MAX_EVENT_DATA_BYTES` or the channel lists it as
+        failed; botocore's `ClientError` passes through.
+        """
         response = clients.cloudtrail_data().put_audit_events(
             channelArn=self.channel_arn,
             auditEvents=[{"id": event.event_id, "eventData": event_data(event, self.account_id)}],

@@ -89,7 +89,8 @@ CLAIMED_HEADS: Final = _ClaimedHeads()
 class EventSink(Protocol):
     """Somewhere else the same events go (CloudTrail Lake); the Object Lock ledger stays the record."""
 
-    def send(self, event: AuditEvent) -> None: ...
+    def send(self, event: AuditEvent) -> None:
+        """Deliver one sealed event; raise when the sink did not take it."""
 
 
 class AuditWriteFailed(Exception):
@@ -98,6 +99,12 @@ class AuditWriteFailed(Exception):
 
 @dataclass(frozen=True)
 class AuditEvent:
+    """One event of a chain, as stored: the fields the module docstring lists.
+
+    `seq` counts from 1 in its chain; `at` is in the one timestamp format (`custody.declared.clock`);
+    `counts` maps count names to integers; `hash` is empty until `sealed()`.
+    """
+
     event_id: str
     chain_id: str
     seq: int
@@ -120,21 +127,29 @@ class AuditEvent:
         return values
 
     def sealed(self) -> AuditEvent:
+        """This event with `hash` set: the SHA-256 (lower-case hex) of the canonical JSON of `body()`."""
         return AuditEvent(**{**self.body(), "hash": digest(self.body())})
 
     def key(self) -> str:
+        """The event's object key: `ledger/<chain>/<seq as 8 digits>-<event id>.json`, sorting in chain order."""
         return event_key(self.chain_id, self.seq, self.event_id)
 
     @classmethod
     def from_json(cls, value: dict[str, Any]) -> AuditEvent:
+        """An event from its stored JSON object; unknown keys are ignored.
+
+        Raises `TypeError` when a field without a default is missing.
+        """
         return cls(**{name: value[name] for name in cls.__dataclass_fields__ if name in value})
 
 
 def chain_prefix(chain_id: str) -> str:
+    """The key prefix of a chain's objects: `ledger/<chain_id>/`."""
     return f"{LEDGER_PREFIX}/{chain_id}/"
 
 
 def event_key(chain_id: str, seq: int, event_id: str) -> str:
+    """The object key of event `event_id` at `seq` of a chain: `ledger/<chain_id>/<seq as 8 digits>-<event_id>.json`."""
     return f"{chain_prefix(chain_id)}{seq:08d}-{event_id}.json"
 
 
@@ -144,14 +159,20 @@ def document_key(chain_id: str, name: str) -> str:
 
 
 def canonical(value: Any) -> bytes:
+    """Canonical JSON as UTF-8 bytes: keys sorted, no whitespace, non-ASCII as is; what hashes are taken over.
+
+    Raises `TypeError` for a value JSON cannot encode.
+    """
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 def digest(body: dict[str, Any]) -> str:
+    """The SHA-256 (64 lower-case hex digits) of the canonical JSON of `body`."""
     return hashlib.sha256(canonical(body)).hexdigest()
 
 
 def subject_chain(subject_id: str) -> str:
+    """The chain of a subject's actions outside an erasure request: `subject/<subject_id>`."""
     return f"subject/{subject_id}"
 
 
@@ -179,6 +200,12 @@ def _head_item(event: AuditEvent) -> dict[str, Any]:
 
 @dataclass
 class AuditLedger:
+    """The audit ledger as one function writes it, from `settings`.
+
+    Chain heads go to the `audit_chains` table, events and documents to the Object Lock bucket, and a
+    copy of each event to CloudTrail Lake when `settings.audit_lake_channel_arn` names a channel.
+    """
+
     settings: Settings
     chains: AuditChainsTable = field(init=False)
     objects: LedgerBucket = field(init=False)

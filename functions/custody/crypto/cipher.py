@@ -53,7 +53,11 @@ JsonValue: TypeAlias = bool | int | float | str | list["JsonValue"] | dict[str, 
 
 @dataclass(frozen=True, slots=True)
 class SubjectKey:
-    """A customer's unwrapped data key. Its repr never shows the key material."""
+    """A customer's unwrapped data key. Its repr never shows the key material.
+
+    `material` is the 32-byte AES-256 key; `version` the `key_version` it is stored under. Raises
+    `ValueError` for an empty subject id or material of another length.
+    """
 
     subject_id: str
     material: bytes = field(repr=False)

@@ -45,7 +45,11 @@ Clock = Callable[[], float]
 
 
 class KeyCache:
-    """A thread-safe LRU of unwrapped keys whose entries expire `ttl_seconds` after insertion."""
+    """A thread-safe LRU of unwrapped keys whose entries expire `ttl_seconds` after insertion.
+
+    Holds at most `max_entries` keys, one per subject; `clock` gives seconds (monotonic by default).
+    Raises `ValueError` for fewer than one entry or a time to live that is not positive.
+    """
 
     def __init__(self, max_entries: int, ttl_seconds: float, clock: Clock = time.monotonic) -> None:
         if max_entries < 1 or ttl_seconds <= 0:
@@ -57,6 +61,10 @@ class KeyCache:
         self._entries: OrderedDict[str, tuple[float, SubjectKey]] = OrderedDict()
 
     def get(self, subject_id: str) -> SubjectKey | None:
+        """The cached key of `subject_id`, or None when absent or expired (an expired entry is dropped).
+
+        A hit becomes the most recently used entry.
+        """
         with self._lock:
             entry = self._entries.get(subject_id)
             if entry is None:
@@ -69,6 +77,10 @@ class KeyCache:
             return key
 
     def put(self, key: SubjectKey) -> None:
+        """Cache `key` under its subject for `ttl_seconds`, replacing any entry.
+
+        The least recently used entries beyond `max_entries` are evicted.
+        """
         with self._lock:
             self._entries[key.subject_id] = (self._clock() + self._ttl, key)
             self._entries.move_to_end(key.subject_id)
@@ -76,10 +88,12 @@ class KeyCache:
                 self._entries.popitem(last=False)
 
     def evict(self, subject_id: str) -> None:
+        """Forget the subject's key, if cached."""
         with self._lock:
             self._entries.pop(subject_id, None)
 
     def clear(self) -> None:
+        """Forget every cached key."""
         with self._lock:
             self._entries.clear()
 
@@ -103,7 +117,10 @@ class PendingKey:
 class SubjectKeyring:
     """Create, fetch and shred customers' data keys.
 
-    One keyring per process (see `get_keyring`) lets warm invocations share the cache.
+    One keyring per process (see `get_keyring`) lets warm invocations share the cache. Built from
+    `settings` (the process's by default), the AWS `aws` clients (the shared ones by default) and
+    the cache's `clock`; the cache is sized and timed by `key_cache_max_entries` and
+    `key_cache_ttl_seconds`.
     """
 
     def __init__(
@@ -171,6 +188,11 @@ class SubjectKeyring:
         return self._load(subject_id)
 
     def get_or_create(self, subject_id: str) -> SubjectKey:
+        """The customer's data key, created and stored when none is (`get`, else `create`).
+
+        Raises `DecryptionFailed` when a stored key does not unwrap; KMS and DynamoDB errors (botocore
+        `ClientError`) pass through.
+        """
         try:
             return self.get(subject_id)
         except SubjectKeyUnavailable:

@@ -16,6 +16,12 @@ FIELDS: Final = "fields"
 
 
 def seal(key: cipher.SubjectKey, store: str, item_key: str, values: Mapping[str, Any]) -> dict[str, str]:
+    """Seal each value of `values` (field name -> JSON value) for the item `item_key` of `store`.
+
+    Returns field name -> `cc1.` token, each bound to this subject, `store` and `<item_key>.<name>`.
+    Raises `ValueError` for a value JSON cannot encode (NaN and infinities included) or an empty store
+    name.
+    """
     return {
         name: cipher.encrypt_json(key, key.subject_id, store, f"{item_key}.{name}", value)
         for name, value in values.items()
@@ -23,6 +29,11 @@ def seal(key: cipher.SubjectKey, store: str, item_key: str, values: Mapping[str,
 
 
 def unseal(key: cipher.SubjectKey, store: str, item_key: str, fields: Mapping[str, str]) -> dict[str, Any]:
+    """Open a `fields` map sealed by `seal`: field name -> the JSON value it was given.
+
+    Raises `DecryptionFailed` for a token that does not authenticate under this subject, `store` and
+    `<item_key>.<name>` (copied, altered, or sealed with another key).
+    """
     return {
         name: cipher.decrypt_json(key, key.subject_id, store, f"{item_key}.{name}", token)
         for name, token in fields.items()
@@ -30,4 +41,5 @@ def unseal(key: cipher.SubjectKey, store: str, item_key: str, fields: Mapping[st
 
 
 def is_sealed(item: Mapping[str, Any]) -> bool:
+    """Whether a stored item carries a non-empty `fields` map (sealed values)."""
     return bool(item.get(FIELDS))

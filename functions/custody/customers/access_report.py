@@ -32,6 +32,8 @@ REPORT_VERSION: Final = "2026-11"
 
 @dataclass
 class ReportContext:
+    """What the readers of one access report share: the settings, the subject, and the keyring the key comes from."""
+
     settings: Settings
     subject: Subject
     keyring: SubjectKeyring
@@ -104,6 +106,7 @@ def reader_of(store: datamap.Store) -> Reader:
 
 
 def personal_stores() -> tuple[datamap.Store, ...]:
+    """The data-map stores classified `personal`: those the access report must show (the key store is not)."""
     return tuple(store for store in datamap.STORES if store.classification is datamap.Classification.PERSONAL)
 
 
@@ -121,6 +124,11 @@ def _retention() -> dict[str, Any]:
 
 
 class AccessReport:
+    """The access report (GDPR art. 15, and art. 20's portable copy) under `settings`.
+
+    `keyring` defaults to the process-wide one. AWS errors pass through as botocore's `ClientError`.
+    """
+
     def __init__(self, settings: Settings, keyring: SubjectKeyring | None = None) -> None:
         self.settings = settings
         self.subjects = SubjectRegistry(settings)
@@ -128,6 +136,14 @@ class AccessReport:
         self.keyring = keyring or get_keyring()
 
     def build(self, subject_id: str, email: str | None) -> dict[str, Any]:
+        """Everything held about the customer, decrypted, as one JSON-able dict.
+
+        Keys: `report_version`, `generated_at`, `subject_id`, `email` (as given: Cognito keeps it),
+        `account` (status and times), `stores` (store -> what its reader shows), `retention` (category
+        -> store, purposes, retention and sensitivity) and `open_requests` (ids, reason, scope, status,
+        time). Raises `SubjectKeyUnavailable` when sealed data exists but the key is gone, and
+        `DecryptionFailed` when a value does not open.
+        """
         subject = self.subjects.load(subject_id)
         context = ReportContext(self.settings, subject, self.keyring)
         stores = {store.name: reader_of(store)(context, store) for store in personal_stores()}

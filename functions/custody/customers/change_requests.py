@@ -27,22 +27,39 @@ STORE: Final = TABLE
 
 
 class ChangeStatus(StrEnum):
+    """Where a change request stands: `pending` review, `approved` (the field changed) or `rejected`."""
+
     PENDING = "pending"
     APPROVED = "approved"
     REJECTED = "rejected"
 
 
 def verified_fields() -> tuple[str, ...]:
+    """The identity fields changed only through a reviewed change request (the data map's `verified_fields`)."""
     return datamap.category("identity").verified_fields
 
 
 class ChangeRequests:
+    """Customers' requests to correct verified identity fields (GDPR art. 16, rectification), under `settings`.
+
+    The requested value and reason are sealed with the customer's key (`keyring`, the process-wide one
+    by default). DynamoDB and KMS errors pass through as botocore's `ClientError`.
+    """
+
     def __init__(self, settings: Settings, keyring: SubjectKeyring | None = None) -> None:
         self.requests = ChangeRequestsTable(settings)
         self.subjects = SubjectRegistry(settings)
         self.keyring = keyring or get_keyring()
 
     def open(self, subject_id: str, field: str, value: str, reason: str) -> dict[str, Any]:
+        """Open a change request of `field` to `value`, for a privacy officer's review; returns its view.
+
+        The view is `{change_request_id, field, value, reason, status, created_at, decided_at,
+        decision_reason}`, status `pending`. Raises `Forbidden` when the account is being erased,
+        `InvalidInput` for a field that is not verified or a value the identity rules refuse (named,
+        never echoed), `ConsentRequired` without `crm_core`, and `Conflict` when the subject kept
+        changing under it.
+        """
         return self.subjects.guarded(subject_id, lambda subject: self._open(subject, field, value, reason))
 
     def _open(self, subject: Subject, field: str, value: str, reason: str) -> dict[str, Any]:
@@ -84,6 +101,10 @@ class ChangeRequests:
         return self._view({**item, **plain})
 
     def list(self, subject_id: str) -> list[dict[str, Any]]:
+        """The customer's change requests, oldest first, decrypted, in the view `open` returns.
+
+        Raises `SubjectKeyUnavailable` when requests exist but the key is gone.
+        """
         items = self.requests.items(subject_id)
         if not items:
             return []

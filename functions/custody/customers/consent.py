@@ -33,12 +33,20 @@ STORE = TABLE
 
 
 class ConsentAction(StrEnum):
+    """What a consent event records: a purpose granted or withdrawn."""
+
     GRANT = "grant"
     WITHDRAW = "withdraw"
 
 
 @dataclass(frozen=True)
 class ConsentChange:
+    """The outcome of a grant or withdrawal.
+
+    The purpose, the action, when (the one timestamp format), the purposes granted after it, and the
+    erasure request a withdrawal set in motion (None when none).
+    """
+
     purpose: str
     action: ConsentAction
     at: str
@@ -47,6 +55,13 @@ class ConsentChange:
 
 
 class ConsentLedger:
+    """A customer's consents under `settings`: the consent store, the subject record, erasures and the audit ledger.
+
+    Every change is one transaction of the consent event and the subject's new granted purposes, guarded
+    by the subject's consent version (`SubjectRegistry.guarded` re-applies a change that lost a race).
+    DynamoDB and Step Functions errors pass through as botocore's `ClientError`.
+    """
+
     def __init__(self, settings: Settings) -> None:
         self.consents = ConsentsTable(settings)
         self.subjects = SubjectRegistry(settings)
@@ -55,6 +70,7 @@ class ConsentLedger:
         self.audit = AuditLedger(settings)
 
     def history(self, subject_id: str) -> list[dict[str, Any]]:
+        """Every consent event of the customer, oldest first: `{purpose, action, policy_version, channel, at, ...}`."""
         return self.consents.history(subject_id)
 
     def grant(self, subject_id: str, purpose: str, policy_version: str, channel: str) -> ConsentChange:
@@ -159,8 +175,11 @@ class ConsentLedger:
     def _set_granted(
         self, subject: Subject, granted: dict[str, str], update: dict[str, Any]
     ) -> TransactWriteItemTypeDef:
-        """The subject's new granted purposes (the whole map: the consent-version guard makes the
-        loaded state the current one), with what a new erasure request adds (`ErasureStarter.subject_update`)."""
+        """The transaction item that sets the subject's granted purposes, bumping its consent version.
+
+        The whole map is written: the consent-version guard makes the loaded state the current one.
+        `update` is what a new erasure request adds (`ErasureStarter.subject_update`), or empty.
+        """
         sets = ["granted = :granted", *update.get("set_expressions", [])]
         values: dict[str, Any] = {":granted": granted, **update.get("values", {})}
         return self.subjects.touch(

@@ -39,6 +39,8 @@ _SIGNATURES: Final = {
 
 @dataclass(frozen=True)
 class Document:
+    """A stored document's description: its id, file name, content type, size in bytes (plaintext) and upload time."""
+
     document_id: str
     file_name: str
     content_type: str
@@ -81,11 +83,24 @@ def _matches_type(content_type: str, content: bytes) -> bool:
 
 
 class DocumentStore:
+    """Customers' documents under `settings`, sealed with each customer's key.
+
+    `keyring` defaults to the process-wide one. S3 and KMS errors pass through as botocore's
+    `ClientError`.
+    """
+
     def __init__(self, settings: Settings, keyring: SubjectKeyring | None = None) -> None:
         self.documents = DocumentsBucket(settings)
         self.keyring = keyring or get_keyring()
 
     def upload(self, subject: Subject, file_name: str, content_type: str, content: bytes) -> Document:
+        """Seal and store an upload checked by `check_upload`; returns its description with a new document id.
+
+        The content is sealed as a document and the name, type and time as sealed metadata, both bound
+        to the document id. Creates the customer's key if there is none. Raises `Forbidden` when the
+        account is being erased and `ConsentRequired` without the purpose the `documents` category needs
+        (`crm_core`).
+        """
         subject.ensure_active()
         missing = datamap.missing_purposes([STORE], subject.purposes)
         if missing:

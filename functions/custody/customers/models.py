@@ -26,15 +26,28 @@ ShortText = Annotated[str, Field(min_length=1, max_length=200)]
 
 
 class Strict(BaseModel):
+    """Base of the category models: unknown fields refused, surrounding whitespace stripped, frozen.
+
+    `REQUIRED` names the fields a stored category must have (`missing`); parsing alone requires none, so
+    a patch may carry a part.
+    """
+
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True)
 
     REQUIRED: ClassVar[tuple[str, ...]] = ()
 
     def missing(self) -> list[str]:
+        """The names of `REQUIRED` fields that are unset: empty when the category may be stored."""
         return [name for name in self.REQUIRED if getattr(self, name) is None]
 
 
 class Identity(Strict):
+    """The `identity` category: legal and preferred names and the birth date; the legal name is required.
+
+    `legal_name` and `birth_date` are verified fields (changed by a reviewed change request). A birth
+    date must lie in the past, at most 130 years ago and at least 16 (`validation.check_birth_date`).
+    """
+
     REQUIRED = ("legal_name",)
 
     legal_name: Name | None = None
@@ -48,6 +61,8 @@ class Identity(Strict):
 
 
 class Address(Strict):
+    """A postal address within `contact`: lines, city, an ISO 3166-1 alpha-2 country and a postal code that fits it."""
+
     line1: ShortText
     line2: ShortText | None = None
     city: Annotated[str, Field(min_length=1, max_length=100)]
@@ -61,10 +76,13 @@ class Address(Strict):
 
 
 class Contact(Strict):
+    """The `contact` category: an E.164 phone number, a postal address, or both (at least one to be stored)."""
+
     phone: Annotated[str, AfterValidator(validation.check_phone)] | None = None
     address: Address | None = None
 
     def missing(self) -> list[str]:
+        """`["phone|address"]` when neither is set (one of them is required), else empty."""
         return [] if self.phone or self.address else ["phone|address"]
 
 
@@ -79,6 +97,11 @@ class ContactChannel(StrEnum):
 
 
 class Preferences(Strict):
+    """The `preferences` category (purpose `marketing`): channels, up to 20 interests and a BCP 47 language tag.
+
+    Neither list may repeat an entry.
+    """
+
     channels: Annotated[list[ContactChannel], Field(max_length=len(ContactChannel))] | None = None
     interests: Annotated[list[Annotated[str, Field(min_length=1, max_length=50)]], Field(max_length=20)] | None = None
     language: Annotated[str, Field(max_length=35), AfterValidator(validation.check_language)] | None = None
@@ -92,6 +115,12 @@ class Preferences(Strict):
 
 
 class Payment(Strict):
+    """The `payment` category (purpose `payments`): a card, its expiry and holder; every field is required.
+
+    The card number is stored as its digits only and must pass the Luhn check; a card whose expiry month
+    has passed is refused.
+    """
+
     REQUIRED = ("card_number", "expiry_month", "expiry_year", "holder_name")
 
     card_number: Annotated[str, Field(max_length=23), AfterValidator(validation.normalise_card_number)] | None = None
@@ -107,12 +136,16 @@ class Payment(Strict):
 
 
 class Severity(StrEnum):
+    """How severe an allergy is."""
+
     MILD = "mild"
     MODERATE = "moderate"
     SEVERE = "severe"
 
 
 class Condition(Strict):
+    """A health condition: its name, an optional ICD-10 code (e.g. `E11.9`) and since when (not in the future)."""
+
     name: Annotated[str, Field(min_length=1, max_length=100)]
     code: Annotated[str, Field(pattern=r"^[A-Z][0-9][0-9A-Z](\.[0-9A-Z]{1,4})?$")] | None = Field(
         default=None, description="ICD-10 code, e.g. E11.9"
@@ -128,12 +161,19 @@ class Condition(Strict):
 
 
 class Allergy(Strict):
+    """An allergy: the substance, the reaction and its severity."""
+
     substance: Annotated[str, Field(min_length=1, max_length=100)]
     reaction: Annotated[str, Field(min_length=1, max_length=200)] | None = None
     severity: Severity | None = None
 
 
 class Health(Strict):
+    """The `health` category (purpose `health_services`): conditions and allergies, up to 50 each.
+
+    Health data is a special category of personal data (GDPR art. 9).
+    """
+
     conditions: Annotated[list[Condition], Field(max_length=50)] | None = None
     allergies: Annotated[list[Allergy], Field(max_length=50)] | None = None
 
@@ -157,4 +197,5 @@ class Profile(Strict):
     health: Health | None = None
 
     def categories(self) -> dict[str, Strict]:
+        """The categories present in the request, by name (`CATEGORY_MODELS` order); absent ones are left out."""
         return {name: value for name in CATEGORY_MODELS if (value := getattr(self, name)) is not None}

@@ -33,16 +33,24 @@ _CARD_DERIVED = ("card_brand", "card_last4")
 
 
 def etag(version: int) -> str:
+    """The profile's entity tag for a version: `"v<version>"` (RFC 9110 strong validator syntax)."""
     return f'"v{version}"'
 
 
 @dataclass(frozen=True)
 class StoredProfile:
+    """A customer's profile as stored: its version and its categories, decrypted (category -> field -> value).
+
+    The stored categories include the full card number and the derived `card_brand` and `card_last4`;
+    `view` is what the customer may be shown.
+    """
+
     version: int
     categories: dict[str, dict[str, Any]]  # decrypted, as stored (the full card number included)
 
     @property
     def etag(self) -> str:
+        """The `ETag` of this version (`If-Match` must name it to change the profile)."""
         return etag(self.version)
 
     def view(self) -> dict[str, dict[str, Any]]:
@@ -56,12 +64,23 @@ class StoredProfile:
 
 
 class ProfileService:
+    """Reads and writes customers' profiles under `settings`, sealing each category with the customer's key.
+
+    `keyring` defaults to the process-wide one. DynamoDB and KMS errors pass through as botocore's
+    `ClientError`.
+    """
+
     def __init__(self, settings: Settings, keyring: SubjectKeyring | None = None) -> None:
         self.profiles = ProfilesTable(settings)
         self.subjects = SubjectRegistry(settings)
         self.keyring = keyring or get_keyring()
 
     def read(self, subject: Subject) -> StoredProfile:
+        """The subject's profile, decrypted; empty (at the subject's version) when nothing is stored.
+
+        Raises `SubjectKeyUnavailable` when items exist but the key is gone, and `DecryptionFailed` when
+        an item does not open under it.
+        """
         items = self.profiles.items(subject.subject_id)
         if not items:
             return StoredProfile(subject.profile_version, {})
@@ -133,8 +152,11 @@ class ProfileService:
         return self.profiles.put(subject_id, category, sealed.seal(key, STORE, category, values), at)
 
     def identity_change(self, subject: Subject, field: str, value: Any, at: str) -> list[TransactWriteItemTypeDef]:
-        """The transaction items that set one verified identity field (a reviewed change request):
-        the identity category re-sealed with it, and the subject's profile version moved on."""
+        """The transaction items that set one verified identity field (a reviewed change request).
+
+        The identity category is re-sealed with `value` in `field`, and the subject's profile version
+        moves on. Raises `SubjectKeyUnavailable` when the customer's key is gone.
+        """
         key = self.keyring.get(subject.subject_id)
         stored = self.profiles.get(subject.subject_id, IDENTITY)
         identity = sealed.unseal(key, STORE, IDENTITY, stored[sealed.FIELDS]) if stored else {}

@@ -72,24 +72,37 @@ _CARD_BRANDS: tuple[tuple[str, re.Pattern[str]], ...] = (
 
 
 def check_name(value: str) -> str:
+    """A personal name as given; raises `ValueError` unless it is letters of any script.
+
+    Single spaces, apostrophes, hyphens and periods may stand between letters; digits may not.
+    """
     if not _NAME_CHARS.fullmatch(value) or "  " in value:
         raise ValueError("must be letters, with single spaces, apostrophes, hyphens or periods between them")
     return value
 
 
 def check_phone(value: str) -> str:
+    """A phone number as given; raises `ValueError` unless it has the E.164 shape.
+
+    That is `+`, then 7 to 15 digits of which the first (the country code's) is not 0.
+    """
     if not E164.fullmatch(value):
         raise ValueError("must be an E.164 number: + then country code and number, 8 to 15 digits")
     return value
 
 
 def check_country(value: str) -> str:
+    """A country code as given; raises `ValueError` unless it is an assigned ISO 3166-1 alpha-2 code in capitals."""
     if value not in COUNTRIES:
         raise ValueError("must be an ISO 3166-1 alpha-2 country code in capitals")
     return value
 
 
 def check_postal_code(country: str, value: str) -> str:
+    """A postal code as given; raises `ValueError` when it does not fit `country`'s shape.
+
+    The shape is `POSTAL_CODES`' where one is declared, else 2 to 11 letters, digits, spaces or hyphens.
+    """
     pattern = POSTAL_CODES.get(country, _GENERIC_POSTAL)
     if not pattern.fullmatch(value):
         raise ValueError(f"is not a valid postal code for {country}")
@@ -97,12 +110,18 @@ def check_postal_code(country: str, value: str) -> str:
 
 
 def check_language(value: str) -> str:
+    """A language tag as given; raises `ValueError` unless it is a BCP 47 language, optional script and region."""
     if not BCP47.fullmatch(value):
         raise ValueError("must be a BCP 47 language tag such as en, vi or pt-BR")
     return value
 
 
 def check_birth_date(value: date, today: date) -> date:
+    """A birth date as given; raises `ValueError` when it is after `today`, over 130 years ago, or under 16 years ago.
+
+    16 is the default age of a child's own consent in GDPR art. 8(1). `today` is the caller's, so tests
+    can fix it.
+    """
     if value > today:
         raise ValueError("cannot be in the future")
     age = today.year - value.year - ((today.month, today.day) < (value.month, value.day))
@@ -114,6 +133,7 @@ def check_birth_date(value: date, today: date) -> date:
 
 
 def luhn_valid(digits: str) -> bool:
+    """Whether a string of ASCII digits passes the Luhn checksum (ISO/IEC 7812-1) every payment card number carries."""
     total = 0
     for index, char in enumerate(reversed(digits)):
         number = int(char)
@@ -126,6 +146,10 @@ def luhn_valid(digits: str) -> bool:
 
 
 def normalise_card_number(value: str) -> str:
+    """A card number as its digits alone (spaces and hyphens dropped).
+
+    Raises `ValueError` unless that is 12 to 19 ASCII digits passing the Luhn check.
+    """
     digits = value.replace(" ", "").replace("-", "")
     if not digits.isascii() or not digits.isdigit() or not 12 <= len(digits) <= 19:
         raise ValueError("must be 12 to 19 digits")
@@ -135,6 +159,7 @@ def normalise_card_number(value: str) -> str:
 
 
 def card_brand(digits: str) -> str:
+    """The brand a card's digits belong to (`visa`, `mastercard`, `amex`, `discover`, `jcb`), else `other`."""
     for brand, pattern in _CARD_BRANDS:
         if pattern.fullmatch(digits):
             return brand
@@ -142,5 +167,6 @@ def card_brand(digits: str) -> str:
 
 
 def check_expiry(month: int, year: int, today: date) -> None:
+    """Raise `ValueError` when a card expiring at the end of `month`/`year` has expired by `today`."""
     if (year, month) < (today.year, today.month):
         raise ValueError("the card has expired")

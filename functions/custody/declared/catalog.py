@@ -17,6 +17,8 @@ from custody.declared import naming
 
 
 class Audience(StrEnum):
+    """Who calls a route, and so which user pool's token it must present (none for `public`)."""
+
     CUSTOMER = "customer"  # customer user pool, ID token; the subject is the token's `sub`
     STAFF = "staff"  # staff user pool (MFA), access token with a scope per group, group-restricted
     PROCESSOR = "processor"  # sub-processor machine client, access token (client credentials)
@@ -69,6 +71,13 @@ GATEWAY_RESPONSES: Final[Mapping[str, str]] = MappingProxyType(
 
 @dataclass(frozen=True)
 class Function:
+    """One Lambda function of the stack: a folder under `functions/` with a `handler.lambda_handler`.
+
+    `api` is false for functions no route names (the erasure steps, the staff pool's trigger, the
+    retention sweep); `identity_trigger` names the audience whose user pool invokes it;
+    `timeout_seconds` and `memory_mb` are its Lambda timeout and memory size.
+    """
+
     name: str  # folder under functions/, also the logical name of the Lambda
     description: str
     api: bool = True
@@ -80,6 +89,7 @@ class Function:
 
     @property
     def handler(self) -> str:
+        """The Lambda handler setting: `<name>.handler.lambda_handler`."""
         return f"{self.name}.handler.lambda_handler"
 
     @property
@@ -210,6 +220,7 @@ ROUTES: tuple[Route, ...] = (
 
 
 def function(name: str) -> Function:
+    """The declared function named `name`; raises `KeyError` when none is."""
     for item in FUNCTIONS:
         if item.name == name:
             return item
@@ -217,6 +228,7 @@ def function(name: str) -> Function:
 
 
 def routes_of(function_name: str) -> tuple[Route, ...]:
+    """The routes the function named `function_name` serves, in catalog order (empty for none)."""
     return tuple(route for route in ROUTES if route.function == function_name)
 
 
@@ -229,4 +241,5 @@ _BY_KEY: Final[Mapping[str, Route]] = MappingProxyType({item.key: item for item 
 
 
 def api_functions() -> tuple[Function, ...]:
+    """The functions that serve API routes, in catalog order."""
     return tuple(item for item in FUNCTIONS if item.api)

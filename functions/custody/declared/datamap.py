@@ -19,6 +19,8 @@ from enum import StrEnum
 
 
 class Sensitivity(StrEnum):
+    """How sensitive a category's data is: personal, sensitive (financial) or special (GDPR art. 9)."""
+
     PERSONAL = "personal"
     SENSITIVE = "sensitive"  # financial data: card numbers
     SPECIAL = "special"  # GDPR art. 9: health
@@ -33,6 +35,8 @@ class Classification(StrEnum):
 
 
 class Erasure(StrEnum):
+    """How a store is erased for one subject."""
+
     DELETE_PARTITION = "delete_partition"  # Query the subject's partition, BatchWriteItem deletes
     DELETE_ALL_VERSIONS = "delete_all_versions"  # every object version and delete marker
     SHRED = "shred"  # delete the wrapped data key: every copy anywhere becomes unreadable
@@ -53,6 +57,15 @@ RECORD_KEEPING = "record_keeping"
 
 @dataclass(frozen=True)
 class Category:
+    """A category of personal data: what it holds, which purposes justify holding it, and where it lives.
+
+    `fields` are the field names an item of the category holds; `purposes` the purposes of which any
+    one, granted, justifies it; `store` the name of the `STORES` entry holding it. `retention_days`,
+    when set, is how long an item is kept after it is written (a TTL or lifecycle rule disposes of it).
+    A `processing_record` is kept because the law requires the record (GDPR art. 5(2) and 30), whatever
+    the customer granted, and is erased with the customer.
+    """
+
     name: str
     description: str
     fields: tuple[str, ...]
@@ -64,6 +77,11 @@ class Category:
     processing_record: bool = False
 
     def justified_by(self, granted: frozenset[str] | set[str]) -> bool:
+        """Whether the category may be held while exactly these purposes are granted.
+
+        True for a processing record, else when any of the category's purposes is in `granted` (purpose
+        names).
+        """
         return self.processing_record or any(purpose in granted for purpose in self.purposes)
 
 
@@ -107,6 +125,7 @@ class BucketStore:
 
     @staticmethod
     def prefix(subject_id: str) -> str:
+        """The key prefix of one customer's objects: `subjects/<subject_id>/`."""
         return f"subjects/{subject_id}/"
 
 
@@ -355,6 +374,7 @@ OPERATIONAL_TABLES: dict[str, OperationalTable] = {
 
 
 def category(name: str) -> Category:
+    """The declared category named `name`; raises `KeyError` when no category has that name."""
     for item in CATEGORIES:
         if item.name == name:
             return item
@@ -362,6 +382,7 @@ def category(name: str) -> Category:
 
 
 def store(name: str) -> Store:
+    """The declared store named `name`; raises `KeyError` when no store has that name."""
     for item in STORES:
         if item.name == name:
             return item
@@ -369,14 +390,17 @@ def store(name: str) -> Store:
 
 
 def categories_in(store_name: str) -> tuple[Category, ...]:
+    """The categories held in the store named `store_name`, in declaration order (empty for an unknown store)."""
     return tuple(item for item in CATEGORIES if item.store == store_name)
 
 
 def table_stores() -> tuple[TableStore, ...]:
+    """The personal-data stores that are DynamoDB tables, in declaration order."""
     return tuple(item for item in STORES if isinstance(item, TableStore))
 
 
 def bucket_stores() -> tuple[BucketStore, ...]:
+    """The personal-data stores that are S3 buckets, in declaration order."""
     return tuple(item for item in STORES if isinstance(item, BucketStore))
 
 
@@ -386,6 +410,11 @@ def erasable_stores() -> tuple[Store, ...]:
 
 
 def is_purpose(purpose: str) -> bool:
+    """Whether `purpose` is one a customer can grant: one of `PURPOSES`, or `sharing:<processor id>`.
+
+    The processor id is only required to be non-empty here; whether such a processor is registered is
+    the caller's check.
+    """
     return purpose in PURPOSES or (purpose.startswith(SHARING_PREFIX) and len(purpose) > len(SHARING_PREFIX))
 
 

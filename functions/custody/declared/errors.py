@@ -12,7 +12,11 @@ from typing import Any, ClassVar
 
 
 class CustodyError(Exception):
-    """Base of every error a client may be shown."""
+    """Base of every error a client may be shown.
+
+    `message` is a sentence for the client; `details` a JSON-able dict of names and ids (empty when
+    None). Neither carries a value the customer submitted.
+    """
 
     status: ClassVar[int] = 500
     code: ClassVar[str] = "internal_error"
@@ -23,35 +27,78 @@ class CustodyError(Exception):
         self.details: dict[str, Any] = details or {}
 
     def to_body(self) -> dict[str, Any]:
+        """The JSON body of this error: `{"error": code, "message": message, "details": details}`."""
         return {"error": self.code, "message": self.message, "details": self.details}
 
 
 class InvalidInput(CustodyError):
+    """The request is readable but breaks the API's schema or a domain rule (422).
+
+    `details` is usually `{"fields": [{"field", "reason"}]}` (`field_errors`): names and reasons, never
+    the value sent. Raised for a profile, document, change request, agreement, grant or disclosure that
+    does not validate, and for a missing or malformed `Idempotency-Key` where a route needs one.
+    """
+
     status = 422
     code = "invalid_input"
 
 
 class MalformedRequest(CustodyError):
+    """The request cannot be read at all: a body that is not JSON, not UTF-8, or nested too deeply (400).
+
+    `custody.api.http` answers these before any domain code runs, with this class's code; the class
+    declares the code so the audit grammar and the OpenAPI document know it.
+    """
+
     status = 400
     code = "malformed_request"
 
 
 class Unauthenticated(CustodyError):
+    """No valid token for the route (401).
+
+    Raised by `custody.access_control` when the authorizer's claims are missing, the token comes from
+    another user pool or app client, is of the wrong `token_use`, names no UUID subject or is dated in
+    the future, or is not of the audience a staff or processor operation needs.
+    """
+
     status = 401
     code = "unauthenticated"
 
 
 class ReauthenticationRequired(CustodyError):
+    """An irreversible request needs a recent sign-in (401); `details` is `{"max_age_seconds": n}`.
+
+    Raised by `custody.api.http.require_recent_sign_in` (the withdrawal) when the token's `auth_time` is
+    older than the allowed age.
+    """
+
     status = 401
     code = "reauthentication_required"
 
 
 class Forbidden(CustodyError):
+    """The caller is known but may not do this (403).
+
+    Raised for a staff group or OAuth scope the route does not admit, an action reserved to the privacy
+    officer, any write to an account that is being erased, staff access without a usable grant or to a
+    customer who is not active, and a sub-processor acting outside its agreement or with a task token
+    not issued to it. `details` may name the groups, scopes or a `reason`
+    code.
+    """
+
     status = 403
     code = "forbidden"
 
 
 class ConsentRequired(CustodyError):
+    """The data needs a purpose the customer has not granted (403): consent is its legal basis.
+
+    GDPR art. 6(1)(a), and art. 9(2)(a) for the special categories (health). Built from the missing
+    purposes; `details` is `{"missing": [purpose, ...]}`, sorted and without
+    duplicates.
+    """
+
     status = 403
     code = "consent_required"
 
@@ -63,16 +110,32 @@ class ConsentRequired(CustodyError):
 
 
 class NotFound(CustodyError):
+    """No such resource for this caller (404).
+
+    Raised for a document, a granted purpose, a change request, a grant or a notification the caller
+    cannot reach.
+    """
+
     status = 404
     code = "not_found"
 
 
 class Conflict(CustodyError):
+    """The request collides with the record's state (409).
+
+    Raised when an `Idempotency-Key` is still in flight, a grant or change request was already decided,
+    a notification no longer awaits an acknowledgement or its deadline passed, the customer is already
+    being erased for another reason or was active again, or a write kept losing races with other
+    requests.
+    """
+
     status = 409
     code = "conflict"
 
 
 class PreconditionFailed(CustodyError):
+    """The profile changed since the version the client named in `If-Match` (412): nothing is written."""
+
     status = 412
     code = "precondition_failed"
 

@@ -22,6 +22,7 @@ PROCESSOR_POOL = "processors"
 
 
 def table_name(prefix: str, logical: str) -> str:
+    """The DynamoDB table name of a logical name: `<prefix>-<logical, '_' as '-'>`."""
     return f"{prefix}-{logical.replace('_', '-')}"
 
 
@@ -31,14 +32,17 @@ def bucket_name(prefix: str, logical: str, qualifier: str) -> str:
 
 
 def state_machine_name(prefix: str, logical: str) -> str:
+    """The Step Functions state machine name of a logical name: `<prefix>-<logical, '_' as '-'>`."""
     return f"{prefix}-{logical.replace('_', '-')}"
 
 
 def function_name(prefix: str, logical: str) -> str:
+    """The Lambda function name of a logical name: `<prefix>-<logical, '_' as '-'>`."""
     return f"{prefix}-{logical.replace('_', '-')}"
 
 
 def queue_name(prefix: str, logical: str) -> str:
+    """The SQS queue name of a logical name: `<prefix>-<logical, '_' as '-'>`."""
     return f"{prefix}-{logical.replace('_', '-')}"
 
 

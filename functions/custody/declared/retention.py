@@ -32,6 +32,10 @@ def inactivity_cutoff(now: datetime, settings: Settings) -> datetime:
 
 
 def is_due(last_active_at: datetime, now: datetime, settings: Settings) -> bool:
+    """Whether a customer last active at `last_active_at` is due for a retention erasure at `now`.
+
+    Due from exactly `disposal_due(last_active_at, settings)` on; both moments aware.
+    """
     return disposal_due(last_active_at, settings) <= now
 
 
@@ -81,6 +85,7 @@ class StandingPolicy:
     days: int
 
     def disposes_of_data_written_at(self, moment: datetime) -> datetime:
+        """When this policy disposes of data written at `moment`: `days` days later."""
         return moment + timedelta(days=self.days)
 
 

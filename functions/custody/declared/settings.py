@@ -27,6 +27,14 @@ USER_POOL_FIELDS = (
 
 
 class Settings(BaseModel):
+    """A function's configuration: resource names, KMS keys, user pools and the retention and erasure bounds.
+
+    Frozen; built by `from_env` (or by keyword, in tests and the CDK stack). Durations are in the unit
+    their name says (`_days`, `_seconds`). Some bounds are the services' own: a DynamoDB
+    point-in-time recovery period is 1 to 35 days (`RecoveryPeriodInDays`). Construction raises
+    pydantic's `ValidationError` for a value out of its bounds.
+    """
+
     model_config = ConfigDict(frozen=True, extra="ignore")
 
     environment: Literal["local", "aws"] = "local"
@@ -94,18 +102,28 @@ class Settings(BaseModel):
     )
 
     def without_user_pools(self) -> Settings:
-        """These settings naming no user pool: what a pool's own trigger is told (the pool names
-        the trigger, so the trigger cannot name the pool without a dependency cycle)."""
+        """These settings naming no user pool: what a pool's own trigger is told.
+
+        The pool names the trigger, so the trigger cannot name the pool without a dependency cycle.
+        """
         return self.model_copy(update=dict.fromkeys(USER_POOL_FIELDS, ""))
 
     def table(self, logical: str) -> str:
+        """The physical name of the table with this logical name (a data-map store or an operational table)."""
         return naming.table_name(self.resource_prefix, logical)
 
     def bucket(self, logical: str) -> str:
+        """The physical, globally unique name of the bucket with this logical name."""
         return naming.bucket_name(self.resource_prefix, logical, self.bucket_qualifier)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Settings from `CUSTODY_<FIELD>` environment variables (the process's own when `environ` is None).
+
+        Unset fields keep their defaults; `region` falls back to `AWS_REGION`, which the Lambda runtime
+        sets. Raises pydantic's `ValidationError` when a variable does not parse or breaks a field's
+        bounds.
+        """
         env = os.environ if environ is None else environ
         values: dict[str, str] = {
             name: env[ENV_PREFIX + name.upper()] for name in cls.model_fields if ENV_PREFIX + name.upper() in env

@@ -45,6 +45,8 @@ Count = Annotated[int, Field(ge=0)]
 
 
 class Contract(BaseModel):
+    """Base of every step's input and output: frozen, and a field it does not declare is refused."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
@@ -71,10 +73,18 @@ class PlannedInput(StepInput):
 
 
 class FreezeInput(StepInput):
+    """Freeze's input (state `Freeze`): the request and subject ids of the execution's input."""
+
     step: Literal["freeze"]
 
 
 class FreezeOutput(Contract):
+    """What Freeze returns; the state keeps it as `$.plan` (with `rounds`, starting at 0).
+
+    `stores` are the erasable stores holding a category of the scope, the `EraseStores` Map's items;
+    `scope` (sorted) and `reason` are read from the request record; `status` is always `frozen`.
+    """
+
     stores: tuple[StoreName, ...]  # the stores in scope: the Map's items
     scope: tuple[Category, ...]
     reason: ErasureReason
@@ -85,12 +95,24 @@ class FreezeOutput(Contract):
 
 
 class EraseStoreInput(PlannedInput):
+    """EraseStore's input: one iteration of the `EraseStores` Map, for `store`.
+
+    Carries the plan's reason and scope, and `erased_before`, the store's running total in this round so
+    far (the previous batch's `erased`; 0 for the first).
+    """
+
     step: Literal["erase_store"]
     store: StoreName
     erased_before: Count = 0  # this run's running total for the store
 
 
 class EraseStoreOutput(Contract):
+    """What one EraseStore batch returns; the Map iteration keeps it as `$.result`.
+
+    `deleted`: items or object versions this batch deleted; `erased`: the running total for the store in
+    this round; `more`: whether the `MoreToErase` choice runs another batch.
+    """
+
     store: StoreName
     deleted: Count  # items or object versions deleted by this batch
     erased: Count  # the running total
@@ -101,6 +123,11 @@ class EraseStoreOutput(Contract):
 
 
 class StoreTotal(Contract):
+    """One store's last EraseStore output, as the `EraseStores` Map collects it into `$.erased`.
+
+    ListProcessors records each store's `erased` as the round's total.
+    """
+
     store: StoreName
     deleted: Count
     erased: Count
@@ -108,6 +135,12 @@ class StoreTotal(Contract):
 
 
 class ListProcessorsInput(PlannedInput):
+    """ListProcessors' input (state `NotifyProcessors`), after the `EraseStores` Map.
+
+    Carries the plan, the execution's name (`$$.Execution.Name`) and round (`$.plan.rounds`, 0 for the
+    first), and the Map's per-store totals, recorded on the request as `erased.<execution>#<round>`.
+    """
+
     step: Literal["list_processors"]
     execution: Annotated[str, Field(min_length=1, max_length=80, pattern=r"^[A-Za-z0-9_-]+$")]
     round: Count
@@ -115,17 +148,33 @@ class ListProcessorsInput(PlannedInput):
 
 
 class ProcessorToAsk(Contract):
+    """One sub-processor to ask: an item of the `NotifyEachProcessor` Map, produced by ListProcessors.
+
+    `processor_id` is its registry id; `timeout_seconds` bounds the wait for its acknowledgement (the
+    AskProcessor Task's `TimeoutSecondsPath`); `deadline` is when that wait ends, in the one timestamp
+    format, and is sent to the processor.
+    """
+
     processor_id: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{1,62}$")]
     timeout_seconds: Annotated[int, Field(ge=1)]
     deadline: str
 
 
 class ListProcessorsOutput(Contract):
+    """What ListProcessors returns; the state keeps it as `$.processors`: whom to ask, and how many (`notified`)."""
+
     processors: tuple[ProcessorToAsk, ...]
     notified: Count
 
 
 class AskProcessorInput(StepInput):
+    """AskProcessor's input: a `lambda:invoke.waitForTaskToken` Task, one per processor to ask.
+
+    `task_token` is the Task's `$$.Task.Token`; the processor hands it back on the acknowledgement
+    route, whose `SendTaskSuccess` output becomes the Task's result. `deadline` is the one the processor
+    is told.
+    """
+
     step: Literal["ask_processor"]
     processor_id: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{1,62}$")]
     deadline: str
@@ -133,16 +182,30 @@ class AskProcessorInput(StepInput):
 
 
 class AskProcessorOutput(Contract):
+    """What AskProcessor's Lambda returns (`asked`: 1).
+
+    A `waitForTaskToken` Task's result is the output `SendTaskSuccess` sends, not this; the step's audit
+    event counts it.
+    """
+
     asked: Count
 
 
 class RecordProcessorOutcomeInput(StepInput):
+    """RecordProcessorOutcome's input (states `RecordConfirmed` and `RecordUnconfirmed`).
+
+    `confirmed` when the acknowledgement named this processor and request; `unconfirmed` when the wait
+    timed out or failed, or the acknowledgement named another.
+    """
+
     step: Literal["record_processor_outcome"]
     processor_id: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{1,62}$")]
     outcome: Literal[ProcessorOutcome.CONFIRMED, ProcessorOutcome.UNCONFIRMED]
 
 
 class RecordProcessorOutcomeOutput(Contract):
+    """What RecordProcessorOutcome returns: 1 in the outcome recorded, 0 in the other (audit counts only)."""
+
     confirmed: Count
     unconfirmed: Count
 
@@ -151,26 +214,38 @@ class RecordProcessorOutcomeOutput(Contract):
 
 
 class ShredKeyInput(PlannedInput):
+    """ShredKey's input (state `ShredKey`): the plan; only a full erasure shreds the key."""
+
     step: Literal["shred_key"]
 
 
 class ShredKeyOutput(Contract):
+    """What ShredKey returns; the state keeps it as `$.shred`: whether this run deleted a key version."""
+
     shredded: bool
 
 
 class DeleteIdentityInput(PlannedInput):
+    """DeleteIdentity's input (state `DeleteIdentity`): the plan; only a full erasure deletes the Cognito user."""
+
     step: Literal["delete_identity"]
 
 
 class DeleteIdentityOutput(Contract):
+    """What DeleteIdentity returns; the state keeps it as `$.identity`: whether this run deleted the user."""
+
     deleted: bool
 
 
 class VerifyInput(PlannedInput):
+    """Verify's input (state `Verify`): the plan whose stores, key and identity are checked."""
+
     step: Literal["verify"]
 
 
 class VerifyOutput(Contract):
+    """What Verify returns when nothing remains (`residual` is always 0); otherwise it raises `ResidualDataFound`."""
+
     residual: Literal[0] = 0
 
 
@@ -178,21 +253,34 @@ class VerifyOutput(Contract):
 
 
 class CertifyInput(StepInput):
+    """Certify's input (state `Certify`): the ids and the execution's ARN (`$$.Execution.Id`) it cites."""
+
     step: Literal["certify"]
     execution_arn: Annotated[str, Field(min_length=1, max_length=2048)]
 
 
 class CertifyOutput(Contract):
+    """What Certify returns; the state keeps it as `$.certificate`: `completed` and the certificate's SHA-256 (hex)."""
+
     status: Literal["completed"]
     certificate_digest: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
 
 
 class RecordFailureInput(StepInput):
+    """RecordFailure's input (state `RecordFailure`): the name of the error that failed the run.
+
+    The run's Catch blocks put the error at `$.error`, and the state passes `$.error.Error` (after
+    three rounds with residual data, `ResidualDataFound`). Optional; at most 256 characters, of which
+    the request keeps 100.
+    """
+
     step: Literal["record_failure"]
     error: Annotated[str, Field(max_length=256)] | None = None
 
 
 class RecordFailureOutput(Contract):
+    """What RecordFailure returns (`failed`); the state discards it and alarms."""
+
     status: Literal["failed"]
 
 

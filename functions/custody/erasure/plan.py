@@ -46,6 +46,7 @@ class Erasure:
 
     @property
     def full(self) -> bool:
+        """Whether the cause erases the customer entirely: data, key and identity."""
         return self.reason in FULL_ERASURE_REASONS
 
 

@@ -22,6 +22,12 @@ from custody.stores.partitions import TablePartition
 
 @dataclass(frozen=True)
 class GuardReport:
+    """What one `guard` run did.
+
+    The restored table, its data-map store, how many erased subjects the erasure ledger names
+    (`subjects_checked`) and how many items were deleted (`items_removed`).
+    """
+
     table: str
     store: str
     subjects_checked: int
@@ -31,7 +37,8 @@ class GuardReport:
 def guard(settings: Settings, restored_table: str, store_name: str) -> GuardReport:
     """Delete from `restored_table` (a copy of the data-map store `store_name`) what erasures removed.
 
-    Raises `ValueError` when `store_name` is not a table store of the data map.
+    Raises `ValueError` when `store_name` is a bucket store and `KeyError` when the data map has no
+    store of that name.
     """
     store = datamap.store(store_name)
     if not isinstance(store, datamap.TableStore):
@@ -49,7 +56,9 @@ def guard(settings: Settings, restored_table: str, store_name: str) -> GuardRepo
 
 
 def _in(store: datamap.TableStore, key: dict[str, object], scope: set[str]) -> bool:
-    """Whether an item of the store is one the erasure covered (a single-category store, or an item
-    naming no category: all of it)."""
+    """Whether an item of the store is one the erasure covered.
+
+    In a single-category store, or for an item naming no category, every item is.
+    """
     category = key.get(store.category_attribute) if store.category_attribute else None
     return category is None or str(category) in scope

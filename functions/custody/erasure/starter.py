@@ -31,6 +31,13 @@ CUSTOMER_ACTOR: Final = "customer:api"
 
 
 class ErasureStarter:
+    """Records and starts erasure requests: one path for every cause.
+
+    Built from `settings`: the subjects and requests tables, the audit ledger, and the erasure state
+    machine (`erasure_state_machine_arn`). DynamoDB and Step Functions errors other than those each
+    method names pass through as botocore's `ClientError`.
+    """
+
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.subjects = SubjectRegistry(settings)

@@ -42,6 +42,8 @@ ACTOR: Final = "erasure-workflow"
 
 @dataclass(frozen=True)
 class Step:
+    """A workflow step: the name the ASL invokes it by, and the function that runs it."""
+
     name: str
     run: Callable[[StepContext, Any], BaseModel]
 

@@ -76,18 +76,23 @@ class Clients:
             return cast("_T", found)
 
     def dynamodb(self) -> DynamoDBClient:
+        """The DynamoDB client, built on first use and shared."""
         return self._cached("dynamodb", lambda s, r: s.client("dynamodb", region_name=r, config=self._config))
 
     def kms(self) -> KMSClient:
+        """The KMS client, built on first use and shared."""
         return self._cached("kms", lambda s, r: s.client("kms", region_name=r, config=self._config))
 
     def s3(self) -> S3Client:
+        """The S3 client, built on first use and shared."""
         return self._cached("s3", lambda s, r: s.client("s3", region_name=r, config=self._config))
 
     def stepfunctions(self) -> SFNClient:
+        """The Step Functions client, built on first use and shared."""
         return self._cached("stepfunctions", lambda s, r: s.client("stepfunctions", region_name=r, config=self._config))
 
     def cognito_idp(self) -> CognitoIdentityProviderClient:
+        """The Cognito user pools client, built on first use and shared."""
         return self._cached("cognito_idp", lambda s, r: s.client("cognito-idp", region_name=r, config=self._config))
 
     def sqs(self) -> Any:
@@ -95,6 +100,7 @@ class Clients:
         return self._cached("sqs", lambda s, r: s.client("sqs", region_name=r, config=self._config))
 
     def sns(self) -> SNSClient:
+        """The SNS client, built on first use and shared."""
         return self._cached("sns", lambda s, r: s.client("sns", region_name=r, config=self._config))
 
     def cloudtrail_data(self) -> Any:

@@ -51,7 +51,14 @@ def once(
 ) -> _M:
     """Run `work` once per (route, subject, key); replay its response for repeats.
 
-    The Lambda context bounds how long a record stays "in progress" if the function dies.
+    The Lambda context bounds how long a record stays "in progress" if the function dies. `model`
+    is the pydantic type of `work`'s result, which the replay is rebuilt as; with `key` None, `work`
+    simply runs.
+
+    Raises `InvalidInput` for a key that is not 8 to 64 of `[A-Za-z0-9_-]`, `Conflict` while a
+    request with the same key is still running, and `ServiceBusy` when the idempotency table stays
+    throttled or unreachable past the retries; whatever `work` raises passes through (Powertools deletes
+    the in-progress record, so a retry runs again).
     """
     if key is None:
         return work()

@@ -20,12 +20,18 @@ TRACED_MODULES: Final = ("botocore",)
 
 @dataclass(frozen=True)
 class Observability:
+    """A function's Powertools logger, tracer and metrics, all named after its service."""
+
     logger: Logger
     tracer: Tracer
     metrics: Metrics
 
 
 def observability(function_name: str) -> Observability:
+    """The logger, tracer (botocore patched only) and metrics of the catalog function `function_name`.
+
+    Metrics go to the `CrmCustody` namespace. Raises `KeyError` for a name the catalog does not declare.
+    """
     service = catalog.function(function_name).service
     return Observability(
         logger=Logger(service=service),

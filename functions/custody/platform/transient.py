@@ -47,7 +47,11 @@ THROTTLING_CODES: Final = frozenset(
 
 
 def is_transient(error: BaseException) -> bool:
-    """A throttle, a 5xx or a connection failure: the same call may well succeed later."""
+    """A throttle, a 5xx or a connection failure: the same call may well succeed later.
+
+    Throttles are recognised by error code (`THROTTLING_CODES`: those of botocore's standard retry
+    mode but `BandwidthLimitExceeded`), server faults by an HTTP status of 500 or more.
+    """
     if isinstance(error, HTTPClientError | ConnectionFailed):
         return True  # read timeouts, dropped connections; unreachable endpoints, connect timeouts
     if isinstance(error, ClientError):
@@ -58,8 +62,11 @@ def is_transient(error: BaseException) -> bool:
 
 
 def transient_cause(error: BaseException, depth: int = 4) -> BaseException | None:
-    """The transient AWS failure behind `error`: itself, or what a wrapper raised it from
-    (Powertools' idempotency layer wraps the DynamoDB error it met)."""
+    """The transient AWS failure behind `error`: itself, or what a wrapper raised it from; else None.
+
+    Powertools' idempotency layer wraps the DynamoDB error it met. At most `depth` links of the
+    `__cause__` chain are followed.
+    """
     current: BaseException | None = error
     for _ in range(depth):
         if current is None:
@@ -80,6 +87,7 @@ def busy(cause: BaseException) -> ServiceBusy:
 
 
 def error_name(error: BaseException) -> str:
+    """How a failure may be logged: a `ClientError`'s error code, else the exception's class name."""
     if isinstance(error, ClientError):
         return str(error.response.get("Error", {}).get("Code") or type(error).__name__)
     return type(error).__name__

@@ -51,6 +51,7 @@ class SweepReport:
     request_ids: list[str] = field(default_factory=list)
 
     def counts(self) -> dict[str, int]:
+        """The report's counts as the sweep's audit event carries them (`deferred` as 0 or 1)."""
         return {
             "buckets_queried": self.buckets_queried,
             "candidates": self.candidates,
@@ -62,12 +63,23 @@ class SweepReport:
 
 @dataclass(frozen=True)
 class Candidate:
+    """An inactivity-index entry due for erasure.
+
+    The subject, its index partition (`YYYY-MM#<shard>`) and its `last_active_at` as the index holds it.
+    """
+
     subject_id: str
     bucket: str
     last_active_at: str
 
 
 class RetentionSweep:
+    """The retention sweep under `settings`: erases customers inactive past `inactivity_days`.
+
+    Storage limitation (GDPR art. 5(1)(e)): data is kept no longer than its purpose needs. DynamoDB
+    and Step Functions errors pass through as botocore's `ClientError`.
+    """
+
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.subjects = SubjectRegistry(settings)
@@ -84,6 +96,12 @@ class RetentionSweep:
                 yield bucket, Candidate(str(item["subject_id"]), bucket, str(item["last_active_at"]))
 
     def run(self, now: datetime) -> SweepReport:
+        """One sweep at `now` (aware): start a retention erasure for each due customer, at most `retention_batch_max`.
+
+        A candidate already erasing or erased leaves the index; one the index shows due but whose record
+        is newer, or who came back meanwhile (`Conflict`, `Forbidden` from `ErasureStarter.retire`), is
+        skipped. The run's counts go to the audit ledger's `retention/sweeps` chain. Returns the report.
+        """
         cutoff = retention.inactivity_cutoff(now, self.settings)
         report = SweepReport(cutoff=clock.iso(cutoff))
         for _, candidate in self.candidates(now):
@@ -130,6 +148,8 @@ class RetentionSweep:
 
 @dataclass(frozen=True)
 class OpenErasures:
+    """The erasure SLA's measure: open requests, and the oldest one's id and age in seconds (0 when none)."""
+
     count: int
     oldest_request_id: str | None
     oldest_age_seconds: float

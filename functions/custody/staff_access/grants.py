@@ -1,5 +1,7 @@
-"""Need-to-know grants: a staff member may see a customer's data only for a purpose, a ticket
-and a time box, and only the categories that purpose justifies.
+"""Need-to-know grants: staff see a customer's data only under a grant of their own.
+
+A grant is for a purpose, a ticket and a time box, and covers only the categories that purpose
+justifies (GDPR art. 5(1)(c) and (f): data minimisation, confidentiality).
 
 A grant is an item of the customer's `staff_access` store (`grant#<id>`); every read made under
 it is another (`read#<at>#<id>`), so the customer sees both in their access report. Tickets
@@ -41,12 +43,21 @@ NEEDS_APPROVAL: Final = (datamap.Sensitivity.SENSITIVE, datamap.Sensitivity.SPEC
 
 
 class GrantStatus(StrEnum):
+    """Whether a grant may be used: `active`, or `pending_approval` by a privacy officer."""
+
     ACTIVE = "active"
     PENDING_APPROVAL = "pending_approval"
 
 
 @dataclass(frozen=True)
 class Grant:
+    """A need-to-know grant: one staff member, one customer, one purpose and ticket, some categories, a time box.
+
+    `duration_minutes` is the time box; `expires_at` (epoch seconds) is set when the grant becomes
+    usable: at creation, or at approval for sensitive and special categories. `approved_by` is the
+    approving officer's staff id.
+    """
+
     grant_id: str
     subject_id: str
     staff_id: str
@@ -61,9 +72,11 @@ class Grant:
 
     @property
     def access_key(self) -> str:
+        """The grant's sort key in the customer's `staff_access` partition: `grant#<grant id>`."""
         return GRANT_PREFIX + self.grant_id
 
     def to_item(self) -> dict[str, Any]:
+        """The grant as its `staff_access` item, plain values; an unset expiry or approver is None (not stored)."""
         return {
             "subject_id": self.subject_id,
             "access_key": self.access_key,
@@ -82,6 +95,10 @@ class Grant:
 
     @classmethod
     def from_item(cls, item: dict[str, Any]) -> Grant:
+        """The grant a `staff_access` item holds.
+
+        Raises `KeyError` for a missing field and `ValueError` for an unknown status.
+        """
         return cls(
             grant_id=item["grant_id"],
             subject_id=item["subject_id"],
@@ -97,6 +114,7 @@ class Grant:
         )
 
     def view(self) -> dict[str, Any]:
+        """The grant as staff are shown it: its fields with the customer as `customer_id`, without the store's keys."""
         shown = self.to_item()
         shown.pop("subject_id")
         shown.pop("access_key")
@@ -105,6 +123,7 @@ class Grant:
 
 
 def needs_approval(categories: tuple[str, ...]) -> bool:
+    """Whether any of `categories` is sensitive or special (card, health): a privacy officer must then approve."""
     return any(datamap.category(name).sensitivity in NEEDS_APPROVAL for name in categories)
 
 
@@ -140,6 +159,12 @@ def check_justified(purpose: str, categories: tuple[str, ...], subject: Subject)
 
 
 class AccessGrants:
+    """Staff members' need-to-know grants under `settings`, kept in each customer's `staff_access` partition.
+
+    Each grant, approval and read is also an audit event on the customer's chain. DynamoDB errors pass
+    through as botocore's `ClientError`.
+    """
+
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.access = StaffAccessTable(settings)
@@ -149,6 +174,14 @@ class AccessGrants:
     def request(
         self, staff: StaffMember, customer_id: str, purpose: str, ticket: str, categories: list[str], minutes: int
     ) -> Grant:
+        """Ask for a grant on `customer_id`'s data for `purpose`, `ticket`, `categories` and `minutes` (1 to 480).
+
+        The grant is active at once for ordinary categories and pending a privacy officer's approval for
+        sensitive and special ones. Raises `InvalidInput` for a malformed request (`check_request`),
+        `Forbidden` when the customer is not active or the purpose does not justify a category, and
+        `ConsentRequired` when the customer does not grant the purpose now; those refusals are audited
+        on the customer's chain.
+        """
         wanted = check_request(purpose, ticket, categories, minutes)
         with audited_refusals(
             self.settings,
@@ -177,6 +210,12 @@ class AccessGrants:
         return grant
 
     def approve(self, officer: StaffMember, customer_id: str, grant_id: str) -> Grant:
+        """A privacy officer approves a pending grant: it becomes active and its time box starts now.
+
+        Raises `Forbidden` for a caller who is not a privacy officer or who requested the grant (two
+        people, always), `NotFound` for no such grant of that customer, and `Conflict` when the grant is
+        not pending (or stopped being so meanwhile). Refusals are audited.
+        """
         with audited_refusals(
             self.settings,
             function=STAFF_FUNCTION,
@@ -210,6 +249,7 @@ class AccessGrants:
         return approved
 
     def load(self, customer_id: str, grant_id: str) -> Grant | None:
+        """The customer's grant `grant_id`, or None."""
         item = self.access.grant(customer_id, grant_id)
         return Grant.from_item(item) if item else None
 

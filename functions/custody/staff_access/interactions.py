@@ -41,11 +41,21 @@ TTL_ATTRIBUTE: Final = _ttl_attribute()
 
 
 def expires_at(now: float | None = None) -> int:
+    """The interaction's TTL in epoch seconds: `now` (the clock's when None) plus the category's retention.
+
+    DynamoDB's TTL deletes the item once that time has passed.
+    """
     days = CATEGORY.retention_days or 0
     return int(now if now is not None else time.time()) + days * SECONDS_PER_DAY
 
 
 class Interactions:
+    """Interactions staff record for customers under `settings`, sealed with the customer's key.
+
+    `keyring` defaults to the process-wide one. DynamoDB and KMS errors pass through as botocore's
+    `ClientError`.
+    """
+
     def __init__(self, settings: Settings, keyring: SubjectKeyring | None = None) -> None:
         self.settings = settings
         self.interactions = InteractionsTable(settings)
@@ -54,6 +64,13 @@ class Interactions:
         self.keyring = keyring or get_keyring()
 
     def record(self, staff: StaffMember, customer_id: str, grant_id: str, values: dict[str, Any]) -> dict[str, Any]:
+        """Record an interaction (`values`: `kind`, `summary`, `reference`) under `staff`'s grant on the customer.
+
+        Returns `{interaction_key, created_at, expires_at}`. The write is one transaction with the
+        subject's consent-version guard. Raises `Forbidden` when the grant is not usable, its purpose
+        does not justify interactions or the customer is not active, `ConsentRequired` when the purpose
+        was withdrawn, and `Conflict` when the subject kept changing under it.
+        """
         grant = self.grants.usable(staff, customer_id, grant_id)
         if grant.purpose not in CATEGORY.purposes:
             raise Forbidden(

@@ -38,11 +38,18 @@ REVIEW_PURPOSE: Final = "rectification_review"  # GDPR art. 16: the customer ask
 
 
 class Decision(StrEnum):
+    """A privacy officer's decision on a change request."""
+
     APPROVE = "approve"
     REJECT = "reject"
 
 
 class ChangeReviews:
+    """Privacy officers' review of change requests under `settings` (`keyring`, the process-wide one by default).
+
+    DynamoDB and KMS errors pass through as botocore's `ClientError`.
+    """
+
     def __init__(self, settings: Settings, keyring: SubjectKeyring | None = None) -> None:
         self.settings = settings
         self.requests = ChangeRequestsTable(settings)
@@ -89,6 +96,14 @@ class ChangeReviews:
     def decide(
         self, officer: StaffMember, customer_id: str, change_request_id: str, decision: Decision, reason: str
     ) -> dict[str, Any]:
+        """Approve or reject a pending change request, keeping the officer's `reason` sealed; returns the outcome.
+
+        Returns `{change_request_id, customer_id, field, status, decided_at, profile_version}` (the new
+        profile version on approval, else None). Raises `Forbidden` for a caller who is not a privacy
+        officer or an account being erased (approval), `NotFound` for no such request of that customer,
+        `Conflict` when it was already decided, and `ConsentRequired` when approving without `crm_core`.
+        Refusals are audited.
+        """
         with audited_refusals(
             self.settings,
             function=STAFF_FUNCTION,

@@ -29,6 +29,11 @@ _masker = DataMasking(provider=None)
 
 
 def check_still_justified(grant: Grant, registry: SubjectRegistry) -> None:
+    """Raise unless the grant's customer may still be shown under it, now.
+
+    `Forbidden` when the customer is no longer active (erasing or erased), `ConsentRequired` when they
+    withdrew the grant's purpose.
+    """
     subject = registry.load(grant.subject_id)
     if subject.status is not SubjectStatus.ACTIVE:
         raise Forbidden("This customer's data is not available to staff.", {"reason": "no_active_customer"})
@@ -37,11 +42,14 @@ def check_still_justified(grant: Grant, registry: SubjectRegistry) -> None:
 
 
 def masked(values: dict[str, Any]) -> dict[str, Any]:
+    """The same fields, every value erased by Powertools data masking (`*****`): which fields exist, no more."""
     erased: dict[str, Any] = _masker.erase(values, fields=list(values))
     return erased
 
 
 class StaffViews:
+    """What staff see of customers under their grants, from `settings` (`keyring`, the process-wide one by default)."""
+
     def __init__(self, settings: Settings, keyring: SubjectKeyring | None = None) -> None:
         self.settings = settings
         self.grants = AccessGrants(settings)
@@ -49,6 +57,14 @@ class StaffViews:
         self.keyring = keyring or get_keyring()
 
     def view(self, staff: StaffMember, customer_id: str, grant_id: str) -> dict[str, Any]:
+        """A customer as `staff` may see them under grant `grant_id`: granted categories decrypted, the rest masked.
+
+        Returns `{customer_id, grant_id, purpose, ticket, expires_at, granted, shown, masked,
+        categories, interactions}`; categories map name -> field -> value, the card shown only as brand
+        and last four digits. The read is recorded in the customer's access log and the audit ledger.
+        Raises `Forbidden` (no grant of theirs, pending, expired, customer not active) and
+        `ConsentRequired` (purpose withdrawn).
+        """
         grant = self.grants.usable(staff, customer_id, grant_id)
         check_still_justified(grant, self.subjects)
         granted = set(grant.categories)

@@ -19,6 +19,11 @@ TABLE: Final = "audit_chains"
 
 
 class AuditChainsTable:
+    """The `audit_chains` table of `settings`: one head item `{chain_id, seq, hash, updated_at}` per chain.
+
+    DynamoDB errors pass through as botocore's `ClientError`.
+    """
+
     def __init__(self, settings: Settings) -> None:
         self.table = settings.table(TABLE)
 

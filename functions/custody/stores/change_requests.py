@@ -23,16 +23,24 @@ FIELDS: Final = "fields"
 
 
 class ChangeRequestsTable:
+    """The `change_requests` table of `settings`, keyed `(subject_id, change_request_id)`.
+
+    DynamoDB errors pass through as botocore's `ClientError`.
+    """
+
     def __init__(self, settings: Settings) -> None:
         self.table = settings.table(TABLE)
 
     def add(self, item: dict[str, Any]) -> TransactWriteItemTypeDef:
+        """The transaction item that records a new change request (an unconditional put of `item`'s plain values)."""
         return {"Put": {"TableName": self.table, "Item": dynamo.to_item(item)}}
 
     def items(self, subject_id: str) -> list[dict[str, Any]]:
+        """Every change request of the customer (values sealed); consistent read."""
         return list(dynamo.query_partition(self.table, "subject_id", subject_id))
 
     def get(self, subject_id: str, change_request_id: str) -> dict[str, Any] | None:
+        """One change request of the customer (consistent read), or None."""
         return dynamo.get(self.table, {"subject_id": subject_id, "change_request_id": change_request_id})
 
     def pending(self, status: str, limit: int) -> list[dict[str, Any]]:
@@ -58,8 +66,11 @@ class ChangeRequestsTable:
         officer: str,
         sealed_reason: str,
     ) -> TransactWriteItemTypeDef:
-        """The transaction item that closes a request still `open_status`: its status, who, when, why
-        (sealed), and out of the review queue."""
+        """The transaction item that closes a request still `open_status`.
+
+        It sets the new `status`, who decided (`officer`) and when (`at`), the sealed reason, and takes
+        the request out of the review queue; the transaction fails if the request is no longer open.
+        """
         return {
             "Update": {
                 "TableName": self.table,

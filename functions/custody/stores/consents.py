@@ -19,10 +19,16 @@ TABLE: Final = "consents"
 
 
 class ConsentsTable:
+    """The `consents` table of `settings`: a customer's consent events, keyed `(subject_id, event_key)`.
+
+    DynamoDB errors pass through as botocore's `ClientError`.
+    """
+
     def __init__(self, settings: Settings) -> None:
         self.table = settings.table(TABLE)
 
     def history(self, subject_id: str) -> list[dict[str, Any]]:
+        """Every consent event of the customer, oldest first (`event_key` starts with its time); consistent read."""
         return list(dynamo.query_partition(self.table, "subject_id", subject_id))
 
     def append(self, event: dict[str, Any]) -> TransactWriteItemTypeDef:

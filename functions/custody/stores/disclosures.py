@@ -18,11 +18,18 @@ TABLE: Final = "disclosures"
 
 
 class DisclosuresTable:
+    """The `disclosures` table of `settings`: what went to which sub-processor, keyed `(subject_id, disclosure_key)`.
+
+    DynamoDB errors pass through as botocore's `ClientError`.
+    """
+
     def __init__(self, settings: Settings) -> None:
         self.table = settings.table(TABLE)
 
     def items(self, subject_id: str) -> list[dict[str, Any]]:
+        """Every disclosure of the customer, oldest first (`disclosure_key` starts with its time); consistent read."""
         return list(dynamo.query_partition(self.table, "subject_id", subject_id))
 
     def add(self, item: dict[str, Any]) -> TransactWriteItemTypeDef:
+        """The transaction item that records a disclosure (an unconditional put of `item`'s plain values)."""
         return {"Put": {"TableName": self.table, "Item": dynamo.to_item(item)}}

@@ -20,14 +20,25 @@ META: Final = "custody-meta"
 
 
 class DocumentsBucket:
+    """The `documents` bucket of `settings`: customers' uploads, sealed before they are put.
+
+    S3 errors pass through as botocore's `ClientError`, except that `get` answers None for a missing
+    document.
+    """
+
     def __init__(self, settings: Settings) -> None:
         self.bucket = settings.bucket(BUCKET)
 
     @staticmethod
     def key(subject_id: str, document_id: str) -> str:
+        """The object key of a document: `subjects/<subject_id>/documents/<document_id>`."""
         return f"{datamap.BucketStore.prefix(subject_id)}documents/{document_id}"
 
     def put(self, subject_id: str, document_id: str, body: bytes, sealed_meta: str) -> None:
+        """Put a sealed document: `body` the ciphertext, `sealed_meta` its sealed file name, type and time.
+
+        The sealed metadata goes to the object's user metadata `custody-meta`.
+        """
         clients.s3().put_object(
             Bucket=self.bucket,
             Key=self.key(subject_id, document_id),

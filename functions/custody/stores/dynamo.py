@@ -32,14 +32,25 @@ class TransactionConflict(Exception):
         self.reasons = reasons
 
     def failed_at(self, index: int) -> bool:
+        """Whether item `index` of the transaction (0-based, in the order given) failed its condition."""
         return index < len(self.reasons) and self.reasons[index] == "ConditionalCheckFailed"
 
 
 def to_item(values: Mapping[str, Any]) -> dict[str, AttributeValueTypeDef]:
+    """A plain dict as a DynamoDB item (attribute name -> AttributeValue); None values are left out.
+
+    Raises `TypeError` for a value boto3 cannot serialize, a `float` among them (DynamoDB numbers are
+    `int` or `Decimal`).
+    """
     return {name: _serializer.serialize(value) for name, value in values.items() if value is not None}
 
 
 def from_item(item: Mapping[str, Any]) -> dict[str, Any]:
+    """A DynamoDB item as plain values.
+
+    Numbers become `int` when integral, else `float`, inside lists, maps and sets too; binary stays
+    boto3's `Binary`.
+    """
     return {name: _plain(_deserializer.deserialize(value)) for name, value in item.items()}
 
 
@@ -61,6 +72,11 @@ def _plain(value: Any) -> Any:
 
 
 def get(table: str, key: Mapping[str, Any], *, consistent: bool = True) -> dict[str, Any] | None:
+    """The item of primary key `key` (plain values) in `table` as plain values, or None.
+
+    Strongly consistent unless `consistent` is false. DynamoDB errors pass through as botocore's
+    `ClientError`.
+    """
     response = clients.dynamodb().get_item(TableName=table, Key=to_item(key), ConsistentRead=consistent)
     item = response.get("Item")
     return from_item(item) if item else None
@@ -86,7 +102,14 @@ def query_partition(table: str, partition_key: str, value: str, *, consistent: b
 
 
 def transact(items: Sequence[TransactWriteItemTypeDef], *, token: str | None = None) -> None:
-    """One atomic write; raises `TransactionConflict` when a condition fails."""
+    """One atomic write (`TransactWriteItems`); raises `TransactionConflict` when a condition fails.
+
+    `items` may hold at most `MAX_TRANSACTION_ITEMS`, DynamoDB's limit of 100 actions per transaction
+    (no two of which may touch one item): more raise `ValueError` before any call; none makes no call.
+    `token` is the `ClientRequestToken`, under which a repeat within 10 minutes has no further effect.
+    A cancellation for any other reason (a concurrent transaction, throttling) and every other error
+    pass through as botocore's `ClientError`.
+    """
     if not items:
         return
     if len(items) > MAX_TRANSACTION_ITEMS:

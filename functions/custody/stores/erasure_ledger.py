@@ -18,6 +18,11 @@ TABLE: Final = "erasure_ledger"
 
 
 class ErasureLedgerTable:
+    """The `erasure_ledger` table of `settings`: one item per (subject, request), written by ShredKey.
+
+    DynamoDB errors pass through as botocore's `ClientError`.
+    """
+
     def __init__(self, settings: Settings) -> None:
         self.table = settings.table(TABLE)
 

@@ -13,10 +13,21 @@ from custody.platform.aws import clients
 
 
 class CustomerIdentity:
+    """The customers' Cognito user pool of `settings`; with no pool configured, nobody is found.
+
+    Cognito errors pass through as botocore's `ClientError` (but for a user deleted meanwhile in
+    `delete`).
+    """
+
     def __init__(self, settings: Settings) -> None:
         self.pool_id = settings.customer_user_pool_id
 
     def username(self, subject_id: str) -> str | None:
+        """The Cognito user name of the user whose `sub` is `subject_id`, or None (also when no pool is set).
+
+        One `ListUsers` call filtered on `sub`. `subject_id` is quoted into the filter: callers pass the
+        UUID the step contract validated, never a caller's text.
+        """
         if not self.pool_id:
             return None
         found = clients.cognito_idp().list_users(

@@ -18,11 +18,18 @@ TABLE: Final = "interactions"
 
 
 class InteractionsTable:
+    """The `interactions` table of `settings`: orders and tickets, keyed `(subject_id, interaction_key)`.
+
+    DynamoDB errors pass through as botocore's `ClientError`.
+    """
+
     def __init__(self, settings: Settings) -> None:
         self.table = settings.table(TABLE)
 
     def items(self, subject_id: str) -> list[dict[str, Any]]:
+        """Every interaction of the customer (sealed), oldest first; consistent read."""
         return list(dynamo.query_partition(self.table, "subject_id", subject_id))
 
     def add(self, item: dict[str, Any]) -> TransactWriteItemTypeDef:
+        """The transaction item that records an interaction (an unconditional put of `item`'s plain values)."""
         return {"Put": {"TableName": self.table, "Item": dynamo.to_item(item)}}

@@ -16,13 +16,16 @@ BUCKET: Final = naming.AUDIT_BUCKET
 
 
 class LedgerBucket:
+    """The audit bucket of `settings` (Object Lock, COMPLIANCE mode): put-only for the functions."""
+
     def __init__(self, settings: Settings) -> None:
         self.bucket = settings.bucket(BUCKET)
 
     def put(self, key: str, body: bytes) -> None:
         """Write `body` (JSON bytes) at `key` once; S3 verifies the SHA-256 checksum it is sent.
 
-        Raises botocore's `ClientError` when S3 refuses (Object Lock refuses an existing key's overwrite).
+        Raises botocore's `ClientError` when S3 refuses. A second put at an existing key does not replace
+        the locked version: S3 adds a version beside it, which `custody audit` reports (`extra_version`).
         """
         clients.s3().put_object(
             Bucket=self.bucket, Key=key, Body=body, ContentType="application/json", ChecksumAlgorithm="SHA256"

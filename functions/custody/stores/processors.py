@@ -20,6 +20,11 @@ TABLE: Final = "processors"
 
 
 class ProcessorsTable:
+    """The `processors` table of `settings`: one agreement item per `processor_id`.
+
+    DynamoDB errors pass through as botocore's `ClientError`.
+    """
+
     def __init__(self, settings: Settings) -> None:
         self.table = settings.table(TABLE)
 
@@ -28,6 +33,7 @@ class ProcessorsTable:
         clients.dynamodb().put_item(TableName=self.table, Item=dynamo.to_item(agreement))
 
     def get(self, processor_id: str) -> dict[str, Any] | None:
+        """The agreement of `processor_id` (consistent read), or None when none is recorded."""
         return dynamo.get(self.table, {"processor_id": processor_id})
 
     def acting_for(self, principal: str, limit: int = 2) -> list[str]:

@@ -19,6 +19,11 @@ FIELDS: Final = "fields"
 
 
 class ProfilesTable:
+    """The `profiles` table of `settings`: one sealed item per `(subject_id, category)`.
+
+    DynamoDB errors pass through as botocore's `ClientError`.
+    """
+
     def __init__(self, settings: Settings) -> None:
         self.table = settings.table(TABLE)
 
@@ -27,6 +32,7 @@ class ProfilesTable:
         return list(dynamo.query_partition(self.table, "subject_id", subject_id))
 
     def get(self, subject_id: str, category: str) -> dict[str, Any] | None:
+        """The customer's item of `category` (sealed; consistent read), or None."""
         return dynamo.get(self.table, {"subject_id": subject_id, "category": category})
 
     def put(self, subject_id: str, category: str, fields: dict[str, str], at: str) -> TransactWriteItemTypeDef:

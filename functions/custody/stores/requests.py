@@ -38,6 +38,8 @@ TOKEN_SEALS: Final = "token_seals"  # noqa: S105 - an attribute name, not a secr
 
 
 class ErasureReason(StrEnum):
+    """Why a subject is erased; decides the scope (`FULL_ERASURE_REASONS`) and the disposal policy cited."""
+
     WITHDRAWAL = "withdrawal"  # the customer withdrew (everything)
     PURPOSE_WITHDRAWN = "purpose_withdrawn"  # one purpose withdrawn: what it alone justified
     RETENTION = "retention"  # inactive past the retention period (everything)
@@ -48,6 +50,11 @@ FULL_ERASURE_REASONS: Final = frozenset({ErasureReason.WITHDRAWAL, ErasureReason
 
 
 class RequestStatus(StrEnum):
+    """Where a request stands: `received`, `in_progress` (from Freeze), `completed` (Certify) or `failed`.
+
+    A `failed` request (RecordFailure) stays open (`OPEN_STATUSES`) until a re-run completes it.
+    """
+
     RECEIVED = "received"
     IN_PROGRESS = "in_progress"
     COMPLETED = "completed"
@@ -58,6 +65,13 @@ OPEN_STATUSES: Final = (RequestStatus.RECEIVED, RequestStatus.IN_PROGRESS, Reque
 
 
 class ProcessorOutcome(StrEnum):
+    """A sub-processor's answer to a deletion request, kept on the request under `sub_processors`.
+
+    `notified`: listed and asked, its acknowledgement awaited; `confirmed`: its acknowledgement came
+    back for this request; `unconfirmed`: the wait timed out or failed, or the acknowledgement named
+    another processor or request (the workflow then alarms, state `Escalate`).
+    """
+
     NOTIFIED = "notified"
     CONFIRMED = "confirmed"
     UNCONFIRMED = "unconfirmed"
@@ -81,14 +95,18 @@ class ErasureRequest:
         return self.reason in FULL_ERASURE_REASONS
 
     def status_url(self) -> str:
+        """Where the request's status is read: `/v1/requests/<request id>` (public, no personal data)."""
         return f"/v1/requests/{self.request_id}"
 
     @classmethod
     def new(
         cls, subject_id: str, reason: ErasureReason, scope: Iterable[str], processors: Iterable[str] = ()
     ) -> ErasureRequest:
-        """A request not yet recorded, with a fresh id (122 random bits: unguessable, and a valid
-        Step Functions execution name). A full erasure's scope is every category of the data map."""
+        """A request not yet recorded, with a fresh id and status `received`.
+
+        The id is a UUID4 (122 random bits: unguessable, and a valid Step Functions execution name).
+        A full erasure's scope is every category of the data map, whatever `scope` says.
+        """
         categories = tuple(item.name for item in datamap.CATEGORIES) if reason in FULL_ERASURE_REASONS else scope
         request_id = str(uuid.uuid4())
         return cls(
@@ -97,6 +115,10 @@ class ErasureRequest:
 
     @classmethod
     def of(cls, item: dict[str, Any]) -> ErasureRequest:
+        """The request a `requests` record holds (plain values, as `RequestsTable.load` returns them).
+
+        Raises `KeyError` for a missing field and `ValueError` for an unknown reason or status.
+        """
         return cls(
             str(item["request_id"]),
             str(item["subject_id"]),
@@ -108,6 +130,7 @@ class ErasureRequest:
         )
 
     def to_item(self) -> dict[str, Any]:
+        """The record of a new request: its fields, `kind`, empty `steps` and `erased`, `updated_at` = `created_at`."""
         return {
             "request_id": self.request_id,
             "kind": KIND_ERASURE,
@@ -134,6 +157,7 @@ class RequestsTable:
         return dynamo.get(self.table, {"request_id": request_id})
 
     def erasure(self, request_id: str) -> ErasureRequest | None:
+        """The erasure request of `request_id` (consistent read), or None."""
         item = self.load(request_id)
         return ErasureRequest.of(item) if item else None
 
@@ -258,6 +282,7 @@ class RequestsTable:
 
 
 def is_condition_failure(error: ClientError) -> bool:
+    """Whether a botocore `ClientError` is DynamoDB's refused condition (`ConditionalCheckFailedException`)."""
     return error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
 
 

@@ -22,6 +22,12 @@ READ_PREFIX: Final = "read#"
 
 
 class StaffAccessTable:
+    """The `staff_access` table of `settings`: grants and reads in the customer's partition.
+
+    DynamoDB errors pass through as botocore's `ClientError`. A refused condition in `add_grant` does
+    too.
+    """
+
     def __init__(self, settings: Settings) -> None:
         self.table = settings.table(TABLE)
 
@@ -32,6 +38,7 @@ class StaffAccessTable:
         )
 
     def grant(self, subject_id: str, grant_id: str) -> dict[str, Any] | None:
+        """The grant item `grant#<grant_id>` in the customer's partition (consistent read), or None."""
         return dynamo.get(self.table, {"subject_id": subject_id, "access_key": GRANT_PREFIX + grant_id})
 
     def approve(

@@ -35,7 +35,11 @@ SORT: Final = _key_store().sort_key
 
 
 class SubjectKeysTable:
-    """`aws`: the clients to use (the keyring's; tests give it their own)."""
+    """The `subject_keys` table: wrapped data keys by (`subject_id`, `key_version`).
+
+    `aws`: the clients to use (the keyring's; tests give it their own). DynamoDB errors other than a
+    refused condition pass through as botocore's `ClientError`.
+    """
 
     def __init__(self, settings: Settings, aws: Clients = clients) -> None:
         self.table = settings.table(TABLE)

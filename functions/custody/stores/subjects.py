@@ -39,6 +39,8 @@ _SUBJECT_ID = re.compile(r"[A-Za-z0-9-]{1,128}")
 
 
 class SubjectStatus(StrEnum):
+    """Where a subject stands: `active`, `erasing` (a full erasure is under way) or `erased` (certified)."""
+
     ACTIVE = "active"
     ERASING = "erasing"
     ERASED = "erased"
@@ -46,6 +48,12 @@ class SubjectStatus(StrEnum):
 
 @dataclass(frozen=True)
 class Subject:
+    """A subject's lifecycle record as loaded; `Subject(id)` for one never seen.
+
+    `profile_version` and `consent_version` count writes (optimistic locking); `granted` maps each
+    granted purpose to the policy version it was granted under; times are in the one timestamp format.
+    """
+
     subject_id: str
     status: SubjectStatus = SubjectStatus.ACTIVE
     profile_version: int = 0
@@ -59,13 +67,19 @@ class Subject:
 
     @property
     def exists(self) -> bool:
+        """Whether the record was ever written (it has a `created_at`)."""
         return self.created_at is not None
 
     @property
     def purposes(self) -> frozenset[str]:
+        """The purposes currently granted."""
         return frozenset(self.granted)
 
     def ensure_active(self) -> None:
+        """Raise `Forbidden` (details `{"status": ...}`) unless the subject is `active`.
+
+        Nothing may be added to or changed on an account being erased.
+        """
         if self.status is not SubjectStatus.ACTIVE:
             raise Forbidden(
                 "This account is being erased; no data can be added or changed.",
@@ -104,12 +118,19 @@ def due_buckets(cutoff: datetime, epoch_month: str) -> list[str]:
 
 
 class SubjectRegistry:
+    """The `subjects` table of `settings`: one lifecycle record per `subject_id`.
+
+    DynamoDB errors pass through as botocore's `ClientError`.
+    """
+
     def __init__(self, settings: Settings) -> None:
         self.table = settings.table(TABLE)
 
     def load(self, subject_id: str) -> Subject:
-        """The subject's record; a subject never seen (or an id no subject can have) is `Subject(id)`,
-        which does not `exist`."""
+        """The subject's record (consistent read).
+
+        A subject never seen, or an id no subject can have, is `Subject(id)`, which does not `exist`.
+        """
         item = dynamo.get(self.table, {"subject_id": subject_id}) if is_subject_id(subject_id) else None
         if item is None:
             return Subject(subject_id)
@@ -253,8 +274,11 @@ class SubjectRegistry:
         )
 
     def inactive_since(self, bucket: str, cutoff: str) -> Iterator[dict[str, Any]]:
-        """Subjects of one inactivity-index bucket last active at or before `cutoff`:
-        `{subject_id, last_active_at, ...}` (a Query of the sparse index, never a Scan)."""
+        """Subjects of one inactivity-index bucket last active at or before `cutoff`.
+
+        Items `{subject_id, last_active_at, ...}` as the index projects them, oldest first; a Query of
+        the sparse index, page by page, never a Scan.
+        """
         kwargs: dict[str, Any] = {
             "TableName": self.table,
             "IndexName": datamap.INACTIVITY_INDEX,

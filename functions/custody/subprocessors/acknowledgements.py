@@ -39,10 +39,17 @@ _CLOSED_TOKEN_ERRORS: Final = frozenset({"TaskTimedOut", "InvalidToken", "TaskDo
 
 
 def actor_of(agreement: Agreement) -> str:
+    """How the ledger names a registered sub-processor: `processor/<processor id>`."""
     return f"processor/{agreement.processor_id}"
 
 
 class ErasureAcks:
+    """Sub-processors' acknowledgements of erasure requests under `settings`.
+
+    Step Functions, KMS and DynamoDB errors other than those `acknowledge` names pass through as
+    botocore's `ClientError`.
+    """
+
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.registry = ProcessorRegistry(settings)

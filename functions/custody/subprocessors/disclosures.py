@@ -1,5 +1,7 @@
-"""Disclosures to sub-processors: recorded only under an active agreement that covers the
-categories and their purposes, and with the customer's consent for `sharing:<processor_id>`.
+"""Disclosures to sub-processors, recorded only when an agreement and the customer's consent allow them.
+
+The agreement must be active and cover the categories and their purposes, and the customer must
+grant `sharing:<processor_id>`.
 
 The record goes into the customer's `disclosures` store (they see it in their access report),
 and the processor's id onto their subject record in the same transaction: erasure deletes the
@@ -26,6 +28,11 @@ STORE: Final = TABLE
 
 
 class Disclosures:
+    """Disclosures of customers' data to sub-processors under `settings`, recorded with the customer.
+
+    DynamoDB errors pass through as botocore's `ClientError`.
+    """
+
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.disclosures = DisclosuresTable(settings)
@@ -35,6 +42,15 @@ class Disclosures:
     def disclose(
         self, staff: StaffMember, customer_id: str, processor_id: str, categories: list[str]
     ) -> dict[str, Any]:
+        """Record that `staff` disclosed `categories` of `customer_id` to `processor_id`; returns the record.
+
+        The record is `{disclosure_key, processor_id, categories, agreement_version, disclosed_by,
+        disclosed_at, customer_id}`: names and ids, no values. Raises `InvalidInput` for categories that
+        cannot be disclosed, `Forbidden` without an active agreement covering them, for a customer who
+        is not active, or when no purpose both agreed and granted justifies a category,
+        `ConsentRequired` without `sharing:<processor_id>`, and `Conflict` when the subject kept
+        changing under it.
+        """
         wanted = tuple(sorted(set(categories)))
         if not wanted or any(name not in disclosable() for name in wanted):
             raise InvalidInput(

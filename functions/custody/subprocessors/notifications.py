@@ -16,6 +16,11 @@ from custody.platform.aws import clients
 def send_erasure_request(
     settings: Settings, request_id: str, subject_id: str, processor_id: str, deadline: str, task_token: str
 ) -> None:
+    """Send `processor_id` its deletion request on the notification queue: one SQS message.
+
+    The body is `{kind: "erasure", task_token, request_id, subject_id, processor_id, deadline}`;
+    `processor_id` is also a message attribute. SQS errors pass through as botocore's `ClientError`.
+    """
     message = {
         "kind": "erasure",
         "task_token": task_token,

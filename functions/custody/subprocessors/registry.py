@@ -30,11 +30,19 @@ SECONDS_PER_DAY: Final = 86_400
 
 
 class ProcessorStatus(StrEnum):
+    """Whether data may go to a sub-processor under its agreement: `active`, or `suspended`."""
+
     ACTIVE = "active"
     SUSPENDED = "suspended"
 
 
 class Commitments(BaseModel):
+    """What a sub-processor commits to: terms GDPR art. 28(3) asks a processing contract to hold.
+
+    Purpose limitation, confidentiality and no onward transfer without approval must each be `True`;
+    deletion is promised within `deletion_days` (1 to 365) of a request.
+    """
+
     model_config = ConfigDict(extra="forbid")
 
     purpose_limitation: Literal[True]
@@ -44,6 +52,12 @@ class Commitments(BaseModel):
 
 
 class DeletionChannel(BaseModel):
+    """How a sub-processor receives deletion requests: the erasure workflow's SQS queue.
+
+    `acknowledgement_timeout_seconds` (at most a year) bounds the workflow's wait for its
+    acknowledgement; None means the deletion commitment's days.
+    """
+
     model_config = ConfigDict(extra="forbid")
 
     kind: Literal["sqs"] = "sqs"
@@ -70,15 +84,22 @@ class AgreementTerms(BaseModel):
 
 
 class Agreement(AgreementTerms):
+    """A recorded data-processing agreement: its terms, the processor's registry id, when and by whom (staff id)."""
+
     processor_id: str
     updated_at: str
     updated_by: str
 
     @property
     def active(self) -> bool:
+        """Whether data may be disclosed under it now (status `active`)."""
         return self.status is ProcessorStatus.ACTIVE
 
     def acknowledgement_timeout(self) -> int:
+        """How long the erasure workflow waits for this processor's acknowledgement, in seconds.
+
+        The deletion channel's timeout when set, else `deletion_days` days.
+        """
         return self.deletion_channel.acknowledgement_timeout_seconds or self.commitments.deletion_days * SECONDS_PER_DAY
 
 
@@ -94,10 +115,16 @@ def sharing_processor(purpose: str) -> str | None:
 
 
 def disclosable() -> tuple[str, ...]:
+    """The categories a sub-processor may receive: those some purpose justifies (not processing records)."""
     return tuple(category.name for category in datamap.CATEGORIES if category.purposes)
 
 
 def check_terms(terms: AgreementTerms) -> None:
+    """Raise `InvalidInput` (naming `purposes` or `categories`) for terms the data map does not support.
+
+    Every purpose must be declared, every category disclosable, and every category justified by one of
+    the agreed purposes.
+    """
     problems = []
     unknown_purposes = [purpose for purpose in terms.purposes if purpose not in datamap.PURPOSES]
     if unknown_purposes:
@@ -116,6 +143,12 @@ def check_terms(terms: AgreementTerms) -> None:
 
 
 class ProcessorRegistry:
+    """The sub-processor registry under `settings`: agreements by processor id, and by the principal acting for each.
+
+    DynamoDB errors pass through as botocore's `ClientError`; an item that no longer parses as an
+    agreement raises pydantic's `ValidationError`.
+    """
+
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.agreements = ProcessorsTable(settings)
@@ -147,6 +180,7 @@ class ProcessorRegistry:
         return agreement
 
     def get(self, processor_id: str) -> Agreement | None:
+        """The agreement of `processor_id`, or None when none is recorded."""
         item = self.agreements.get(processor_id)
         return Agreement.model_validate(item) if item else None
 

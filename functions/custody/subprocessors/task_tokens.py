@@ -1,4 +1,4 @@
-"""Task tokens bound to the sub-processor they were issued to: a KMS HMAC per (request, processor, token).
+r"""Task tokens bound to the sub-processor they were issued to: a KMS HMAC per (request, processor, token).
 
 When the erasure workflow asks a processor to delete, its `ask_processor` step seals the task
 token with the processor-token key (`GenerateMac`, HMAC_SHA_256) and keeps the seal on the
@@ -7,7 +7,7 @@ for that request and that processor. A token that leaked to another processor (t
 queue, a relay, a log) is worth nothing to it, and the genuine processor's token stays usable.
 
 The key never leaves KMS: only the erasure steps may seal, only the processors function may
-verify (infra.access, the key policy). The message is `<domain>\\n<request id>\\n<processor id>\\n<sha256
+verify (infra.access, the key policy). The message is `<domain>\n<request id>\n<processor id>\n<sha256
 of the token>` — ids have no newline, and hashing the token keeps the message within KMS's
 4,096 bytes whatever the token's length.
 """
@@ -35,6 +35,8 @@ def message(request_id: str, processor_id: str, task_token: str) -> bytes:
 
 
 class TaskTokenSeals:
+    """Seals and checks task tokens with the processor-token HMAC key of `settings` (`processor_token_key_id`)."""
+
     def __init__(self, settings: Settings) -> None:
         self.key_id = settings.processor_token_key_id
 

@@ -20,6 +20,14 @@ from custody.stores.subjects import SubjectStatus
 
 
 def run(context: StepContext, event: CertifyInput) -> CertifyOutput:
+    """Certify the request: file the certificate on the ledger, mark the request `completed`, close it on the subject.
+
+    A full erasure also marks the subject `erased`. The certificate's `stores` sums every run's and
+    round's `erased` entries; `unrecoverable_after` (full erasures only) follows the key's shred time
+    (`retention.unrecoverable_after`). Returns the certificate's SHA-256. Idempotent: a request already
+    completed with a digest returns it and writes nothing. Raises `RequestNotFound` when the event names
+    no request of that subject.
+    """
     request, item = context.read(event)
     if item.get("status") == RequestStatus.COMPLETED.value and item.get("certificate_digest"):
         return CertifyOutput(status="completed", certificate_digest=str(item["certificate_digest"]))

@@ -16,6 +16,8 @@ from custody.stores.subjects import SubjectRegistry
 
 @dataclass(frozen=True)
 class StepContext:
+    """What a step works with: settings, the requests and subjects tables, the keyring, the customers' pool."""
+
     settings: Settings
     requests: RequestsTable
     subjects: SubjectRegistry
@@ -24,6 +26,7 @@ class StepContext:
 
     @classmethod
     def of(cls, settings: Settings, keyring: SubjectKeyring | None = None) -> StepContext:
+        """The context of `settings`, with the process-wide keyring unless `keyring` is given."""
         return cls(
             settings,
             RequestsTable(settings),

@@ -17,6 +17,13 @@ from custody.stores.partitions import BucketPrefix, PartialWrite, TablePartition
 
 
 def run(context: StepContext, event: EraseStoreInput) -> EraseStoreOutput:
+    """Erase one batch of `event.store` for the subject, sized by `Settings.erasure_batch_items`.
+
+    A table batch deletes at most that many items in scope; a bucket batch keeps deleting 1,000
+    object versions at a time until it reached that many. Returns what this batch deleted, the
+    running total and whether more remains. Raises `TransientError` when a batch stayed partly undone
+    after its retries (`PartialWrite`), which the state retries; other AWS errors pass through.
+    """
     store = datamap.store(event.store)
     budget = context.settings.erasure_batch_items
     try:

@@ -16,6 +16,12 @@ from custody.stores.subjects import SubjectStatus
 
 
 def run(context: StepContext, event: FreezeInput) -> FreezeOutput:
+    """Freeze the request and return its plan: stores in scope, scope and reason, read from the request record.
+
+    A full erasure first marks the subject `erasing` and disables their Cognito user (signing them out).
+    The request moves to `in_progress` unless it is already completed. Raises `RequestNotFound` when the
+    event names no request of that subject.
+    """
     request, item = context.read(event)
     if request.full:
         context.subjects.mark_erasure(request.subject_id, SubjectStatus.ERASING, request.request_id)

@@ -39,6 +39,13 @@ DEFAULT_ACK_TIMEOUT_SECONDS: Final = 30 * 86_400  # a processor without an agree
 
 
 def list_processors(context: StepContext, event: ListProcessorsInput) -> ListProcessorsOutput:
+    """Record the round's store totals and list the sub-processors to ask for deletion.
+
+    Each listed processor is marked `notified` on the request, with the timeout of its agreement (30
+    days without one) and the deadline it ends at; one that already `confirmed` is skipped. The earlier
+    round's token seals are dropped. Raises `RequestNotFound` when the event names no request of that
+    subject.
+    """
     request, item = context.read(event)
     outcomes: dict[str, str] = dict(item.get(PROCESSOR_OUTCOMES) or {})
     registry = ProcessorRegistry(context.settings)
@@ -63,6 +70,12 @@ def list_processors(context: StepContext, event: ListProcessorsInput) -> ListPro
 
 
 def ask_processor(context: StepContext, event: AskProcessorInput) -> AskProcessorOutput:
+    """Seal the task token to this processor and request, keep the seal on the request, then send the deletion request.
+
+    The seal is kept first, so no message exists without it. Raises botocore's `ClientError`
+    (`ConditionalCheckFailedException`) when the processor is not `notified` on the request; KMS and SQS
+    errors pass through.
+    """
     seal = TaskTokenSeals(context.settings).seal(event.request_id, event.processor_id, event.task_token)
     context.requests.seal_token(event.request_id, event.processor_id, seal)
     send_erasure_request(
@@ -72,6 +85,11 @@ def ask_processor(context: StepContext, event: AskProcessorInput) -> AskProcesso
 
 
 def record_processor_outcome(context: StepContext, event: RecordProcessorOutcomeInput) -> RecordProcessorOutcomeOutput:
+    """Record the processor's outcome (`confirmed` or `unconfirmed`) on the request.
+
+    Raises botocore's `ClientError` (`ConditionalCheckFailedException`) when the processor was never
+    listed for this request.
+    """
     outcome = ProcessorOutcome(event.outcome)
     context.requests.record_outcome(event.request_id, event.processor_id, outcome)
     return RecordProcessorOutcomeOutput(

@@ -16,6 +16,12 @@ from custody.stores.erasure_ledger import ErasureLedgerTable
 
 
 def run(context: StepContext, event: ShredKeyInput) -> ShredKeyOutput:
+    """Crypto-shred the customer's data key (full erasures only) and record the erasure in the erasure ledger.
+
+    The ledger entry (ids, reason, scope, whether the key went, when) is written for every erasure, and
+    again by a re-run. Returns whether this call deleted a key version. DynamoDB errors pass through as
+    botocore's `ClientError`.
+    """
     shredded = context.keyring.shred(event.subject_id) if event.full else False
     at = now_iso()
     ErasureLedgerTable(context.settings).record(

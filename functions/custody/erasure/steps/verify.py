@@ -16,6 +16,11 @@ from custody.stores.partitions import BucketPrefix
 
 
 def run(context: StepContext, event: VerifyInput) -> VerifyOutput:
+    """Check that nothing in scope remains; for a full erasure, that the key and the Cognito user are gone too.
+
+    Raises `ResidualDataFound` naming the stores (and `subject_keys`, `identity`) where something was
+    found; otherwise marks the milestone.
+    """
     residual: dict[str, int] = {}
     for store in stores_in_scope(event.scope):
         if isinstance(store, datamap.TableStore):
