@@ -29,6 +29,7 @@ do, this module does, in both places (docs/architecture.md, "Authorization").
 from __future__ import annotations
 
 import calendar
+import math
 import re
 import time
 from collections.abc import Mapping
@@ -166,13 +167,19 @@ def list_claim(value: str) -> frozenset[str]:
 
 
 def claim_time(value: str | None) -> float | None:
-    """A date claim in seconds since the epoch: a number, or the authorizer's rendering; None if neither."""
+    """A date claim in seconds since the epoch: a finite number, or the authorizer's rendering; None if neither.
+
+    `nan` and `inf` parse as floats but are no moment: they are None, so no comparison with them
+    can pass a date check.
+    """
     if value is None:
         return None
     try:
-        return float(value)
+        number = float(value)
     except ValueError:
         pass
+    else:
+        return number if math.isfinite(number) else None
     try:
         return float(calendar.timegm(time.strptime(value, CLAIM_DATE_FORMAT)))
     except ValueError:

@@ -72,7 +72,11 @@ class ChangeReviews:
         ]
 
     def open_for(self, officer: StaffMember, customer_id: str) -> list[dict[str, Any]]:
-        """One customer's pending requests with their values, recorded in the customer's access log."""
+        """One customer's pending requests with their values, recorded in the customer's access log.
+
+        Raises `Forbidden` unless `officer` is a privacy officer (the route's groups say so too).
+        """
+        officer.require_privacy_officer()
         found = [item for item in self.requests.items(customer_id) if item.get("status") == ChangeStatus.PENDING.value]
         if not found:
             return []
