@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from constructs import Node
 
-from custody.declared import datamap, naming
+from custody.declared import catalog, datamap, naming
 
 CONTEXT_PREFIX = "custody:"
 
@@ -39,7 +40,10 @@ class CustodyConfig:
     api_rate_limit: int = 50
     api_burst_limit: int = 100
     waf_rate_limit: int = 1000  # requests per client IP per 5 minutes
-    reserved_concurrency: int = 20
+    # Reserved concurrency per function name, opt-in (docs/deploy.md sizes it). None reserves none:
+    # a new account's concurrency quota (as low as 10) cannot spare any, and Lambda refuses a
+    # reservation that leaves fewer than 100 units unreserved.
+    reserved_concurrency: Mapping[str, int] | None = None
     # API Gateway's CloudWatch role is one setting per account and region; turn this off where
     # another stack already manages it.
     manage_api_gateway_account: bool = True
@@ -58,6 +62,9 @@ class CustodyConfig:
             raise ValueError("The erasure SLA is 1-30 days (the legal month); inactivity and batch are positive")
         if not 0 <= self.retention_sweep_hour_utc <= 23:
             raise ValueError("The retention sweep runs at an hour of the day, 0-23 UTC")
+        for function, units in (self.reserved_concurrency or {}).items():
+            if function not in {item.name for item in catalog.FUNCTIONS} or not isinstance(units, int) or units < 1:
+                raise ValueError(f"reservedConcurrency: {function!r} must be a catalog function with at least 1 unit")
 
     @classmethod
     def from_context(cls, node: Node) -> CustodyConfig:
@@ -74,6 +81,13 @@ class CustodyConfig:
 
     def bucket_name(self, logical: str, qualifier: str) -> str:
         return naming.bucket_name(self.prefix, logical, qualifier)
+
+    def reserved(self, function: str) -> int | None:
+        """The units reserved for one catalog function, or None (it draws on the account's pool)."""
+        return (self.reserved_concurrency or {}).get(function)
+
+    def total_reserved(self) -> int:
+        return sum((self.reserved_concurrency or {}).values())
 
 
 # The retention periods CloudWatch Logs accepts (PutRetentionPolicy).
@@ -95,6 +109,6 @@ def _camel(snake: str) -> str:
 
 def _coerce(annotation: object, raw: object) -> object:
     """Context given with `-c` arrives as a string; cdk.json gives JSON types."""
-    if isinstance(raw, str) and ("int" in str(annotation) or "bool" in str(annotation)):
+    if isinstance(raw, str) and any(kind in str(annotation) for kind in ("int", "bool", "Mapping")):
         return json.loads(raw)
     return raw

@@ -153,7 +153,7 @@ class Functions(Construct):
             memory_size=spec.memory_mb,
             tracing=lambda_.Tracing.ACTIVE,
             log_group=log_group,
-            reserved_concurrent_executions=self._wiring.config.reserved_concurrency,
+            reserved_concurrent_executions=self._wiring.config.reserved(spec.name),
             dead_letter_queue=dead_letters,
         )
         function.node.add_dependency(policy)
@@ -259,6 +259,14 @@ class Functions(Construct):
             )
 
     def _acknowledge_function(self, function: lambda_.Function, spec: Function) -> None:
+        if self._wiring.config.reserved(spec.name) is None:
+            shared_pool = (
+                f"The {spec.name} function reserves no concurrency by default (custody:reservedConcurrency): a new "
+                "account's quota cannot spare any, and a reservation there fails the deploy. API Gateway's stage "
+                "throttling, the workflow's Map concurrency and the sweep's batch bound it instead (docs/deploy.md)."
+            )
+            acknowledge_in_packs(function, "LambdaConcurrency", shared_pool)
+            checkov_skip(function, "CKV_AWS_115", shared_pool)
         checkov_skip(
             function,
             "CKV_AWS_173",
