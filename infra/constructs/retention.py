@@ -45,6 +45,7 @@ class RetentionSchedule(Construct):
                 actions=["kms:Decrypt", "kms:GenerateDataKey"],
                 resources=["*"],
                 conditions={
+                    "StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID},
                     "ArnEquals": {
                         "aws:SourceArn": [
                             f"arn:{Aws.PARTITION}:events:{Aws.REGION}:{Aws.ACCOUNT_ID}:rule/{name}"
