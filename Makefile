@@ -63,11 +63,12 @@ browser: ## Install Debian's chromium (headless screenshots of the auditor's HTM
 	else SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends chromium; fi
 
-lint: setup synth ## ruff, mypy, cfn-lint on the template, asl-validator on the ASL, checkov (make posture)
+lint: setup synth ## ruff, mypy, cfn-lint and parliament (IAM) on the template, asl-validator on the ASL, checkov (make posture)
 	$(RUN) ruff check .
 	$(RUN) ruff format --check .
 	$(RUN) mypy
 	$(RUN) cfn-lint cdk.out/*.template.json
+	$(RUN) python -m devstack.iam.lint cdk.out/CrmCustody.template.json
 	npx asl-validator --json-path statemachines/erasure.asl.json
 	@$(MAKE) --no-print-directory posture-check
 
