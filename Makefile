@@ -22,7 +22,7 @@ export UV_PYTHON_DOWNLOADS := never
 export UV_COMPILE_BYTECODE := 1
 unexport PYTHONDONTWRITEBYTECODE
 
-.PHONY: help setup test lint synth deploy diff lambda-deps clean browser posture posture-check soak
+.PHONY: help setup test lint synth preflight deploy diff lambda-deps clean browser posture posture-check soak
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -92,7 +92,10 @@ synth: setup ## Synthesize the CloudFormation template into cdk.out/ (no network
 diff: setup ## Show what a deploy would change
 	npx cdk diff
 
-deploy: setup ## Deploy to the account of your AWS credentials
+preflight: setup ## What your AWS account lacks before a deploy (read-only; `custody preflight -c k=v` to vary)
+	$(RUN) custody preflight
+
+deploy: setup ## Deploy to the account of your AWS credentials (run `make preflight` first)
 	npx cdk deploy --require-approval broadening
 
 .PHONY: up demo smoke bench

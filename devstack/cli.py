@@ -12,6 +12,7 @@ custody restore-guard --table T --store S remove erased customers from a table r
 custody erasure rerun REQUEST_ID         re-run a failed erasure as a new execution
 custody audit show|verify|report ...     the auditor's timeline, chain verification, HTML report
 custody retention plan|register|sweep    who is due next; what was destroyed; run the sweep once
+custody preflight [-c KEY=VALUE]         what your AWS account lacks before `make deploy` (read-only)
 (the last four act on AWS with your credentials, or on the local stack with --local)
 """
 
@@ -244,11 +245,12 @@ def _parser() -> argparse.ArgumentParser:
     openapi.add_argument("--path", type=Path, default=OPENAPI_DOC)
     openapi.set_defaults(handler=cmd_openapi)
 
-    from devstack import audit_cli, operator, retention_cli
+    from devstack import audit_cli, operator, preflight, retention_cli
 
     operator.add_commands(commands, DEFAULT_STATE_DIR)
     audit_cli.add_commands(commands, DEFAULT_STATE_DIR)
     retention_cli.add_commands(commands, DEFAULT_STATE_DIR)
+    preflight.add_commands(commands)
     return parser
 
 
