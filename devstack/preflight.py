@@ -141,12 +141,19 @@ class Preflight:
                 return Check("stack", Status.OK, f"no {STACK_NAME} stack yet: this is a first deploy")
             raise
         self.stack_status = str(stacks["Stacks"][0]["StackStatus"])
+        if self.stack_status == "ROLLBACK_COMPLETE":
+            return Check(
+                "stack",
+                Status.WARN,
+                f"{STACK_NAME} is ROLLBACK_COMPLETE: its creation failed and rolled back; cdk deploy deletes it and "
+                "creates it again",
+            )
         if self.stack_status in FAILED_CREATION:
             return Check(
                 "stack",
                 Status.FAIL,
-                f"{STACK_NAME} is {self.stack_status}: its creation failed",
-                f"aws cloudformation delete-stack --stack-name {STACK_NAME} (nothing of it holds data), then deploy",
+                f"{STACK_NAME} is {self.stack_status}: its creation failed and could not roll back",
+                f"find the resource in its events, then aws cloudformation delete-stack --stack-name {STACK_NAME}",
             )
         return Check("stack", Status.OK, f"{STACK_NAME} exists ({self.stack_status}): this deploy updates it")
 
