@@ -62,10 +62,7 @@ class CreationBarrier(Construct):
 def cloudformation_execution_role_arn(scope: IConstruct) -> str:
     """The role CloudFormation deploys (and rolls back) with: the CDK bootstrap's execution role."""
     qualifier = scope.node.try_get_context(BOOTSTRAP_QUALIFIER) or DefaultStackSynthesizer.DEFAULT_QUALIFIER
-    return (
-        f"arn:{Aws.PARTITION}:iam::{Aws.ACCOUNT_ID}:role/"
-        f"cdk-{qualifier}-cfn-exec-role-{Aws.ACCOUNT_ID}-{Aws.REGION}"
-    )
+    return f"arn:{Aws.PARTITION}:iam::{Aws.ACCOUNT_ID}:role/cdk-{qualifier}-cfn-exec-role-{Aws.ACCOUNT_ID}-{Aws.REGION}"
 
 
 def guard_table_deletion(scope: IConstruct, table_name: str) -> iam.PolicyDocument:

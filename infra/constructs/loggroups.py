@@ -15,9 +15,7 @@ from infra.constructs.lifecycle import KEEP
 def encrypted_log_group(
     scope: Construct, construct_id: str, *, key: kms.IKey, days: int, name: str | None = None
 ) -> logs.LogGroup:
-    group = logs.LogGroup(
-        scope, construct_id, log_group_name=name, encryption_key=key, removal_policy=KEEP
-    )
+    group = logs.LogGroup(scope, construct_id, log_group_name=name, encryption_key=key, removal_policy=KEEP)
     # RetentionDays names periods (ONE_YEAR); CloudFormation takes the day count the config holds.
     cast(logs.CfnLogGroup, group.node.default_child).retention_in_days = retention_days(days)
     return group

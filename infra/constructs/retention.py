@@ -51,7 +51,7 @@ class RetentionSchedule(Construct):
                             f"arn:{Aws.PARTITION}:events:{Aws.REGION}:{Aws.ACCOUNT_ID}:rule/{name}"
                             for name in names.values()
                         ]
-                    }
+                    },
                 },
             )
         )

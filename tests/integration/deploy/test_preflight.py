@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -11,7 +12,18 @@ from moto import mock_aws
 
 from custody.declared import naming
 from devstack import cli
-from devstack.preflight import MIN_BOOTSTRAP_VERSION, Check, Preflight, Status, Target, render, target_from_context
+from devstack.preflight import (
+    MIN_BOOTSTRAP_VERSION,
+    Check,
+    Preflight,
+    Status,
+    Target,
+    deploy_context,
+    render,
+    target_from_context,
+)
+from devstack.preflight.names import Named, _bucket_taken, fixed_names
+from tests.synth import synthesis
 
 ACCOUNT, REGION = "123456789012", "eu-west-1"
 
@@ -42,6 +54,17 @@ def _target(**changes: Any) -> Target:
         "multi_region_trail": True,
     }
     return Target(**{**values, **changes})
+
+
+@pytest.fixture(scope="module")
+def template() -> dict[str, Any]:
+    """The template cdk.json's settings synthesize (the test session's one synthesis)."""
+    loaded: dict[str, Any] = json.loads(synthesis().template_path.read_text())
+    return loaded
+
+
+def _preflight(clients: Any, template: dict[str, Any], **changes: Any) -> dict[str, Check]:
+    return _by_name(Preflight(clients, _target(**changes), template).run())
 
 
 def _by_name(checks: list[Check]) -> dict[str, Check]:
@@ -82,8 +105,8 @@ def _bootstrap(clients: Any, version: int = 29) -> None:
     )
 
 
-def test_a_fresh_account_lacks_the_bootstrap_and_nothing_else_blocks(aws: Any) -> None:
-    checks = _by_name(Preflight(_with_quota(aws, 10, 10), _target()).run())
+def test_a_fresh_account_lacks_the_bootstrap_and_nothing_else_blocks(aws: Any, template: dict[str, Any]) -> None:
+    checks = _preflight(_with_quota(aws, 10, 10), template)
     assert checks["bootstrap"].status is Status.FAIL
     assert "cdk bootstrap" in checks["bootstrap"].fix
     assert checks["stack"].status is Status.OK
@@ -92,26 +115,26 @@ def test_a_fresh_account_lacks_the_bootstrap_and_nothing_else_blocks(aws: Any) -
     assert checks["email sender"].status is Status.WARN  # Cognito's default sender
 
 
-def test_a_bootstrapped_account_passes_what_it_can_check(aws: Any) -> None:
+def test_a_bootstrapped_account_passes_what_it_can_check(aws: Any, template: dict[str, Any]) -> None:
     _bootstrap(aws)
-    checks = Preflight(_with_quota(aws), _target()).run()
+    checks = Preflight(_with_quota(aws), _target(), template).run()
     assert not [check for check in checks if check.status is Status.FAIL], render(checks)
     assert _by_name(checks)["lambda concurrency"].status is Status.OK
 
 
-def test_an_old_bootstrap_is_refused(aws: Any) -> None:
+def test_an_old_bootstrap_is_refused(aws: Any, template: dict[str, Any]) -> None:
     _bootstrap(aws, version=MIN_BOOTSTRAP_VERSION - 1)
-    assert _by_name(Preflight(aws, _target()).run())["bootstrap"].status is Status.FAIL
+    assert _preflight(aws, template)["bootstrap"].status is Status.FAIL
 
 
-def test_reservations_the_quota_cannot_spare_fail(aws: Any) -> None:
-    target = _target(reserved={"erasure_steps": 20, "collect": 20})  # 40 of a new account's 50
-    check = _by_name(Preflight(_with_quota(aws, 50, 50), target).run())["lambda concurrency"]
+def test_reservations_the_quota_cannot_spare_fail(aws: Any, template: dict[str, Any]) -> None:
+    reserved = {"erasure_steps": 20, "collect": 20}  # 40 of a new account's 50
+    check = _preflight(_with_quota(aws, 50, 50), template, reserved=reserved)["lambda concurrency"]
     assert check.status is Status.FAIL
     assert "L-B99A9384" in check.fix
 
 
-def test_leftovers_with_the_stacks_names_are_named(aws: Any) -> None:
+def test_leftovers_with_the_stacks_names_are_named(aws: Any, template: dict[str, Any]) -> None:
     _bootstrap(aws)
     table = naming.table_name(naming.DEFAULT_PREFIX, "profiles")
     aws("dynamodb").create_table(
@@ -123,34 +146,34 @@ def test_leftovers_with_the_stacks_names_are_named(aws: Any) -> None:
     bucket = naming.bucket_name(naming.DEFAULT_PREFIX, naming.AUDIT_BUCKET, f"{ACCOUNT}-{REGION}")
     aws("s3").create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
     aws("logs").create_log_group(logGroupName=f"aws-waf-logs-{naming.DEFAULT_PREFIX}")
-    check = _by_name(Preflight(aws, _target()).run())["names in use"]
+    check = _preflight(aws, template)["names in use"]
     assert check.status is Status.FAIL
     for name in (table, bucket, f"aws-waf-logs-{naming.DEFAULT_PREFIX}"):
         assert name in check.detail
 
 
-def test_no_alarm_address_is_a_failure_to_fix(aws: Any) -> None:
-    check = _by_name(Preflight(aws, _target(alarm_email=None)).run())["alarm subscriber"]
+def test_no_alarm_address_is_a_failure_to_fix(aws: Any, template: dict[str, Any]) -> None:
+    check = _preflight(aws, template, alarm_email=None)["alarm subscriber"]
     assert check.status is Status.FAIL
     assert "custody:alarmEmail" in check.fix
 
 
-def test_an_existing_api_gateway_role_is_reported_before_it_is_replaced(aws: Any) -> None:
+def test_an_existing_api_gateway_role_is_reported_before_it_is_replaced(aws: Any, template: dict[str, Any]) -> None:
     role = aws("iam").create_role(RoleName="theirs", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
     aws("apigateway").update_account(patchOperations=[{"op": "replace", "path": "/cloudwatchRoleArn", "value": role}])
-    checks = _by_name(Preflight(aws, _target()).run())
+    checks = _preflight(aws, template)
     assert checks["api gateway account"].status in (Status.WARN, Status.UNKNOWN)
     if checks["api gateway account"].status is Status.WARN:
         assert "manageApiGatewayAccount=false" in checks["api gateway account"].fix
 
 
-def test_moto_lacking_an_api_is_reported_as_not_checked(aws: Any) -> None:
-    check = _by_name(Preflight(aws, _target()).run())["lambda concurrency"]
+def test_moto_lacking_an_api_is_reported_as_not_checked(aws: Any, template: dict[str, Any]) -> None:
+    check = _preflight(aws, template)["lambda concurrency"]
     assert check.status is Status.UNKNOWN  # moto has no GetAccountSettings: said, not guessed
     assert "GetAccountSettings" in check.detail
 
 
-def test_what_cannot_be_read_is_said_not_guessed(aws: Any) -> None:
+def test_what_cannot_be_read_is_said_not_guessed(aws: Any, template: dict[str, Any]) -> None:
     def denied(service: str) -> Any:
         client = aws(service)
         if service == "lambda":
@@ -167,16 +190,15 @@ def test_what_cannot_be_read_is_said_not_guessed(aws: Any) -> None:
             return Refusing()
         return client
 
-    check = _by_name(Preflight(denied, _target()).run())["lambda concurrency"]
+    check = _preflight(denied, template)["lambda concurrency"]
     assert check.status is Status.UNKNOWN
     assert "lambda:GetAccountSettings" in check.detail
     assert "not checked" in render([check])
 
 
 def test_the_settings_are_the_deploys_own() -> None:
-    target = target_from_context(
-        ['custody:reservedConcurrency={"erasure_steps": 5}', "custody:alarmEmail=a@example.com"], ACCOUNT, REGION
-    )
+    context = deploy_context(['custody:reservedConcurrency={"erasure_steps": 5}', "custody:alarmEmail=a@example.com"])
+    target = target_from_context(context, ACCOUNT, REGION)
     assert (target.reserved, target.alarm_email, target.prefix) == (
         {"erasure_steps": 5},
         "a@example.com",
@@ -184,8 +206,57 @@ def test_the_settings_are_the_deploys_own() -> None:
     )
 
 
-def test_the_command_exits_nonzero_on_a_failure(aws: Any, capsys: pytest.CaptureFixture[str]) -> None:
+def test_the_command_exits_nonzero_on_a_failure(
+    aws: Any, template: dict[str, Any], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("devstack.preflight.command.synthesize", lambda context: template)
     assert cli.main(["preflight", "--region", REGION], configure_logging=False) == 1
     out = capsys.readouterr().out
     assert "bootstrap" in out
     assert "to fix" in out
+
+
+def test_a_bucket_name_another_account_holds_is_taken_too() -> None:
+    from botocore.exceptions import ClientError
+
+    class Answering:
+        def __init__(self, code: str) -> None:
+            self.code = code
+
+        def head_bucket(self, Bucket: str) -> None:  # noqa: N803 - boto3's parameter name
+            raise ClientError({"Error": {"Code": self.code}}, "HeadBucket")
+
+    assert _bucket_taken(Answering("403"), "theirs") is True
+    assert _bucket_taken(Answering("404"), "free") is False
+
+
+def test_the_fixed_names_are_the_templates(template: dict[str, Any]) -> None:
+    names = {named.name for named in fixed_names(template, ACCOUNT, REGION)}
+    assert naming.table_name(naming.DEFAULT_PREFIX, "profiles") in names
+    assert naming.bucket_name(naming.DEFAULT_PREFIX, naming.AUDIT_BUCKET, f"{ACCOUNT}-{REGION}") in names
+    assert f"{naming.DEFAULT_PREFIX}-auditor-{REGION}" in names
+    assert f"/aws/vendedlogs/states/{naming.DEFAULT_PREFIX}-erasure" in names
+    assert not any("unresolved" in name for name in names)
+    assert Named("AWS::DynamoDB::Table", "t").label == "table t"
+
+
+class _Ses:
+    """SES v2 as it answers an account still in the sandbox (moto implements neither call)."""
+
+    def get_account(self) -> dict[str, Any]:
+        return {"SendingEnabled": True, "ProductionAccessEnabled": False}
+
+    def get_email_identity(self, EmailIdentity: str) -> dict[str, Any]:  # noqa: N803 - boto3's parameter name
+        return {"VerifiedForSendingStatus": True}
+
+
+def test_an_ses_sender_in_the_sandbox_fails_and_moto_says_what_it_lacks(aws: Any, template: dict[str, Any]) -> None:
+    sender = "no-reply@example.com"
+    check = _preflight(aws, template, ses_from_email=sender)["email sender"]
+    assert check.status is Status.UNKNOWN  # moto: GetAccount is not implemented, and preflight says so
+    assert "get_account" in check.detail
+    with_ses = _preflight(
+        lambda service: _Ses() if service == "sesv2" else aws(service), template, ses_from_email=sender
+    )
+    assert with_ses["email sender"].status is Status.FAIL
+    assert "sandbox" in with_ses["email sender"].detail
