@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from pydantic import Field, TypeAdapter, ValidationError
 
 ROOT = Path(__file__).resolve().parents[2]
-SOURCES = sorted([*(ROOT / "functions").rglob("*.py"), *(ROOT / "devstack").rglob("*.py")])
+SOURCES = sorted(path for package in ("functions", "ops", "devstack") for path in (ROOT / package).rglob("*.py"))
 _UNESCAPED_DOLLAR = re.compile(r"(?<!\\)\$")
 
 
@@ -84,28 +84,42 @@ def test_python_patterns_have_no_dollar_anchor() -> None:
     assert not anchored, f"use fullmatch and drop `$`: {anchored}"
 
 
+def _compiled(tree: ast.Module) -> dict[str, str]:
+    """Module-level `NAME = re.compile("literal")`: name -> pattern."""
+    found = {}
+    for node in tree.body:
+        target = node.targets[0] if isinstance(node, ast.Assign) else getattr(node, "target", None)
+        value = getattr(node, "value", None)
+        if (
+            isinstance(target, ast.Name)
+            and isinstance(value, ast.Call)
+            and _is_re_call(value, ("compile",))
+            and value.args
+            and isinstance(value.args[0], ast.Constant)
+        ):
+            found[target.id] = str(value.args[0].value)
+    return found
+
+
 def test_compiled_patterns_are_used_with_fullmatch() -> None:
+    """`match` never (it anchors the start only); `search` only to find something anywhere (no anchor)."""
     offenders = []
     for path, tree in _trees():
-        compiled = {
-            node.targets[0].id if isinstance(node, ast.Assign) else node.target.id  # type: ignore[union-attr]
-            for node in tree.body
-            if isinstance(node, ast.Assign | ast.AnnAssign)
-            and isinstance(node.value, ast.Call)
-            and _is_re_call(node.value, ("compile",))
-            and isinstance(node.targets[0] if isinstance(node, ast.Assign) else node.target, ast.Name)
-        }
+        compiled = _compiled(tree)
         for node in ast.walk(tree):
-            if isinstance(node, ast.Call) and _is_re_call(node, ("match", "search")):
-                offenders.append(f"{path.relative_to(ROOT)}:{node.lineno} re.{node.func.attr}")  # type: ignore[attr-defined]
-            func = node.func if isinstance(node, ast.Call) else None
-            if (
-                isinstance(func, ast.Attribute)
-                and func.attr in ("match", "search")
-                and isinstance(func.value, ast.Name)
-                and func.value.id in compiled
-            ):
-                offenders.append(f"{path.relative_to(ROOT)}:{node.lineno} {func.value.id}.{func.attr}")
+            if not isinstance(node, ast.Call):
+                continue
+            func = node.func
+            where = f"{path.relative_to(ROOT)}:{node.lineno}"
+            if _is_re_call(node, ("match",)):
+                offenders.append(f"{where} re.match")
+            if not (isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name)):
+                continue
+            pattern = compiled.get(func.value.id)
+            if pattern is None:
+                continue
+            if func.attr == "match" or (func.attr == "search" and re.search(r"(?<!\\)[$^]", pattern)):
+                offenders.append(f"{where} {func.value.id}.{func.attr}")
     assert not offenders, offenders
 
 
