@@ -22,7 +22,7 @@ export UV_PYTHON_DOWNLOADS := never
 export UV_COMPILE_BYTECODE := 1
 unexport PYTHONDONTWRITEBYTECODE
 
-.PHONY: help setup test lint synth deploy diff lambda-deps clean browser posture posture-check soak
+.PHONY: help setup test lint synth preflight deploy diff lambda-deps clean browser posture posture-check soak
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -63,11 +63,12 @@ browser: ## Install Debian's chromium (headless screenshots of the auditor's HTM
 	else SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends chromium; fi
 
-lint: setup synth ## ruff, mypy, cfn-lint on the template, asl-validator on the ASL, checkov (make posture)
+lint: setup synth ## ruff, mypy, cfn-lint and parliament (IAM) on the template, asl-validator on the ASL, checkov (make posture)
 	$(RUN) ruff check .
 	$(RUN) ruff format --check .
 	$(RUN) mypy
 	$(RUN) cfn-lint cdk.out/*.template.json
+	$(RUN) python -m devstack.iam.lint cdk.out/CrmCustody.template.json
 	npx asl-validator --json-path statemachines/erasure.asl.json
 	@$(MAKE) --no-print-directory posture-check
 
@@ -91,7 +92,10 @@ synth: setup ## Synthesize the CloudFormation template into cdk.out/ (no network
 diff: setup ## Show what a deploy would change
 	npx cdk diff
 
-deploy: setup ## Deploy to the account of your AWS credentials
+preflight: setup ## What your AWS account lacks before a deploy (read-only; `custody preflight -c k=v` to vary)
+	$(RUN) custody preflight
+
+deploy: setup ## Deploy to the account of your AWS credentials (run `make preflight` first)
 	npx cdk deploy --require-approval broadening
 
 .PHONY: up demo smoke bench

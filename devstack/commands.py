@@ -8,6 +8,11 @@ custody local journey                    run the customer journey against the ru
 custody local demo                       start the stack, run the journey, keep serving
 custody local smoke                      start, run the journey non-interactively, stop; exit 0 if it held
 custody openapi [--check | --write]      the merged OpenAPI document (docs/openapi.json)
+custody preflight [-c KEY=VALUE]         what your AWS account lacks before `make deploy` (read-only)
+
+`preflight` reads a real account with your credentials, but it synthesizes the stack from this
+repository (infra, CDK) to know what the deploy will create, so it ships with the repository's
+tools rather than with the auditor's `ops` package.
 
 `custody` itself is the ops package's (`ops.cli`); this module is a plugin of it, declared in
 pyproject.toml as the `devstack` entry point of the `custody.commands` group: `add_commands` adds
@@ -241,3 +246,7 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
     action.add_argument("--check", action="store_true", help="exit 1 if the committed document is stale")
     openapi.add_argument("--path", type=Path, default=OPENAPI_DOC)
     openapi.set_defaults(handler=_reporting(cmd_openapi))
+
+    from devstack import preflight
+
+    preflight.add_commands(commands)

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from aws_cdk import Aws
 from constructs import Node
 
-from custody.declared import datamap, naming
+from custody.declared import catalog, datamap, naming
 
 CONTEXT_PREFIX = "custody:"
 
@@ -39,15 +42,27 @@ class CustodyConfig:
     api_rate_limit: int = 50
     api_burst_limit: int = 100
     waf_rate_limit: int = 1000  # requests per client IP per 5 minutes
-    reserved_concurrency: int = 20
+    # Reserved concurrency per function name, opt-in (docs/deploy.md sizes it). None reserves none:
+    # a new account's concurrency quota (as low as 10) cannot spare any, and Lambda refuses a
+    # reservation that leaves fewer than 100 units unreserved.
+    reserved_concurrency: Mapping[str, int] | None = None
     # API Gateway's CloudWatch role is one setting per account and region; turn this off where
     # another stack already manages it.
     manage_api_gateway_account: bool = True
+    # Who is told when an alarm fires: an e-mail address subscribed to the alarm topic. Without one
+    # the alarms reach nobody (synthesis warns; `custody preflight` says so too).
     alarm_email: str | None = None
+    # Cognito's own e-mail sender allows only a small daily number of messages per pool, too few for
+    # customers' self sign-up in production: a verified SES identity (an address) sends instead.
+    ses_from_email: str | None = None
     # CloudTrail Lake: an event data store and a channel that receive a copy of every audit event.
     cloud_trail_lake: bool = False
+    # The trail records every region's management events (IAM's among them). One deployment per
+    # account needs that; a second region's deployment sets this off (docs/deploy.md).
+    multi_region_trail: bool = True
 
     def __post_init__(self) -> None:
+        check_prefix(self.prefix)
         for days in (self.log_retention_days, self.waf_log_retention_days):
             retention_days(days)  # fails early on a value CloudWatch Logs does not offer
         if not 1 <= self.shredded_pitr_recovery_days <= self.pitr_recovery_days <= 35:
@@ -58,6 +73,12 @@ class CustodyConfig:
             raise ValueError("The erasure SLA is 1-30 days (the legal month); inactivity and batch are positive")
         if not 0 <= self.retention_sweep_hour_utc <= 23:
             raise ValueError("The retention sweep runs at an hour of the day, 0-23 UTC")
+        for address in (self.alarm_email, self.ses_from_email):
+            if address is not None and not EMAIL.fullmatch(address):
+                raise ValueError(f"{address!r} is not an e-mail address")
+        for function, units in (self.reserved_concurrency or {}).items():
+            if function not in {item.name for item in catalog.FUNCTIONS} or not isinstance(units, int) or units < 1:
+                raise ValueError(f"reservedConcurrency: {function!r} must be a catalog function with at least 1 unit")
 
     @classmethod
     def from_context(cls, node: Node) -> CustodyConfig:
@@ -72,8 +93,61 @@ class CustodyConfig:
         """`<prefix>-<logical>`: naming.py's convention for every resource that is not a bucket."""
         return naming.function_name(self.prefix, logical)
 
+    def regional_name(self, logical: str) -> str:
+        """`<prefix>-<logical>-<region>`: for resources whose names are unique per account, not per region
+        (IAM roles, CloudWatch dashboards, trails that span regions)."""
+        return f"{self.name(logical)}-{Aws.REGION}"
+
     def bucket_name(self, logical: str, qualifier: str) -> str:
         return naming.bucket_name(self.prefix, logical, qualifier)
+
+    def reserved(self, function: str) -> int | None:
+        """The units reserved for one catalog function, or None (it draws on the account's pool)."""
+        return (self.reserved_concurrency or {}).get(function)
+
+    def total_reserved(self) -> int:
+        return sum((self.reserved_concurrency or {}).values())
+
+
+# The longest physical names the stack derives from the prefix, against the limits AWS sets on them.
+# Region and account are tokens at synthesis: counted at their longest (14 characters is the longest
+# region code of the `aws` partition, e.g. ap-southeast-1; an account id is 12 digits).
+LONGEST_REGION, ACCOUNT_ID = 14, 12
+EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+PREFIX_PATTERN = re.compile(r"[a-z][a-z0-9-]*[a-z0-9]")
+
+
+def check_prefix(prefix: str) -> None:
+    """Refuse a prefix that makes any physical name invalid.
+
+    Errors: ValueError naming the first name that would be too long, or the character rule (bucket
+    names and Cognito domains take lower-case letters, digits and hyphens only).
+    """
+    if not PREFIX_PATTERN.fullmatch(prefix):
+        raise ValueError(f"custody:prefix {prefix!r}: lower-case letters, digits and inner hyphens only")
+    for kind, length, limit in longest_names(prefix):
+        if length > limit:
+            raise ValueError(f"custody:prefix {prefix!r} makes a {kind} name of {length} characters (limit {limit})")
+
+
+def longest_names(prefix: str) -> list[tuple[str, int, int]]:
+    """(kind, the longest name of that kind, AWS's limit) for every kind of name the prefix starts."""
+    qualifier = ACCOUNT_ID + 1 + LONGEST_REGION
+    buckets = max(len(name) for name in (naming.AUDIT_BUCKET, naming.ACCESS_LOG_BUCKET, *datamap_buckets()))
+    functions = max(len(item.name) for item in catalog.FUNCTIONS)
+    return [
+        ("S3 bucket", len(prefix) + 1 + buckets + 1 + qualifier, 63),
+        ("Lambda function", len(prefix) + 1 + functions, 64),
+        ("IAM role", len(prefix) + len("-auditor-") + LONGEST_REGION, 64),
+        ("EventBridge rule", len(prefix) + len("-retention-sweep"), 64),
+        ("Cognito domain prefix", len(prefix) + len("-processors-") + ACCOUNT_ID, 63),
+        ("Backup vault", len(prefix) + len("-vault"), 50),
+        ("SQS queue", len(prefix) + 1 + len(naming.PROCESSOR_NOTIFICATIONS) + len("-dlq"), 80),
+    ]
+
+
+def datamap_buckets() -> list[str]:
+    return [store.name for store in datamap.bucket_stores()]
 
 
 # The retention periods CloudWatch Logs accepts (PutRetentionPolicy).
@@ -95,6 +169,6 @@ def _camel(snake: str) -> str:
 
 def _coerce(annotation: object, raw: object) -> object:
     """Context given with `-c` arrives as a string; cdk.json gives JSON types."""
-    if isinstance(raw, str) and ("int" in str(annotation) or "bool" in str(annotation)):
+    if isinstance(raw, str) and any(kind in str(annotation) for kind in ("int", "bool", "Mapping")):
         return json.loads(raw)
     return raw

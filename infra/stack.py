@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import Aws, CfnOutput, Stack, Tags
+from aws_cdk import Aws, CfnOutput, Duration, Stack, Tags
 from constructs import Construct
 
 from custody.declared import datamap
@@ -19,6 +19,7 @@ from infra.constructs.data import Data
 from infra.constructs.functions import Functions, Wiring
 from infra.constructs.identity import Identity
 from infra.constructs.keys import Keys
+from infra.constructs.lifecycle import CreationBarrier
 from infra.constructs.monitoring import Monitoring
 from infra.constructs.notifications import ProcessorNotifications
 from infra.constructs.retention import RetentionSchedule
@@ -28,6 +29,9 @@ ERASURE_STEPS = "erasure_steps"
 RETENTION = "retention"
 STAFF_TOKENS = "staff_tokens"
 PROCESSORS = "processors"
+# Nothing in this stack delivers the processor queue yet (issue 19, finding 8): a request older than a
+# day means no relay took it, long before the queue's 14-day retention lets it expire unread.
+UNDELIVERED_AFTER = Duration.hours(24)
 
 
 class CustodyStack(Stack):
@@ -38,6 +42,7 @@ class CustodyStack(Stack):
         # ARN; cfn-lint's W3005 flags that redundancy, which is harmless.
         self.template_options.metadata = {"cfn-lint": {"config": {"ignore_checks": ["W3005"]}}}
         qualifier = f"{Aws.ACCOUNT_ID}-{Aws.REGION}"
+        self.barrier = CreationBarrier(self, "CreationBarrier")
 
         self.keys = Keys(self, "Keys", config=config)
         self.data = Data(self, "Data", config=config, data_key=self.keys.data, qualifier=qualifier)
@@ -138,6 +143,15 @@ class CustodyStack(Stack):
             if deployed.dead_letters is not None:
                 self.monitoring.watch_dead_letters(name, deployed.dead_letters)
         self.monitoring.watch_dead_letters("processor_notifications", self.notifications.dead_letters)
+        self.monitoring.watch_undelivered(self.notifications.queue, UNDELIVERED_AFTER)
+        self._create_writers_last()
+
+    def _create_writers_last(self) -> None:
+        """What writes data CloudFormation cannot remove comes last (infra.constructs.lifecycle)."""
+        access_log_policy = self.data.access_logs.policy
+        assert access_log_policy is not None  # enforce_ssl and S3's log delivery made it
+        self.barrier.hold(self.audit.trail, self.audit.ledger_writers, self.backup.selection, access_log_policy)
+        self.barrier.close()
 
     def _outputs(self) -> None:
         for name, value in {

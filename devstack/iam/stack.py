@@ -1,6 +1,6 @@
 """One stack's authorization model, compiled from the synthesized template.
 
-`compile_stack(template, bindings)` resolves every IAM policy, bucket, queue, topic and key
+`compile_stack(template, bindings)` resolves every IAM policy, bucket, queue, topic, table and key
 policy and Lambda permission of the template against the local stack's names and returns a
 `CompiledStack`: the `Authority` that decides, which role each function and state machine runs
 as, and the encryption key of each table, bucket, queue and topic (for the KMS calls those
@@ -70,6 +70,10 @@ def compile_stack(template: Mapping[str, Any], bindings: Bindings) -> CompiledSt
             targets = props[target_property] if isinstance(props[target_property], list) else [props[target_property]]
             for target in targets:
                 policies[arn(target)] += compile_document(resolver.resolve(props["PolicyDocument"]))
+        elif kind == "AWS::DynamoDB::Table" and "ResourcePolicy" in props:
+            policies[arn({"Ref": logical})] += compile_document(
+                resolver.resolve(props["ResourcePolicy"]["PolicyDocument"])
+            )
         elif kind == "AWS::KMS::Key":
             key_arn = arn({"Ref": logical})
             keys.add(key_arn)

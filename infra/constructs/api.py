@@ -10,12 +10,11 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 
-from aws_cdk import Aws
+from aws_cdk import Aws, RemovalPolicy
 from aws_cdk import aws_apigateway as apigateway
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_logs as logs
 from aws_cdk import aws_wafv2 as wafv2
 from constructs import Construct
 
@@ -39,6 +38,8 @@ ACCESS_LOG_FORMAT = {
     "wafStatus": "$context.waf.status",
     "traceId": "$context.xrayTraceId",
 }
+
+APIGATEWAY_LOGS_POLICY = "service-role/AmazonAPIGatewayPushToCloudWatchLogs"
 
 _MANAGED_RULE_GROUPS = (
     "AWSManagedRulesCommonRuleSet",
@@ -87,7 +88,7 @@ class Api(Construct):
             "which erasure could not reach and which would outlive a withdrawal.",
         )
         if config.manage_api_gateway_account:
-            self._execution_logs(config, log_key, access_logs)
+            self._execution_logs(config, log_key)
         self._gateway_responses()
         validator = self.rest_api.add_request_validator(
             "Validator", validate_request_body=True, validate_request_parameters=True
@@ -162,37 +163,37 @@ class Api(Construct):
             request_parameters=parameters or None,
         )
 
-    def _execution_logs(self, config: CustodyConfig, log_key: kms.IKey, access_logs: logs.ILogGroup) -> None:
-        """Create the stage's execution log group ourselves (encrypted, with a retention) and the
-        region's API Gateway logging role (an account setting), scoped to this API's log groups."""
+    def _execution_logs(self, config: CustodyConfig, log_key: kms.IKey) -> None:
+        """Create the stage's execution log group ourselves (encrypted, with a retention) and set the
+        region's API Gateway CloudWatch role, an account setting every REST API of the region shares.
+
+        The role is the one AWS documents for that setting (AmazonAPIGatewayPushToCloudWatchLogs), so the
+        other APIs of the region keep their logs when this stack sets it; it is retained, even when a
+        first deploy rolls back, because the setting would otherwise name a deleted role.
+        """
         stage = self.rest_api.deployment_stage
         name = f"API-Gateway-Execution-Logs_{self.rest_api.rest_api_id}/{config.stage_name}"
         execution_logs = encrypted_log_group(
             self, "ExecutionLogs", key=log_key, days=config.log_retention_days, name=name
         )
         stage.node.add_dependency(execution_logs)
-        role = iam.Role(self, "LoggingRole", assumed_by=iam.ServicePrincipal("apigateway.amazonaws.com"))
-        policy = iam.ManagedPolicy(
+        role = iam.Role(
             self,
-            "LoggingPolicy",
-            description="API Gateway writes this API's access and execution logs.",
-            statements=[
-                iam.PolicyStatement(
-                    actions=["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
-                    resources=[execution_logs.log_group_arn, access_logs.log_group_arn],
-                ),
-                iam.PolicyStatement(actions=["logs:DescribeLogGroups"], resources=[self._log_groups_arn()]),
-            ],
-            roles=[role],
+            "LoggingRole",
+            assumed_by=iam.ServicePrincipal("apigateway.amazonaws.com"),
+            description="API Gateway's CloudWatch role for every REST API of this region (an account setting).",
+            managed_policies=[iam.ManagedPolicy.from_aws_managed_policy_name(APIGATEWAY_LOGS_POLICY)],
         )
+        role.apply_removal_policy(RemovalPolicy.RETAIN)
         account = apigateway.CfnAccount(self, "LoggingAccount", cloud_watch_role_arn=role.role_arn)
-        account.node.add_dependency(policy)
+        account.apply_removal_policy(RemovalPolicy.RETAIN)
         stage.node.add_dependency(account)
         acknowledge(
-            policy,
-            "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:*]",
-            "API Gateway's logging role must list log groups (logs:DescribeLogGroups has no resource-level "
-            "scope); its write actions name this API's execution and access log groups only.",
+            role,
+            f"AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/{APIGATEWAY_LOGS_POLICY}]",
+            "API Gateway's CloudWatch role is a region-wide account setting shared by every REST API of the "
+            "account; AWS documents AmazonAPIGatewayPushToCloudWatchLogs for it, and a role scoped to this API's "
+            "log groups would silence the others. Only apigateway.amazonaws.com can assume it.",
         )
 
     @staticmethod

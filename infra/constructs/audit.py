@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from aws_cdk import Aws, Duration, RemovalPolicy
+from aws_cdk import Aws, Duration
 from aws_cdk import aws_cloudtrail as cloudtrail
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
@@ -23,8 +23,10 @@ from custody.declared import naming
 from custody.declared.datamap import Classification
 from infra.config import CustodyConfig
 from infra.constructs.data import no_replica, tag_store
+from infra.constructs.lifecycle import KEEP
 from infra.constructs.loggroups import encrypted_log_group
 from infra.constructs.workflow import erasure_state_machine_arn
+from infra.nag import acknowledge_wildcard
 
 TRAIL_PREFIX = "cloudtrail"
 LEDGER_PREFIX = "ledger"  # audit events; the trail writes under TRAIL_PREFIX
@@ -61,7 +63,7 @@ class Audit(Construct):
             minimum_tls_version=1.2,
             server_access_logs_bucket=access_logs,
             server_access_logs_prefix=f"{naming.AUDIT_BUCKET}/",
-            removal_policy=RemovalPolicy.RETAIN,
+            removal_policy=KEEP,
         )
         tag_store(self.bucket, naming.AUDIT_BUCKET, Classification.OPERATIONAL)
         no_replica(
@@ -71,7 +73,9 @@ class Audit(Construct):
             "decision this single-region stack does not own.",
         )
 
-        trail_name = config.name("audit")
+        # Regional: a multi-region trail's shadow copies take its name in every region, so a
+        # deployment in another region of the account could not create a trail of the same name.
+        trail_name = config.regional_name("audit")
         trail_arn = f"arn:{Aws.PARTITION}:cloudtrail:{Aws.REGION}:{Aws.ACCOUNT_ID}:trail/{trail_name}"
         self._let_cloudtrail_deliver(trail_arn)
         log_group = encrypted_log_group(self, "TrailLogs", key=audit_key, days=config.log_retention_days)
@@ -94,8 +98,8 @@ class Audit(Construct):
             is_logging=True,
             s3_bucket_name=self.bucket.bucket_name,
             s3_key_prefix=TRAIL_PREFIX,
-            is_multi_region_trail=True,
-            include_global_service_events=True,
+            is_multi_region_trail=config.multi_region_trail,
+            include_global_service_events=config.multi_region_trail,
             enable_log_file_validation=True,
             kms_key_id=audit_key.key_arn,
             cloud_watch_logs_log_group_arn=log_group.log_group_arn,
@@ -106,6 +110,20 @@ class Audit(Construct):
         assert bucket_policy is not None  # enforce_ssl and the CloudTrail statements made it
         self.trail.node.add_dependency(bucket_policy, policy)
         self.lake_channel_arn: str | None = self._lake(config) if config.cloud_trail_lake else None
+        # Every function's right to put ledger events, in one policy: the creation barrier holds it
+        # back until everything else exists, so nothing lands under Object Lock before that.
+        self.ledger_writers = iam.ManagedPolicy(
+            self,
+            "LedgerWriters",
+            description="Append-only audit events: new objects under ledger/, encrypt-only on the audit key.",
+            statements=self.ledger_writes(),
+        )
+        acknowledge_wildcard(
+            self.ledger_writers,
+            self.bucket.arn_for_objects(f"{LEDGER_PREFIX}/*"),
+            f"Ledger writers append audit events as new objects under {LEDGER_PREFIX}/ only (s3:PutObject); "
+            "Object Lock COMPLIANCE refuses any overwrite or delete of what they wrote.",
+        )
 
     def _let_cloudtrail_deliver(self, trail_arn: str) -> None:
         cloudtrail_principal = iam.ServicePrincipal("cloudtrail.amazonaws.com")

@@ -40,7 +40,7 @@ class Auditor(Construct):
         self.role = iam.Role(
             self,
             "AuditorRole",
-            role_name=config.name("auditor"),
+            role_name=config.regional_name("auditor"),
             assumed_by=iam.AccountPrincipal(Aws.ACCOUNT_ID).with_conditions(
                 {"Bool": {"aws:MultiFactorAuthPresent": "true"}}
             ),

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import Duration
 from aws_cdk import aws_backup as backup
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
@@ -18,6 +18,7 @@ from aws_cdk import aws_kms as kms
 from constructs import Construct
 
 from infra.config import CustodyConfig
+from infra.constructs.lifecycle import KEEP
 from infra.nag import acknowledge
 
 SERVICE_POLICY = "service-role/AWSBackupServiceRolePolicyForBackup"
@@ -46,7 +47,7 @@ class Backup(Construct):
                 max_retention=retention,
                 changeable_for=Duration.days(changeable) if changeable is not None else None,
             ),
-            removal_policy=RemovalPolicy.RETAIN,
+            removal_policy=KEEP,
         )
         self.plan = backup.BackupPlan(
             self,

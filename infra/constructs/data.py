@@ -9,7 +9,7 @@ logs into the access-log bucket. Each resource is tagged with its store and clas
 
 from __future__ import annotations
 
-from aws_cdk import Duration, RemovalPolicy, Tags
+from aws_cdk import Duration, Tags
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
@@ -18,6 +18,7 @@ from constructs import Construct, IConstruct
 from custody.declared import datamap, naming
 from custody.declared.datamap import BucketStore, Classification, Erasure, TableStore
 from infra.config import CustodyConfig
+from infra.constructs.lifecycle import KEEP, guard_table_deletion
 from infra.nag import HIPAA, NIST, acknowledge, acknowledge_in_packs, checkov_skip
 
 CLASSIFICATION_TAG = "custody:classification"
@@ -84,8 +85,8 @@ class Data(Construct):
                 point_in_time_recovery_enabled=True, recovery_period_in_days=recovery_days
             ),
             time_to_live_attribute=ttl_attribute,
-            deletion_protection=True,
-            removal_policy=RemovalPolicy.RETAIN,
+            resource_policy=guard_table_deletion(self, naming.table_name(self._config.prefix, name)),
+            removal_policy=KEEP,
         )
 
     def _store_bucket(self, store: BucketStore, qualifier: str) -> s3.Bucket:
@@ -120,7 +121,7 @@ class Data(Construct):
             server_access_logs_bucket=self.access_logs,
             server_access_logs_prefix=f"{store.name}/",
             lifecycle_rules=rules,
-            removal_policy=RemovalPolicy.RETAIN,
+            removal_policy=KEEP,
         )
         tag_store(bucket, store.name, store.classification)
         no_replica(
@@ -151,7 +152,7 @@ class Data(Construct):
                     abort_incomplete_multipart_upload_after=Duration.days(1),
                 )
             ],
-            removal_policy=RemovalPolicy.RETAIN,
+            removal_policy=KEEP,
         )
         tag_store(bucket, naming.ACCESS_LOG_BUCKET, Classification.OPERATIONAL)
         loop = (

@@ -23,7 +23,7 @@ from custody.declared.settings import Settings
 from infra.access import ACCESS, Access, TokenSeal
 from infra.config import CustodyConfig
 from infra.constructs import policies
-from infra.constructs.audit import LEDGER_PREFIX, Audit
+from infra.constructs.audit import Audit
 from infra.constructs.data import CLASSIFICATION_TAG, Data
 from infra.constructs.identity import Identity
 from infra.constructs.keys import Keys
@@ -134,6 +134,8 @@ class Functions(Construct):
             roles=[role],
         )
         self._acknowledge_policy(policy, spec, access)
+        if access.writes_ledger:
+            self._wiring.audit.ledger_writers.attach_to_role(role)
         function = lambda_.Function(
             self,
             cid,
@@ -153,7 +155,7 @@ class Functions(Construct):
             memory_size=spec.memory_mb,
             tracing=lambda_.Tracing.ACTIVE,
             log_group=log_group,
-            reserved_concurrent_executions=self._wiring.config.reserved_concurrency,
+            reserved_concurrent_executions=self._wiring.config.reserved(spec.name),
             dead_letter_queue=dead_letters,
         )
         function.node.add_dependency(policy)
@@ -221,8 +223,6 @@ class Functions(Construct):
         if access.processor_tokens is not None:
             action = "kms:GenerateMac" if access.processor_tokens is TokenSeal.SEAL else "kms:VerifyMac"
             statements.append(iam.PolicyStatement(actions=[action], resources=[wiring.keys.processor_tokens.key_arn]))
-        if access.writes_ledger:
-            statements += wiring.audit.ledger_writes()
         if dead_letters is not None:
             statements.append(iam.PolicyStatement(actions=["sqs:SendMessage"], resources=[dead_letters.queue_arn]))
             statements.append(
@@ -250,15 +250,16 @@ class Functions(Construct):
                 f"The {spec.name} function serves every customer, so its {name} bucket access is the pattern of "
                 f"the per-customer prefixes ({policies.SUBJECT_OBJECTS}) with explicit actions, never the bucket.",
             )
-        if access.writes_ledger:
-            acknowledge_wildcard(
-                policy,
-                self._wiring.audit.bucket.arn_for_objects(f"{LEDGER_PREFIX}/*"),
-                f"The {spec.name} function appends audit events as new objects under {LEDGER_PREFIX}/ only "
-                "(s3:PutObject); Object Lock COMPLIANCE refuses any overwrite or delete of what it wrote.",
-            )
 
     def _acknowledge_function(self, function: lambda_.Function, spec: Function) -> None:
+        if self._wiring.config.reserved(spec.name) is None:
+            shared_pool = (
+                f"The {spec.name} function reserves no concurrency by default (custody:reservedConcurrency): a new "
+                "account's quota cannot spare any, and a reservation there fails the deploy. API Gateway's stage "
+                "throttling, the workflow's Map concurrency and the sweep's batch bound it instead (docs/deploy.md)."
+            )
+            acknowledge_in_packs(function, "LambdaConcurrency", shared_pool)
+            checkov_skip(function, "CKV_AWS_115", shared_pool)
         checkov_skip(
             function,
             "CKV_AWS_173",

@@ -8,7 +8,7 @@ tokens, so API Gateway checks a staff route's groups before the function runs.
 
 from __future__ import annotations
 
-from aws_cdk import Aws, Duration, RemovalPolicy
+from aws_cdk import Annotations, Aws, Duration, RemovalPolicy
 from aws_cdk import aws_cognito as cognito
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
@@ -19,11 +19,13 @@ from infra.config import CustodyConfig
 from infra.nag import acknowledge
 
 Risk = cognito.CfnUserPoolRiskConfigurationAttachment
+COGNITO_SENDER = "custody:cognitoDefaultEmail"
 
 
 class Identity(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, config: CustodyConfig) -> None:
         super().__init__(scope, construct_id)
+        self._email = self._sender(config)
         self.customers = self._pool(
             "Customers",
             config.name(naming.CUSTOMER_POOL),
@@ -93,6 +95,17 @@ class Identity(Construct):
             "TokenDomain",
             cognito_domain=cognito.CognitoDomainOptions(domain_prefix=f"{config.prefix}-processors-{Aws.ACCOUNT_ID}"),
         )
+
+    def _sender(self, config: CustodyConfig) -> cognito.UserPoolEmail | None:
+        """SES sends the pools' e-mail when configured; else Cognito's own sender, with a warning."""
+        if config.ses_from_email:
+            return cognito.UserPoolEmail.with_ses(from_email=config.ses_from_email, ses_region=Aws.REGION)
+        Annotations.of(self).add_warning_v2(
+            COGNITO_SENDER,
+            "The user pools send e-mail with Cognito's default sender, which allows only a small number of messages "
+            "a day: set custody:sesFromEmail to a verified SES address before customers sign up in production.",
+        )
+        return None
 
     def _adaptive_authentication(self, pool: cognito.UserPool) -> None:
         def actions(event_action: str) -> Risk.AccountTakeoverActionTypeProperty:
@@ -166,6 +179,9 @@ class Identity(Construct):
             account_recovery=cognito.AccountRecovery.EMAIL_ONLY,
             feature_plan=cognito.FeaturePlan.PLUS,
             standard_threat_protection_mode=cognito.StandardThreatProtectionMode.FULL_FUNCTION,
+            email=self._email,
+            # Deletion protection would refuse a creation rollback's DeleteUserPool, so a pool is
+            # retained even then: pool names need not be unique, so a leftover never blocks the retry.
             deletion_protection=True,
             removal_policy=RemovalPolicy.RETAIN,
         )

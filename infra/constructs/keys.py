@@ -15,13 +15,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from aws_cdk import Aws, Duration, RemovalPolicy
+from aws_cdk import Aws, Duration
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
 from custody.declared import naming
 from infra.config import CustodyConfig
+from infra.constructs.lifecycle import KEEP
 from infra.nag import acknowledge, checkov_skip
 
 _NO_HMAC_ROTATION = (
@@ -51,7 +52,7 @@ class Keys(Construct):
             key_usage=kms.KeyUsage.GENERATE_VERIFY_MAC,
             enable_key_rotation=False,
             pending_window=Duration.days(30),
-            removal_policy=RemovalPolicy.RETAIN,
+            removal_policy=KEEP,
         )
         acknowledge(self.processor_tokens, "AwsSolutions-KMS5", _NO_HMAC_ROTATION)
         checkov_skip(self.processor_tokens, "CKV_AWS_7", _NO_HMAC_ROTATION)
@@ -64,7 +65,7 @@ class Keys(Construct):
             description=f"CRM Custody: {description}",
             enable_key_rotation=True,
             pending_window=Duration.days(30),
-            removal_policy=RemovalPolicy.RETAIN,
+            removal_policy=KEEP,
         )
 
     def keep_off_audit_key(self, data_roles: Sequence[iam.IRole], ledger_writers: Sequence[iam.IRole]) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aws_cdk import Aws, Duration
+from aws_cdk import Annotations, Aws, Duration
 from aws_cdk import aws_apigateway as apigateway
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as actions
@@ -19,6 +19,7 @@ from custody.declared import catalog, naming
 from infra.config import CustodyConfig
 
 PERIOD = Duration.minutes(5)
+NO_SUBSCRIBER = "custody:noAlarmSubscriber"
 RETENTION_FUNCTION = "retention"
 
 
@@ -61,14 +62,22 @@ class Monitoring(Construct):
         )
         if config.alarm_email:
             self.topic.add_subscription(subscriptions.EmailSubscription(config.alarm_email))
+        else:
+            Annotations.of(self.topic).add_warning_v2(
+                NO_SUBSCRIBER,
+                "No one is subscribed to the alarm topic: set custody:alarmEmail (cdk.json or -c) to an address "
+                "that will confirm the subscription, or subscribe your paging tool to the AlarmTopicArn output.",
+            )
         self._action = actions.SnsAction(self.topic)
 
-    def _alarm(self, construct_id: str, metric: cloudwatch.IMetric, description: str) -> cloudwatch.Alarm:
+    def _alarm(
+        self, construct_id: str, metric: cloudwatch.IMetric, description: str, threshold: float = 1
+    ) -> cloudwatch.Alarm:
         alarm = cloudwatch.Alarm(
             self,
             construct_id,
             metric=metric,
-            threshold=1,
+            threshold=threshold,
             evaluation_periods=1,
             comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
@@ -91,6 +100,16 @@ class Monitoring(Construct):
             f"{_pascal(function_name)}DeadLetters",
             queue.metric_approximate_number_of_messages_visible(period=PERIOD),
             f"An asynchronous invocation of {function_name} failed for good and sits in its dead-letter queue.",
+        )
+
+    def watch_undelivered(self, queue: sqs.IQueue, max_age: Duration) -> None:
+        """A deletion request nobody took off the processor queue within `max_age`: it would expire unread."""
+        self._alarm(
+            "ProcessorRequestsUndelivered",
+            queue.metric_approximate_age_of_oldest_message(period=PERIOD, statistic="Maximum"),
+            f"A deletion request to a sub-processor has waited over {max_age.to_hours():.0f} hours on the processor "
+            "queue: nothing delivers it, and it expires unread. See docs/runbooks/unconfirmed-processor.md.",
+            threshold=max_age.to_seconds(),
         )
 
     def watch_function(self, function_name: str, function: lambda_.IFunction) -> None:
@@ -122,7 +141,7 @@ class Monitoring(Construct):
     def dashboard(self, config: CustodyConfig, state_machine: sfn.StateMachine) -> cloudwatch.Dashboard:
         """Request ages and outcomes: started, completed, failed erasures; the oldest open; the sweep."""
         hour = Duration.hours(1)
-        dashboard = cloudwatch.Dashboard(self, "Dashboard", dashboard_name=config.name("erasure"))
+        dashboard = cloudwatch.Dashboard(self, "Dashboard", dashboard_name=config.regional_name("erasure"))
         dashboard.add_widgets(
             cloudwatch.GraphWidget(
                 title="Erasures: started, completed, failed",

@@ -45,12 +45,13 @@ class RetentionSchedule(Construct):
                 actions=["kms:Decrypt", "kms:GenerateDataKey"],
                 resources=["*"],
                 conditions={
+                    "StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID},
                     "ArnEquals": {
                         "aws:SourceArn": [
                             f"arn:{Aws.PARTITION}:events:{Aws.REGION}:{Aws.ACCOUNT_ID}:rule/{name}"
                             for name in names.values()
                         ]
-                    }
+                    },
                 },
             )
         )

@@ -22,6 +22,7 @@ from infra.constructs.loggroups import encrypted_log_group
 from infra.nag import acknowledge
 
 ASL = Path(__file__).resolve().parents[2] / "statemachines" / "erasure.asl.json"
+VENDED_LOGS = "/aws/vendedlogs/states/"
 
 # Vended log delivery and X-Ray have no resource-level permissions (Step Functions developer guide).
 _LOG_DELIVERY_ACTIONS = [
@@ -46,6 +47,10 @@ def erasure_state_machine_name(config: CustodyConfig) -> str:
     return naming.state_machine_name(config.prefix, naming.ERASURE_STATE_MACHINE)
 
 
+def execution_log_group_name(config: CustodyConfig) -> str:
+    return f"{VENDED_LOGS}{erasure_state_machine_name(config)}"
+
+
 def erasure_state_machine_arn(config: CustodyConfig) -> str:
     """Known before the state machine exists, so functions can be told it without a cycle."""
     name = erasure_state_machine_name(config)
@@ -65,8 +70,10 @@ class Workflow(Construct):
         log_key: kms.IKey,
     ) -> None:
         super().__init__(scope, construct_id)
+        # Under /aws/vendedlogs/: Step Functions then needs no new statement in the account's CloudWatch
+        # Logs resource policy (5,120 characters, often near full), which would fail the deploy.
         self.log_group: logs.LogGroup = encrypted_log_group(
-            self, "ExecutionLogs", key=log_key, days=config.log_retention_days
+            self, "ExecutionLogs", key=log_key, days=config.log_retention_days, name=execution_log_group_name(config)
         )
         role = iam.Role(self, "Role", assumed_by=iam.ServicePrincipal("states.amazonaws.com"))
         policy = iam.ManagedPolicy(

@@ -30,6 +30,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.infra)
 
 
+ANNOTATION = "Annotation::"
+
+
 @dataclass(frozen=True)
 class Finding:
     rule: str
@@ -123,7 +126,8 @@ class Synthesized:
     template_path: Path
     template: Template
     cfn: Cfn
-    findings: list[Finding]
+    findings: list[Finding]  # cdk-nag's
+    warnings: list[Finding]  # the stack's own deploy-time warnings (Annotations), e.g. no alarm subscriber
     acknowledgements: list[nag.Acknowledged]
 
 
@@ -131,6 +135,7 @@ class Synthesized:
 def synth() -> Synthesized:
     made = synthesis()
     data = json.loads(made.template_path.read_text())
+    reported = _findings(made.outdir / "validation-report.json")
     return Synthesized(
         app=made.app,
         config=CustodyConfig.from_context(made.app.node),
@@ -138,7 +143,8 @@ def synth() -> Synthesized:
         template_path=made.template_path,
         template=Template.from_json(data),
         cfn=Cfn(data),
-        findings=_findings(made.outdir / "validation-report.json"),
+        findings=[finding for finding in reported if not finding.rule.startswith(ANNOTATION)],
+        warnings=[finding for finding in reported if finding.rule.startswith(ANNOTATION)],
         acknowledgements=list(nag.acknowledgements(made.app)),
     )
 

@@ -30,7 +30,7 @@ def test_function_is_configured_from_the_catalog(synth: Synthesized, spec: catal
     assert props["Timeout"] == spec.timeout_seconds
     assert props["MemorySize"] == spec.memory_mb
     assert props["TracingConfig"] == {"Mode": "Active"}
-    assert props["ReservedConcurrentExecutions"] == synth.config.reserved_concurrency
+    assert props.get("ReservedConcurrentExecutions") == synth.config.reserved(spec.name)
     (layer,) = Cfn.refs(props["Layers"])
     assert synth.cfn.resources[layer]["Type"] == "AWS::Lambda::LayerVersion"
     (log_group,) = Cfn.refs(props["LoggingConfig"]["LogGroup"])

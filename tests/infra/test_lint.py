@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from cfnlint.api import ManualArgs, lint_file
 
+from devstack.iam import lint
 from infra.constructs.workflow import ASL
 from tests.infra.conftest import ROOT, Synthesized
 
@@ -33,3 +34,24 @@ def test_asl_validator_accepts_the_erasure_workflow() -> None:
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert json.loads(ASL.read_text())["StartAt"]
+
+
+def test_parliament_finds_nothing_unexplained_in_any_policy(synth: Synthesized) -> None:
+    report = lint.lint(synth.cfn.template)
+    assert not report.unexplained, report.unexplained
+    assert not report.stale, [waiver.issue for waiver in report.stale]
+    assert report.explained
+
+
+def test_parliament_would_flag_a_policy_nobody_explained(synth: Synthesized) -> None:
+    template = json.loads(json.dumps(synth.cfn.template))
+    template["Resources"]["Planted"] = {
+        "Type": "AWS::IAM::ManagedPolicy",
+        "Properties": {
+            "PolicyDocument": {
+                "Version": "2012-10-17",
+                "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:dynamodb:::table/x"}],
+            }
+        },
+    }
+    assert [finding.resource for finding in lint.lint(template).unexplained] == ["Planted"]
