@@ -20,7 +20,11 @@ from tests.integration.erasure.conftest import Customer, customer, new_customer,
 from tests.robustness import figures
 from tests.robustness.ledger_scan import recording
 
-HOSTILE_SUITES = ("test_bad_input", "test_fuzz")  # what they submit is looked for in the ledger afterwards
+HOSTILE_SUITES = (
+    "test_any_body",
+    "test_bad_input",
+    "test_fuzz",
+)  # what they submit is looked for in the ledger afterwards
 
 __all__ = ["customer", "new_customer", "settings"]
 
