@@ -76,7 +76,7 @@ class Identity(Strict):
 
     legal_name: Name | None = None
     preferred_name: Name | None = None
-    birth_date: date | None = None
+    birth_date: Annotated[date, Field(description="ISO 8601, ASCII digits", examples=["1990-02-03"])] | None = None
 
     @field_validator("birth_date")
     @classmethod
@@ -208,7 +208,18 @@ class Payment(Strict):
 
     REQUIRED = ("card_number", "expiry_month", "expiry_year", "holder_name")
 
-    card_number: Annotated[str, Field(max_length=23), AfterValidator(validation.normalise_card_number)] | None = None
+    card_number: (
+        Annotated[
+            str,
+            Field(
+                max_length=23,
+                description="12 to 19 digits (Luhn), spaces or hyphens between; digits of any script stored as ASCII",
+                examples=["4111 1111 1111 1111"],
+            ),
+            AfterValidator(validation.normalise_card_number),
+        ]
+        | None
+    ) = None
     expiry_month: Annotated[int, Field(ge=1, le=12)] | None = None
     expiry_year: Annotated[int, Field(ge=2000, le=2100)] | None = None
     holder_name: Name | None = None
