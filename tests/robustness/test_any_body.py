@@ -24,12 +24,12 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 import pytest
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from tests.integration.conftest import LocalStack
-from tests.integration.erasure.conftest import PROFILE, Customer
-from tests.robustness.conftest import footprint, scaled
+from tests.integration.erasure.conftest import Customer
+from tests.robustness.conftest import customer_with_everything, footprint, generated, scaled
 from tests.robustness.figures import FIGURES
 from tests.robustness.test_fuzz import DOCUMENT, Tokens, _route, check_error_body
 
@@ -215,11 +215,7 @@ class Sender:
 
 @pytest.fixture(scope="module")
 def sender(local_stack: LocalStack) -> Sender:
-    owner = Customer.signed_up(local_stack, f"any-body-{uuid.uuid4().hex[:8]}@example.com")
-    for purpose in ("crm_core", "marketing", "payments", "health_services"):
-        assert owner.call("POST", "/v1/me/consents", {"purpose": purpose, "policy_version": "2026-11"}).status == 201
-    assert owner.call("PUT", "/v1/me/profile", PROFILE).status == 200
-    return Sender(local_stack, owner)
+    return Sender(local_stack, customer_with_everything(local_stack, "any-body"))
 
 
 def test_the_document_has_the_operations_that_take_a_body() -> None:
@@ -263,15 +259,7 @@ def test_any_body_is_a_documented_answer_never_a_5xx_and_a_refusal_writes_nothin
 ) -> None:
     statuses: Counter[str] = Counter()
 
-    @settings(
-        max_examples=scaled(10, 150),
-        derandomize=True,
-        database=None,
-        deadline=None,
-        phases=[Phase.explicit, Phase.generate],
-        suppress_health_check=list(HealthCheck),
-        print_blob=False,
-    )
+    @generated(scaled(10, 150))
     @given(body=from_schema(operation.schema) | DEEP)
     def run(body: Any) -> None:
         FIGURES.add("property_examples")

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import given
 from schemathesis.checks import not_a_server_error
 from schemathesis.generation import GenerationMode
 from schemathesis.specs.openapi.checks import (
@@ -34,7 +34,7 @@ from custody.declared.settings import Settings
 from devstack.paths import REPO_ROOT
 from tests.integration.conftest import LocalStack
 from tests.integration.erasure.conftest import PROFILE, Customer
-from tests.robustness.conftest import scaled, settle
+from tests.robustness.conftest import generated, scaled, settle
 from tests.robustness.figures import FIGURES
 
 DOCUMENT = REPO_ROOT / "docs" / "openapi.json"
@@ -73,15 +73,7 @@ def _fuzz_operation(operation: Any, headers: dict[str, str], mode: GenerationMod
     if mode is GenerationMode.POSITIVE:
         checks += [status_code_conformance, content_type_conformance, response_schema_conformance]
 
-    @settings(
-        max_examples=examples,
-        derandomize=True,
-        database=None,
-        deadline=None,
-        phases=[Phase.explicit, Phase.generate],
-        suppress_health_check=list(HealthCheck),
-        print_blob=False,
-    )
+    @generated(examples)
     @given(case=operation.as_strategy(generation_mode=mode))
     def run(case: Any) -> None:
         response = case.call(headers=headers)
