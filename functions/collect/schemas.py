@@ -16,14 +16,19 @@ class ConsentChannel(StrEnum):
     API = "api"
 
 
-Purpose = Annotated[str, Field(min_length=1, max_length=80, pattern=r"^[a-z_]+(:[a-z0-9-]{1,60})?$")]
+Purpose = Annotated[
+    str,
+    Field(min_length=1, max_length=80, pattern=r"^[a-z_]+(:[a-z0-9-]{1,60})?$", examples=["marketing"]),
+]
 
 
 class ConsentGrant(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     purpose: Purpose
-    policy_version: Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9._-]+$")]
+    policy_version: Annotated[
+        str, Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9._-]+$", examples=["2026-11"])
+    ]
     channel: ConsentChannel = ConsentChannel.API
 
 
@@ -52,8 +57,8 @@ class ProfileView(BaseModel):
 class DocumentUpload(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    file_name: Annotated[str, Field(min_length=1, max_length=100)]
-    content_type: Annotated[str, Field(min_length=1, max_length=100)]
+    file_name: Annotated[str, Field(min_length=1, max_length=100, examples=["letter.pdf"])]
+    content_type: Annotated[str, Field(min_length=1, max_length=100, examples=["application/pdf"])]
     content_base64: Annotated[str, Field(min_length=1, max_length=6 * 1024 * 1024)]
 
 

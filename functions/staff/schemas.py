@@ -16,7 +16,9 @@ class GrantIn(BaseModel):
 
     customer_id: CustomerId
     purpose: Annotated[str, Field(min_length=1, max_length=40)]
-    ticket: Annotated[str, Field(min_length=1, max_length=24, description="A ticket reference like SUP-1234")]
+    ticket: Annotated[
+        str, Field(min_length=1, max_length=24, description="A ticket reference like SUP-1234", examples=["SUP-1234"])
+    ]
     categories: Annotated[list[str], Field(min_length=1, max_length=10)]
     duration_minutes: Annotated[int, Field(ge=1, le=MAX_MINUTES)] = DEFAULT_MINUTES
 

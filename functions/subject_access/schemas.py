@@ -29,9 +29,17 @@ class AccessReportBody(BaseModel):
 class ChangeRequestIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    field: Annotated[str, Field(min_length=1, max_length=40)]
-    value: Annotated[str, Field(min_length=1, max_length=200)]
-    reason: Annotated[str, Field(min_length=1, max_length=500)]
+    field: Annotated[str, Field(min_length=1, max_length=40, examples=["legal_name"])]
+    value: Annotated[
+        str,
+        Field(
+            min_length=1,
+            max_length=200,
+            description="The new value, held to the field's own rules (a legal name: letters of any script)",
+            examples=["अनिल कुमार"],
+        ),
+    ]
+    reason: Annotated[str, Field(min_length=1, max_length=500, examples=["My name as my passport writes it"])]
 
 
 class ChangeRequestOut(BaseModel):

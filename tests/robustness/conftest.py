@@ -8,19 +8,32 @@ the seeded runs up; the default (`fast`) is what `make test` runs.
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
+import hypothesis
 import pytest
 
 from custody.declared import datamap, naming
 from devstack.gateway import Gateway
 from tests.integration.conftest import LocalStack, running_local_stack
-from tests.integration.erasure.conftest import Customer, customer, new_customer, settings, wait_for_execution
+from tests.integration.erasure.conftest import (
+    PROFILE,
+    Customer,
+    customer,
+    new_customer,
+    settings,
+    wait_for_execution,
+)
 from tests.robustness import figures
 from tests.robustness.ledger_scan import recording
 
-HOSTILE_SUITES = ("test_bad_input", "test_fuzz")  # what they submit is looked for in the ledger afterwards
+HOSTILE_SUITES = (
+    "test_any_body",
+    "test_bad_input",
+    "test_fuzz",
+)  # what they submit is looked for in the ledger afterwards
 
 __all__ = ["customer", "new_customer", "settings"]
 
@@ -48,6 +61,29 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 def scaled(fast: int, soak: int) -> int:
     return soak if figures.soak() else fast
+
+
+def generated(examples: int) -> Any:
+    """Hypothesis settings of the generated-request suites: a fixed seed, no example database, no
+    deadline (requests go through the whole stack), every health check off (large, slow inputs)."""
+    return hypothesis.settings(
+        max_examples=examples,
+        derandomize=True,
+        database=None,
+        deadline=None,
+        phases=[hypothesis.Phase.explicit, hypothesis.Phase.generate],
+        suppress_health_check=list(hypothesis.HealthCheck),
+        print_blob=False,
+    )
+
+
+def customer_with_everything(stack: LocalStack, label: str) -> Customer:
+    """A new customer who granted every purpose of the data map and holds the whole sample profile."""
+    person = Customer.signed_up(stack, f"{label}-{uuid.uuid4().hex[:8]}@example.com")
+    for purpose in ("crm_core", "marketing", "payments", "health_services"):
+        assert person.call("POST", "/v1/me/consents", {"purpose": purpose, "policy_version": "2026-11"}).status == 201
+    assert person.call("PUT", "/v1/me/profile", PROFILE).status == 200
+    return person
 
 
 def residue(stack: LocalStack, subject_id: str) -> dict[str, int]:
@@ -116,7 +152,16 @@ def execution_arn(stack: LocalStack, execution_name: str) -> str:
     return f"{arn}:{execution_name}"
 
 
-__all__ += ["footprint", "report_of", "residue", "scaled", "settle", "wait_for_execution"]
+__all__ += [
+    "customer_with_everything",
+    "footprint",
+    "generated",
+    "report_of",
+    "residue",
+    "scaled",
+    "settle",
+    "wait_for_execution",
+]
 
 
 def settle(stack: LocalStack, timeout: float = 120.0) -> int:

@@ -27,6 +27,8 @@ DESCRIPTIONS: Final = {
     "requests_fuzzed": "schemathesis requests against the OpenAPI document",
     "error_bodies_checked": "fuzzed refusals checked for the one error shape and for echoed input (none)",
     "bad_inputs": "hand-written hostile requests (bodies, encodings, tokens, paths)",
+    "property_examples": "Hypothesis examples: bodies drawn for every route with one, and each validator's inputs",
+    "property_5xx": "of the bodies drawn or undecodable, answered with a 5xx (must be 0)",
     "fields_decryption_checked": "stored fields opened by their owner only (5 wrong bindings refused each)",
     "matrix_cells": "route x identity authorization cells checked through the local gateway",
     "lambda_matrix_cells": "route x identity cells checked at the Lambda boundary (function invoked directly)",

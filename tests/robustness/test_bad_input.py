@@ -24,7 +24,7 @@ from custody.declared import naming
 from tests.integration.conftest import LocalStack
 from tests.integration.erasure.conftest import PROFILE, Customer
 from tests.integration.stack.test_gateway_auth import _customer_claims, _signing_key
-from tests.robustness.conftest import footprint
+from tests.robustness.conftest import customer_with_everything, footprint
 from tests.robustness.figures import FIGURES, soak
 
 BIG = "x" * (1024 * 1024 + 1)  # a 1 MiB field: far past any field's limit, well under API Gateway's 10 MB
@@ -90,11 +90,7 @@ def _accepted(subject_id: str) -> None:
 
 @pytest.fixture(scope="module")
 def victim(local_stack: LocalStack) -> Customer:
-    person = Customer.signed_up(local_stack, f"victim-{uuid.uuid4().hex[:8]}@example.com")
-    for purpose in ("crm_core", "marketing", "payments", "health_services"):
-        assert person.call("POST", "/v1/me/consents", {"purpose": purpose, "policy_version": "2026-11"}).status == 201
-    assert person.call("PUT", "/v1/me/profile", PROFILE).status == 200
-    return person
+    return customer_with_everything(local_stack, "victim")
 
 
 def _send(

@@ -116,3 +116,27 @@ def test_json_with_a_charset_or_without_a_content_type_goes_through(headers: dic
     event["headers"] = headers
     assert unsupported_media_type(event) is None
     assert unsupported_media_type({**event, "body": None, "headers": {"Content-Type": "text/plain"}}) is None
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ('{"legal_name": "Ann", "age": 1' + "0" * 4300 + "}", "A number in the request body has too many digits."),
+        ("1" + "0" * 4300, "A number in the request body has too many digits."),
+        (
+            '{"legal_name": "Ann", "legal_name": "Ann", "age": 1}',
+            "An object in the request body has the same key twice.",
+        ),
+        ('{"legal_name": "Ann", "age": NaN}', "The request body is not valid JSON."),
+        ('{"legal_name": "Ann", "age": Infinity}', "The request body is not valid JSON."),
+        ("[" * 5000 + "]" * 5000, "The request body is nested too deeply."),
+        ('{"legal_name": ', "The request body is not valid JSON."),
+    ],
+    ids=["long integer in a field", "long integer", "repeated key", "NaN", "Infinity", "nested", "truncated"],
+)
+def test_every_failure_to_decode_a_body_is_a_400_that_says_which(app, body: str, message: str) -> None:  # type: ignore[no-untyped-def]
+    """Issue 17: an integer of 4,301 digits crashed the decoder (ValueError, a 502 in API Gateway)."""
+    event = _event("POST", "/v1/test/echo")
+    event["body"] = body
+    status, answer = _call(app, event)
+    assert (status, answer["error"], answer["message"]) == (400, "malformed_request", message)

@@ -19,7 +19,7 @@ def _years_ago(years: int) -> str:
     return TODAY.replace(year=TODAY.year - years, day=min(TODAY.day, 28)).isoformat()
 
 
-ADDRESS = {"line1": "1 Main St", "city": "Springfield", "postal_code": "12345", "country": "US"}
+ADDRESS = {"line1": "1 Main St", "city": "Springfield", "region": "IL", "postal_code": "62701", "country": "US"}
 CARD = {"card_number": "4111 1111 1111 1111", "expiry_month": 12, "expiry_year": NEXT_YEAR, "holder_name": "Ann Lee"}
 
 # (category, good value, bad value, the field the error must name)
@@ -38,25 +38,46 @@ RULES: list[tuple[str, dict[str, Any], dict[str, Any], str]] = [
     ("identity", {"birth_date": _years_ago(17)}, {"birth_date": _years_ago(10)}, "identity.birth_date"),
     ("identity", {"birth_date": "1990-02-28"}, {"birth_date": "1990-02-30"}, "identity.birth_date"),
     ("contact", {"phone": "+84912345678"}, {"phone": "0912345678"}, "contact.phone"),
-    ("contact", {"phone": "+14155550123"}, {"phone": "+1 415 555 0123"}, "contact.phone"),
+    ("contact", {"phone": "+1 415 555 0123"}, {"phone": "+1 415 555 01"}, "contact.phone"),
+    ("contact", {"phone": "+1 (415) 555-0123"}, {"phone": "+1 415 555 0123 ext. 12"}, "contact.phone"),
+    ("contact", {"phone": "tel:+84-91-234-5678"}, {"phone": "+999 1234567"}, "contact.phone"),
     ("contact", {"address": ADDRESS}, {"address": {**ADDRESS, "country": "XX"}}, "contact.address.country"),
     ("contact", {"address": ADDRESS}, {"address": {**ADDRESS, "country": "us"}}, "contact.address.country"),
-    ("contact", {"address": ADDRESS}, {"address": {**ADDRESS, "postal_code": "1234"}}, "contact.address"),
+    ("contact", {"address": ADDRESS}, {"address": {**ADDRESS, "postal_code": "1234"}}, "contact.address.postal_code"),
+    # A ZIP code must fit its state too: 10001 is New York's.
+    ("contact", {"address": ADDRESS}, {"address": {**ADDRESS, "postal_code": "10001"}}, "contact.address.postal_code"),
+    ("contact", {"address": ADDRESS}, {"address": {**ADDRESS, "region": None}}, "contact.address.region"),
+    ("contact", {"address": ADDRESS}, {"address": {**ADDRESS, "region": "Ontario"}}, "contact.address.region"),
     (
         "contact",
-        {"address": {**ADDRESS, "country": "GB", "postal_code": "SW1A 1AA"}},
-        {"address": {**ADDRESS, "country": "GB", "postal_code": "12345"}},
-        "contact.address",
+        {"address": {**ADDRESS, "region": None, "country": "GB", "postal_code": "SW1A 1AA", "city": "London"}},
+        {"address": {**ADDRESS, "region": None, "country": "GB", "postal_code": "12345", "city": "London"}},
+        "contact.address.postal_code",
     ),
     (
         "contact",
-        {"address": {**ADDRESS, "country": "VN", "postal_code": "700000"}},
-        {"address": {**ADDRESS, "country": "VN", "postal_code": "7000"}},
-        "contact.address",
+        {"address": {**ADDRESS, "region": None, "country": "VN", "postal_code": "70010", "city": "Hồ Chí Minh"}},
+        {"address": {**ADDRESS, "region": None, "country": "VN", "postal_code": "7000", "city": "Hồ Chí Minh"}},
+        "contact.address.postal_code",
+    ),
+    # Japanese addresses have no city line (it is part of the street lines): refused, not dropped.
+    (
+        "contact",
+        {"address": {"line1": "1-2-3 Setagaya", "region": "Tokyo", "postal_code": "154-0023", "country": "JP"}},
+        {"address": {**ADDRESS, "region": "Tokyo", "postal_code": "154-0023", "country": "JP"}},
+        "contact.address.city",
+    ),
+    # Hong Kong has no postal codes.
+    (
+        "contact",
+        {"address": {"line1": "1 Nathan Road", "region": "Kowloon", "country": "HK"}},
+        {"address": {"line1": "1 Nathan Road", "region": "Kowloon", "postal_code": "999077", "country": "HK"}},
+        "contact.address.postal_code",
     ),
     ("contact", {"address": ADDRESS}, {"address": {**ADDRESS, "line1": ""}}, "contact.address.line1"),
     ("preferences", {"language": "pt-BR"}, {"language": "portuguese!"}, "preferences.language"),
     ("preferences", {"language": "zh-Hant-TW"}, {"language": "e"}, "preferences.language"),
+    ("preferences", {"language": "es-419"}, {"language": "xx-US"}, "preferences.language"),
     ("preferences", {"channels": ["email", "sms"]}, {"channels": ["pigeon"]}, "preferences.channels.0"),
     ("preferences", {"channels": ["email"]}, {"channels": ["email", "email"]}, "preferences.channels"),
     ("preferences", {"interests": ["cycling"]}, {"interests": ["x"] * 21}, "preferences.interests"),

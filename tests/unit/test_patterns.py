@@ -25,6 +25,7 @@ from pydantic import Field, TypeAdapter, ValidationError
 ROOT = Path(__file__).resolve().parents[2]
 SOURCES = sorted(path for package in ("functions", "ops", "devstack") for path in (ROOT / package).rglob("*.py"))
 _UNESCAPED_DOLLAR = re.compile(r"(?<!\\)\$")
+ARABIC_INDIC = str.maketrans("0123456789", "".join(chr(0x0660 + digit) for digit in range(10)))
 
 
 def _trees() -> list[tuple[Path, ast.Module]]:
@@ -138,3 +139,18 @@ def test_validated_patterns_refuse_a_trailing_newline(where: str, pattern: str, 
     adapter.validate_python(example)
     with pytest.raises(ValidationError):
         adapter.validate_python(example + "\n")
+
+
+@pytest.mark.parametrize(("where", "pattern"), _pydantic_patterns(), ids=lambda value: str(value)[:40])
+@settings(max_examples=5, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_validated_patterns_take_ascii_digits_only(where: str, pattern: str, data: st.DataObject) -> None:
+    """Issue 17: Rust's `\\d`, which pydantic's patterns use, is any script's digit, as Python's is
+    without `re.ASCII`; a value that fits a pattern must not with any one of its digits in Arabic-Indic."""
+    adapter: TypeAdapter[str] = TypeAdapter(Annotated[str, Field(pattern=pattern)])
+    ascii_example = st.from_regex(pattern, fullmatch=True, alphabet=st.characters(codec="ascii"))
+    example = data.draw(ascii_example.filter(lambda text: any(char in "0123456789" for char in text)))
+    adapter.validate_python(example)
+    for index in (index for index, char in enumerate(example) if char in "0123456789"):
+        with pytest.raises(ValidationError):
+            adapter.validate_python(example[:index] + example[index].translate(ARABIC_INDIC) + example[index + 1 :])

@@ -7,6 +7,7 @@ routes, and exports `lambda_handler = entrypoint(app, observability)`. Before an
 
 Error bodies are always `{"error": code, "message", "details"}`. Validation errors name
 the field and the reason but never echo the value sent: a rejected value may be personal data.
+Every request body is read as JSON in one place, `decode_json_body`, and any failure there is a 400.
 """
 
 from __future__ import annotations
@@ -15,9 +16,10 @@ import base64
 import json
 import logging
 import re
+import sys
 from collections.abc import Callable, Mapping
 from http import HTTPStatus
-from typing import Any, Final, cast
+from typing import Any, Final, NoReturn, cast
 from urllib.parse import unquote
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
@@ -36,6 +38,7 @@ from custody.declared.errors import (
     ConsentRequired,
     CustodyError,
     Forbidden,
+    MalformedRequest,
     NotImplementedYet,
     ReauthenticationRequired,
     ServiceBusy,
@@ -162,6 +165,56 @@ def undecodable_body(event: dict[str, Any]) -> dict[str, Any] | None:
     return proxy_error(HTTPStatus.BAD_REQUEST, "malformed_request", "The request body is not UTF-8 encoded JSON.")
 
 
+class _RepeatedKey(ValueError):
+    pass
+
+
+class _TooManyDigits(ValueError):
+    pass
+
+
+_UNREADABLE: Final[Mapping[type[Exception], str]] = {
+    RecursionError: "The request body is nested too deeply.",
+    _RepeatedKey: "An object in the request body has the same key twice.",
+    _TooManyDigits: "A number in the request body has too many digits.",
+}
+UNREADABLE_JSON: Final = "The request body is not valid JSON."
+
+
+def decode_json_body(text: str) -> Any:
+    """A request body (text, already UTF-8 decoded) as JSON: the one decoder of every route's body.
+
+    It is the resolver's `json_body_deserializer`, called by Powertools' request validation.
+    Stricter than `json.loads` where JSON parsers disagree (RFC 8259): an object with the same key
+    twice, and `NaN` / `Infinity` (JavaScript's, not JSON's), are refused. Raises `MalformedRequest`
+    (400 `malformed_request`) for every failure to decode, naming the kind but never the content:
+    invalid JSON, a repeated key, nesting past the decoder's recursion limit, an integer longer than
+    the interpreter converts (`sys.get_int_max_str_digits()`, 4,300).
+    """
+    try:
+        return json.loads(text, object_pairs_hook=_unique_keys, parse_constant=_not_json, parse_int=_integer)
+    except (ValueError, RecursionError) as error:
+        raise MalformedRequest(_UNREADABLE.get(type(error), UNREADABLE_JSON)) from None
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    found = dict(pairs)
+    if len(found) != len(pairs):
+        raise _RepeatedKey
+    return found
+
+
+def _not_json(_: str) -> NoReturn:
+    raise ValueError
+
+
+def _integer(digits: str) -> int:
+    limit = sys.get_int_max_str_digits()
+    if limit and len(digits.lstrip("-")) > limit:
+        raise _TooManyDigits
+    return int(digits)
+
+
 class CustodyResolver(APIGatewayRestResolver):
     """A function's resolver: its catalog routes and, during a request, the authorized `Caller`.
 
@@ -169,7 +222,7 @@ class CustodyResolver(APIGatewayRestResolver):
     """
 
     def __init__(self, function_name: str) -> None:
-        super().__init__(enable_validation=True)
+        super().__init__(enable_validation=True, json_body_deserializer=decode_json_body)
         self.function_name = function_name
         self.routes: dict[str, catalog.Route] = {route.key: route for route in catalog.routes_of(function_name)}
 
@@ -186,8 +239,8 @@ def build_resolver(function_name: str) -> CustodyResolver:
     The handlers answer in the one error shape: a `CustodyError` with its status and code (a
     `ConsentRequired`, `Forbidden` or `Unauthenticated` is recorded on the audit ledger first,
     `record_refusal`); an AWS failure that outlived botocore's retries with 503 `service_busy` and
-    `Retry-After`, any other AWS error re-raised (a fault that alarms); a body nested too deep or not
-    JSON with 400; a schema violation with 422 and field errors, no value; a media type Powertools
+    `Retry-After`, any other AWS error re-raised (a fault that alarms); a body that cannot be decoded
+    (`decode_json_body`) with 400; a schema violation with 422 and field errors, no value; a media type Powertools
     refuses with 415; a declared route without a handler with 501 `not_implemented`, any other unmatched
     path with 404.
     """
@@ -212,17 +265,9 @@ def build_resolver(function_name: str) -> CustodyResolver:
             raise error
         return refusal(busy(error))
 
-    @app.exception_handler(RecursionError)
-    def _too_deep(_: RecursionError) -> Response[Any]:
-        # A body nested thousands of levels deep exhausts the JSON decoder's recursion (found by
-        # tests/robustness/test_bad_input.py): malformed input, not a server fault.
-        return error_response(HTTPStatus.BAD_REQUEST, "malformed_request", "The request body is nested too deeply.")
-
     @app.exception_handler(RequestValidationError)
     def _invalid(error: RequestValidationError) -> Response[Any]:
         errors = list(error.errors())
-        if any(item.get("type") == "json_invalid" for item in errors):
-            return error_response(HTTPStatus.BAD_REQUEST, "malformed_request", "The request body is not valid JSON.")
         return error_response(
             HTTPStatus.UNPROCESSABLE_ENTITY,
             "invalid_input",

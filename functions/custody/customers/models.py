@@ -12,7 +12,17 @@ from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Annotated, ClassVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from custody.customers import validation
 
@@ -21,8 +31,21 @@ def _today() -> date:
     return datetime.now(UTC).date()
 
 
-Name = Annotated[str, Field(min_length=1, max_length=120), AfterValidator(validation.check_name)]
-ShortText = Annotated[str, Field(min_length=1, max_length=200)]
+# NFC first, so that the length limit counts the characters a name has however it was typed.
+Name = Annotated[
+    str,
+    BeforeValidator(validation.nfc),
+    Field(
+        min_length=1,
+        max_length=120,
+        description="Letters of any script with their marks; spaces, hyphens, apostrophes, periods between words. "
+        "Stored NFC.",
+        examples=["Nguyễn Văn An", "अनिल कुमार", "مُحَمَّد عَلِيّ", "Ann O'Brien-Lee"],
+    ),
+    AfterValidator(validation.check_name),
+]
+# Address text is matched against the national postal data, which is NFC.
+AddressText = Annotated[str, BeforeValidator(validation.nfc), Field(min_length=1, max_length=200)]
 
 
 class Strict(BaseModel):
@@ -44,15 +67,16 @@ class Strict(BaseModel):
 class Identity(Strict):
     """The `identity` category: legal and preferred names and the birth date; the legal name is required.
 
-    `legal_name` and `birth_date` are verified fields (changed by a reviewed change request). A birth
-    date must lie in the past, at most 130 years ago and at least 16 (`validation.check_birth_date`).
+    `legal_name` and `birth_date` are verified fields (changed by a reviewed change request). A name is
+    letters and marks of any script, stored NFC (`validation.check_name`). A birth date must lie in the
+    past, at most 130 years ago and at least 16 (`validation.check_birth_date`).
     """
 
     REQUIRED = ("legal_name",)
 
     legal_name: Name | None = None
     preferred_name: Name | None = None
-    birth_date: date | None = None
+    birth_date: Annotated[date, Field(description="ISO 8601, ASCII digits", examples=["1990-02-03"])] | None = None
 
     @field_validator("birth_date")
     @classmethod
@@ -61,24 +85,78 @@ class Identity(Strict):
 
 
 class Address(Strict):
-    """A postal address within `contact`: lines, city, an ISO 3166-1 alpha-2 country and a postal code that fits it."""
+    """A postal address within `contact`, held to its country's rules in Google's address data.
 
-    line1: ShortText
-    line2: ShortText | None = None
-    city: Annotated[str, Field(min_length=1, max_length=100)]
-    postal_code: Annotated[str, Field(min_length=2, max_length=12)]
-    country: Annotated[str, Field(min_length=2, max_length=2), AfterValidator(validation.check_country)]
+    The rules are the fields an address there requires and allows, the choices for its region and
+    city, and the pattern of its postal code (`validation.normalise_address`). A refusal names the
+    field; a region or city with choices is stored as the data's key for it.
+    """
+
+    line1: Annotated[AddressText, Field(examples=["1600 Amphitheatre Parkway"])]
+    line2: AddressText | None = None
+    city: Annotated[AddressText, Field(max_length=100, examples=["Mountain View"])] | None = None
+    region: (
+        Annotated[
+            AddressText,
+            Field(
+                max_length=100,
+                description="State, province, prefecture... where the country's addresses have one: its code or "
+                "name; stored as the postal data's key (California is CA)",
+                examples=["CA"],
+            ),
+        ]
+        | None
+    ) = None
+    postal_code: (
+        Annotated[
+            str,
+            Field(
+                min_length=2,
+                max_length=16,
+                description="In the country's (and region's) pattern; digits of any script are stored as ASCII",
+                examples=["94043"],
+            ),
+        ]
+        | None
+    ) = None
+    country: Annotated[
+        str,
+        Field(min_length=2, max_length=2, description="ISO 3166-1 alpha-2, in capitals", examples=["US"]),
+        AfterValidator(validation.check_country),
+    ]
 
     @model_validator(mode="after")
-    def _postal_code_fits_country(self) -> Address:
-        validation.check_postal_code(self.country, self.postal_code)
-        return self
+    def _fits_country(self) -> Address:
+        try:
+            found = validation.normalise_address(
+                self.country, self.line1, city=self.city, region=self.region, postal_code=self.postal_code
+            )
+        except validation.AddressInvalid as error:
+            raise ValidationError.from_exception_data(
+                "Address",
+                [
+                    InitErrorDetails(type=PydanticCustomError("address", reason), loc=(name,), input=None)
+                    for name, reason in error.reasons.items()
+                ],
+            ) from None
+        return self.model_copy(update=found)
 
 
 class Contact(Strict):
-    """The `contact` category: an E.164 phone number, a postal address, or both (at least one to be stored)."""
+    """The `contact` category: a phone number (stored E.164), a postal address, or both (one to be stored)."""
 
-    phone: Annotated[str, AfterValidator(validation.check_phone)] | None = None
+    phone: (
+        Annotated[
+            str,
+            Field(
+                max_length=64,
+                description="International form, + and the country code; stored as E.164",
+                examples=["+14155550123", "+84 91 234 56 78"],
+            ),
+            AfterValidator(validation.normalise_phone),
+        ]
+        | None
+    ) = None
     address: Address | None = None
 
     def missing(self) -> list[str]:
@@ -99,12 +177,19 @@ class ContactChannel(StrEnum):
 class Preferences(Strict):
     """The `preferences` category (purpose `marketing`): channels, up to 20 interests and a BCP 47 language tag.
 
-    Neither list may repeat an entry.
+    Neither list may repeat an entry. The language tag is stored standardized (`validation.normalise_language`).
     """
 
     channels: Annotated[list[ContactChannel], Field(max_length=len(ContactChannel))] | None = None
     interests: Annotated[list[Annotated[str, Field(min_length=1, max_length=50)]], Field(max_length=20)] | None = None
-    language: Annotated[str, Field(max_length=35), AfterValidator(validation.check_language)] | None = None
+    language: (
+        Annotated[
+            str,
+            Field(max_length=35, description="A BCP 47 language tag; stored standardized", examples=["pt-BR", "vi"]),
+            AfterValidator(validation.normalise_language),
+        ]
+        | None
+    ) = None
 
     @field_validator("channels", "interests")
     @classmethod
@@ -117,13 +202,24 @@ class Preferences(Strict):
 class Payment(Strict):
     """The `payment` category (purpose `payments`): a card, its expiry and holder; every field is required.
 
-    The card number is stored as its digits only and must pass the Luhn check; a card whose expiry month
-    has passed is refused.
+    The card number is stored as its ASCII digits only and must pass the Luhn check; a card whose expiry
+    month has passed is refused.
     """
 
     REQUIRED = ("card_number", "expiry_month", "expiry_year", "holder_name")
 
-    card_number: Annotated[str, Field(max_length=23), AfterValidator(validation.normalise_card_number)] | None = None
+    card_number: (
+        Annotated[
+            str,
+            Field(
+                max_length=23,
+                description="12 to 19 digits (Luhn), spaces or hyphens between; digits of any script stored as ASCII",
+                examples=["4111 1111 1111 1111"],
+            ),
+            AfterValidator(validation.normalise_card_number),
+        ]
+        | None
+    ) = None
     expiry_month: Annotated[int, Field(ge=1, le=12)] | None = None
     expiry_year: Annotated[int, Field(ge=2000, le=2100)] | None = None
     holder_name: Name | None = None

@@ -94,7 +94,7 @@ class Settings(BaseModel):
     )
     activity_epoch_month: str = Field(
         default="2026-01",
-        pattern=r"^\d{4}-(0[1-9]|1[0-2])$",
+        pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$",
         description="The first month any activity was recorded: the sweep queries no earlier activity bucket.",
     )
     erasure_batch_items: int = Field(

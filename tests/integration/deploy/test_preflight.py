@@ -11,7 +11,6 @@ import pytest
 from moto import mock_aws
 
 from custody.declared import naming
-from devstack import cli
 from devstack.preflight import (
     MIN_BOOTSTRAP_VERSION,
     Check,
@@ -23,6 +22,7 @@ from devstack.preflight import (
     target_from_context,
 )
 from devstack.preflight.names import Named, _bucket_taken, fixed_names
+from ops import cli
 from tests.synth import synthesis
 
 ACCOUNT, REGION = "123456789012", "eu-west-1"
