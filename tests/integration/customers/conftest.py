@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import base64
+import importlib
+import importlib.util
 import json
+import threading
 import uuid
 from collections import Counter
 from collections.abc import Iterator
@@ -78,9 +81,31 @@ class Customer:
         )
 
 
+_ENVIRONMENTS = threading.local()
+
+
 def handler_of(function: str) -> Any:
-    module = __import__(f"{function}.handler", fromlist=["lambda_handler"])
-    return module.lambda_handler
+    """The function's handler in the calling thread's execution environment.
+
+    Lambda serves concurrent requests from separate execution environments, each with its own
+    copy of the handler module's state (the REST resolver keeps the current route in
+    `app.context`). The main thread uses the imported module; every other thread that calls a
+    function gets its own copy of the handler module, loaded from the same file, so threads that
+    call one function at once interleave only where AWS would: in the stores.
+    """
+    module = importlib.import_module(f"{function}.handler")
+    if threading.current_thread() is threading.main_thread():
+        return module.lambda_handler
+    copies: dict[str, Any] = _ENVIRONMENTS.__dict__.setdefault("handlers", {})
+    if function not in copies:
+        name = f"{function}.handler_env_{threading.get_ident()}"
+        spec = importlib.util.spec_from_file_location(name, module.__file__)
+        assert spec is not None
+        assert spec.loader is not None
+        copy = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(copy)
+        copies[function] = copy.lambda_handler
+    return copies[function]
 
 
 def call(
