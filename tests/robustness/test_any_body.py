@@ -275,3 +275,27 @@ def test_any_body_is_a_documented_answer_never_a_5xx_and_a_refusal_writes_nothin
 
     run()
     FIGURES.detail("property_statuses", statuses)
+
+
+WIDE: Final = 20_000  # fields in one body: unbounded, their refusal was 1.4 MB (at 100,000, over Lambda's 6 MB: a 502)
+MAX_ERROR_BODY: Final = 16_384
+
+
+@pytest.mark.parametrize("operation", OPERATIONS, ids=lambda operation: operation.name)
+def test_a_refusal_is_bounded_however_many_fields_are_wrong(sender: Sender, operation: Operation) -> None:
+    """An error body does not grow with the request: undeclared keys, and the schema's own fields
+    each given a wrong value, are named at most `MAX_FIELD_ERRORS` times and counted beyond."""
+    properties = sorted(_resolve(operation.schema).get("properties", {}))
+    bodies = {
+        "undeclared keys": {f"k{index}": index for index in range(WIDE)},
+        "nested undeclared keys": {name: {f"k{index}": index for index in range(WIDE)} for name in properties[:1]},
+        "lists of wrong values": {name: [{"x": index} for index in range(WIDE)] for name in properties},
+    }
+    for kind, body in bodies.items():
+        status, text, changed = sender.send(operation, json.dumps(body))
+        if status >= 500:
+            FIGURES.add("property_5xx")
+        assert 400 <= status < 500, f"{operation.name}, {kind}: {status} {text[:200]}"
+        assert len(text) <= MAX_ERROR_BODY, f"{operation.name}, {kind}: a {len(text)}-byte error body"
+        assert not changed, f"{operation.name}, {kind}: refused but written"
+        FIGURES.add("bad_inputs")

@@ -175,20 +175,37 @@ class DecryptionFailed(CustodyError):
 
 UNDECLARED_FIELD = "has a field the schema does not declare"
 
+MAX_FIELD_ERRORS = 50
+"""At most this many `{"field", "reason"}` pairs in one error body; the rest are counted.
+
+A body of a million undeclared or invalid fields must not become an error larger than Lambda's
+6 MB response (a 502 from API Gateway): the caller learns the first fields to fix and how many
+more there are.
+"""
+
 
 def field_errors(errors: Iterable[Mapping[str, Any]], prefix: tuple[str, ...] = ()) -> dict[str, Any]:
     """Pydantic errors as `{"fields": [{"field", "reason"}]}`: the location and the reason only.
 
     The `input` and `ctx` pydantic attaches are dropped: a rejected value may be personal data. So
     is the name of a field the schema does not declare (it is the caller's text): the error is
-    reported on the object that holds it.
+    reported on the object that holds it. Identical pairs are reported once, and at most
+    `MAX_FIELD_ERRORS` of them; when more were found, `"more"` holds how many were left out.
     """
-    fields = []
+    fields: list[dict[str, str]] = []
+    seen: set[tuple[str, str]] = set()
+    more = 0
     for error in errors:
         parts = [str(part) for part in error.get("loc", ()) if part != "body"]
         reason = str(error.get("msg", "invalid"))
         if error.get("type") == "extra_forbidden":
             parts, reason = parts[:-1], UNDECLARED_FIELD
-        location = [*prefix, *parts]
-        fields.append({"field": ".".join(location) or "body", "reason": reason})
-    return {"fields": fields}
+        field = ".".join([*prefix, *parts]) or "body"
+        if (field, reason) in seen:
+            continue
+        seen.add((field, reason))
+        if len(fields) < MAX_FIELD_ERRORS:
+            fields.append({"field": field, "reason": reason})
+        else:
+            more += 1
+    return {"fields": fields, "more": more} if more else {"fields": fields}
