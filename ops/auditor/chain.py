@@ -90,9 +90,9 @@ class Chain:
         """The latest version of each event object that parses, by (seq, time)."""
         found = []
         for versions in self.events.values():
-            parsed = parse_object(versions[-1].body)
-            if parsed is not None:
-                found.append(AuditEvent.from_json(parsed))
+            event = parse_event(versions[-1].body)
+            if event is not None:
+                found.append(event)
         return sorted(found, key=lambda event: (event.seq, event.at))
 
     def certificates(self) -> dict[str, dict[str, Any]]:
@@ -125,6 +125,14 @@ class Verification:
 def digest_of(document: dict[str, Any]) -> str:
     """SHA-256 (hex) of a document's canonical JSON: what a `certify` event attests."""
     return hashlib.sha256(canonical(document)).hexdigest()
+
+
+def parse_event(body: bytes) -> AuditEvent | None:
+    """A stored body as an audit event, or None when it is not one (what verification reports as altered)."""
+    try:
+        return AuditEvent.from_json(parse_object(body))
+    except ValueError:
+        return None
 
 
 def parse_object(body: bytes) -> dict[str, Any] | None:

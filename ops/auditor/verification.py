@@ -9,7 +9,7 @@ from collections import Counter
 from typing import Final
 
 from custody.audit.ledger import GENESIS, AuditEvent, digest
-from ops.auditor.chain import EVENT_NAME, Chain, Finding, Verification, parse_object
+from ops.auditor.chain import EVENT_NAME, Chain, Finding, Verification, parse_event
 
 WORKFLOW_ACTOR: Final = "erasure-workflow"
 
@@ -53,11 +53,10 @@ def _link_findings(chain: Chain, events: list[AuditEvent]) -> list[Finding]:
     for key, versions in chain.events.items():
         name = EVENT_NAME.fullmatch(key.rsplit("/", 1)[-1])
         assert name is not None
-        body = parse_object(versions[-1].body)
-        if body is None:
-            findings.append(Finding("altered", f"{key} is not a JSON event"))
+        event = parse_event(versions[-1].body)
+        if event is None:
+            findings.append(Finding("altered", f"{key} is not an audit event"))
             continue
-        event = AuditEvent.from_json(body)
         if digest(event.body()) != event.hash:
             findings.append(Finding("altered", f"event seq {event.seq} ({key}): its content does not match its hash"))
         if (int(name["seq"]), name["event_id"], chain.chain_id) != (event.seq, event.event_id, event.chain_id):

@@ -135,12 +135,46 @@ class AuditEvent:
         return event_key(self.chain_id, self.seq, self.event_id)
 
     @classmethod
-    def from_json(cls, value: dict[str, Any]) -> AuditEvent:
+    def from_json(cls, value: Any) -> AuditEvent:
         """An event from its stored JSON object; unknown keys are ignored.
 
-        Raises `TypeError` when a field without a default is missing.
+        Raises `ValueError` when `value` is not an object, a field without a default is missing,
+        or a field has another JSON type than the event's (`seq` an integer, `counts` an object
+        of integers, the ids and `attests` strings or null where the event allows it).
         """
-        return cls(**{name: value[name] for name in cls.__dataclass_fields__ if name in value})
+        if not isinstance(value, dict):
+            raise ValueError("an audit event is a JSON object")
+        fields = {name: value[name] for name in cls.__dataclass_fields__ if name in value}
+        missing = sorted(set(_REQUIRED_FIELDS) - set(fields))
+        if missing:
+            raise ValueError(f"an audit event needs {', '.join(missing)}")
+        for name, kinds in _FIELD_TYPES.items():
+            if name in fields and (isinstance(fields[name], bool) or not isinstance(fields[name], kinds)):
+                raise ValueError(f"an audit event's {name} has the wrong type")
+        counts = fields["counts"]
+        if not all(isinstance(count, int) and not isinstance(count, bool) for count in counts.values()):
+            raise ValueError("an audit event's counts are integers")
+        return cls(**fields)
+
+
+_OPTIONAL_FIELDS: Final = frozenset({"attests", "hash"})
+_REQUIRED_FIELDS: Final = tuple(name for name in AuditEvent.__dataclass_fields__ if name not in _OPTIONAL_FIELDS)
+_FIELD_TYPES: Final[dict[str, type | tuple[type, ...]]] = {
+    "event_id": str,
+    "chain_id": str,
+    "seq": int,
+    "request_id": (str, type(None)),
+    "subject_id": (str, type(None)),
+    "step": str,
+    "target": str,
+    "outcome": str,
+    "counts": dict,
+    "at": str,
+    "actor": str,
+    "prev_hash": str,
+    "attests": (str, type(None)),
+    "hash": str,
+}
 
 
 def chain_prefix(chain_id: str) -> str:

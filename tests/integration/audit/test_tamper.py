@@ -135,3 +135,26 @@ def test_an_overwrite_or_a_delete_marker_keeps_the_original_and_is_named(erased:
     findings = verify(erased.reader().chain(chain_id, with_history=False)).findings
     assert {"extra_version", "altered", "deleted"} <= _kinds(findings), findings
     assert any(events[1].key() in finding.detail for finding in findings if finding.kind == "extra_version")
+
+
+NOT_EVENTS = {
+    "an object that is no event": lambda event: {"x": 1},
+    "an array": lambda event: [event],
+    "a missing field": lambda event: {name: value for name, value in event.items() if name != "prev_hash"},
+    "seq as text": lambda event: {**event, "seq": str(event["seq"])},
+    "seq as a boolean": lambda event: {**event, "seq": True},
+    "a count as text": lambda event: {**event, "counts": {"deleted": "1"}},
+    "counts as a list": lambda event: {**event, "counts": [1]},
+    "the subject as a number": lambda event: {**event, "subject_id": 7},
+}
+
+
+@pytest.mark.parametrize("kind", sorted(NOT_EVENTS))
+def test_a_latest_version_that_is_no_event_is_named_not_a_crash(erased: Erased, kind: str) -> None:
+    """JSON in the place of an event is named as altered; it never stops verification (a crash in
+    `verify --all` left every other chain unreported: found by a fresh break)."""
+    reader, keys = _copy_chain(erased)
+    replaced = NOT_EVENTS[kind](_read(erased, reader, keys[2]))
+    reader.s3.put_object(Bucket=reader.bucket, Key=keys[2], Body=json.dumps(replaced).encode())
+    findings = verify(reader.chain(erased.request_id)).findings
+    assert any(finding.kind == "altered" and keys[2] in finding.detail for finding in findings), findings
