@@ -61,6 +61,16 @@ def call(what: str, read: Callable[[], Any]) -> Any:
         raise Unknown(f"{what}: {error}") from None
 
 
+def answer_of(error: ClientError) -> str:
+    """An API's refusal in one short line: the operation, its error code and HTTP status.
+
+    The message is left out: an endpoint that lacks the API (moto) answers with a whole HTML page.
+    """
+    code = error.response.get("Error", {}).get("Code") or "no error code"
+    status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", "?")
+    return f"{error.operation_name} {code} (HTTP {status})"
+
+
 def exists(what: str, read: Callable[[], Any]) -> bool:
     """True when the read finds the resource, False when the service says it is not there."""
     try:

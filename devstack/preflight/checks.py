@@ -14,7 +14,7 @@ from typing import Any, Final
 from botocore.exceptions import ClientError
 
 from custody.declared import naming
-from devstack.preflight.calls import Check, Clients, Status, Unknown, call, exists
+from devstack.preflight.calls import Check, Clients, Status, Unknown, answer_of, call, exists
 from devstack.preflight.names import fixed_names, taken
 
 STACK_NAME: Final = "CrmCustody"
@@ -74,7 +74,7 @@ class Preflight:
             except Unknown as reason:
                 found.append(Check(name, Status.UNKNOWN, str(reason)))
             except ClientError as error:
-                found.append(Check(name, Status.UNKNOWN, f"the API answered {error}"))
+                found.append(Check(name, Status.UNKNOWN, f"the API answered {answer_of(error)}"))
             except Exception as error:  # any other failure is reported as not checked, never passed over
                 found.append(Check(name, Status.UNKNOWN, f"{type(error).__name__}: {error}"))
         return found

@@ -260,3 +260,38 @@ def test_an_ses_sender_in_the_sandbox_fails_and_moto_says_what_it_lacks(aws: Any
     )
     assert with_ses["email sender"].status is Status.FAIL
     assert "sandbox" in with_ses["email sender"].detail
+
+
+@pytest.mark.parametrize(
+    ("arguments", "environment", "said"),
+    [
+        ([], {"AWS_ACCESS_KEY_ID": None, "AWS_SECRET_ACCESS_KEY": None, "AWS_SESSION_TOKEN": None}, "credentials"),
+        (["--profile", "no-such-profile"], {}, "no-such-profile"),
+        (["-c", "custody:prefix=a-prefix-far-too-long-for-names"], {}, "custody:prefix"),
+        (["-c", "custody:prefix=Bad_Prefix"], {}, "custody:prefix"),
+    ],
+    ids=["no credentials", "unknown profile", "prefix too long", "prefix with bad characters"],
+)
+def test_what_stops_preflight_from_running_is_one_line_and_exit_2(
+    aws: Any,
+    arguments: list[str],
+    environment: dict[str, str | None],
+    said: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Any,
+) -> None:
+    """1 means the deploy would fail; a preflight that cannot run says why in one line (found by a fresh break)."""
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "credentials"))
+    for name, value in environment.items():
+        if value is None:
+            monkeypatch.delenv(name, raising=False)
+        else:
+            monkeypatch.setenv(name, value)
+    monkeypatch.setattr("devstack.preflight.command.synthesize", lambda context: pytest.fail("synthesized"))
+    assert cli.main(["preflight", "--region", REGION, *arguments], configure_logging=False) == 2
+    captured = capsys.readouterr()
+    assert said in captured.err
+    assert len(captured.err.strip().splitlines()) == 1, captured.err
+    assert "Traceback" not in captured.err + captured.out
