@@ -19,7 +19,7 @@ from http import HTTPStatus
 from pathlib import Path
 from typing import Any, Final
 
-from custody.declared import catalog
+from custody.declared import catalog, naming
 from custody.declared.catalog import Audience
 from custody.declared.errors import CustodyError, ServiceBusy
 from devstack import runtime
@@ -29,6 +29,7 @@ TITLE: Final = "CRM Custody API"
 VERSION: Final = "v1"
 HTTP_METHODS: Final = ("get", "put", "post", "delete", "patch", "head", "options")
 
+STAFF_SCOPES: Final = naming.resource_server(naming.DEFAULT_PREFIX, catalog.RESOURCE_SERVERS[Audience.STAFF])
 SECURITY_SCHEMES: Final[dict[str, dict[str, Any]]] = {
     "customer": {
         "type": "apiKey",
@@ -41,8 +42,9 @@ SECURITY_SCHEMES: Final[dict[str, dict[str, Any]]] = {
         "type": "apiKey",
         "in": "header",
         "name": "Authorization",
-        "description": "An ID token of the staff user pool (MFA) whose `cognito:groups` include a group the "
-        "operation names. Locally: `custody local token --staff E --group G`.",
+        "description": "An access token of the staff user pool (MFA sign-in) that carries the scope of a group "
+        f"the operation names (`{STAFF_SCOPES}/<group>`, added at sign-in for each of the user's "
+        "`cognito:groups`); an ID token is refused. Locally: `custody local token --staff E --group G`.",
     },
     "processor": {
         "type": "apiKey",

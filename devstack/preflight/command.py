@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 from devstack.paths import REPO_ROOT
-from devstack.preflight.calls import Check, Status, answer_of
+from devstack.preflight.calls import Check, Status
 from devstack.preflight.checks import BOOTSTRAP_QUALIFIER, STACK_NAME, Preflight, Target
+from ops.failures import NO_REGION, OperatorError, describe
 
 
 def deploy_context(overrides: Iterable[str]) -> dict[str, Any]:
@@ -72,43 +72,34 @@ def render(checks: Iterable[Check]) -> str:
     return "\n".join(lines)
 
 
-USAGE_ERROR = 2
-"""The exit status when preflight could not run at all (1 means: the deploy would fail)."""
-
-
 def cmd_preflight(args: argparse.Namespace) -> int:
-    """Run the checks and print them; exit 0 (ready), 1 (something to fix) or 2 (could not run).
+    """Run the checks and print them; exit 0 (ready) or 1 (something to fix).
 
-    A missing region, profile or credentials, an identity STS refuses, or a setting the stack
-    refuses (`custody:prefix` too long, …) is one line on stderr and exit 2, never a traceback.
+    What stops preflight from running at all (no region, profile or credentials, an identity
+    STS refuses, a setting the stack refuses such as a `custody:prefix` too long) is an
+    `OperatorError`: one line on stderr and exit 2 (`ops.cli`), never a traceback.
     """
     import boto3
     from botocore.exceptions import BotoCoreError, ClientError
 
+    where = "AWS (preflight)"
     try:
         session = boto3.session.Session(profile_name=args.profile, region_name=args.region)
         if not session.region_name:
-            return _cannot_run("no region (pass --region or set AWS_REGION)")
+            raise OperatorError(NO_REGION)
         account = session.client("sts").get_caller_identity()["Account"]
-    except ClientError as error:
-        return _cannot_run(f"AWS did not accept your credentials: {answer_of(error)}")
-    except BotoCoreError as error:  # no credentials, an unknown profile, an unreachable endpoint
-        return _cannot_run(str(error))
+    except (BotoCoreError, ClientError) as error:
+        raise OperatorError(describe(error, where)) from None
     context = deploy_context(args.context)
     try:
         target = target_from_context(context, account, session.region_name)
     except ValueError as error:
-        return _cannot_run(f"a setting cannot be deployed: {error}")
+        raise OperatorError(f"a setting cannot be deployed: {error}") from None
     template = synthesize(context)
     checks = Preflight(lambda service: session.client(service), target, template).run()  # type: ignore[call-overload]
     print(f"preflight of {STACK_NAME} in {account}/{session.region_name} (prefix {target.prefix})")
     print(render(checks))
     return 1 if any(check.status is Status.FAIL for check in checks) else 0
-
-
-def _cannot_run(reason: str) -> int:
-    print(f"custody preflight: {reason}", file=sys.stderr)
-    return USAGE_ERROR
 
 
 def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

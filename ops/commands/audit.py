@@ -37,7 +37,7 @@ def cmd_show(args: argparse.Namespace, target: Target) -> int:
     if not chain.events and not chain.executions:
         raise OperatorError(f"no ledger events and no executions for {args.request_id}")
     print(render_text(chain, verification, brief=args.brief))
-    return 0
+    return 0 if verification.ok else 1
 
 
 def cmd_verify(args: argparse.Namespace, target: Target) -> int:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 import struct
 import subprocess
 import zlib
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -16,6 +18,7 @@ from custody.declared import naming
 from ops import cli, target
 from ops.auditor.chain import Chain, Finding, Verification
 from ops.auditor.report import render_html
+from ops.auditor.verification import verify
 from tests.integration.audit.conftest import Erased
 
 
@@ -150,3 +153,19 @@ def test_the_html_report_renders_in_a_headless_browser(auditor: Erased, tmp_path
     green = {pixel for pixel in pixels if pixel[1] > 200 and pixel[0] < 230 and pixel[2] < 235}
     assert green, "the green 'verified' banner is not on screen"
     shutil.copy(shot, Path("/tmp/custody-audit-report.png"))
+
+
+@pytest.mark.parametrize("brief", [[], ["--brief"]], ids=["full", "brief"])
+def test_show_of_a_chain_that_fails_verification_exits_1(
+    auditor: Erased, brief: list[str], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A script that runs `show` learns the verdict from the exit status as from `verify` (found by a fresh break)."""
+    from ops.commands import audit
+
+    def failing(chain: Any) -> Any:
+        verdict = verify(chain)
+        return dataclasses.replace(verdict, findings=(*verdict.findings, Finding("altered", "planted by the test")))
+
+    monkeypatch.setattr(audit, "verify", failing)
+    assert cli.main(["audit", "show", auditor.request_id, *brief], configure_logging=False) == 1
+    assert "FAILED" in capsys.readouterr().out
