@@ -1,7 +1,9 @@
 """What a staff member sees of a customer: the granted categories decrypted, the rest masked.
 
-Categories outside the grant are never decrypted: their sealed values are erased with
-Powertools data masking, so the view shows which fields exist and nothing of what they hold.
+Categories outside the grant are never decrypted. Ordinary personal categories show which fields
+exist and nothing of what they hold (values erased with Powertools data masking); a sensitive or
+special category (`datamap.Sensitivity`: card data, GDPR art. 9 health data) outside the grant is
+not named at all, since that a customer has, say, allergy records is itself health data.
 A refused read (no grant, someone else's, unapproved, expired, or a purpose the customer no
 longer grants) writes nothing but a refused-access audit event.
 """
@@ -16,6 +18,7 @@ from custody.access_control.principals import StaffMember
 from custody.crypto import sealed
 from custody.crypto.keyring import SubjectKeyring, get_keyring
 from custody.customers.profile import StoredProfile
+from custody.declared import datamap
 from custody.declared.errors import ConsentRequired, Forbidden
 from custody.declared.settings import Settings
 from custody.staff_access.grants import AccessGrants, Grant
@@ -41,6 +44,11 @@ def check_still_justified(grant: Grant, registry: SubjectRegistry) -> None:
         raise ConsentRequired([grant.purpose])
 
 
+def named_outside_grants(category: str) -> bool:
+    """Whether a view may say that the customer has `category` without a grant for it: ordinary personal data only."""
+    return datamap.category(category).sensitivity is datamap.Sensitivity.PERSONAL
+
+
 def masked(values: dict[str, Any]) -> dict[str, Any]:
     """The same fields, every value erased by Powertools data masking (`*****`): which fields exist, no more."""
     erased: dict[str, Any] = _masker.erase(values, fields=list(values))
@@ -57,7 +65,7 @@ class StaffViews:
         self.keyring = keyring or get_keyring()
 
     def view(self, staff: StaffMember, customer_id: str, grant_id: str) -> dict[str, Any]:
-        """A customer as `staff` may see them under grant `grant_id`: granted categories decrypted, the rest masked.
+        """A customer as `staff` may see them under grant `grant_id`: granted categories opened, ordinary ones masked.
 
         Returns `{customer_id, grant_id, purpose, ticket, expires_at, granted, shown, masked,
         categories, interactions}`; categories map name -> field -> value, the card shown only as brand
@@ -74,7 +82,7 @@ class StaffViews:
             name, fields = str(item["category"]), item[sealed.FIELDS]
             if name in granted:
                 opened[name] = sealed.unseal(self.keyring.get(customer_id), PROFILES, name, fields)
-            else:
+            elif named_outside_grants(name):
                 categories[name] = masked(dict(fields))
         hidden = set(categories)
         categories.update(StoredProfile(0, opened).view())

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from custody.declared import datamap
 from tests.integration.conftest import LocalStack
 from tests.integration.erasure.conftest import PROFILE, Customer
 from tests.integration.staff.conftest import Caller, audit_events, consented, footprint, is_refusal
@@ -83,11 +84,15 @@ def test_a_granted_read_shows_the_granted_categories_and_masks_the_rest(
     categories = view.body["categories"]
     assert categories["identity"]["legal_name"] == "Quilliam Zephyrine"
     assert categories["contact"]["phone"] == "+84987654321"
-    for masked in ("payment", "health", "preferences"):
-        assert set(categories[masked].values()) == {"*****"}
+    assert set(categories["preferences"].values()) == {"*****"}
     assert "5555555555554444" not in view.text
     assert "Quokka" not in view.text
-    assert view.body["masked"] == ["health", "payment", "preferences"]
+    assert view.body["masked"] == ["preferences"]
+    unnamed = [item.name for item in datamap.CATEGORIES if item.sensitivity is not datamap.Sensitivity.PERSONAL]
+    assert unnamed  # the data map declares sensitive and special categories, and the customer has them
+    for name in unnamed:
+        assert name not in view.body["categories"], f"{name} is named outside a grant"
+        assert name not in view.text, f"{name} is named outside a grant"
 
     report = everything.call("GET", "/v1/me").body
     reads = [item for item in report["stores"]["staff_access"] if item.get("kind") == "read"]
