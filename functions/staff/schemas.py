@@ -6,6 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from custody.platform import text
 from custody.staff_access.grants import DEFAULT_MINUTES, MAX_MINUTES
 
 CustomerId = Annotated[str, Field(pattern=r"^[A-Za-z0-9-]{1,128}$")]
@@ -17,7 +18,8 @@ class GrantIn(BaseModel):
     customer_id: CustomerId
     purpose: Annotated[str, Field(min_length=1, max_length=40)]
     ticket: Annotated[
-        str, Field(min_length=1, max_length=24, description="A ticket reference like SUP-1234", examples=["SUP-1234"])
+        text.Text,
+        Field(min_length=1, max_length=24, description="A ticket reference like SUP-1234", examples=["SUP-1234"]),
     ]
     categories: Annotated[list[str], Field(min_length=1, max_length=10)]
     duration_minutes: Annotated[int, Field(ge=1, le=MAX_MINUTES)] = DEFAULT_MINUTES
@@ -63,8 +65,8 @@ class InteractionIn(BaseModel):
 
     grant_id: Annotated[str, Field(min_length=1, max_length=64)]
     kind: Literal["order", "support_ticket"]
-    summary: Annotated[str, Field(min_length=1, max_length=2000)]
-    reference: Annotated[str | None, Field(max_length=64)] = None
+    summary: Annotated[text.Lines, Field(min_length=1, max_length=2000)]
+    reference: Annotated[text.Text | None, Field(max_length=64)] = None
 
 
 class InteractionOut(BaseModel):
@@ -91,7 +93,7 @@ class DecisionIn(BaseModel):
 
     customer_id: CustomerId
     decision: Literal["approve", "reject"]
-    reason: Annotated[str, Field(min_length=1, max_length=500)]
+    reason: Annotated[text.Lines, Field(min_length=1, max_length=500)]
 
 
 class DecisionOut(BaseModel):

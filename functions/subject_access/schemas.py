@@ -6,6 +6,8 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from custody.platform import text
+
 
 class AccountState(BaseModel):
     status: str
@@ -39,7 +41,7 @@ class ChangeRequestIn(BaseModel):
             examples=["अनिल कुमार"],
         ),
     ]
-    reason: Annotated[str, Field(min_length=1, max_length=500, examples=["My name as my passport writes it"])]
+    reason: Annotated[text.Lines, Field(min_length=1, max_length=500, examples=["My name as my passport writes it"])]
 
 
 class ChangeRequestOut(BaseModel):

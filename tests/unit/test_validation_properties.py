@@ -38,13 +38,13 @@ from custody.customers.validation import (
     check_name,
     countries,
     luhn_valid,
-    nfc,
     normalise_address,
     normalise_card_number,
     normalise_language,
     normalise_phone,
 )
 from custody.declared.errors import MalformedRequest, field_errors
+from custody.platform.text import nfc
 from tests.robustness.figures import FIGURES
 
 EXAMPLES = 60

@@ -16,7 +16,8 @@ import pytest
 from pydantic import ValidationError
 
 from custody.customers.models import Identity
-from custody.customers.validation import NAME_REASON, check_name, nfc
+from custody.customers.validation import NAME_REASON, check_name
+from custody.platform.text import nfc
 
 # (script, a real name written in it). Each is accepted by the legal name and stored as NFC.
 WORLD_NAMES: list[tuple[str, str]] = [

@@ -25,6 +25,7 @@ from pydantic import (
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from custody.customers import validation
+from custody.platform import text
 
 
 def _today() -> date:
@@ -34,7 +35,7 @@ def _today() -> date:
 # NFC first, so that the length limit counts the characters a name has however it was typed.
 Name = Annotated[
     str,
-    BeforeValidator(validation.nfc),
+    BeforeValidator(text.nfc),
     Field(
         min_length=1,
         max_length=120,
@@ -45,7 +46,8 @@ Name = Annotated[
     AfterValidator(validation.check_name),
 ]
 # Address text is matched against the national postal data, which is NFC.
-AddressText = Annotated[str, BeforeValidator(validation.nfc), Field(min_length=1, max_length=200)]
+AddressText = Annotated[text.Text, Field(min_length=1, max_length=200)]
+Interest = Annotated[text.Text, Field(min_length=1, max_length=50)]
 
 
 class Strict(BaseModel):
@@ -109,7 +111,7 @@ class Address(Strict):
     ) = None
     postal_code: (
         Annotated[
-            str,
+            text.Text,
             Field(
                 min_length=2,
                 max_length=16,
@@ -181,7 +183,9 @@ class Preferences(Strict):
     """
 
     channels: Annotated[list[ContactChannel], Field(max_length=len(ContactChannel))] | None = None
-    interests: Annotated[list[Annotated[str, Field(min_length=1, max_length=50)]], Field(max_length=20)] | None = None
+    interests: (
+        Annotated[list[Annotated[text.Text, Field(min_length=1, max_length=50)]], Field(max_length=20)] | None
+    ) = None
     language: (
         Annotated[
             str,
@@ -242,7 +246,7 @@ class Severity(StrEnum):
 class Condition(Strict):
     """A health condition: its name, an optional ICD-10 code (e.g. `E11.9`) and since when (not in the future)."""
 
-    name: Annotated[str, Field(min_length=1, max_length=100)]
+    name: Annotated[text.Text, Field(min_length=1, max_length=100)]
     code: Annotated[str, Field(pattern=r"^[A-Z][0-9][0-9A-Z](\.[0-9A-Z]{1,4})?$")] | None = Field(
         default=None, description="ICD-10 code, e.g. E11.9"
     )
@@ -259,8 +263,8 @@ class Condition(Strict):
 class Allergy(Strict):
     """An allergy: the substance, the reaction and its severity."""
 
-    substance: Annotated[str, Field(min_length=1, max_length=100)]
-    reaction: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+    substance: Annotated[text.Text, Field(min_length=1, max_length=100)]
+    reaction: Annotated[text.Text, Field(min_length=1, max_length=200)] | None = None
     severity: Severity | None = None
 
 

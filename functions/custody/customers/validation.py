@@ -34,6 +34,8 @@ from datetime import date
 from functools import cache
 from typing import Final
 
+from custody.platform.text import FILLERS
+
 OLDEST_PLAUSIBLE_AGE = 130
 YOUNGEST_CUSTOMER_AGE = 16
 
@@ -95,15 +97,6 @@ NAME_REASON: Final = (
 )
 
 
-def nfc(value: object) -> object:
-    """A string in Unicode normalization form C (anything else unchanged, for its type's check).
-
-    NFC composes what NFD decomposes (e + U+0301 is é, Hangul jamo are syllables), so a name
-    typed either way is stored, measured and compared as one (Unicode Standard Annex #15).
-    """
-    return unicodedata.normalize("NFC", value) if isinstance(value, str) else value
-
-
 def check_name(value: str) -> str:
     """A person's name in any script, already NFC (`nfc`): returned unchanged, or `ValueError`.
 
@@ -117,6 +110,8 @@ def check_name(value: str) -> str:
         raise ValueError(NAME_REASON)
     previous = ""
     for char in value:
+        if char in FILLERS:  # letters by category that render as nothing
+            raise ValueError(NAME_REASON)
         if char in NAME_SEPARATORS:
             allowed = previous not in NAME_SEPARATORS or (previous == "." and char in _AFTER_PERIOD)
         elif char in NAME_JOINERS or unicodedata.category(char)[0] == "M":

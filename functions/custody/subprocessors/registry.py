@@ -24,6 +24,7 @@ from custody.declared import datamap
 from custody.declared.clock import now_iso
 from custody.declared.errors import InvalidInput
 from custody.declared.settings import Settings
+from custody.platform import text
 from custody.stores.processors import ProcessorsTable
 
 SECONDS_PER_DAY: Final = 86_400
@@ -70,7 +71,7 @@ class AgreementTerms(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: Annotated[str, Field(min_length=1, max_length=120)]
+    name: Annotated[text.Text, Field(min_length=1, max_length=120)]
     version: Annotated[
         str, Field(pattern=AGREEMENT_VERSION_PATTERN, description="The contract's version label, e.g. 2026-11-a")
     ]
@@ -79,7 +80,13 @@ class AgreementTerms(BaseModel):
     categories: Annotated[list[str], Field(min_length=1, max_length=20)]
     commitments: Commitments
     deletion_channel: DeletionChannel = DeletionChannel()
-    principal: Annotated[str, Field(min_length=1, max_length=128, description="The machine client's token `sub`")]
+    principal: Annotated[
+        str,
+        Field(
+            pattern=r"^[A-Za-z0-9_+]{1,128}$",
+            description="The machine client's token `sub` (its Cognito app client id, `[\\w+]+`)",
+        ),
+    ]
     status: ProcessorStatus = ProcessorStatus.ACTIVE
 
 

@@ -90,7 +90,7 @@ def _register(processor_id: str) -> None:
                 "deletion_days": 30,
                 "onward_transfer_requires_approval": True,
             },
-            "principal": f"principal-of-{processor_id}",
+            "principal": f"principal_of_{processor_id.replace('-', '_')}",
         }
     )
     officer = StaffMember(str(uuid.uuid4()), frozenset({"privacy_officer"}))
