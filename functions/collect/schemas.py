@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, Final
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from custody.customers.documents import MAX_BYTES
 
 
 class ConsentChannel(StrEnum):
@@ -54,12 +56,23 @@ class ProfileView(BaseModel):
     categories: dict[str, dict[str, Any]]
 
 
+# 4 bytes of base64 per 3 of content, padded: the longest text a document within the limit needs.
+BASE64_OF_MAX_DOCUMENT: Final = 4 * -(-MAX_BYTES // 3)
+
+
 class DocumentUpload(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     file_name: Annotated[str, Field(min_length=1, max_length=100, examples=["letter.pdf"])]
     content_type: Annotated[str, Field(min_length=1, max_length=100, examples=["application/pdf"])]
-    content_base64: Annotated[str, Field(min_length=1, max_length=6 * 1024 * 1024)]
+    content_base64: Annotated[
+        str,
+        Field(
+            min_length=1,
+            max_length=BASE64_OF_MAX_DOCUMENT,
+            description=f"The document in base64 (RFC 4648): at most {MAX_BYTES} bytes, {BASE64_OF_MAX_DOCUMENT} chars",
+        ),
+    ]
 
 
 class DocumentReceipt(BaseModel):
