@@ -299,3 +299,38 @@ def test_a_refusal_is_bounded_however_many_fields_are_wrong(sender: Sender, oper
         assert len(text) <= MAX_ERROR_BODY, f"{operation.name}, {kind}: a {len(text)}-byte error body"
         assert not changed, f"{operation.name}, {kind}: refused but written"
         FIGURES.add("bad_inputs")
+
+
+def _operations_without_a_body() -> list[Operation]:
+    found = []
+    for path, methods in SPEC["paths"].items():
+        for method, operation in methods.items():
+            if isinstance(operation, dict) and method != "head" and "requestBody" not in operation:
+                documented = frozenset(int(code) for code in operation["responses"] if code.isdigit())
+                found.append(Operation(method.upper(), path, {}, documented))
+    return sorted(found, key=lambda operation: operation.name)
+
+
+WITHOUT_A_BODY: Final = [operation for operation in _operations_without_a_body() if operation.path.startswith("/v1/")]
+
+
+def test_the_document_has_operations_without_a_body() -> None:
+    assert {"POST /v1/me/withdrawal", "GET /v1/me", "DELETE /v1/me/consents/{purpose}"} <= {
+        operation.name for operation in WITHOUT_A_BODY
+    }
+
+
+@pytest.mark.parametrize("operation", WITHOUT_A_BODY, ids=lambda operation: operation.name)
+def test_a_body_sent_to_an_operation_that_takes_none_is_a_400_and_changes_nothing(
+    sender: Sender, operation: Operation
+) -> None:
+    """Never ignored: `{"confirm": false}` to POST /v1/me/withdrawal started the erasure (found by a fresh break)."""
+    for body in ('{"confirm": false}', "{not json", "null"):
+        status, text, changed = sender.send(operation, body)
+        if status >= 500:
+            FIGURES.add("property_5xx")
+        assert 400 <= status < 500, f"{operation.name} with {body!r}: {status} {text[:200]}"
+        if status == 400:
+            assert json.loads(text)["error"] == "malformed_request", text[:200]
+        assert not changed, f"{operation.name} with {body!r}: refused but written"
+        FIGURES.add("bad_inputs")

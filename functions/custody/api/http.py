@@ -233,6 +233,23 @@ class CustodyResolver(APIGatewayRestResolver):
         return found
 
 
+NO_BODY_EXPECTED: Final = "This operation takes no request body; send none."
+
+
+def _no_body_where_none_is_declared(app: APIGatewayRestResolver, next_middleware: Any) -> Response[Any]:
+    """A request body on an operation that declares none is a 400, never ignored.
+
+    An ignored `{"confirm": false}` sent to `POST /v1/me/withdrawal` still started an erasure
+    that cannot be undone (found by a fresh break). The route's Powertools dependant lists the
+    body parameters its handler declares, the same that the OpenAPI document shows.
+    """
+    route = app.context.get("_route")
+    if route is not None and not route.dependant.body_params and app.current_event.body:
+        return error_response(HTTPStatus.BAD_REQUEST, "malformed_request", NO_BODY_EXPECTED)
+    response: Response[Any] = next_middleware(app)
+    return response
+
+
 def build_resolver(function_name: str) -> CustodyResolver:
     """The resolver of the function `function_name`, its catalog routes and error handlers in place.
 
@@ -256,6 +273,7 @@ def build_resolver(function_name: str) -> CustodyResolver:
         return error_response_of(error)
 
     app.exception_handler(CustodyError)(refusal)
+    app.use([_no_body_where_none_is_declared])
 
     @app.exception_handler(list(AWS_FAILURES))
     def _aws_fault(error: Exception) -> Response[Any]:
