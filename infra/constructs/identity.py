@@ -45,6 +45,9 @@ class Identity(Construct):
             "WebClient",
             user_pool_client_name=config.name("customer-web"),
             auth_flows=cognito.AuthFlow(user_srp=True),
+            # Sign-in is SRP (InitiateAuth); no hosted UI, so no OAuth flow at all: CDK would otherwise
+            # allow the implicit grant (RFC 9700 says not to) with https://example.com as callback.
+            disable_o_auth=True,
             generate_secret=False,
             prevent_user_existence_errors=True,
             enable_token_revocation=True,
@@ -71,6 +74,9 @@ class Identity(Construct):
             "ConsoleClient",
             user_pool_client_name=config.name("staff-console"),
             auth_flows=cognito.AuthFlow(user_srp=True),
+            # Sign-in is SRP (InitiateAuth); no hosted UI, so no OAuth flow at all: CDK would otherwise
+            # allow the implicit grant (RFC 9700 says not to) with https://example.com as callback.
+            disable_o_auth=True,
             generate_secret=False,
             prevent_user_existence_errors=True,
             enable_token_revocation=True,

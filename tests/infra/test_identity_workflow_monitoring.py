@@ -87,6 +87,19 @@ def test_the_staff_pool_puts_group_scopes_into_access_tokens(synth: Synthesized)
     assert Cfn.refs(permissions[0]["SourceArn"]) == {_pool_named(synth, naming.STAFF_POOL)}
 
 
+def test_no_app_client_allows_the_implicit_grant_or_a_placeholder_callback(synth: Synthesized) -> None:
+    """People sign in by SRP (InitiateAuth), so their clients allow no OAuth flow: CDK's default
+    allowed the implicit grant, which the OAuth 2.0 Security BCP (RFC 9700, 2.1.2) says not to use,
+    with https://example.com as the redirect (found by a fresh break)."""
+    clients = synth.cfn.of_type("AWS::Cognito::UserPoolClient")
+    assert clients
+    for lid, res in clients.items():
+        props = res["Properties"]
+        assert "implicit" not in props.get("AllowedOAuthFlows", []), lid
+        assert not any("example.com" in str(url) for url in props.get("CallbackURLs", [])), lid
+        assert props.get("AllowedOAuthFlowsUserPoolClient") is not True, lid
+
+
 def _machine(synth: Synthesized) -> tuple[str, dict]:
     ((lid, res),) = synth.cfn.of_type("AWS::StepFunctions::StateMachine").items()
     return lid, dict(res["Properties"])
