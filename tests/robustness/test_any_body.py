@@ -334,3 +334,8 @@ def test_a_body_sent_to_an_operation_that_takes_none_is_a_400_and_changes_nothin
             assert json.loads(text)["error"] == "malformed_request", text[:200]
         assert not changed, f"{operation.name} with {body!r}: refused but written"
         FIGURES.add("bad_inputs")
+    if operation.name != "POST /v1/me/withdrawal":
+        status, text, _ = sender.send(operation, "{}")
+        assert not (status == 400 and json.loads(text)["error"] == "malformed_request"), (
+            f"{operation.name}: an empty object, which many clients send, is refused"
+        )

@@ -33,7 +33,7 @@ DEVSTACK_USES_OPS: Final = {
     "devstack.journey": ("ops.auditor", "the journey's last step shows what an auditor sees, with the auditor's tools"),
     "devstack.preflight.command": (
         "ops.failures",
-        "preflight is a `custody` command: what stops it is ops' OperatorError, one line and exit 2 as for every command",
+        "preflight is a `custody` command: what stops it is ops' OperatorError, one line and exit 2",
     ),
 }
 

@@ -236,15 +236,24 @@ class CustodyResolver(APIGatewayRestResolver):
 NO_BODY_EXPECTED: Final = "This operation takes no request body; send none."
 
 
+def _empty_object(body: str) -> bool:
+    try:
+        return bool(decode_json_body(body) == {})
+    except MalformedRequest:
+        return False
+
+
 def _no_body_where_none_is_declared(app: APIGatewayRestResolver, next_middleware: Any) -> Response[Any]:
     """A request body on an operation that declares none is a 400, never ignored.
 
     An ignored `{"confirm": false}` sent to `POST /v1/me/withdrawal` still started an erasure
-    that cannot be undone (found by a fresh break). The route's Powertools dependant lists the
+    that cannot be undone (found by a fresh break). An empty JSON object, which many clients send
+    with every POST, carries nothing and passes. The route's Powertools dependant lists the
     body parameters its handler declares, the same that the OpenAPI document shows.
     """
     route = app.context.get("_route")
-    if route is not None and not route.dependant.body_params and app.current_event.body:
+    body = app.current_event.body
+    if route is not None and not route.dependant.body_params and body and not _empty_object(body):
         return error_response(HTTPStatus.BAD_REQUEST, "malformed_request", NO_BODY_EXPECTED)
     response: Response[Any] = next_middleware(app)
     return response
