@@ -150,6 +150,7 @@ class Journey:
     subject_id: str = ""
     profile_etag: str = ""
     request_id: str = ""
+    processor_id: str = ""
 
     def aws(self, service: str) -> Any:
         return client_factory(self.info.region, self.info.aws_endpoint_url)(service)
@@ -199,6 +200,16 @@ class Journey:
         except cognito.exceptions.UserNotFoundException:
             return False
         return True
+
+    def log_lines(self, function: str) -> list[str]:
+        """What the deployed function wrote to its CloudWatch Logs group, oldest first."""
+        name = self.info.resources.functions[function].name
+        logs = self.aws("logs")
+        try:
+            events = logs.filter_log_events(logGroupName=f"/aws/lambda/{name}")["events"]
+        except logs.exceptions.ResourceNotFoundException:
+            return []
+        return [str(event["message"]) for event in events]
 
     def function_invocations(self, function: str) -> int:
         """How many times the deployed function ran: its CloudWatch log streams (one per invocation)."""
@@ -375,6 +386,110 @@ def staff_need_to_know(journey: Journey) -> str:
     return "need-to-know view shown and logged"
 
 
+def share_with_processor(journey: Journey) -> str:
+    """A privacy officer registers a mailing house with an HTTPS endpoint; its signing secret is issued once."""
+    if not journey.info.resources.processor_endpoint:
+        raise NotBuilt("a sub-processor endpoint in the local stack", "is not running")
+    cognito = journey.aws("cognito-idp")
+    journey.processor_id = f"mailhouse-{uuid.uuid4().hex[:6]}"
+    machine = identity.processor_tokens(
+        cognito,
+        journey.info.resources.user_pools[naming.PROCESSOR_POOL],
+        journey.processor_id,
+        identity.http_endpoint(journey.info.api_url),
+    ).access_token
+    staff_pool = journey.info.resources.user_pools[naming.STAFF_POOL]
+    officer = identity.staff_tokens(cognito, staff_pool, "officer@staff.example", "privacy_officer").access_token
+    endpoint = journey.info.resources.processor_endpoint
+    terms = {
+        "name": "Mailing House (fake, on loopback)",
+        "version": "2026-12-a",
+        "signed_on": "2026-12-01",
+        "purposes": ["crm_core"],
+        "categories": ["contact"],
+        "commitments": {
+            "purpose_limitation": True,
+            "confidentiality": True,
+            "deletion_days": 30,
+            "onward_transfer_requires_approval": True,
+        },
+        "deletion_channel": {"kind": "https", "endpoint": endpoint, "acknowledgement_timeout_seconds": 3600},
+        "principal": _claims(machine)["sub"],
+    }
+    capability = "the sub-processor registry (PUT /v1/staff/processors/{processor_id})"
+    registered = journey.expect(
+        journey.api.call("PUT", f"/v1/staff/processors/{journey.processor_id}", token=officer, body=terms),
+        200,
+        capability=capability,
+    ).json()
+    if not registered.get("signing_secret"):
+        raise StepFailed("an https agreement was registered without issuing its signing secret")
+    journey.say(f"privacy officer registered {journey.processor_id}: deletion requests to {endpoint}")
+    journey.say(
+        f"its signing secret ({len(registered['signing_secret'])} characters, in Secrets Manager) is shown once, "
+        "to hand over to the processor"
+    )
+    sharing = f"sharing:{journey.processor_id}"
+    journey.expect(
+        journey.api.call(
+            "POST",
+            "/v1/me/consents",
+            token=journey.token,
+            body={"purpose": sharing, "policy_version": POLICY_VERSION, "channel": "web"},
+        ),
+        201,
+        capability="consent (POST /v1/me/consents)",
+    )
+    agent = identity.staff_tokens(cognito, staff_pool, "agent@staff.example", "support").access_token
+    journey.expect(
+        journey.api.call(
+            "POST",
+            f"/v1/staff/customers/{journey.subject_id}/disclosures",
+            token=agent,
+            body={"processor_id": journey.processor_id, "categories": ["contact"]},
+        ),
+        201,
+        capability="disclosures (POST /v1/staff/customers/{customer_id}/disclosures)",
+    )
+    journey.say(f"the customer granted {sharing}; support disclosed their contact to it")
+    return f"contact shared with {journey.processor_id}"
+
+
+def processor_acknowledged(journey: Journey) -> str:
+    """The relay POSTed the signed deletion request over HTTPS; the processor acknowledged; it is confirmed."""
+    request = journey.aws("dynamodb").get_item(
+        TableName=journey.info.resources.tables["requests"], Key={"request_id": {"S": journey.request_id}}
+    )["Item"]
+    outcomes = {name: value["S"] for name, value in request.get("sub_processors", {}).get("M", {}).items()}
+    certificate = {
+        name: int(value["N"])
+        for name, value in request.get("certificate", {}).get("M", {}).get("sub_processors", {}).get("M", {}).items()
+    }
+    deliveries = [line for line in journey.log_lines(naming.PROCESSOR_RELAY) if journey.processor_id in line]
+    delivered = [json.loads(line) for line in deliveries if "Deletion request delivered" in line]
+    if not delivered:
+        raise StepFailed("the relay's log shows no delivery to the processor")
+    first = delivered[0]
+    journey.say(
+        f"relay: POST {journey.info.resources.processor_endpoint} (TLS, HMAC-SHA256 signed) -> HTTP {first['status']} "
+        f"on attempt {first['attempt']} (delivery {str(first['delivery'])[:8]}…)"
+    )
+    journey.say(f"{journey.processor_id} verified the signature and called POST /v1/processors/erasure-acks")
+    if outcomes.get(journey.processor_id) != "confirmed":
+        raise StepFailed(f"the processor is {outcomes.get(journey.processor_id)!r} on the request, not confirmed")
+    journey.say(f"request record: sub_processors {outcomes}; certificate counts {certificate}")
+    if any(value in "\n".join(deliveries) for value in journey.submitted_values().values()):
+        raise StepFailed("the relay's log holds personal values")
+    journey.say("the relay's log holds ids, statuses and attempts only")
+    return f"{journey.processor_id} notified over HTTPS and confirmed"
+
+
+def _claims(token: str) -> dict[str, Any]:
+    payload = token.split(".")[1]
+    decoded: dict[str, Any] = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    return decoded
+
+
 def withdraw(journey: Journey) -> str:
     reply = journey.api.call("POST", "/v1/me/withdrawal", token=journey.token, body={})
     journey.expect(reply, 202, capability="withdrawal (POST /v1/me/withdrawal, the erase function)")
@@ -478,8 +593,10 @@ STEPS: Final[tuple[tuple[str, Step], ...]] = (
     ("View it (the access report)", view_profile),
     ("Rectify it", rectify),
     ("A staff member's need-to-know view, in the customer's access log", staff_need_to_know),
+    ("Share the contact with a sub-processor (HTTPS endpoint, signing secret)", share_with_processor),
     ("Withdraw", withdraw),
     ("Follow the erasure", follow_erasure),
+    ("The sub-processor is notified over HTTPS and acknowledges", processor_acknowledged),
     ("What an auditor sees", auditor_view),
 )
 

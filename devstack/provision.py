@@ -419,11 +419,13 @@ class Provisioner:
         name = naming.queue_name(self.prefix, naming.PROCESSOR_NOTIFICATIONS)
         attributes = {"KmsMasterKeyId": key_arn, "MessageRetentionPeriod": str(14 * 86_400)}
         dead_letters = sqs.create_queue(QueueName=f"{name}-dlq", Attributes=attributes)["QueueUrl"]
+        visibility = catalog.function(naming.PROCESSOR_RELAY).queue_visibility_seconds
         dead_letters_arn = sqs.get_queue_attributes(QueueUrl=dead_letters, AttributeNames=["QueueArn"])["Attributes"][
             "QueueArn"
         ]
-        redrive = json.dumps({"deadLetterTargetArn": dead_letters_arn, "maxReceiveCount": 5})
-        url = str(sqs.create_queue(QueueName=name, Attributes={**attributes, "RedrivePolicy": redrive})["QueueUrl"])
+        redrive = json.dumps({"deadLetterTargetArn": dead_letters_arn, "maxReceiveCount": catalog.QUEUE_MAX_RECEIVES})
+        queue_attributes = {**attributes, "RedrivePolicy": redrive, "VisibilityTimeout": str(visibility)}
+        url = str(sqs.create_queue(QueueName=name, Attributes=queue_attributes)["QueueUrl"])
         for queue_url in (url, dead_letters):
             arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
             tls_only = {

@@ -60,6 +60,8 @@ class Resources:
     state_machines: dict[str, str]  # "erasure" -> ARN
     alarm_topic_arn: str
     queues: dict[str, str] = field(default_factory=dict)  # logical name -> queue URL
+    # The fake sub-processor's HTTPS endpoint on loopback (devstack.processor_endpoint), once started.
+    processor_endpoint: str = ""
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Resources:
@@ -80,6 +82,7 @@ class Resources:
             state_machines=dict(data["state_machines"]),
             alarm_topic_arn=data["alarm_topic_arn"],
             queues=dict(data.get("queues", {})),
+            processor_endpoint=str(data.get("processor_endpoint", "")),
         )
 
 

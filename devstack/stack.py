@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 import logging
 import os
+import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Final
 
@@ -21,7 +23,15 @@ from devstack.auth import JwksCache, TokenVerifier, UserPool
 from devstack.gateway import DEFAULT_PORT, Gateway, GatewayServer, lambda_invoker
 from devstack.iam.hooks import local_enforcement
 from devstack.iam.ledger import LEDGER
+from devstack.processor_endpoint import (
+    FakeProcessor,
+    LocalCertificateAuthority,
+    http_acknowledger,
+    local_settings,
+    secret_reader,
+)
 from devstack.provision import client_factory, provision
+from devstack.queue_source import QueueEventSource
 from devstack.resources import Resources, StackInfo, remove_stack_file
 from devstack.server import DEMO_TIME_SCALE, HOST, EmbeddedAws, check_port_free
 
@@ -112,6 +122,8 @@ class LocalStack:
         self.state_dir = state_dir
         self.gateway: GatewayServer | None = None
         self.info: StackInfo | None = None
+        self.relay: QueueEventSource | None = None
+        self.processor: FakeProcessor | None = None
         self._enforcement = ExitStack()
 
     def start(self) -> StackInfo:
@@ -120,12 +132,25 @@ class LocalStack:
         endpoint = self.aws.start()
         try:
             clients = client_factory(REGION, endpoint)
-            resources = provision(clients)
+            state = self.state_dir if self.state_dir is not None else Path(tempfile.mkdtemp(prefix="custody-local-"))
+            authority = LocalCertificateAuthority(state / "processor-tls")
+            resources = provision(clients, local_settings(authority))
             self._enforcement.enter_context(local_enforcement(resources, clients))
             lambda_client = client_factory(REGION, endpoint, gateway_lambda_config())("lambda")
             app = build_gateway(resources, lambda_client, endpoint)
             self.gateway = GatewayServer(app, port=self.api_port)
             api_url = self.gateway.start()
+            self.processor = FakeProcessor(
+                authority,
+                acknowledge=http_acknowledger(
+                    api_url, clients("cognito-idp"), resources.user_pools[naming.PROCESSOR_POOL]
+                ),
+                secret_for=secret_reader(
+                    clients("secretsmanager"), resources.environment[ENV_PREFIX + "RESOURCE_PREFIX"]
+                ),
+            ).start()
+            resources = replace(resources, processor_endpoint=self.processor.endpoint)
+            self.relay = relay_source(resources, client_factory(REGION, endpoint), lambda_client).start()
         except BaseException:
             self.stop()
             raise
@@ -138,6 +163,12 @@ class LocalStack:
         return self.info
 
     def stop(self) -> None:
+        if self.relay is not None:
+            self.relay.stop()
+            self.relay = None
+        if self.processor is not None:
+            self.processor.stop()
+            self.processor = None
         self._enforcement.close()
         if self.state_dir is not None:
             remove_stack_file(self.state_dir)
@@ -155,6 +186,15 @@ class LocalStack:
             yield info
         finally:
             self.stop()
+
+
+def relay_source(resources: Resources, clients: Callable[[str], Any], lambda_client: Any) -> QueueEventSource:
+    """The processor queue's event source mapping to the relay (as infra.constructs.notifications declares it)."""
+    sqs = clients("sqs")
+    url = resources.queues[naming.PROCESSOR_NOTIFICATIONS]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    function = resources.functions[naming.PROCESSOR_RELAY].name
+    return QueueEventSource(sqs, url, arn, function, lambda_invoker(lambda_client), resources.region)
 
 
 def _warm(app: Gateway) -> None:

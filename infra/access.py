@@ -52,6 +52,13 @@ class TokenSeal(StrEnum):
     CHECK = "check"  # kms:VerifyMac: the acknowledgement route checks a returned token
 
 
+class SecretUse(StrEnum):
+    """Use of the sub-processors' signing secrets (custody.stores.signing_secrets)."""
+
+    ISSUE = "issue"  # secretsmanager:CreateSecret, PutSecretValue (encrypting with the operations key)
+    READ = "read"  # secretsmanager:GetSecretValue (decrypting with the operations key)
+
+
 @dataclass(frozen=True)
 class Access:
     tables: Mapping[str, TableAccess]
@@ -65,6 +72,12 @@ class Access:
     customer_identities: bool = False  # disable, sign out and delete customers in the customer pool
     notifies_processors: bool = False  # sqs:SendMessage on the notification queue (and its operations key)
     processor_tokens: TokenSeal | None = None
+    # The sub-processors' request-signing secrets (Secrets Manager, `<prefix>/processors/*`): the
+    # registry issues them (CreateSecret, PutSecretValue), the relay reads them (GetSecretValue).
+    signing_secrets: SecretUse | None = None
+    # Consume the processor notification queue (its event source mapping polls with the function's
+    # role): ReceiveMessage, DeleteMessage, GetQueueAttributes, and ChangeMessageVisibility for backoff.
+    relays_processor_queue: bool = False
     # Put audit events into the Object Lock bucket (encrypt-only on the audit key) and claim chain
     # heads in `audit_chains`. Every function does: the workflow its steps, the API functions their
     # sensitive actions and refusals (custody.api.http).
@@ -161,6 +174,7 @@ _DECLARED: Mapping[str, Access] = MappingProxyType(
             customer_keys=KeyUse.UNWRAP,
             complete_callbacks=True,
             processor_tokens=TokenSeal.CHECK,  # a returned task token must be the one sealed to its processor
+            signing_secrets=SecretUse.ISSUE,  # an https agreement's secret, handed once to the privacy officer
             writes_ledger=True,  # agreements, disclosures, acknowledgements and refusals
         ),
         "erasure_steps": Access(
@@ -183,6 +197,15 @@ _DECLARED: Mapping[str, Access] = MappingProxyType(
             tables={"subjects": READ_WRITE, "requests": READ_WRITE},
             start_erasure=True,
             writes_ledger=True,  # each request's opening event and one event per sweep
+        ),
+        # The relay: reads the agreement (endpoint) and the signing secret, POSTs, and consumes the
+        # queue. No personal store, no ledger (the workflow's own events record the request and its
+        # acknowledgement; the relay's logs record each delivery attempt by ids).
+        "processor_relay": Access(
+            tables={"processors": READ},
+            signing_secrets=SecretUse.READ,
+            relays_processor_queue=True,
+            writes_ledger=False,
         ),
     }
 )

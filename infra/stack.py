@@ -7,7 +7,7 @@ from typing import Any
 from aws_cdk import Aws, CfnOutput, Duration, Stack, Tags
 from constructs import Construct
 
-from custody.declared import datamap
+from custody.declared import datamap, naming
 from custody.declared.datamap import Erasure
 from infra.access import ACCESS
 from infra.config import CustodyConfig
@@ -29,8 +29,9 @@ ERASURE_STEPS = "erasure_steps"
 RETENTION = "retention"
 STAFF_TOKENS = "staff_tokens"
 PROCESSORS = "processors"
-# Nothing in this stack delivers the processor queue yet (issue 19, finding 8): a request older than a
-# day means no relay took it, long before the queue's 14-day retention lets it expire unread.
+PROCESSOR_RELAY = naming.PROCESSOR_RELAY
+# The relay retries a request for about four hours before the dead-letter queue: a request older than a
+# day on the queue means the relay itself is not consuming it (disabled mapping, throttled, broken).
 UNDELIVERED_AFTER = Duration.hours(24)
 
 
@@ -78,6 +79,7 @@ class CustodyStack(Stack):
                 processor_queue=self.notifications.queue,
             ),
         )
+        self.notifications.relay_with(self.functions[PROCESSOR_RELAY])
         self.identity.add_staff_token_trigger(self.functions[STAFF_TOKENS])
         self.keys.keep_off_audit_key(
             data_roles=[deployed.role for deployed in self.functions.deployed.values()],

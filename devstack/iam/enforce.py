@@ -50,6 +50,7 @@ REFUSALS: Final = {
     "s3": (403, "AccessDenied"),
     "sns": (403, "AuthorizationError"),
     "sqs": (403, "AccessDenied"),
+    "secretsmanager": (400, "AccessDeniedException"),
 }
 
 

@@ -14,6 +14,11 @@ describe it:
   (`kms:ViaService`): DynamoDB `kms:Decrypt` of the table key; S3 `kms:GenerateDataKey` to put
   and `kms:Decrypt` to get; SQS and SNS `kms:GenerateDataKey` and `kms:Decrypt` to send.
 * Step Functions' `SendTask*` have no resource type: their resource is `*`.
+* SQS consumers (a function's event source mapping polls with the function's role):
+  `ReceiveMessage` needs `kms:Decrypt` of the queue's key through SQS as well.
+* Secrets Manager on a secret (its ARN without the random suffix, which a name pattern covers),
+  and the secret's key through Secrets Manager: `kms:GenerateDataKey` to create or put a value,
+  `kms:Decrypt` to get one (encryption context `SecretARN`).
 
 An operation not listed here raises `NotModelled`; the enforcer refuses it (fail closed).
 """
@@ -210,8 +215,30 @@ _SENDS = {
 }
 
 
+_CONSUMES = {
+    "ReceiveMessage": "sqs:ReceiveMessage",
+    "DeleteMessage": "sqs:DeleteMessage",
+    "DeleteMessageBatch": "sqs:DeleteMessage",
+    "ChangeMessageVisibility": "sqs:ChangeMessageVisibility",
+    "ChangeMessageVisibilityBatch": "sqs:ChangeMessageVisibility",
+    "GetQueueAttributes": "sqs:GetQueueAttributes",
+}
+
+
+def _queue_arn(stack: CompiledStack, url: str) -> str:
+    account, name = url.rstrip("/").split("/")[-2:]
+    return f"arn:aws:sqs:{stack.bindings.region}:{account}:{name}"
+
+
 def _send(call: Call, stack: CompiledStack) -> Iterator[Need]:
     """A message to a topic or queue, and the key the service encrypts it with for the sender."""
+    if call.service == "sqs" and call.operation in _CONSUMES:
+        target = _queue_arn(stack, str(call.params["QueueUrl"]))
+        yield Need(Request(_CONSUMES[call.operation], target))
+        if call.operation == "ReceiveMessage":
+            context = {"kms:encryptioncontext:aws:sqs:arn": target}
+            yield from _through_service(stack, target, "sqs", ("kms:Decrypt",), context)
+        return
     spec = _SENDS.get((call.service, call.operation))
     if spec is None:
         raise NotModelled(f"devstack.iam does not model {call.service}.{call.operation}")
@@ -224,6 +251,47 @@ def _send(call: Call, stack: CompiledStack) -> Iterator[Need]:
     yield Need(Request(action, target))
     context = {f"kms:encryptioncontext:{context_key}".lower(): target}
     yield from _through_service(stack, target, call.service, ("kms:GenerateDataKey", "kms:Decrypt"), context)
+
+
+_SECRET_ACTIONS = {
+    "CreateSecret": ("Name", "kms:GenerateDataKey"),
+    "PutSecretValue": ("SecretId", "kms:GenerateDataKey"),
+    "GetSecretValue": ("SecretId", "kms:Decrypt"),
+}
+
+
+def _secretsmanager(call: Call, stack: CompiledStack) -> Iterator[Need]:
+    spec = _SECRET_ACTIONS.get(call.operation)
+    if spec is None:
+        raise NotModelled(f"devstack.iam does not model secretsmanager.{call.operation}")
+    parameter, key_action = spec
+    name = str(call.params[parameter])
+    arn = (
+        name
+        if name.startswith("arn:")
+        else (f"arn:aws:secretsmanager:{stack.bindings.region}:{stack.bindings.account}:secret:{name}")
+    )
+    yield Need(Request(f"secretsmanager:{call.operation}", arn))
+    key_id = call.params.get("KmsKeyId") or _secret_key(stack, name)
+    if key_id:
+        via = {
+            "kms:viaservice": f"secretsmanager.{stack.bindings.region}.amazonaws.com",
+            "kms:calleraccount": stack.bindings.account,
+            "kms:encryptioncontext:secretarn": arn,
+        }
+        yield Need(Request(key_action, _key_arn({"KeyId": key_id}, stack), via))
+
+
+def _secret_key(stack: CompiledStack, name: str) -> str | None:
+    """The key the local stack's secret is encrypted with (moto keeps it), if it exists and names one."""
+    from moto.secretsmanager.models import secretsmanager_backends  # the local stack's store
+
+    backend = secretsmanager_backends[stack.bindings.account][stack.bindings.region]
+    try:
+        secret = backend.secrets[name]
+    except KeyError:
+        return None
+    return getattr(secret, "kms_key_id", None)
 
 
 def _lambda(call: Call, stack: CompiledStack) -> Iterator[Need]:
@@ -249,4 +317,5 @@ _SERVICES = {
     "sqs": _send,
     "lambda": _lambda,
     "cloudtrail-data": _cloudtrail_data,
+    "secretsmanager": _secretsmanager,
 }

@@ -13,8 +13,16 @@ from custody.declared.settings import get_settings
 from custody.platform.observability import observability
 from custody.subprocessors.acknowledgements import ErasureAcks
 from custody.subprocessors.disclosures import Disclosures
-from custody.subprocessors.registry import PROCESSOR_ID_PATTERN, Agreement, AgreementTerms, ProcessorRegistry
-from processors.schemas import AgreementList, DisclosureIn, DisclosureOut, ErasureAckIn, ErasureAckOut
+from custody.subprocessors.registry import PROCESSOR_ID_PATTERN, AgreementTerms, ProcessorRegistry
+from processors.schemas import (
+    AgreementIn,
+    AgreementList,
+    AgreementOut,
+    DisclosureIn,
+    DisclosureOut,
+    ErasureAckIn,
+    ErasureAckOut,
+)
 
 obs = observability("processors")
 app = build_resolver("processors")
@@ -26,8 +34,12 @@ def list_processors() -> AgreementList:
 
 
 @app.put("/v1/staff/processors/<processor_id>")
-def put_processor(processor_id: Annotated[str, Path(pattern=PROCESSOR_ID_PATTERN)], body: AgreementTerms) -> Agreement:
-    return ProcessorRegistry(get_settings()).put(staff_member(caller(app)), processor_id, body)
+def put_processor(processor_id: Annotated[str, Path(pattern=PROCESSOR_ID_PATTERN)], body: AgreementIn) -> AgreementOut:
+    registry = ProcessorRegistry(get_settings())
+    terms = AgreementTerms.model_validate(body.model_dump(exclude={"rotate_signing_secret"}))
+    agreement = registry.put(staff_member(caller(app)), processor_id, terms)
+    secret = registry.issue_signing_secret(agreement, rotate=body.rotate_signing_secret)
+    return AgreementOut(**agreement.model_dump(), signing_secret=secret)
 
 
 @app.post("/v1/staff/customers/<customer_id>/disclosures", responses={201: {"description": "Disclosure recorded"}})

@@ -6,7 +6,23 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from custody.subprocessors.registry import PROCESSOR_ID_PATTERN, Agreement
+from custody.subprocessors.registry import PROCESSOR_ID_PATTERN, Agreement, AgreementTerms
+
+
+class AgreementIn(AgreementTerms):
+    """The agreement's terms, and whether to replace the processor's request-signing secret."""
+
+    rotate_signing_secret: bool = Field(
+        default=False, description="Issue a new signing secret (https channel); the previous one is kept 7 days."
+    )
+
+
+class AgreementOut(Agreement):
+    """The recorded agreement and, once, a newly issued signing secret (null when none was issued)."""
+
+    signing_secret: str | None = Field(
+        default=None, description="Shown only in the response that issued it: hand it to the processor securely."
+    )
 
 
 class AgreementList(BaseModel):

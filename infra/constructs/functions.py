@@ -20,7 +20,7 @@ from custody.declared import catalog, datamap, naming
 from custody.declared.catalog import Function
 from custody.declared.datamap import Classification
 from custody.declared.settings import Settings
-from infra.access import ACCESS, Access, TokenSeal
+from infra.access import ACCESS, Access, SecretUse, TokenSeal
 from infra.config import CustodyConfig
 from infra.constructs import policies
 from infra.constructs.audit import Audit
@@ -61,6 +61,7 @@ class Wiring:
             audit_key_id=self.keys.audit.key_arn,
             processor_token_key_id=self.keys.processor_tokens.key_arn,
             processor_queue_url=self.processor_queue.queue_url,
+            processor_secrets_key_id=self.keys.operations.key_arn,
             customer_user_pool_id=self.identity.customers.user_pool_id,
             customer_client_id=self.identity.customer_client.user_pool_client_id,
             staff_user_pool_id=self.identity.staff.user_pool_id,
@@ -118,8 +119,10 @@ class Functions(Construct):
             self, f"{cid}Logs", key=self._wiring.keys.operations, days=self._wiring.config.log_retention_days
         )
         # Invoked synchronously only (API Gateway, or Step Functions' lambda:invoke); a function
-        # without a route may one day be invoked asynchronously, and its events carry ids only.
-        dead_letters = None if spec.api or spec.identity_trigger else self._dead_letter_queue(cid, spec)
+        # without a route may one day be invoked asynchronously, and its events carry ids only. A
+        # queue's function is invoked by its event source mapping: the queue's redrive is its DLQ.
+        asynchronous = not (spec.api or spec.identity_trigger or spec.queue)
+        dead_letters = self._dead_letter_queue(cid, spec) if asynchronous else None
         role = iam.Role(
             self,
             f"{cid}Role",
@@ -220,6 +223,28 @@ class Functions(Construct):
                     actions=["kms:GenerateDataKey", "kms:Decrypt"], resources=[wiring.keys.operations.key_arn]
                 )
             )
+        if access.signing_secrets is not None:
+            statements += self._signing_secrets(access.signing_secrets)
+        if access.relays_processor_queue:
+            statements.append(
+                iam.PolicyStatement(
+                    actions=[
+                        "sqs:ReceiveMessage",
+                        "sqs:DeleteMessage",
+                        "sqs:GetQueueAttributes",
+                        "sqs:ChangeMessageVisibility",
+                    ],
+                    resources=[wiring.processor_queue.queue_arn],
+                )
+            )
+            # SQS decrypts the messages it hands over with the queue's key, on the receiver's behalf.
+            statements.append(
+                iam.PolicyStatement(
+                    actions=["kms:Decrypt"],
+                    resources=[wiring.keys.operations.key_arn],
+                    conditions={"StringEquals": {"kms:ViaService": f"sqs.{Aws.REGION}.amazonaws.com"}},
+                )
+            )
         if access.processor_tokens is not None:
             action = "kms:GenerateMac" if access.processor_tokens is TokenSeal.SEAL else "kms:VerifyMac"
             statements.append(iam.PolicyStatement(actions=[action], resources=[wiring.keys.processor_tokens.key_arn]))
@@ -232,6 +257,29 @@ class Functions(Construct):
             )
         return statements
 
+    def _signing_secrets(self, use: SecretUse) -> list[iam.PolicyStatement]:
+        """The sub-processors' signing secrets (`<prefix>/processors/*`) and the operations key, via Secrets Manager."""
+        wiring = self._wiring
+        secrets = self._signing_secrets_arn()
+        issue = use is SecretUse.ISSUE
+        actions = (
+            ["secretsmanager:CreateSecret", "secretsmanager:PutSecretValue"]
+            if issue
+            else ["secretsmanager:GetSecretValue"]
+        )
+        return [
+            iam.PolicyStatement(actions=actions, resources=[secrets]),
+            iam.PolicyStatement(
+                actions=["kms:GenerateDataKey", "kms:Decrypt"] if issue else ["kms:Decrypt"],
+                resources=[wiring.keys.operations.key_arn],
+                conditions={"StringEquals": {"kms:ViaService": f"secretsmanager.{Aws.REGION}.amazonaws.com"}},
+            ),
+        ]
+
+    def _signing_secrets_arn(self) -> str:
+        pattern = naming.signing_secrets_pattern(self._wiring.config.prefix)
+        return f"arn:{Aws.PARTITION}:secretsmanager:{Aws.REGION}:{Aws.ACCOUNT_ID}:secret:{pattern}"
+
     def _acknowledge_policy(self, policy: iam.ManagedPolicy, spec: Function, access: Access) -> None:
         wildcards = (
             f"The {spec.name} role's '*' resources are X-Ray's PutTraceSegments/PutTelemetryRecords and Step "
@@ -242,6 +290,15 @@ class Functions(Construct):
             "have no resource-level permissions; active tracing needs them and they reach no data."
         )
         acknowledge(policy, "AwsSolutions-IAM5[Resource::*]", wildcards)
+        if access.signing_secrets is not None:
+            pattern = naming.signing_secrets_pattern(self._wiring.config.prefix)
+            acknowledge_wildcard(
+                policy,
+                self._signing_secrets_arn(),
+                f"The {spec.name} function serves every sub-processor: its secrets are created at run time, one per "
+                f"agreement, under {pattern} (and Secrets Manager appends a random suffix to each ARN), so the "
+                "grant is that name pattern with explicit actions, never every secret.",
+            )
         for name in access.buckets:
             bucket = self._wiring.data.buckets[name]
             acknowledge_wildcard(
@@ -278,6 +335,13 @@ class Functions(Construct):
             "with IAM-signed requests; it reaches no private network resource, so a VPC would add NAT or "
             "endpoints without isolating anything."
         )
+        if spec.queue:
+            outside_vpc = (
+                f"The {spec.name} function calls AWS APIs ({', '.join(_services(ACCESS[spec.name]))}) and POSTs "
+                "signed requests to sub-processors' HTTPS endpoints on the internet; it refuses any endpoint that "
+                "is not a public host or resolves to a non-public address, so it reaches no private network "
+                "resource, and a VPC would only add a NAT gateway on that path."
+            )
         acknowledge_in_packs(function, "LambdaInsideVPC", outside_vpc)
         checkov_skip(function, "CKV_AWS_117", outside_vpc)
         if spec.identity_trigger:
@@ -285,6 +349,12 @@ class Functions(Construct):
                 f"The {spec.name} function is invoked only synchronously by Cognito, whose sign-in fails when it "
                 "fails, so a DLQ would never receive; if it did, it would hold events carrying the user's "
                 "attributes (e-mail addresses) outside the data map."
+            )
+        elif spec.queue:
+            no_dlq = (
+                f"The {spec.name} function is invoked only by the event source mapping of its SQS queue, which "
+                "keeps a failed message on the queue and moves it to the queue's own alarmed dead-letter queue "
+                "after maxReceiveCount; a Lambda DLQ applies to asynchronous invocations, which it never has."
             )
         elif spec.api:
             no_dlq = (
@@ -311,6 +381,7 @@ def _services(access: Access) -> list[str]:
     services += ["DynamoDB", "KMS"] if access.tables else []
     services += ["S3"] if access.buckets or access.writes_ledger else []
     services += ["Step Functions"] if access.start_erasure or access.complete_callbacks else []
-    services += ["SQS"] if access.notifies_processors else []
+    services += ["SQS"] if access.notifies_processors or access.relays_processor_queue else []
+    services += ["Secrets Manager"] if access.signing_secrets else []
     services += ["Cognito"] if access.customer_identities else []
     return services

@@ -108,7 +108,8 @@ class Monitoring(Construct):
             "ProcessorRequestsUndelivered",
             queue.metric_approximate_age_of_oldest_message(period=PERIOD, statistic="Maximum"),
             f"A deletion request to a sub-processor has waited over {max_age.to_hours():.0f} hours on the processor "
-            "queue: nothing delivers it, and it expires unread. See docs/runbooks/unconfirmed-processor.md.",
+            "queue: the relay is not consuming it, and it would expire unread. See "
+            "docs/runbooks/unconfirmed-processor.md.",
             threshold=max_age.to_seconds(),
         )
 

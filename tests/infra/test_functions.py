@@ -35,7 +35,7 @@ def test_function_is_configured_from_the_catalog(synth: Synthesized, spec: catal
     assert synth.cfn.resources[layer]["Type"] == "AWS::Lambda::LayerVersion"
     (log_group,) = Cfn.refs(props["LoggingConfig"]["LogGroup"])
     assert "KmsKeyId" in synth.cfn.props(log_group)
-    if spec.api or spec.identity_trigger:  # invoked synchronously only
+    if spec.api or spec.identity_trigger or spec.queue:  # invoked synchronously, or by its queue's mapping
         assert "DeadLetterConfig" not in props
     else:
         (queue,) = Cfn.refs(props["DeadLetterConfig"]["TargetArn"])

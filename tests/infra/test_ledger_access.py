@@ -27,17 +27,26 @@ def _touching(statements: list[dict[str, Any]], resource_id: str) -> list[dict[s
     return [statement for statement in statements if resource_id in Cfn.refs(statement.get("Resource"))]
 
 
-LEDGER_WRITERS = tuple(item.name for item in catalog.FUNCTIONS if not item.identity_trigger)
+# The relay records nothing: the workflow's `ask_processor` event says a request was sent and the
+# acknowledgement route's event that it was answered; each delivery attempt is in the relay's logs
+# and metrics (ids only). It touches no customer's data.
+NOT_WRITERS = (naming.PROCESSOR_RELAY,)
+LEDGER_WRITERS = tuple(
+    item.name for item in catalog.FUNCTIONS if not item.identity_trigger and item.name not in NOT_WRITERS
+)
 
 
 def test_every_function_writes_events_and_claims_chain_heads() -> None:
-    """Every function but a user pool's trigger (which touches no data and records nothing)."""
+    """Every function but a user pool's trigger (which touches no data and records nothing) and the relay."""
     for name in LEDGER_WRITERS:
         assert ACCESS[name].writes_ledger, name
         assert ACCESS[name].tables["audit_chains"] is TableAccess.READ_WRITE, name
     for item in catalog.FUNCTIONS:
         if item.identity_trigger:
             assert ACCESS[item.name] == Access(tables={}, writes_ledger=False), item.name
+    for name in NOT_WRITERS:
+        assert not ACCESS[name].writes_ledger, name
+        assert "audit_chains" not in ACCESS[name].tables, name
 
 
 def test_a_writer_may_only_put_under_ledger_and_only_encrypt(synth: Synthesized) -> None:

@@ -35,9 +35,11 @@ from devstack.iam import synthesis
 from devstack.iam.hooks import local_enforcement
 from devstack.iam.ledger import LEDGER
 from devstack.paths import REPO_ROOT
+from devstack.processor_endpoint import FakeProcessor, LocalCertificateAuthority, local_settings, secret_reader
 from devstack.provision import ClientFactory, client_factory, provision
+from devstack.queue_source import QueueEventSource
 from devstack.resources import NoStackRunning, Resources, StackInfo
-from devstack.stack import IAM_REPORT, REGION, build_gateway
+from devstack.stack import IAM_REPORT, REGION, build_gateway, relay_source
 
 SFN_EXECUTION = {"stepfunctions": {"execute_state_machine": True}}
 SERVED_START_TIMEOUT_SECONDS = 90.0
@@ -58,6 +60,10 @@ class LocalStack:
     clients: ClientFactory
     gateway: Gateway
     http: Client
+    # The processor queue's event source mapping to the relay: tests poll it themselves (`relay.poll_once()`).
+    relay: QueueEventSource | None = None
+    # The fake sub-processor on loopback HTTPS (`processor.endpoint`), acknowledging through `http`.
+    processor: FakeProcessor | None = None
 
     def pool(self, name: str) -> Any:
         return self.resources.user_pools[name]
@@ -99,6 +105,19 @@ class LocalStack:
         answer: dict[str, Any] = outcome.result()
         return answer
 
+    def acknowledge_as(self, processor_id: str, request_id: str, task_token: str) -> int:
+        """What the fake processor does once it has deleted: `POST /v1/processors/erasure-acks` with its own token."""
+        body = {"processor_id": processor_id, "request_id": request_id, "task_token": task_token}
+        response = self.http.post(
+            "/v1/processors/erasure-acks",
+            data=json.dumps(body),
+            headers={
+                "Authorization": f"Bearer {self.processor_token(processor_id)}",
+                "Content-Type": "application/json",
+            },
+        )
+        return int(response.status_code)
+
     def processor_token(self, processor_id: str) -> str:
         """A sub-processor machine client's access token (client credentials, from the gateway's token endpoint)."""
 
@@ -128,10 +147,21 @@ def running_local_stack() -> Iterator[LocalStack]:
         runtime.set_aws_endpoint(None)
         runtime.reset_function_clients()
         clients = client_factory(REGION)
-        resources = provision(clients)
+        authority = LocalCertificateAuthority.temporary()
+        resources = provision(clients, local_settings(authority))
         gateway = build_gateway(resources, clients("lambda"), None, JwksCache(_requests_fetch))
         with local_enforcement(resources, clients):
-            yield LocalStack(resources, clients, gateway, Client(gateway))
+            stack = LocalStack(resources, clients, gateway, Client(gateway))
+            stack.processor = FakeProcessor(
+                authority,
+                acknowledge=stack.acknowledge_as,
+                secret_for=secret_reader(clients("secretsmanager"), naming.DEFAULT_PREFIX),
+            ).start()
+            stack.relay = relay_source(resources, client_factory(REGION), clients("lambda"))  # its own SQS client
+            try:
+                yield stack
+            finally:
+                stack.processor.stop()
         runtime.reset_function_clients()
 
 

@@ -69,13 +69,24 @@ GATEWAY_RESPONSES: Final[Mapping[str, str]] = MappingProxyType(
 )
 
 
+# A queue that invokes a function (`Function.queue`): receives before its dead-letter queue, and its
+# visibility timeout per second of the function's timeout (Lambda asks for at least six). With the
+# relay's delays (60 s doubling to an hour, full jitter: custody.subprocessors.relay.retry_delay)
+# ten receives span up to about four hours.
+QUEUE_MAX_RECEIVES: Final = 10
+QUEUE_VISIBILITY_PER_TIMEOUT: Final = 6
+QUEUE_BATCH_SIZE: Final = 10
+
+
 @dataclass(frozen=True)
 class Function:
     """One Lambda function of the stack: a folder under `functions/` with a `handler.lambda_handler`.
 
     `api` is false for functions no route names (the erasure steps, the staff pool's trigger, the
     retention sweep); `identity_trigger` names the audience whose user pool invokes it;
-    `timeout_seconds` and `memory_mb` are its Lambda timeout and memory size.
+    `timeout_seconds` and `memory_mb` are its Lambda timeout and memory size; `queue` names the
+    SQS queue (a `naming` logical name) whose event source mapping invokes it, with partial batch
+    responses.
     """
 
     name: str  # folder under functions/, also the logical name of the Lambda
@@ -86,6 +97,12 @@ class Function:
     identity_trigger: Audience | None = None
     timeout_seconds: int = 29
     memory_mb: int = 512
+    queue: str | None = None
+
+    @property
+    def queue_visibility_seconds(self) -> int:
+        """The visibility timeout of the queue that invokes this function (Lambda: at least six timeouts)."""
+        return self.timeout_seconds * QUEUE_VISIBILITY_PER_TIMEOUT
 
     @property
     def handler(self) -> str:
@@ -188,6 +205,14 @@ FUNCTIONS: tuple[Function, ...] = (
         api=False,
         timeout_seconds=300,
         memory_mb=512,
+    ),
+    Function(
+        naming.PROCESSOR_RELAY,
+        "Delivers each deletion request on the processor queue to that processor's HTTPS endpoint, signed.",
+        api=False,
+        timeout_seconds=30,
+        memory_mb=256,
+        queue=naming.PROCESSOR_NOTIFICATIONS,
     ),
 )
 

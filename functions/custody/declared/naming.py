@@ -16,6 +16,8 @@ ERASURE_STATE_MACHINE = "erasure"
 ALARM_TOPIC = "alarms"
 PROCESSOR_NOTIFICATIONS = "processor_notifications"  # the erasure workflow's deletion requests to sub-processors
 PROCESSOR_SEAL_KEY = "processor-tokens"  # the HMAC key that binds each task token to its sub-processor
+PROCESSOR_RELAY = "processor_relay"  # the function that delivers the notification queue to each processor's endpoint
+OPERATIONS_KEY = "operations"  # encrypts logs, queues, the alarm topic and the signing secrets (no personal data)
 CUSTOMER_POOL = "customers"
 STAFF_POOL = "staff"
 PROCESSOR_POOL = "processors"
@@ -49,3 +51,13 @@ def queue_name(prefix: str, logical: str) -> str:
 def resource_server(prefix: str, logical: str) -> str:
     """A user pool resource server's identifier: the prefix of its OAuth scopes (`<identifier>/<scope>`)."""
     return f"{prefix}-{logical.replace('_', '-')}"
+
+
+def signing_secret_name(prefix: str, processor_id: str) -> str:
+    """The Secrets Manager name of a sub-processor's request-signing secret: `<prefix>/processors/<id>/signing`."""
+    return f"{prefix}/processors/{processor_id}/signing"
+
+
+def signing_secrets_pattern(prefix: str) -> str:
+    """The secret names (an IAM resource pattern) of every sub-processor's signing secret."""
+    return f"{prefix}/processors/*"

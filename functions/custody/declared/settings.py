@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from custody.declared import datamap, naming
 
@@ -58,6 +58,20 @@ class Settings(BaseModel):
         default="", description="The queue the erasure workflow's deletion requests to sub-processors go to."
     )
 
+    processor_secrets_key_id: str = Field(
+        default=f"alias/{naming.DEFAULT_PREFIX}-{naming.OPERATIONS_KEY}",
+        description="KMS key that encrypts the sub-processors' request-signing secrets in Secrets Manager.",
+    )
+    processor_endpoints_allow_loopback: bool = Field(
+        default=False,
+        description="Local stack only: a processor endpoint may be https://127.0.0.1, [::1] or localhost.",
+    )
+    processor_endpoint_ca_file: str = Field(
+        default="",
+        description="Local stack only: the one CA (PEM file) the relay trusts for processor endpoints; "
+        "empty: the system's trust store.",
+    )
+
     customer_user_pool_id: str = ""
     customer_client_id: str = ""
     staff_user_pool_id: str = ""
@@ -100,6 +114,12 @@ class Settings(BaseModel):
     erasure_batch_items: int = Field(
         default=2500, ge=25, le=100_000, description="Items one erase_store run deletes before it loops."
     )
+
+    @model_validator(mode="after")
+    def _local_only(self) -> Settings:
+        if self.environment != "local" and (self.processor_endpoints_allow_loopback or self.processor_endpoint_ca_file):
+            raise ValueError("loopback processor endpoints and a private CA are for the local stack only")
+        return self
 
     def without_user_pools(self) -> Settings:
         """These settings naming no user pool: what a pool's own trigger is told.

@@ -103,6 +103,12 @@ class Clients:
         """The SNS client, built on first use and shared."""
         return self._cached("sns", lambda s, r: s.client("sns", region_name=r, config=self._config))
 
+    def secretsmanager(self) -> Any:
+        """Secrets Manager (no type stubs are installed for it): the sub-processors' signing secrets."""
+        return self._cached(
+            "secretsmanager", lambda s, r: s.client("secretsmanager", region_name=r, config=self._config)
+        )
+
     def cloudtrail_data(self) -> Any:
         """CloudTrail Lake's ingestion API (no type stubs are installed for it)."""
         return self._cached(

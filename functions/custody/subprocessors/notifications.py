@@ -34,3 +34,13 @@ def send_erasure_request(
         MessageBody=json.dumps(message),
         MessageAttributes={"processor_id": {"DataType": "String", "StringValue": processor_id}},
     )
+
+
+def postpone(settings: Settings, receipt_handle: str, seconds: int) -> None:
+    """Make a received deletion request visible again in `seconds` (the relay's backoff). One SQS call.
+
+    SQS errors pass through as botocore's `ClientError`.
+    """
+    clients.sqs().change_message_visibility(
+        QueueUrl=settings.processor_queue_url, ReceiptHandle=receipt_handle, VisibilityTimeout=seconds
+    )

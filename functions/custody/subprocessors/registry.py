@@ -10,9 +10,12 @@ operational table, and listing it is a Scan of a table bounded by the number of 
 
 from __future__ import annotations
 
+import ipaddress
+import re
 from datetime import date
 from enum import StrEnum
 from typing import Annotated, Final, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -26,6 +29,7 @@ from custody.declared.errors import InvalidInput
 from custody.declared.settings import Settings
 from custody.platform import text
 from custody.stores.processors import ProcessorsTable
+from custody.stores.signing_secrets import SigningSecrets
 
 SECONDS_PER_DAY: Final = 86_400
 
@@ -53,17 +57,75 @@ class Commitments(BaseModel):
 
 
 class DeletionChannel(BaseModel):
-    """How a sub-processor receives deletion requests: the erasure workflow's SQS queue.
+    """How a sub-processor receives deletion requests from the erasure workflow's queue.
 
-    `acknowledgement_timeout_seconds` (at most a year) bounds the workflow's wait for its
-    acknowledgement; None means the deletion commitment's days.
+    `https`: the relay (`custody.subprocessors.relay`) POSTs each request, signed, to `endpoint`
+    (an `https://` URL of a public host: `endpoint_problem`). `sqs`: no endpoint; the request waits
+    on the queue and reaches the dead-letter queue and its alarm, and is delivered by hand
+    (docs/runbooks/unconfirmed-processor.md). `acknowledgement_timeout_seconds` (at most a year)
+    bounds the workflow's wait for its acknowledgement; None means the deletion commitment's days.
     """
 
     model_config = ConfigDict(extra="forbid")
 
-    kind: Literal["sqs"] = "sqs"
+    kind: Literal["sqs", "https"] = "sqs"
+    endpoint: Annotated[
+        str | None,
+        Field(
+            max_length=2048,
+            pattern=r"^https://[!-~]+$",  # printable ASCII: an IDN host in its punycode form
+            description="https only; where the relay POSTs signed deletion requests (kind `https`)",
+        ),
+    ] = None
     # How long the workflow waits for the acknowledgement; defaults to the deletion commitment.
     acknowledgement_timeout_seconds: Annotated[int | None, Field(ge=1, le=365 * SECONDS_PER_DAY)] = None
+
+
+_LOOPBACK_NAMES: Final = frozenset({"localhost", "127.0.0.1", "::1"})
+_AUTHORITY: Final = re.compile(r"(?:[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?")
+_PRIVATE_SUFFIXES: Final = (".localhost", ".local", ".internal", ".lan", ".home.arpa", ".intranet", ".corp")
+
+
+def endpoint_problem(endpoint: str, *, allow_loopback: bool) -> str | None:
+    """Why `endpoint` cannot receive deletion requests, or None when it can.
+
+    It must be an `https://` URL with a host, no user name or password, no fragment; the host a
+    public name or a global IP address (`ipaddress.is_global`). With `allow_loopback` (the local
+    stack's setting, `Settings.processor_endpoints_allow_loopback`), `localhost`, 127.0.0.1 and
+    [::1] are accepted too, and nothing else that is not public.
+    """
+    try:
+        parts = urlsplit(endpoint)
+        port = parts.port
+    except ValueError:
+        return "is not a URL"
+    host = (parts.hostname or "").rstrip(".").lower()
+    if parts.scheme != "https":
+        return "must be an https:// URL"
+    if "@" in parts.netloc:
+        return "must not carry credentials"
+    if not _AUTHORITY.fullmatch(parts.netloc):
+        return "must name a host (and a port) only"
+    if not host:
+        return "must name a host"
+    if parts.username is not None or parts.password is not None:
+        return "must not carry credentials"
+    if parts.fragment:
+        return "must not have a fragment"
+    if port == 0:
+        return "must not use port 0"
+    if allow_loopback and host in _LOOPBACK_NAMES:
+        return None
+    return None if public_host(host) else "must be a public host"
+
+
+def public_host(host: str) -> bool:
+    """Whether `host` (a name or an IP literal) may be reached: a global address, or a name outside private zones."""
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_global
+    except ValueError:
+        pass
+    return "." in host and host not in _LOOPBACK_NAMES and not host.endswith(_PRIVATE_SUFFIXES)
 
 
 class AgreementTerms(BaseModel):
@@ -126,13 +188,26 @@ def disclosable() -> tuple[str, ...]:
     return tuple(category.name for category in datamap.CATEGORIES if category.purposes)
 
 
-def check_terms(terms: AgreementTerms) -> None:
-    """Raise `InvalidInput` (naming `purposes` or `categories`) for terms the data map does not support.
+def check_terms(terms: AgreementTerms, settings: Settings | None = None) -> None:
+    """Raise `InvalidInput` (naming `purposes`, `categories` or `deletion_channel`) for terms we cannot honour.
 
     Every purpose must be declared, every category disclosable, and every category justified by one of
-    the agreed purposes.
+    the agreed purposes; an `https` channel needs an endpoint `endpoint_problem` accepts (loopback
+    only where `settings` allow it), an `sqs` channel has none.
     """
     problems = []
+    channel = terms.deletion_channel
+    allow_loopback = settings is not None and settings.processor_endpoints_allow_loopback
+    if channel.kind == "https":
+        problem = (
+            "is required"
+            if channel.endpoint is None
+            else endpoint_problem(channel.endpoint, allow_loopback=allow_loopback)
+        )
+        if problem:
+            problems.append({"field": "deletion_channel.endpoint", "reason": problem})
+    elif channel.endpoint is not None:
+        problems.append({"field": "deletion_channel.endpoint", "reason": "only an https channel has an endpoint"})
     unknown_purposes = [purpose for purpose in terms.purposes if purpose not in datamap.PURPOSES]
     if unknown_purposes:
         problems.append({"field": "purposes", "reason": f"each must be one of {list(datamap.PURPOSES)}"})
@@ -166,7 +241,7 @@ class ProcessorRegistry:
         Raises `Forbidden` unless `officer` is a privacy officer.
         """
         officer.require_privacy_officer()
-        check_terms(terms)
+        check_terms(terms, self.settings)
         if any(other != processor_id for other in self._acting_for(terms.principal)):
             raise InvalidInput(
                 "The agreement is not valid.",
@@ -185,6 +260,15 @@ class ProcessorRegistry:
             processor=agreement,
         )
         return agreement
+
+    def issue_signing_secret(self, agreement: Agreement, *, rotate: bool) -> str | None:
+        """The agreement's new request-signing secret, to hand over once; None when it keeps the one it has.
+
+        Only an `https` channel is signed for: for another kind, None and nothing is created.
+        """
+        if agreement.deletion_channel.kind != "https":
+            return None
+        return SigningSecrets(self.settings).issue(agreement.processor_id, rotate=rotate)
 
     def get(self, processor_id: str) -> Agreement | None:
         """The agreement of `processor_id`, or None when none is recorded."""
