@@ -18,11 +18,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from custody.declared import catalog
 from devstack.iam.enforce import attach, current_stack
 from devstack.runtime import Invocation
 
 LOG = logging.getLogger("devstack.sqs")
-BATCH_SIZE: Final = 10
+BATCH_SIZE: Final = catalog.QUEUE_BATCH_SIZE  # the event source mapping's, as synthesized
 
 Invoke = Callable[[str, Any], Invocation]
 

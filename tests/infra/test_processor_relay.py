@@ -33,7 +33,8 @@ def test_the_queue_invokes_the_relay_with_partial_batch_responses(synth: Synthes
     assert Cfn.refs(mapping_props["FunctionName"]) == {relay}
     assert Cfn.refs(mapping_props["EventSourceArn"]) == {queue}
     assert mapping_props["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
-    assert mapping_props["BatchSize"] == catalog.QUEUE_BATCH_SIZE
+    # One message per invocation: one processor's hanging endpoint must not time out another's delivery.
+    assert mapping_props["BatchSize"] == catalog.QUEUE_BATCH_SIZE == 1
     assert 2 <= mapping_props["ScalingConfig"]["MaximumConcurrency"] <= 1000
     # Lambda asks for a visibility timeout of at least six times the function's timeout.
     assert queue_props["VisibilityTimeout"] >= 6 * props["Timeout"]

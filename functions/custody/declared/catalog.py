@@ -75,7 +75,10 @@ GATEWAY_RESPONSES: Final[Mapping[str, str]] = MappingProxyType(
 # ten receives span up to about four hours.
 QUEUE_MAX_RECEIVES: Final = 10
 QUEUE_VISIBILITY_PER_TIMEOUT: Final = 6
-QUEUE_BATCH_SIZE: Final = 10
+# One message per invocation: a sub-processor whose endpoint hangs holds only its own request. In
+# batches of ten, one slow endpoint timed the invocation out and sent its batch-mates, delivered
+# or not, back to the queue until they were dead-lettered (found by a fresh break).
+QUEUE_BATCH_SIZE: Final = 1
 
 
 @dataclass(frozen=True)

@@ -127,7 +127,10 @@ class Relay:
                 headers=headers,
                 redirect=False,
                 timeout=urllib3.Timeout(connect=CONNECT_SECONDS, read=READ_SECONDS),
+                # Only the status counts: the body is never read, however large the endpoint makes it.
+                preload_content=False,
             )
+            response.close()
         except urllib3.exceptions.HTTPError as error:
             raise DeliveryFailed(f"processor {processor_id}: {type(error).__name__}") from None
         if not 200 <= response.status < 300:
