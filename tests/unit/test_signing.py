@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import time
+from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -72,3 +75,27 @@ def test_the_scheme_is_the_documented_one() -> None:
     with pytest.raises(ValueError, match="no signing secret"):
         signing.signed_headers([], 0, body, "m-1")
     assert not signing.verify("s3cret", {**headers, signing.SIGNATURE_HEADER: ""}, body, now=1_700_000_000)
+
+
+def _documented_verifier() -> Any:
+    """The `verify` of docs/staff-and-processors.md's Python block, executed as a processor would copy it."""
+    text = (Path(__file__).resolve().parents[2] / "docs" / "staff-and-processors.md").read_text()
+    (block,) = [part.split("```", 1)[0] for part in text.split("```python\n")[1:] if "def verify(" in part]
+    namespace: dict[str, Any] = {}
+    exec(compile(block, "docs/staff-and-processors.md", "exec"), namespace)  # noqa: S102 - our own doc's code
+    return namespace["verify"]
+
+
+@pytest.mark.parametrize("case", [str, str.lower, str.upper], ids=["as sent", "lower-cased", "upper-cased"])
+def test_the_documented_verifier_accepts_our_requests_and_refuses_tampering(case: Any) -> None:
+    """Found by a fresh break: the doc's verifier looked headers up by exact case, a KeyError behind
+    servers that lower-case header names (API Gateway HTTP APIs, Lambda function URLs, Node)."""
+    verify = _documented_verifier()
+    body = b'{"kind":"erasure"}'
+    headers = signing.signed_headers(["new", "old"], int(time.time()), body, "m-1")
+    received = {case(name): value for name, value in headers.items()}
+    assert verify("new", received, body)
+    assert verify("old", received, body)
+    assert not verify("other", received, body)
+    assert not verify("new", received, body + b" ")
+    assert not verify("new", {}, body)
