@@ -50,7 +50,7 @@ class AuditChainsTable:
                 ExpressionAttributeValues=dynamo.to_values(values),
             )
         except ClientError as error:
-            if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+            if dynamo.is_condition_failure(error):
                 return False
             raise
         return True

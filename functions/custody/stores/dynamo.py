@@ -36,6 +36,11 @@ class TransactionConflict(Exception):
         return index < len(self.reasons) and self.reasons[index] == "ConditionalCheckFailed"
 
 
+def is_condition_failure(error: ClientError) -> bool:
+    """Whether a botocore `ClientError` is DynamoDB's refused condition (`ConditionalCheckFailedException`)."""
+    return error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
+
+
 def to_item(values: Mapping[str, Any]) -> dict[str, AttributeValueTypeDef]:
     """A plain dict as a DynamoDB item (attribute name -> AttributeValue); None values are left out.
 

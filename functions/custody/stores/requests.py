@@ -18,8 +18,6 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Final
 
-from botocore.exceptions import ClientError
-
 from custody.declared import datamap
 from custody.declared.clock import now_iso
 from custody.declared.settings import Settings
@@ -279,11 +277,6 @@ class RequestsTable:
             if "LastEvaluatedKey" not in response or limit is not None:
                 return
             kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
-
-
-def is_condition_failure(error: ClientError) -> bool:
-    """Whether a botocore `ClientError` is DynamoDB's refused condition (`ConditionalCheckFailedException`)."""
-    return error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
 
 
 def status_view(item: dict[str, Any], milestones: tuple[str, ...]) -> dict[str, Any]:

@@ -57,7 +57,7 @@ class StaffAccessTable:
                 ),
             )
         except ClientError as error:
-            if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+            if dynamo.is_condition_failure(error):
                 return False
             raise
         return True

@@ -16,6 +16,7 @@ from custody.declared import datamap
 from custody.declared.clock import now_iso
 from custody.declared.settings import Settings
 from custody.platform.aws import Clients, clients
+from custody.stores import dynamo
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef, TransactWriteItemTypeDef
@@ -66,7 +67,7 @@ class SubjectKeysTable:
                 ExpressionAttributeNames={"#pk": PARTITION},
             )
         except ClientError as error:
-            if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+            if not dynamo.is_condition_failure(error):
                 raise
             return False
         return True
@@ -118,7 +119,7 @@ class SubjectKeysTable:
                 ExpressionAttributeNames={"#pk": PARTITION},
             )
         except ClientError as error:
-            if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+            if not dynamo.is_condition_failure(error):
                 raise
             return False
         return True

@@ -237,7 +237,7 @@ class SubjectRegistry:
                 ExpressionAttributeValues=dynamo.to_values({":bucket": bucket, ":active": SubjectStatus.ACTIVE.value}),
             )
         except ClientError as error:
-            if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+            if dynamo.is_condition_failure(error):
                 return False
             raise
         return True
@@ -261,7 +261,7 @@ class SubjectRegistry:
                 ),
             )
         except ClientError as error:
-            if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+            if not dynamo.is_condition_failure(error):
                 raise
 
     def close_request(self, subject_id: str, request_id: str) -> None:
