@@ -27,6 +27,8 @@ from tests.integration.erasure.conftest import (
     wait_for_execution,
 )
 from tests.robustness import figures
+from tests.robustness.examples import Cast
+from tests.robustness.interleave import intercepting
 from tests.robustness.ledger_scan import recording
 
 HOSTILE_SUITES = (
@@ -44,6 +46,19 @@ def local_stack() -> Iterator[LocalStack]:
     every test makes its own customers, so they do not see each other."""
     with running_local_stack() as stack:
         yield stack
+
+
+@pytest.fixture(scope="module")
+def cast(local_stack: LocalStack) -> Cast:
+    """The staff and the sub-processor around a module's worlds (tests/robustness/examples.py)."""
+    return Cast(local_stack)
+
+
+@pytest.fixture(scope="module")
+def intercepted() -> Iterator[None]:
+    """Watched threads' AWS calls are seen, and can be held, for the module (tests/robustness/interleave.py)."""
+    with intercepting():
+        yield
 
 
 @pytest.fixture(autouse=True)
