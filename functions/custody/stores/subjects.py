@@ -353,6 +353,24 @@ class SubjectRegistry:
             return {}
         return dynamo.from_item(response.get("Attributes", {}))
 
+    def profile_erased(self, subject_id: str) -> None:
+        """Move the profile's version on after a purpose erasure removed categories (an older ETag no longer matches).
+
+        Never creates a record, and leaves an erasing or erased one alone.
+        """
+        try:
+            clients.dynamodb().update_item(
+                TableName=self.table,
+                Key=dynamo.to_item({"subject_id": subject_id}),
+                UpdateExpression="ADD profile_version :one",
+                ConditionExpression="#status = :active",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues=dynamo.to_values({":one": 1, ":active": SubjectStatus.ACTIVE.value}),
+            )
+        except ClientError as error:
+            if not dynamo.is_condition_failure(error):
+                raise
+
     def leave_inactivity_index(self, subject_id: str, bucket: str) -> bool:
         """Take an erasing or erased subject out of the inactivity index (the sweep's clean-up).
 
