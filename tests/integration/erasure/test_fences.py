@@ -38,9 +38,9 @@ def _settings(stack: LocalStack) -> Settings:
 
 def _subjects_item(stack: LocalStack, subject_id: str) -> dict[str, Any]:
     return dict(
-        stack.clients("dynamodb").get_item(
-            TableName=stack.resources.tables["subjects"], Key={"subject_id": {"S": subject_id}}
-        ).get("Item", {})
+        stack.clients("dynamodb")
+        .get_item(TableName=stack.resources.tables["subjects"], Key={"subject_id": {"S": subject_id}})
+        .get("Item", {})
     )
 
 
