@@ -27,8 +27,9 @@ class TableAccess(StrEnum):
     UPDATE = "update"
     READ_WRITE = "read_write"  # read + PutItem, UpdateItem, DeleteItem, BatchWriteItem
     ERASE = "erase"  # Query, DeleteItem, BatchWriteItem: find a customer's items and delete them
-    # erase + GetItem: the key store, whose shredding is verified by reading the key's item
-    # (a consistent GetItem) before the certificate says it is gone
+    # erase + GetItem + PutItem: the key store, whose key is replaced by a tombstone (PutItem) and
+    # whose shredding is verified by reading the key's item (a consistent GetItem) before the
+    # certificate says it is gone
     SHRED = "shred"
 
 

@@ -25,7 +25,6 @@ from custody.declared import datamap
 from custody.declared.settings import get_settings
 from custody.platform import idempotency
 from custody.platform.observability import observability
-from custody.stores.subjects import SubjectRegistry
 
 obs = observability("collect")
 app = build_resolver("collect")
@@ -103,7 +102,11 @@ def upload_document(upload: DocumentUpload, idempotency_key: IdempotencyKey = No
 
     def work() -> DocumentReceipt:
         document = DocumentStore(settings).upload(
-            SubjectRegistry(settings).load(subject), upload.file_name, upload.content_type, content
+            subject,
+            upload.file_name,
+            upload.content_type,
+            content,
+            remaining_ms=app.lambda_context.get_remaining_time_in_millis(),
         )
         return DocumentReceipt(
             document_id=document.document_id, size_bytes=document.size_bytes, uploaded_at=document.uploaded_at

@@ -22,6 +22,8 @@ from infra.constructs.lifecycle import KEEP, guard_table_deletion
 from infra.nag import HIPAA, NIST, acknowledge, acknowledge_in_packs, checkov_skip
 
 CLASSIFICATION_TAG = "custody:classification"
+# On an operational table: what a full erasure does to the records it keeps about a subject.
+SUBJECT_RECORDS_TAG = "custody:subject-records"
 STORE_TAG = "custody:store"
 
 
@@ -49,6 +51,7 @@ class Data(Construct):
             )
             _add_indexes(self.tables[name], table.indexes)
             tag_store(self.tables[name], name, Classification.OPERATIONAL)
+            Tags.of(self.tables[name]).add(SUBJECT_RECORDS_TAG, table.subject_records.value)
         for bucket in datamap.bucket_stores():
             self.buckets[bucket.name] = self._store_bucket(bucket, qualifier)
 

@@ -34,7 +34,13 @@ TABLE_ACTIONS: Mapping[TableAccess, list[str]] = {
         "dynamodb:BatchWriteItem",
     ],
     TableAccess.ERASE: ["dynamodb:Query", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"],
-    TableAccess.SHRED: ["dynamodb:Query", "dynamodb:GetItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"],
+    TableAccess.SHRED: [
+        "dynamodb:Query",
+        "dynamodb:GetItem",
+        "dynamodb:PutItem",  # the key's tombstone, which refuses any later key for the customer
+        "dynamodb:DeleteItem",
+        "dynamodb:BatchWriteItem",
+    ],
 }
 _ERASERS = (TableAccess.ERASE, TableAccess.SHRED)
 _WRITERS = (TableAccess.APPEND, TableAccess.UPDATE, TableAccess.READ_WRITE)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from custody.declared import datamap
 from custody.declared.datamap import BucketStore, Classification, TableStore
-from infra.constructs.data import CLASSIFICATION_TAG
+from infra.constructs.data import CLASSIFICATION_TAG, SUBJECT_RECORDS_TAG
 from tests.infra.conftest import Cfn
 from tests.infra.stores import BUCKET, PERSONAL_CLASSES, TABLE, classified
 
@@ -47,6 +47,18 @@ def test_operational_tables_are_exactly_the_declared_ones(cfn: Cfn) -> None:
         assert cfn.props(lid)["KeySchema"] == expected
         ttl = cfn.props(lid).get("TimeToLiveSpecification")
         assert (ttl or {}).get("AttributeName") == table.ttl_attribute
+
+
+def test_every_operational_table_says_what_erasure_does_to_a_subjects_records(cfn: Cfn) -> None:
+    """Issue 16: every derived record is declared with how it is erased, and the deployed table says so."""
+    for lid, name in classified(cfn, TABLE, {Classification.OPERATIONAL.value}).items():
+        table = datamap.OPERATIONAL_TABLES[name]
+        tags = {tag["Key"]: tag["Value"] for tag in cfn.props(lid).get("Tags", [])}
+        assert tags[SUBJECT_RECORDS_TAG] == table.subject_records.value
+        if table.subject_records is not datamap.SubjectRecords.NONE:
+            assert table.subject_records_note, f"{name}: say how and why"
+        keyed_by_subject = "subject_id" in (table.partition_key, table.sort_key)
+        assert not keyed_by_subject or table.subject_records is not datamap.SubjectRecords.NONE, name
 
 
 def test_table_key_schema_and_ttl_match_the_data_map(cfn: Cfn) -> None:

@@ -18,6 +18,7 @@ from custody.crypto.keyring import KEY_VERSION, KeyCache, SubjectKeyring, get_ke
 from custody.declared.errors import DecryptionFailed, SubjectKeyUnavailable
 from custody.declared.settings import Settings
 from custody.platform.aws import WIRE_LOGGERS, clients, reset_clients
+from custody.stores import dynamo
 
 A, B = "subject-a", "subject-b"
 
@@ -219,7 +220,9 @@ def test_shred_makes_old_ciphertext_unreadable_everywhere(keyring: SubjectKeyrin
     with pytest.raises(SubjectKeyUnavailable):
         fresh.get(A)  # and no process can unwrap it again
     assert not keyring.exists(A)
-    assert _stored_items(settings, A) == []
+    assert keyring.shredded(A)
+    [tombstone] = _stored_items(settings, A)
+    assert set(tombstone) == {"subject_id", "key_version", "shredded_at"}  # no key material
 
     def read_phone() -> str | bytes:
         return decrypt_field(fresh.get(A), A, "profiles", "phone", token)
@@ -246,13 +249,28 @@ def test_shred_deletes_every_stored_version(keyring: SubjectKeyring, settings: S
     assert len(_stored_items(settings, A)) == 2
 
     assert keyring.shred(A) is True
-    assert _stored_items(settings, A) == []
+    [tombstone] = _stored_items(settings, A)
+    assert tombstone["key_version"] == {"S": "1"}
+    assert "wrapped_key" not in tombstone
 
 
-def test_get_or_create_after_shred_never_returns_the_old_key(keyring: SubjectKeyring) -> None:
-    old = keyring.create(A)
+def test_no_key_is_ever_created_again_after_a_shred(keyring: SubjectKeyring, settings: Settings) -> None:
+    """Issue 16: a write in flight must not give an erased customer a fresh key (case 1's residue)."""
+    keyring.create(A)
     keyring.shred(A)
-    assert keyring.get_or_create(A).material != old.material
+    keyring.shred("never-created")  # a customer who never had a key is fenced too
+    for subject in (A, "never-created"):
+        with pytest.raises(SubjectKeyUnavailable):
+            keyring.get_or_create(subject)
+        with pytest.raises(SubjectKeyUnavailable):
+            keyring.create(subject)
+        pending = keyring.for_write(subject)
+        assert pending.put is not None
+        with pytest.raises(dynamo.TransactionConflict):
+            dynamo.transact([pending.put])
+        assert not keyring.exists(subject)
+        assert keyring.shredded(subject)
+    assert [set(item) for item in _stored_items(settings, A)] == [{"subject_id", "key_version", "shredded_at"}]
 
 
 def test_the_cache_stays_bounded_and_evicts_the_least_recently_used(keyring: SubjectKeyring, calls: AwsCalls) -> None:

@@ -320,10 +320,25 @@ class AuditLedger:
                     raise
                 # Remembered as the item the claim wrote: a later release puts it back whole.
                 CLAIMED_HEADS.put(self.table, chain, _head_item(event))
-                for sink in self.sinks:
-                    sink.send(event)
+                self._copy(event)
                 return event
         raise AuditWriteFailed(f"The audit chain {chain} kept moving; the event was not written.")
+
+    def _copy(self, event: AuditEvent) -> None:
+        """Send the written event to every sink (CloudTrail Lake); a sink's failure never fails the record.
+
+        The Object Lock bucket is the ledger: the event is in it, chained, before any copy is made.
+        Raising here would make the caller retry and write the same fact twice under a new seq, so a
+        failed copy is logged (event id, chain and the error's type only) for the operator to re-send.
+        """
+        for sink in self.sinks:
+            try:
+                sink.send(event)
+            except Exception as error:  # any failure of a copy: the ledger keeps the event
+                log.warning(
+                    "An audit event is in the ledger but its copy failed",
+                    extra={"event_id": event.event_id, "chain_id": event.chain_id, "error": type(error).__name__},
+                )
 
     def head(self, chain_id: str) -> dict[str, Any] | None:
         """The chain's head item `{chain_id, seq, hash, updated_at}` (consistent read), or None."""

@@ -3,8 +3,8 @@
 Each customer has one 256-bit data key, made by KMS `GenerateDataKey` under the data key
 (`Settings.data_key_id`) with encryption context ``{"subject_id": <id>}``, and stored only
 wrapped, in the `subject_keys` table. KMS refuses to unwrap it under any other subject's
-context. Shredding deletes the wrapped key: every copy of the customer's data, backups
-included, becomes unreadable.
+context. Shredding replaces the wrapped key by a tombstone: every copy of the customer's data,
+backups included, becomes unreadable, and no key can ever be created for them again.
 
 Unwrapped keys are cached in memory, bounded (LRU) and time-limited. Python cannot reliably
 zero memory, so the cache is the exposure to keep small: it is per process, short-lived
@@ -138,7 +138,8 @@ class SubjectKeyring:
     def create(self, subject_id: str) -> SubjectKey:
         """Make and store the customer's data key.
 
-        The put is conditional: when two creates race, one key wins and both callers get it.
+        The put is conditional: when two creates race, one key wins and both callers get it. Raises
+        `SubjectKeyUnavailable` when the key was shredded (its tombstone refuses the put).
         """
         _check_subject_id(subject_id)
         generated = self._aws.kms().generate_data_key(
@@ -200,19 +201,26 @@ class SubjectKeyring:
         return self.create(subject_id)
 
     def exists(self, subject_id: str) -> bool:
-        """Whether a wrapped key is stored (asks the table, not the cache; never unwraps)."""
+        """Whether a wrapped key is stored (asks the table, not the cache; never unwraps; a tombstone is no key)."""
         _check_subject_id(subject_id)
         return self.keys.exists(subject_id, KEY_VERSION)
 
-    def shred(self, subject_id: str) -> bool:
-        """Delete every stored version of the customer's key and forget it here.
+    def shredded(self, subject_id: str) -> bool:
+        """Whether the customer's key was shredded: its tombstone, and no key material, is stored (asks the table)."""
+        _check_subject_id(subject_id)
+        return self.keys.shredded(subject_id, KEY_VERSION)
 
-        Idempotent; returns whether this call deleted anything.
+    def shred(self, subject_id: str) -> bool:
+        """Replace the customer's key by its tombstone, delete any other stored version, and forget it here.
+
+        Idempotent; returns whether this call removed key material. After it, `create`, `for_write`'s
+        put and `get_or_create` are refused (`SubjectKeyUnavailable`, or the transaction's condition).
         """
         _check_subject_id(subject_id)
-        deleted = False
+        deleted = self.keys.tombstone(subject_id, KEY_VERSION)
         for version in self.keys.versions(subject_id):
-            deleted = self.keys.delete(subject_id, version) or deleted
+            if version.get("S") != KEY_VERSION:
+                deleted = self.keys.delete(subject_id, version) or deleted
         # Evicted after the deletes, so a get racing them cannot leave the key cached here.
         self.cache.evict(subject_id)
         return deleted

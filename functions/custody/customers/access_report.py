@@ -25,7 +25,7 @@ from custody.declared.clock import now_iso
 from custody.declared.settings import Settings
 from custody.stores.partitions import BucketPrefix, TablePartition
 from custody.stores.requests import RequestsTable
-from custody.stores.subjects import Subject, SubjectRegistry
+from custody.stores.subjects import Subject, SubjectRegistry, SubjectStatus
 
 REPORT_VERSION: Final = "2026-11"
 
@@ -141,10 +141,14 @@ class AccessReport:
         Keys: `report_version`, `generated_at`, `subject_id`, `email` (as given: Cognito keeps it),
         `account` (status and times), `stores` (store -> what its reader shows), `retention` (category
         -> store, purposes, retention and sensitivity) and `open_requests` (ids, reason, scope, status,
-        time). Raises `SubjectKeyUnavailable` when sealed data exists but the key is gone, and
+        time). Once the customer's erasure has started nothing is read: the report says the account is
+        `erasing` or `erased`, lists no store, nothing granted and no address, and names the erasure
+        request. Raises `SubjectKeyUnavailable` when sealed data exists but the key is gone, and
         `DecryptionFailed` when a value does not open.
         """
         subject = self.subjects.load(subject_id)
+        if subject.erasure_started:
+            return self._erasing(subject)
         context = ReportContext(self.settings, subject, self.keyring)
         stores = {store.name: reader_of(store)(context, store) for store in personal_stores()}
         open_requests = []
@@ -167,4 +171,20 @@ class AccessReport:
             "stores": stores,
             "retention": _retention(),
             "open_requests": open_requests,
+        }
+
+    def _erasing(self, subject: Subject) -> dict[str, Any]:
+        """The report of a customer whose erasure has started: the status and the request, nothing held."""
+        status = SubjectStatus.ERASING if subject.status is SubjectStatus.ACTIVE else subject.status
+        request = self.requests.load(subject.erasure_request) if subject.erasure_request else None
+        fields = ("request_id", "reason", "scope", "status", "created_at")
+        return {
+            "report_version": REPORT_VERSION,
+            "generated_at": now_iso(),
+            "subject_id": subject.subject_id,
+            "email": None,
+            "account": {"status": status.value, "created_at": None, "last_active_at": None},
+            "stores": {},
+            "retention": _retention(),
+            "open_requests": [{name: request.get(name) for name in fields}] if request else [],
         }

@@ -103,8 +103,10 @@ class ChangeRequests:
     def list(self, subject_id: str) -> list[dict[str, Any]]:
         """The customer's change requests, oldest first, decrypted, in the view `open` returns.
 
-        Raises `SubjectKeyUnavailable` when requests exist but the key is gone.
+        Raises `Forbidden` once the account's erasure has started (nothing is read from it then) and
+        `SubjectKeyUnavailable` when requests exist but the key is gone.
         """
+        self.subjects.load(subject_id).ensure_active()
         items = self.requests.items(subject_id)
         if not items:
             return []

@@ -130,6 +130,8 @@ class ProfileService:
         _check_verified_fields(stored_identity, merged.get("identity", {} if replace else stored_identity))
         categories = {name: _complete(name, values) for name, values in merged.items()}
         removed = [name for name in current.categories if name not in categories] if replace else []
+        if not categories and not removed:
+            return current  # nothing to store or remove: no write, and the version (the ETag) stays
 
         pending = self.keyring.for_write(subject.subject_id)
         at = now_iso()
@@ -154,15 +156,19 @@ class ProfileService:
     def identity_change(self, subject: Subject, field: str, value: Any, at: str) -> list[TransactWriteItemTypeDef]:
         """The transaction items that set one verified identity field (a reviewed change request).
 
-        The identity category is re-sealed with `value` in `field`, and the subject's profile version
-        moves on. Raises `SubjectKeyUnavailable` when the customer's key is gone.
+        The identity category is re-sealed with `value` in `field`, validated as it would be stored, and
+        the subject's profile version moves on. Raises `Conflict` when the customer holds no identity any
+        more (a change cannot create a partial one), `InvalidInput` when the result is not a valid
+        identity, and `SubjectKeyUnavailable` when the customer's key is gone.
         """
         key = self.keyring.get(subject.subject_id)
         stored = self.profiles.get(subject.subject_id, IDENTITY)
-        identity = sealed.unseal(key, STORE, IDENTITY, stored[sealed.FIELDS]) if stored else {}
+        if stored is None:
+            raise Conflict("The customer holds no identity to change any more.", {"category": IDENTITY})
+        identity = sealed.unseal(key, STORE, IDENTITY, stored[sealed.FIELDS])
         identity[field] = value
         return [
-            self._put_item(key, subject.subject_id, IDENTITY, identity, at),
+            self._put_item(key, subject.subject_id, IDENTITY, _complete(IDENTITY, identity), at),
             self.subjects.touch(subject, bump_profile=True),
         ]
 

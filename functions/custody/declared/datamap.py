@@ -284,9 +284,26 @@ CATEGORIES: tuple[Category, ...] = (
 )
 
 
+class SubjectRecords(StrEnum):
+    """What an erasure does to a subject's records in an operational table (derived records).
+
+    Every record keyed by or naming a subject, in a table that holds no personal data, is one of
+    these; `OperationalTable.subject_records` declares which, and Verify checks the first two.
+    """
+
+    NONE = "none"  # nothing in the table is keyed by or names a customer
+    TOMBSTONE = "tombstone"  # replaced, at ShredKey, by the subject's id, status, request and time
+    DELETED = "deleted"  # deleted by a full erasure's ShredKey step, found in O(that subject)
+    IDS_KEPT = "ids-kept"  # kept for accountability: opaque ids, statuses, counts, hashes and times only
+
+
 @dataclass(frozen=True)
 class OperationalTable:
-    """A table that holds no personal data: ids, statuses, hashes, counts."""
+    """A table that holds no personal data: ids, statuses, hashes, counts.
+
+    `subject_records` says what a full erasure does to the records it keeps about a subject (the
+    derived records: indexes, idempotency, lifecycle), `subject_records_note` how and why.
+    """
 
     name: str
     description: str
@@ -294,6 +311,8 @@ class OperationalTable:
     sort_key: str | None = None
     ttl_attribute: str | None = None
     indexes: tuple[Index, ...] = ()
+    subject_records: SubjectRecords = SubjectRecords.NONE
+    subject_records_note: str = ""
 
 
 # --- retention and disposal ------------------------------------------------------------------
@@ -331,6 +350,12 @@ OPERATIONAL_TABLES: dict[str, OperationalTable] = {
             "Lifecycle status of each opaque subject id.",
             "subject_id",
             indexes=(Index(INACTIVITY_INDEX, ACTIVITY_BUCKET, "last_active_at"),),
+            subject_records=SubjectRecords.TOMBSTONE,
+            subject_records_note=(
+                "ShredKey replaces the record by id, status, request and time: granted purposes, versions,"
+                " activity times, disclosures, open requests and the inactivity index entry go; uploads in"
+                " flight stay until Certify, for Verify to wait on"
+            ),
         ),
         OperationalTable(
             "requests",
@@ -344,12 +369,16 @@ OPERATIONAL_TABLES: dict[str, OperationalTable] = {
                     projection=tuple(name for name in REQUEST_INDEX_PROJECTION if name != "request_id"),
                 ),
             ),
+            subject_records=SubjectRecords.IDS_KEPT,
+            subject_records_note="the request and its certificate: ids, scope, counts and times (the status route)",
         ),
         OperationalTable(
             "erasure_ledger",
             "Survives erasure: which subject was erased, by which request, in which scope, when (ids only).",
             "subject_id",
             sort_key="request_id",
+            subject_records=SubjectRecords.IDS_KEPT,
+            subject_records_note="what the restore guard replays over a restored table: ids, scope and times",
         ),
         OperationalTable(
             "processors",
@@ -362,6 +391,8 @@ OPERATIONAL_TABLES: dict[str, OperationalTable] = {
             "audit_chains",
             "The head (seq, hash) of each audit chain: appends are claimed here before the event is written.",
             "chain_id",
+            subject_records=SubjectRecords.IDS_KEPT,
+            subject_records_note="the head of the subject's audit chain: a sequence number and a hash",
         ),
         OperationalTable(
             "idempotency",

@@ -1,7 +1,8 @@
 """What an erasure step raises for the state machine to see by name (an error's class is the error name).
 
-`TransientError` is retried by every Task's `Retry`; `ResidualDataFound` sends the run round
-again; anything else is caught, recorded (`RecordFailure`) and alarmed.
+`TransientError` is retried by every Task's `Retry`; `UploadsInFlight` by Verify's own, spaced to
+outlast an upload's deadline; `ResidualDataFound` sends the run round again; anything else is
+caught, recorded (`RecordFailure`) and alarmed.
 """
 
 from __future__ import annotations
@@ -21,3 +22,7 @@ class TransientError(ErasureError):
 
 class RequestNotFound(ErasureError):
     """The event names no erasure request of that subject."""
+
+
+class UploadsInFlight(ErasureError):
+    """An upload that began before the erasure may still land: Verify waits for its deadline to pass."""

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from custody.declared import datamap
 from custody.declared.settings import Settings
+from custody.erasure.plan import item_in_scope
 from custody.stores.erasure_ledger import ErasureLedgerTable
 from custody.stores.partitions import TablePartition
 
@@ -51,14 +52,6 @@ def guard(settings: Settings, restored_table: str, store_name: str) -> GuardRepo
     removed = 0
     for subject_id, scope in scopes.items():
         if scope & held:
-            removed += restored.delete([key for key in restored.keys(subject_id) if _in(store, key, scope)])
+            # The erasure's own rule decides, so a restore never loses more than the erasure removed.
+            removed += restored.delete([key for key in restored.keys(subject_id) if item_in_scope(store, key, scope)])
     return GuardReport(restored_table, store.name, len(scopes), removed)
-
-
-def _in(store: datamap.TableStore, key: dict[str, object], scope: set[str]) -> bool:
-    """Whether an item of the store is one the erasure covered.
-
-    In a single-category store, or for an item naming no category, every item is.
-    """
-    category = key.get(store.category_attribute) if store.category_attribute else None
-    return category is None or str(category) in scope

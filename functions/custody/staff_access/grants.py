@@ -27,8 +27,9 @@ from custody.declared import datamap
 from custody.declared.clock import now_iso
 from custody.declared.errors import Conflict, ConsentRequired, Forbidden, InvalidInput, NotFound
 from custody.declared.settings import Settings
+from custody.stores import dynamo
 from custody.stores.staff_access import GRANT_PREFIX, TABLE, StaffAccessTable
-from custody.stores.subjects import Subject, SubjectRegistry, SubjectStatus
+from custody.stores.subjects import Subject, SubjectRegistry
 
 STORE: Final = TABLE
 DEFAULT_MINUTES: Final = 60
@@ -146,7 +147,7 @@ def check_request(purpose: str, ticket: str, categories: list[str], duration_min
 
 def check_justified(purpose: str, categories: tuple[str, ...], subject: Subject) -> None:
     """The purpose must justify every category, and the customer must have granted it now."""
-    if not subject.exists or subject.status is not SubjectStatus.ACTIVE:
+    if not subject.exists or subject.erasure_started:
         raise Forbidden("This customer's data is not available to staff.", {"reason": "no_active_customer"})
     unjustified = [name for name in categories if purpose not in datamap.category(name).purposes]
     if unjustified:
@@ -191,11 +192,21 @@ class AccessGrants:
             actor=staff.actor,
             subject_id=customer_id,
         ):
-            check_justified(purpose, wanted, self.subjects.load(customer_id))
+            grant = self.subjects.guarded(
+                customer_id, lambda subject: self._add(subject, staff, purpose, ticket, wanted, minutes)
+            )
+        self._audit(staff, grant, "staff_access_grant", grant.status.value)
+        return grant
+
+    def _add(
+        self, subject: Subject, staff: StaffMember, purpose: str, ticket: str, wanted: tuple[str, ...], minutes: int
+    ) -> Grant:
+        """Record the grant, fenced: refused once the customer's erasure started or their consents moved."""
+        check_justified(purpose, wanted, subject)
         approval = needs_approval(wanted)
         grant = Grant(
             grant_id=str(uuid.uuid4()),
-            subject_id=customer_id,
+            subject_id=subject.subject_id,
             staff_id=staff.staff_id,
             purpose=purpose,
             ticket=ticket,
@@ -205,8 +216,7 @@ class AccessGrants:
             created_at=now_iso(),
             expires_at=None if approval else int(time.time()) + minutes * 60,
         )
-        self.access.add_grant(grant.to_item())
-        self._audit(staff, grant, "staff_access_grant", grant.status.value)
+        dynamo.transact([self.access.new_grant(grant.to_item()), self.subjects.fence(subject)])
         return grant
 
     def approve(self, officer: StaffMember, customer_id: str, grant_id: str) -> Grant:
@@ -232,9 +242,17 @@ class AccessGrants:
                 raise Forbidden("A grant is approved by another privacy officer, never its requester.")
             if grant.status is not GrantStatus.PENDING_APPROVAL:
                 raise Conflict("This grant is not awaiting approval.", {"status": grant.status.value})
-        expires_at = int(time.time()) + grant.duration_minutes * 60
-        approved_now = self.access.approve(
-            customer_id,
+            expires_at = int(time.time()) + grant.duration_minutes * 60
+            self.subjects.guarded(customer_id, lambda subject: self._approve(subject, officer, grant, expires_at))
+        approved = replace(grant, status=GrantStatus.ACTIVE, expires_at=expires_at, approved_by=officer.staff_id)
+        self._audit(officer, approved, "staff_access_approval", "approved")
+        return approved
+
+    def _approve(self, subject: Subject, officer: StaffMember, grant: Grant, expires_at: int) -> None:
+        if subject.erasure_started:
+            raise Forbidden("This customer's data is not available to staff.", {"reason": "no_active_customer"})
+        approval = self.access.approval(
+            grant.subject_id,
             grant.grant_id,
             pending=GrantStatus.PENDING_APPROVAL.value,
             active=GrantStatus.ACTIVE.value,
@@ -242,11 +260,12 @@ class AccessGrants:
             at=now_iso(),
             expires_at=expires_at,
         )
-        if not approved_now:
-            raise Conflict("This grant is not awaiting approval.")
-        approved = replace(grant, status=GrantStatus.ACTIVE, expires_at=expires_at, approved_by=officer.staff_id)
-        self._audit(officer, approved, "staff_access_approval", "approved")
-        return approved
+        try:
+            dynamo.transact([approval, self.subjects.fence(subject)])
+        except dynamo.TransactionConflict as conflict:
+            if conflict.failed_at(0):
+                raise Conflict("This grant is not awaiting approval.") from None
+            raise
 
     def load(self, customer_id: str, grant_id: str) -> Grant | None:
         """The customer's grant `grant_id`, or None."""
@@ -265,22 +284,21 @@ class AccessGrants:
         return grant
 
     def record_read(self, staff: StaffMember, grant: Grant, categories: tuple[str, ...], step: str) -> str:
-        """The customer's access log entry for one read: who, when, purpose, ticket, categories."""
+        """The customer's access log entry for one read: who, when, purpose, ticket, categories.
+
+        Fenced: raises `Forbidden` once the customer's erasure has started and `ConsentRequired` when the
+        grant's purpose was withdrawn — what was read is then not shown.
+        """
         at = now_iso()
-        read_id = str(uuid.uuid4())
-        self.access.add_read(
-            grant.subject_id,
-            at,
-            read_id,
-            {
-                "staff_id": staff.staff_id,
-                "grant_id": grant.grant_id,
-                "purpose": grant.purpose,
-                "ticket": grant.ticket,
-                "categories": list(categories),
-                "at": at,
-            },
-        )
+        values = {
+            "staff_id": staff.staff_id,
+            "grant_id": grant.grant_id,
+            "purpose": grant.purpose,
+            "ticket": grant.ticket,
+            "categories": list(categories),
+            "at": at,
+        }
+        self.log_read(grant.subject_id, values, grant.purpose)
         self.ledger.record(
             step=step,
             target=f"grant/{grant.grant_id}:{grant.purpose}",
@@ -290,6 +308,24 @@ class AccessGrants:
             counts=categories_count(categories),
         )
         return at
+
+    def log_read(self, customer_id: str, values: dict[str, Any], purpose: str | None = None) -> None:
+        """Write one read into the customer's access log, fenced by their record (and `purpose`, when given).
+
+        Raises `Forbidden` once the customer's erasure has started and `ConsentRequired` when `purpose` is
+        no longer granted.
+        """
+        read_id = str(uuid.uuid4())
+
+        def attempt(subject: Subject) -> None:
+            if subject.erasure_started or not subject.exists:
+                raise Forbidden("This customer's data is not available to staff.", {"reason": "no_active_customer"})
+            if purpose is not None and purpose not in subject.purposes:
+                raise ConsentRequired([purpose])
+            entry = self.access.read_entry(customer_id, str(values["at"]), read_id, values)
+            dynamo.transact([entry, self.subjects.fence(subject)])
+
+        self.subjects.guarded(customer_id, attempt)
 
     def _audit(self, staff: StaffMember, grant: Grant, step: str, outcome: str) -> None:
         self.ledger.record(

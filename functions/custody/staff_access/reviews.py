@@ -11,7 +11,6 @@ keep the officer's reason, sealed with the customer's key.
 
 from __future__ import annotations
 
-import uuid
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Final
 
@@ -25,9 +24,9 @@ from custody.declared import datamap
 from custody.declared.clock import now_iso
 from custody.declared.errors import Conflict, ConsentRequired, NotFound
 from custody.declared.settings import Settings
+from custody.staff_access.grants import AccessGrants
 from custody.stores import dynamo
 from custody.stores.change_requests import ChangeRequestsTable
-from custody.stores.staff_access import StaffAccessTable
 from custody.stores.subjects import Subject, SubjectRegistry
 
 if TYPE_CHECKING:
@@ -54,7 +53,7 @@ class ChangeReviews:
         self.settings = settings
         self.requests = ChangeRequestsTable(settings)
         self.profiles = ProfileService(settings, keyring)
-        self.access = StaffAccessTable(settings)
+        self.grants = AccessGrants(settings)
         self.subjects = SubjectRegistry(settings)
         self.keyring = keyring or get_keyring()
         self.ledger = AuditLedger(settings)
@@ -133,6 +132,7 @@ class ChangeReviews:
     def _decide(
         self, subject: Subject, officer: StaffMember, change_request_id: str, decision: Decision, reason: str
     ) -> dict[str, Any]:
+        subject.ensure_active()
         request = self.requests.get(subject.subject_id, change_request_id)
         if request is None:
             raise NotFound("No such change request for this customer.")
@@ -142,8 +142,9 @@ class ChangeReviews:
         key = self.keyring.get(subject.subject_id)
         at = now_iso()
         items: list[TransactWriteItemTypeDef] = [self._close(subject, change_request_id, status, officer, reason, at)]
-        if decision is Decision.APPROVE:
-            subject.ensure_active()
+        if decision is not Decision.APPROVE:
+            items.append(self.subjects.fence(subject))
+        else:
             missing = datamap.missing_purposes([IDENTITY], subject.purposes)
             if missing:
                 raise ConsentRequired(missing)
@@ -176,10 +177,8 @@ class ChangeReviews:
 
     def _record_access(self, officer: StaffMember, customer_id: str, change_request_ids: list[str]) -> None:
         at = now_iso()
-        self.access.add_read(
+        self.grants.log_read(
             customer_id,
-            at,
-            str(uuid.uuid4()),
             {
                 "staff_id": officer.staff_id,
                 "purpose": REVIEW_PURPOSE,

@@ -24,7 +24,7 @@ from custody.declared.settings import Settings
 from custody.staff_access.grants import AccessGrants, Grant
 from custody.stores.interactions import InteractionsTable
 from custody.stores.profiles import ProfilesTable
-from custody.stores.subjects import SubjectRegistry, SubjectStatus
+from custody.stores.subjects import SubjectRegistry
 
 PROFILES: Final = "profiles"
 INTERACTIONS: Final = "interactions"
@@ -38,7 +38,7 @@ def check_still_justified(grant: Grant, registry: SubjectRegistry) -> None:
     withdrew the grant's purpose.
     """
     subject = registry.load(grant.subject_id)
-    if subject.status is not SubjectStatus.ACTIVE:
+    if subject.erasure_started:
         raise Forbidden("This customer's data is not available to staff.", {"reason": "no_active_customer"})
     if grant.purpose not in subject.purposes:
         raise ConsentRequired([grant.purpose])

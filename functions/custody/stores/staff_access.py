@@ -3,18 +3,20 @@
 Items are keyed `(subject_id, access_key)`: `grant#<grant id>` for a grant (its purpose,
 ticket, categories, status, expiry, who asked and who approved), `read#<time>#<read id>` for a
 read (who, when, grant, purpose, ticket, categories). The customer sees them in their access
-report; erasure deletes the partition with the rest of their data.
+report; erasure deletes the partition with the rest of their data. Every write is a transaction
+item: the caller joins it to the subject's fence (`SubjectRegistry.fence`), so no grant, approval
+or read log lands once the customer's erasure has started.
 """
 
 from __future__ import annotations
 
-from typing import Any, Final
-
-from botocore.exceptions import ClientError
+from typing import TYPE_CHECKING, Any, Final
 
 from custody.declared.settings import Settings
-from custody.platform.aws import clients
 from custody.stores import dynamo
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.type_defs import TransactWriteItemTypeDef
 
 TABLE: Final = "staff_access"
 GRANT_PREFIX: Final = "grant#"
@@ -24,45 +26,47 @@ READ_PREFIX: Final = "read#"
 class StaffAccessTable:
     """The `staff_access` table of `settings`: grants and reads in the customer's partition.
 
-    DynamoDB errors pass through as botocore's `ClientError`. A refused condition in `add_grant` does
-    too.
+    Writes are transaction items for `stores.dynamo.transact`; reads pass DynamoDB errors through as
+    botocore's `ClientError`.
     """
 
     def __init__(self, settings: Settings) -> None:
         self.table = settings.table(TABLE)
 
-    def add_grant(self, item: dict[str, Any]) -> None:
-        """Record a new grant (its `access_key` is `grant#<id>`; refused if that key exists)."""
-        clients.dynamodb().put_item(
-            TableName=self.table, Item=dynamo.to_item(item), ConditionExpression="attribute_not_exists(access_key)"
-        )
+    def new_grant(self, item: dict[str, Any]) -> TransactWriteItemTypeDef:
+        """The put of a new grant (its `access_key` is `grant#<id>`; refused if that key exists)."""
+        return {
+            "Put": {
+                "TableName": self.table,
+                "Item": dynamo.to_item(item),
+                "ConditionExpression": "attribute_not_exists(access_key)",
+            }
+        }
 
     def grant(self, subject_id: str, grant_id: str) -> dict[str, Any] | None:
         """The grant item `grant#<grant_id>` in the customer's partition (consistent read), or None."""
         return dynamo.get(self.table, {"subject_id": subject_id, "access_key": GRANT_PREFIX + grant_id})
 
-    def approve(
+    def approval(
         self, subject_id: str, grant_id: str, *, pending: str, active: str, officer: str, at: str, expires_at: int
-    ) -> bool:
-        """Move a grant from `pending` to `active`; False when it was no longer pending (nothing written)."""
-        try:
-            clients.dynamodb().update_item(
-                TableName=self.table,
-                Key=dynamo.to_item({"subject_id": subject_id, "access_key": GRANT_PREFIX + grant_id}),
-                UpdateExpression="SET #status = :active, approved_by = :officer, approved_at = :at, expires_at = :exp",
-                ConditionExpression="#status = :pending",
-                ExpressionAttributeNames={"#status": "status"},
-                ExpressionAttributeValues=dynamo.to_values(
+    ) -> TransactWriteItemTypeDef:
+        """The update that moves a grant from `pending` to `active` (its condition fails when no longer pending)."""
+        return {
+            "Update": {
+                "TableName": self.table,
+                "Key": dynamo.to_item({"subject_id": subject_id, "access_key": GRANT_PREFIX + grant_id}),
+                "UpdateExpression": (
+                    "SET #status = :active, approved_by = :officer, approved_at = :at, expires_at = :exp"
+                ),
+                "ConditionExpression": "#status = :pending",
+                "ExpressionAttributeNames": {"#status": "status"},
+                "ExpressionAttributeValues": dynamo.to_values(
                     {":active": active, ":pending": pending, ":officer": officer, ":at": at, ":exp": expires_at}
                 ),
-            )
-        except ClientError as error:
-            if dynamo.is_condition_failure(error):
-                return False
-            raise
-        return True
+            }
+        }
 
-    def add_read(self, subject_id: str, at: str, read_id: str, values: dict[str, Any]) -> None:
-        """Record one staff read in the customer's access log (`read#<at>#<read id>`)."""
+    def read_entry(self, subject_id: str, at: str, read_id: str, values: dict[str, Any]) -> TransactWriteItemTypeDef:
+        """The put of one staff read in the customer's access log (`read#<at>#<read id>`)."""
         item = {"subject_id": subject_id, "access_key": f"{READ_PREFIX}{at}#{read_id}", "kind": "read", **values}
-        clients.dynamodb().put_item(TableName=self.table, Item=dynamo.to_item(item))
+        return {"Put": {"TableName": self.table, "Item": dynamo.to_item(item)}}

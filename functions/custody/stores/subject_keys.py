@@ -1,9 +1,11 @@
 """The `subject_keys` store: each customer's data key, wrapped by the KMS data key.
 
-Item: `{subject_id, key_version, wrapped_key (bytes), wrapping_key_id, created_at}`. Deleting
-it is crypto-shredding: every copy of the customer's data that cannot be deleted item by item
-(PITR, backups) becomes unreadable. The table is excluded from AWS Backup and keeps the shortest
-PITR window, which bounds when a shredded key is gone everywhere.
+Item: `{subject_id, key_version, wrapped_key (bytes), wrapping_key_id, created_at}`. Shredding it is
+crypto-shredding: every copy of the customer's data that cannot be deleted item by item (PITR,
+backups) becomes unreadable. A shredded key leaves a tombstone, `{subject_id, key_version,
+shredded_at}` and no key material, so the conditional put of a new key is refused for ever: a
+write in flight can never give an erased customer a fresh key. The table is excluded from AWS
+Backup and keeps the shortest PITR window, which bounds when a shredded key is gone everywhere.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef, TransactWriteItemTypeDef
 
 TABLE: Final = "subject_keys"
+SHREDDED_AT: Final = "shredded_at"
 
 
 def _key_store() -> datamap.TableStore:
@@ -73,22 +76,45 @@ class SubjectKeysTable:
         return True
 
     def wrapped(self, subject_id: str, version: str) -> bytes | None:
-        """The wrapped key of that version (consistent read), or None."""
+        """The wrapped key of that version (consistent read), or None (never created, or a tombstone)."""
         found = self._aws.dynamodb().get_item(TableName=self.table, Key=_key(subject_id, version), ConsistentRead=True)
         item = found.get("Item")
         value = item.get("wrapped_key", {}).get("B") if item else None
         return bytes(value) if value else None
 
     def exists(self, subject_id: str, version: str) -> bool:
-        """Whether that version is stored (reads the key attribute only)."""
+        """Whether key material of that version is stored (a tombstone is not a key; never reads the key)."""
+        return self._state(subject_id, version) == "key"
+
+    def shredded(self, subject_id: str, version: str) -> bool:
+        """Whether that version was shredded (its tombstone is stored)."""
+        return self._state(subject_id, version) == "tombstone"
+
+    def _state(self, subject_id: str, version: str) -> str | None:
         found = self._aws.dynamodb().get_item(
             TableName=self.table,
             Key=_key(subject_id, version),
             ConsistentRead=True,
-            ProjectionExpression="#pk",
-            ExpressionAttributeNames={"#pk": PARTITION},
+            ProjectionExpression="#pk, #shredded",
+            ExpressionAttributeNames={"#pk": PARTITION, "#shredded": SHREDDED_AT},
         )
-        return "Item" in found
+        item = found.get("Item")
+        if item is None:
+            return None
+        return "tombstone" if SHREDDED_AT in item else "key"
+
+    def tombstone(self, subject_id: str, version: str) -> bool:
+        """Replace that version by its tombstone (no key material); True when key material was there.
+
+        Unconditional and idempotent: a customer who never had a key gets a tombstone too, so none can
+        be created for them later.
+        """
+        response = self._aws.dynamodb().put_item(
+            TableName=self.table,
+            Item={PARTITION: {"S": subject_id}, SORT: {"S": version}, SHREDDED_AT: {"S": now_iso()}},
+            ReturnValues="ALL_OLD",
+        )
+        return "wrapped_key" in response.get("Attributes", {})
 
     def versions(self, subject_id: str) -> list[AttributeValueTypeDef]:
         """Every stored version of the customer's key (their sort keys)."""

@@ -32,6 +32,15 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb.type_defs import TransactWriteItemTypeDef
 
 TABLE = "subjects"
+# The subject's uploads between their intent and their commit (`<deadline>#<document id>`, a string set).
+UPLOADS_IN_FLIGHT = "uploads_in_flight"
+# What an erased subject's record keeps: its id, status, when and by which request it changed.
+TOMBSTONE_ATTRIBUTES = ("subject_id", "status", "status_request", "status_at")
+# The fence every write carries: the subject is active and no full erasure is pending.
+_FENCE = (
+    "#status = :active AND attribute_not_exists(pending_erasure)"
+    " AND (attribute_not_exists(consent_version) OR consent_version = :consent_version)"
+)
 MAX_ATTEMPTS = 8
 RETRY_BASE_SECONDS = 0.01
 _T = TypeVar("_T")
@@ -64,6 +73,13 @@ class Subject:
     disclosed_to: frozenset[str] = frozenset()  # sub-processors that ever received the customer's data
     created_at: str | None = None
     last_active_at: str | None = None
+    uploads_in_flight: frozenset[str] = frozenset()  # `<deadline>#<document id>` of uploads not yet committed
+    status_request: str | None = None  # the erasure request that last moved the status
+
+    @property
+    def erasure_request(self) -> str | None:
+        """The full erasure under way or done: the pending one, else the one that moved the status."""
+        return self.pending_erasure or (self.status_request if self.status is not SubjectStatus.ACTIVE else None)
 
     @property
     def exists(self) -> bool:
@@ -75,16 +91,31 @@ class Subject:
         """The purposes currently granted."""
         return frozenset(self.granted)
 
-    def ensure_active(self) -> None:
-        """Raise `Forbidden` (details `{"status": ...}`) unless the subject is `active`.
+    @property
+    def erasure_started(self) -> bool:
+        """Whether a full erasure is under way or done: the status moved on, or a withdrawal is pending.
 
-        Nothing may be added to or changed on an account being erased.
+        From the withdrawal on (before the workflow's Freeze even runs) nothing may be written.
         """
-        if self.status is not SubjectStatus.ACTIVE:
-            raise Forbidden(
-                "This account is being erased; no data can be added or changed.",
-                {"status": self.status.value},
-            )
+        return self.status is not SubjectStatus.ACTIVE or self.pending_erasure is not None
+
+    def ensure_active(self) -> None:
+        """Raise `Forbidden` (details `{"status": ...}`) once the subject's full erasure has started.
+
+        Nothing may be added to, changed on or read from an account being erased. The check on a loaded
+        record only spares a doomed write its work: the write itself carries the same rule in its own
+        condition (`SubjectRegistry.touch`, `SubjectRegistry.fence`).
+        """
+        if self.erasure_started:
+            raise erasure_started(self.status)
+
+
+def erasure_started(status: SubjectStatus = SubjectStatus.ERASING) -> Forbidden:
+    """The refusal of anything asked of an account whose erasure has started (403, the status only)."""
+    return Forbidden(
+        "This account is being erased; no data can be added, changed or read.",
+        {"status": SubjectStatus.ERASING.value if status is SubjectStatus.ACTIVE else status.value},
+    )
 
 
 def is_subject_id(subject_id: str) -> bool:
@@ -131,8 +162,17 @@ class SubjectRegistry:
 
         A subject never seen, or an id no subject can have, is `Subject(id)`, which does not `exist`.
         """
+        return self.loaded(subject_id, self.record(subject_id))
+
+    def record(self, subject_id: str) -> dict[str, Any]:
+        """The subject's record as stored, every attribute (consistent read; empty when there is none)."""
         item = dynamo.get(self.table, {"subject_id": subject_id}) if is_subject_id(subject_id) else None
-        if item is None:
+        return item or {}
+
+    @staticmethod
+    def loaded(subject_id: str, item: dict[str, Any]) -> Subject:
+        """The `Subject` a stored record (`record`) describes; `Subject(id)` for an empty one."""
+        if not item:
             return Subject(subject_id)
         return Subject(
             subject_id=subject_id,
@@ -145,6 +185,8 @@ class SubjectRegistry:
             disclosed_to=frozenset(item.get("disclosed_to", ())),
             created_at=item.get("created_at"),
             last_active_at=item.get("last_active_at"),
+            uploads_in_flight=frozenset(item.get(UPLOADS_IN_FLIGHT, ())),
+            status_request=item.get("status_request"),
         )
 
     def touch(
@@ -156,14 +198,15 @@ class SubjectRegistry:
         values: dict[str, Any] | None = None,
         add_open_request: str | None = None,
         add_disclosed_to: str | None = None,
+        add_upload: str | None = None,
         bump_profile: bool = False,
         bump_consent: bool = False,
         inactive_since: str | None = None,
     ) -> TransactWriteItemTypeDef:
         """The transaction item that records activity on an active subject, with optimistic locking.
 
-        It fails the whole transaction when the subject is no longer active or when its
-        profile or consent version moved since `subject` was loaded. Activity moves
+        It fails the whole transaction when the subject is no longer active, when a full erasure
+        is pending, or when its profile or consent version moved since `subject` was loaded. Activity moves
         `last_active_at` and the subject's inactivity-index bucket in the same write.
 
         `inactive_since` is the retention sweep's write: it is not activity, so it requires
@@ -173,7 +216,7 @@ class SubjectRegistry:
         at = now_iso()
         all_values: dict[str, Any] = {":now": at, ":active": SubjectStatus.ACTIVE.value}
         all_names = {"#status": "status", "#bucket": datamap.ACTIVITY_BUCKET}
-        conditions = ["(attribute_not_exists(#status) OR #status = :active)"]
+        conditions = ["(attribute_not_exists(#status) OR #status = :active)", "attribute_not_exists(pending_erasure)"]
         sets = ["created_at = if_not_exists(created_at, :now)", "#status = :active"]
         if inactive_since is None:
             sets += ["last_active_at = :now", "#bucket = :bucket"]
@@ -206,6 +249,10 @@ class SubjectRegistry:
             # before it notifies the sub-processors, and the ids of companies are not personal data.
             additions.append("disclosed_to :disclosed_to")
             all_values[":disclosed_to"] = {add_disclosed_to}
+        if add_upload:
+            additions.append("#uploads :upload")
+            all_names["#uploads"] = UPLOADS_IN_FLIGHT
+            all_values[":upload"] = {add_upload}
         if additions:
             expression += " ADD " + ", ".join(additions)
         if inactive_since is not None:
@@ -220,6 +267,109 @@ class SubjectRegistry:
                 "ExpressionAttributeValues": dynamo.to_values(all_values),
             }
         }
+
+    def fence(self, subject: Subject) -> TransactWriteItemTypeDef:
+        """The transaction item that lets a write through only while the subject stays as loaded.
+
+        A `ConditionCheck` (no write to the subject, not activity): the subject exists, is `active`,
+        has no full erasure pending, and its consent version is the one `subject` was loaded with — so
+        a write joined to it can race neither a withdrawal nor an erasure. For writes by others (staff,
+        sub-processor disclosures) that are not the customer's own activity.
+        """
+        return {
+            "ConditionCheck": {
+                "TableName": self.table,
+                "Key": dynamo.to_item({"subject_id": subject.subject_id}),
+                "ConditionExpression": _FENCE,
+                "ExpressionAttributeNames": {"#status": "status"},
+                "ExpressionAttributeValues": dynamo.to_values(
+                    {":active": SubjectStatus.ACTIVE.value, ":consent_version": subject.consent_version}
+                ),
+            }
+        }
+
+    def begin_upload(self, subject: Subject, entry: str) -> TransactWriteItemTypeDef:
+        """The upload's intent: `entry` (`<deadline>#<document id>`) joins the subject's uploads in flight.
+
+        Written through `touch`, so it is refused once an erasure started or the consent version moved.
+        The erasure's Verify does not pass while an entry's deadline is ahead (`uploads_in_flight`).
+        """
+        return self.touch(subject, add_upload=entry)
+
+    def end_upload(self, subject: Subject, entry: str) -> TransactWriteItemTypeDef:
+        """The upload's commit: `entry` leaves the uploads in flight, under the same fence as its intent.
+
+        Refused (the transaction fails) when the subject is no longer active, a full erasure is pending,
+        or the consent version moved since `subject` was loaded: the caller then deletes the object.
+        """
+        return {
+            "Update": {
+                "TableName": self.table,
+                "Key": dynamo.to_item({"subject_id": subject.subject_id}),
+                "UpdateExpression": "DELETE #uploads :entry",
+                "ConditionExpression": _FENCE,
+                "ExpressionAttributeNames": {"#status": "status", "#uploads": UPLOADS_IN_FLIGHT},
+                "ExpressionAttributeValues": dynamo.to_values(
+                    {
+                        ":active": SubjectStatus.ACTIVE.value,
+                        ":consent_version": subject.consent_version,
+                        ":entry": {entry},
+                    }
+                ),
+            }
+        }
+
+    def tombstone(self, subject_id: str, request_id: str) -> dict[str, Any]:
+        """Replace the subject's record by its tombstone: id, status `erasing`, request and time only.
+
+        The granted purposes, versions, times of activity, disclosures, open requests and the
+        inactivity index entry go with the rest of the record (a full erasure's ShredKey step). The
+        uploads in flight stay until `mark_erasure(..., ERASED)` (Certify), for Verify to wait on. An
+        erased record stays erased. Idempotent. Returns the record as it was (empty when there was
+        none).
+        """
+        item: dict[str, Any] = {
+            "subject_id": subject_id,
+            "status": SubjectStatus.ERASING.value,
+            "status_request": request_id,
+            "status_at": now_iso(),
+        }
+        # No upload can begin now (its intent is fenced), so the entries read here are all there will be.
+        in_flight = self.load(subject_id).uploads_in_flight
+        if in_flight:
+            item[UPLOADS_IN_FLIGHT] = set(in_flight)
+        try:
+            response = clients.dynamodb().put_item(
+                TableName=self.table,
+                Item=dynamo.to_item(item),
+                ConditionExpression="attribute_not_exists(#status) OR #status <> :erased",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues=dynamo.to_values({":erased": SubjectStatus.ERASED.value}),
+                ReturnValues="ALL_OLD",
+            )
+        except ClientError as error:
+            if not dynamo.is_condition_failure(error):
+                raise
+            return {}
+        return dynamo.from_item(response.get("Attributes", {}))
+
+    def profile_erased(self, subject_id: str) -> None:
+        """Move the profile's version on after a purpose erasure removed categories (an older ETag no longer matches).
+
+        Never creates a record, and leaves an erasing or erased one alone.
+        """
+        try:
+            clients.dynamodb().update_item(
+                TableName=self.table,
+                Key=dynamo.to_item({"subject_id": subject_id}),
+                UpdateExpression="ADD profile_version :one",
+                ConditionExpression="#status = :active",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues=dynamo.to_values({":one": 1, ":active": SubjectStatus.ACTIVE.value}),
+            )
+        except ClientError as error:
+            if not dynamo.is_condition_failure(error):
+                raise
 
     def leave_inactivity_index(self, subject_id: str, bucket: str) -> bool:
         """Take an erasing or erased subject out of the inactivity index (the sweep's clean-up).
@@ -243,12 +393,16 @@ class SubjectRegistry:
         return True
 
     def mark_erasure(self, subject_id: str, status: SubjectStatus, request_id: str) -> None:
-        """Move the subject forward in its erasure (`erasing`, then `erased`); an erased subject stays erased."""
+        """Move the subject forward in its erasure (`erasing`, then `erased`); an erased subject stays erased.
+
+        `erased` also drops the uploads in flight that the tombstone kept for Verify.
+        """
         try:
             clients.dynamodb().update_item(
                 TableName=self.table,
                 Key=dynamo.to_item({"subject_id": subject_id}),
-                UpdateExpression="SET #status = :status, status_request = :request_id, status_at = :at",
+                UpdateExpression="SET #status = :status, status_request = :request_id, status_at = :at"
+                + (f" REMOVE {UPLOADS_IN_FLIGHT}" if status is SubjectStatus.ERASED else ""),
                 ConditionExpression="attribute_not_exists(#status) OR #status <> :erased",
                 ExpressionAttributeNames={"#status": "status"},
                 ExpressionAttributeValues=dynamo.to_values(
@@ -313,8 +467,9 @@ class SubjectRegistry:
             try:
                 return attempt(subject)
             except dynamo.TransactionConflict:
-                if self.load(subject_id).status is not SubjectStatus.ACTIVE:
-                    raise Forbidden("This account is being erased; no data can be added or changed.") from None
+                now = self.load(subject_id)
+                if now.erasure_started:
+                    raise erasure_started(now.status) from None
                 if on_race is not None:
                     raise on_race() from None
         raise Conflict("The account is being changed by other requests; retry.")

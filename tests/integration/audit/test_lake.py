@@ -68,3 +68,20 @@ def test_an_oversized_event_is_refused_before_it_is_sent() -> None:
     huge = AuditEvent("e", "c", 1, None, None, "s" * (300 * 1024), "t", "ok", {}, "2026-01-01T00:00:00Z", "a", "0")
     with pytest.raises(lake.LakeRefused):
         lake.event_data(huge, "123456789012")
+
+
+def test_a_failed_copy_never_fails_the_record_so_a_retry_cannot_write_the_fact_twice(
+    erased: Erased, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    class Refusing(FakeCloudTrailData):
+        def put_audit_events(self, **request: Any) -> dict[str, Any]:
+            raise lake.LakeRefused("the channel is down")
+
+    monkeypatch.setattr(clients, "cloudtrail_data", Refusing)
+    ledger = AuditLedger(erased.settings.model_copy(update={"audit_lake_channel_arn": CHANNEL}))
+    chain = str(uuid.uuid4())
+    event = ledger.record(step="verify", target="workflow", outcome="ok", actor="erasure-workflow", chain_id=chain)
+    assert event.seq == 1
+    assert ledger.head(chain)["seq"] == 1  # type: ignore[index]
+    copied = [record for record in caplog.records if record.getMessage().startswith("An audit event is in the ledger")]
+    assert [getattr(record, "event_id", None) for record in copied] == [event.event_id]

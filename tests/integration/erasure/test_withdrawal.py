@@ -22,6 +22,8 @@ def _residue(stack: LocalStack, subject_id: str) -> dict[str, int]:
             KeyConditionExpression="subject_id = :s",
             ExpressionAttributeValues={":s": {"S": subject_id}},
         )["Items"]
+        if store.erasure is datamap.Erasure.SHRED:
+            items = [item for item in items if "wrapped_key" in item]  # a shredded key's tombstone holds none
         if items:
             found[store.name] = len(items)
     for store in datamap.bucket_stores():

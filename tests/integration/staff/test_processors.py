@@ -118,17 +118,51 @@ def test_erasure_waits_for_each_processor_and_records_a_timeout_as_unconfirmed(
     )["Item"]
     outcomes = {name: value["S"] for name, value in request["sub_processors"]["M"].items()}
     assert outcomes == {prompt_id: "confirmed", silent_id: "unconfirmed"}
+    # The certificate came first (the customer's erasure never waits on a sub-processor): it counts
+    # the processors asked; their answers completed the request's record afterwards.
     certificate = request["certificate"]["M"]["sub_processors"]["M"]
     assert {name: int(value["N"]) for name, value in certificate.items()} == {
         "notified": 2,
-        "confirmed": 1,
-        "unconfirmed": 1,
+        "confirmed": 0,
+        "unconfirmed": 0,
     }
     text = json.dumps(history(local_stack, execution["executionArn"]), default=str)
     assert "Escalate" in text
     for value in (*SUBMITTED_VALUES, customer.email):
         assert value not in text
     assert prompt.call("POST", "/v1/processors/erasure-acks", ack).body["outcome"] == "confirmed"
+
+
+def test_a_silent_processor_never_holds_back_the_customers_own_erasure(
+    local_stack: LocalStack, new_customer: Any, staff: Any, processor: Any
+) -> None:
+    """Issue 16, case 5: the key, the identity and the certificate do not wait on a sub-processor."""
+    officer, support = staff("privacy_officer"), staff("support")
+    silent_id = register(
+        officer, processor("never-answers"), deletion_channel={"kind": "sqs", "acknowledgement_timeout_seconds": 86_400}
+    )
+    customer = consented(new_customer, "crm_core", f"sharing:{silent_id}", profile={"contact": PROFILE["contact"]})
+    assert disclose(support, customer, silent_id, ["contact"]).status == 201
+    request_id = customer.call("POST", "/v1/me/withdrawal", {}).body["request_id"]
+    (message,) = messages(local_stack, silent_id)  # asked, after the certificate
+    assert message["request_id"] == request_id
+    status = customer.call("GET", f"/v1/requests/{request_id}").body
+    assert status["status"] == "completed"
+    request = local_stack.clients("dynamodb").get_item(
+        TableName=local_stack.resources.tables["requests"], Key={"request_id": {"S": request_id}}
+    )["Item"]
+    assert request["certificate_digest"]["S"]
+    assert {name: value["S"] for name, value in request["sub_processors"]["M"].items()} == {silent_id: "notified"}
+    keys = local_stack.clients("dynamodb").get_item(
+        TableName=local_stack.resources.tables["subject_keys"],
+        Key={"subject_id": {"S": customer.subject_id}, "key_version": {"S": "1"}},
+    )["Item"]
+    assert "wrapped_key" not in keys
+    sfn = local_stack.clients("stepfunctions")
+    machine = local_stack.resources.state_machines[naming.ERASURE_STATE_MACHINE]
+    arn = f"{machine.replace(':stateMachine:', ':execution:')}:{request_id}"
+    assert sfn.describe_execution(executionArn=arn)["status"] == "RUNNING"  # still waiting on the processor
+    sfn.stop_execution(executionArn=arn)
 
 
 def test_withdrawing_a_sharing_consent_notifies_that_processor_only(

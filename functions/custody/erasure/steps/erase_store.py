@@ -14,6 +14,7 @@ from custody.erasure.errors import TransientError
 from custody.erasure.plan import item_in_scope
 from custody.erasure.steps.context import StepContext
 from custody.stores.partitions import BucketPrefix, PartialWrite, TablePartition
+from custody.stores.profiles import TABLE as PROFILES
 
 
 def run(context: StepContext, event: EraseStoreInput) -> EraseStoreOutput:
@@ -21,7 +22,8 @@ def run(context: StepContext, event: EraseStoreInput) -> EraseStoreOutput:
 
     A table batch deletes at most that many items in scope; a bucket batch keeps deleting 1,000
     object versions at a time until it reached that many. Returns what this batch deleted, the
-    running total and whether more remains. Raises `TransientError` when a batch stayed partly undone
+    running total and whether more remains. A purpose erasure that removed profile categories moves the
+    profile's version (its ETag). Raises `TransientError` when a batch stayed partly undone
     after its retries (`PartialWrite`), which the state retries; other AWS errors pass through.
     """
     store = datamap.store(event.store)
@@ -33,6 +35,8 @@ def run(context: StepContext, event: EraseStoreInput) -> EraseStoreOutput:
             deleted, more = _erase_bucket(context, event, store, budget)
     except PartialWrite as partial:
         raise TransientError(str(partial)) from None
+    if deleted and store.name == PROFILES and not event.full:
+        context.subjects.profile_erased(event.subject_id)
     return EraseStoreOutput(store=store.name, deleted=deleted, erased=event.erased_before + deleted, more=more)
 
 

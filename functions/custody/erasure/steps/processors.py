@@ -3,7 +3,10 @@
 * ListProcessors: records the Map's totals on the request (`erased.<execution>#<round>`, once a
   run) and marks the stores erased, then lists the sub-processors to ask — from the request (a
   `sharing:` withdrawal names its processor), from the subject record for a full erasure (the
-  disclosures store is already erased), or from the disclosures that hold a category in scope.
+  disclosures store is already erased) and the request's own list (a re-run after the record
+  became a tombstone), or from the disclosures that hold a category in scope. The list rides in
+  the state past the certificate: the processors are asked after it (the customer's own erasure
+  never waits on anyone else's), and their answers complete the request's record later.
   One already confirmed by an earlier run is not asked again. The seals of an earlier round's
   tokens go: those waits are over.
 * AskProcessor (`lambda:invoke.waitForTaskToken`): seals the task token to this processor and
@@ -50,7 +53,7 @@ def list_processors(context: StepContext, event: ListProcessorsInput) -> ListPro
     outcomes: dict[str, str] = dict(item.get(PROCESSOR_OUTCOMES) or {})
     registry = ProcessorRegistry(context.settings)
     asked = []
-    for processor_id in _processors_of(context, request):
+    for processor_id in _processors_of(context, request, outcomes):
         if outcomes.get(processor_id) == ProcessorOutcome.CONFIRMED:
             continue
         agreement = registry.get(processor_id)
@@ -97,11 +100,13 @@ def record_processor_outcome(context: StepContext, event: RecordProcessorOutcome
     )
 
 
-def _processors_of(context: StepContext, request: ErasureRequest) -> list[str]:
+def _processors_of(context: StepContext, request: ErasureRequest, outcomes: dict[str, str]) -> list[str]:
     if request.processors:
         return sorted(set(request.processors))
     if request.full:
-        return sorted(context.subjects.load(request.subject_id).disclosed_to)
+        # A re-run after ShredKey finds the subject's record a tombstone: the processors an earlier
+        # run listed are on the request.
+        return sorted(context.subjects.load(request.subject_id).disclosed_to | set(outcomes))
     disclosures = datamap.store("disclosures")
     assert isinstance(disclosures, datamap.TableStore)
     scope = set(request.scope)

@@ -1,4 +1,8 @@
-"""RecordFailure: a run that failed is recorded on its request (the error's name only) before it alarms."""
+"""RecordFailure: a run that failed is recorded on its request (the error's name only) before it alarms.
+
+A failure after the certificate (the sub-processors' part runs after it) leaves the request
+`completed` — the customer's erasure is done and certified — and records the failure beside it.
+"""
 
 from __future__ import annotations
 
@@ -9,11 +13,15 @@ from custody.stores.requests import RequestStatus
 
 
 def run(context: StepContext, event: RecordFailureInput) -> RecordFailureOutput:
-    """Mark the request `failed`, keeping the first 100 characters of the error's name (`Unknown` when none).
+    """Mark the request `failed` — or, once certified, keep it `completed` and record `follow_up_failure`.
 
-    Raises `RequestNotFound` when the event names no request of that subject.
+    Keeps the first 100 characters of the error's name (`Unknown` when none). Raises `RequestNotFound`
+    when the event names no request of that subject.
     """
-    request, _ = context.read(event)
+    _, item = context.read(event)
     error = (event.error or "Unknown")[:100]
-    context.requests.mark(request.request_id, workflow.FAILED, status=RequestStatus.FAILED, failure=error)
+    if item.get("status") == RequestStatus.COMPLETED.value:
+        context.requests.mark(event.request_id, follow_up_failure=error)
+    else:
+        context.requests.mark(event.request_id, workflow.FAILED, status=RequestStatus.FAILED, failure=error)
     return RecordFailureOutput(status="failed")

@@ -1,9 +1,12 @@
-"""ShredKey: crypto-shredding, and the erasure ledger's entry.
+"""ShredKey: crypto-shredding, the subject's tombstone, and the erasure ledger's entry.
 
-A full erasure deletes the customer's wrapped data key: every copy of their data that cannot be
-deleted item by item (DynamoDB PITR, AWS Backup recovery points) becomes unreadable. Every erasure
-records what it covered in the erasure ledger (ids, scope, time), which survives erasure so the
-restore guard can replay it over a restored table.
+A full erasure replaces the customer's wrapped data key by a tombstone: every copy of their data
+that cannot be deleted item by item (DynamoDB PITR, AWS Backup recovery points) becomes unreadable,
+and no key can be made for them again. Their `subjects` record becomes a tombstone too (id, status,
+request, time): granted purposes, versions, activity and the inactivity index entry go. Uploads
+still in flight stay on it until Certify, for Verify to wait on. Every erasure records what it
+covered in the erasure ledger (ids, scope, time), which survives erasure so the restore guard can
+replay it over a restored table.
 """
 
 from __future__ import annotations
@@ -16,16 +19,22 @@ from custody.stores.erasure_ledger import ErasureLedgerTable
 
 
 def run(context: StepContext, event: ShredKeyInput) -> ShredKeyOutput:
-    """Crypto-shred the customer's data key (full erasures only) and record the erasure in the erasure ledger.
+    """Shred the key and leave the subject's tombstone (full erasures); record the erasure in the erasure ledger.
 
     The ledger entry (ids, reason, scope, whether the key went, when) is written for every erasure, and
-    again by a re-run. Returns whether this call deleted a key version. DynamoDB errors pass through as
-    botocore's `ClientError`.
+    again by a re-run; `key_shredded_at` is set on the request for a full erasure only. Returns whether
+    this call removed key material. DynamoDB errors pass through as botocore's `ClientError`.
     """
-    shredded = context.keyring.shred(event.subject_id) if event.full else False
+    shredded = False
     at = now_iso()
+    if event.full:
+        shredded = context.keyring.shred(event.subject_id)
+        context.subjects.tombstone(event.subject_id, event.request_id)
     ErasureLedgerTable(context.settings).record(
         event.subject_id, event.request_id, event.reason.value, event.scope, event.full, at
     )
-    context.requests.mark(event.request_id, workflow.SHRED_KEY, key_shredded_at=at if event.full else None)
+    if event.full:
+        context.requests.mark(event.request_id, workflow.SHRED_KEY, key_shredded_at=at)
+    else:
+        context.requests.mark(event.request_id, workflow.SHRED_KEY)
     return ShredKeyOutput(shredded=shredded)

@@ -1,28 +1,37 @@
 """Verify: ask every store in scope again; anything left fails the round (`ResidualDataFound`).
 
-For a full erasure the key and the identity must be gone too. The state machine then runs the
-erasure round again, at most three rounds, before the run fails and alarms.
+For a full erasure the key must be a tombstone, the identity gone and the subject's record a
+tombstone too. An upload that began before the erasure and may still land (its deadline is ahead)
+holds Verify back (`UploadsInFlight`, retried by the state until the deadline passed); after it,
+the listing sees the object if it landed, and another round erases it. The state machine runs
+the erasure round again at most three rounds before the run fails and alarms.
 """
 
 from __future__ import annotations
 
-from custody.declared import datamap, workflow
+from custody.declared import clock, datamap, workflow
 from custody.erasure.contract import VerifyInput, VerifyOutput
-from custody.erasure.errors import ResidualDataFound
+from custody.erasure.errors import ResidualDataFound, UploadsInFlight
 from custody.erasure.plan import stores_in_scope
 from custody.erasure.steps.context import StepContext
 from custody.erasure.steps.erase_store import keys_in_scope
 from custody.stores.partitions import BucketPrefix
+from custody.stores.subjects import TOMBSTONE_ATTRIBUTES, UPLOADS_IN_FLIGHT, Subject
 
 
 def run(context: StepContext, event: VerifyInput) -> VerifyOutput:
-    """Check that nothing in scope remains; for a full erasure, that the key and the Cognito user are gone too.
+    """Check that nothing in scope remains; for a full erasure, that the key, the Cognito user and the record went too.
 
-    Raises `ResidualDataFound` naming the stores (and `subject_keys`, `identity`) where something was
-    found; otherwise marks the milestone.
+    Raises `UploadsInFlight` while an upload begun before the erasure may still land in a bucket in
+    scope, and `ResidualDataFound` naming the stores (and `subject_keys`, `identity`, `subjects`) where
+    something was found; otherwise marks the milestone.
     """
+    stores = stores_in_scope(event.scope)
+    record = context.subjects.record(event.subject_id)
+    if any(isinstance(store, datamap.BucketStore) for store in stores):
+        _wait_for_uploads(context.subjects.loaded(event.subject_id, record))
     residual: dict[str, int] = {}
-    for store in stores_in_scope(event.scope):
+    for store in stores:
         if isinstance(store, datamap.TableStore):
             keys, more = keys_in_scope(context, event, store, 1)
             left = len(keys) + int(more)
@@ -32,11 +41,22 @@ def run(context: StepContext, event: VerifyInput) -> VerifyOutput:
         if left:
             residual[store.name] = left
     if event.full:
-        if context.keyring.exists(event.subject_id):
+        if not context.keyring.shredded(event.subject_id):  # key material, or no tombstone to refuse a new key
             residual["subject_keys"] = 1
         if context.identity.username(event.subject_id) is not None:
             residual["identity"] = 1
+        kept = set(record) - {*TOMBSTONE_ATTRIBUTES, UPLOADS_IN_FLIGHT}
+        if kept:
+            residual["subjects"] = len(kept)
     if residual:
         raise ResidualDataFound(f"Data remains in {sorted(residual)}.")
     context.requests.mark(event.request_id, workflow.VERIFY)
     return VerifyOutput()
+
+
+def _wait_for_uploads(subject: Subject) -> None:
+    now = clock.now_iso()
+    ahead = [entry for entry in subject.uploads_in_flight if entry.split("#", 1)[0] > now]
+    if ahead:
+        last = max(ahead).split("#", 1)[0]
+        raise UploadsInFlight(f"{len(ahead)} upload(s) may still land; the last deadline is {last}.")
