@@ -317,9 +317,11 @@ def others_may_run() -> Iterator[None]:
     For tests that park an invocation mid-way (tests/robustness/test_late_writes.py holds a request
     before one of its AWS writes while an erasure runs to its certificate): the runtime's lock is
     released as often as this thread holds it and taken back as often when the block ends, so the
-    parked invocation goes on alone again. The others put the environment back as they found it
-    (`_applied`); the settings and clients they cached are dropped, read afresh on next use.
+    parked invocation goes on alone again. Its environment variables are put back as they were when
+    it paused (others, parked too, may have resumed and ended in between), and the settings and
+    clients the others cached are dropped, read afresh on next use.
     """
+    environment = dict(os.environ)
     released = 0
     while True:
         try:
@@ -332,6 +334,7 @@ def others_may_run() -> Iterator[None]:
     finally:
         for _ in range(released):
             _LOCK.acquire()
+        os.environ.update(environment)
         importlib.import_module("custody.declared.settings").get_settings.cache_clear()
         _STATE.fingerprint = None
         reset_function_clients()

@@ -46,29 +46,37 @@ _MISSING: Final = object()
 
 @dataclass
 class Cast:
-    """Who is around every world: a staff member of each group and one registered sub-processor."""
+    """Who is around every world: a staff member of each group and two registered sub-processors,
+    `processor_id` (the one staff disclose to) and `notified_id` (the one a world's pending erasure
+    waits on, so that its sharing consent is withdrawn without touching the other's)."""
 
     stack: LocalStack
     label: str = field(default_factory=lambda: uuid.uuid4().hex[:8])
     processor_id: str = ""
+    notified_id: str = ""
 
     def __post_init__(self) -> None:
-        self.processor_id = f"late-{self.label}"
+        self.processor_id, self.notified_id = f"late-{self.label}", f"late-notified-{self.label}"
         officer = self.staff("privacy_officer")
-        terms = agreement(
-            self.processor().sub,
-            deletion_channel={"kind": "sqs", "acknowledgement_timeout_seconds": ACK_TIMEOUT_SECONDS},
-        )
-        registered = officer.call("PUT", f"/v1/staff/processors/{self.processor_id}", terms)
-        assert registered.status == 200, registered.text
+        for processor_id in (self.processor_id, self.notified_id):
+            terms = agreement(
+                self.processor(processor_id).sub,
+                deletion_channel={"kind": "sqs", "acknowledgement_timeout_seconds": ACK_TIMEOUT_SECONDS},
+            )
+            registered = officer.call("PUT", f"/v1/staff/processors/{processor_id}", terms)
+            assert registered.status == 200, registered.text
+
+    @property
+    def processors(self) -> tuple[str, str]:
+        return self.processor_id, self.notified_id
 
     def staff(self, group: str) -> Caller:
         """The cast's staff member of `group`, with a fresh access token (the same user every time)."""
         return Caller(self.stack, self.stack.staff_token(f"{group}-{self.label}@staff.example", group))
 
-    def processor(self) -> Caller:
-        """The cast's sub-processor's machine client, with a fresh access token."""
-        return Caller(self.stack, self.stack.processor_token(self.processor_id))
+    def processor(self, processor_id: str) -> Caller:
+        """A sub-processor's machine client, with a fresh access token."""
+        return Caller(self.stack, self.stack.processor_token(processor_id))
 
 
 class World:
@@ -80,7 +88,7 @@ class World:
         self.cast = cast
         self.stack = cast.stack
         self.customer = Customer.signed_up(self.stack, f"late-{uuid.uuid4().hex[:12]}@example.com")
-        for purpose in (*PURPOSES, self.sharing):
+        for purpose in (*PURPOSES, *(f"{datamap.SHARING_PREFIX}{name}" for name in cast.processors)):
             granted = self.customer.call("POST", "/v1/me/consents", {"purpose": purpose, "policy_version": "2026-11"})
             assert granted.status == 201, granted.text
         if profile:
@@ -88,16 +96,12 @@ class World:
             assert stored.status == 200, stored.text
         self._values: dict[str, str] = {}
         self._staff: dict[str, Caller] = {}
-        self._processor: Caller | None = None
+        self._processors: dict[str, Caller] = {}
         self._tokens: dict[str, str] = {}  # request id -> a task token taken off the queue, not yet acknowledged
 
     @property
     def subject_id(self) -> str:
         return self.customer.subject_id
-
-    @property
-    def sharing(self) -> str:
-        return f"{datamap.SHARING_PREFIX}{self.cast.processor_id}"
 
     def staff(self, group: str) -> Caller:
         if group not in self._staff:
@@ -144,41 +148,58 @@ class World:
         self._values["pending_grant_id"] = reply.body["grant_id"]
 
     def _pending_notification(self) -> None:
-        """A purpose erasure waiting for the processor: the contact was disclosed, then sharing withdrawn."""
-        body = {"processor_id": self.cast.processor_id, "categories": ["contact"]}
+        """A purpose erasure waiting for the notified processor: the contact was disclosed to it, then
+        sharing with it withdrawn (the other processor's sharing stays granted)."""
+        processor_id = self.cast.notified_id
+        body = {"processor_id": processor_id, "categories": ["contact"]}
         disclosed = self.staff("support").call("POST", f"/v1/staff/customers/{self.subject_id}/disclosures", body)
         assert disclosed.status == 201, disclosed.text
-        withdrawn = self.customer.call("DELETE", f"/v1/me/consents/{self.sharing}")
+        withdrawn = self.customer.call("DELETE", f"/v1/me/consents/{datamap.SHARING_PREFIX}{processor_id}")
         assert withdrawn.status == 200, withdrawn.text
         request_id = withdrawn.body["erasure"]["request_id"]
-        message = notification(self.stack, self.cast.processor_id, request_id)
-        self._values["request_id"] = request_id
-        self._values["task_token"] = self._tokens[request_id] = str(message["task_token"])
+        message = notification(self.stack, processor_id, request_id)
+        token = str(message["task_token"])
+        self._tokens[f"{processor_id}#{request_id}"] = token
+        self._values.update(request_id=request_id, task_token=token, notified_processor_id=processor_id)
 
     def _fixed(self, name: str, value: str) -> None:
         self._values[name] = value
 
     def acknowledge(self, request_id: str) -> list[str]:
-        """The world's sub-processor acknowledges its deletion request under `request_id`, if one is queued
-        or was taken off the queue for a route's request; returns the processors that acknowledged.
+        """The cast's sub-processors acknowledge their deletion requests under `request_id`: those queued,
+        and one taken off the queue for a route's request; returns the processors that acknowledged.
 
         A 409 (the wait already closed: another acknowledgement got there first) is not an error.
         """
-        token = self._tokens.pop(request_id, None)
-        if token is None:
-            found = queued(self.stack, self.cast.processor_id, request_id)
-            if found is None:
-                return []
-            token = str(found["task_token"])
-        body = {"processor_id": self.cast.processor_id, "request_id": request_id, "task_token": token}
-        reply = self.processor().call("POST", "/v1/processors/erasure-acks", body)
-        assert reply.status in (200, 409), reply.text
-        return [self.cast.processor_id]
+        done = []
+        for processor_id in self.cast.processors:
+            token = self._tokens.pop(f"{processor_id}#{request_id}", None)
+            if token is None:
+                found = queued(self.stack, processor_id, request_id)
+                if found is None:
+                    continue
+                token = str(found["task_token"])
+            body = {"processor_id": processor_id, "request_id": request_id, "task_token": token}
+            reply = self.processor(processor_id).call("POST", "/v1/processors/erasure-acks", body)
+            assert reply.status in (200, 409), reply.text
+            done.append(processor_id)
+        return done
 
-    def processor(self) -> Caller:
-        if self._processor is None:
-            self._processor = self.cast.processor()
-        return self._processor
+    def sent(self, request: Request) -> None:
+        """`request` went out: a task token it carried is its acknowledgement, no longer the world's to give."""
+        text = json.dumps(request.body)
+        for key, token in list(self._tokens.items()):
+            if token in text:
+                del self._tokens[key]
+
+    def awaiting(self) -> set[str]:
+        """The erasure requests this world keeps waiting for an acknowledgement a route's request carries."""
+        return {key.split("#", 1)[1] for key in self._tokens}
+
+    def processor(self, processor_id: str) -> Caller:
+        if processor_id not in self._processors:
+            self._processors[processor_id] = self.cast.processor(processor_id)
+        return self._processors[processor_id]
 
 
 def _constant(name: str, value: Callable[[World], str]) -> Callable[[World], None]:
@@ -195,6 +216,7 @@ PREPARERS: Final[Mapping[str, Callable[[World], None]]] = {
     "pending_grant_id": World._pending_grant,
     "request_id": World._pending_notification,
     "task_token": World._pending_notification,
+    "notified_processor_id": World._pending_notification,
 }
 
 
@@ -235,7 +257,7 @@ class Override:
 
 def _agreement(world: World) -> dict[str, Any]:
     terms: dict[str, Any] = agreement(
-        world.processor().sub,
+        world.processor(world.cast.processor_id).sub,
         deletion_channel={"kind": "sqs", "acknowledgement_timeout_seconds": ACK_TIMEOUT_SECONDS},
     )
     return terms
@@ -266,6 +288,8 @@ OVERRIDES: Final[Mapping[str, Override]] = {
         body=lambda world: {"processor_id": world.cast.processor_id, "categories": ["contact", "preferences"]}
     ),
     "PUT /v1/staff/processors/{processor_id}": Override(body=_agreement),
+    # The acknowledgement of the world's pending erasure comes from the processor it notified.
+    "POST /v1/processors/erasure-acks": Override(names={"processor_id": "notified_processor_id"}),
 }
 
 
@@ -341,8 +365,11 @@ def request_for(route: catalog.Route, world: World) -> Request:
     if override is not None and override.body is not None:
         body = override.body(world)
     elif content is not None:
-        body = fill(content["schema"], world, None, required=True)
+        body = fill(content["schema"], world, None, required=True, names=names)
     caller = caller_of(route, override)
+    if caller == Audience.PROCESSOR.value:  # the processor the request names acts for itself
+        named = (body or {}).get("processor_id") if isinstance(body, dict) else None
+        caller = f"processor:{named or path_values.get('processor_id') or world.cast.processor_id}"
     return Request(route, route.path.format(**path_values), query, headers, body, caller, _token(world, caller))
 
 
@@ -351,17 +378,19 @@ def _token(world: World, caller: str) -> str | None:
         return None
     if caller == Audience.CUSTOMER.value:
         return world.customer.token
-    if caller == Audience.PROCESSOR.value:
-        return world.processor().token
+    if caller.startswith(f"{Audience.PROCESSOR.value}:"):
+        return world.processor(caller.split(":", 1)[1]).token
     return world.staff(caller).token
 
 
-def fill(schema: Any, world: World, name: str | None, *, required: bool) -> Any:
+def fill(schema: Any, world: World, name: str | None, *, required: bool, names: Mapping[str, str] | None = None) -> Any:
     """A value for `schema`: the world's by name, else const, example, enum; `_MISSING` for an
     optional value nothing suggests."""
     schema = _resolve(schema)
-    if name is not None and world.knows(name):
-        return world.value(name)
+    names = names or {}
+    source = names.get(name, name) if name is not None else None
+    if source is not None and world.knows(source):
+        return world.value(source)
     if not isinstance(schema, dict):
         return _MISSING
     if "const" in schema:
@@ -375,7 +404,7 @@ def fill(schema: Any, world: World, name: str | None, *, required: bool) -> Any:
         for option in sorted(options, key=lambda option: option.get("type") == "null"):
             if option.get("type") == "null":
                 return None if required else _MISSING
-            found = fill(option, world, name, required=required)
+            found = fill(option, world, name, required=required, names=names)
             if found is not _MISSING:
                 return found
         return _MISSING
@@ -384,14 +413,14 @@ def fill(schema: Any, world: World, name: str | None, *, required: bool) -> Any:
         needed = set(schema.get("required", ()))
         built = {}
         for key, member in schema.get("properties", {}).items():
-            found = fill(member, world, key, required=key in needed)
+            found = fill(member, world, key, required=key in needed, names=names)
             if found is not _MISSING:
                 built[key] = found
         return built if (built or required) else _MISSING
     if not required:
         return _MISSING
     if kind == "array":
-        item = fill(schema.get("items", {}), world, None, required=True)
+        item = fill(schema.get("items", {}), world, None, required=True, names=names)
         return [item] * max(1, int(schema.get("minItems", 1)))
     if kind == "string":
         if schema.get("format") == "date":

@@ -59,20 +59,27 @@ def execution_arn(stack: LocalStack, name: str) -> str:
     return f"{machine.replace(':stateMachine:', ':execution:')}:{name}"
 
 
-def erase_to_certificate(stack: LocalStack, customer: Customer, acknowledge: Any = None, polls: int = POLLS) -> Erasure:
+def erase_to_certificate(
+    stack: LocalStack, customer: Customer, acknowledge: Any = None, polls: int = POLLS, *, until_ended: bool = False
+) -> Erasure:
     """The customer withdraws; wait until the request is `completed` or its execution ended.
 
-    `acknowledge(request_id)`, when given, is called on every poll: the world's sub-processor
-    acknowledging the deletion requests queued for this request (returns the processors that did).
+    `acknowledge(request_id)`, when given, is called on every poll: the sub-processors acknowledging
+    the deletion requests queued for this request (returns the processors that did). With
+    `until_ended`, wait for the execution to end too (the sub-processors' part may outlast the
+    certificate).
     """
     accepted = customer.call("POST", "/v1/me/withdrawal")
     assert accepted.status == 202, accepted.text
     request_id = str(accepted.body["request_id"])
-    return wait_for_request(stack, request_id, acknowledge, polls)
+    return wait_for_request(stack, request_id, acknowledge, polls, until_ended=until_ended)
 
 
-def wait_for_request(stack: LocalStack, request_id: str, acknowledge: Any = None, polls: int = POLLS) -> Erasure:
-    """Poll until the request is `completed` or its execution is no longer running (bounded)."""
+def wait_for_request(
+    stack: LocalStack, request_id: str, acknowledge: Any = None, polls: int = POLLS, *, until_ended: bool = False
+) -> Erasure:
+    """Poll until the request is `completed` (and, with `until_ended`, its execution over) or its
+    execution is no longer running; bounded by `polls`."""
     sfn = stack.clients("stepfunctions")
     acknowledged: list[str] = []
     for _ in range(polls):
@@ -80,7 +87,7 @@ def wait_for_request(stack: LocalStack, request_id: str, acknowledge: Any = None
             acknowledged += acknowledge(request_id)
         status = str(request_item(stack, request_id).get("status", ""))
         execution = sfn.describe_execution(executionArn=execution_arn(stack, request_id))["status"]
-        if status == "completed" or execution != "RUNNING":
+        if (status == "completed" and not until_ended) or execution != "RUNNING":
             return Erasure(request_id, status, execution, acknowledged)
         time.sleep(POLL_SECONDS)
     return Erasure(request_id, str(request_item(stack, request_id).get("status", "")), "RUNNING", acknowledged)
@@ -96,12 +103,21 @@ def _subject_of(sfn: Any, arn: str) -> str:
     return _SUBJECT_OF[arn]
 
 
-def settle_subject(stack: LocalStack, subject_id: str, acknowledge: Any = None, polls: int = POLLS) -> list[str]:
+def settle_subject(
+    stack: LocalStack,
+    subject_id: str,
+    acknowledge: Any = None,
+    polls: int = POLLS,
+    *,
+    waiting: Iterable[str] = (),
+) -> list[str]:
     """Wait until no erasure execution of the subject is running (bounded); returns those that did not succeed.
 
-    `acknowledge(request_id)`, when given, is called for each running one: the world's sub-processor
-    acknowledging what it was asked.
+    `acknowledge(request_id)`, when given, is called for each running one: the sub-processors
+    acknowledging what they were asked. The requests named in `waiting` are left waiting (a test
+    keeps their acknowledgement for a request of its own).
     """
+    left_waiting = set(waiting)
     sfn = stack.clients("stepfunctions")
     machine = stack.resources.state_machines[naming.ERASURE_STATE_MACHINE]
     for _ in range(polls):
@@ -111,9 +127,14 @@ def settle_subject(stack: LocalStack, subject_id: str, acknowledge: Any = None, 
             for item in page["executions"]
             if _subject_of(sfn, item["executionArn"]) == subject_id
         ]
-        running = [item for item in mine if item["status"] == "RUNNING"]
+        running = [
+            item
+            for item in mine
+            if item["status"] == "RUNNING" and item["name"].split("-rerun-")[0] not in left_waiting
+        ]
         if not running:
-            return sorted(f"{item['name']} {item['status']}" for item in mine if item["status"] != "SUCCEEDED")
+            ended = [item for item in mine if item["status"] not in ("SUCCEEDED", "RUNNING")]
+            return sorted(f"{item['name']} {item['status']}" for item in ended)
         if acknowledge is not None:
             for item in running:
                 acknowledge(item["name"].split("-rerun-")[0])
@@ -145,8 +166,9 @@ def footprint(stack: LocalStack, subject_id: str, calls: Iterable[Call] = ()) ->
     """Everything of the subject held anywhere, entry by entry (a place with nothing is left out).
 
     The data map's table stores: each item of the subject's partition that holds data (`holds_data`);
-    its bucket stores: each object version and delete marker under the subject's prefix; `subjects`:
-    each attribute of the record beyond the tombstone's, and its status unless `erased`;
+    its bucket stores: each object version and delete marker under the subject's prefix; the data
+    map's operational tables whose subject records are a tombstone (`subjects`): each attribute beyond
+    the tombstone's, and the status unless `erased`; those whose records are deleted: each record;
     `idempotency`: each record the subject's requests (`calls`) wrote that is still there.
     """
     dynamodb, s3 = stack.clients("dynamodb"), stack.clients("s3")
@@ -172,15 +194,10 @@ def footprint(stack: LocalStack, subject_id: str, calls: Iterable[Call] = ()) ->
             versions |= {f"{entry['Key']}@{entry['VersionId']}" for entry in listed}
         if versions:
             found[bucket.name] = versions
-    subject = dynamodb.get_item(
-        TableName=stack.resources.tables["subjects"], Key={"subject_id": {"S": subject_id}}, ConsistentRead=True
-    ).get("Item")
-    if subject is not None:
-        extra = {f"{name}={_entry(value)}" for name, value in subject.items() if name not in TOMBSTONE}
-        if subject.get("status", {}).get("S") != "erased":
-            extra.add(f"status={_entry(subject.get('status'))}")
-        if extra:
-            found["subjects"] = extra
+    for operational in datamap.OPERATIONAL_TABLES.values():
+        kept = _derived_records(stack, operational, subject_id)
+        if kept:
+            found[operational.name] = kept
     table = stack.resources.tables[IDEMPOTENCY]
     kept = set()
     for identifier in sorted(idempotency_ids(calls, table)):
@@ -192,6 +209,36 @@ def footprint(stack: LocalStack, subject_id: str, calls: Iterable[Call] = ()) ->
     return found
 
 
+def _derived_records(stack: LocalStack, table: datamap.OperationalTable, subject_id: str) -> set[str]:
+    """What an operational table keeps of the subject beyond what the data map lets it keep.
+
+    `tombstone`: the record keyed by the subject may hold its id, status (`erased`), when and by which
+    request, nothing else; `deleted`: nothing may be keyed by the subject. Tables that keep ids only,
+    or name no customer, are not looked at.
+    """
+    kind = str(getattr(table, "subject_records", "none"))
+    if kind not in ("tombstone", "deleted") or table.partition_key != "subject_id":
+        return set()
+    dynamodb = stack.clients("dynamodb")
+    name = stack.resources.tables[table.name]
+    if kind == "deleted":
+        pages = dynamodb.get_paginator("query").paginate(
+            TableName=name,
+            KeyConditionExpression="#pk = :s",
+            ExpressionAttributeNames={"#pk": table.partition_key},
+            ExpressionAttributeValues={":s": {"S": subject_id}},
+            ConsistentRead=True,
+        )
+        return {_entry(item) for page in pages for item in page["Items"]}
+    record = dynamodb.get_item(TableName=name, Key={"subject_id": {"S": subject_id}}, ConsistentRead=True).get("Item")
+    if record is None:
+        return set()
+    extra = {f"{attribute}={_entry(value)}" for attribute, value in record.items() if attribute not in TOMBSTONE}
+    if record.get("status", {}).get("S") != "erased":
+        extra.add(f"status={_entry(record.get('status'))}")
+    return extra
+
+
 def added(after: Footprint, before: Footprint) -> Footprint:
     """What `after` holds that `before` did not (new or changed entries), place by place."""
     new = {place: entries - before.get(place, set()) for place, entries in after.items()}
@@ -201,8 +248,9 @@ def added(after: Footprint, before: Footprint) -> Footprint:
 def summary(found: Footprint) -> dict[str, Any]:
     """A footprint as a report shows it: a count per store, the attribute names of the subject record."""
     shown: dict[str, Any] = {place: len(entries) for place, entries in sorted(found.items())}
-    if "subjects" in found:
-        shown["subjects"] = sorted(entry.split("=", 1)[0] for entry in found["subjects"])
+    for place, entries in found.items():
+        if all("=" in entry and not entry.startswith("{") for entry in entries):  # a record's attributes
+            shown[place] = sorted(entry.split("=", 1)[0] for entry in entries)
     return shown
 
 

@@ -1,24 +1,27 @@
 """Erasure is final, for every route that writes (issue 16): a request held between its read and its
 write while the customer's full erasure runs to its certificate, then let go, lands nothing.
 
-Generated from the catalog: every route of `catalog.ROUTES` is a case, with a request built from
-the OpenAPI document (`tests/robustness/examples.py`) against a new customer who granted every
-purpose and holds the whole sample profile. A route without a request the stack accepts fails
-here: it cannot be held, so it must get one.
+Generated from the catalog: every route of `catalog.ROUTES` is a case, its request built from the
+OpenAPI document against a customer who granted every purpose and holds the whole sample profile
+(`tests/robustness/examples.py`). A route without a request the stack accepts fails here: it
+cannot be held, so it must get one. A new route is covered without an edit.
 
-For each route:
-
-1. the request is sent once, undisturbed, on its own customer: it must succeed, and every AWS
-   write it makes is recorded (`tests/robustness/interleave.py`). A route that writes nothing
-   (`GET /v1/requests/{id}`...) is counted and has nothing to hold;
-2. on another new customer, the request is sent on its own thread and parked just before its
-   first write made after a read (in `make soak`: before each of its writes in turn) — whatever it
-   read, it read while the customer was active;
-3. the customer withdraws and the erasure runs to its certificate (the request `completed`);
-4. the request is let go. It must be refused (403, 404, 409 or 410 in the API's error shape) or
-   succeed without a trace: nothing of the customer anywhere the data map names, in the subject
-   record beyond its tombstone, or in the idempotency table; and the certificate still true
-   (`tests/robustness/finality.py`).
+* Which routes write: every route's request is built against one new customer, then each is sent
+  in turn, undisturbed (the consent withdrawal and the withdrawal last), and every AWS write it
+  makes is recorded (`tests/robustness/interleave.py`). Each must succeed. A route whose request
+  writes nothing (`GET /v1/requests/{id}`...) is counted and has nothing to hold; a GET that writes
+  a read log is a writing route.
+* A round: on another new customer, every writing route's request is sent on its own thread and
+  parked before its first write made after a read (in `make soak`, one round per write index:
+  before each route's first write, its second...). Whatever each read, it read while the customer
+  was active. The customer withdraws and the erasure runs to its certificate (the request
+  `completed`, the workflow ended). Then the requests are let go one at a time, in catalog order,
+  each to its end and to the end of any erasure it started.
+* Each must be refused (403, 404, 409 or 410 in the API's error shape) or succeed without a trace:
+  what it landed is what the customer's footprint (every store of the data map, the subject record
+  beyond its tombstone, the idempotency records the request wrote: `tests/robustness/finality.py`)
+  gained during its own release, and the certificate must stay true after it. What the erasure
+  itself left, before any release, is reported apart, and fails too.
 
 Figures: `late_write_routes`, `late_write_routes_read_only`, `late_writes_tried`,
 `late_writes_landed` (must be 0), and the routes that landed something in `late_writes_landed_by_route`.
@@ -34,10 +37,11 @@ import pytest
 
 from custody.declared import catalog
 from tests.integration.erasure.conftest import Reply
-from tests.robustness.examples import Cast, World, request_for
+from tests.robustness.examples import Cast, Request, World, request_for
 from tests.robustness.figures import FIGURES, soak
 from tests.robustness.finality import (
     Erasure,
+    Footprint,
     added,
     certificate_problems,
     erase_to_certificate,
@@ -47,34 +51,65 @@ from tests.robustness.finality import (
 )
 from tests.robustness.interleave import Call, Held, ParkRule, Watch, after_a_read, watched
 
-REFUSALS: Final = frozenset({403, 404, 409, 410})
-# What each route did in this session (route key -> outcome), for the summary at the end.
-OUTCOMES: Final[dict[str, str]] = {}
-
-
 pytestmark = pytest.mark.usefixtures("intercepted")
+
+REFUSALS: Final = frozenset({403, 404, 409, 410})
+ROUTES: Final = {route.key: route for route in catalog.ROUTES}
+
+
+def send_order(routes: list[catalog.Route]) -> list[catalog.Route]:
+    """Catalog order, with what ends or narrows the customer's custody last: a consent withdrawal
+    (its erasure would refuse the others for want of consent), then the withdrawal."""
+    return sorted(routes, key=lambda route: (route.path == "/v1/me/withdrawal", route.method == "DELETE"))
+
+
+@dataclass
+class Baseline:
+    """Each route's request sent undisturbed: its answer and the AWS writes it made."""
+
+    replies: dict[str, Reply] = field(default_factory=dict)
+    writes: dict[str, list[Call]] = field(default_factory=dict)
+    requests: dict[str, Request] = field(default_factory=dict)
+
+    def writing(self) -> list[catalog.Route]:
+        return [ROUTES[key] for key, writes in self.writes.items() if writes and self.accepted(key)]
+
+    def accepted(self, key: str) -> bool:
+        return 200 <= self.replies[key].status < 300
+
+
+@pytest.fixture(scope="module")
+def baseline(cast: Cast) -> Baseline:
+    world = World(cast)
+    found = Baseline()
+    routes = send_order(list(catalog.ROUTES))
+    found.requests = {route.key: request_for(route, world) for route in routes}  # every value prepared first
+    for route in routes:
+        with watched(Watch()) as watch:
+            found.replies[route.key] = found.requests[route.key].send(cast.stack)
+        world.sent(found.requests[route.key])
+        found.writes[route.key] = watch.writes
+        settle_subject(cast.stack, world.subject_id, world.acknowledge, waiting=world.awaiting())
+    settle_subject(cast.stack, world.subject_id, world.acknowledge)
+    return found
 
 
 @dataclass
 class Trial:
-    """One request held past one full erasure: what the erasure left before the request went on,
-    and what the request landed after."""
+    """One request held past a full erasure, and what it landed when let go."""
 
     route: catalog.Route
     point: str
-    parked_before: Call | None
+    parked_before: Call | None = None
     reply: Reply | None = None
-    erasure: Erasure | None = None
-    left_by_erasure: dict[str, Any] = field(default_factory=dict)
-    untrue_before: list[str] = field(default_factory=list)
     landed: dict[str, Any] = field(default_factory=dict)
-    untrue_after: list[str] = field(default_factory=list)
+    untrue: list[str] = field(default_factory=list)
     executions: list[str] = field(default_factory=list)
     calls: list[Call] = field(default_factory=list)
 
     @property
     def landed_anything(self) -> bool:
-        return bool(self.landed or self.untrue_after)
+        return bool(self.landed or self.untrue)
 
     @property
     def answered_well(self) -> bool:
@@ -90,14 +125,9 @@ class Trial:
         reply = self.reply
         answer = f"{reply.status} {reply.text[:160]}" if reply is not None else "no answer"
         lines = [f"{self.route.key}, held before {self.parked_before} ({self.point}):", f"    answered {answer}"]
-        if self.erasure is not None:
-            lines.append(f"    erasure {self.erasure.request_id}: request {self.erasure.status}")
-        if self.left_by_erasure:
-            lines.append(f"    the erasure itself left: {json.dumps(self.left_by_erasure, sort_keys=True)}")
-        lines += [f"    certificate untrue before the release: {problem}" for problem in self.untrue_before]
         if self.landed:
-            lines.append(f"    the late request landed: {json.dumps(self.landed, sort_keys=True)}")
-        lines += [f"    certificate made untrue: {problem}" for problem in self.untrue_after]
+            lines.append(f"    it landed: {json.dumps(self.landed, sort_keys=True)}")
+        lines += [f"    it made the certificate untrue: {problem}" for problem in self.untrue]
         if self.executions:
             lines.append(f"    executions of the customer that did not succeed: {self.executions}")
         if self.parked_before in self.calls:
@@ -106,90 +136,125 @@ class Trial:
         return "\n".join(lines)
 
 
-def baseline(cast: Cast, route: catalog.Route) -> list[Call]:
-    """The route's request, undisturbed, on a new customer: it must succeed; returns what it wrote."""
-    world = World(cast)
-    request = request_for(route, world)
-    with watched(Watch()) as watch:
-        reply = request.send(cast.stack)
-    settle_subject(cast.stack, world.subject_id, world.acknowledge)
-    assert 200 <= reply.status < 300, (
-        f"{request}: the request generated from the OpenAPI document is refused ({reply.status} "
-        f"{reply.text[:300]}): give the route a valid request in tests/robustness/examples.py (OVERRIDES), "
-        "so that the late-write suite can hold it"
-    )
-    return watch.writes
+@dataclass
+class Round:
+    """Every writing route held at one point past one full erasure of one customer."""
+
+    point: str
+    trials: dict[str, Trial]
+    erasure: Erasure | None = None
+    left_by_erasure: dict[str, Any] = field(default_factory=dict)
+    untrue_before: list[str] = field(default_factory=list)
+
+    def describe_erasure(self) -> str:
+        erasure = self.erasure
+        lines = [f"round {self.point}: erasure {erasure.request_id if erasure else '-'}, request "]
+        lines[0] += f"{erasure.status}, execution {erasure.execution_status}" if erasure else "never started"
+        if self.left_by_erasure:
+            lines.append(f"    the erasure itself left: {json.dumps(self.left_by_erasure, sort_keys=True)}")
+        lines += [f"    its certificate, before any release: {problem}" for problem in self.untrue_before]
+        return "\n".join(lines)
 
 
-def trial(cast: Cast, route: catalog.Route, park_at: int | ParkRule, point: str) -> Trial:
-    """Hold the route's request at `park_at` while its customer's full erasure runs to its certificate."""
+def run_round(cast: Cast, routes: list[catalog.Route], park_at: int | ParkRule, point: str) -> Round:
+    """Park every route's request at `park_at`, erase the customer to the certificate, let each go in turn."""
     stack = cast.stack
     world = World(cast)
-    request = request_for(route, world)
-    held = Held(lambda: request.send(stack), park_at)
-    if not held.start():
-        return Trial(route, point, None, held.finish(), calls=held.calls)
-    found = Trial(route, point, held.watch.parked_before)
+    requests = [request_for(route, world) for route in routes]  # every value prepared before any is held
+    found = Round(point, {route.key: Trial(route, point) for route in routes})
+    held: list[tuple[Trial, Held]] = []
     try:
-        found.erasure = erase_to_certificate(stack, world.customer, world.acknowledge)
-        # The idempotency record the held request put before its hold is its own, in flight: judged after.
-        before = footprint(stack, world.subject_id)
+        for request in requests:
+            trial, hold = found.trials[request.route.key], Held(lambda request=request: request.send(stack), park_at)
+            if hold.start():
+                trial.parked_before = hold.watch.parked_before
+                held.append((trial, hold))
+            else:
+                trial.reply, trial.calls = hold.finish(), hold.calls
+                world.sent(request)
+        found.erasure = erase_to_certificate(stack, world.customer, world.acknowledge, until_ended=True)
+        before: Footprint = footprint(stack, world.subject_id)
         found.left_by_erasure = summary(before)
         found.untrue_before = certificate_problems(stack, found.erasure.request_id)
     finally:
-        found.reply = held.finish()
-    found.calls = list(held.calls)
-    found.executions = settle_subject(stack, world.subject_id, world.acknowledge)
-    found.landed = summary(added(footprint(stack, world.subject_id, held.calls), before))
-    after = certificate_problems(stack, found.erasure.request_id)
-    found.untrue_after = [problem for problem in after if problem not in found.untrue_before]
+        known = list(found.untrue_before)
+        for trial, hold in held:  # each let go alone, in catalog order
+            trial.reply = hold.finish()
+            world.sent(requests[[request.route.key for request in requests].index(trial.route.key)])
+            trial.calls = list(hold.calls)
+            if found.erasure is None:
+                continue
+            trial.executions = settle_subject(stack, world.subject_id, world.acknowledge, waiting=world.awaiting())
+            after = footprint(stack, world.subject_id, hold.calls)
+            trial.landed = summary(added(after, before))
+            untrue = certificate_problems(stack, found.erasure.request_id)
+            trial.untrue = [problem for problem in untrue if problem not in known]
+            known += trial.untrue
+            before = {place: before.get(place, set()) | after.get(place, set()) for place in {*before, *after}}
+        settle_subject(stack, world.subject_id, world.acknowledge)
     return found
 
 
-def hold_points(writes: list[Call]) -> list[tuple[int | ParkRule, str]]:
-    """Where to park: the first write after a read; in `make soak`, before every write in turn."""
+def hold_points(baseline: Baseline) -> list[tuple[int | ParkRule, str]]:
+    """Where to park: before the first write after a read; in `make soak`, before every write index in turn."""
     if soak():
-        return [(index, f"write {index} of {len(writes)}") for index in range(1, len(writes) + 1)]
+        most = max((len(baseline.writes[route.key]) for route in baseline.writing()), default=0)
+        return [(index, f"write {index}") for index in range(1, most + 1)]
     return [(after_a_read, "its first write after a read")]
 
 
+@pytest.fixture(scope="module")
+def rounds(cast: Cast, baseline: Baseline) -> list[Round]:
+    routes = send_order(baseline.writing())
+    found = []
+    for park_at, point in hold_points(baseline):
+        reaches = [
+            route for route in routes if not isinstance(park_at, int) or len(baseline.writes[route.key]) >= park_at
+        ]
+        found.append(run_round(cast, reaches, park_at, point))
+    for item in found:
+        held = [trial for trial in item.trials.values() if trial.parked_before is not None]
+        FIGURES.add("late_writes_tried", len(held))
+        landed = [trial for trial in held if trial.landed_anything]
+        FIGURES.add("late_writes_landed", len(landed))
+        if landed:
+            FIGURES.detail("late_writes_landed_by_route", {trial.route.key: 1 for trial in landed})
+    FIGURES.add("late_write_routes", len(routes))
+    FIGURES.add("late_write_routes_read_only", len(catalog.ROUTES) - len(routes))
+    print(f"\nlate-write suite: {len(routes)} writing routes held, of {len(catalog.ROUTES)} in the catalog")
+    return found
+
+
 @pytest.mark.parametrize("route", catalog.ROUTES, ids=lambda route: route.key)
-def test_a_request_held_past_a_full_erasure_lands_nothing(cast: Cast, route: catalog.Route) -> None:
-    writes = baseline(cast, route)
-    if not writes:
-        OUTCOMES[route.key] = "read only"
-        FIGURES.add("late_write_routes_read_only")
-        return
-    FIGURES.add("late_write_routes")
-    trials = [trial(cast, route, park_at, point) for park_at, point in hold_points(writes)]
-    held = [item for item in trials if item.parked_before is not None]
-    landed = [item for item in held if item.landed_anything]
-    erasure_left = [item for item in held if item.left_by_erasure or item.untrue_before]
-    badly = [item for item in held if not item.landed_anything and not item.answered_well]
-    unfinished = [item for item in held if item.erasure is None or item.erasure.status != "completed"]
-    FIGURES.add("late_writes_tried", len(held))
-    FIGURES.add("late_writes_landed", len(landed))
-    if landed:
-        FIGURES.detail("late_writes_landed_by_route", {route.key: len(landed)})
-    OUTCOMES[route.key] = f"{len(writes)} writes, held {len(held)}, landed {len(landed)}"
-    for item in held:
-        print(item.describe())
-    assert held, f"{route.key}: the request wrote undisturbed but never reached its write when held"
-    assert not unfinished, "the erasure did not complete:\n" + "\n".join(item.describe() for item in unfinished)
-    assert not landed, "late writes landed:\n" + "\n".join(item.describe() for item in landed)
-    assert not badly, "answered neither a refusal nor a success:\n" + "\n".join(item.describe() for item in badly)
-    assert not erasure_left, "the erasure itself left data (before the held request went on):\n" + "\n".join(
-        item.describe() for item in erasure_left
+def test_a_request_held_past_a_full_erasure_lands_nothing(
+    baseline: Baseline, rounds: list[Round], route: catalog.Route
+) -> None:
+    reply = baseline.replies[route.key]
+    assert baseline.accepted(route.key), (
+        f"{baseline.requests[route.key]}: the request generated from the OpenAPI document is refused "
+        f"({reply.status} {reply.text[:300]}): give the route a valid request in tests/robustness/examples.py "
+        "(OVERRIDES), so that the late-write suite can hold it"
     )
+    if not baseline.writes[route.key]:
+        return  # read only: nothing to hold
+    trials = [item.trials[route.key] for item in rounds if route.key in item.trials]
+    for trial in trials:
+        print(trial.describe())
+    held = [trial for trial in trials if trial.parked_before is not None]
+    assert held, f"{route.key} wrote undisturbed, but never reached its write when held:\n" + "\n".join(
+        trial.describe() for trial in trials
+    )
+    unfinished = [item for item in rounds if item.erasure is None or item.erasure.status != "completed"]
+    assert not unfinished, "the erasure did not complete:\n" + "\n".join(item.describe_erasure() for item in unfinished)
+    landed = [trial for trial in held if trial.landed_anything]
+    assert not landed, "a late write landed:\n" + "\n".join(trial.describe() for trial in landed)
+    badly = [trial for trial in held if not trial.answered_well]
+    assert not badly, "answered neither a refusal nor a success:\n" + "\n".join(trial.describe() for trial in badly)
 
 
-def test_every_writing_route_of_the_catalog_was_held(request: pytest.FixtureRequest) -> None:
-    """The count, printed; and when the whole suite ran, every catalog route was classified."""
-    ran = {item.callspec.id for item in request.session.items if hasattr(item, "callspec")}
-    writing = sorted(key for key, outcome in OUTCOMES.items() if outcome != "read only")
-    print(f"late-write suite: {len(writing)} writing routes held, of {len(catalog.ROUTES)} in the catalog")
-    for key in sorted(OUTCOMES):
-        print(f"  {key}: {OUTCOMES[key]}")
-    if {route.key for route in catalog.ROUTES} <= ran:
-        missing = sorted({route.key for route in catalog.ROUTES} - set(OUTCOMES))
-        assert not missing, f"routes that were not classified (their case failed before): {missing}"
+def test_the_erasure_the_requests_were_held_past_left_nothing(rounds: list[Round]) -> None:
+    """What the erasure itself left, before any held request went on (and its certificate then)."""
+    for item in rounds:
+        print(item.describe_erasure())
+    left = [item for item in rounds if item.left_by_erasure or item.untrue_before]
+    assert not left, "\n".join(item.describe_erasure() for item in left)
