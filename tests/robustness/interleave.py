@@ -123,6 +123,7 @@ class Watch:
     parked: threading.Event = field(default_factory=threading.Event)
     released: threading.Event = field(default_factory=threading.Event)
     parked_before: Call | None = None
+    killed: bool = False
 
     @property
     def writes(self) -> list[Call]:
@@ -146,7 +147,17 @@ class Watch:
             self.parked.set()
             with runtime.others_may_run():
                 self.released.wait(PARK_SECONDS)
+            if self.killed:
+                raise Killed(f"ended before {call}, as Lambda ends an invocation at its timeout")
         self.calls.append(call)
+
+
+class Killed(BaseException):
+    """Raised in a parked request that is ended rather than let go: it makes no further call.
+
+    A BaseException, so that no handler of the function's (`except Exception`) writes on its way out,
+    as none can once Lambda has ended an invocation.
+    """
 
 
 _LOCAL: Final = threading.local()
@@ -185,7 +196,8 @@ class Held:
     """A request sent on its own thread, watched, parked before the write `park_at` picks.
 
     `start()` returns once it is parked (True) or finished without reaching that write (False);
-    `finish()` releases it and returns what `send` returned (raising what it raised).
+    `finish()` releases it and returns what `send` returned (raising what it raised); `kill()` ends
+    it where it is parked, as Lambda ends an invocation at its timeout (it makes no further call).
     """
 
     def __init__(self, send: Callable[[], Any], park_at: int | ParkRule) -> None:
@@ -218,6 +230,13 @@ class Held:
         if self._error is not None:
             raise self._error
         return self._result
+
+    def kill(self, timeout: float = PARK_SECONDS) -> None:
+        self.watch.killed = True
+        self.watch.released.set()
+        self._thread.join(timeout)
+        assert not self._thread.is_alive(), "the ended request did not end"
+        assert isinstance(self._error, Killed) or self.watch.parked_before is None, self._error
 
     @property
     def writes(self) -> list[Call]:
