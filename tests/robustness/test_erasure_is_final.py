@@ -85,10 +85,12 @@ def table(cast: Cast, name: str) -> str:
 
 
 @pytest.mark.parametrize("key", ["cached", "not yet made"])
-def test_an_upload_that_read_an_active_subject_lands_nothing_after_the_certificate(cast: Cast, key: str) -> None:
+def test_an_upload_that_read_an_active_subject_lands_nothing_after_the_certificate(
+    cast: Cast, new_world: Any, key: str
+) -> None:
     """With the customer's key cached by the function (it stored their profile), and with no key yet
     (their first upload: it makes the key after the shred, as the issue found)."""
-    world = World(cast, profile=key == "cached")
+    world = new_world(profile=key == "cached")
     route = catalog.route("POST", "/v1/me/documents")
     assert route is not None
     upload = request_for(route, world)
@@ -140,8 +142,8 @@ def _what_an_erased_subject_shows(cast: Cast, world: World) -> list[str]:
     return problems
 
 
-def test_after_a_withdrawal_the_subject_is_a_tombstone_and_nothing_reads_as_granted(cast: Cast) -> None:
-    world = World(cast)
+def test_after_a_withdrawal_the_subject_is_a_tombstone_and_nothing_reads_as_granted(cast: Cast, new_world: Any) -> None:
+    world = new_world()
     erasure = erase_to_certificate(cast.stack, world.customer, world.acknowledge)
     assert erasure.status == "completed", erasure
     problems = _what_an_erased_subject_shows(cast, world)
@@ -149,9 +151,9 @@ def test_after_a_withdrawal_the_subject_is_a_tombstone_and_nothing_reads_as_gran
 
 
 def test_after_a_retention_erasure_the_subject_is_a_tombstone_and_nothing_reads_as_granted(
-    cast: Cast, settings: Settings
+    cast: Cast, new_world: Any, settings: Settings
 ) -> None:
-    world = World(cast)
+    world = new_world()
     last_active = SubjectRegistry(settings).load(world.subject_id).last_active_at
     assert last_active is not None
     with acting_as("retention"):  # what the sweep does for a customer it found, as its role allows
@@ -179,8 +181,10 @@ def test_the_routes_that_take_an_idempotency_key_are_found() -> None:
 
 
 @pytest.mark.parametrize("route", IDEMPOTENT, ids=lambda route: route.key)
-def test_a_replay_after_the_certificate_is_refused_and_its_record_is_gone(cast: Cast, route: catalog.Route) -> None:
-    world = World(cast)
+def test_a_replay_after_the_certificate_is_refused_and_its_record_is_gone(
+    cast: Cast, new_world: Any, route: catalog.Route
+) -> None:
+    world = new_world()
     request = request_for(route, world)
     with watched(Watch()) as watch:
         first = request.send(cast.stack)
@@ -219,8 +223,8 @@ def _names_the_customer(route: catalog.Route) -> bool:
 ABOUT_THE_CUSTOMER: Final = [route for route in catalog.ROUTES if _names_the_customer(route)]
 
 
-def test_between_the_withdrawal_and_freeze_nothing_about_the_customer_is_written(cast: Cast) -> None:
-    world = World(cast)
+def test_between_the_withdrawal_and_freeze_nothing_about_the_customer_is_written(cast: Cast, new_world: Any) -> None:
+    world = new_world()
     # Every value prepared first; a consent withdrawal last (it would refuse the others for want of consent).
     routes = sorted(ABOUT_THE_CUSTOMER, key=lambda route: route.method == "DELETE")
     requests = [request_for(route, world) for route in routes]
@@ -253,8 +257,8 @@ def test_between_the_withdrawal_and_freeze_nothing_about_the_customer_is_written
 # --- 5. a sub-processor that never acknowledges -------------------------------------------------------
 
 
-def test_a_silent_sub_processor_does_not_hold_up_the_customers_own_erasure(cast: Cast) -> None:
-    world = World(cast)
+def test_a_silent_sub_processor_does_not_hold_up_the_customers_own_erasure(cast: Cast, new_world: Any) -> None:
+    world = new_world()
     body = {"processor_id": cast.processor_id, "categories": ["contact"]}
     disclosed = world.staff("support").call("POST", f"/v1/staff/customers/{world.subject_id}/disclosures", body)
     assert disclosed.status == 201, disclosed.text
@@ -325,8 +329,8 @@ def _granted(node: Any) -> list[str]:
     return []
 
 
-def test_after_the_certificate_reads_and_downloads_are_refused_or_hold_nothing(cast: Cast) -> None:
-    world = World(cast)
+def test_after_the_certificate_reads_and_downloads_are_refused_or_hold_nothing(cast: Cast, new_world: Any) -> None:
+    world = new_world()
     requests = [request_for(route, world) for route in READS]
     assert any("{document_id}" in request.route.path for request in requests)
     for request in requests:
@@ -360,9 +364,9 @@ def _only_by_one_purpose() -> list[datamap.Category]:
 
 @pytest.mark.parametrize("category", _only_by_one_purpose(), ids=lambda category: category.name)
 def test_a_purpose_withdrawal_racing_a_write_of_its_category_leaves_nothing_of_it(
-    cast: Cast, category: datamap.Category
+    cast: Cast, new_world: Any, category: datamap.Category
 ) -> None:
-    world = World(cast)
+    world = new_world()
     purpose = category.purposes[0]
     route = catalog.route("PATCH", "/v1/me/profile")
     assert route is not None
