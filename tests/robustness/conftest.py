@@ -92,11 +92,13 @@ def residue(stack: LocalStack, subject_id: str) -> dict[str, int]:
     dynamodb, s3 = stack.clients("dynamodb"), stack.clients("s3")
     for store in datamap.table_stores():
         count = 0
+        shredded = store.erasure is datamap.Erasure.SHRED  # a shredded key leaves a tombstone, not a key
         for page in dynamodb.get_paginator("query").paginate(
             TableName=stack.resources.tables[store.name],
             KeyConditionExpression="#pk = :s",
             ExpressionAttributeNames={"#pk": store.partition_key},
             ExpressionAttributeValues={":s": {"S": subject_id}},
+            **({"FilterExpression": "attribute_exists(wrapped_key)"} if shredded else {}),
             Select="COUNT",
         ):
             count += int(page["Count"])
