@@ -7,6 +7,9 @@ changes nothing. Each record lies in its customer's own partition (partition key
 customer's records in one Query (`custody.stores.idempotency_records`). The stored response must
 carry no submitted value: the idempotency table is operational, not a store of personal data.
 Without the header a request simply runs.
+
+Powertools writes and reads the records; before it does, the caller's `admit` guard runs, so a
+customer whose erasure has begun gets neither a replay nor a run.
 """
 
 from __future__ import annotations
@@ -51,16 +54,21 @@ def once(
     key: str | None,
     model: type[_M],
     work: Callable[[], _M],
+    *,
+    admit: Callable[[], None],
 ) -> _M:
     """Run `work` once per (route, subject, key); replay its response for repeats.
 
     The Lambda context bounds how long a record stays "in progress" if the function dies. `model`
     is the pydantic type of `work`'s result, which the replay is rebuilt as; with `key` None, `work`
-    simply runs.
+    simply runs (it checks the subject itself). `admit` is the caller's guard on the subject (the
+    handlers pass `SubjectRegistry(settings).load(subject).ensure_active()`): it runs before the
+    record is looked up, so a subject whose erasure has begun gets neither a replay of an earlier
+    response nor a run, and what it raises passes through.
 
     Raises `InvalidInput` for a key that is not 8 to 64 of `[A-Za-z0-9_-]`, `Conflict` while a
     request with the same key is still running, and `ServiceBusy` when the idempotency table stays
-    throttled or unreachable past the retries; whatever `work` raises passes through
+    throttled or unreachable past the retries; whatever `admit` or `work` raises passes through
     (Powertools deletes the in-progress record, so a retry runs again).
     """
     if key is None:
@@ -70,6 +78,7 @@ def once(
             "The Idempotency-Key header must be 8 to 64 letters, digits, '-' or '_'.",
             {"fields": [{"field": HEADER, "reason": "invalid format"}]},
         )
+    admit()
     table = datamap.OPERATIONAL_TABLES[TABLE]
     persistence = DynamoDBPersistenceLayer(
         table_name=settings.table(TABLE),
