@@ -1,11 +1,13 @@
-"""Idempotency records on moto: each in its customer's partition, refused once erasure began.
+"""Idempotency records on moto: each in its customer's partition, refused once erasure began, erased with them.
 
-`custody.platform.idempotency.once`: Powertools writes and reads the records. Cost is counted in
-DynamoDB calls, never timed.
+`custody.platform.idempotency.once` (Powertools writes and reads the records) and the table's
+repository, `custody.stores.idempotency_records` (erasure counts and deletes a customer's records).
+Cost is counted in DynamoDB calls, never timed.
 """
 
 from __future__ import annotations
 
+import math
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -20,7 +22,9 @@ from custody.declared.errors import Forbidden, InvalidInput
 from custody.declared.settings import Settings
 from custody.platform import idempotency
 from custody.platform.aws import clients, reset_clients
-from custody.stores.partitions import BATCH_WRITE_MAX
+from custody.stores import partitions
+from custody.stores.idempotency_records import IdempotencyRecords
+from custody.stores.partitions import BATCH_WRITE_MAX, PartialWrite
 from devstack.metering import counting_calls
 from devstack.runtime import LocalLambdaContext
 
@@ -191,3 +195,110 @@ def test_a_malformed_key_is_refused_before_the_guard_or_the_table(settings: Sett
     with pytest.raises(InvalidInput):
         _once(settings, A, "bad key!", Work(), admit=admit)
     assert (admitted, sum(calls.values())) == ([], 0)
+
+
+# --- the repository --------------------------------------------------------------------------
+
+
+def test_count_reads_the_customers_partition_only(settings: Settings, calls: Counter[str]) -> None:
+    _seed(settings, A, 30)
+    _seed(settings, B, 400)
+    records = IdempotencyRecords(settings)
+    calls.clear()
+    assert records.count(A, 1) == 1
+    assert records.count(A, 10) == 10
+    assert records.count(A, 1000) == 30
+    assert records.count("nobody", 5) == 0
+    assert calls == Counter({"dynamodb.Query": 4})  # one each: O(that customer), never a Scan
+    with pytest.raises(ValueError, match="at least 1"):
+        records.count(A, 0)
+
+
+def test_delete_subject_costs_that_customers_records_and_leaves_others(settings: Settings, calls: Counter[str]) -> None:
+    records = IdempotencyRecords(settings)
+    _seed(settings, A, 60)
+    calls.clear()
+    assert records.delete_subject(A) == 60
+    alone = Counter(calls)
+    assert alone == Counter({"dynamodb.Query": 1, "dynamodb.BatchWriteItem": math.ceil(60 / BATCH_WRITE_MAX)})
+    assert records.count(A, 1) == 0
+
+    _seed(settings, B, 1000)  # others in the same table change nothing of the cost
+    _seed(settings, "subject-c", 60)
+    calls.clear()
+    assert records.delete_subject("subject-c") == 60
+    assert Counter(calls) == alone
+    assert records.count(B, 2000) == 1000
+
+    calls.clear()
+    assert records.delete_subject(A) == 0  # again: nothing left, nothing deleted, one Query
+    assert calls == Counter({"dynamodb.Query": 1})
+
+
+def test_delete_subject_takes_what_once_wrote(settings: Settings) -> None:
+    work = Work()
+    for key in ("key-0001", "key-0002", "key-0003"):
+        _once(settings, A, key, work)
+    _once(settings, B, "key-0001", work)
+    records = IdempotencyRecords(settings)
+    assert records.count(A, 10) == 3
+    assert records.delete_subject(A) == 3
+    assert (records.count(A, 10), records.count(B, 10)) == (0, 1)
+    assert _once(settings, A, "key-0001", work) == Receipt(serial=5)  # nothing left to replay
+
+
+def test_unprocessed_deletes_are_retried_after_a_growing_jittered_pause(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _seed(settings, A, 60)
+    pauses: list[float] = []
+    bounds: list[float] = []
+    monkeypatch.setattr(partitions.time, "sleep", pauses.append)
+    real_uniform = partitions.random.uniform
+
+    def uniform(low: float, high: float) -> float:
+        bounds.append(high)
+        return real_uniform(low, high)
+
+    monkeypatch.setattr(partitions.random, "uniform", uniform)
+    client = clients.dynamodb()
+    real_batch_write = client.batch_write_item
+
+    def half_processed(RequestItems: dict[str, Any]) -> dict[str, Any]:  # noqa: N803 - boto3's name
+        """DynamoDB under pressure: the first half of every batch of more than 3 stays unprocessed."""
+        [(table, requests)] = RequestItems.items()
+        if len(requests) <= 3:
+            return real_batch_write(RequestItems=RequestItems)
+        done = real_batch_write(RequestItems={table: requests[len(requests) // 2 :]})
+        return {**done, "UnprocessedItems": {table: requests[: len(requests) // 2]}}
+
+    with monkeypatch.context() as patched:
+        patched.setattr(client, "batch_write_item", half_processed)
+        assert IdempotencyRecords(settings).delete_subject(A) == 60
+    assert IdempotencyRecords(settings).count(A, 100) == 0
+    # 25 → 12 → 6 → 3 left after each call, twice, and 10 → 5 → 2: a pause before every retry
+    assert len(pauses) == 3 + 3 + 2
+    base = partitions.UNPROCESSED_BACKOFF_SECONDS
+    assert bounds == [base * 2, base * 4, base * 8] * 2 + [base * 2, base * 4]
+    assert all(0 <= pause <= bound for pause, bound in zip(pauses, bounds, strict=True))
+
+
+def test_a_batch_still_undone_after_its_retries_is_a_partial_write(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _seed(settings, A, 10)
+    pauses: list[float] = []
+    monkeypatch.setattr(partitions.time, "sleep", pauses.append)
+    client = clients.dynamodb()
+
+    def never_processed(RequestItems: dict[str, Any]) -> dict[str, Any]:  # noqa: N803 - boto3's name
+        return {"UnprocessedItems": RequestItems}
+
+    with monkeypatch.context() as patched:
+        patched.setattr(client, "batch_write_item", never_processed)
+        with pytest.raises(PartialWrite) as partial:
+            IdempotencyRecords(settings).delete_subject(A)
+    assert partial.value.count == 10
+    assert len(pauses) == partitions.UNPROCESSED_RETRIES - 1
+    assert IdempotencyRecords(settings).delete_subject(A) == 10  # the state's retry deletes what was left
+    assert IdempotencyRecords(settings).count(A, 100) == 0

@@ -1,13 +1,17 @@
 """Writes a client may retry: the same Idempotency-Key replays the first response and writes once.
 
-The records lie in each customer's own partition; once the customer's erasure began, a repeat is
-refused as any other write is, never replayed.
+The records lie in each customer's own partition, so erasure counts and deletes them at the cost of
+that customer's records alone; once the customer's erasure began, a repeat is refused as any other
+write is, never replayed.
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import math
+import uuid
+from collections import Counter
 from typing import Any
 
 import pytest
@@ -16,6 +20,10 @@ from custody.declared import datamap
 from custody.declared.settings import get_settings
 from custody.platform.aws import clients
 from custody.stores import dynamo
+from custody.stores.idempotency_records import IdempotencyRecords
+from custody.stores.partitions import BATCH_WRITE_MAX
+from devstack.iam.enforce import acting_as
+from devstack.metering import counting_calls
 from tests.integration.customers.conftest import Customer, call, grant
 
 DECLARED = datamap.OPERATIONAL_TABLES["idempotency"]
@@ -169,3 +177,32 @@ def test_a_repeat_after_the_withdrawal_is_refused_before_freeze(customer: Custom
     without_key = call("collect", "POST", "/v1/me/consents", customer, CONSENT)
     assert (replayed.status, replayed.body) == (403, without_key.body)
     assert replayed.body["details"] == {"status": "erasing"}  # pending: Freeze has not run yet
+
+
+def test_erasure_counts_and_deletes_a_customers_records_at_their_cost_alone(customer: Customer, new_customer) -> None:  # type: ignore[no-untyped-def]
+    """What the erasure steps call (ShredKey deletes, Verify counts), held to the steps' role."""
+    grant(customer, "crm_core")
+    for index in range(3):
+        call("collect", "POST", "/v1/me/consents", customer, CONSENT, {"Idempotency-Key": f"cost-{index:04d}"})
+    crowd = [new_customer() for _ in range(5)]
+    for other in crowd:
+        call("collect", "POST", "/v1/me/consents", other, CONSENT, {"Idempotency-Key": "cost-0000"})
+    records = IdempotencyRecords(get_settings())
+    with counting_calls("dynamodb") as calls, acting_as("erasure_steps"):
+        assert records.count(customer.subject_id, 100) == 3  # the grant() without a key wrote none
+        assert records.delete_subject(customer.subject_id) == 3
+        assert records.count(customer.subject_id, 1) == 0
+    assert calls == Counter({"dynamodb.Query": 3, "dynamodb.BatchWriteItem": math.ceil(3 / BATCH_WRITE_MAX)})
+    assert _partition(customer.subject_id) == []
+    assert all(len(_partition(other.subject_id)) == 1 for other in crowd)
+    # and with the records gone, the old key is a new request (the account is active in this test)
+    again = call("collect", "POST", "/v1/me/consents", customer, CONSENT, {"Idempotency-Key": "cost-0000"})
+    assert again.status == 201
+    assert len(_partition(customer.subject_id)) == 1
+
+
+def test_an_unknown_customer_has_no_records(customer: Customer) -> None:
+    records = IdempotencyRecords(get_settings())
+    with acting_as("erasure_steps"):
+        assert records.count(str(uuid.uuid4()), 10) == 0
+        assert records.delete_subject(str(uuid.uuid4())) == 0
