@@ -406,6 +406,11 @@ OPERATIONAL_TABLES: dict[str, OperationalTable] = {
             IDEMPOTENCY_PARTITION_KEY,
             sort_key=IDEMPOTENCY_RECORD_KEY,
             ttl_attribute="expiration",
+            subject_records=SubjectRecords.DELETED,
+            subject_records_note=(
+                "a full erasure's ShredKey deletes the customer's partition and Verify finds it empty;"
+                " a replay is refused from the withdrawal on"
+            ),
         ),
     )
 }
