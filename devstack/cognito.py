@@ -23,7 +23,9 @@
   any case: sign-in, every `Admin*` call, and the existence check of `SignUp` and
   `AdminCreateUser` (so the second spelling is refused with `UsernameExistsException`); an
   e-mail a different user holds in another case cannot be given to a user
-  (`AliasExistsException`, from `AdminUpdateUserAttributes` and `UpdateUserAttributes`). Case
+  (`AliasExistsException`, from `AdminUpdateUserAttributes` and `UpdateUserAttributes`). An ID
+  token's `email` is the user's e-mail attribute in every pool (moto wrote the name typed at
+  sign-in, which a case-insensitive pool makes a different spelling). Case
   is compared as `str.lower` compares it. Case-sensitive pools are left to moto as they are.
   AWS: with `CaseSensitive` false "users can sign in using username, USERNAME, or UserName.
   This option also enables both preferred_username and email alias to be case insensitive, in
@@ -61,14 +63,17 @@ from moto.cognitoidp.models import CognitoIdpBackend, CognitoIdpUser, CognitoIdp
 from moto.cognitoidp.utils import flatten_attrs
 from moto.core.exceptions import JsonRESTError
 
+from custody.declared.catalog import TokenUse
 from devstack import runtime
 
 ACCESS_TOKEN_SECONDS: Final = 3600
 SIGNIN_SCOPE: Final = "aws.cognito.signin.user.admin"
+EMAIL: Final = "email"
 _SIGNATURE: Final = "(self, client_id, username, origin_jti)"
 # What the case-insensitive lookup replaces or wraps (`patch_points` checks them).
 _LOOKUP_SIGNATURES: Final = {
     (CognitoIdpUserPool, "_get_user"): "(self, username)",
+    (CognitoIdpUserPool, "create_jwt"): "(self, client_id, username, token_use, expires_in, extra_data)",
     (CognitoIdpBackend, "admin_update_user_attributes"): "(self, user_pool_id, username, attributes)",
     (CognitoIdpBackend, "update_user_attributes"): "(self, access_token, attributes)",
 }
@@ -233,13 +238,34 @@ def _get_user(self: CognitoIdpUserPool, username: str) -> CognitoIdpUser | None:
     return next((user for user in self.users.values() if str(user.username).lower() == wanted), None)
 
 
+def _create_jwt(
+    self: CognitoIdpUserPool,
+    client_id: str,
+    username: str,
+    token_use: str,
+    expires_in: int = 60 * 60,
+    extra_data: dict[str, Any] | None = None,
+) -> tuple[str, int]:
+    """moto's token, but an ID token's `email` is the user's e-mail attribute, as in Cognito.
+
+    moto writes the name the user signed in with there: in a case-insensitive pool, the spelling
+    typed at sign-in (`case.x@example.com` for `Case.X@Example.com`), which Cognito never does.
+    """
+    if token_use == TokenUse.ID and EMAIL in (self.extended_config.get("UsernameAttributes") or []):
+        user = self._get_user(username)
+        stored = user.attribute_lookup.get(EMAIL) if user is not None else None
+        if stored:
+            extra_data = {EMAIL: stored, **(extra_data or {})}
+    return _ORIGINAL_LOOKUP["create_jwt"](self, client_id, username, token_use, expires_in, extra_data)  # type: ignore[no-any-return]
+
+
 def _refuse_case_variant(pool: CognitoIdpUserPool, user: CognitoIdpUser, attributes: list[dict[str, str]]) -> None:
     """`AliasExistsException` when another user of a case-insensitive pool signs in with this e-mail in any case."""
-    email = next((item.get("Value") for item in attributes if item.get("Name") == "email"), None)
-    if not email or case_sensitive(pool) or "email" not in (pool.extended_config.get("UsernameAttributes") or []):
+    email = next((item.get("Value") for item in attributes if item.get("Name") == EMAIL), None)
+    if not email or case_sensitive(pool) or EMAIL not in (pool.extended_config.get("UsernameAttributes") or []):
         return
     for other in pool.users.values():
-        if other is not user and str(other.attribute_lookup.get("email", "")).lower() == email.lower():
+        if other is not user and str(other.attribute_lookup.get(EMAIL, "")).lower() == email.lower():
             raise AliasExistsException()
 
 
@@ -261,6 +287,7 @@ def _update_user_attributes(self: CognitoIdpBackend, access_token: str, attribut
 
 _LOOKUP_REPLACEMENTS: Final[dict[tuple[type, str], Callable[..., Any]]] = {
     (CognitoIdpUserPool, "_get_user"): _get_user,
+    (CognitoIdpUserPool, "create_jwt"): _create_jwt,
     (CognitoIdpBackend, "admin_update_user_attributes"): _admin_update_user_attributes,
     (CognitoIdpBackend, "update_user_attributes"): _update_user_attributes,
 }
