@@ -9,7 +9,8 @@
   processor-token HMAC key (HMAC_256, GENERATE_VERIFY_MAC: KMS rotates no HMAC key);
 * the customer, staff and processor user pools as `custody.declared.user_pools` declares them
   (case-insensitive e-mail sign-in, password policy, MFA...; staff: groups `catalog.STAFF_GROUPS`),
-  each with an app client that allows the USER_PASSWORD and ADMIN_USER_PASSWORD flows;
+  each with its declared app client, which also allows the USER_PASSWORD and ADMIN_USER_PASSWORD
+  flows here (`LOCAL_SIGN_IN_FLOWS`);
 * the alarm topic;
 * one Lambda function per `catalog.FUNCTIONS` entry (a token zip: the patched runtime imports
   the real handler from `functions/`), environment `Settings.to_env()` with the real ids;
@@ -166,6 +167,48 @@ def user_pool_request(pool: user_pools.UserPool, prefix: str, token_trigger: str
     }
     if token_trigger:
         request["LambdaConfig"] = {"PreTokenGenerationConfig": {"LambdaVersion": "V2_0", "LambdaArn": token_trigger}}
+    return request
+
+
+# What the local app clients allow beyond the declared ones: `devstack.identity` signs people in
+# with their password (no SRP client here), as docs/local-stack.md says.
+LOCAL_SIGN_IN_FLOWS: Final = ("ALLOW_USER_PASSWORD_AUTH", "ALLOW_ADMIN_USER_PASSWORD_AUTH")
+_MINUTES: Final = "minutes"
+
+
+def app_client_request(pool: user_pools.UserPool, prefix: str) -> dict[str, Any]:
+    """`CreateUserPoolClient`'s parameters for the pool's declared app client (`UserPool.client`).
+
+    The synthesized `AWS::Cognito::UserPoolClient` has the same properties (the parity test compares
+    them) but the flows: the local client also allows `LOCAL_SIGN_IN_FLOWS`. A pool that declares
+    no client (sub-processors: machine clients only) gets a local one for the sign-in helpers, which
+    the deployed pool does not have.
+    """
+    declared = pool.client
+    if declared is None:
+        return {
+            "ClientName": f"{prefix}-{pool.logical}-app",
+            "GenerateSecret": False,
+            "ExplicitAuthFlows": [*LOCAL_SIGN_IN_FLOWS, "ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
+            "PreventUserExistenceErrors": "ENABLED",
+        }
+    request: dict[str, Any] = {
+        "ClientName": declared.name(prefix),
+        "GenerateSecret": False,
+        "ExplicitAuthFlows": [*declared.auth_flows, *LOCAL_SIGN_IN_FLOWS],
+        "PreventUserExistenceErrors": "ENABLED" if declared.prevent_user_existence_errors else "LEGACY",
+        "EnableTokenRevocation": declared.token_revocation,
+        "IdTokenValidity": declared.id_token_minutes,
+        "AccessTokenValidity": declared.access_token_minutes,
+        "RefreshTokenValidity": declared.refresh_token_minutes,
+        "TokenValidityUnits": {"IdToken": _MINUTES, "AccessToken": _MINUTES, "RefreshToken": _MINUTES},
+        "AllowedOAuthFlowsUserPoolClient": False,
+        "SupportedIdentityProviders": ["COGNITO"],
+    }
+    if declared.read_attributes:
+        request["ReadAttributes"] = list(declared.read_attributes)
+    if declared.write_attributes:
+        request["WriteAttributes"] = list(declared.write_attributes)
     return request
 
 
@@ -399,18 +442,9 @@ class Provisioner:
         mfa = mfa_config_request(pool)
         if mfa is not None:
             cognito.set_user_pool_mfa_config(UserPoolId=created["Id"], **mfa)
-        client = cognito.create_user_pool_client(
-            UserPoolId=created["Id"],
-            ClientName=f"{self.prefix}-{pool.logical}-app",
-            GenerateSecret=False,
-            ExplicitAuthFlows=[
-                "ALLOW_USER_PASSWORD_AUTH",
-                "ALLOW_ADMIN_USER_PASSWORD_AUTH",
-                "ALLOW_USER_SRP_AUTH",
-                "ALLOW_REFRESH_TOKEN_AUTH",
-            ],
-            PreventUserExistenceErrors="ENABLED",
-        )["UserPoolClient"]
+        client = cognito.create_user_pool_client(UserPoolId=created["Id"], **app_client_request(pool, self.prefix))[
+            "UserPoolClient"
+        ]
         for group in groups:
             cognito.create_group(UserPoolId=created["Id"], GroupName=group, Description=f"Staff: {group}")
         scope_names: tuple[str, ...] = ()

@@ -64,22 +64,7 @@ class Identity(Construct):
             "and blocks high-risk ones, but it is not required of every customer: an authenticator app must "
             "never stand between a customer and seeing, correcting or erasing their own data (GDPR art. 12(2)).",
         )
-        self.customer_client = self.customers.add_client(
-            "WebClient",
-            user_pool_client_name=config.name("customer-web"),
-            auth_flows=cognito.AuthFlow(user_srp=True),
-            # Sign-in is SRP (InitiateAuth); no hosted UI, so no OAuth flow at all: CDK would otherwise
-            # allow the implicit grant (RFC 9700 says not to) with https://example.com as callback.
-            disable_o_auth=True,
-            generate_secret=False,
-            prevent_user_existence_errors=True,
-            enable_token_revocation=True,
-            id_token_validity=Duration.minutes(60),
-            access_token_validity=Duration.minutes(60),
-            refresh_token_validity=Duration.days(1),
-            read_attributes=cognito.ClientAttributes().with_standard_attributes(email=True, email_verified=True),
-            write_attributes=cognito.ClientAttributes().with_standard_attributes(email=True),
-        )
+        self.customer_client = self._client("WebClient", config, self.customers, naming.CUSTOMER_POOL)
 
         self.staff = self._pool("Staff", config, user_pools.USER_POOLS[naming.STAFF_POOL])
         for group in catalog.STAFF_GROUPS:
@@ -91,20 +76,7 @@ class Identity(Construct):
                 description=f"Staff group {group}: routes that name it in custody.declared.catalog.",
             )
         self.staff_api = self._resource_server(config, self.staff, "StaffApi", Audience.STAFF, catalog.STAFF_GROUPS)
-        self.staff_client = self.staff.add_client(
-            "ConsoleClient",
-            user_pool_client_name=config.name("staff-console"),
-            auth_flows=cognito.AuthFlow(user_srp=True),
-            # Sign-in is SRP (InitiateAuth); no hosted UI, so no OAuth flow at all: CDK would otherwise
-            # allow the implicit grant (RFC 9700 says not to) with https://example.com as callback.
-            disable_o_auth=True,
-            generate_secret=False,
-            prevent_user_existence_errors=True,
-            enable_token_revocation=True,
-            id_token_validity=Duration.minutes(15),
-            access_token_validity=Duration.minutes(15),
-            refresh_token_validity=Duration.hours(8),
-        )
+        self.staff_client = self._client("ConsoleClient", config, self.staff, naming.STAFF_POOL)
 
         # Sub-processors are machines: no users sign in; each gets its own app client (client
         # credentials for ERASURE_ACK_SCOPE) when its data-processing agreement is recorded.
@@ -172,6 +144,37 @@ class Identity(Construct):
             cognito.UserPoolOperation.PRE_TOKEN_GENERATION_CONFIG, trigger, cognito.LambdaVersion.V2_0
         )
 
+    def _client(
+        self, construct_id: str, config: CustodyConfig, pool: cognito.UserPool, logical: str
+    ) -> cognito.UserPoolClient:
+        """The pool's app client as `custody.declared.user_pools` declares it."""
+        declared = user_pools.USER_POOLS[logical].client
+        if declared is None:
+            raise ValueError(f"custody.declared.user_pools declares no app client for the {logical} pool")
+        flows = set(declared.auth_flows)
+        return pool.add_client(
+            construct_id,
+            user_pool_client_name=declared.name(config.prefix),
+            # CDK adds ALLOW_REFRESH_TOKEN_AUTH to any flow.
+            auth_flows=cognito.AuthFlow(
+                user_srp="ALLOW_USER_SRP_AUTH" in flows,
+                user_password="ALLOW_USER_PASSWORD_AUTH" in flows,
+                admin_user_password="ALLOW_ADMIN_USER_PASSWORD_AUTH" in flows,
+                custom="ALLOW_CUSTOM_AUTH" in flows,
+            ),
+            # Sign-in is SRP (InitiateAuth); no hosted UI, so no OAuth flow at all: CDK would otherwise
+            # allow the implicit grant (RFC 9700 says not to) with https://example.com as callback.
+            disable_o_auth=True,
+            generate_secret=False,
+            prevent_user_existence_errors=declared.prevent_user_existence_errors,
+            enable_token_revocation=declared.token_revocation,
+            id_token_validity=Duration.minutes(declared.id_token_minutes),
+            access_token_validity=Duration.minutes(declared.access_token_minutes),
+            refresh_token_validity=Duration.minutes(declared.refresh_token_minutes),
+            read_attributes=_client_attributes(declared.read_attributes),
+            write_attributes=_client_attributes(declared.write_attributes),
+        )
+
     def _pool(self, construct_id: str, config: CustodyConfig, pool: user_pools.UserPool) -> cognito.UserPool:
         """The pool as `custody.declared.user_pools` declares it (the e-mail sender is the stack's)."""
         signs_in_with = set(pool.sign_in_with)
@@ -223,3 +226,12 @@ class Identity(Construct):
             deletion_protection=pool.deletion_protection,
             removal_policy=RemovalPolicy.RETAIN,
         )
+
+
+def _client_attributes(names: tuple[str, ...]) -> cognito.ClientAttributes | None:
+    """CDK's attribute mask of OIDC attribute names (None: Cognito's default, every attribute)."""
+    if not names:
+        return None
+    return cognito.ClientAttributes().with_standard_attributes(
+        **{_CDK_ATTRIBUTE.get(name, name): True for name in names}
+    )

@@ -27,7 +27,14 @@ from custody.declared import catalog, naming, user_pools
 from devstack.auth import JwksCache, Unauthorized
 from devstack.gateway import STAGE
 from devstack.paths import ERASURE_ASL
-from devstack.provision import ASL_PLACEHOLDER, MFA_FACTOR_CONFIG, ClientFactory, client_factory, provision
+from devstack.provision import (
+    ASL_PLACEHOLDER,
+    LOCAL_SIGN_IN_FLOWS,
+    MFA_FACTOR_CONFIG,
+    ClientFactory,
+    client_factory,
+    provision,
+)
 from devstack.resources import Resources
 from devstack.stack import REGION, build_gateway
 from infra.app import STACK_ID
@@ -220,6 +227,41 @@ def test_every_setting_of_a_user_pool_is_the_deployed_pools(
     for key, value in deployed.items():
         assert requested[key] == value, f"{name}: {key}"
     assert requested["UsernameConfiguration"] == {"CaseSensitive": declared.case_sensitive}
+
+
+_CLIENTS = {pool.logical: pool for pool in user_pools.USER_POOLS.values() if pool.client is not None}
+
+
+def test_every_app_client_of_the_template_is_declared(cfn: Cfn) -> None:
+    synthesized = {props["ClientName"] for props in _props(cfn, "AWS::Cognito::UserPoolClient").values()}
+    declared = {pool.client.name(naming.DEFAULT_PREFIX) for pool in _CLIENTS.values() if pool.client is not None}
+    assert synthesized == declared
+
+
+@pytest.mark.parametrize("declared", _CLIENTS.values(), ids=list(_CLIENTS))
+def test_every_setting_of_an_app_client_is_the_deployed_clients(
+    cfn: Cfn, local: tuple[Resources, ClientFactory], cognito_requests: CognitoRequests, declared: user_pools.UserPool
+) -> None:
+    """Token lifetimes, attributes, flows, revocation, no secret and no OAuth: every property of the
+    synthesized `AWS::Cognito::UserPoolClient` is what the local provisioner asked for, on the same
+    pool, but the flows the local sign-in helpers add (`LOCAL_SIGN_IN_FLOWS`)."""
+    resources, _ = local
+    assert declared.client is not None
+    name = declared.client.name(naming.DEFAULT_PREFIX)
+    (deployed,) = [
+        props for props in _props(cfn, "AWS::Cognito::UserPoolClient").values() if props["ClientName"] == name
+    ]
+    (requested,) = [params for params in cognito_requests.of("CreateUserPoolClient") if params["ClientName"] == name]
+    deployed, requested = copy.deepcopy(deployed), copy.deepcopy(requested)
+    (pool_lid,) = Cfn.refs(deployed.pop("UserPoolId"))
+    assert cfn.props(pool_lid)["UserPoolName"] == declared.name(naming.DEFAULT_PREFIX)
+    assert requested.pop("UserPoolId") == resources.user_pools[declared.logical].pool_id
+    flows = deployed.pop("ExplicitAuthFlows")
+    assert sorted(requested.pop("ExplicitAuthFlows")) == sorted([*flows, *LOCAL_SIGN_IN_FLOWS])
+    assert sorted(set(requested) - set(deployed)) == [], f"{name}: set locally, not deployed"
+    assert sorted(set(deployed) - set(requested)) == [], f"{name}: deployed, not set locally"
+    for key, value in deployed.items():
+        assert requested[key] == value, f"{name}: {key}"
 
 
 def test_functions_handlers_sizing_and_environment(cfn: Cfn, local: tuple[Resources, ClientFactory]) -> None:

@@ -1,4 +1,4 @@
-"""The Cognito user pools' settings, declared once: customers, staff and sub-processors.
+"""The Cognito user pools' settings, declared once: customers, staff and sub-processors, and their app clients.
 
 The CDK stack builds each pool from its `UserPool` (`infra.constructs.identity`); the local stack
 creates each with the same settings through `CreateUserPool` and `SetUserPoolMfaConfig`
@@ -29,6 +29,11 @@ Rules and their sources:
   authentication requires it on risky sign-ins, and an app must never stand between a customer
   and their own data (GDPR art. 12(2); the `AwsSolutions-COG2` acknowledgement in
   `infra.constructs.identity`) — and required of staff and sub-processors.
+* **App clients** (`AppClient`): customers sign in through `customer-web` (tokens for an hour,
+  a day's refresh; it reads the e-mail and whether it is verified, and may change the e-mail),
+  staff through `staff-console` (15-minute tokens, an 8-hour refresh); both by SRP, no secret,
+  no OAuth flow (no hosted UI), unknown users answered as wrong passwords, refresh tokens
+  revocable. Sub-processors get one client each when their agreement is recorded.
 * **Passwords**: 12 characters or more for customers, 14 for staff and sub-processors, all four
   character classes, temporary passwords valid 3 days (`PasswordPolicy`).
 * **The Plus feature plan with threat protection enforced** (`tier`, `threat_protection`):
@@ -127,6 +132,34 @@ class Verification:
 
 
 @dataclass(frozen=True)
+class AppClient:
+    """The app client people sign in through: a browser or console, so no secret and no OAuth flow.
+
+    `logical` names it (`<prefix>-<logical>`); the tokens' lifetimes are in minutes (Cognito's
+    `IdTokenValidity`, `AccessTokenValidity`, `RefreshTokenValidity`); `read_attributes` are what
+    the client (and its ID tokens) may read — empty for all, Cognito's default — and
+    `write_attributes` what its users may change themselves. `auth_flows` are Cognito's
+    `ExplicitAuthFlows` (SRP: the password never leaves the browser); `prevent_user_existence_errors`
+    answers an unknown user as a wrong password; `token_revocation` lets sign-out revoke
+    refresh tokens.
+    """
+
+    logical: str
+    id_token_minutes: int
+    access_token_minutes: int
+    refresh_token_minutes: int
+    read_attributes: tuple[str, ...] = ()
+    write_attributes: tuple[str, ...] = ()
+    auth_flows: tuple[str, ...] = ("ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH")
+    prevent_user_existence_errors: bool = True
+    token_revocation: bool = True
+
+    def name(self, prefix: str) -> str:
+        """The app client's name: `<prefix>-<logical>`."""
+        return f"{prefix}-{self.logical}"
+
+
+@dataclass(frozen=True)
 class UserPool:
     """One user pool, in Cognito's terms.
 
@@ -143,6 +176,7 @@ class UserPool:
     self_sign_up: bool
     mfa: Mfa
     password: PasswordPolicy
+    client: AppClient | None = None  # None: no one signs in (sub-processors are machine clients)
     case_sensitive: bool = False
     sign_in_with: tuple[str, ...] = (EMAIL,)
     auto_verified: tuple[str, ...] = (EMAIL,)
@@ -174,6 +208,14 @@ USER_POOLS: Final[Mapping[str, UserPool]] = MappingProxyType(
                 self_sign_up=True,
                 mfa=Mfa.OPTIONAL,
                 password=PasswordPolicy(min_length=12),
+                client=AppClient(
+                    "customer-web",
+                    id_token_minutes=60,
+                    access_token_minutes=60,
+                    refresh_token_minutes=24 * 60,
+                    read_attributes=(EMAIL, "email_verified"),
+                    write_attributes=(EMAIL,),
+                ),
             ),
             UserPool(
                 naming.STAFF_POOL,
@@ -181,6 +223,9 @@ USER_POOLS: Final[Mapping[str, UserPool]] = MappingProxyType(
                 self_sign_up=False,
                 mfa=Mfa.REQUIRED,
                 password=PasswordPolicy(min_length=14),
+                client=AppClient(
+                    "staff-console", id_token_minutes=15, access_token_minutes=15, refresh_token_minutes=8 * 60
+                ),
             ),
             # Sub-processors are machines (app clients with client credentials); the pool has no users
             # today, and would hold them to the staff's rules.
