@@ -15,7 +15,11 @@
   request names none; an unallowed scope is `invalid_scope`), with `sub` and `client_id` the
   app client's id, signed with the pool's key like moto's own tokens. The local gateway serves
   it at `POST /_cognito/<pool id>/oauth2/token` (`devstack.gateway`).
-
+* **ID tokens' claims** (`_create_jwt`, every token moto issues): `email` is the user's e-mail
+  attribute (moto wrote the name typed at sign-in, which a case-insensitive pool makes another
+  spelling) and `email_verified` a boolean. Not modelled: the app client's token lifetimes
+  (`IdTokenValidity`, `AccessTokenValidity`, `RefreshTokenValidity`): moto's tokens live an hour
+  and its refresh tokens never expire.
 * **Case-insensitive usernames** (a pool created with `UsernameConfiguration.CaseSensitive`
   false, as `custody.declared.user_pools` declares every pool): moto stores the setting and
   ignores it, so `Case.X@Example.com` and `case.x@example.com` were two users with two `sub`s.
@@ -23,9 +27,7 @@
   any case: sign-in, every `Admin*` call, and the existence check of `SignUp` and
   `AdminCreateUser` (so the second spelling is refused with `UsernameExistsException`); an
   e-mail a different user holds in another case cannot be given to a user
-  (`AliasExistsException`, from `AdminUpdateUserAttributes` and `UpdateUserAttributes`). An ID
-  token's `email` is the user's e-mail attribute in every pool (moto wrote the name typed at
-  sign-in, which a case-insensitive pool makes a different spelling). Case
+  (`AliasExistsException`, from `AdminUpdateUserAttributes` and `UpdateUserAttributes`). Case
   is compared as `str.lower` compares it. Case-sensitive pools are left to moto as they are.
   AWS: with `CaseSensitive` false "users can sign in using username, USERNAME, or UserName.
   This option also enables both preferred_username and email alias to be case insensitive, in
@@ -41,8 +43,9 @@
   come back lower-cased in `GetUser`, `userInfo` and trigger events. Identify a user by `sub`
   (`custody.stores.identities` does), never by the case of an address.
 
-Sources: Amazon Cognito Developer Guide, "Pre token generation Lambda trigger" and "The token
-endpoint"; the claims of a machine-to-machine access token are those it documents.
+Sources: Amazon Cognito Developer Guide, "Pre token generation Lambda trigger", "The token
+endpoint" and "Understanding the identity (ID) token"; the claims of a machine-to-machine
+access token are those it documents.
 """
 
 from __future__ import annotations
@@ -216,6 +219,38 @@ def _create_id_token(self: CognitoIdpUserPool, client_id: str, username: str, or
     return token, expires_in
 
 
+# --- the tokens' claims -----------------------------------------------------------------------
+
+_VERIFIED_CLAIMS: Final = ("email_verified", "phone_number_verified")
+
+
+def _create_jwt(
+    self: CognitoIdpUserPool,
+    client_id: str,
+    username: str,
+    token_use: str,
+    expires_in: int = 60 * 60,
+    extra_data: dict[str, Any] | None = None,
+) -> tuple[str, int]:
+    """moto's token, with the claims Cognito gives it.
+
+    * an ID token's `email` is the user's e-mail attribute: moto wrote the name typed at sign-in,
+      in a case-insensitive pool another spelling (`case.x@example.com` for `Case.X@Example.com`);
+    * `email_verified` and `phone_number_verified` are booleans, as in Cognito's ID tokens (moto
+      copied the attribute's text, `"true"`).
+    """
+    extra = dict(extra_data or {})
+    if token_use == TokenUse.ID:
+        user = self._get_user(username)
+        stored = user.attribute_lookup.get(EMAIL) if user is not None else None
+        if stored and EMAIL in (self.extended_config.get("UsernameAttributes") or []):
+            extra.setdefault(EMAIL, stored)
+        for claim in _VERIFIED_CLAIMS:
+            if isinstance(extra.get(claim), str):
+                extra[claim] = extra[claim].lower() == "true"
+    return _ORIGINAL_LOOKUP["create_jwt"](self, client_id, username, token_use, expires_in, extra)  # type: ignore[no-any-return]
+
+
 # --- case-insensitive usernames -------------------------------------------------------------
 
 
@@ -236,27 +271,6 @@ def _get_user(self: CognitoIdpUserPool, username: str) -> CognitoIdpUser | None:
         if any(str(attributes.get(name, "")).lower() == wanted for name in attribute_types if name in attributes):
             return user
     return next((user for user in self.users.values() if str(user.username).lower() == wanted), None)
-
-
-def _create_jwt(
-    self: CognitoIdpUserPool,
-    client_id: str,
-    username: str,
-    token_use: str,
-    expires_in: int = 60 * 60,
-    extra_data: dict[str, Any] | None = None,
-) -> tuple[str, int]:
-    """moto's token, but an ID token's `email` is the user's e-mail attribute, as in Cognito.
-
-    moto writes the name the user signed in with there: in a case-insensitive pool, the spelling
-    typed at sign-in (`case.x@example.com` for `Case.X@Example.com`), which Cognito never does.
-    """
-    if token_use == TokenUse.ID and EMAIL in (self.extended_config.get("UsernameAttributes") or []):
-        user = self._get_user(username)
-        stored = user.attribute_lookup.get(EMAIL) if user is not None else None
-        if stored:
-            extra_data = {EMAIL: stored, **(extra_data or {})}
-    return _ORIGINAL_LOOKUP["create_jwt"](self, client_id, username, token_use, expires_in, extra_data)  # type: ignore[no-any-return]
 
 
 def _refuse_case_variant(pool: CognitoIdpUserPool, user: CognitoIdpUser, attributes: list[dict[str, str]]) -> None:

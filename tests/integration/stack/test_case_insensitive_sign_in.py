@@ -77,6 +77,17 @@ def test_signing_in_with_the_other_spelling_is_the_same_user(local_stack: LocalS
     assert _email(spelled[0]) == SIGNED_UP, "the address is kept as it was entered"
 
 
+def test_an_id_token_carries_the_address_and_its_verification_as_cognito_puts_them(local_stack: LocalStack) -> None:
+    """The customers' app client reads `email` and `email_verified`: the address as held, whatever
+    the spelling typed at sign-in, and whether it is verified as a JSON boolean."""
+    cognito = local_stack.clients("cognito-idp")
+    pool = local_stack.pool(naming.CUSTOMER_POOL)
+    identity.ensure_user(cognito, pool, "Verified.Person@Example.com")  # created with a verified e-mail
+    token = identity.customer_tokens(cognito, pool, "verified.person@example.com").id_token
+    claims = identity.unverified_claims(token)
+    assert (claims["email"], claims["email_verified"]) == ("Verified.Person@Example.com", True)
+
+
 def _email(user: dict[str, Any]) -> str:
     return next((item["Value"] for item in user.get("Attributes", []) if item["Name"] == "email"), "")
 
