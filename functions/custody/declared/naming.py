@@ -59,6 +59,11 @@ def queue_name(prefix: str, logical: str) -> str:
     return f"{prefix}-{logical.replace('_', '-')}"
 
 
+def user_pool_name(prefix: str, logical: str) -> str:
+    """The Cognito user pool name of a logical name: `<prefix>-<logical, '_' as '-'>`."""
+    return f"{prefix}-{logical.replace('_', '-')}"
+
+
 def resource_server(prefix: str, logical: str) -> str:
     """A user pool resource server's identifier: the prefix of its OAuth scopes (`<identifier>/<scope>`)."""
     return f"{prefix}-{logical.replace('_', '-')}"
