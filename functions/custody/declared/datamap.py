@@ -42,6 +42,11 @@ class Erasure(StrEnum):
     SHRED = "shred"  # delete the wrapped data key: every copy anywhere becomes unreadable
 
 
+# A shredded key's tombstone holds the store's key attributes and this one, nothing else; IAM lets
+# the erasure steps put exactly those attributes into the key store (infra/constructs/policies.py).
+SHREDDED_AT = "shredded_at"
+
+
 # Purposes a customer can grant. `sharing:<processor_id>` purposes are derived per processor.
 CRM_CORE = "crm_core"
 MARKETING = "marketing"
