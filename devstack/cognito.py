@@ -15,9 +15,37 @@
   request names none; an unallowed scope is `invalid_scope`), with `sub` and `client_id` the
   app client's id, signed with the pool's key like moto's own tokens. The local gateway serves
   it at `POST /_cognito/<pool id>/oauth2/token` (`devstack.gateway`).
+* **ID tokens' claims** (`_create_jwt`, every token moto issues): `email` is the user's e-mail
+  attribute (moto wrote the name typed at sign-in, which a case-insensitive pool makes another
+  spelling) and `email_verified` a boolean. Not modelled: the app client's token lifetimes
+  (`IdTokenValidity`, `AccessTokenValidity`, `RefreshTokenValidity`): moto's tokens live an hour
+  and its refresh tokens never expire.
+* **Case-insensitive usernames** (a pool created with `UsernameConfiguration.CaseSensitive`
+  false, as `custody.declared.user_pools` declares every pool): moto stores the setting and
+  ignores it, so `Case.X@Example.com` and `case.x@example.com` were two users with two `sub`s.
+  Here a user is found by its username and by its sign-in attributes (`UsernameAttributes`) in
+  any case: sign-in, every `Admin*` call, and the existence check of `SignUp` and
+  `AdminCreateUser` (so the second spelling is refused with `UsernameExistsException`); an
+  e-mail a different user holds in another case cannot be given to a user
+  (`AliasExistsException`, from `AdminUpdateUserAttributes` and `UpdateUserAttributes`). Case
+  is compared as `str.lower` compares it. Case-sensitive pools are left to moto as they are.
+  AWS: with `CaseSensitive` false "users can sign in using username, USERNAME, or UserName.
+  This option also enables both preferred_username and email alias to be case insensitive, in
+  addition to the username attribute" (Amazon Cognito API Reference,
+  `UsernameConfigurationType`), and Cognito "treats any variation in case as the same user, and
+  prevents a case variation from being assigned to the same attribute for a different user"
+  (CloudFormation User Guide, `AWS::Cognito::UserPool UsernameConfiguration`; Amazon Cognito
+  Developer Guide, "User pool case sensitivity"). Not modelled: the `preferred_username` alias
+  (moto has no alias sign-in at all, and no pool here uses it), `ListUsers` filters (compared
+  as moto compares them), and the case of what Cognito returns: the address is kept as
+  entered, as the Knowledge Center's "case sensitivity of sign-in" says Cognito stores it,
+  though the Developer Guide's current "User pool case sensitivity" says mixed-case values
+  come back lower-cased in `GetUser`, `userInfo` and trigger events. Identify a user by `sub`
+  (`custody.stores.identities` does), never by the case of an address.
 
-Sources: Amazon Cognito Developer Guide, "Pre token generation Lambda trigger" and "The token
-endpoint"; the claims of a machine-to-machine access token are those it documents.
+Sources: Amazon Cognito Developer Guide, "Pre token generation Lambda trigger", "The token
+endpoint" and "Understanding the identity (ID) token"; the claims of a machine-to-machine
+access token are those it documents.
 """
 
 from __future__ import annotations
@@ -33,14 +61,25 @@ from typing import Any, Final
 
 from joserfc import jwt
 from moto.awslambda.models import lambda_backends
-from moto.cognitoidp.models import CognitoIdpUserPool, cognitoidp_backends
+from moto.cognitoidp.exceptions import AliasExistsException
+from moto.cognitoidp.models import CognitoIdpBackend, CognitoIdpUser, CognitoIdpUserPool, cognitoidp_backends
+from moto.cognitoidp.utils import flatten_attrs
 from moto.core.exceptions import JsonRESTError
 
+from custody.declared.catalog import TokenUse
 from devstack import runtime
 
 ACCESS_TOKEN_SECONDS: Final = 3600
 SIGNIN_SCOPE: Final = "aws.cognito.signin.user.admin"
+EMAIL: Final = "email"
 _SIGNATURE: Final = "(self, client_id, username, origin_jti)"
+# What the case-insensitive lookup replaces or wraps (`patch_points` checks them).
+_LOOKUP_SIGNATURES: Final = {
+    (CognitoIdpUserPool, "_get_user"): "(self, username)",
+    (CognitoIdpUserPool, "create_jwt"): "(self, client_id, username, token_use, expires_in, extra_data)",
+    (CognitoIdpBackend, "admin_update_user_attributes"): "(self, user_pool_id, username, attributes)",
+    (CognitoIdpBackend, "update_user_attributes"): "(self, access_token, attributes)",
+}
 
 
 class UserLambdaValidationError(JsonRESTError):
@@ -180,7 +219,98 @@ def _create_id_token(self: CognitoIdpUserPool, client_id: str, username: str, or
     return token, expires_in
 
 
+# --- the tokens' claims -----------------------------------------------------------------------
+
+_VERIFIED_CLAIMS: Final = ("email_verified", "phone_number_verified")
+
+
+def _create_jwt(
+    self: CognitoIdpUserPool,
+    client_id: str,
+    username: str,
+    token_use: str,
+    expires_in: int = 60 * 60,
+    extra_data: dict[str, Any] | None = None,
+) -> tuple[str, int]:
+    """moto's token, with the claims Cognito gives it.
+
+    * an ID token's `email` is the user's e-mail attribute: moto wrote the name typed at sign-in,
+      in a case-insensitive pool another spelling (`case.x@example.com` for `Case.X@Example.com`);
+    * `email_verified` and `phone_number_verified` are booleans, as in Cognito's ID tokens (moto
+      copied the attribute's text, `"true"`).
+    """
+    extra = dict(extra_data or {})
+    if token_use == TokenUse.ID:
+        user = self._get_user(username)
+        stored = user.attribute_lookup.get(EMAIL) if user is not None else None
+        if stored and EMAIL in (self.extended_config.get("UsernameAttributes") or []):
+            extra.setdefault(EMAIL, stored)
+        for claim in _VERIFIED_CLAIMS:
+            if isinstance(extra.get(claim), str):
+                extra[claim] = extra[claim].lower() == "true"
+    return _ORIGINAL_LOOKUP["create_jwt"](self, client_id, username, token_use, expires_in, extra)  # type: ignore[no-any-return]
+
+
+# --- case-insensitive usernames -------------------------------------------------------------
+
+
+def case_sensitive(pool: CognitoIdpUserPool) -> bool:
+    """Whether the pool compares usernames by case: Cognito's default when `UsernameConfiguration` is absent."""
+    configuration = pool.extended_config.get("UsernameConfiguration")
+    return not (isinstance(configuration, dict) and configuration.get("CaseSensitive") is False)
+
+
+def _get_user(self: CognitoIdpUserPool, username: str) -> CognitoIdpUser | None:
+    """moto's look-up (a sign-in attribute first, then the username), in any case when the pool says so."""
+    if case_sensitive(self) or not isinstance(username, str):
+        return _ORIGINAL_LOOKUP["_get_user"](self, username)  # type: ignore[no-any-return]
+    wanted = username.lower()
+    attribute_types = self.extended_config.get("UsernameAttributes") or []
+    for user in self.users.values():
+        attributes = flatten_attrs(user.attributes)
+        if any(str(attributes.get(name, "")).lower() == wanted for name in attribute_types if name in attributes):
+            return user
+    return next((user for user in self.users.values() if str(user.username).lower() == wanted), None)
+
+
+def _refuse_case_variant(pool: CognitoIdpUserPool, user: CognitoIdpUser, attributes: list[dict[str, str]]) -> None:
+    """`AliasExistsException` when another user of a case-insensitive pool signs in with this e-mail in any case."""
+    email = next((item.get("Value") for item in attributes if item.get("Name") == EMAIL), None)
+    if not email or case_sensitive(pool) or EMAIL not in (pool.extended_config.get("UsernameAttributes") or []):
+        return
+    for other in pool.users.values():
+        if other is not user and str(other.attribute_lookup.get(EMAIL, "")).lower() == email.lower():
+            raise AliasExistsException()
+
+
+def _admin_update_user_attributes(
+    self: CognitoIdpBackend, user_pool_id: str, username: str, attributes: list[dict[str, str]]
+) -> None:
+    _refuse_case_variant(self.describe_user_pool(user_pool_id), self.admin_get_user(user_pool_id, username), attributes)
+    _ORIGINAL_LOOKUP["admin_update_user_attributes"](self, user_pool_id, username, attributes)
+
+
+def _update_user_attributes(self: CognitoIdpBackend, access_token: str, attributes: list[dict[str, str]]) -> None:
+    for pool in self.user_pools.values():
+        if access_token in pool.access_tokens:
+            _, username = pool.access_tokens[access_token]
+            _refuse_case_variant(pool, self.admin_get_user(pool.id, username), attributes)
+            break
+    _ORIGINAL_LOOKUP["update_user_attributes"](self, access_token, attributes)
+
+
+_LOOKUP_REPLACEMENTS: Final[dict[tuple[type, str], Callable[..., Any]]] = {
+    (CognitoIdpUserPool, "_get_user"): _get_user,
+    (CognitoIdpUserPool, "create_jwt"): _create_jwt,
+    (CognitoIdpBackend, "admin_update_user_attributes"): _admin_update_user_attributes,
+    (CognitoIdpBackend, "update_user_attributes"): _update_user_attributes,
+}
+
+
+# --- installing ------------------------------------------------------------------------------
+
 _ORIGINAL: dict[str, Callable[..., tuple[str, int]]] = {}
+_ORIGINAL_LOOKUP: dict[str, Callable[..., Any]] = {}
 
 
 def patch_points() -> list[str]:
@@ -193,6 +323,11 @@ def patch_points() -> list[str]:
         found = "(" + ", ".join(parameters) + ")"
         if found != _SIGNATURE:
             problems.append(f"CognitoIdpUserPool.{name}{found} (expected {_SIGNATURE})")
+    for (owner, name), expected in _LOOKUP_SIGNATURES.items():
+        method = _ORIGINAL_LOOKUP.get(name) or getattr(owner, name)
+        found = "(" + ", ".join(inspect.signature(method).parameters) + ")"
+        if found != expected:
+            problems.append(f"{owner.__name__}.{name}{found} (expected {expected})")
     return problems
 
 
@@ -201,12 +336,18 @@ def install() -> None:
     _ORIGINAL["id"] = CognitoIdpUserPool.__dict__["create_id_token"]
     CognitoIdpUserPool.create_access_token = _create_access_token  # type: ignore[method-assign]
     CognitoIdpUserPool.create_id_token = _create_id_token  # type: ignore[method-assign]
+    for (owner, name), replacement in _LOOKUP_REPLACEMENTS.items():
+        _ORIGINAL_LOOKUP[name] = owner.__dict__[name]
+        setattr(owner, name, replacement)
 
 
 def uninstall() -> None:
     if _ORIGINAL:
         CognitoIdpUserPool.create_access_token = _ORIGINAL.pop("access")  # type: ignore[method-assign]
         CognitoIdpUserPool.create_id_token = _ORIGINAL.pop("id")  # type: ignore[method-assign]
+    for owner, name in _LOOKUP_REPLACEMENTS:
+        if name in _ORIGINAL_LOOKUP:
+            setattr(owner, name, _ORIGINAL_LOOKUP.pop(name))
 
 
 # --- the client-credentials grant -----------------------------------------------------------

@@ -24,9 +24,10 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Final, TextIO
 
-from custody.declared import datamap, naming
+from custody.declared import naming
 from devstack import identity
 from devstack.provision import client_factory
+from devstack.residue import residue
 from devstack.resources import StackInfo
 
 POLICY_VERSION: Final = "2026-11"
@@ -170,27 +171,8 @@ class Journey:
         return {"e-mail": self.email, "legal name": LEGAL_NAME, "phone": PROFILE["contact"]["phone"]}
 
     def residue(self) -> dict[str, int]:
-        """What each data-map store still holds for the subject, asked of the AWS APIs directly."""
-        found: dict[str, int] = {}
-        dynamodb, s3 = self.aws("dynamodb"), self.aws("s3")
-        for store in datamap.table_stores():
-            items = dynamodb.query(
-                TableName=self.info.resources.tables[store.name],
-                KeyConditionExpression="#pk = :subject",
-                ExpressionAttributeNames={"#pk": store.partition_key},
-                ExpressionAttributeValues={":subject": {"S": self.subject_id}},
-                Select="COUNT",
-            )
-            if items["Count"]:
-                found[store.name] = int(items["Count"])
-        for bucket in datamap.bucket_stores():
-            listed = s3.list_object_versions(
-                Bucket=self.info.resources.buckets[bucket.name], Prefix=bucket.prefix(self.subject_id)
-            )
-            count = len(listed.get("Versions", [])) + len(listed.get("DeleteMarkers", []))
-            if count:
-                found[bucket.name] = count
-        return found
+        """What the stack still holds of the subject: every data-map store and derived record (`devstack.residue`)."""
+        return residue(self.aws, self.info.resources, self.subject_id)
 
     def identity_exists(self) -> bool:
         cognito = self.aws("cognito-idp")

@@ -8,7 +8,8 @@
 
 * DynamoDB's writes are serialised (`devstack.atomicity`): moto checks a condition and
   writes without a lock, and the local stack serves requests on threads.
-* Cognito runs a pool's pre-token-generation trigger (`devstack.cognito`), which moto does not.
+* Cognito runs a pool's pre-token-generation trigger and finds users in any case in a
+  case-insensitive pool (`devstack.cognito`), which moto does not.
 * DynamoDB refuses what it refuses and moto accepts (`devstack.strictness`).
 
 `check_patch_points()` fails loudly when moto changes the shape of what is patched; the

@@ -7,8 +7,10 @@
   retention of `Settings.audit_retention_days`), named by `naming`;
 * KMS keys `data` and `audit` under the aliases `Settings` names, rotation on, and the
   processor-token HMAC key (HMAC_256, GENERATE_VERIFY_MAC: KMS rotates no HMAC key);
-* the customer, staff and processor user pools (staff: MFA on, groups `catalog.STAFF_GROUPS`),
-  each with an app client that allows the USER_PASSWORD and ADMIN_USER_PASSWORD flows;
+* the customer, staff and processor user pools as `custody.declared.user_pools` declares them
+  (case-insensitive e-mail sign-in, password policy, MFA...; staff: groups `catalog.STAFF_GROUPS`),
+  each with its declared app client, which also allows the USER_PASSWORD and ADMIN_USER_PASSWORD
+  flows here (`LOCAL_SIGN_IN_FLOWS`);
 * the alarm topic;
 * one Lambda function per `catalog.FUNCTIONS` entry (a token zip: the patched runtime imports
   the real handler from `functions/`), environment `Settings.to_env()` with the real ids;
@@ -32,7 +34,7 @@ from typing import Any, Final
 import boto3
 from botocore.config import Config
 
-from custody.declared import catalog, datamap, naming
+from custody.declared import catalog, datamap, naming, user_pools
 from custody.declared.catalog import Audience
 from custody.declared.settings import Settings
 from devstack.paths import ERASURE_ASL
@@ -111,6 +113,126 @@ def _index(index: datamap.Index) -> dict[str, Any]:
         "KeySchema": [{"AttributeName": attribute, "KeyType": kind} for attribute, kind in keys],
         "Projection": projection,
     }
+
+
+def user_pool_request(pool: user_pools.UserPool, prefix: str, token_trigger: str | None = None) -> dict[str, Any]:
+    """`CreateUserPool`'s parameters for a declared pool: what CloudFormation makes of the CDK pool.
+
+    Cognito's API and CloudFormation name a pool's settings alike, so each key here is the
+    synthesized `AWS::Cognito::UserPool` property of the same name (tests/infra/test_devstack_parity.py
+    compares them all) but `PoolName` (`UserPoolName` there) — and the pool's MFA, which the API
+    sets apart (`mfa_config_request`). The e-mail sender (`EmailConfiguration`) is the deployment's.
+    """
+    verification = pool.verification
+    request: dict[str, Any] = {
+        "PoolName": pool.name(prefix),
+        "UsernameAttributes": list(pool.sign_in_with),
+        "UsernameConfiguration": {"CaseSensitive": pool.case_sensitive},
+        "AutoVerifiedAttributes": list(pool.auto_verified),
+        "UserAttributeUpdateSettings": {"AttributesRequireVerificationBeforeUpdate": list(pool.keep_original)},
+        "Schema": [
+            {"Name": attribute.name, "Required": attribute.required, "Mutable": attribute.mutable}
+            for attribute in pool.attributes
+        ],
+        "Policies": {
+            "PasswordPolicy": {
+                "MinimumLength": pool.password.min_length,
+                "RequireLowercase": pool.password.require_lowercase,
+                "RequireUppercase": pool.password.require_uppercase,
+                "RequireNumbers": pool.password.require_digits,
+                "RequireSymbols": pool.password.require_symbols,
+                "TemporaryPasswordValidityDays": pool.password.temporary_password_days,
+            }
+        },
+        "AdminCreateUserConfig": {"AllowAdminCreateUserOnly": not pool.self_sign_up},
+        "AccountRecoverySetting": {
+            "RecoveryMechanisms": [
+                {"Name": mechanism, "Priority": priority} for priority, mechanism in enumerate(pool.recovery, start=1)
+            ]
+        },
+        "VerificationMessageTemplate": {
+            "DefaultEmailOption": "CONFIRM_WITH_CODE",
+            "EmailSubject": verification.email_subject,
+            "EmailMessage": verification.email_message,
+            "SmsMessage": verification.sms_message,
+        },
+        # The legacy spellings of the same template, which Cognito still keeps on a pool.
+        "EmailVerificationSubject": verification.email_subject,
+        "EmailVerificationMessage": verification.email_message,
+        "SmsVerificationMessage": verification.sms_message,
+        "UserPoolTier": pool.tier.value,
+        "UserPoolAddOns": {"AdvancedSecurityMode": pool.threat_protection.value},
+        "DeletionProtection": "ACTIVE" if pool.deletion_protection else "INACTIVE",
+        "UserPoolTags": {SYSTEM_TAG: prefix},
+    }
+    if token_trigger:
+        request["LambdaConfig"] = {"PreTokenGenerationConfig": {"LambdaVersion": "V2_0", "LambdaArn": token_trigger}}
+    return request
+
+
+# What the local app clients allow beyond the declared ones: `devstack.identity` signs people in
+# with their password (no SRP client here), as docs/local-stack.md says.
+LOCAL_SIGN_IN_FLOWS: Final = ("ALLOW_USER_PASSWORD_AUTH", "ALLOW_ADMIN_USER_PASSWORD_AUTH")
+_MINUTES: Final = "minutes"
+
+
+def app_client_request(pool: user_pools.UserPool, prefix: str) -> dict[str, Any]:
+    """`CreateUserPoolClient`'s parameters for the pool's declared app client (`UserPool.client`).
+
+    The synthesized `AWS::Cognito::UserPoolClient` has the same properties (the parity test compares
+    them) but the flows: the local client also allows `LOCAL_SIGN_IN_FLOWS`. A pool that declares
+    no client (sub-processors: machine clients only) gets a local one for the sign-in helpers, which
+    the deployed pool does not have.
+    """
+    declared = pool.client
+    if declared is None:
+        return {
+            "ClientName": f"{prefix}-{pool.logical}-app",
+            "GenerateSecret": False,
+            "ExplicitAuthFlows": [*LOCAL_SIGN_IN_FLOWS, "ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
+            "PreventUserExistenceErrors": "ENABLED",
+        }
+    request: dict[str, Any] = {
+        "ClientName": declared.name(prefix),
+        "GenerateSecret": False,
+        "ExplicitAuthFlows": [*declared.auth_flows, *LOCAL_SIGN_IN_FLOWS],
+        "PreventUserExistenceErrors": "ENABLED" if declared.prevent_user_existence_errors else "LEGACY",
+        "EnableTokenRevocation": declared.token_revocation,
+        "IdTokenValidity": declared.id_token_minutes,
+        "AccessTokenValidity": declared.access_token_minutes,
+        "RefreshTokenValidity": declared.refresh_token_minutes,
+        "TokenValidityUnits": {"IdToken": _MINUTES, "AccessToken": _MINUTES, "RefreshToken": _MINUTES},
+        "AllowedOAuthFlowsUserPoolClient": False,
+        "SupportedIdentityProviders": ["COGNITO"],
+    }
+    if declared.read_attributes:
+        request["ReadAttributes"] = list(declared.read_attributes)
+    if declared.write_attributes:
+        request["WriteAttributes"] = list(declared.write_attributes)
+    return request
+
+
+# `SetUserPoolMfaConfig`'s parameter that enables each second factor.
+MFA_FACTOR_CONFIG: Final[Mapping[user_pools.MfaFactor, str]] = {
+    user_pools.MfaFactor.TOTP: "SoftwareTokenMfaConfiguration",
+    user_pools.MfaFactor.SMS: "SmsMfaConfiguration",
+    user_pools.MfaFactor.EMAIL: "EmailMfaConfiguration",
+}
+
+
+def mfa_config_request(pool: user_pools.UserPool) -> dict[str, Any] | None:
+    """`SetUserPoolMfaConfig`'s parameters for a declared pool (None when MFA is off).
+
+    `CreateUserPool` cannot enable a software token, so the API sets MFA apart; CloudFormation's
+    `MfaConfiguration` and `EnabledMfas` are these. Only TOTP is modelled: SMS needs an SNS
+    configuration and e-mail codes SES, neither of which the local stack has.
+    """
+    if pool.mfa is user_pools.Mfa.OFF:
+        return None
+    unmodelled = [factor.value for factor in pool.mfa_factors if factor is not user_pools.MfaFactor.TOTP]
+    if unmodelled:
+        raise ProvisioningError(f"{pool.logical}: the local stack offers TOTP only, not {', '.join(unmodelled)}")
+    return {"MfaConfiguration": pool.mfa.value, MFA_FACTOR_CONFIG[user_pools.MfaFactor.TOTP]: {"Enabled": True}}
 
 
 def _tiny_zip() -> bytes:
@@ -303,69 +425,35 @@ class Provisioner:
 
     def user_pool(
         self,
-        audience: str,
+        pool: user_pools.UserPool,
         *,
-        mfa: str,
-        min_password: int,
-        self_sign_up: bool,
         groups: tuple[str, ...] = (),
         resource_server: tuple[Audience, tuple[str, ...]] | None = None,
         token_trigger: str | None = None,
     ) -> UserPoolInfo:
-        """A pool signing in with its e-mail; `mfa` is OFF, OPTIONAL or ON (software tokens).
+        """The pool `custody.declared.user_pools` declares (`user_pool_request`), with an app client.
 
         `resource_server`: the audience whose resource server (`catalog.RESOURCE_SERVERS`) the
         pool holds, with its scopes; `token_trigger`: the ARN of its pre-token-generation
         function (event version 2), as `infra.constructs.identity` declares them.
         """
         cognito = self.clients("cognito-idp")
-        triggers = (
-            {"LambdaConfig": {"PreTokenGenerationConfig": {"LambdaVersion": "V2_0", "LambdaArn": token_trigger}}}
-            if token_trigger
-            else {}
-        )
-        pool = cognito.create_user_pool(
-            **triggers,
-            PoolName=f"{self.prefix}-{audience}",
-            UsernameAttributes=["email"],
-            AutoVerifiedAttributes=["email"],
-            Policies={
-                "PasswordPolicy": {
-                    "MinimumLength": min_password,
-                    "RequireUppercase": True,
-                    "RequireLowercase": True,
-                    "RequireNumbers": True,
-                    "RequireSymbols": True,
-                }
-            },
-            AdminCreateUserConfig={"AllowAdminCreateUserOnly": not self_sign_up},
-            UserPoolTags={"custody:audience": audience},
-        )["UserPool"]
-        if mfa != "OFF":
-            cognito.set_user_pool_mfa_config(
-                UserPoolId=pool["Id"], SoftwareTokenMfaConfiguration={"Enabled": True}, MfaConfiguration=mfa
-            )
-        client = cognito.create_user_pool_client(
-            UserPoolId=pool["Id"],
-            ClientName=f"{self.prefix}-{audience}-app",
-            GenerateSecret=False,
-            ExplicitAuthFlows=[
-                "ALLOW_USER_PASSWORD_AUTH",
-                "ALLOW_ADMIN_USER_PASSWORD_AUTH",
-                "ALLOW_USER_SRP_AUTH",
-                "ALLOW_REFRESH_TOKEN_AUTH",
-            ],
-            PreventUserExistenceErrors="ENABLED",
-        )["UserPoolClient"]
+        created = cognito.create_user_pool(**user_pool_request(pool, self.prefix, token_trigger))["UserPool"]
+        mfa = mfa_config_request(pool)
+        if mfa is not None:
+            cognito.set_user_pool_mfa_config(UserPoolId=created["Id"], **mfa)
+        client = cognito.create_user_pool_client(UserPoolId=created["Id"], **app_client_request(pool, self.prefix))[
+            "UserPoolClient"
+        ]
         for group in groups:
-            cognito.create_group(UserPoolId=pool["Id"], GroupName=group, Description=f"Staff: {group}")
+            cognito.create_group(UserPoolId=created["Id"], GroupName=group, Description=f"Staff: {group}")
         scope_names: tuple[str, ...] = ()
         if resource_server is not None:
             server, scopes = resource_server
             scope_names = catalog.scope_names(server, scopes, self.prefix)
             identifier = naming.resource_server(self.prefix, catalog.RESOURCE_SERVERS[server])
             cognito.create_resource_server(
-                UserPoolId=pool["Id"],
+                UserPoolId=created["Id"],
                 Identifier=identifier,
                 Name=identifier,
                 Scopes=[
@@ -373,10 +461,10 @@ class Provisioner:
                 ],
             )
         return UserPoolInfo(
-            pool_id=pool["Id"],
-            pool_arn=pool["Arn"],
+            pool_id=created["Id"],
+            pool_arn=created["Arn"],
             client_id=client["ClientId"],
-            issuer=f"https://cognito-idp.{self.region}.amazonaws.com/{pool['Id']}",
+            issuer=f"https://cognito-idp.{self.region}.amazonaws.com/{created['Id']}",
             groups=groups,
             scopes=scope_names,
         )
@@ -501,12 +589,10 @@ class Provisioner:
             for item in catalog.FUNCTIONS
             if item.identity_trigger
         }
-        customer = self.user_pool(naming.CUSTOMER_POOL, mfa="OPTIONAL", min_password=12, self_sign_up=True)
+        pools = user_pools.USER_POOLS
+        customer = self.user_pool(pools[naming.CUSTOMER_POOL])
         staff = self.user_pool(
-            naming.STAFF_POOL,
-            mfa="ON",
-            min_password=14,
-            self_sign_up=False,
+            pools[naming.STAFF_POOL],
             groups=catalog.STAFF_GROUPS,
             resource_server=(Audience.STAFF, catalog.STAFF_GROUPS),
             token_trigger=next(
@@ -516,11 +602,7 @@ class Provisioner:
         # Machine clients: one app client per sub-processor, with the client-credentials grant
         # (devstack.cognito serves the token endpoint moto lacks; devstack.identity makes them).
         processors = self.user_pool(
-            naming.PROCESSOR_POOL,
-            mfa="ON",
-            min_password=14,
-            self_sign_up=False,
-            resource_server=(Audience.PROCESSOR, (catalog.ERASURE_ACK_SCOPE,)),
+            pools[naming.PROCESSOR_POOL], resource_server=(Audience.PROCESSOR, (catalog.ERASURE_ACK_SCOPE,))
         )
         settings = settings.model_copy(
             update={

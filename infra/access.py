@@ -183,6 +183,8 @@ _DECLARED: Mapping[str, Access] = MappingProxyType(
                 _each(_PERSONAL_TABLES, ERASE),
                 _each(_KEY_TABLES, SHRED),
                 {"subjects": READ_WRITE, "requests": READ_WRITE, "erasure_ledger": APPEND, "processors": READ},
+                # the customer's idempotency records: counted and deleted with them (stores.idempotency_records)
+                {"idempotency": ERASE},
             ),
             buckets=_buckets(_each(_BUCKETS, BucketAccess.ERASE)),
             customer_identities=True,

@@ -38,6 +38,7 @@ KNOWN_KEYS: Final = frozenset(
         "aws:securetransport",
         "aws:sourcearn",
         "aws:sourceaccount",
+        "dynamodb:attributes",
         "kms:viaservice",
         "kms:calleraccount",
         "s3:prefix",

@@ -84,7 +84,7 @@ def _dynamodb(call: Call, stack: CompiledStack) -> Iterator[Need]:
         for item in params.get("TransactItems", []):
             ((kind, body),) = item.items()
             tables.append(_table_arn(stack, body["TableName"]))
-            yield Need(Request(f"dynamodb:{_TRANSACT_ACTIONS[kind]}", tables[-1]))
+            yield Need(Request(f"dynamodb:{_TRANSACT_ACTIONS[kind]}", tables[-1], _put_context(kind, body)))
     elif operation in ("BatchWriteItem", "BatchGetItem"):
         for table in params.get("RequestItems", {}):
             tables.append(_table_arn(stack, table))
@@ -92,11 +92,21 @@ def _dynamodb(call: Call, stack: CompiledStack) -> Iterator[Need]:
     elif "TableName" in params:
         tables.append(_table_arn(stack, params["TableName"]))
         index = params.get("IndexName")
-        yield Need(Request(f"dynamodb:{operation}", tables[-1] + (f"/index/{index}" if index else "")))
+        context = _put_context("Put", params) if operation == "PutItem" else {}
+        yield Need(Request(f"dynamodb:{operation}", tables[-1] + (f"/index/{index}" if index else ""), context))
     else:
         raise NotModelled(f"devstack.iam does not model dynamodb.{operation}")
     for table in dict.fromkeys(tables):
         yield from _through_service(stack, table, "dynamodb", ("kms:Decrypt",), _table_context(stack, table))
+
+
+def _put_context(kind: str, body: Mapping[str, Any]) -> dict[str, tuple[str, ...]]:
+    """`dynamodb:Attributes` of a put: the top-level attribute names of its item (DynamoDB developer guide,
+    "Using IAM policy conditions for fine-grained access control"). Other writes carry none here, so a
+    statement conditioned on the key never applies to them (it fails closed)."""
+    if kind != "Put":
+        return {}
+    return {"dynamodb:attributes": tuple(body.get("Item", {}))}
 
 
 def _table_context(stack: CompiledStack, table_arn: str) -> dict[str, str]:

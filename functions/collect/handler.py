@@ -25,6 +25,7 @@ from custody.declared import datamap
 from custody.declared.settings import get_settings
 from custody.platform import idempotency
 from custody.platform.observability import observability
+from custody.stores.subjects import SubjectRegistry
 
 obs = observability("collect")
 app = build_resolver("collect")
@@ -69,7 +70,14 @@ def grant_consent(grant: ConsentGrant, idempotency_key: IdempotencyKey = None) -
         return _consent_state(change)
 
     state = idempotency.once(
-        settings, app.lambda_context, "grant_consent", subject, idempotency_key, ConsentState, work
+        settings,
+        app.lambda_context,
+        "grant_consent",
+        subject,
+        idempotency_key,
+        ConsentState,
+        work,
+        admit=lambda: SubjectRegistry(settings).load(subject).ensure_active(),
     )
     return Response(status_code=201, content_type=content_types.APPLICATION_JSON, body=state)
 
@@ -113,7 +121,14 @@ def upload_document(upload: DocumentUpload, idempotency_key: IdempotencyKey = No
         )
 
     receipt = idempotency.once(
-        settings, app.lambda_context, "upload_document", subject, idempotency_key, DocumentReceipt, work
+        settings,
+        app.lambda_context,
+        "upload_document",
+        subject,
+        idempotency_key,
+        DocumentReceipt,
+        work,
+        admit=lambda: SubjectRegistry(settings).load(subject).ensure_active(),
     )
     return Response(status_code=201, content_type=content_types.APPLICATION_JSON, body=receipt)
 

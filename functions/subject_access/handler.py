@@ -18,6 +18,7 @@ from custody.declared.settings import get_settings
 from custody.platform import idempotency
 from custody.platform.observability import observability
 from custody.stores.requests import RequestsTable, status_view
+from custody.stores.subjects import SubjectRegistry
 from subject_access.schemas import (
     AccessReportBody,
     ChangeRequestIn,
@@ -68,7 +69,14 @@ def open_change_request(
         return ChangeRequestReceipt.model_validate(opened)
 
     receipt = idempotency.once(
-        settings, app.lambda_context, "open_change_request", subject, idempotency_key, ChangeRequestReceipt, work
+        settings,
+        app.lambda_context,
+        "open_change_request",
+        subject,
+        idempotency_key,
+        ChangeRequestReceipt,
+        work,
+        admit=lambda: SubjectRegistry(settings).load(subject).ensure_active(),
     )
     return Response(status_code=201, content_type="application/json", body=receipt)
 

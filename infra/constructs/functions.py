@@ -182,9 +182,8 @@ class Functions(Construct):
     ) -> list[iam.PolicyStatement]:
         wiring = self._wiring
         statements = [policies.log_writes(log_group.log_group_arn), policies.xray_writes()]
-        statements += [
-            policies.table(wiring.data.tables[name], level, _indexes(name)) for name, level in access.tables.items()
-        ]
+        for name, level in access.tables.items():
+            statements += policies.table(wiring.data.tables[name], level, _indexes(name), _key_attributes(name))
         for name, bucket_level in access.buckets.items():
             statements += policies.bucket(wiring.data.buckets[name], bucket_level)
         through_stores = policies.key_through_stores(wiring.keys.data, access.tables.values(), access.buckets.values())
@@ -374,6 +373,16 @@ def _indexes(table: str) -> tuple[str, ...]:
         return tuple(index.name for index in store.indexes)
     operational = datamap.OPERATIONAL_TABLES.get(table)
     return tuple(index.name for index in operational.indexes) if operational else ()
+
+
+def _key_attributes(table: str) -> tuple[str, ...]:
+    store = next((item for item in datamap.table_stores() if item.name == table), None)
+    if store is not None:
+        return (store.partition_key, store.sort_key)
+    operational = datamap.OPERATIONAL_TABLES.get(table)
+    if operational is None:
+        return ()
+    return (operational.partition_key, *((operational.sort_key,) if operational.sort_key else ()))
 
 
 def _services(access: Access) -> list[str]:

@@ -13,26 +13,49 @@ from aws_cdk import aws_cognito as cognito
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
-from custody.declared import catalog, naming
+from custody.declared import catalog, naming, user_pools
 from custody.declared.catalog import Audience
+from custody.declared.user_pools import EMAIL, Mfa, MfaFactor, ThreatProtection, Tier
 from infra.config import CustodyConfig
 from infra.nag import acknowledge
 
 Risk = cognito.CfnUserPoolRiskConfigurationAttachment
 COGNITO_SENDER = "custody:cognitoDefaultEmail"
+PHONE = "phone_number"
+
+# custody.declared.user_pools speaks Cognito's names; CDK's L2 has its own for the same settings.
+_MFA = {Mfa.OFF: cognito.Mfa.OFF, Mfa.OPTIONAL: cognito.Mfa.OPTIONAL, Mfa.REQUIRED: cognito.Mfa.REQUIRED}
+_TIER = {
+    Tier.LITE: cognito.FeaturePlan.LITE,
+    Tier.ESSENTIALS: cognito.FeaturePlan.ESSENTIALS,
+    Tier.PLUS: cognito.FeaturePlan.PLUS,
+}
+_THREAT_PROTECTION = {
+    ThreatProtection.OFF: cognito.StandardThreatProtectionMode.NO_ENFORCEMENT,
+    ThreatProtection.AUDIT: cognito.StandardThreatProtectionMode.AUDIT_ONLY,
+    ThreatProtection.ENFORCED: cognito.StandardThreatProtectionMode.FULL_FUNCTION,
+}
+_RECOVERY = {
+    ("verified_email",): cognito.AccountRecovery.EMAIL_ONLY,
+    ("verified_phone_number",): cognito.AccountRecovery.PHONE_ONLY_WITHOUT_MFA,
+    ("verified_email", "verified_phone_number"): cognito.AccountRecovery.EMAIL_AND_PHONE_WITHOUT_MFA,
+    ("verified_phone_number", "verified_email"): cognito.AccountRecovery.PHONE_WITHOUT_MFA_AND_EMAIL,
+}
+# OIDC attribute names whose CDK `StandardAttributes` keyword differs.
+_CDK_ATTRIBUTE = {
+    "name": "fullname",
+    "picture": "profile_picture",
+    "profile": "profile_page",
+    "updated_at": "last_update_time",
+    "zoneinfo": "timezone",
+}
 
 
 class Identity(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, config: CustodyConfig) -> None:
         super().__init__(scope, construct_id)
         self._email = self._sender(config)
-        self.customers = self._pool(
-            "Customers",
-            config.name(naming.CUSTOMER_POOL),
-            self_sign_up=True,
-            mfa=cognito.Mfa.OPTIONAL,
-            min_length=12,
-        )
+        self.customers = self._pool("Customers", config, user_pools.USER_POOLS[naming.CUSTOMER_POOL])
         self._adaptive_authentication(self.customers)
         acknowledge(
             self.customers,
@@ -41,26 +64,9 @@ class Identity(Construct):
             "and blocks high-risk ones, but it is not required of every customer: an authenticator app must "
             "never stand between a customer and seeing, correcting or erasing their own data (GDPR art. 12(2)).",
         )
-        self.customer_client = self.customers.add_client(
-            "WebClient",
-            user_pool_client_name=config.name("customer-web"),
-            auth_flows=cognito.AuthFlow(user_srp=True),
-            # Sign-in is SRP (InitiateAuth); no hosted UI, so no OAuth flow at all: CDK would otherwise
-            # allow the implicit grant (RFC 9700 says not to) with https://example.com as callback.
-            disable_o_auth=True,
-            generate_secret=False,
-            prevent_user_existence_errors=True,
-            enable_token_revocation=True,
-            id_token_validity=Duration.minutes(60),
-            access_token_validity=Duration.minutes(60),
-            refresh_token_validity=Duration.days(1),
-            read_attributes=cognito.ClientAttributes().with_standard_attributes(email=True, email_verified=True),
-            write_attributes=cognito.ClientAttributes().with_standard_attributes(email=True),
-        )
+        self.customer_client = self._client("WebClient", config, self.customers, naming.CUSTOMER_POOL)
 
-        self.staff = self._pool(
-            "Staff", config.name(naming.STAFF_POOL), self_sign_up=False, mfa=cognito.Mfa.REQUIRED, min_length=14
-        )
+        self.staff = self._pool("Staff", config, user_pools.USER_POOLS[naming.STAFF_POOL])
         for group in catalog.STAFF_GROUPS:
             cognito.CfnUserPoolGroup(
                 self,
@@ -70,30 +76,11 @@ class Identity(Construct):
                 description=f"Staff group {group}: routes that name it in custody.declared.catalog.",
             )
         self.staff_api = self._resource_server(config, self.staff, "StaffApi", Audience.STAFF, catalog.STAFF_GROUPS)
-        self.staff_client = self.staff.add_client(
-            "ConsoleClient",
-            user_pool_client_name=config.name("staff-console"),
-            auth_flows=cognito.AuthFlow(user_srp=True),
-            # Sign-in is SRP (InitiateAuth); no hosted UI, so no OAuth flow at all: CDK would otherwise
-            # allow the implicit grant (RFC 9700 says not to) with https://example.com as callback.
-            disable_o_auth=True,
-            generate_secret=False,
-            prevent_user_existence_errors=True,
-            enable_token_revocation=True,
-            id_token_validity=Duration.minutes(15),
-            access_token_validity=Duration.minutes(15),
-            refresh_token_validity=Duration.hours(8),
-        )
+        self.staff_client = self._client("ConsoleClient", config, self.staff, naming.STAFF_POOL)
 
         # Sub-processors are machines: no users sign in; each gets its own app client (client
         # credentials for ERASURE_ACK_SCOPE) when its data-processing agreement is recorded.
-        self.processors = self._pool(
-            "Processors",
-            config.name(naming.PROCESSOR_POOL),
-            self_sign_up=False,
-            mfa=cognito.Mfa.REQUIRED,
-            min_length=14,
-        )
+        self.processors = self._pool("Processors", config, user_pools.USER_POOLS[naming.PROCESSOR_POOL])
         self.processor_api = self._resource_server(
             config, self.processors, "ProcessorApi", Audience.PROCESSOR, (catalog.ERASURE_ACK_SCOPE,)
         )
@@ -157,37 +144,94 @@ class Identity(Construct):
             cognito.UserPoolOperation.PRE_TOKEN_GENERATION_CONFIG, trigger, cognito.LambdaVersion.V2_0
         )
 
-    def _pool(
-        self, construct_id: str, name: str, *, self_sign_up: bool, mfa: cognito.Mfa, min_length: int
-    ) -> cognito.UserPool:
+    def _client(
+        self, construct_id: str, config: CustodyConfig, pool: cognito.UserPool, logical: str
+    ) -> cognito.UserPoolClient:
+        """The pool's app client as `custody.declared.user_pools` declares it."""
+        declared = user_pools.USER_POOLS[logical].client
+        if declared is None:
+            raise ValueError(f"custody.declared.user_pools declares no app client for the {logical} pool")
+        flows = set(declared.auth_flows)
+        return pool.add_client(
+            construct_id,
+            user_pool_client_name=declared.name(config.prefix),
+            # CDK adds ALLOW_REFRESH_TOKEN_AUTH to any flow.
+            auth_flows=cognito.AuthFlow(
+                user_srp="ALLOW_USER_SRP_AUTH" in flows,
+                user_password="ALLOW_USER_PASSWORD_AUTH" in flows,
+                admin_user_password="ALLOW_ADMIN_USER_PASSWORD_AUTH" in flows,
+                custom="ALLOW_CUSTOM_AUTH" in flows,
+            ),
+            # Sign-in is SRP (InitiateAuth); no hosted UI, so no OAuth flow at all: CDK would otherwise
+            # allow the implicit grant (RFC 9700 says not to) with https://example.com as callback.
+            disable_o_auth=True,
+            generate_secret=False,
+            prevent_user_existence_errors=declared.prevent_user_existence_errors,
+            enable_token_revocation=declared.token_revocation,
+            id_token_validity=Duration.minutes(declared.id_token_minutes),
+            access_token_validity=Duration.minutes(declared.access_token_minutes),
+            refresh_token_validity=Duration.minutes(declared.refresh_token_minutes),
+            read_attributes=_client_attributes(declared.read_attributes),
+            write_attributes=_client_attributes(declared.write_attributes),
+        )
+
+    def _pool(self, construct_id: str, config: CustodyConfig, pool: user_pools.UserPool) -> cognito.UserPool:
+        """The pool as `custody.declared.user_pools` declares it (the e-mail sender is the stack's)."""
+        signs_in_with = set(pool.sign_in_with)
         return cognito.UserPool(
             self,
             construct_id,
-            user_pool_name=name,
-            self_sign_up_enabled=self_sign_up,
-            sign_in_aliases=cognito.SignInAliases(email=True),
-            sign_in_case_sensitive=False,
-            auto_verify=cognito.AutoVerifiedAttrs(email=True),
-            keep_original=cognito.KeepOriginalAttrs(email=True),
+            user_pool_name=pool.name(config.prefix),
+            self_sign_up_enabled=pool.self_sign_up,
+            sign_in_aliases=cognito.SignInAliases(email=EMAIL in signs_in_with, phone=PHONE in signs_in_with),
+            sign_in_case_sensitive=pool.case_sensitive,
+            auto_verify=cognito.AutoVerifiedAttrs(email=EMAIL in pool.auto_verified, phone=PHONE in pool.auto_verified),
+            keep_original=cognito.KeepOriginalAttrs(
+                email=EMAIL in pool.keep_original, phone=PHONE in pool.keep_original
+            ),
             standard_attributes=cognito.StandardAttributes(
-                email=cognito.StandardAttribute(required=True, mutable=True)
+                **{
+                    _CDK_ATTRIBUTE.get(attribute.name, attribute.name): cognito.StandardAttribute(
+                        required=attribute.required, mutable=attribute.mutable
+                    )
+                    for attribute in pool.attributes
+                }
             ),
-            mfa=mfa,
-            mfa_second_factor=cognito.MfaSecondFactor(otp=True, sms=False),
+            user_verification=cognito.UserVerificationConfig(
+                email_style=cognito.VerificationEmailStyle.CODE,
+                email_subject=pool.verification.email_subject,
+                email_body=pool.verification.email_message,
+                sms_message=pool.verification.sms_message,
+            ),
+            mfa=_MFA[pool.mfa],
+            mfa_second_factor=cognito.MfaSecondFactor(
+                otp=MfaFactor.TOTP in pool.mfa_factors,
+                sms=MfaFactor.SMS in pool.mfa_factors,
+                email=MfaFactor.EMAIL in pool.mfa_factors,
+            ),
             password_policy=cognito.PasswordPolicy(
-                min_length=min_length,
-                require_lowercase=True,
-                require_uppercase=True,
-                require_digits=True,
-                require_symbols=True,
-                temp_password_validity=Duration.days(3),
+                min_length=pool.password.min_length,
+                require_lowercase=pool.password.require_lowercase,
+                require_uppercase=pool.password.require_uppercase,
+                require_digits=pool.password.require_digits,
+                require_symbols=pool.password.require_symbols,
+                temp_password_validity=Duration.days(pool.password.temporary_password_days),
             ),
-            account_recovery=cognito.AccountRecovery.EMAIL_ONLY,
-            feature_plan=cognito.FeaturePlan.PLUS,
-            standard_threat_protection_mode=cognito.StandardThreatProtectionMode.FULL_FUNCTION,
+            account_recovery=_RECOVERY[pool.recovery],
+            feature_plan=_TIER[pool.tier],
+            standard_threat_protection_mode=_THREAT_PROTECTION[pool.threat_protection],
             email=self._email,
             # Deletion protection would refuse a creation rollback's DeleteUserPool, so a pool is
             # retained even then: pool names need not be unique, so a leftover never blocks the retry.
-            deletion_protection=True,
+            deletion_protection=pool.deletion_protection,
             removal_policy=RemovalPolicy.RETAIN,
         )
+
+
+def _client_attributes(names: tuple[str, ...]) -> cognito.ClientAttributes | None:
+    """CDK's attribute mask of OIDC attribute names (None: Cognito's default, every attribute)."""
+    if not names:
+        return None
+    return cognito.ClientAttributes().with_standard_attributes(
+        **{_CDK_ATTRIBUTE.get(name, name): True for name in names}
+    )

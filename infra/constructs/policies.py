@@ -14,6 +14,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 
+from custody.declared import datamap
 from custody.declared.datamap import BucketStore
 from infra.access import BucketAccess, KeyUse, TableAccess
 
@@ -34,13 +35,7 @@ TABLE_ACTIONS: Mapping[TableAccess, list[str]] = {
         "dynamodb:BatchWriteItem",
     ],
     TableAccess.ERASE: ["dynamodb:Query", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"],
-    TableAccess.SHRED: [
-        "dynamodb:Query",
-        "dynamodb:GetItem",
-        "dynamodb:PutItem",  # the key's tombstone, which refuses any later key for the customer
-        "dynamodb:DeleteItem",
-        "dynamodb:BatchWriteItem",
-    ],
+    TableAccess.SHRED: ["dynamodb:Query", "dynamodb:GetItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"],
 }
 _ERASERS = (TableAccess.ERASE, TableAccess.SHRED)
 _WRITERS = (TableAccess.APPEND, TableAccess.UPDATE, TableAccess.READ_WRITE)
@@ -62,12 +57,31 @@ _DECRYPT_ONLY = ["kms:Decrypt", "kms:DescribeKey"]
 _ENCRYPT_DECRYPT = ["kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey"]
 
 
-def table(target: dynamodb.ITable, level: TableAccess, indexes: Iterable[str] = ()) -> iam.PolicyStatement:
-    """The table's actions; a reader of a table with indexes may also Query those (named) indexes."""
+def table(
+    target: dynamodb.ITable, level: TableAccess, indexes: Iterable[str] = (), key_attributes: Iterable[str] = ()
+) -> list[iam.PolicyStatement]:
+    """The table's actions; a reader of a table with indexes may also Query those (named) indexes.
+
+    A shredder (`TableAccess.SHRED`) may also put tombstones: `PutItem` of items holding only
+    `key_attributes` and `datamap.SHREDDED_AT` (condition `dynamodb:Attributes`, DynamoDB developer
+    guide, "Using IAM policy conditions for fine-grained access control") — never key material.
+    """
     resources = [target.table_arn]
     if level not in _ERASERS:
         resources += [f"{target.table_arn}/index/{name}" for name in indexes]
-    return iam.PolicyStatement(actions=TABLE_ACTIONS[level], resources=resources)
+    statements = [iam.PolicyStatement(actions=TABLE_ACTIONS[level], resources=resources)]
+    if level is TableAccess.SHRED:
+        statements.append(
+            iam.PolicyStatement(
+                actions=["dynamodb:PutItem"],
+                resources=[target.table_arn],
+                conditions={
+                    "ForAllValues:StringEquals": {"dynamodb:Attributes": [*key_attributes, datamap.SHREDDED_AT]},
+                    "Null": {"dynamodb:Attributes": "false"},
+                },
+            )
+        )
+    return statements
 
 
 def scan(targets: Iterable[dynamodb.ITable]) -> iam.PolicyStatement:

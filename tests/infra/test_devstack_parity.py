@@ -1,13 +1,14 @@
 """The embedded local stack holds what the synthesized CDK stack holds, under the same names.
 
 Both derive from the same declarations; this test catches the places where either side adds
-something by hand: table key schemas and TTL, buckets, keys, pools, functions (handler, runtime,
-sizing, environment), API routes and their authorizers, the stage, and the state machine (the
-same ASL file, the same placeholders bound to the same resources).
+something by hand: table key schemas and TTL, buckets, keys, user pools (every property),
+functions (handler, runtime, sizing, environment), API routes and their authorizers, the stage,
+and the state machine (the same ASL file, the same placeholders bound to the same resources).
 """
 
 from __future__ import annotations
 
+import copy
 import json
 import time
 import uuid
@@ -22,11 +23,18 @@ from joserfc import jwt
 from moto import mock_aws
 from moto.cognitoidp.models import cognitoidp_backends
 
-from custody.declared import catalog, naming
+from custody.declared import catalog, naming, user_pools
 from devstack.auth import JwksCache, Unauthorized
 from devstack.gateway import STAGE
 from devstack.paths import ERASURE_ASL
-from devstack.provision import ASL_PLACEHOLDER, ClientFactory, client_factory, provision
+from devstack.provision import (
+    ASL_PLACEHOLDER,
+    LOCAL_SIGN_IN_FLOWS,
+    MFA_FACTOR_CONFIG,
+    ClientFactory,
+    client_factory,
+    provision,
+)
 from devstack.resources import Resources
 from devstack.stack import REGION, build_gateway
 from infra.app import STACK_ID
@@ -37,10 +45,29 @@ ACCOUNT = "123456789012"
 DEPLOYMENT_SPECIFIC = {"CUSTODY_ENVIRONMENT", "CUSTODY_AUDIT_RETENTION_DAYS"}
 
 
+class CognitoRequests:
+    """The parameters of each Cognito call the local provisioner makes, as it made them."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+
+    def record(self, params: dict[str, Any], model: Any, **_: Any) -> None:
+        self.calls.append((model.name, copy.deepcopy(params)))
+
+    def of(self, operation: str) -> list[dict[str, Any]]:
+        return [params for name, params in self.calls if name == operation]
+
+
 @pytest.fixture(scope="module")
-def local() -> Iterator[tuple[Resources, ClientFactory]]:
+def cognito_requests() -> CognitoRequests:
+    return CognitoRequests()
+
+
+@pytest.fixture(scope="module")
+def local(cognito_requests: CognitoRequests) -> Iterator[tuple[Resources, ClientFactory]]:
     with mock_aws():
         clients = client_factory(REGION)
+        clients("cognito-idp").meta.events.register("provide-client-params.cognito-idp", cognito_requests.record)
         yield provision(clients), clients
 
 
@@ -132,17 +159,109 @@ def test_key_aliases_and_the_alarm_topic(cfn: Cfn, local: tuple[Resources, Clien
     assert resources.alarm_topic_arn.rsplit(":", 1)[-1] == topic["TopicName"]
 
 
-def test_user_pools_mfa_and_groups(cfn: Cfn, local: tuple[Resources, ClientFactory]) -> None:
-    resources, clients = local
-    cognito = clients("cognito-idp")
-    synthesized_mfa = sorted(props["MfaConfiguration"] for props in _props(cfn, "AWS::Cognito::UserPool").values())
-    provisioned_mfa = sorted(
-        cognito.get_user_pool_mfa_config(UserPoolId=pool.pool_id)["MfaConfiguration"]
-        for pool in resources.user_pools.values()
-    )
-    assert provisioned_mfa == synthesized_mfa
+def test_user_pool_groups(cfn: Cfn, local: tuple[Resources, ClientFactory]) -> None:
+    resources, _ = local
     groups = {props["GroupName"] for props in _props(cfn, "AWS::Cognito::UserPoolGroup").values()}
     assert set(resources.user_pools[naming.STAFF_POOL].groups) == groups == set(catalog.STAFF_GROUPS)
+
+
+# Pool properties that are the deployment's, not the pool's: compared nowhere.
+POOL_DEPLOYMENT_SPECIFIC = {
+    "EmailConfiguration": "the sender: SES with custody:sesFromEmail, else Cognito's own; the local pools send no mail",
+}
+
+
+def _locally_requested(requests: CognitoRequests, pool_id: str, name: str) -> dict[str, Any]:
+    """What the provisioner asked Cognito for, in the synthesized pool's terms (`devstack.provision.user_pool_request`):
+    `PoolName` is CloudFormation's `UserPoolName`, `SetUserPoolMfaConfig` its `MfaConfiguration` and
+    `EnabledMfas`, and the trigger is named by its function."""
+    (created,) = [params for params in requests.of("CreateUserPool") if params["PoolName"] == name]
+    found = {("UserPoolName" if key == "PoolName" else key): value for key, value in created.items()}
+    mfa = [params for params in requests.of("SetUserPoolMfaConfig") if params["UserPoolId"] == pool_id]
+    if mfa:
+        (config,) = mfa
+        found["MfaConfiguration"] = config["MfaConfiguration"]
+        enabled = [factor.value for factor, key in MFA_FACTOR_CONFIG.items() if (config.get(key) or {}).get("Enabled")]
+        found["EnabledMfas"] = sorted(enabled)
+    else:
+        found["MfaConfiguration"] = "OFF"  # Cognito's default: no call, no MFA
+    trigger = found.get("LambdaConfig", {}).get("PreTokenGenerationConfig")
+    if trigger:
+        trigger["LambdaArn"] = trigger["LambdaArn"].rsplit(":", 1)[-1]
+    return found
+
+
+def _synthesized_pool(cfn: Cfn, props: dict[str, Any]) -> dict[str, Any]:
+    """A synthesized pool's properties, the trigger named by its function as the local ARN names it."""
+    found = copy.deepcopy(props)
+    if "EnabledMfas" in found:
+        found["EnabledMfas"] = sorted(found["EnabledMfas"])
+    trigger = found.get("LambdaConfig", {}).get("PreTokenGenerationConfig")
+    if trigger:
+        (function_lid,) = Cfn.refs(trigger["LambdaArn"])
+        trigger["LambdaArn"] = cfn.props(function_lid)["FunctionName"]
+    return found
+
+
+@pytest.mark.parametrize("declared", user_pools.USER_POOLS.values(), ids=list(user_pools.USER_POOLS))
+def test_every_setting_of_a_user_pool_is_the_deployed_pools(
+    cfn: Cfn, local: tuple[Resources, ClientFactory], cognito_requests: CognitoRequests, declared: user_pools.UserPool
+) -> None:
+    """Each pool `custody.declared.user_pools` declares: every property of the synthesized
+    `AWS::Cognito::UserPool` (case sensitivity, sign-in, schema, policies, MFA, recovery, messages,
+    tier, threat protection, deletion protection, tags, the trigger) is what the local provisioner
+    asked Cognito for, and it asked for nothing more. A setting added on one side only fails here."""
+    resources, _ = local
+    name = declared.name(naming.DEFAULT_PREFIX)
+    (synthesized,) = [
+        props for props in _props(cfn, "AWS::Cognito::UserPool").values() if props["UserPoolName"] == name
+    ]
+    local_pool = resources.user_pools[declared.logical]
+    requested = _locally_requested(cognito_requests, local_pool.pool_id, name)
+    deployed = _synthesized_pool(cfn, synthesized)
+    for key in POOL_DEPLOYMENT_SPECIFIC:
+        deployed.pop(key, None)
+        requested.pop(key, None)
+    assert sorted(set(requested) - set(deployed)) == [], f"{name}: set locally, not deployed"
+    assert sorted(set(deployed) - set(requested)) == [], f"{name}: deployed, not set locally"
+    for key, value in deployed.items():
+        assert requested[key] == value, f"{name}: {key}"
+    assert requested["UsernameConfiguration"] == {"CaseSensitive": declared.case_sensitive}
+
+
+_CLIENTS = {pool.logical: pool for pool in user_pools.USER_POOLS.values() if pool.client is not None}
+
+
+def test_every_app_client_of_the_template_is_declared(cfn: Cfn) -> None:
+    synthesized = {props["ClientName"] for props in _props(cfn, "AWS::Cognito::UserPoolClient").values()}
+    declared = {pool.client.name(naming.DEFAULT_PREFIX) for pool in _CLIENTS.values() if pool.client is not None}
+    assert synthesized == declared
+
+
+@pytest.mark.parametrize("declared", _CLIENTS.values(), ids=list(_CLIENTS))
+def test_every_setting_of_an_app_client_is_the_deployed_clients(
+    cfn: Cfn, local: tuple[Resources, ClientFactory], cognito_requests: CognitoRequests, declared: user_pools.UserPool
+) -> None:
+    """Token lifetimes, attributes, flows, revocation, no secret and no OAuth: every property of the
+    synthesized `AWS::Cognito::UserPoolClient` is what the local provisioner asked for, on the same
+    pool, but the flows the local sign-in helpers add (`LOCAL_SIGN_IN_FLOWS`)."""
+    resources, _ = local
+    assert declared.client is not None
+    name = declared.client.name(naming.DEFAULT_PREFIX)
+    (deployed,) = [
+        props for props in _props(cfn, "AWS::Cognito::UserPoolClient").values() if props["ClientName"] == name
+    ]
+    (requested,) = [params for params in cognito_requests.of("CreateUserPoolClient") if params["ClientName"] == name]
+    deployed, requested = copy.deepcopy(deployed), copy.deepcopy(requested)
+    (pool_lid,) = Cfn.refs(deployed.pop("UserPoolId"))
+    assert cfn.props(pool_lid)["UserPoolName"] == declared.name(naming.DEFAULT_PREFIX)
+    assert requested.pop("UserPoolId") == resources.user_pools[declared.logical].pool_id
+    flows = deployed.pop("ExplicitAuthFlows")
+    assert sorted(requested.pop("ExplicitAuthFlows")) == sorted([*flows, *LOCAL_SIGN_IN_FLOWS])
+    assert sorted(set(requested) - set(deployed)) == [], f"{name}: set locally, not deployed"
+    assert sorted(set(deployed) - set(requested)) == [], f"{name}: deployed, not set locally"
+    for key, value in deployed.items():
+        assert requested[key] == value, f"{name}: {key}"
 
 
 def test_functions_handlers_sizing_and_environment(cfn: Cfn, local: tuple[Resources, ClientFactory]) -> None:

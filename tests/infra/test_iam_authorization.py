@@ -52,7 +52,7 @@ def table(name: str) -> str:
     return f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{naming.table_name(PREFIX, name)}"
 
 
-def allowed(stack: CompiledStack, function: str, action: str, resource: str, **context: str) -> bool:
+def allowed(stack: CompiledStack, function: str, action: str, resource: str, **context: str | tuple[str, ...]) -> bool:
     principal = stack.function(naming.function_name(PREFIX, function))
     base = {"aws:principalarn": principal.arn, "aws:securetransport": "true"}
     return stack.authority.decide(principal, Request(action, resource, {**base, **context})).allowed
@@ -64,7 +64,16 @@ def allowed(stack: CompiledStack, function: str, action: str, resource: str, **c
 def test_verify_may_read_the_key_store_to_prove_the_key_is_shredded(compiled: CompiledStack) -> None:
     assert allowed(compiled, "erasure_steps", "dynamodb:GetItem", table("subject_keys"))
     assert not allowed(compiled, "erasure_steps", "dynamodb:GetItem", table("profiles"))  # erase-only elsewhere
+    # Shredding puts a tombstone: the key attributes and `shredded_at`, never key material.
     assert not allowed(compiled, "erasure_steps", "dynamodb:PutItem", table("subject_keys"))
+    tombstone = ("subject_id", "key_version", "shredded_at")
+    assert allowed(
+        compiled, "erasure_steps", "dynamodb:PutItem", table("subject_keys"), **{"dynamodb:attributes": tombstone}
+    )
+    new_key = (*tombstone[:2], "wrapped_key", "wrapping_key_id", "created_at")
+    assert not allowed(
+        compiled, "erasure_steps", "dynamodb:PutItem", table("subject_keys"), **{"dynamodb:attributes": new_key}
+    )
 
 
 def test_the_registry_may_be_scanned_by_processors_only(compiled: CompiledStack) -> None:

@@ -17,6 +17,7 @@ import pytest
 
 from custody.declared import datamap, naming
 from devstack.gateway import Gateway
+from devstack.residue import residue as stack_residue
 from tests.integration.conftest import LocalStack, running_local_stack
 from tests.integration.erasure.conftest import (
     PROFILE,
@@ -119,30 +120,8 @@ def customer_with_everything(stack: LocalStack, label: str) -> Customer:
 
 
 def residue(stack: LocalStack, subject_id: str) -> dict[str, int]:
-    """What any personal-data store still holds for the subject, asked of the AWS APIs (paginated)."""
-    found: dict[str, int] = {}
-    dynamodb, s3 = stack.clients("dynamodb"), stack.clients("s3")
-    for store in datamap.table_stores():
-        count = 0
-        for page in dynamodb.get_paginator("query").paginate(
-            TableName=stack.resources.tables[store.name],
-            KeyConditionExpression="#pk = :s",
-            ExpressionAttributeNames={"#pk": store.partition_key},
-            ExpressionAttributeValues={":s": {"S": subject_id}},
-            Select="COUNT",
-        ):
-            count += int(page["Count"])
-        if count:
-            found[store.name] = count
-    for store in datamap.bucket_stores():
-        count = 0
-        for page in s3.get_paginator("list_object_versions").paginate(
-            Bucket=stack.resources.buckets[store.name], Prefix=f"subjects/{subject_id}/"
-        ):
-            count += len(page.get("Versions", [])) + len(page.get("DeleteMarkers", []))
-        if count:
-            found[store.name] = count
-    return found
+    """What any store or derived record still holds for the subject (`devstack.residue`, from the data map)."""
+    return stack_residue(stack.clients, stack.resources, subject_id)
 
 
 def footprint(stack: LocalStack, subject_id: str) -> dict[str, Any]:

@@ -41,7 +41,8 @@ LAYERS: tuple[tuple[str, ...], ...] = (
 LAYER_OF = {room: depth for depth, rooms in enumerate(LAYERS) for room in rooms}
 
 # Storage services: only `custody.stores` calls them (`platform.idempotency` hands Powertools its
-# client for the idempotency table, which Powertools owns).
+# client for the idempotency table: Powertools writes and reads the records there, and the table's
+# repository, `stores.idempotency_records`, only finds and deletes a customer's records for erasure).
 STORAGE_CLIENTS = frozenset({"dynamodb", "s3", "cognito_idp"})
 
 
@@ -215,8 +216,12 @@ DECLARED_STORES = sorted(
 @pytest.mark.parametrize("store", DECLARED_STORES)
 def test_every_declared_table_and_bucket_has_one_repository(store: str) -> None:
     if store == "idempotency":
-        assert not OWNERS.get(store), "Powertools owns the idempotency table (custody.platform.idempotency)"
+        # Two hands, one each: Powertools writes and reads the records (custody.platform.idempotency),
+        # the repository finds and deletes a customer's records for erasure, and nothing else does either.
+        assert OWNERS.get(store) == ["custody.stores.idempotency_records"], OWNERS.get(store)
         assert "DynamoDBPersistenceLayer" in ast.unparse(LIBRARY_MODULES["custody.platform.idempotency"].tree)
+        writers = [name for name, module in MODULES.items() if "DynamoDBPersistenceLayer" in ast.unparse(module.tree)]
+        assert writers == ["custody.platform.idempotency"], writers
     elif store in WITHOUT_A_WRITER:
         assert not OWNERS.get(store), f"{store} has a repository now: drop it from WITHOUT_A_WRITER"
     else:

@@ -42,6 +42,11 @@ class Erasure(StrEnum):
     SHRED = "shred"  # delete the wrapped data key: every copy anywhere becomes unreadable
 
 
+# A shredded key's tombstone holds the store's key attributes and this one, nothing else; IAM lets
+# the erasure steps put exactly those attributes into the key store (infra/constructs/policies.py).
+SHREDDED_AT = "shredded_at"
+
+
 # Purposes a customer can grant. `sharing:<processor_id>` purposes are derived per processor.
 CRM_CORE = "crm_core"
 MARKETING = "marketing"
@@ -339,6 +344,11 @@ ACTIVITY_SHARDS = 4
 REQUEST_STATUS_INDEX = "by_status"
 # Sub-processor agreements by the machine identity (token `sub`) each names.
 PRINCIPAL_INDEX = "by_principal"
+# The idempotency table (custody.platform.idempotency): a customer's records share their partition,
+# the opaque `subject_id` (Powertools' static partition value), and each is the sort key Powertools
+# hashes from (route, subject, key), so a customer's records are one Query and erased with them.
+IDEMPOTENCY_PARTITION_KEY = "subject_id"
+IDEMPOTENCY_RECORD_KEY = "id"
 # Not `updated_at`: every workflow step moves it, and a projected attribute that moves is an index write.
 REQUEST_INDEX_PROJECTION = ("request_id", "subject_id", "reason", "certificate_digest", "certificate")
 
@@ -396,9 +406,16 @@ OPERATIONAL_TABLES: dict[str, OperationalTable] = {
         ),
         OperationalTable(
             "idempotency",
-            "Powertools idempotency records: hashed keys and replayable responses without personal data.",
-            "id",
+            "Powertools idempotency records, in each customer's own partition so erasure finds and deletes "
+            "them: hashed keys and replayable responses without personal data.",
+            IDEMPOTENCY_PARTITION_KEY,
+            sort_key=IDEMPOTENCY_RECORD_KEY,
             ttl_attribute="expiration",
+            subject_records=SubjectRecords.DELETED,
+            subject_records_note=(
+                "a full erasure's ShredKey deletes the customer's partition and Verify finds it empty;"
+                " a replay is refused from the withdrawal on"
+            ),
         ),
     )
 }

@@ -22,10 +22,21 @@ CUSTOMER_POOL = "customers"
 STAFF_POOL = "staff"
 PROCESSOR_POOL = "processors"
 
+# A table whose key schema changed takes a new physical name: CloudFormation replaces a table to
+# change its key schema, and it cannot replace a custom-named resource under the same name (it
+# refuses the update until the name changes). Bump a table's generation with its key schema; the
+# old table is retained (`UpdateReplacePolicy: Retain`) for the operator to delete
+# (docs/deploy.md, "Upgrading").
+TABLE_GENERATIONS: dict[str, int] = {
+    "idempotency": 2,  # 2: partitioned by the customer's subject_id, so erasure finds their records
+}
+
 
 def table_name(prefix: str, logical: str) -> str:
-    """The DynamoDB table name of a logical name: `<prefix>-<logical, '_' as '-'>`."""
-    return f"{prefix}-{logical.replace('_', '-')}"
+    """The DynamoDB table name of a logical name: `<prefix>-<logical, '_' as '-'>`, and `-v<n>` from generation 2."""
+    generation = TABLE_GENERATIONS.get(logical, 1)
+    suffix = f"-v{generation}" if generation > 1 else ""
+    return f"{prefix}-{logical.replace('_', '-')}{suffix}"
 
 
 def bucket_name(prefix: str, logical: str, qualifier: str) -> str:
@@ -45,6 +56,11 @@ def function_name(prefix: str, logical: str) -> str:
 
 def queue_name(prefix: str, logical: str) -> str:
     """The SQS queue name of a logical name: `<prefix>-<logical, '_' as '-'>`."""
+    return f"{prefix}-{logical.replace('_', '-')}"
+
+
+def user_pool_name(prefix: str, logical: str) -> str:
+    """The Cognito user pool name of a logical name: `<prefix>-<logical, '_' as '-'>`."""
     return f"{prefix}-{logical.replace('_', '-')}"
 
 

@@ -2,9 +2,14 @@
 
 A client sends `Idempotency-Key: <its own unique token>`; a repeat of the same key by the same
 customer on the same route within `EXPIRES_AFTER_SECONDS` gets the first response back and
-changes nothing. The record's key is a hash of (route, subject, key) only, and the stored
-response must carry no submitted value: the idempotency table is operational, not a store of
-personal data. Without the header a request simply runs.
+changes nothing. Each record lies in its customer's own partition (partition key: the opaque
+`subject_id`; sort key: Powertools' hash of (route, subject, key)), so erasure finds and deletes a
+customer's records in one Query (`custody.stores.idempotency_records`). The stored response must
+carry no submitted value: the idempotency table is operational, not a store of personal data.
+Without the header a request simply runs.
+
+Powertools writes and reads the records; before it does, the caller's `admit` guard runs, so a
+customer whose erasure has begun gets neither a replay nor a run.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from aws_lambda_powertools.utilities.idempotency.serialization.pydantic import P
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
+from custody.declared import datamap
 from custody.declared.errors import Conflict, InvalidInput
 from custody.declared.settings import Settings
 from custody.platform.aws import clients
@@ -48,17 +54,22 @@ def once(
     key: str | None,
     model: type[_M],
     work: Callable[[], _M],
+    *,
+    admit: Callable[[], None],
 ) -> _M:
     """Run `work` once per (route, subject, key); replay its response for repeats.
 
     The Lambda context bounds how long a record stays "in progress" if the function dies. `model`
     is the pydantic type of `work`'s result, which the replay is rebuilt as; with `key` None, `work`
-    simply runs.
+    simply runs (it checks the subject itself). `admit` is the caller's guard on the subject (the
+    handlers pass `SubjectRegistry(settings).load(subject).ensure_active()`): it runs before the
+    record is looked up, so a subject whose erasure has begun gets neither a replay of an earlier
+    response nor a run, and what it raises passes through.
 
     Raises `InvalidInput` for a key that is not 8 to 64 of `[A-Za-z0-9_-]`, `Conflict` while a
     request with the same key is still running, and `ServiceBusy` when the idempotency table stays
-    throttled or unreachable past the retries; whatever `work` raises passes through (Powertools deletes
-    the in-progress record, so a retry runs again).
+    throttled or unreachable past the retries; whatever `admit` or `work` raises passes through
+    (Powertools deletes the in-progress record, so a retry runs again).
     """
     if key is None:
         return work()
@@ -67,7 +78,15 @@ def once(
             "The Idempotency-Key header must be 8 to 64 letters, digits, '-' or '_'.",
             {"fields": [{"field": HEADER, "reason": "invalid format"}]},
         )
-    persistence = DynamoDBPersistenceLayer(table_name=settings.table(TABLE), boto3_client=clients.dynamodb())
+    admit()
+    table = datamap.OPERATIONAL_TABLES[TABLE]
+    persistence = DynamoDBPersistenceLayer(
+        table_name=settings.table(TABLE),
+        key_attr=table.partition_key,
+        sort_key_attr=table.sort_key,
+        static_pk_value=subject_id,
+        boto3_client=clients.dynamodb(),
+    )
     config = IdempotencyConfig(expires_after_seconds=EXPIRES_AFTER_SECONDS, raise_on_no_idempotency_key=True)
     config.register_lambda_context(context)
 

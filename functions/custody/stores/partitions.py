@@ -6,7 +6,8 @@ Scan. A store added to the data map is reached without an edit here.
 
 * `TablePartition`: the keys of a subject's items (with the category attribute, when the store
   holds several categories) and their deletion by `BatchWriteItem`, 25 at a time, retrying
-  unprocessed items.
+  unprocessed items after a jittered, growing pause. An operational table partitioned by
+  `subject_id` (the idempotency records) is walked the same way.
 * `BucketPrefix`: every object version and delete marker under a subject's prefix, and their
   deletion by `DeleteObjects`, 1,000 at a time.
 
@@ -16,6 +17,8 @@ workflow step) reports it as transient, and its state retries.
 
 from __future__ import annotations
 
+import random
+import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, Final, cast
 
@@ -31,6 +34,9 @@ if TYPE_CHECKING:
 BATCH_WRITE_MAX: Final = 25  # BatchWriteItem's limit
 DELETE_OBJECTS_MAX: Final = 1000  # DeleteObjects' limit
 UNPROCESSED_RETRIES: Final = 5
+# Unprocessed items are DynamoDB's way of saying the partition is busy: retrying at once meets the
+# same throttle, so each retry waits up to base * 2^attempt (jittered): at most 0.6 s in all.
+UNPROCESSED_BACKOFF_SECONDS: Final = 0.02
 
 
 class PartialWrite(Exception):
@@ -42,19 +48,25 @@ class PartialWrite(Exception):
 
 
 class TablePartition:
-    """One data-map table store, for one subject at a time."""
+    """One data-map table store (or an operational table partitioned by `subject_id`), for one subject at a time."""
 
-    def __init__(self, settings: Settings, store: datamap.TableStore, *, table: str | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        store: datamap.TableStore | datamap.OperationalTable,
+        *,
+        table: str | None = None,
+    ) -> None:
         """`table`: another table of the store's shape (a copy restored from a backup), else the store's own."""
         self.store = store
         self.table = table or settings.table(store.name)
+        self._key_names = tuple(name for name in (store.partition_key, store.sort_key) if name)
 
     def keys(self, subject_id: str) -> Iterator[dict[str, Any]]:
         """The keys (and category) of the subject's items, consistently read: nothing else is read."""
         store = self.store
-        attributes = {store.partition_key, store.sort_key} | (
-            {store.category_attribute} if store.category_attribute else set()
-        )
+        category = store.category_attribute if isinstance(store, datamap.TableStore) else None
+        attributes = set(self._key_names) | ({category} if category else set())
         names = {f"#a{index}": name for index, name in enumerate(sorted(attributes))}
         kwargs: dict[str, Any] = {
             "TableName": self.table,
@@ -78,7 +90,7 @@ class TablePartition:
 
     def delete(self, keys: list[dict[str, Any]]) -> int:
         """Delete these items (their key attributes), in batches; returns how many."""
-        key_names = (self.store.partition_key, self.store.sort_key)
+        key_names = self._key_names
         for start in range(0, len(keys), BATCH_WRITE_MAX):
             batch: list[WriteRequestTypeDef] = [
                 {"DeleteRequest": {"Key": dynamo.to_item({name: key[name] for name in key_names})}}
@@ -89,7 +101,9 @@ class TablePartition:
 
     def _batch_write(self, requests: list[WriteRequestTypeDef]) -> None:
         pending = requests
-        for _ in range(UNPROCESSED_RETRIES):
+        for attempt in range(UNPROCESSED_RETRIES):
+            if attempt:
+                time.sleep(random.uniform(0, UNPROCESSED_BACKOFF_SECONDS * 2**attempt))  # noqa: S311 - jitter
             response = clients.dynamodb().batch_write_item(RequestItems={self.table: pending})
             pending = cast("list[WriteRequestTypeDef]", response.get("UnprocessedItems", {}).get(self.table, []))
             if not pending:

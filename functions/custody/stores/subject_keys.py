@@ -107,14 +107,16 @@ class SubjectKeysTable:
         """Replace that version by its tombstone (no key material); True when key material was there.
 
         Unconditional and idempotent: a customer who never had a key gets a tombstone too, so none can
-        be created for them later.
+        be created for them later. The put names no attribute but the key's and `shredded_at` — no
+        condition, no returned values — because that is all IAM lets the erasure steps write here
+        (`dynamodb:Attributes`); whether key material was there is read first (a consistent GetItem).
         """
-        response = self._aws.dynamodb().put_item(
+        had_key = self._state(subject_id, version) == "key"
+        self._aws.dynamodb().put_item(
             TableName=self.table,
             Item={PARTITION: {"S": subject_id}, SORT: {"S": version}, SHREDDED_AT: {"S": now_iso()}},
-            ReturnValues="ALL_OLD",
         )
-        return "wrapped_key" in response.get("Attributes", {})
+        return had_key
 
     def versions(self, subject_id: str) -> list[AttributeValueTypeDef]:
         """Every stored version of the customer's key (their sort keys)."""

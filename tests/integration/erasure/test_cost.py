@@ -107,8 +107,9 @@ def test_erasure_stays_within_the_batching_minimum(
     assert counted["s3.DeleteObjects"] == math.ceil(M_VERSIONS / DELETE_OBJECTS_MAX)
     # listing: one per 1,000 versions while deleting (the last one is not truncated), one to verify
     assert counted["s3.ListObjectVersions"] == math.ceil(M_VERSIONS / DELETE_OBJECTS_MAX) + 1
-    # the partition is read once to erase and once to verify (1 MB pages); never a Scan
-    assert counted["dynamodb.Query"] == 2
+    # the partition is read once to erase and once to verify (1 MB pages), and the customer's
+    # idempotency partition once to verify it is empty; never a Scan
+    assert counted["dynamodb.Query"] == 3
     assert counted["dynamodb.Scan"] == 0
     # the constant: verify's key-store and subject-record checks and its step mark; a store adds no
     # bookkeeping call

@@ -5,34 +5,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from custody.declared import datamap
+from devstack.residue import residue
 from tests.integration.conftest import LocalStack
 from tests.integration.erasure.conftest import SUBMITTED_VALUES, Customer, history, wait_for_execution
 
 
 def _residue(stack: LocalStack, subject_id: str) -> dict[str, int]:
-    """What any store still holds for the subject, asked directly of the AWS APIs."""
-    found: dict[str, int] = {}
-    dynamodb, s3 = stack.clients("dynamodb"), stack.clients("s3")
-    environment = stack.resources.environment
-    prefix = environment["CUSTODY_RESOURCE_PREFIX"]
-    for store in datamap.table_stores():
-        items = dynamodb.query(
-            TableName=stack.resources.tables[store.name],
-            KeyConditionExpression="subject_id = :s",
-            ExpressionAttributeValues={":s": {"S": subject_id}},
-        )["Items"]
-        if store.erasure is datamap.Erasure.SHRED:
-            items = [item for item in items if "wrapped_key" in item]  # a shredded key's tombstone holds none
-        if items:
-            found[store.name] = len(items)
-    for store in datamap.bucket_stores():
-        listed = s3.list_object_versions(Bucket=stack.resources.buckets[store.name], Prefix=f"subjects/{subject_id}/")
-        count = len(listed.get("Versions", [])) + len(listed.get("DeleteMarkers", []))
-        if count:
-            found[store.name] = count
-    assert prefix
-    return found
+    """What any store or derived record still holds for the subject (`devstack.residue`, from the data map)."""
+    return residue(stack.clients, stack.resources, subject_id)
 
 
 def test_withdrawal_erases_everything_and_certifies_it(local_stack: LocalStack, customer: Customer) -> None:

@@ -19,6 +19,7 @@ import pytest
 from custody.audit.ledger import CLAIMED_HEADS
 from custody.declared import clock, datamap, retention
 from custody.declared.settings import Settings
+from custody.erasure.starter import ErasureStarter
 from custody.retention import disposal
 from custody.stores import dynamo, subjects
 from custody.stores.requests import ErasureReason, ErasureRequest, RequestsTable
@@ -188,7 +189,7 @@ def test_the_sweep_is_bounded_and_the_next_run_continues(
 
 
 def test_a_customer_already_being_erased_is_skipped_and_leaves_the_index(
-    settings: Settings, new_customer: Any, active_at: Travel, local_stack: LocalStack
+    settings: Settings, new_customer: Any, active_at: Travel, local_stack: LocalStack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     leaving: Customer = new_customer()
     moment = NOW + timedelta(days=120)
@@ -196,9 +197,10 @@ def test_a_customer_already_being_erased_is_skipped_and_leaves_the_index(
         assert (
             leaving.call("POST", "/v1/me/consents", {"purpose": "crm_core", "policy_version": "2026-11"}).status == 201
         )
-        withdrawal = leaving.call("POST", "/v1/me/withdrawal")
+        with monkeypatch.context() as paused:  # the withdrawal is recorded, its workflow not started yet
+            paused.setattr(ErasureStarter, "start", lambda self, request, attempt=0: request.request_id)
+            withdrawal = leaving.call("POST", "/v1/me/withdrawal")
     assert withdrawal.status == 202
-    _finish(local_stack, [withdrawal.body["request_id"]])
     sweep_at = _past_the_period(settings, moment)
     assert leaving.subject_id in _due_in_index(settings, sweep_at)
     report = _as_retention(disposal.RetentionSweep(settings).run, sweep_at)
@@ -206,6 +208,21 @@ def test_a_customer_already_being_erased_is_skipped_and_leaves_the_index(
     assert leaving.subject_id not in _due_in_index(settings, sweep_at)
     assert not [r for r in report.request_ids if RequestsTable(settings).erasure(r).subject_id == leaving.subject_id]  # type: ignore[union-attr]
     _finish(local_stack, report.request_ids)
+
+
+def test_a_finished_erasure_takes_the_customer_out_of_the_index_itself(
+    settings: Settings, new_customer: Any, active_at: Travel, local_stack: LocalStack
+) -> None:
+    """The subject's tombstone (issue 16) holds no index attribute: no sweep is needed to clean up."""
+    leaving: Customer = new_customer()
+    moment = NOW + timedelta(days=121)
+    with active_at(moment):
+        assert (
+            leaving.call("POST", "/v1/me/consents", {"purpose": "crm_core", "policy_version": "2026-11"}).status == 201
+        )
+        withdrawal = leaving.call("POST", "/v1/me/withdrawal")
+    _finish(local_stack, [withdrawal.body["request_id"]])
+    assert leaving.subject_id not in _due_in_index(settings, _past_the_period(settings, moment))
 
 
 def test_the_oldest_open_erasure_is_measured_from_the_index(settings: Settings, local_stack: LocalStack) -> None:

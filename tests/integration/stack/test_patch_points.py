@@ -12,6 +12,8 @@ import time
 from importlib.metadata import version
 
 from moto.awslambda.models import LambdaFunction
+from moto.cognitoidp import models as cognito_models
+from moto.cognitoidp.models import CognitoIdpBackend, CognitoIdpUserPool
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
 from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_lambda import (
@@ -48,13 +50,27 @@ def test_the_retrier_sleeps_through_its_module_time() -> None:
     assert "time.sleep(interval_seconds)" in inspect.getsource(retrier_decl.RetrierDecl._eval_body)
 
 
+def test_moto_finds_a_cognito_user_by_name_only_through_get_user() -> None:
+    """devstack.cognito's case-insensitive look-up replaces `CognitoIdpUserPool._get_user`: sign-up's
+    and user creation's existence checks and every `Admin*` call still find users through it."""
+    for name in ("sign_up", "admin_create_user"):
+        assert "user_pool._get_user(username)" in inspect.getsource(getattr(CognitoIdpBackend, name))
+    assert "user_pool._get_user(username)" in inspect.getsource(CognitoIdpBackend.admin_get_user)
+    assert inspect.getsource(cognito_models).count(".users.get(") == 1  # in _get_user itself
+    for name in ("admin_update_user_attributes", "update_user_attributes"):
+        assert "self._verify_email_is_not_used(" in inspect.getsource(getattr(CognitoIdpBackend, name))
+
+
 def test_install_and_uninstall_restore_moto() -> None:
     original = LambdaFunction.__dict__["_invoke_lambda"]
     original_wait = WaitFunction.__dict__["_wait_interval"]
+    original_lookup = CognitoIdpUserPool.__dict__["_get_user"]
     with patches.patched(time_scale=0.0):
         assert LambdaFunction.__dict__["_invoke_lambda"] is not original
+        assert CognitoIdpUserPool.__dict__["_get_user"] is not original_lookup
     assert LambdaFunction.__dict__["_invoke_lambda"] is original
     assert WaitFunction.__dict__["_wait_interval"] is original_wait
+    assert CognitoIdpUserPool.__dict__["_get_user"] is original_lookup
     assert retrier_decl.time is time
 
 

@@ -1,10 +1,11 @@
 """Verify: ask every store in scope again; anything left fails the round (`ResidualDataFound`).
 
-For a full erasure the key must be a tombstone, the identity gone and the subject's record a
-tombstone too. An upload that began before the erasure and may still land (its deadline is ahead)
-holds Verify back (`UploadsInFlight`, retried by the state until the deadline passed); after it,
-the listing sees the object if it landed, and another round erases it. The state machine runs
-the erasure round again at most three rounds before the run fails and alarms.
+For a full erasure the key must be a tombstone, the identity gone, the idempotency records gone
+and the subject's record a tombstone too. An upload that began before the erasure and may still
+land (its deadline is ahead) holds Verify back (`UploadsInFlight`, retried by the state until the
+deadline passed); after it, the listing sees the object if it landed, and another round erases
+it. The state machine runs the erasure round again at most three rounds before the run fails and
+alarms.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from custody.erasure.errors import ResidualDataFound, UploadsInFlight
 from custody.erasure.plan import stores_in_scope
 from custody.erasure.steps.context import StepContext
 from custody.erasure.steps.erase_store import keys_in_scope
+from custody.stores.idempotency_records import IdempotencyRecords
 from custody.stores.partitions import BucketPrefix
 from custody.stores.subjects import TOMBSTONE_ATTRIBUTES, UPLOADS_IN_FLIGHT, Subject
 
@@ -45,6 +47,8 @@ def run(context: StepContext, event: VerifyInput) -> VerifyOutput:
             residual["subject_keys"] = 1
         if context.identity.username(event.subject_id) is not None:
             residual["identity"] = 1
+        if IdempotencyRecords(context.settings).count(event.subject_id, 1):
+            residual["idempotency"] = 1
         kept = set(record) - {*TOMBSTONE_ATTRIBUTES, UPLOADS_IN_FLIGHT}
         if kept:
             residual["subjects"] = len(kept)
