@@ -5,9 +5,9 @@
 * `footprint` (and `leftovers`, its summary): everything of a subject anywhere, the places derived
   from the data map — every table store by partition (the key store: key material only, never a
   shred's tombstone), every bucket store by every object version and delete marker under the
-  subject's prefix — plus the `subjects` record beyond a tombstone (id, status, when, which
-  request) and the idempotency records the subject's requests wrote. `added` is what one footprint
-  holds that an earlier one did not: what a late write landed.
+  subject's prefix — plus the derived records the data map declares: the `subjects` record beyond
+  a tombstone (id, status, when, which request), the customer's idempotency partition. `added` is
+  what one footprint holds that an earlier one did not: what a late write landed.
 * `certificate_problems`: the certificate's claims checked again as Verify checks them — nothing
   in its scope's stores, no key when it says shredded, no Cognito user when it says deleted — and
   the request's audit chain verified as an auditor verifies it.
@@ -28,11 +28,9 @@ from ops.auditor.reader import AuditorReader
 from ops.auditor.verification import verify
 from tests.integration.conftest import LocalStack
 from tests.integration.erasure.conftest import Customer
-from tests.robustness.interleave import Call
 
 # What an erased subject's record may keep (issue 16, case 2): its id, status, when and by which request.
 TOMBSTONE: Final = frozenset({"subject_id", "status", "status_at", "status_request"})
-IDEMPOTENCY: Final = "idempotency"
 POLL_SECONDS: Final = 0.05
 POLLS: Final = 2400  # 120 s of polling at most: a bound, not a timing assumption
 
@@ -142,19 +140,6 @@ def settle_subject(
     raise AssertionError(f"erasure executions of {subject_id} are still running")
 
 
-def idempotency_ids(calls: Iterable[Call], table: str) -> set[str]:
-    """The idempotency records (`id`) the calls put or updated in `table`."""
-    found = set()
-    for call in calls:
-        if not call.writes or call.service != "dynamodb" or call.params.get("TableName") != table:
-            continue
-        for where in ("Item", "Key"):
-            identifier = call.params.get(where, {}).get("id", {}).get("S")
-            if identifier:
-                found.add(str(identifier))
-    return found
-
-
 Footprint = dict[str, set[str]]
 
 
@@ -162,14 +147,15 @@ def _entry(item: dict[str, Any]) -> str:
     return json.dumps(item, sort_keys=True, default=repr)
 
 
-def footprint(stack: LocalStack, subject_id: str, calls: Iterable[Call] = ()) -> Footprint:
+def footprint(stack: LocalStack, subject_id: str) -> Footprint:
     """Everything of the subject held anywhere, entry by entry (a place with nothing is left out).
 
     The data map's table stores: each item of the subject's partition that holds data (`holds_data`);
     its bucket stores: each object version and delete marker under the subject's prefix; the data
     map's operational tables whose subject records are a tombstone (`subjects`): each attribute beyond
-    the tombstone's, and the status unless `erased`; those whose records are deleted: each record;
-    `idempotency`: each record the subject's requests (`calls`) wrote that is still there.
+    the tombstone's, and the status unless `erased`; those whose records are deleted (`idempotency`):
+    each record. The places are `devstack.residue`'s, which counts them; this holds each entry, so that
+    what one request added between two footprints can be told (`added`).
     """
     dynamodb, s3 = stack.clients("dynamodb"), stack.clients("s3")
     found: Footprint = {}
@@ -198,14 +184,6 @@ def footprint(stack: LocalStack, subject_id: str, calls: Iterable[Call] = ()) ->
         kept = _derived_records(stack, operational, subject_id)
         if kept:
             found[operational.name] = kept
-    table = stack.resources.tables[IDEMPOTENCY]
-    kept = set()
-    for identifier in sorted(idempotency_ids(calls, table)):
-        item = dynamodb.get_item(TableName=table, Key={"id": {"S": identifier}}, ConsistentRead=True).get("Item")
-        if item is not None:
-            kept.add(_entry(item))
-    if kept:
-        found[IDEMPOTENCY] = kept
     return found
 
 
@@ -254,9 +232,9 @@ def summary(found: Footprint) -> dict[str, Any]:
     return shown
 
 
-def leftovers(stack: LocalStack, subject_id: str, calls: Iterable[Call] = ()) -> dict[str, Any]:
+def leftovers(stack: LocalStack, subject_id: str) -> dict[str, Any]:
     """Everything of the subject still held anywhere, summarised (empty when nothing is)."""
-    return summary(footprint(stack, subject_id, calls))
+    return summary(footprint(stack, subject_id))
 
 
 def holds_data(store: datamap.TableStore, item: dict[str, Any]) -> bool:

@@ -45,7 +45,7 @@ from tests.robustness.finality import (
     settle_subject,
     wait_for_request,
 )
-from tests.robustness.interleave import Call, Held, Watch, after_a_read, watched
+from tests.robustness.interleave import Call, Held, after_a_read
 
 pytestmark = pytest.mark.usefixtures("intercepted")
 
@@ -104,7 +104,7 @@ def test_an_upload_that_read_an_active_subject_lands_nothing_after_the_certifica
     problems = []
     if not refused(reply):
         problems.append(f"the upload answered {reply.status} {reply.text[:200]}")
-    left = leftovers(cast.stack, world.subject_id, held.calls)
+    left = leftovers(cast.stack, world.subject_id)
     if left:
         problems.append(f"residue: {json.dumps(left, sort_keys=True)}")
     if isinstance(reply.body, dict) and reply.body.get("document_id"):
@@ -186,18 +186,16 @@ def test_a_replay_after_the_certificate_is_refused_and_its_record_is_gone(
 ) -> None:
     world = new_world()
     request = request_for(route, world)
-    with watched(Watch()) as watch:
-        first = request.send(cast.stack)
+    first = request.send(cast.stack)
     assert 200 <= first.status < 300, first.text
     erasure = erase_to_certificate(cast.stack, world.customer, world.acknowledge)
     assert erasure.status == "completed", erasure
-    with watched(watch):
-        again = request.send(cast.stack)  # the same key, body and (old) token
+    again = request.send(cast.stack)  # the same key, body and (old) token
     settle_subject(cast.stack, world.subject_id, world.acknowledge)
     problems = []
     if not refused(again):
         problems.append(f"the replay with the old token answered {again.status} {again.text[:200]}")
-    left = leftovers(cast.stack, world.subject_id, watch.calls)
+    left = leftovers(cast.stack, world.subject_id)
     if left:
         problems.append(f"residue: {json.dumps(left, sort_keys=True)}")
     assert not problems, "\n".join(problems)
@@ -236,10 +234,9 @@ def test_between_the_withdrawal_and_freeze_nothing_about_the_customer_is_written
     try:
         for request in requests:
             before = footprint(cast.stack, world.subject_id)
-            with watched(Watch()) as watch:
-                reply = request.send(cast.stack)
+            reply = request.send(cast.stack)
             settle_subject(cast.stack, world.subject_id, world.acknowledge)  # a purpose erasure it started
-            after = footprint(cast.stack, world.subject_id, watch.calls)
+            after = footprint(cast.stack, world.subject_id)
             if after != before:
                 changed = sorted(place for place in set(after) | set(before) if after.get(place) != before.get(place))
                 problems.append(f"{request}: answered {reply.status}, and wrote to {changed}")

@@ -203,7 +203,7 @@ def run_round(cast: Cast, routes: list[catalog.Route], park_at: int | ParkRule, 
             if found.erasure is None:
                 continue
             trial.executions = settle_subject(stack, world.subject_id, world.acknowledge, waiting=world.awaiting())
-            after = footprint(stack, world.subject_id, hold.calls)
+            after = footprint(stack, world.subject_id)
             trial.landed = summary(added(after, before))
             untrue = certificate_problems(stack, found.erasure.request_id)
             trial.untrue = [problem for problem in untrue if problem not in known]
