@@ -49,6 +49,7 @@ from custody.declared.ids import is_uuid
 from custody.declared.settings import Settings, get_settings
 from custody.platform.observability import Observability
 from custody.platform.transient import AWS_FAILURES, busy, is_transient
+from custody.stores.subjects import SubjectRegistry
 from custody.subprocessors.acknowledgements import actor_of
 from custody.subprocessors.registry import Agreement, ProcessorRegistry
 
@@ -429,8 +430,10 @@ def record_refusal(
 ) -> None:
     """Record a refusal: the route template, the error code and opaque ids, never the request's values.
 
-    A customer's refusal goes on their own chain; a staff member's or processor's on the chain of
-    the customer the path names if that customer exists, else on the function's refusal chain.
+    A customer's refusal goes on their own chain — unless their erasure already left its tombstone: then
+    nothing more is written about them, and an old token's tries go on the function's refusal chain,
+    naming no subject. A staff member's or processor's goes on the chain of the customer the path
+    names if that customer exists, else on the function's refusal chain.
     The actor is the authenticated caller (`refusal_actor`), never a request value. A ledger
     failure is logged and the refusal still answered: refusing never depends on the ledger.
     """
@@ -438,6 +441,8 @@ def record_refusal(
     try:
         if caller is not None and caller.audience is catalog.Audience.CUSTOMER:
             subject = caller.subject if is_uuid(caller.subject) else None
+            if subject and SubjectRegistry(settings).load(subject).is_tombstone:
+                subject = None  # an erased customer's chain is closed: an old token's tries go on the function's
             chain = subject_chain(subject) if subject else refusals_chain(function_name)
         else:
             named = (event.get("pathParameters") or {}).get("customer_id")

@@ -22,7 +22,7 @@ from custody.customers.change_requests import STORE, ChangeStatus
 from custody.customers.profile import ProfileService
 from custody.declared import datamap
 from custody.declared.clock import now_iso
-from custody.declared.errors import Conflict, ConsentRequired, NotFound
+from custody.declared.errors import Conflict, ConsentRequired, Forbidden, NotFound
 from custody.declared.settings import Settings
 from custody.staff_access.grants import AccessGrants
 from custody.stores import dynamo
@@ -73,9 +73,12 @@ class ChangeReviews:
     def open_for(self, officer: StaffMember, customer_id: str) -> list[dict[str, Any]]:
         """One customer's pending requests with their values, recorded in the customer's access log.
 
-        Raises `Forbidden` unless `officer` is a privacy officer (the route's groups say so too).
+        Raises `Forbidden` unless `officer` is a privacy officer (the route's groups say so too), and
+        once the customer's erasure has started (during it and after its certificate alike).
         """
         officer.require_privacy_officer()
+        if self.subjects.load(customer_id).erasure_started:
+            raise Forbidden("This customer's data is not available to staff.", {"reason": "no_active_customer"})
         found = [item for item in self.requests.items(customer_id) if item.get("status") == ChangeStatus.PENDING.value]
         if not found:
             return []

@@ -92,6 +92,11 @@ class Subject:
         return frozenset(self.granted)
 
     @property
+    def is_tombstone(self) -> bool:
+        """Whether the record is an erased subject's tombstone (ShredKey ran): nothing but its status."""
+        return not self.exists and self.status is not SubjectStatus.ACTIVE
+
+    @property
     def erasure_started(self) -> bool:
         """Whether a full erasure is under way or done: the status moved on, or a withdrawal is pending.
 

@@ -72,14 +72,15 @@ class ErasureAcks:
         outcome = dict(request.get("sub_processors") or {}).get(agreement.processor_id)
         if outcome is None:
             raise NotFound("No erasure notification for this sub-processor under that request.")
-        if outcome == ProcessorOutcome.CONFIRMED:
-            return {"request_id": request_id, "processor_id": processor_id, "outcome": ProcessorOutcome.CONFIRMED.value}
         if outcome == ProcessorOutcome.UNCONFIRMED:
             raise Conflict("The acknowledgement deadline passed; the request was escalated to privacy officers.")
+        # The token is checked before anything else is said about the request, a repeat included.
         seal = str(dict(request.get(TOKEN_SEALS) or {}).get(agreement.processor_id, ""))
         with self._refusals(agreement):
             if not seal or not self.seals.matches(request_id, agreement.processor_id, task_token, seal):
                 raise Forbidden("This task token was not issued to this sub-processor for this request.")
+        if outcome == ProcessorOutcome.CONFIRMED:
+            return {"request_id": request_id, "processor_id": processor_id, "outcome": ProcessorOutcome.CONFIRMED.value}
         acknowledged_at = now_iso()
         output = {"processor_id": processor_id, "request_id": request_id, "acknowledged_at": acknowledged_at}
         try:

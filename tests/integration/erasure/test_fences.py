@@ -140,3 +140,25 @@ def test_verify_finds_a_subject_record_that_is_not_a_tombstone(local_stack: Loca
     with pytest.raises(ResidualDataFound, match="subjects"):
         verify.run(context, event)
     assert UPLOADS_IN_FLIGHT not in TOMBSTONE_ATTRIBUTES
+
+
+def test_an_old_token_writes_nothing_more_about_an_erased_customer(local_stack: LocalStack, customer: Customer) -> None:
+    """A fresh break found every refusal of an old token appended to the erased subject's chain."""
+    customer.fill(documents=0)
+    request_id = customer.call("POST", "/v1/me/withdrawal", {}).body["request_id"]
+    assert wait_for_execution(local_stack, request_id)["status"] == "SUCCEEDED"
+    chains = local_stack.resources.tables["audit_chains"]
+    dynamodb = local_stack.clients("dynamodb")
+
+    def head() -> dict[str, Any]:
+        key = {"chain_id": {"S": f"subject/{customer.subject_id}"}}
+        return dict(dynamodb.get_item(TableName=chains, Key=key, ConsistentRead=True).get("Item", {}))
+
+    before = head()
+    for method, path, body in (
+        ("POST", "/v1/me/consents", {"purpose": "crm_core", "policy_version": "2026-11"}),
+        ("PATCH", "/v1/me/profile", {"contact": {"phone": "+84 90 765 4321"}}),
+        ("POST", "/v1/me/withdrawal", {}),
+    ):
+        assert customer.call(method, path, body).status == 403
+    assert head() == before

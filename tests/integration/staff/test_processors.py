@@ -131,6 +131,9 @@ def test_erasure_waits_for_each_processor_and_records_a_timeout_as_unconfirmed(
     for value in (*SUBMITTED_VALUES, customer.email):
         assert value not in text
     assert prompt.call("POST", "/v1/processors/erasure-acks", ack).body["outcome"] == "confirmed"
+    # A repeat is answered only with the token that was issued: a made-up one learns nothing.
+    forged = {**ack, "task_token": "x"}
+    assert prompt.call("POST", "/v1/processors/erasure-acks", forged).status == 403
 
 
 def test_a_silent_processor_never_holds_back_the_customers_own_erasure(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from tests.integration.conftest import LocalStack
-from tests.integration.erasure.conftest import Customer
+from tests.integration.erasure.conftest import Customer, wait_for_execution
 from tests.integration.staff.conftest import audit_events, consented, footprint
 
 IDENTITY = {"identity": {"legal_name": "Quilliam Zephyrine", "birth_date": "1980-05-06"}}
@@ -74,3 +74,17 @@ def test_a_decision_needs_a_reason_and_a_privacy_officer_and_a_refusal_changes_n
     assert identity["legal_name"] == "Quilliam Zephyrine"
     again = _decide(staff("privacy_officer"), customer, request_id, "approve", "changed my mind")
     assert again.status == 409, "a decided request is not decided twice"
+
+
+def test_an_erased_customer_is_refused_alike_during_and_after_the_erasure(
+    local_stack: LocalStack, new_customer: Any, staff: Any
+) -> None:
+    """A fresh break found 403 while erasing but 200 `[]` after the certificate: one answer for both."""
+    customer = consented(new_customer, "crm_core", profile=IDENTITY)
+    _request(customer)
+    officer = staff("privacy_officer")
+    request_id = customer.call("POST", "/v1/me/withdrawal", {}).body["request_id"]
+    assert wait_for_execution(local_stack, request_id)["status"] == "SUCCEEDED"
+    listed = officer.call("GET", f"/v1/staff/change-requests?customer_id={customer.subject_id}")
+    assert listed.status == 403, listed.text
+    assert listed.body["details"]["reason"] == "no_active_customer"
