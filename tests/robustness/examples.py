@@ -10,7 +10,8 @@ is here as soon as it is served. For each operation:
   required and nothing better is known, a plain value of their type;
 * a declared `Idempotency-Key` header is sent, a new key each time;
 * the caller is the route's audience: the world's customer, a staff member of the route's first
-  group (`support` where allowed: the grants are theirs), the world's sub-processor, or nobody.
+  group (`support` where allowed: the grants are theirs), the sub-processor the request names
+  (each acts for itself only), or nobody.
 
 `OVERRIDES` holds what the schema alone cannot say (a profile that passes the validators, a
 document's content, a grant's purpose and categories...). A route for which neither gives a
@@ -37,7 +38,7 @@ from tests.integration.erasure.conftest import PROFILE, Customer, Reply
 from tests.integration.staff.conftest import Caller, agreement
 
 POLICY_VERSION: Final = "2026-11"
-# Purposes every world's customer grants (the data map's, and sharing with the world's processor).
+# Purposes every world's customer grants: the data map's, and sharing with each of the cast's processors.
 PURPOSES: Final = datamap.PURPOSES
 ACK_TIMEOUT_SECONDS: Final = 3600  # the world's processor never times out during a test
 PLAIN_TEXT: Final = "Checked by the late write suite"
@@ -89,7 +90,9 @@ class World:
         self.stack = cast.stack
         self.customer = Customer.signed_up(self.stack, f"late-{uuid.uuid4().hex[:12]}@example.com")
         for purpose in (*PURPOSES, *(f"{datamap.SHARING_PREFIX}{name}" for name in cast.processors)):
-            granted = self.customer.call("POST", "/v1/me/consents", {"purpose": purpose, "policy_version": "2026-11"})
+            granted = self.customer.call(
+                "POST", "/v1/me/consents", {"purpose": purpose, "policy_version": POLICY_VERSION}
+            )
             assert granted.status == 201, granted.text
         if profile:
             stored = self.customer.call("PUT", "/v1/me/profile", PROFILE)
@@ -221,16 +224,35 @@ PREPARERS: Final[Mapping[str, Callable[[World], None]]] = {
 
 
 def queued(stack: LocalStack, processor_id: str, request_id: str) -> dict[str, Any] | None:
-    """The deletion request queued for `processor_id` under `request_id`, taken off the queue; None if none is."""
+    """The deletion request queued for `processor_id` under `request_id`, taken off the queue; None if none is.
+
+    The queue is shared with every other test of the stack: the messages read past on the way are
+    hidden while it looks (so that each receive shows new ones) and shown again at once after.
+    """
     sqs = stack.clients("sqs")
     url = stack.resources.queues[naming.PROCESSOR_NOTIFICATIONS]
-    received = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=0)
-    for message in received.get("Messages", []):
-        body = json.loads(message["Body"])
-        if (body.get("processor_id"), body.get("request_id")) == (processor_id, request_id):
-            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
-            return dict(body)
-    return None
+    passed: list[str] = []
+    found: dict[str, Any] | None = None
+    try:
+        while found is None:
+            received = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=60)
+            if not received.get("Messages"):
+                break
+            for message in received["Messages"]:
+                body = json.loads(message["Body"])
+                if found is None and (body.get("processor_id"), body.get("request_id")) == (processor_id, request_id):
+                    sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+                    found = dict(body)
+                else:
+                    passed.append(message["ReceiptHandle"])
+    finally:
+        for start in range(0, len(passed), 10):
+            entries = [
+                {"Id": str(index), "ReceiptHandle": handle, "VisibilityTimeout": 0}
+                for index, handle in enumerate(passed[start : start + 10])
+            ]
+            sqs.change_message_visibility_batch(QueueUrl=url, Entries=entries)
+    return found
 
 
 def notification(stack: LocalStack, processor_id: str, request_id: str, polls: int = 2400) -> dict[str, Any]:
