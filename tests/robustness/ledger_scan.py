@@ -6,8 +6,9 @@ body (every string key and value of a JSON body, else its text). Afterwards `sca
 version of every object under `ledger/` in the audit bucket and counts the submitted strings
 that are not themselves in the ledger's grammar (`custody.audit.grammar.admits`, with the
 registry's agreements as they stand) yet appear there: as a whole field, as one part of a field
-split on `/ : #` and spaces, or — from 12 characters on — anywhere in the text. Each event must
-also pass the grammar itself.
+split on `/ : #` and spaces (a number alone excepted: the grammar's targets carry counts, as in
+`change_requests:2`), or — from 12 characters on — anywhere in the text. Each event must also
+pass the grammar itself.
 """
 
 from __future__ import annotations
@@ -176,7 +177,8 @@ def _in_grammar(event: dict[str, Any], agreements: dict[str, Agreement]) -> bool
 def scan(stack: LocalStack, submitted: Iterable[str]) -> ScanResult:
     agreements = {agreement.processor_id: agreement for agreement in registered(stack)}
     caller = {text for text in submitted if text and not admits(text, agreements.values())}
-    telling = caller - VOCABULARY_PARTS
+    # A number alone is no caller text: the grammar writes counts into targets (`change_requests:2`).
+    telling = {text for text in caller - VOCABULARY_PARTS if not text.isdecimal()}
     long_ones = [text for text in telling if len(text) >= SUBSTRING_FROM]
     result = ScanResult(caller_strings=len(caller))
     for key, body in ledger_objects(stack):
