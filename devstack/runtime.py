@@ -310,6 +310,36 @@ def reset_function_clients() -> None:
         reset()
 
 
+@contextmanager
+def others_may_run() -> Iterator[None]:
+    """While the block runs, other invocations may run although the calling thread is inside one.
+
+    For tests that park an invocation mid-way (tests/robustness/test_late_writes.py holds a request
+    before one of its AWS writes while an erasure runs to its certificate): the runtime's lock is
+    released as often as this thread holds it and taken back as often when the block ends, so the
+    parked invocation goes on alone again. Its environment variables are put back as they were when
+    it paused (others, parked too, may have resumed and ended in between), and the settings and
+    clients the others cached are dropped, read afresh on next use.
+    """
+    environment = dict(os.environ)
+    released = 0
+    while True:
+        try:
+            _LOCK.release()
+        except RuntimeError:  # not (or no longer) held by this thread
+            break
+        released += 1
+    try:
+        yield
+    finally:
+        for _ in range(released):
+            _LOCK.acquire()
+        os.environ.update(environment)
+        importlib.import_module("custody.declared.settings").get_settings.cache_clear()
+        _STATE.fingerprint = None
+        reset_function_clients()
+
+
 def load_module(module_name: str) -> ModuleType:
     """Import a module of the Lambda asset root outside an invocation (e.g. to read its OpenAPI).
 

@@ -28,6 +28,8 @@ from tests.integration.erasure.conftest import (
     wait_for_execution,
 )
 from tests.robustness import figures
+from tests.robustness.examples import Cast, World
+from tests.robustness.interleave import intercepting
 from tests.robustness.ledger_scan import recording
 
 HOSTILE_SUITES = (
@@ -45,6 +47,36 @@ def local_stack() -> Iterator[LocalStack]:
     every test makes its own customers, so they do not see each other."""
     with running_local_stack() as stack:
         yield stack
+
+
+@pytest.fixture(scope="module")
+def cast(local_stack: LocalStack) -> Cast:
+    """The staff and the sub-processor around a module's worlds (tests/robustness/examples.py)."""
+    return Cast(local_stack)
+
+
+@pytest.fixture
+def new_world(cast: Cast) -> Iterator[Any]:
+    """Makes worlds (a new customer with everything, tests/robustness/examples.py); when the test ends,
+    every erasure of theirs has ended too (their sub-processors acknowledging), so none outlives it."""
+    from tests.robustness.finality import settle_subject
+
+    made: list[World] = []
+
+    def make(*, profile: bool = True) -> World:
+        made.append(World(cast, profile=profile))
+        return made[-1]
+
+    yield make
+    for world in made:
+        settle_subject(cast.stack, world.subject_id, world.acknowledge)
+
+
+@pytest.fixture(scope="module")
+def intercepted() -> Iterator[None]:
+    """Watched threads' AWS calls are seen, and can be held, for the module (tests/robustness/interleave.py)."""
+    with intercepting():
+        yield
 
 
 @pytest.fixture(autouse=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import threading
 import types
 from collections.abc import Iterator
 from typing import Any
@@ -95,3 +96,34 @@ def test_the_log_lines_carry_ids_and_timings_never_the_payload(probe: types.Modu
     assert outcome.request_id in lines
     assert "do-not-log" not in lines
     assert "someone@example.com" not in lines
+
+
+def test_a_parked_invocation_lets_others_run_and_goes_on_with_its_own_environment(probe: types.ModuleType) -> None:
+    """`runtime.others_may_run` (tests/robustness/interleave.py parks a request before its write with it):
+    invocations are serialised, yet while one waits in the block another runs to its end; the parked
+    one then goes on alone, seeing its own variables again."""
+    parked, release = threading.Event(), threading.Event()
+    seen: dict[str, Any] = {}
+
+    def handle(event: Any, context: Any) -> Any:
+        if event.get("park"):
+            with runtime.others_may_run():
+                parked.set()
+                assert release.wait(10)
+            seen["after"] = os.environ.get("CUSTODY_PROBE")
+        return {"ran": event.get("name")}
+
+    probe.handle = handle  # type: ignore[attr-defined]
+    outcomes: dict[str, Any] = {}
+    first = threading.Thread(
+        target=lambda: outcomes.update(first=runtime.invoke(_spec(CUSTODY_PROBE="first"), {"park": 1, "name": "a"}))
+    )
+    first.start()
+    assert parked.wait(10)
+    second = runtime.invoke(_spec(timeout=1, CUSTODY_PROBE="second"), {"name": "b"})  # not DevstackRuntimeBusy
+    assert second.result() == {"ran": "b"}
+    release.set()
+    first.join(10)
+    runtime.forget_environment()
+    assert outcomes["first"].result() == {"ran": "a"}
+    assert seen["after"] == "first"
