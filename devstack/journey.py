@@ -34,6 +34,9 @@ POLICY_VERSION: Final = "2026-11"
 ERASURE_TIMEOUT_SECONDS: Final = 120.0
 AUDIT_ROWS: Final = 40  # of the timeline the journey prints; `custody audit show` prints them all
 TERMINAL_STATUSES: Final = frozenset({"completed", "failed"})
+# A sub-processor answers after the certificate: its confirmation is polled for, at most this often and long.
+ACK_POLLS: Final = 600
+ACK_POLL_SECONDS: Final = 0.05
 
 
 class NotBuilt(Exception):
@@ -438,16 +441,33 @@ def share_with_processor(journey: Journey) -> str:
 
 
 def processor_acknowledged(journey: Journey) -> str:
-    """The relay POSTed the signed deletion request over HTTPS; the processor acknowledged; it is confirmed."""
-    request = journey.aws("dynamodb").get_item(
-        TableName=journey.info.resources.tables["requests"], Key={"request_id": {"S": journey.request_id}}
-    )["Item"]
-    outcomes = {name: value["S"] for name, value in request.get("sub_processors", {}).get("M", {}).items()}
-    certificate = {
-        name: int(value["N"])
-        for name, value in request.get("certificate", {}).get("M", {}).get("sub_processors", {}).get("M", {}).items()
-    }
-    deliveries = [line for line in journey.log_lines(naming.PROCESSOR_RELAY) if journey.processor_id in line]
+    """After the certificate, the relay POSTed the signed deletion request over HTTPS; the processor acknowledged.
+
+    The customer's erasure never waits on a sub-processor: it was certified first, and the processor's
+    confirmation completes the request's record afterwards, so this step polls for it (bounded).
+    """
+    outcomes: dict[str, str] = {}
+    certificate: dict[str, int] = {}
+    deliveries: list[str] = []
+    for _ in range(ACK_POLLS):
+        request = journey.aws("dynamodb").get_item(
+            TableName=journey.info.resources.tables["requests"],
+            Key={"request_id": {"S": journey.request_id}},
+            ConsistentRead=True,
+        )["Item"]
+        outcomes = {name: value["S"] for name, value in request.get("sub_processors", {}).get("M", {}).items()}
+        certificate = {
+            name: int(value["N"])
+            for name, value in request.get("certificate", {})
+            .get("M", {})
+            .get("sub_processors", {})
+            .get("M", {})
+            .items()
+        }
+        deliveries = [line for line in journey.log_lines(naming.PROCESSOR_RELAY) if journey.processor_id in line]
+        if outcomes.get(journey.processor_id) == "confirmed":
+            break
+        time.sleep(ACK_POLL_SECONDS)
     delivered = [json.loads(line) for line in deliveries if "Deletion request delivered" in line]
     if not delivered:
         raise StepFailed("the relay's log shows no delivery to the processor")
@@ -459,11 +479,11 @@ def processor_acknowledged(journey: Journey) -> str:
     journey.say(f"{journey.processor_id} verified the signature and called POST /v1/processors/erasure-acks")
     if outcomes.get(journey.processor_id) != "confirmed":
         raise StepFailed(f"the processor is {outcomes.get(journey.processor_id)!r} on the request, not confirmed")
-    journey.say(f"request record: sub_processors {outcomes}; certificate counts {certificate}")
+    journey.say(f"certificate (issued first) counts {certificate}; request record now: sub_processors {outcomes}")
     if any(value in "\n".join(deliveries) for value in journey.submitted_values().values()):
         raise StepFailed("the relay's log holds personal values")
     journey.say("the relay's log holds ids, statuses and attempts only")
-    return f"{journey.processor_id} notified over HTTPS and confirmed"
+    return f"{journey.processor_id} notified over HTTPS after the certificate, and confirmed"
 
 
 def _claims(token: str) -> dict[str, Any]:

@@ -302,3 +302,29 @@ def test_a_batch_still_undone_after_its_retries_is_a_partial_write(
     assert len(pauses) == partitions.UNPROCESSED_RETRIES - 1
     assert IdempotencyRecords(settings).delete_subject(A) == 10  # the state's retry deletes what was left
     assert IdempotencyRecords(settings).count(A, 100) == 0
+
+
+def test_completing_a_record_the_erasure_deleted_never_recreates_it() -> None:
+    """`make soak` found a request's idempotency record completed after the certificate, re-created."""
+    from botocore.exceptions import ClientError
+
+    from custody.platform.idempotency import _CompletionsNeverRecreate
+
+    calls: list[dict[str, Any]] = []
+
+    class Client:
+        def update_item(self, **request: Any) -> dict[str, Any]:
+            calls.append(request)
+            raise ClientError({"Error": {"Code": "ConditionalCheckFailedException"}}, "UpdateItem")
+
+        def get_item(self, **request: Any) -> str:
+            return "passed through"
+
+    proxy = _CompletionsNeverRecreate(Client(), "subject_id")
+    assert (
+        proxy.update_item(TableName="t", Key={}, UpdateExpression="SET a = :a", ExpressionAttributeNames={"#a": "a"})
+        == {}
+    )
+    assert calls[0]["ConditionExpression"] == "attribute_exists(#record_partition)"
+    assert calls[0]["ExpressionAttributeNames"] == {"#a": "a", "#record_partition": "subject_id"}
+    assert proxy.get_item(TableName="t") == "passed through"

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import Final, TypeVar, cast
+from typing import Any, Final, TypeVar, cast
 
 from aws_lambda_powertools.utilities.idempotency import (
     DynamoDBPersistenceLayer,
@@ -30,6 +30,7 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 )
 from aws_lambda_powertools.utilities.idempotency.serialization.pydantic import PydanticSerializer
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from botocore.exceptions import ClientError
 from pydantic import BaseModel
 
 from custody.declared import datamap
@@ -44,6 +45,39 @@ EXPIRES_AFTER_SECONDS: Final = 3600
 _KEY: Final = re.compile(r"[A-Za-z0-9_-]{8,64}")
 
 _M = TypeVar("_M", bound=BaseModel)
+
+
+class _CompletionsNeverRecreate:
+    """The DynamoDB client Powertools is given, except that completing a record never re-creates it.
+
+    Powertools completes a record with an unconditional `UpdateItem`, which would create it again if
+    the customer's erasure deleted their partition while the request ran: a replayable record would
+    then outlive the certificate. Here that update requires the record to exist; when it no longer
+    does, there is nothing to complete (the request's own write was before the erasure, which erased
+    it). Every other call passes through unchanged.
+    """
+
+    def __init__(self, client: Any, partition_key: str) -> None:
+        self._client = client
+        self._partition_key = partition_key
+
+    def update_item(self, **request: Any) -> Any:
+        if "ConditionExpression" not in request:
+            names = {**request.get("ExpressionAttributeNames", {}), "#record_partition": self._partition_key}
+            request = {
+                **request,
+                "ExpressionAttributeNames": names,
+                "ConditionExpression": "attribute_exists(#record_partition)",
+            }
+        try:
+            return self._client.update_item(**request)
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                raise
+            return {}
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
 
 
 def once(
@@ -85,7 +119,8 @@ def once(
         key_attr=table.partition_key,
         sort_key_attr=table.sort_key,
         static_pk_value=subject_id,
-        boto3_client=clients.dynamodb(),
+        # The proxy has every method of the client (it forwards what it does not change).
+        boto3_client=cast("Any", _CompletionsNeverRecreate(clients.dynamodb(), table.partition_key)),
     )
     config = IdempotencyConfig(expires_after_seconds=EXPIRES_AFTER_SECONDS, raise_on_no_idempotency_key=True)
     config.register_lambda_context(context)
