@@ -8,6 +8,9 @@ import uuid
 from typing import Any
 
 from custody.declared import naming
+from custody.declared.settings import Settings
+from ops.auditor.reader import AuditorReader
+from ops.auditor.verification import verify
 from tests.integration.conftest import LocalStack
 from tests.integration.erasure.conftest import PROFILE, SUBMITTED_VALUES, Customer, history, wait_for_execution
 from tests.integration.staff.conftest import Caller, agreement, audit_events, consented, footprint, is_refusal
@@ -165,6 +168,11 @@ def test_a_silent_processor_never_holds_back_the_customers_own_erasure(
     machine = local_stack.resources.state_machines[naming.ERASURE_STATE_MACHINE]
     arn = f"{machine.replace(':stateMachine:', ':execution:')}:{request_id}"
     assert sfn.describe_execution(executionArn=arn)["status"] == "RUNNING"  # still waiting on the processor
+    # The auditor finds the certificate sound while the sub-processors' part is still running.
+    settings = Settings.from_env(local_stack.resources.environment)
+    verification = verify(AuditorReader(settings, local_stack.clients).chain(request_id))
+    assert [str(finding) for finding in verification.findings] == []
+    assert verification.certificate_digest == request["certificate_digest"]["S"]
     sfn.stop_execution(executionArn=arn)
 
 
