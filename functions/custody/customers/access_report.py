@@ -28,6 +28,8 @@ from custody.stores.requests import RequestsTable
 from custody.stores.subjects import Subject, SubjectRegistry, SubjectStatus
 
 REPORT_VERSION: Final = "2026-11"
+# What the report shows of each open request: ids, reason, scope, status and time, no personal data.
+OPEN_REQUEST_FIELDS: Final = ("request_id", "reason", "scope", "status", "created_at")
 
 
 @dataclass
@@ -155,9 +157,7 @@ class AccessReport:
         for request_id in sorted(subject.open_requests):
             request = self.requests.load(request_id)
             if request is not None:
-                open_requests.append(
-                    {name: request.get(name) for name in ("request_id", "reason", "scope", "status", "created_at")}
-                )
+                open_requests.append({name: request.get(name) for name in OPEN_REQUEST_FIELDS})
         return {
             "report_version": REPORT_VERSION,
             "generated_at": now_iso(),
@@ -177,7 +177,6 @@ class AccessReport:
         """The report of a customer whose erasure has started: the status and the request, nothing held."""
         status = SubjectStatus.ERASING if subject.status is SubjectStatus.ACTIVE else subject.status
         request = self.requests.load(subject.erasure_request) if subject.erasure_request else None
-        fields = ("request_id", "reason", "scope", "status", "created_at")
         return {
             "report_version": REPORT_VERSION,
             "generated_at": now_iso(),
@@ -186,5 +185,5 @@ class AccessReport:
             "account": {"status": status.value, "created_at": None, "last_active_at": None},
             "stores": {},
             "retention": _retention(),
-            "open_requests": [{name: request.get(name) for name in fields}] if request else [],
+            "open_requests": [{name: request.get(name) for name in OPEN_REQUEST_FIELDS}] if request else [],
         }

@@ -145,10 +145,15 @@ def check_request(purpose: str, ticket: str, categories: list[str], duration_min
     return tuple(sorted(set(categories)))
 
 
+def customer_unavailable() -> Forbidden:
+    """The refusal of a staff action on a customer who does not exist or whose erasure has started (403)."""
+    return Forbidden("This customer's data is not available to staff.", {"reason": "no_active_customer"})
+
+
 def check_justified(purpose: str, categories: tuple[str, ...], subject: Subject) -> None:
     """The purpose must justify every category, and the customer must have granted it now."""
     if not subject.exists or subject.erasure_started:
-        raise Forbidden("This customer's data is not available to staff.", {"reason": "no_active_customer"})
+        raise customer_unavailable()
     unjustified = [name for name in categories if purpose not in datamap.category(name).purposes]
     if unjustified:
         raise Forbidden(
@@ -250,7 +255,7 @@ class AccessGrants:
 
     def _approve(self, subject: Subject, officer: StaffMember, grant: Grant, expires_at: int) -> None:
         if subject.erasure_started:
-            raise Forbidden("This customer's data is not available to staff.", {"reason": "no_active_customer"})
+            raise customer_unavailable()
         approval = self.access.approval(
             grant.subject_id,
             grant.grant_id,
@@ -319,7 +324,7 @@ class AccessGrants:
 
         def attempt(subject: Subject) -> None:
             if subject.erasure_started or not subject.exists:
-                raise Forbidden("This customer's data is not available to staff.", {"reason": "no_active_customer"})
+                raise customer_unavailable()
             if purpose is not None and purpose not in subject.purposes:
                 raise ConsentRequired([purpose])
             entry = self.access.read_entry(customer_id, str(values["at"]), read_id, values)

@@ -22,9 +22,9 @@ from custody.customers.change_requests import STORE, ChangeStatus
 from custody.customers.profile import ProfileService
 from custody.declared import datamap
 from custody.declared.clock import now_iso
-from custody.declared.errors import Conflict, ConsentRequired, Forbidden, NotFound
+from custody.declared.errors import Conflict, ConsentRequired, NotFound
 from custody.declared.settings import Settings
-from custody.staff_access.grants import AccessGrants
+from custody.staff_access.grants import AccessGrants, customer_unavailable
 from custody.stores import dynamo
 from custody.stores.change_requests import ChangeRequestsTable
 from custody.stores.subjects import Subject, SubjectRegistry
@@ -78,7 +78,7 @@ class ChangeReviews:
         """
         officer.require_privacy_officer()
         if self.subjects.load(customer_id).erasure_started:
-            raise Forbidden("This customer's data is not available to staff.", {"reason": "no_active_customer"})
+            raise customer_unavailable()
         found = [item for item in self.requests.items(customer_id) if item.get("status") == ChangeStatus.PENDING.value]
         if not found:
             return []

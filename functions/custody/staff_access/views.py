@@ -19,9 +19,9 @@ from custody.crypto import sealed
 from custody.crypto.keyring import SubjectKeyring, get_keyring
 from custody.customers.profile import StoredProfile
 from custody.declared import datamap
-from custody.declared.errors import ConsentRequired, Forbidden
+from custody.declared.errors import ConsentRequired
 from custody.declared.settings import Settings
-from custody.staff_access.grants import AccessGrants, Grant
+from custody.staff_access.grants import AccessGrants, Grant, customer_unavailable
 from custody.stores.interactions import InteractionsTable
 from custody.stores.profiles import ProfilesTable
 from custody.stores.subjects import SubjectRegistry
@@ -39,7 +39,7 @@ def check_still_justified(grant: Grant, registry: SubjectRegistry) -> None:
     """
     subject = registry.load(grant.subject_id)
     if subject.erasure_started:
-        raise Forbidden("This customer's data is not available to staff.", {"reason": "no_active_customer"})
+        raise customer_unavailable()
     if grant.purpose not in subject.purposes:
         raise ConsentRequired([grant.purpose])
 

@@ -112,15 +112,20 @@ class Subject:
         condition (`SubjectRegistry.touch`, `SubjectRegistry.fence`).
         """
         if self.erasure_started:
-            raise erasure_started(self.status)
+            raise erasure_refusal(self.status)
 
 
-def erasure_started(status: SubjectStatus = SubjectStatus.ERASING) -> Forbidden:
+def erasure_refusal(status: SubjectStatus = SubjectStatus.ERASING) -> Forbidden:
     """The refusal of anything asked of an account whose erasure has started (403, the status only)."""
     return Forbidden(
         "This account is being erased; no data can be added, changed or read.",
         {"status": SubjectStatus.ERASING.value if status is SubjectStatus.ACTIVE else status.value},
     )
+
+
+def _fence_values(subject: Subject) -> dict[str, Any]:
+    """The values `_FENCE` compares: active, and the consent version `subject` was loaded with."""
+    return {":active": SubjectStatus.ACTIVE.value, ":consent_version": subject.consent_version}
 
 
 def is_subject_id(subject_id: str) -> bool:
@@ -287,9 +292,7 @@ class SubjectRegistry:
                 "Key": dynamo.to_item({"subject_id": subject.subject_id}),
                 "ConditionExpression": _FENCE,
                 "ExpressionAttributeNames": {"#status": "status"},
-                "ExpressionAttributeValues": dynamo.to_values(
-                    {":active": SubjectStatus.ACTIVE.value, ":consent_version": subject.consent_version}
-                ),
+                "ExpressionAttributeValues": dynamo.to_values(_fence_values(subject)),
             }
         }
 
@@ -305,7 +308,8 @@ class SubjectRegistry:
         """The upload's commit: `entry` leaves the uploads in flight, under the same fence as its intent.
 
         Refused (the transaction fails) when the subject is no longer active, a full erasure is pending,
-        or the consent version moved since `subject` was loaded: the caller then deletes the object.
+        or the consent version moved since `subject` was loaded: the entry then stays, for the erasure's
+        Verify to wait on its deadline.
         """
         return {
             "Update": {
@@ -314,24 +318,17 @@ class SubjectRegistry:
                 "UpdateExpression": "DELETE #uploads :entry",
                 "ConditionExpression": _FENCE,
                 "ExpressionAttributeNames": {"#status": "status", "#uploads": UPLOADS_IN_FLIGHT},
-                "ExpressionAttributeValues": dynamo.to_values(
-                    {
-                        ":active": SubjectStatus.ACTIVE.value,
-                        ":consent_version": subject.consent_version,
-                        ":entry": {entry},
-                    }
-                ),
+                "ExpressionAttributeValues": dynamo.to_values({**_fence_values(subject), ":entry": {entry}}),
             }
         }
 
-    def tombstone(self, subject_id: str, request_id: str) -> dict[str, Any]:
+    def tombstone(self, subject_id: str, request_id: str) -> None:
         """Replace the subject's record by its tombstone: id, status `erasing`, request and time only.
 
         The granted purposes, versions, times of activity, disclosures, open requests and the
         inactivity index entry go with the rest of the record (a full erasure's ShredKey step). The
         uploads in flight stay until `mark_erasure(..., ERASED)` (Certify), for Verify to wait on. An
-        erased record stays erased. Idempotent. Returns the record as it was (empty when there was
-        none).
+        erased record stays erased. Idempotent.
         """
         item: dict[str, Any] = {
             "subject_id": subject_id,
@@ -344,19 +341,16 @@ class SubjectRegistry:
         if in_flight:
             item[UPLOADS_IN_FLIGHT] = set(in_flight)
         try:
-            response = clients.dynamodb().put_item(
+            clients.dynamodb().put_item(
                 TableName=self.table,
                 Item=dynamo.to_item(item),
                 ConditionExpression="attribute_not_exists(#status) OR #status <> :erased",
                 ExpressionAttributeNames={"#status": "status"},
                 ExpressionAttributeValues=dynamo.to_values({":erased": SubjectStatus.ERASED.value}),
-                ReturnValues="ALL_OLD",
             )
         except ClientError as error:
             if not dynamo.is_condition_failure(error):
                 raise
-            return {}
-        return dynamo.from_item(response.get("Attributes", {}))
 
     def profile_erased(self, subject_id: str) -> None:
         """Move the profile's version on after a purpose erasure removed categories (an older ETag no longer matches).
@@ -474,7 +468,7 @@ class SubjectRegistry:
             except dynamo.TransactionConflict:
                 now = self.load(subject_id)
                 if now.erasure_started:
-                    raise erasure_started(now.status) from None
+                    raise erasure_refusal(now.status) from None
                 if on_race is not None:
                     raise on_race() from None
         raise Conflict("The account is being changed by other requests; retry.")
