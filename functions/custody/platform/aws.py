@@ -99,6 +99,10 @@ class Clients:
         """SQS (no type stubs are installed for it): the erasure steps' notifications to sub-processors."""
         return self._cached("sqs", lambda s, r: s.client("sqs", region_name=r, config=self._config))
 
+    def lambda_(self) -> Any:
+        """The Lambda client: `subject_access` starts an export by invoking the exporter asynchronously."""
+        return self._cached("lambda", lambda s, r: s.client("lambda", region_name=r, config=self._config))
+
     def sns(self) -> SNSClient:
         """The SNS client, built on first use and shared."""
         return self._cached("sns", lambda s, r: s.client("sns", region_name=r, config=self._config))

@@ -34,6 +34,9 @@ if TYPE_CHECKING:
 TABLE = "subjects"
 # The subject's uploads between their intent and their commit (`<deadline>#<document id>`, a string set).
 UPLOADS_IN_FLIGHT = "uploads_in_flight"
+# The customer's export jobs: export id -> `{status, created_at, ...}` (ids, statuses, sizes, digests).
+EXPORTS = "exports"
+EXPORTS_VERSION = "exports_version"
 # What an erased subject's record keeps: its id, status, when and by which request it changed.
 TOMBSTONE_ATTRIBUTES = ("subject_id", "status", "status_request", "status_at")
 # The fence every write carries: the subject is active and no full erasure is pending.
@@ -75,6 +78,8 @@ class Subject:
     last_active_at: str | None = None
     uploads_in_flight: frozenset[str] = frozenset()  # `<deadline>#<document id>` of uploads not yet committed
     status_request: str | None = None  # the erasure request that last moved the status
+    exports: dict[str, dict[str, Any]] = field(default_factory=dict)  # export id -> job (custody.customers.exports)
+    exports_version: int = 0  # counts changes to the set of export jobs (optimistic locking)
 
     @property
     def erasure_request(self) -> str | None:
@@ -197,6 +202,8 @@ class SubjectRegistry:
             last_active_at=item.get("last_active_at"),
             uploads_in_flight=frozenset(item.get(UPLOADS_IN_FLIGHT, ())),
             status_request=item.get("status_request"),
+            exports={str(key): dict(value) for key, value in item.get(EXPORTS, {}).items()},
+            exports_version=int(item.get(EXPORTS_VERSION, 0)),
         )
 
     def touch(
@@ -212,6 +219,7 @@ class SubjectRegistry:
         bump_profile: bool = False,
         bump_consent: bool = False,
         inactive_since: str | None = None,
+        also_require: list[str] | None = None,
     ) -> TransactWriteItemTypeDef:
         """The transaction item that records activity on an active subject, with optimistic locking.
 
@@ -221,7 +229,8 @@ class SubjectRegistry:
 
         `inactive_since` is the retention sweep's write: it is not activity, so it requires
         `last_active_at` to still be that value (the customer did not come back meanwhile) and
-        takes the subject out of the inactivity index instead of moving it.
+        takes the subject out of the inactivity index instead of moving it. `conditions` are added to
+        the write's condition (their names and values in `names` and `values`).
         """
         at = now_iso()
         all_values: dict[str, Any] = {":now": at, ":active": SubjectStatus.ACTIVE.value}
@@ -247,6 +256,7 @@ class SubjectRegistry:
             if bump:
                 sets.append(f"{attribute} = {marker} + :one")
                 all_values[":one"] = 1
+        conditions += also_require or []
         all_names.update(names or {})
         all_values.update(values or {})
         expression = "SET " + ", ".join(sets)
@@ -321,6 +331,72 @@ class SubjectRegistry:
                 "ExpressionAttributeValues": dynamo.to_values({**_fence_values(subject), ":entry": {entry}}),
             }
         }
+
+    def start_export(self, subject: Subject, jobs: dict[str, dict[str, Any]]) -> TransactWriteItemTypeDef:
+        """The customer's request of an export: their export jobs become `jobs` (a new one added, old ones pruned).
+
+        Written through `touch` (activity; refused once an erasure started), and only if no other
+        request changed the jobs since `subject` was loaded (`exports_version`), so two concurrent
+        requests cannot both pass the daily limit.
+        """
+        return self.touch(
+            subject,
+            set_expressions=[f"{EXPORTS} = :exports", f"{EXPORTS_VERSION} = :exports_version + :export_step"],
+            values={":exports": jobs, ":exports_version": subject.exports_version, ":export_step": 1},
+            also_require=[f"(attribute_not_exists({EXPORTS_VERSION}) OR {EXPORTS_VERSION} = :exports_version)"],
+        )
+
+    def begin_export(
+        self, subject: Subject, export_id: str, entry: str, values: dict[str, Any]
+    ) -> TransactWriteItemTypeDef:
+        """The exporter's intent: the job `export_id`, still `queued`, becomes `running` with `values` set.
+
+        Its upload joins the uploads in flight (`entry`, `<deadline>#<export id>`) in the same write,
+        fenced like a document's (`begin_upload`). Refused when the job is not queued (a duplicate
+        delivery of the invocation) or the subject is not as loaded.
+        """
+        names = {"#export": export_id, **{f"#f{i}": name for i, name in enumerate(values)}}
+        sets = [f"{EXPORTS}.#export.#f{i} = :f{i}" for i in range(len(values))]
+        return self.touch(
+            subject,
+            set_expressions=sets,
+            names=names,
+            values={":queued": "queued", **{f":f{i}": value for i, value in enumerate(values.values())}},
+            add_upload=entry,
+            also_require=[f"{EXPORTS}.#export.#status = :queued"],
+        )
+
+    def end_export(self, subject: Subject, export_id: str, entry: str, job: dict[str, Any], *, fenced: bool) -> None:
+        """The exporter's commit or failure: the job becomes `job` and its upload leaves the uploads in flight.
+
+        Only while the job is `running`, the subject active and no full erasure pending; `fenced`
+        also requires the consent version `subject` was loaded with (a commit: the archive shows the
+        consents as they were). Raises `dynamo.TransactionConflict` when refused, the entry then stays
+        for an erasure's Verify to wait on its deadline.
+        """
+        condition = _FENCE if fenced else "#status = :active AND attribute_not_exists(pending_erasure)"
+        values: dict[str, Any] = {":active": SubjectStatus.ACTIVE.value, ":entry": {entry}, ":job": job}
+        values[":running"] = "running"
+        if fenced:
+            values[":consent_version"] = subject.consent_version
+        dynamo.transact(
+            [
+                {
+                    "Update": {
+                        "TableName": self.table,
+                        "Key": dynamo.to_item({"subject_id": subject.subject_id}),
+                        "UpdateExpression": f"SET {EXPORTS}.#export = :job DELETE #uploads :entry",
+                        "ConditionExpression": f"{condition} AND {EXPORTS}.#export.#status = :running",
+                        "ExpressionAttributeNames": {
+                            "#status": "status",
+                            "#uploads": UPLOADS_IN_FLIGHT,
+                            "#export": export_id,
+                        },
+                        "ExpressionAttributeValues": dynamo.to_values(values),
+                    }
+                }
+            ]
+        )
 
     def tombstone(self, subject_id: str, request_id: str) -> None:
         """Replace the subject's record by its tombstone: id, status `erasing`, request and time only.
