@@ -9,7 +9,8 @@ Scan. A store added to the data map is reached without an edit here.
   unprocessed items after a jittered, growing pause. An operational table partitioned by
   `subject_id` (the idempotency records) is walked the same way.
 * `BucketPrefix`: every object version and delete marker under a subject's prefix, and their
-  deletion by `DeleteObjects`, 1,000 at a time.
+  deletion by `DeleteObjects`, 1,000 at a time; and the unfinished multipart uploads there (an
+  export ended mid-archive), whose parts no version listing shows, aborted one by one.
 
 Raises `PartialWrite` when a batch could not be completed after its retries: the caller (a
 workflow step) reports it as transient, and its state retries.
@@ -128,6 +129,23 @@ class BucketPrefix:
             for entry in [*listed.get("Versions", []), *listed.get("DeleteMarkers", [])]
         ]
         return versions, bool(listed.get("IsTruncated"))
+
+    def unfinished_uploads(self, subject_id: str, limit: int = DELETE_OBJECTS_MAX) -> list[dict[str, str]]:
+        """Up to `limit` multipart uploads begun and neither completed nor aborted under the subject's prefix.
+
+        Items `{"Key", "UploadId"}`. Their parts hold data that `versions` does not list and
+        `DeleteObjects` cannot reach (Amazon S3 user guide, "Aborting a multipart upload").
+        """
+        listed = clients.s3().list_multipart_uploads(
+            Bucket=self.bucket, Prefix=datamap.BucketStore.prefix(subject_id), MaxUploads=limit
+        )
+        return [{"Key": upload["Key"], "UploadId": upload["UploadId"]} for upload in listed.get("Uploads", [])]
+
+    def abort(self, uploads: list[dict[str, str]]) -> int:
+        """Abort these multipart uploads (their parts are deleted); returns how many."""
+        for upload in uploads:
+            clients.s3().abort_multipart_upload(Bucket=self.bucket, Key=upload["Key"], UploadId=upload["UploadId"])
+        return len(uploads)
 
     def objects(self, subject_id: str) -> Iterator[dict[str, Any]]:
         """The subject's current objects: `{key (relative to their prefix), size_bytes, last_modified}`."""

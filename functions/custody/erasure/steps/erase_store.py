@@ -1,9 +1,10 @@
 """EraseStore: one batch of one store (the Map's iteration), looping while there is more.
 
 A table: Query the subject's partition for keys (never a Scan) and `BatchWriteItem` deletes, up
-to `Settings.erasure_batch_items` items a run. A bucket: every object version and delete marker
-under the subject's prefix, `DeleteObjects` by 1,000. Nothing is written to the request here:
-ListProcessors records the Map's totals once, so a store costs its reads and deletes only.
+to `Settings.erasure_batch_items` items a run. A bucket: unfinished multipart uploads under the
+subject's prefix aborted, then every object version and delete marker, `DeleteObjects` by 1,000.
+Nothing is written to the request here: ListProcessors records the Map's totals once, so a store
+costs its reads and deletes only.
 """
 
 from __future__ import annotations
@@ -64,7 +65,7 @@ def _erase_bucket(
     context: StepContext, event: EraseStoreInput, store: datamap.BucketStore, budget: int
 ) -> tuple[int, bool]:
     prefix = BucketPrefix(context.settings, store)
-    deleted = 0
+    deleted = prefix.abort(prefix.unfinished_uploads(event.subject_id))
     while deleted < budget:
         versions, truncated = prefix.versions(event.subject_id)
         if not versions:

@@ -38,8 +38,9 @@ def run(context: StepContext, event: VerifyInput) -> VerifyOutput:
             keys, more = keys_in_scope(context, event, store, 1)
             left = len(keys) + int(more)
         else:
-            versions, _ = BucketPrefix(context.settings, store).versions(event.subject_id, limit=1)
-            left = len(versions)
+            prefix = BucketPrefix(context.settings, store)
+            versions, _ = prefix.versions(event.subject_id, limit=1)
+            left = len(versions) + len(prefix.unfinished_uploads(event.subject_id, limit=1))
         if left:
             residual[store.name] = left
     if event.full:
