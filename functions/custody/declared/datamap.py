@@ -68,7 +68,9 @@ class Category:
     one, granted, justifies it; `store` the name of the `STORES` entry holding it. `retention_days`,
     when set, is how long an item is kept after it is written (a TTL or lifecycle rule disposes of it).
     A `processing_record` is kept because the law requires the record (GDPR art. 5(2) and 30), whatever
-    the customer granted, and is erased with the customer.
+    the customer granted, and is erased with the customer. A category that `copies_others` (the
+    portable export) may hold any other category's data, so every erasure that erases some category
+    erases it too.
     """
 
     name: str
@@ -80,6 +82,7 @@ class Category:
     retention_days: int | None = None  # None: kept while consent lasts (erasure on withdrawal)
     verified_fields: tuple[str, ...] = ()  # changed only through a reviewed change request
     processing_record: bool = False
+    copies_others: bool = False
 
     def justified_by(self, granted: frozenset[str] | set[str]) -> bool:
         """Whether the category may be held while exactly these purposes are granted.
@@ -249,6 +252,7 @@ CATEGORIES: tuple[Category, ...] = (
         "exports",
         retention_days=EXPORT_RETENTION_DAYS,
         processing_record=True,
+        copies_others=True,
     ),
     Category(
         "consents",
@@ -474,6 +478,11 @@ def missing_purposes(categories: list[str] | tuple[str, ...], granted: frozenset
         if not item.justified_by(granted):
             missing.update(item.purposes)
     return sorted(missing)
+
+
+def copies() -> tuple[Category, ...]:
+    """The categories that copy others (`Category.copies_others`): erased by every erasure of any category."""
+    return tuple(item for item in CATEGORIES if item.copies_others)
 
 
 def unjustified_categories(granted: frozenset[str] | set[str]) -> tuple[Category, ...]:

@@ -54,7 +54,8 @@ def of_withdrawn_purpose(purpose: str, granted: frozenset[str], disclosed_to: fr
     """What withdrawing `purpose` (one of `granted`) erases, if anything.
 
     Withdrawing `crm_core` is a full withdrawal. Another purpose erases only the categories it
-    alone justified (categories no granted purpose covered hold nothing to erase). Withdrawing
+    alone justified (categories no granted purpose covered hold nothing to erase), and the copies of
+    them (`datamap.copies()`: the customer's exports). Withdrawing
     `sharing:<processor>` from a processor that received the customer's data asks that processor
     to delete it; our own copies stay, their own purposes still justify them.
     """
@@ -64,7 +65,8 @@ def of_withdrawn_purpose(purpose: str, granted: frozenset[str], disclosed_to: fr
     unjustified_before = set(datamap.unjustified_categories(granted))
     scope = tuple(item.name for item in datamap.unjustified_categories(remaining) if item not in unjustified_before)
     if scope:
-        return Erasure(ErasureReason.PURPOSE_WITHDRAWN, scope)
+        # An export taken before the withdrawal may hold what it erases: it goes too.
+        return Erasure(ErasureReason.PURPOSE_WITHDRAWN, (*scope, *(item.name for item in datamap.copies())))
     processor = purpose.removeprefix(datamap.SHARING_PREFIX) if purpose.startswith(datamap.SHARING_PREFIX) else None
     if processor and processor in disclosed_to:
         return Erasure(ErasureReason.PURPOSE_WITHDRAWN, (), (processor,))
