@@ -76,3 +76,8 @@ def run(
             "cost.per_million_requests_usd": round(per_million, 2),
         },
     }
+
+
+def export_cost(calls: dict[str, int], seconds: float, gigabytes: float) -> float:
+    """Dollars of one export: its calls, one Lambda request, `seconds` at `gigabytes` (timed locally: a bound)."""
+    return _calls_cost(calls) + PRICES_USD["lambda_request"] + gigabytes * seconds * PRICES_USD["lambda_arm_gb_second"]

@@ -12,6 +12,7 @@ from custody.api.http import build_resolver, caller, entrypoint, subject_id
 from custody.customers.access_report import AccessReport
 from custody.customers.change_requests import ChangeRequests
 from custody.customers.documents import DocumentStore
+from custody.customers.exports import Exports
 from custody.declared import workflow
 from custody.declared.errors import NotFound
 from custody.declared.settings import get_settings
@@ -25,6 +26,8 @@ from subject_access.schemas import (
     ChangeRequestList,
     ChangeRequestOut,
     ChangeRequestReceipt,
+    ExportBody,
+    ExportList,
     RequestStatusBody,
 )
 
@@ -85,6 +88,51 @@ def open_change_request(
 def list_change_requests() -> ChangeRequestList:
     found = ChangeRequests(get_settings()).list(subject_id(app))
     return ChangeRequestList(change_requests=[ChangeRequestOut.model_validate(item) for item in found])
+
+
+@app.post(
+    "/v1/me/exports",
+    responses={
+        202: {"description": "Export started, or the one in progress"},
+        429: {"description": "The daily export limit is reached; see Retry-After"},
+    },
+)
+def request_export(idempotency_key: IdempotencyKey = None) -> Response[ExportBody]:
+    settings, subject = get_settings(), subject_id(app)
+
+    def work() -> ExportBody:
+        view, _ = Exports(settings).request(subject)
+        return ExportBody.model_validate(view)
+
+    body = idempotency.once(
+        settings,
+        app.lambda_context,
+        "request_export",
+        subject,
+        idempotency_key,
+        ExportBody,
+        work,
+        admit=lambda: SubjectRegistry(settings).load(subject).ensure_active(),
+    )
+    obs.metrics.add_metric(name="ExportsRequested", unit="Count", value=1)
+    return Response(status_code=202, content_type="application/json", body=body, headers={"Cache-Control": "no-store"})
+
+
+@app.get("/v1/me/exports")
+def list_exports() -> ExportList:
+    found = Exports(get_settings()).list(subject_id(app))
+    return ExportList(exports=[ExportBody.model_validate(item) for item in found])
+
+
+@app.get("/v1/me/exports/<export_id>")
+def export_status(export_id: Annotated[str, Path(max_length=64)]) -> Response[ExportBody]:
+    view = Exports(get_settings()).status(subject_id(app), export_id)
+    return Response(
+        status_code=200,
+        content_type="application/json",
+        body=ExportBody.model_validate(view),
+        headers={"Cache-Control": "no-store"},
+    )
 
 
 @app.get("/v1/requests/<request_id>")

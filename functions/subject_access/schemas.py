@@ -80,3 +80,30 @@ class RequestStatusBody(BaseModel):
     steps_done: int = 0
     steps_total: int = 0
     certificate_digest: str | None = None
+
+
+class ExportDownload(BaseModel):
+    """A short-lived link to the archive: a presigned S3 URL of exactly this export's object version."""
+
+    url: str = Field(description="GET it (no token: the URL carries its own signature) before expires_at")
+    expires_at: str
+
+
+class ExportBody(BaseModel):
+    """An export of everything held about the customer: ids, statuses, counts and digests, and the link when ready."""
+
+    export_id: str
+    status: str = Field(description="queued, running, ready, failed, expired or superseded (consents moved since)")
+    created_at: str
+    updated_at: str
+    expires_at: str = Field(description="When the archive is deleted (the exports bucket's lifecycle rule)")
+    status_url: str
+    size_bytes: int | None = None
+    manifest_sha256: str | None = Field(default=None, description="SHA-256 of the archive's manifest.json")
+    counts: dict[str, int] | None = Field(default=None, description="Items per store, files and bytes of the archive")
+    failure: str | None = Field(default=None, description="Why it failed: an error class or `timed_out`, no detail")
+    download: ExportDownload | None = None
+
+
+class ExportList(BaseModel):
+    exports: list[ExportBody]

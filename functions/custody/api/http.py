@@ -42,6 +42,7 @@ from custody.declared.errors import (
     NotImplementedYet,
     ReauthenticationRequired,
     ServiceBusy,
+    TooManyRequests,
     Unauthenticated,
     field_errors,
 )
@@ -326,10 +327,12 @@ def build_resolver(function_name: str) -> CustodyResolver:
 
 
 def error_response_of(error: CustodyError) -> Response[Any]:
-    """The response to a domain error: its status and body, and `Retry-After` (seconds) for `ServiceBusy`."""
+    """The response to a domain error: its status and body, and `Retry-After` (seconds) when the error has one."""
     response = error_response(error.status, error.code, error.message, error.details)
     if isinstance(error, ServiceBusy):
         response.headers["Retry-After"] = str(ServiceBusy.retry_after_seconds)
+    elif isinstance(error, TooManyRequests):
+        response.headers["Retry-After"] = str(error.retry_after_seconds)
     return response
 
 

@@ -64,6 +64,8 @@ STEPS: Final = frozenset(workflow.STEPS) | {
     "processor_agreement",
     "disclosure",
     "processor_erasure_ack",
+    "export_requested",
+    "export_written",
 }
 # Error codes are the `code` of every domain error (custody.declared.errors), collected once.
 
@@ -97,7 +99,7 @@ TARGET_WORDS: Final = frozenset(
 )
 CHANNELS: Final = frozenset({"web", "mobile", "api"})
 AUDIENCES: Final = frozenset(audience.value for audience in catalog.Audience)
-ACTOR_WORDS: Final = AUDIENCES | {"erasure-workflow", "retention-sweep"}
+ACTOR_WORDS: Final = AUDIENCES | {"erasure-workflow", "retention-sweep", "exporter"}
 COUNT_NAMES: Final = frozenset(
     {
         "deleted",
@@ -115,6 +117,8 @@ COUNT_NAMES: Final = frozenset(
         "started",
         "skipped",
         "deferred",
+        "files",
+        "bytes",
     }
     | {store.name for store in datamap.STORES}
     | {category.name for category in datamap.CATEGORIES}

@@ -195,6 +195,13 @@ FUNCTIONS: tuple[Function, ...] = (
         memory_mb=1024,
     ),
     Function(
+        "exporter",
+        "Writes a customer's portable export archive to the exports bucket; invoked asynchronously by subject_access.",
+        api=False,
+        timeout_seconds=900,
+        memory_mb=1024,
+    ),
+    Function(
         "staff_tokens",
         "Cognito pre-token-generation trigger of the staff pool: a scope per staff group in access tokens.",
         api=False,
@@ -232,6 +239,9 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/v1/me/documents/{document_id}", "subject_access", _C),
     Route("POST", "/v1/me/change-requests", "subject_access", _C),
     Route("GET", "/v1/me/change-requests", "subject_access", _C),
+    Route("POST", "/v1/me/exports", "subject_access", _C),
+    Route("GET", "/v1/me/exports", "subject_access", _C),
+    Route("GET", "/v1/me/exports/{export_id}", "subject_access", _C),
     Route("GET", "/v1/requests/{request_id}", "subject_access", _PUB),
     Route("POST", "/v1/me/withdrawal", "erase", _C),
     Route("POST", "/v1/staff/access-grants", "staff", _S, ("support", "privacy_officer")),

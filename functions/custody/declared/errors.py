@@ -147,6 +147,20 @@ class NotImplementedYet(CustodyError):
     code = "not_implemented"
 
 
+class TooManyRequests(CustodyError):
+    """The customer reached a per-customer limit (e.g. exports per day); answered 429 with `Retry-After`.
+
+    `retry_after_seconds`: when the oldest request counted against the limit leaves its window.
+    """
+
+    status = 429
+    code = "too_many_requests"
+
+    def __init__(self, message: str, retry_after_seconds: int, details: dict[str, Any] | None = None) -> None:
+        super().__init__(message, details)
+        self.retry_after_seconds = max(1, retry_after_seconds)
+
+
 class ServiceBusy(CustodyError):
     """An AWS service the request needs kept failing (throttled, 5xx, unreachable) past botocore's retries.
 

@@ -83,6 +83,15 @@ class Settings(BaseModel):
         default="", description="CloudTrail Lake channel that receives a copy of every audit event; empty: none."
     )
 
+    exporter_function_name: str = Field(
+        default="", description="The function subject_access invokes asynchronously to write a customer's export."
+    )
+    export_daily_limit: int = Field(
+        default=3, ge=1, le=100, description="Exports a customer may start in any 24 hours (failed ones not counted)."
+    )
+    export_link_seconds: int = Field(
+        default=900, ge=60, le=3600, description="Lifetime of an export's presigned download URL."
+    )
     key_cache_ttl_seconds: float = Field(default=300.0, gt=0, le=3600)
     key_cache_max_entries: int = Field(default=1024, ge=1, le=100_000)
     audit_retention_days: int = Field(default=1, ge=1)

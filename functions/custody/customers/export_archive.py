@@ -1,0 +1,459 @@
+"""The exporter's job: one customer's data, decrypted, streamed into one ZIP archive in the exports bucket.
+
+The archive (`ARCHIVE_FORMAT`):
+
+* `index.html` — a human-readable summary: the account, consents, profile, counts per store, the
+  documents and who in staff saw the data;
+* `manifest.json` — every other file with its size, SHA-256 and item count, and counts per store;
+  its own SHA-256 is kept on the job and attested by the audit event;
+* `account.json` — status, times, granted purposes with their policy versions, retention per category;
+* `data/<store>.json` and `data/<store>.csv` — every item of each personal table store as the access
+  report shows it (sealed fields opened, the card as brand and last four digits); a CSV row is the
+  item's sort key, its category's declared fields, and `other` (the rest, as JSON);
+* `data/documents.json` and `documents/<document id>/<file name>` — each document, decrypted.
+
+It is driven by the data map: a personal store added there is exported without an edit here; the
+exports bucket itself is counted, not copied (an export never holds earlier exports).
+
+**Bounded memory.** Items are read a page at a time, written through the ZIP stream into
+`ArchiveUpload` (one 8 MiB part buffered), and a store's CSV is spooled to a temporary file
+(memory up to `CSV_SPOOL_BYTES`, then the function's ephemeral storage) while its JSON is written,
+so both come from one read. Peak memory is one part, one spool buffer and one document.
+
+**Fenced like an upload** (docs/architecture.md, "Erasure is final"): the job's intent adds
+`<deadline>#<export id>` to the subject's uploads in flight; its commit removes it under the
+consent version read at the intent. An erasure that starts meanwhile refuses the commit and waits
+in Verify for the deadline, then deletes whatever landed.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import html
+import io
+import json
+import tempfile
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import IO, Any, Final
+
+from custody.audit.ledger import AuditLedger, subject_chain
+from custody.crypto import sealed
+from custody.crypto.keyring import SubjectKeyring, get_keyring
+from custody.customers.documents import SETTLE_SECONDS, DocumentStore
+from custody.customers.exports import STORE, ExportStatus
+from custody.customers.profile import StoredProfile
+from custody.declared import clock, datamap
+from custody.declared.settings import Settings
+from custody.stores import dynamo
+from custody.stores.exports import ArchiveUpload, ExportsBucket
+from custody.stores.partitions import BucketPrefix, TablePartition
+from custody.stores.subjects import Subject, SubjectRegistry
+
+ARCHIVE_FORMAT: Final = "crm-custody-export/1"
+CSV_SPOOL_BYTES: Final = 8 * 1024 * 1024
+SUMMARY_ROWS: Final = 200  # rows per list in index.html; the data files hold everything
+# Already-compressed document types are stored, not deflated again.
+_STORED_TYPES: Final = frozenset({"application/pdf", "image/png", "image/jpeg"})
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, set | frozenset):
+        return sorted(value)
+    if isinstance(value, bytes | bytearray):
+        return value.hex()
+    return str(value)
+
+
+def to_json(value: Any) -> str:
+    """`value` as compact JSON, non-ASCII kept (sets as sorted lists, anything else as its string)."""
+    return json.dumps(value, ensure_ascii=False, default=_plain, separators=(",", ":"))
+
+
+@dataclass
+class FileEntry:
+    """One file of the archive as the manifest lists it: path, size in bytes, SHA-256, and items (data files)."""
+
+    path: str
+    bytes: int = 0
+    sha256: str = ""
+    items: int | None = None
+
+
+class _Counted(io.RawIOBase):
+    """A write-through stream that counts and hashes what goes into one archive member."""
+
+    def __init__(self, target: IO[bytes], entry: FileEntry) -> None:
+        super().__init__()
+        self.target, self.entry, self.digest = target, entry, hashlib.sha256()
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        view = memoryview(data).cast("B")
+        self.target.write(view)
+        self.digest.update(view)
+        self.entry.bytes += len(view)
+        return len(view)
+
+    def close(self) -> None:
+        self.entry.sha256 = self.digest.hexdigest()
+        super().close()
+
+
+@dataclass
+class _Summary:
+    """What `index.html` shows, gathered while the data files are written (bounded lists)."""
+
+    profile: dict[str, dict[str, Any]] = field(default_factory=dict)
+    documents: list[dict[str, Any]] = field(default_factory=list)
+    staff_access: list[dict[str, Any]] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    """What the job wrote: the object's version, size and SHA-256, the manifest's SHA-256 and the counts."""
+
+    version_id: str
+    size_bytes: int
+    sha256: str
+    manifest_sha256: str
+    counts: dict[str, int]
+
+
+class ArchiveWriter:
+    """Writes one customer's archive into `upload` (a binary stream), reading the stores of `settings`."""
+
+    def __init__(self, settings: Settings, subject: Subject, keyring: SubjectKeyring, export_id: str) -> None:
+        self.settings, self.subject, self.keyring, self.export_id = settings, subject, keyring, export_id
+        self.files: list[FileEntry] = []
+        self.summary = _Summary()
+
+    def write(self, upload: IO[bytes] | io.RawIOBase) -> str:
+        """Write every member and the manifest; returns the manifest's SHA-256."""
+        with zipfile.ZipFile(upload, mode="w", compression=zipfile.ZIP_DEFLATED, allowZip64=True) as archive:
+            self._member(archive, "account.json", self._account().encode())
+            for store in datamap.STORES:
+                if store.classification is not datamap.Classification.PERSONAL:
+                    continue
+                if isinstance(store, datamap.TableStore):
+                    self._table(archive, store)
+                elif store.name == "documents":
+                    self._documents(archive, store)
+                else:
+                    self._bucket_listing(archive, store)
+            manifest = self._manifest()
+            self._member(archive, "index.html", self._html(manifest).encode())
+            manifest_bytes = json.dumps(manifest, ensure_ascii=False, indent=2).encode()
+            with archive.open("manifest.json", "w") as member:
+                member.write(manifest_bytes)
+        return hashlib.sha256(manifest_bytes).hexdigest()
+
+    def _member(self, archive: zipfile.ZipFile, path: str, content: bytes, *, items: int | None = None) -> None:
+        entry = FileEntry(path, items=items)
+        with archive.open(path, "w", force_zip64=True) as member, _Counted(member, entry) as counted:
+            counted.write(content)
+        self.files.append(entry)
+
+    def _account(self) -> str:
+        subject = self.subject
+        retention = {
+            category.name: {"store": category.store, "retention_days": category.retention_days}
+            for category in datamap.CATEGORIES
+        }
+        return json.dumps(
+            {
+                "subject_id": subject.subject_id,
+                "status": subject.status.value,
+                "created_at": subject.created_at,
+                "last_active_at": subject.last_active_at,
+                "granted": dict(sorted(subject.granted.items())),
+                "retention": retention,
+            },
+            indent=2,
+        )
+
+    def _shown(self, store: datamap.TableStore, item: dict[str, Any]) -> dict[str, Any]:
+        item.pop(store.partition_key, None)
+        fields = item.pop(sealed.FIELDS, None)
+        if fields:
+            key = self.keyring.get(self.subject.subject_id)
+            opened = sealed.unseal(key, store.name, str(item[store.sort_key]), fields)
+            if store.name == "profiles":
+                opened = StoredProfile(0, {str(item[store.sort_key]): opened}).view()[str(item[store.sort_key])]
+            item.update(opened)
+        return item
+
+    def _items(self, store: datamap.TableStore) -> Iterator[dict[str, Any]]:
+        for item in TablePartition(self.settings, store).items(self.subject.subject_id):
+            yield self._shown(store, item)
+
+    def _table(self, archive: zipfile.ZipFile, store: datamap.TableStore) -> None:
+        columns = _csv_columns(store)
+        json_entry = FileEntry(f"data/{store.name}.json")
+        count = 0
+        with tempfile.SpooledTemporaryFile(max_size=CSV_SPOOL_BYTES) as spool:
+            text = io.TextIOWrapper(spool, encoding="utf-8", newline="")
+            rows = csv.writer(text)
+            rows.writerow(columns)
+            with archive.open(json_entry.path, "w", force_zip64=True) as member, _Counted(member, json_entry) as out:
+                out.write(b"[")
+                for item in self._items(store):
+                    out.write((b",\n" if count else b"\n") + to_json(item).encode())
+                    rows.writerow(_csv_row(columns, item))
+                    self._summarize(store, item)
+                    count += 1
+                out.write(b"\n]\n")
+            json_entry.items = count
+            self.files.append(json_entry)
+            text.flush()
+            spool.seek(0)
+            csv_entry = FileEntry(f"data/{store.name}.csv", items=count)
+            with archive.open(csv_entry.path, "w", force_zip64=True) as member, _Counted(member, csv_entry) as out:
+                while chunk := spool.read(1024 * 1024):
+                    out.write(chunk)
+            self.files.append(csv_entry)
+            text.detach()
+        self.summary.counts[store.name] = count
+
+    def _summarize(self, store: datamap.TableStore, item: dict[str, Any]) -> None:
+        if store.name == "profiles":
+            self.summary.profile[str(item.get(store.sort_key))] = {
+                name: value for name, value in item.items() if name not in (store.sort_key, "updated_at")
+            }
+        elif store.name == "staff_access" and len(self.summary.staff_access) < SUMMARY_ROWS:
+            self.summary.staff_access.append(item)
+
+    def _documents(self, archive: zipfile.ZipFile, store: datamap.BucketStore) -> None:
+        documents = DocumentStore(self.settings, self.keyring)
+        listed: list[dict[str, Any]] = []
+        for entry in documents.list(self.subject.subject_id):
+            document, content = documents.download(self.subject.subject_id, entry["document_id"])
+            path = f"documents/{document.document_id}/{document.file_name}"
+            stored = zipfile.ZIP_STORED if document.content_type in _STORED_TYPES else zipfile.ZIP_DEFLATED
+            file_entry = FileEntry(path)
+            info = zipfile.ZipInfo(path, date_time=_zip_time(document.uploaded_at))
+            info.compress_type = stored
+            with archive.open(info, "w", force_zip64=True) as member, _Counted(member, file_entry) as out:
+                out.write(content)
+            self.files.append(file_entry)
+            shown = {
+                "document_id": document.document_id,
+                "file_name": document.file_name,
+                "content_type": document.content_type,
+                "size_bytes": document.size_bytes,
+                "uploaded_at": document.uploaded_at,
+                "path": path,
+            }
+            listed.append(shown)
+            if len(self.summary.documents) < SUMMARY_ROWS:
+                self.summary.documents.append(shown)
+            self.summary.counts[store.name] = self.summary.counts.get(store.name, 0) + 1
+        self.summary.counts.setdefault(store.name, 0)
+        self._member(
+            archive, "data/documents.json", json.dumps(listed, indent=2).encode(), items=self.summary.counts[store.name]
+        )
+
+    def _bucket_listing(self, archive: zipfile.ZipFile, store: datamap.BucketStore) -> None:
+        objects = [
+            {"key": item["key"], "size_bytes": item["size_bytes"], "stored_at": clock.iso(item["last_modified"])}
+            for item in BucketPrefix(self.settings, store).objects(self.subject.subject_id)
+        ]
+        self.summary.counts[store.name] = len(objects)
+        if store.name != STORE:
+            self._member(archive, f"data/{store.name}.json", json.dumps(objects, indent=2).encode(), items=len(objects))
+
+    def _manifest(self) -> dict[str, Any]:
+        return {
+            "format": ARCHIVE_FORMAT,
+            "export_id": self.export_id,
+            "subject_id": self.subject.subject_id,
+            "generated_at": clock.now_iso(),
+            "counts": dict(sorted(self.summary.counts.items())),
+            "files": [vars(entry) for entry in self.files],
+            "note": "index.html is described here by name only: manifest.json lists every other file with its digest.",
+        }
+
+    def _html(self, manifest: dict[str, Any]) -> str:
+        return render_summary(self.subject, self.summary, manifest)
+
+
+def _csv_columns(store: datamap.TableStore) -> list[str]:
+    columns = [store.sort_key]
+    for category in datamap.categories_in(store.name):
+        columns += [name for name in category.fields if name not in columns]
+    return [*columns, "other"]
+
+
+def _csv_row(columns: list[str], item: dict[str, Any]) -> list[str]:
+    declared = columns[:-1]
+    row = [_cell(item.get(name)) for name in declared]
+    rest = {name: value for name, value in item.items() if name not in declared}
+    return [*row, to_json(rest) if rest else ""]
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    text = value if isinstance(value, str) else to_json(value)
+    # A cell a spreadsheet would run as a formula is prefixed with a quote (OWASP, "CSV Injection").
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def _zip_time(at: str) -> tuple[int, int, int, int, int, int]:
+    moment = clock.parse(at)
+    return (max(moment.year, 1980), moment.month, moment.day, moment.hour, moment.minute, moment.second)
+
+
+def render_summary(subject: Subject, summary: _Summary, manifest: dict[str, Any]) -> str:
+    """`index.html`: the export for a person to read. Every value is HTML-escaped; no script, no remote resource."""
+
+    def esc(value: Any) -> str:
+        return html.escape(value if isinstance(value, str) else to_json(value))
+
+    def table(headers: list[str], rows: list[list[Any]]) -> str:
+        head = "".join(f"<th scope='col'>{esc(name)}</th>" for name in headers)
+        body = "".join("<tr>" + "".join(f"<td>{esc(cell)}</td>" for cell in row) + "</tr>" for row in rows)
+        return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+    profile = "".join(
+        f"<h3>{esc(category)}</h3>" + table(["Field", "Value"], [list(pair) for pair in sorted(values.items())])
+        for category, values in sorted(summary.profile.items())
+    )
+    counts = table(["Store", "Items"], [[name, count] for name, count in sorted(summary.counts.items())])
+    consents = table(["Purpose", "Policy version"], [[p, v] for p, v in sorted(subject.granted.items())])
+    documents = table(
+        ["File", "Type", "Bytes", "Uploaded", "In this archive"],
+        [[d["file_name"], d["content_type"], d["size_bytes"], d["uploaded_at"], d["path"]] for d in summary.documents],
+    )
+    staff = table(
+        ["Entry", "Staff", "Purpose", "Ticket", "Categories"],
+        [
+            [e.get("access_key"), e.get("staff_id"), e.get("purpose"), e.get("ticket"), e.get("categories")]
+            for e in summary.staff_access
+        ],
+    )
+    files = table(["File", "Bytes", "SHA-256"], [[f["path"], f["bytes"], f["sha256"]] for f in manifest["files"]])
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">
+<title>Your data at CRM Custody</title>
+<style>body{{font-family:sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem}}
+table{{border-collapse:collapse;margin:.5rem 0 1.5rem}}
+td,th{{border:1px solid #888;padding:.25rem .5rem;text-align:left;vertical-align:top}}</style>
+</head><body><main>
+<h1>Your data at CRM Custody</h1>
+<p>Export {esc(manifest["export_id"])}, made {esc(manifest["generated_at"])}, for account {esc(subject.subject_id)}.
+Everything we hold about you is in the files of this archive; <code>manifest.json</code> lists each with its
+SHA-256 digest. This page shows at most {SUMMARY_ROWS} rows per list.</p>
+<h2>What we hold, by store</h2>{counts}
+<h2>Consents you have given</h2>{consents}
+<h2>Your profile</h2>{profile or "<p>No profile.</p>"}
+<h2>Your documents</h2>{documents}
+<h2>Who in our staff was granted or saw your data</h2>{staff}
+<h2>Files in this archive</h2>{files}
+</main></body></html>
+"""
+
+
+class ExportJob:
+    """Runs export jobs under `settings` (`keyring`: the process-wide one by default)."""
+
+    def __init__(self, settings: Settings, keyring: SubjectKeyring | None = None) -> None:
+        self.settings = settings
+        self.subjects = SubjectRegistry(settings)
+        self.bucket = ExportsBucket(settings)
+        self.keyring = keyring or get_keyring()
+        self.audit = AuditLedger(settings)
+
+    def run(self, subject_id: str, export_id: str, remaining_ms: int) -> ExportStatus | None:
+        """Write the archive of job `export_id`; returns the job's new status, None when there was nothing to do.
+
+        Nothing is done for a job that is not `queued` (a duplicate or late delivery), or once the
+        customer's erasure has started. A failure while writing aborts the upload and marks the job
+        `failed` with the exception's class name (never its message); a commit refused because the
+        consents moved marks it `failed` (`consents_changed`); one refused by an erasure leaves it to
+        the erasure. `remaining_ms` is the invocation's remaining time (Lambda context): the upload's
+        deadline is that plus `documents.SETTLE_SECONDS`. AWS errors before the intent pass through as
+        botocore's `ClientError` (Lambda retries the invocation).
+        """
+        deadline = clock.iso(clock.now() + timedelta(milliseconds=max(remaining_ms, 0), seconds=SETTLE_SECONDS))
+        entry = f"{deadline}#{export_id}"
+        subject = self.subjects.load(subject_id)
+        job = subject.exports.get(export_id)
+        if job is None or job["status"] != ExportStatus.QUEUED or subject.erasure_started:
+            return None
+        running = {**job, "status": ExportStatus.RUNNING.value, "deadline": deadline, "updated_at": clock.now_iso()}
+        running["consent_version"] = subject.consent_version
+        try:
+            dynamo.transact(
+                [self.subjects.begin_export(subject, export_id, entry, {k: running[k] for k in _RUNNING_FIELDS})]
+            )
+        except dynamo.TransactionConflict:
+            return None
+        upload = self.bucket.upload(subject_id, export_id)
+        writer = ArchiveWriter(self.settings, subject, self.keyring, export_id)
+        try:
+            manifest_sha256 = writer.write(upload)
+            version_id = upload.finish()
+        except Exception as error:
+            _abort_quietly(upload)
+            return self._fail(subject, export_id, entry, running, type(error).__name__)
+        counts = {**writer.summary.counts, "files": len(writer.files) + 1, "bytes": upload.size_bytes}
+        ready = {
+            **running,
+            "status": ExportStatus.READY.value,
+            "updated_at": clock.now_iso(),
+            "version_id": version_id,
+            "size_bytes": upload.size_bytes,
+            "sha256": upload.sha256,
+            "manifest_sha256": manifest_sha256,
+            "counts": counts,
+        }
+        try:
+            self.subjects.end_export(subject, export_id, entry, ready, fenced=True)
+        except dynamo.TransactionConflict:
+            return self._fail(subject, export_id, entry, running, "consents_changed")
+        self._record(subject_id, export_id, "ok", counts, manifest_sha256)
+        return ExportStatus.READY
+
+    def _fail(
+        self, subject: Subject, export_id: str, entry: str, running: dict[str, Any], failure: str
+    ) -> ExportStatus | None:
+        failed = {**running, "status": ExportStatus.FAILED.value, "updated_at": clock.now_iso(), "failure": failure}
+        try:
+            self.subjects.end_export(subject, export_id, entry, failed, fenced=False)
+        except dynamo.TransactionConflict:
+            return None  # an erasure started: the job goes with the record, the object with the erasure
+        self._record(subject.subject_id, export_id, "failed", {}, None)
+        return ExportStatus.FAILED
+
+    def _record(
+        self, subject_id: str, export_id: str, outcome: str, counts: dict[str, int], attests: str | None
+    ) -> None:
+        self.audit.record(
+            step="export_written",
+            target=STORE,
+            outcome=outcome,
+            actor="exporter",
+            subject_id=subject_id,
+            request_id=export_id,
+            chain_id=subject_chain(subject_id),
+            counts=counts,
+            attests=attests,
+        )
+
+
+_RUNNING_FIELDS: Final = ("status", "deadline", "updated_at", "consent_version")
+
+
+def _abort_quietly(upload: ArchiveUpload) -> None:
+    try:
+        upload.abort()
+    except Exception:  # the bucket's lifecycle rule and the erasure's clean-up abort it too
+        return
