@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from benchmarks import api, coldstart, cost, erasure, workflow
+from benchmarks import api, coldstart, cost, erasure, export, workflow
 from custody.declared import datamap
 
 RESULTS = Path(__file__).resolve().parent / "results" / "latest.json"
@@ -78,6 +78,27 @@ def main() -> int:
     )
     print("\n## Cold start: the validation libraries (imported at first use), and a profile's first validation\n")
     print(table(cold["validation"], ["measure", "ms", "stack_ms", "over_stack", "modules_over_stack"]))
+    export_results = export.run()
+    print("\n## Export: one customer's archive at growing sizes, against moving the same bytes with bare boto3\n")
+    print(
+        table(
+            export_results["rows"],
+            [
+                "interactions",
+                "documents",
+                "held_mb",
+                "archive_mb",
+                "calls",
+                "floor_calls",
+                "calls_over_floor",
+                "seconds_per_mb",
+                "seconds_over_floor",
+                "peak_mb",
+                "max_rss_mb",
+                "usd_per_gb",
+            ],
+        )
+    )
     typical = workflow_results["rows"][0]  # a small customer's whole erasure, the ledger and identity included
     transitions, invocations = workflow_shape()
     costs = cost.run(api_results, typical["calls_by_operation"], transitions, invocations)
@@ -88,6 +109,7 @@ def main() -> int:
         **workflow_results["figures"],
         **api_results["figures"],
         **cold["figures"],
+        **export_results["figures"],
         **costs["figures"],
     }
     print("\n## Figures\n")
@@ -104,6 +126,7 @@ def main() -> int:
                 "api": api_results["rows"],
                 "coldstart": cold["rows"],
                 "coldstart_validation": cold["validation"],
+                "export": export_results["rows"],
                 "cost": costs,
             },
             indent=2,

@@ -13,12 +13,15 @@ or stopped at a capability not built yet), 1 when a step failed.
 from __future__ import annotations
 
 import base64
+import hashlib
+import io
 import json
 import sys
 import time
 import urllib.error
 import urllib.request
 import uuid
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -37,6 +40,7 @@ TERMINAL_STATUSES: Final = frozenset({"completed", "failed"})
 # A sub-processor answers after the certificate: its confirmation is polled for, at most this often and long.
 ACK_POLLS: Final = 600
 ACK_POLL_SECONDS: Final = 0.05
+EXPORT_TIMEOUT_SECONDS: Final = 60.0
 
 
 class NotBuilt(Exception):
@@ -371,6 +375,55 @@ def staff_need_to_know(journey: Journey) -> str:
     return "need-to-know view shown and logged"
 
 
+NEIGHBOUR_NAME: Final = "Bea Neighbour"  # another made-up customer, whose data must never reach Ada's export
+
+
+def export(journey: Journey) -> str:
+    """The portable export: requested, written asynchronously, downloaded by its presigned URL and opened."""
+    pool = journey.info.resources.user_pools[naming.CUSTOMER_POOL]
+    neighbour_email = f"neighbour-{uuid.uuid4().hex[:8]}@example.com"
+    neighbour = identity.customer_tokens(journey.aws("cognito-idp"), pool, neighbour_email).id_token
+    for method, path, body in (
+        ("POST", "/v1/me/consents", {"purpose": "crm_core", "policy_version": POLICY_VERSION}),
+        ("PUT", "/v1/me/profile", {"identity": {"legal_name": NEIGHBOUR_NAME}}),
+    ):
+        journey.expect(journey.api.call(method, path, token=neighbour, body=body), 200, 201, capability="a neighbour")
+    started = journey.expect(
+        journey.api.call("POST", "/v1/me/exports", token=journey.token), 202, capability="exports (POST /v1/me/exports)"
+    ).json()
+    journey.say(f"export {started['export_id']} {started['status']}; the exporter runs asynchronously")
+    deadline = time.monotonic() + EXPORT_TIMEOUT_SECONDS
+    view = started
+    while view["status"] in ("queued", "running"):
+        if time.monotonic() > deadline:
+            raise StepFailed(f"the export was still {view['status']} after {EXPORT_TIMEOUT_SECONDS:.0f} s")
+        time.sleep(0.2)
+        view = journey.expect(
+            journey.api.call("GET", started["status_url"], token=journey.token), 200, capability="export status"
+        ).json()
+    if view["status"] != "ready" or not view.get("download"):
+        raise StepFailed(f"the export ended {view['status']} ({view.get('failure')})")
+    with urllib.request.urlopen(view["download"]["url"], timeout=60) as response:  # noqa: S310 - the local S3
+        content = response.read()
+    archive = zipfile.ZipFile(io.BytesIO(content))
+    manifest = json.loads(archive.read("manifest.json"))
+    if hashlib.sha256(archive.read("manifest.json")).hexdigest() != view["manifest_sha256"]:
+        raise StepFailed("the manifest's digest differs from the one the export status gives")
+    for entry in manifest["files"]:
+        if hashlib.sha256(archive.read(entry["path"])).hexdigest() != entry["sha256"]:
+            raise StepFailed(f"{entry['path']} differs from its digest in the manifest")
+    everything = b"".join(archive.read(name) for name in archive.namelist())
+    for label, value in journey.submitted_values().items():
+        if label != "e-mail" and value.encode() not in everything:
+            raise StepFailed(f"the export does not hold the submitted {label}")
+    if NEIGHBOUR_NAME.encode() in everything:
+        raise StepFailed("the export holds another customer's data")
+    counts = ", ".join(f"{name} {count}" for name, count in sorted(manifest["counts"].items()) if count)
+    journey.say(f"downloaded {len(content):,} bytes by a presigned URL (valid until {view['download']['expires_at']})")
+    journey.say(f"{len(manifest['files'])} files, every SHA-256 checks; holds {counts}; nothing of another customer")
+    return "export downloaded and checked"
+
+
 def share_with_processor(journey: Journey) -> str:
     """A privacy officer registers a mailing house with an HTTPS endpoint; its signing secret is issued once."""
     if not journey.info.resources.processor_endpoint:
@@ -595,6 +648,7 @@ STEPS: Final[tuple[tuple[str, Step], ...]] = (
     ("View it (the access report)", view_profile),
     ("Rectify it", rectify),
     ("A staff member's need-to-know view, in the customer's access log", staff_need_to_know),
+    ("Export everything (portable archive, presigned download)", export),
     ("Share the contact with a sub-processor (HTTPS endpoint, signing secret)", share_with_processor),
     ("Withdraw", withdraw),
     ("Follow the erasure", follow_erasure),

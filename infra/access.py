@@ -192,6 +192,11 @@ _DECLARED: Mapping[str, Access] = MappingProxyType(
             processor_tokens=TokenSeal.SEAL,  # after sealing its task token to that processor
             writes_ledger=True,
         ),
+        "exporter": Access(
+            tables=_tables(_each(_PERSONAL_TABLES, READ), _each(_KEY_TABLES, READ), {"subjects": UPDATE}),
+            buckets=_buckets({"documents": BucketAccess.READ, "exports": BucketAccess.WRITE}),
+            customer_keys=KeyUse.UNWRAP,
+        ),
         # The staff pool's pre-token-generation trigger: maps groups to scopes, touches no store.
         "staff_tokens": Access(tables={}, writes_ledger=False),
         # The retention sweep: reads the subjects' inactivity index, records retention erasure
