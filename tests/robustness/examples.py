@@ -134,6 +134,11 @@ class World:
         assert reply.status == 201, reply.text
         self._values["change_request_id"] = reply.body["change_request_id"]
 
+    def _export(self) -> None:
+        reply = self.customer.call("POST", "/v1/me/exports")
+        assert reply.status == 202, reply.text
+        self._values["export_id"] = reply.body["export_id"]
+
     def _grant(self, categories: list[str], purpose: str) -> Reply:
         body = {"customer_id": self.subject_id, "purpose": purpose, "ticket": "SUP-1616", "categories": categories}
         reply = self.staff("support").call("POST", "/v1/staff/access-grants", body)
@@ -215,6 +220,7 @@ PREPARERS: Final[Mapping[str, Callable[[World], None]]] = {
     "purpose": _constant("purpose", lambda world: datamap.MARKETING),  # granted; its withdrawal erases preferences
     "document_id": World._document,
     "change_request_id": World._change_request,
+    "export_id": World._export,
     "grant_id": World._active_grant,
     "pending_grant_id": World._pending_grant,
     "request_id": World._pending_notification,
