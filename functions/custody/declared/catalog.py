@@ -226,6 +226,7 @@ FUNCTIONS: tuple[Function, ...] = (
     ),
 )
 
+
 @dataclass(frozen=True)
 class AsyncInvoke:
     """How Lambda treats a function's asynchronous (`InvocationType=Event`) invocations: its event invoke config.
