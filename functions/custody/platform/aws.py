@@ -115,6 +115,13 @@ class Clients:
             "cloudtrail_data", lambda s, r: s.client("cloudtrail-data", region_name=r, config=self._config)
         )
 
+    def lambda_(self) -> Any:
+        """Lambda (no type stubs are installed for it): how subject_access starts the exporter.
+
+        With `Invoke(FunctionName=Settings.exporter_function_name, InvocationType="Event")`.
+        """
+        return self._cached("lambda", lambda s, r: s.client("lambda", region_name=r, config=self._config))
+
     def reset(self) -> None:
         """Forget every client and the session: the next call builds them afresh."""
         with self._lock:
