@@ -29,6 +29,7 @@ from custody.declared.settings import Settings, get_settings
 from custody.platform import aws
 from custody.platform.aws import clients
 from custody.stores import dynamo
+from custody.stores.exports import PART_BYTES
 from custody.stores.subjects import SubjectRegistry
 from devstack.seed import seed_customer
 
@@ -90,7 +91,8 @@ def _floor(settings: Settings, subject_id: str, archive_bytes: int) -> None:
             clients.s3().get_object(Bucket=bucket, Key=item["Key"])["Body"].read()
     exports, key = settings.bucket("exports"), f"subjects/{subject_id}/floor.bin"
     upload = clients.s3().create_multipart_upload(Bucket=exports, Key=key)["UploadId"]
-    part, parts, sent = 16 * 1024 * 1024, [], 0
+    part, sent = PART_BYTES, 0
+    parts: list[Any] = []
     while sent < archive_bytes or not parts:
         size = min(part, archive_bytes - sent)
         etag = clients.s3().upload_part(

@@ -2,6 +2,9 @@
 
 * `LambdaFunction._invoke_lambda` runs the function's real handler in this process through
   `devstack.runtime.invoke` instead of a Docker container.
+* `LambdaFunction.invoke` queues an `InvocationType=Event` invocation for `devstack.asynchronous`
+  (202 at once, run after the caller, retried as Lambda retries) instead of running it inside the
+  caller's `Invoke`, and runs nothing for a `DryRun`.
 * The Step Functions interpreter sleeps for real between retries (`time.sleep` in the retrier)
   and in `Wait` states (`WaitFunction._wait_interval`). Both are scaled by `time_scale`:
   0 in tests (no sleeping at all), a small fraction in the demo, 1 for real time.
@@ -31,12 +34,13 @@ from moto.awslambda.models import LambdaFunction
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
 from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
 
-from devstack import atomicity, cognito, runtime, strictness
+from devstack import asynchronous, atomicity, cognito, runtime, strictness
 
 # The exact signatures devstack was written against (parameter names, defaults, return type).
 # A change means moto's behaviour around the patch point changed too: read the new code
 # before updating these.
 INVOKE_LAMBDA_SIGNATURE: Final = "(self, event=None) -> tuple[str, bool, str]"
+INVOKE_SIGNATURE: Final = "(self, body, request_headers, response_headers) -> str | bytes"
 WAIT_INTERVAL_SIGNATURE: Final = "(self, env, wait_seconds) -> None"
 
 
@@ -64,6 +68,9 @@ def check_patch_points() -> None:
     found = _signature(LambdaFunction._invoke_lambda)
     if found != INVOKE_LAMBDA_SIGNATURE:
         problems.append(f"LambdaFunction._invoke_lambda{found} (expected {INVOKE_LAMBDA_SIGNATURE})")
+    found = _signature(LambdaFunction.invoke)
+    if found != INVOKE_SIGNATURE:
+        problems.append(f"LambdaFunction.invoke{found} (expected {INVOKE_SIGNATURE})")
     if not isinstance(getattr(retrier_decl, _TIME, None), ModuleType | _ScaledTime):
         problems.append("retrier_decl no longer sleeps through its module-level `time`")
     found = _signature(WaitFunction._wait_interval)
@@ -101,6 +108,33 @@ def _invoke_lambda(self: LambdaFunction, event: Any = None) -> tuple[str, bool, 
     except Exception:  # noqa: S110 - logs are a convenience; never fail an invocation over them
         pass
     return outcome.payload.decode("utf-8"), outcome.errored, "\n".join(lines)
+
+
+def _invocation_type(headers: Any) -> str:
+    for name, value in (headers or {}).items():
+        if str(name).lower() == "x-amz-invocation-type":
+            return str(value)
+    return "RequestResponse"
+
+
+def _invoke(self: LambdaFunction, body: Any, request_headers: Any, response_headers: Any) -> str | bytes:
+    """Replacement for `LambdaFunction.invoke`: Event invocations are queued, DryRun runs nothing.
+
+    Lambda answers an Event invocation with 202 once it has queued the event, and a DryRun with 204
+    after validating it (Lambda API reference, `Invoke`); moto answers those statuses from the
+    invocation type, whatever the payload, so an empty one is returned. The event must be JSON, as
+    Lambda requires (`json.JSONDecodeError` otherwise, before anything is queued).
+    """
+    kind = _invocation_type(request_headers)
+    if kind == "RequestResponse":
+        return _INVOKE_SAVED["invoke"](self, body, request_headers, response_headers)  # type: ignore[no-any-return]
+    event = json.loads(body) if body else {}
+    if kind == "Event":
+        asynchronous.current().submit(self, event)
+    return ""
+
+
+_INVOKE_SAVED: dict[str, Any] = {}
 
 
 class _ScaledTime:
@@ -142,10 +176,14 @@ def install(time_scale: float) -> None:
         check_patch_points()
         _Installed.saved = {
             "invoke": LambdaFunction.__dict__["_invoke_lambda"],
+            "public_invoke": LambdaFunction.__dict__["invoke"],
             "time": getattr(retrier_decl, _TIME),
             "wait": WaitFunction.__dict__["_wait_interval"],
         }
         LambdaFunction._invoke_lambda = _invoke_lambda  # type: ignore[method-assign]
+        _INVOKE_SAVED["invoke"] = _Installed.saved["public_invoke"]
+        LambdaFunction.invoke = _invoke  # type: ignore[method-assign]
+        asynchronous.start(time_scale)
         setattr(retrier_decl, _TIME, _ScaledTime(time_scale))
         WaitFunction._wait_interval = _scaled_wait(time_scale)  # type: ignore[method-assign]
         atomicity.install()
@@ -161,7 +199,9 @@ def uninstall() -> None:
         if _Installed.depth > 0 or _Installed.saved is None:
             return
         saved = _Installed.saved
+        asynchronous.stop()
         LambdaFunction._invoke_lambda = saved["invoke"]  # type: ignore[method-assign]
+        LambdaFunction.invoke = saved["public_invoke"]  # type: ignore[method-assign]
         setattr(retrier_decl, _TIME, saved["time"])
         WaitFunction._wait_interval = saved["wait"]  # type: ignore[method-assign]
         atomicity.uninstall()

@@ -13,7 +13,9 @@
   flows here (`LOCAL_SIGN_IN_FLOWS`);
 * the alarm topic;
 * one Lambda function per `catalog.FUNCTIONS` entry (a token zip: the patched runtime imports
-  the real handler from `functions/`), environment `Settings.to_env()` with the real ids;
+  the real handler from `functions/`), environment `Settings.to_env()` with the real ids, and the
+  event invoke config `catalog.ASYNC_INVOKE` declares for it (retries and event age of its
+  asynchronous invocations, which `devstack.asynchronous` honours);
 * the erasure state machine from `statemachines/erasure.asl.json`, placeholders substituted;
 * the retention schedule's EventBridge rules (moto keeps them but never fires a schedule:
   `custody retention sweep --local` runs the sweep on demand).
@@ -495,6 +497,13 @@ class Provisioner:
             Environment={"Variables": environment},
             Tags={"custody:function": function.name},
         )
+        asynchronous = catalog.ASYNC_INVOKE.get(function.name)
+        if asynchronous is not None:
+            self.clients("lambda").put_function_event_invoke_config(
+                FunctionName=name,
+                MaximumRetryAttempts=asynchronous.retry_attempts,
+                MaximumEventAgeInSeconds=asynchronous.max_event_age_seconds,
+            )
         return FunctionInfo(name=name, arn=created["FunctionArn"], handler=function.handler, api=function.api)
 
     def state_machine_arn(self, logical: str) -> str:
@@ -578,6 +587,8 @@ class Provisioner:
         settings = self.settings.model_copy(
             update={
                 "erasure_state_machine_arn": expected_state_machine_arn,
+                # A name, known before the function exists, as the CDK stack tells it.
+                "exporter_function_name": naming.function_name(self.prefix, naming.EXPORTER),
                 "alarm_topic_arn": topic_arn,
                 "processor_queue_url": queue_url,
             }

@@ -12,6 +12,7 @@ import json
 import os
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 from custody.crypto import cipher, sealed
 from custody.crypto.keyring import get_keyring
@@ -65,7 +66,7 @@ def seed_customer(
     plain, keys, ids = 0, [], []
     table = settings.table("interactions")
     for start in range(0, interactions, BATCH_WRITE_MAX):
-        batch = []
+        batch: list[Any] = []
         for index in range(start, min(start + BATCH_WRITE_MAX, interactions)):
             key = f"{now}#{uuid.UUID(int=index + 1)}"
             values = {"kind": "ticket", "summary": summary, "reference": f"T-{index}"}
@@ -83,7 +84,7 @@ def seed_customer(
     for index in range(documents):
         document_id = str(uuid.uuid4())
         content = b"%PDF-1.7\n" + os.urandom(max(document_bytes - 9, 0))
-        meta = {"file_name": f"scan-{index}.pdf", "content_type": "application/pdf", "uploaded_at": now}
+        meta: dict[str, Any] = {"file_name": f"scan-{index}.pdf", "content_type": "application/pdf", "uploaded_at": now}
         bucket.put(
             subject_id,
             document_id,

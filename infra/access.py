@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from types import MappingProxyType
 
-from custody.declared import datamap
+from custody.declared import datamap, naming
 from custody.declared.datamap import Classification
 
 
@@ -36,7 +36,16 @@ class TableAccess(StrEnum):
 class BucketAccess(StrEnum):
     READ = "read"  # ListBucket under subjects/, GetObject
     WRITE = "write"  # read + PutObject
-    ERASE = "erase"  # ListBucketVersions under subjects/, DeleteObject, DeleteObjectVersion
+    # write + AbortMultipartUpload, ListMultipartUploadParts on subjects/ objects: streams an object as a
+    # multipart upload (Create/UploadPart/Complete are authorized by PutObject) and cleans up its own
+    # (S3 user guide, "Multipart upload API and permissions")
+    WRITE_MULTIPART = "write_multipart"
+    # ListBucketVersions under subjects/, DeleteObject, DeleteObjectVersion; AbortMultipartUpload on
+    # subjects/ objects and ListBucketMultipartUploads on the bucket: an upload killed mid-way leaves
+    # parts no version delete reaches. That listing cannot be confined to subjects/: `s3:prefix` is not
+    # a condition key of ListBucketMultipartUploads (Service Authorization Reference), so it names the
+    # keys (subject ids) of every upload in progress in the bucket, never their content.
+    ERASE = "erase"
 
 
 class KeyUse(StrEnum):
@@ -69,6 +78,9 @@ class Access:
     # (the sub-processor registry is listed whole; it holds one item per contract).
     scans: frozenset[str] = frozenset()
     start_erasure: bool = False  # states:StartExecution on the erasure workflow
+    # lambda:InvokeFunction on exactly the exporter function (custody.declared.naming.EXPORTER), which
+    # it invokes with InvocationType=Event (Settings.exporter_function_name)
+    starts_exports: bool = False
     complete_callbacks: bool = False  # states:SendTaskSuccess/Failure for sub-processor acknowledgements
     customer_identities: bool = False  # disable, sign out and delete customers in the customer pool
     notifies_processors: bool = False  # sqs:SendMessage on the notification queue (and its operations key)
@@ -135,8 +147,10 @@ _DECLARED: Mapping[str, Access] = MappingProxyType(
                 _each(_KEY_TABLES, APPEND),
                 {"change_requests": READ_WRITE, "subjects": READ_WRITE, "requests": READ, "idempotency": READ_WRITE},
             ),
+            # exports too: it presigns the download URL of a finished export with its own role
             buckets=_buckets(_each(_BUCKETS, BucketAccess.READ)),
             customer_keys=KeyUse.WRAP,  # a change request may be a customer's first sealed write
+            starts_exports=True,  # POST /v1/me/exports invokes the exporter asynchronously
         ),
         "erase": Access(
             tables={"requests": READ_WRITE, "subjects": READ_WRITE, "idempotency": READ_WRITE},
@@ -192,10 +206,18 @@ _DECLARED: Mapping[str, Access] = MappingProxyType(
             processor_tokens=TokenSeal.SEAL,  # after sealing its task token to that processor
             writes_ledger=True,
         ),
-        "exporter": Access(
-            tables=_tables(_each(_PERSONAL_TABLES, READ), _each(_KEY_TABLES, READ), {"subjects": UPDATE}),
-            buckets=_buckets({"documents": BucketAccess.READ, "exports": BucketAccess.WRITE}),
+        # The export job: reads everything the access report reads, streams the archive into the exports
+        # bucket (multipart) and records the upload in flight and the job's state on the subject record
+        # (conditional UpdateItem only), so that an erasure finds and aborts an upload it interrupts.
+        naming.EXPORTER: Access(
+            tables=_tables(
+                _each(_PERSONAL_TABLES, READ),
+                _each(_KEY_TABLES, READ),
+                {"subjects": UPDATE},
+            ),
+            buckets={"documents": BucketAccess.READ, "exports": BucketAccess.WRITE_MULTIPART},
             customer_keys=KeyUse.UNWRAP,
+            writes_ledger=True,  # each export's start, completion or failure
         ),
         # The staff pool's pre-token-generation trigger: maps groups to scopes, touches no store.
         "staff_tokens": Access(tables={}, writes_ledger=False),

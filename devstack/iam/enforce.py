@@ -127,6 +127,7 @@ def attach(client: Any, principal: Principal | None = None) -> Any:
     events.register("before-parameter-build", _bind(_authorize, principal), unique_id=unique + "-auth")
     events.register_first("before-call", _refuse, unique_id=unique + "-refuse")
     events.register("after-call", _after_call, unique_id=unique + "-after")
+    events.register("before-sign", _refuse_presign, unique_id=unique + "-presign")
     return client
 
 
@@ -207,6 +208,20 @@ def _refuse(context: Any, **_: Any) -> tuple[AWSResponse, dict[str, Any]] | None
     if _WITHHELD in context and not _objects_left(context):
         return _response(200, {"Deleted": [], "Errors": []})
     return None
+
+
+class PresignRefused(Exception):
+    """A presigned URL whose request the signer's role may not make: AWS would answer it 403 when used.
+
+    Raised when the URL is made (no call is sent then), so a local URL can never do more than the
+    deployed one would (S3 user guide: a presigned URL acts with the permissions of whoever signed it).
+    """
+
+
+def _refuse_presign(request: Any = None, **_: Any) -> None:
+    context = getattr(request, "context", None)
+    if isinstance(context, dict) and context.get("is_presign_request") and context.get(_REFUSAL) is not None:
+        raise PresignRefused(context[_REFUSAL][1])
 
 
 def _objects_left(context: dict[str, Any]) -> bool:

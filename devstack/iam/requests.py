@@ -13,6 +13,11 @@ describe it:
 * Encryption at rest with a customer managed key, used by the service on the caller's behalf
   (`kms:ViaService`): DynamoDB `kms:Decrypt` of the table key; S3 `kms:GenerateDataKey` to put
   and `kms:Decrypt` to get; SQS and SNS `kms:GenerateDataKey` and `kms:Decrypt` to send.
+* S3 multipart uploads: `CreateMultipartUpload`, `UploadPart`, `CompleteMultipartUpload` as
+  `s3:PutObject` (with the data key through S3), `AbortMultipartUpload` and `ListParts` by their own
+  actions on the object, `ListMultipartUploads` as `s3:ListBucketMultipartUploads` on the bucket without
+  `s3:prefix` (not a condition key of that action).
+* Lambda `Invoke` (any invocation type) as `lambda:InvokeFunction` on the function's ARN.
 * Step Functions' `SendTask*` have no resource type: their resource is `*`.
 * SQS consumers (a function's event source mapping polls with the function's role):
   `ReceiveMessage` needs `kms:Decrypt` of the queue's key through SQS as well.
@@ -147,6 +152,10 @@ def _s3(call: Call, stack: CompiledStack) -> Iterator[Need]:
         prefix = params.get("Prefix")
         yield Need(Request(listing[operation], bucket, {"s3:prefix": prefix} if prefix is not None else {}))
         return
+    if operation == "ListMultipartUploads":
+        # s3:prefix is not a condition key of this action (Service Authorization Reference): never in context.
+        yield Need(Request("s3:ListBucketMultipartUploads", bucket))
+        return
     if operation == "DeleteObjects":
         for index, item in enumerate(params.get("Delete", {}).get("Objects", [])):
             action = "s3:DeleteObjectVersion" if item.get("VersionId") else "s3:DeleteObject"
@@ -164,8 +173,29 @@ def _s3(call: Call, stack: CompiledStack) -> Iterator[Need]:
         yield from _through_service(stack, bucket, "s3", ("kms:Decrypt",), encryption)
     elif operation == "DeleteObject":
         yield Need(Request("s3:DeleteObjectVersion" if versioned else "s3:DeleteObject", obj))
+    elif operation in _MULTIPART_WRITES:
+        acl = params.get("ACL")
+        yield Need(Request("s3:PutObject", obj, {"s3:x-amz-acl": acl} if acl else {}))
+        yield from _through_service(stack, bucket, "s3", _MULTIPART_WRITES[operation], encryption)
+    elif operation in _MULTIPART_OBJECT_ACTIONS:
+        yield Need(Request(_MULTIPART_OBJECT_ACTIONS[operation], obj))
     else:
         raise NotModelled(f"devstack.iam does not model s3.{operation}")
+
+
+# A multipart upload's writes are authorized as s3:PutObject (S3 user guide, "Multipart upload API and
+# permissions"); under SSE-KMS the requester needs kms:GenerateDataKey and kms:Decrypt, S3 decrypting
+# the parts to complete the object (S3 API reference, CreateMultipartUpload): here each call checks
+# what it uses, creating both.
+_MULTIPART_WRITES: dict[str, tuple[str, ...]] = {
+    "CreateMultipartUpload": ("kms:GenerateDataKey", "kms:Decrypt"),
+    "UploadPart": ("kms:GenerateDataKey",),
+    "CompleteMultipartUpload": ("kms:Decrypt",),
+}
+_MULTIPART_OBJECT_ACTIONS = {
+    "AbortMultipartUpload": "s3:AbortMultipartUpload",
+    "ListParts": "s3:ListMultipartUploadParts",
+}
 
 
 # --- KMS, Step Functions, Cognito, SNS, SQS, Lambda, CloudTrail Lake ----------------------
@@ -310,6 +340,11 @@ def _lambda(call: Call, stack: CompiledStack) -> Iterator[Need]:
     name = str(call.params["FunctionName"])
     if not name.startswith("arn:"):
         name = f"arn:aws:lambda:{stack.bindings.region}:{stack.bindings.account}:function:{name}"
+    qualifier = call.params.get("Qualifier")
+    if qualifier and name.count(":") == 6:
+        # A qualified invoke is authorized on the qualified ARN, which the unqualified one does not match
+        # (Lambda developer guide, "Resource and condition keys for Lambda": use `function:name:*`).
+        name = f"{name}:{qualifier}"
     yield Need(Request("lambda:InvokeFunction", name))
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from aws_cdk import Aws, Duration, Tags
 from aws_cdk import aws_iam as iam
@@ -68,6 +69,7 @@ class Wiring:
             staff_client_id=self.identity.staff_client.user_pool_client_id,
             processor_user_pool_id=self.identity.processors.user_pool_id,
             erasure_state_machine_arn=self.erasure_state_machine_arn,
+            exporter_function_name=naming.function_name(self.config.prefix, naming.EXPORTER),
             alarm_topic_arn=self.alarm_topic_arn,
             audit_lake_channel_arn=self.audit.lake_channel_arn or "",
             audit_retention_days=self.config.audit_retention_days,
@@ -118,9 +120,10 @@ class Functions(Construct):
         log_group = encrypted_log_group(
             self, f"{cid}Logs", key=self._wiring.keys.operations, days=self._wiring.config.log_retention_days
         )
-        # Invoked synchronously only (API Gateway, or Step Functions' lambda:invoke); a function
-        # without a route may one day be invoked asynchronously, and its events carry ids only. A
-        # queue's function is invoked by its event source mapping: the queue's redrive is its DLQ.
+        # A function without a route, trigger or queue may be invoked asynchronously (EventBridge's
+        # retention schedule, subject_access's Event invoke of the exporter), and its events carry ids
+        # only: what Lambda gives up on goes to its DLQ. A queue's function is invoked by its event
+        # source mapping: the queue's redrive is its DLQ.
         asynchronous = not (spec.api or spec.identity_trigger or spec.queue)
         dead_letters = self._dead_letter_queue(cid, spec) if asynchronous else None
         role = iam.Role(
@@ -160,10 +163,22 @@ class Functions(Construct):
             log_group=log_group,
             reserved_concurrent_executions=self._wiring.config.reserved(spec.name),
             dead_letter_queue=dead_letters,
+            **self._async_invoke(spec),
         )
         function.node.add_dependency(policy)
         self._acknowledge_function(function, spec)
         return Deployed(function, role, policy, log_group, dead_letters)
+
+    @staticmethod
+    def _async_invoke(spec: Function) -> dict[str, Any]:
+        """The function's event invoke config (`catalog.ASYNC_INVOKE`) as Function props; none: Lambda's defaults."""
+        declared = catalog.ASYNC_INVOKE.get(spec.name)
+        if declared is None:
+            return {}
+        return {
+            "retry_attempts": declared.retry_attempts,
+            "max_event_age": Duration.seconds(declared.max_event_age_seconds),
+        }
 
     def _dead_letter_queue(self, cid: str, spec: Function) -> sqs.Queue:
         queue = sqs.Queue(
@@ -194,6 +209,12 @@ class Functions(Construct):
         if access.start_erasure:
             statements.append(
                 iam.PolicyStatement(actions=["states:StartExecution"], resources=[wiring.erasure_state_machine_arn])
+            )
+        if access.starts_exports:
+            # Derived from the name, as the state machine's ARN is: the exporter need not exist first.
+            exporter = naming.function_name(wiring.config.prefix, naming.EXPORTER)
+            statements.append(
+                policies.invoke(f"arn:{Aws.PARTITION}:lambda:{Aws.REGION}:{Aws.ACCOUNT_ID}:function:{exporter}")
             )
         if access.scans:
             statements.append(policies.scan(wiring.data.tables[name] for name in sorted(access.scans)))
@@ -314,6 +335,11 @@ class Functions(Construct):
                 "account's quota cannot spare any, and a reservation there fails the deploy. API Gateway's stage "
                 "throttling, the workflow's Map concurrency and the sweep's batch bound it instead (docs/deploy.md)."
             )
+            if spec.name in catalog.ASYNC_INVOKE:
+                shared_pool += (
+                    " Its asynchronous invocations are bounded by the throttled route that starts them and a "
+                    "per-customer daily limit (Settings.export_daily_limit); Lambda queues what the pool cannot take."
+                )
             acknowledge_in_packs(function, "LambdaConcurrency", shared_pool)
             checkov_skip(function, "CKV_AWS_115", shared_pool)
         checkov_skip(
@@ -390,6 +416,7 @@ def _services(access: Access) -> list[str]:
     services += ["DynamoDB", "KMS"] if access.tables else []
     services += ["S3"] if access.buckets or access.writes_ledger else []
     services += ["Step Functions"] if access.start_erasure or access.complete_callbacks else []
+    services += ["Lambda"] if access.starts_exports else []
     services += ["SQS"] if access.notifies_processors or access.relays_processor_queue else []
     services += ["Secrets Manager"] if access.signing_secrets else []
     services += ["Cognito"] if access.customer_identities else []

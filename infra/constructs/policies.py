@@ -39,16 +39,34 @@ TABLE_ACTIONS: Mapping[TableAccess, list[str]] = {
 }
 _ERASERS = (TableAccess.ERASE, TableAccess.SHRED)
 _WRITERS = (TableAccess.APPEND, TableAccess.UPDATE, TableAccess.READ_WRITE)
+# Bucket-level actions under the customer prefixes (condition `s3:prefix`).
 BUCKET_LIST_ACTIONS: Mapping[BucketAccess, list[str]] = {
     BucketAccess.READ: ["s3:ListBucket"],
     BucketAccess.WRITE: ["s3:ListBucket"],
+    BucketAccess.WRITE_MULTIPART: ["s3:ListBucket"],
     BucketAccess.ERASE: ["s3:ListBucket", "s3:ListBucketVersions"],
 }
+# Bucket-level actions that `s3:prefix` does not apply to (Service Authorization Reference: the key is
+# listed for ListBucket and ListBucketVersions only), granted on the bucket without it: under a condition
+# on a key the request never carries they would never be allowed.
+BUCKET_UNPREFIXED_ACTIONS: Mapping[BucketAccess, list[str]] = {
+    BucketAccess.ERASE: ["s3:ListBucketMultipartUploads"],
+}
+# Object actions on the customer prefixes. A multipart upload's Create/UploadPart/Complete are
+# authorized by s3:PutObject, aborting it and listing its parts by their own actions (S3 user guide,
+# "Multipart upload API and permissions").
 OBJECT_ACTIONS: Mapping[BucketAccess, list[str]] = {
     BucketAccess.READ: ["s3:GetObject"],
     BucketAccess.WRITE: ["s3:GetObject", "s3:PutObject"],
-    BucketAccess.ERASE: ["s3:DeleteObject", "s3:DeleteObjectVersion"],
+    BucketAccess.WRITE_MULTIPART: [
+        "s3:GetObject",
+        "s3:PutObject",
+        "s3:AbortMultipartUpload",
+        "s3:ListMultipartUploadParts",
+    ],
+    BucketAccess.ERASE: ["s3:DeleteObject", "s3:DeleteObjectVersion", "s3:AbortMultipartUpload"],
 }
+_BUCKET_WRITERS = (BucketAccess.WRITE, BucketAccess.WRITE_MULTIPART)
 KEY_ACTIONS: Mapping[KeyUse, list[str]] = {
     KeyUse.UNWRAP: ["kms:Decrypt"],
     KeyUse.WRAP: ["kms:GenerateDataKey", "kms:Decrypt"],
@@ -99,7 +117,9 @@ def task_callbacks() -> iam.PolicyStatement:
 
 
 def bucket(target: s3.IBucket, level: BucketAccess) -> list[iam.PolicyStatement]:
-    return [
+    """The level's listing under the customer prefixes, its object actions on them, and (erasers) the
+    bucket's in-progress multipart uploads, which cannot be confined to a prefix."""
+    statements = [
         iam.PolicyStatement(
             actions=BUCKET_LIST_ACTIONS[level],
             resources=[target.bucket_arn],
@@ -107,6 +127,14 @@ def bucket(target: s3.IBucket, level: BucketAccess) -> list[iam.PolicyStatement]
         ),
         iam.PolicyStatement(actions=OBJECT_ACTIONS[level], resources=[target.arn_for_objects(SUBJECT_OBJECTS)]),
     ]
+    if level in BUCKET_UNPREFIXED_ACTIONS:
+        statements.append(iam.PolicyStatement(actions=BUCKET_UNPREFIXED_ACTIONS[level], resources=[target.bucket_arn]))
+    return statements
+
+
+def invoke(function_arn: str) -> iam.PolicyStatement:
+    """`lambda:InvokeFunction` on exactly one function's unqualified ARN (an Event or RequestResponse invoke)."""
+    return iam.PolicyStatement(actions=["lambda:InvokeFunction"], resources=[function_arn])
 
 
 def key_through_stores(
@@ -119,7 +147,7 @@ def key_through_stores(
     if not services:
         return None
     writes = any(level in _WRITERS for level in table_levels) or any(
-        level is BucketAccess.WRITE for level in bucket_levels
+        level in _BUCKET_WRITERS for level in bucket_levels
     )
     return iam.PolicyStatement(
         actions=_ENCRYPT_DECRYPT if writes else _DECRYPT_ONLY,

@@ -284,6 +284,26 @@ def test_functions_handlers_sizing_and_environment(cfn: Cfn, local: tuple[Resour
                 assert local_env[name] == value, f"{info.name}: {name}"
 
 
+def test_asynchronous_invocation_configs(cfn: Cfn, local: tuple[Resources, ClientFactory]) -> None:
+    """Every `AWS::Lambda::EventInvokeConfig` of the template (retries, event age) is the local function's,
+    and no local function has one the template lacks: the local async invoker retries as configured."""
+    resources, clients = local
+    names = {lid: props["FunctionName"] for lid, props in _props(cfn, "AWS::Lambda::Function").items()}
+    synthesized = {}
+    for props in _props(cfn, "AWS::Lambda::EventInvokeConfig").values():
+        (function_lid,) = Cfn.refs(props["FunctionName"]) & set(names)
+        assert props["Qualifier"] == "$LATEST"
+        synthesized[names[function_lid]] = (props["MaximumRetryAttempts"], props["MaximumEventAgeInSeconds"])
+    lambda_client = clients("lambda")
+    provisioned = {}
+    for info in resources.functions.values():
+        configs = lambda_client.list_function_event_invoke_configs(FunctionName=info.name)["FunctionEventInvokeConfigs"]
+        for config in configs:
+            provisioned[info.name] = (config["MaximumRetryAttempts"], config["MaximumEventAgeInSeconds"])
+    assert provisioned == synthesized
+    assert naming.function_name(naming.DEFAULT_PREFIX, naming.EXPORTER) in synthesized
+
+
 def _path(cfn: Cfn, resource_id: str) -> str:
     parts: list[str] = []
     current: str | None = resource_id

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -184,5 +185,68 @@ def test_object_access_is_confined_to_the_customer_prefixes(synth: Synthesized) 
                 continue
             if isinstance(resource, dict) and "Fn::Join" in resource:
                 assert resource["Fn::Join"][1][-1] == "/" + policies.SUBJECT_OBJECTS, lid
+            elif "Condition" not in statement:
+                # s3:prefix does not apply to these: the one bucket-wide listing, of uploads in progress
+                assert set(as_list(statement["Action"])) <= _UNPREFIXED, lid
             else:
                 assert statement["Condition"]["StringLike"]["s3:prefix"] == [policies.SUBJECT_OBJECTS], lid
+
+
+_UNPREFIXED = {action for actions in policies.BUCKET_UNPREFIXED_ACTIONS.values() for action in actions}
+
+
+@pytest.mark.parametrize("function", FUNCTION_NAMES)
+def test_each_role_s_bucket_actions_are_exactly_its_declared_levels(synth: Synthesized, function: str) -> None:
+    """Per bucket of `infra.access.ACCESS`: the prefixed listing, the object actions and the unprefixed
+    listing of its level, each in its own statement, and nothing more."""
+    cfn, access = synth.cfn, ACCESS[function]
+    role = _role_of(cfn, function, synth.config.prefix)
+    buckets = store_ids(cfn, BUCKET)
+    for name, level in access.buckets.items():
+        granted: dict[str, set[str]] = {"prefixed": set(), "objects": set(), "bucket": set()}
+        for action, resources, statement in _grants(cfn, role):
+            if buckets[name] not in resources:
+                continue
+            joined = [r for r in as_list(statement["Resource"]) if isinstance(r, dict) and "Fn::Join" in r]
+            kind = "objects" if joined else ("prefixed" if "Condition" in statement else "bucket")
+            granted[kind].add(action)
+        assert granted == {
+            "prefixed": set(policies.BUCKET_LIST_ACTIONS[level]),
+            "objects": set(policies.OBJECT_ACTIONS[level]),
+            "bucket": set(policies.BUCKET_UNPREFIXED_ACTIONS.get(level, ())),
+        }, (function, name)
+
+
+def test_only_the_exporter_streams_multipart_and_only_into_exports() -> None:
+    multipart = {
+        (function, name)
+        for function, access in ACCESS.items()
+        for name, level in access.buckets.items()
+        if level is BucketAccess.WRITE_MULTIPART
+    }
+    assert multipart == {(naming.EXPORTER, "exports")}
+
+
+def test_every_eraser_can_abort_the_uploads_a_killed_export_leaves() -> None:
+    assert "s3:AbortMultipartUpload" in policies.OBJECT_ACTIONS[BucketAccess.ERASE]
+    assert policies.BUCKET_UNPREFIXED_ACTIONS[BucketAccess.ERASE] == ["s3:ListBucketMultipartUploads"]
+    erasers = {function for function, access in ACCESS.items() if BucketAccess.ERASE in access.buckets.values()}
+    assert erasers == {"erasure_steps"}
+
+
+@pytest.mark.parametrize("function", FUNCTION_NAMES)
+def test_lambda_invoke_is_exactly_the_starts_exports_flag(synth: Synthesized, function: str) -> None:
+    """A role that `starts_exports` may invoke the exporter's unqualified ARN, no other function and no
+    wildcard; every other role may invoke nothing."""
+    cfn = synth.cfn
+    role = _role_of(cfn, function, synth.config.prefix)
+    invokes = [statement for action, _, statement in _grants(cfn, role) if action.startswith("lambda:")]
+    if not ACCESS[function].starts_exports:
+        assert invokes == [], function
+        return
+    (statement,) = invokes
+    assert as_list(statement["Action"]) == ["lambda:InvokeFunction"]
+    (resource,) = as_list(statement["Resource"])
+    exporter = naming.function_name(synth.config.prefix, naming.EXPORTER)
+    assert resource["Fn::Join"][1][-1] == f":function:{exporter}", resource
+    assert "*" not in json.dumps(resource), resource

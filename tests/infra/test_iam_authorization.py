@@ -15,10 +15,13 @@ from typing import Any
 
 import pytest
 
-from custody.declared import catalog, naming
+from custody.declared import catalog, datamap, naming
 from devstack.iam.policy import Principal, Request
+from devstack.iam.requests import Call, authorizations
 from devstack.iam.stack import CompiledStack, compile_stack
 from devstack.iam.template import Bindings, Resolver
+from infra.access import ACCESS
+from infra.constructs import policies
 from tests.infra.conftest import Synthesized, as_list
 
 ACCOUNT, REGION, FOREIGN = "123456789012", "us-east-1", "999999999999"
@@ -226,3 +229,88 @@ def _documents(resource: dict[str, Any]) -> list[dict[str, Any]]:
         policy["PolicyDocument"] for policy in policies if isinstance(policy, dict) and "PolicyDocument" in policy
     ]
     return found
+
+
+# --- the local evaluator and the declared access agree, call by call ---------------------------
+
+# Every S3 call devstack.iam translates, as a function under the customer prefixes makes it.
+_S3_CALLS: dict[str, dict[str, str]] = {
+    "ListObjectsV2": {"Prefix": "subjects/s1/"},
+    "ListObjectVersions": {"Prefix": "subjects/s1/"},
+    "ListMultipartUploads": {},
+    "GetObject": {"Key": "subjects/s1/x"},
+    "HeadObject": {"Key": "subjects/s1/x"},
+    "PutObject": {"Key": "subjects/s1/x"},
+    "CreateMultipartUpload": {"Key": "subjects/s1/x"},
+    "UploadPart": {"Key": "subjects/s1/x", "UploadId": "u", "PartNumber": "1"},
+    "CompleteMultipartUpload": {"Key": "subjects/s1/x", "UploadId": "u"},
+    "AbortMultipartUpload": {"Key": "subjects/s1/x", "UploadId": "u"},
+    "ListParts": {"Key": "subjects/s1/x", "UploadId": "u"},
+    "DeleteObject": {"Key": "subjects/s1/x"},
+    "DeleteObjectVersion": {"Key": "subjects/s1/x", "VersionId": "v"},
+}
+_BUCKET_STORES = [store.name for store in datamap.bucket_stores()]
+
+
+def _decide_call(stack: CompiledStack, function: str, call: Call) -> tuple[set[str], bool]:
+    """The S3 actions the evaluator asks of `call`, and whether it allows all it asks (KMS included)."""
+    principal = stack.function(naming.function_name(PREFIX, function))
+    base = {
+        "aws:principalarn": principal.arn,
+        "aws:principalaccount": ACCOUNT,
+        "aws:securetransport": "true",
+        "s3:tlsversion": "1.3",
+    }
+    needs = authorizations(call, stack)
+    allowed_all = all(
+        stack.authority.decide(
+            principal, Request(n.request.action, n.request.resource, {**base, **n.request.context})
+        ).allowed
+        for n in needs
+    )
+    return {n.request.action for n in needs if n.request.action.startswith("s3:")}, allowed_all
+
+
+@pytest.mark.parametrize("function", [item.name for item in catalog.FUNCTIONS])
+def test_every_s3_call_is_allowed_locally_exactly_when_the_declared_level_grants_its_actions(
+    compiled: CompiledStack, function: str
+) -> None:
+    """Generated from `infra.access.ACCESS` and `infra.constructs.policies`: for each bucket store and each
+    S3 call the evaluator models (multipart uploads included), the synthesized role allows it under
+    devstack.iam iff the function's declared level lists every S3 action the call needs - so a level, a
+    policy statement and the evaluator's translation of a call cannot drift apart unnoticed."""
+    access = ACCESS[function]
+    for bucket_store in _BUCKET_STORES:
+        level = access.buckets.get(bucket_store)
+        declared: set[str] = set()
+        if level is not None:
+            declared = {
+                *policies.BUCKET_LIST_ACTIONS[level],
+                *policies.OBJECT_ACTIONS[level],
+                *policies.BUCKET_UNPREFIXED_ACTIONS.get(level, ()),
+            }
+        bucket = naming.bucket_name(PREFIX, bucket_store, f"{ACCOUNT}-{REGION}")
+        for operation, params in _S3_CALLS.items():
+            api = "DeleteObject" if operation == "DeleteObjectVersion" else operation
+            needed, allowed_locally = _decide_call(compiled, function, Call("s3", api, {"Bucket": bucket, **params}))
+            assert needed, operation
+            assert allowed_locally == (needed <= declared), (function, bucket_store, operation, needed, level)
+
+
+@pytest.mark.parametrize("function", [item.name for item in catalog.FUNCTIONS])
+def test_only_a_function_that_starts_exports_may_invoke_and_only_the_exporter_unqualified(
+    compiled: CompiledStack, function: str
+) -> None:
+    exporter = naming.function_name(PREFIX, naming.EXPORTER)
+    starts = ACCESS[function].starts_exports
+
+    def may(params: dict[str, str]) -> bool:
+        return _decide_call(compiled, function, Call("lambda", "Invoke", params))[1]
+
+    assert may({"FunctionName": exporter, "InvocationType": "Event"}) == starts
+    arn = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{exporter}"
+    assert may({"FunctionName": arn, "InvocationType": "Event"}) == starts
+    assert not may({"FunctionName": exporter, "Qualifier": "1"})  # the grant is the unqualified ARN only
+    for other in catalog.FUNCTIONS:
+        if other.name != naming.EXPORTER:
+            assert not may({"FunctionName": naming.function_name(PREFIX, other.name)}), other.name

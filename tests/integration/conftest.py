@@ -28,7 +28,7 @@ from moto import mock_aws
 from werkzeug.test import Client
 
 from custody.declared import naming
-from devstack import events, identity, patches, runtime
+from devstack import asynchronous, events, identity, patches, runtime
 from devstack.auth import JwksCache
 from devstack.gateway import Gateway, lambda_invoker
 from devstack.iam import synthesis
@@ -67,6 +67,14 @@ class LocalStack:
 
     def pool(self, name: str) -> Any:
         return self.resources.user_pools[name]
+
+    @staticmethod
+    def wait_for_async(timeout: float = 60.0) -> None:
+        """Wait until every `InvocationType=Event` invocation (the exporter's) has run, retries included.
+
+        Raises `devstack.asynchronous.AsyncInvocationsPending` after `timeout` seconds.
+        """
+        asynchronous.wait_for_async(timeout)
 
     def customer_token(self, email: str) -> str:
         return identity.customer_tokens(self.clients("cognito-idp"), self.pool(naming.CUSTOMER_POOL), email).id_token
@@ -160,6 +168,8 @@ def running_local_stack() -> Iterator[LocalStack]:
             stack.relay = relay_source(resources, client_factory(REGION), clients("lambda"))  # its own SQS client
             try:
                 yield stack
+                # Nothing a test started asynchronously may run on against a torn-down stack.
+                asynchronous.wait_for_async(timeout=60.0)
             finally:
                 stack.processor.stop()
         runtime.reset_function_clients()

@@ -189,7 +189,7 @@ class Exports:
             seconds = self.settings.export_link_seconds
             name = f"crm-custody-export-{job['created_at'][:10]}.zip"
             view["download"] = {
-                "url": self.bucket.download_url(subject.subject_id, export_id, job["version_id"], name, seconds),
+                "url": self.bucket.download_url(subject.subject_id, export_id, name, seconds),
                 "expires_at": clock.iso(clock.now() + timedelta(seconds=seconds)),
             }
         return view

@@ -195,13 +195,6 @@ FUNCTIONS: tuple[Function, ...] = (
         memory_mb=1024,
     ),
     Function(
-        "exporter",
-        "Writes a customer's portable export archive to the exports bucket; invoked asynchronously by subject_access.",
-        api=False,
-        timeout_seconds=900,
-        memory_mb=1024,
-    ),
-    Function(
         "staff_tokens",
         "Cognito pre-token-generation trigger of the staff pool: a scope per staff group in access tokens.",
         api=False,
@@ -217,6 +210,13 @@ FUNCTIONS: tuple[Function, ...] = (
         memory_mb=512,
     ),
     Function(
+        naming.EXPORTER,
+        "Writes a customer's portable export archive to the exports bucket; invoked asynchronously by subject_access.",
+        api=False,
+        timeout_seconds=900,
+        memory_mb=1024,
+    ),
+    Function(
         naming.PROCESSOR_RELAY,
         "Delivers each deletion request on the processor queue to that processor's HTTPS endpoint, signed.",
         api=False,
@@ -224,6 +224,33 @@ FUNCTIONS: tuple[Function, ...] = (
         memory_mb=256,
         queue=naming.PROCESSOR_NOTIFICATIONS,
     ),
+)
+
+
+@dataclass(frozen=True)
+class AsyncInvoke:
+    """How Lambda treats a function's asynchronous (`InvocationType=Event`) invocations: its event invoke config.
+
+    `retry_attempts`: retries after a function error, 0 to 2 (Lambda waits about one minute before the
+    first and two before the second); `max_event_age_seconds`: how long an event may wait in Lambda's
+    queue, 60 to 21600. Past either, the event goes to the function's dead-letter queue. Source: Lambda
+    developer guide, "How Lambda handles errors and retries with asynchronous invocation" and
+    `PutFunctionEventInvokeConfig`. Raises `ValueError` outside those bounds.
+    """
+
+    retry_attempts: int = 2
+    max_event_age_seconds: int = 21_600
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.retry_attempts <= 2 or not 60 <= self.max_event_age_seconds <= 21_600:
+            raise ValueError("Lambda allows 0-2 retry attempts and an event age of 60-21600 seconds")
+
+
+# The functions invoked with `InvocationType=Event` by another function, and their event invoke config
+# (CDK: `AWS::Lambda::EventInvokeConfig`; the local stack: `PutFunctionEventInvokeConfig`). An export
+# older than an hour is not retried: the customer has been told it failed or may start another.
+ASYNC_INVOKE: Final[Mapping[str, AsyncInvoke]] = MappingProxyType(
+    {naming.EXPORTER: AsyncInvoke(retry_attempts=2, max_event_age_seconds=3600)}
 )
 
 _C, _S, _P, _PUB = Audience.CUSTOMER, Audience.STAFF, Audience.PROCESSOR, Audience.PUBLIC

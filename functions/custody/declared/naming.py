@@ -17,6 +17,7 @@ ALARM_TOPIC = "alarms"
 PROCESSOR_NOTIFICATIONS = "processor_notifications"  # the erasure workflow's deletion requests to sub-processors
 PROCESSOR_SEAL_KEY = "processor-tokens"  # the HMAC key that binds each task token to its sub-processor
 PROCESSOR_RELAY = "processor_relay"  # the function that delivers the notification queue to each processor's endpoint
+EXPORTER = "exporter"  # the function that writes a customer's portable export, invoked asynchronously
 OPERATIONS_KEY = "operations"  # encrypts logs, queues, the alarm topic and the signing secrets (no personal data)
 CUSTOMER_POOL = "customers"
 STAFF_POOL = "staff"

@@ -78,20 +78,16 @@ class Settings(BaseModel):
     staff_client_id: str = ""
     processor_user_pool_id: str = ""
     erasure_state_machine_arn: str = ""
+    exporter_function_name: str = Field(
+        default="",
+        description="The function subject_access invokes asynchronously (InvocationType=Event) to write an export; "
+        "its name, derived before it exists (naming.function_name), so no dependency cycle.",
+    )
     alarm_topic_arn: str = ""
     audit_lake_channel_arn: str = Field(
         default="", description="CloudTrail Lake channel that receives a copy of every audit event; empty: none."
     )
 
-    exporter_function_name: str = Field(
-        default="", description="The function subject_access invokes asynchronously to write a customer's export."
-    )
-    export_daily_limit: int = Field(
-        default=3, ge=1, le=100, description="Exports a customer may start in any 24 hours (failed ones not counted)."
-    )
-    export_link_seconds: int = Field(
-        default=900, ge=60, le=3600, description="Lifetime of an export's presigned download URL."
-    )
     key_cache_ttl_seconds: float = Field(default=300.0, gt=0, le=3600)
     key_cache_max_entries: int = Field(default=1024, ge=1, le=100_000)
     audit_retention_days: int = Field(default=1, ge=1)
@@ -119,6 +115,15 @@ class Settings(BaseModel):
         default="2026-01",
         pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$",
         description="The first month any activity was recorded: the sweep queries no earlier activity bucket.",
+    )
+    export_daily_limit: int = Field(
+        default=3, ge=1, le=100, description="Exports a customer may start in any rolling 24 hours."
+    )
+    export_link_seconds: int = Field(
+        default=900,
+        ge=60,
+        le=3600,
+        description="Lifetime in seconds of an export's presigned download URL (S3 presigned GET).",
     )
     erasure_batch_items: int = Field(
         default=2500, ge=25, le=100_000, description="Items one erase_store run deletes before it loops."

@@ -99,10 +99,6 @@ class Clients:
         """SQS (no type stubs are installed for it): the erasure steps' notifications to sub-processors."""
         return self._cached("sqs", lambda s, r: s.client("sqs", region_name=r, config=self._config))
 
-    def lambda_(self) -> Any:
-        """The Lambda client: `subject_access` starts an export by invoking the exporter asynchronously."""
-        return self._cached("lambda", lambda s, r: s.client("lambda", region_name=r, config=self._config))
-
     def sns(self) -> SNSClient:
         """The SNS client, built on first use and shared."""
         return self._cached("sns", lambda s, r: s.client("sns", region_name=r, config=self._config))
@@ -118,6 +114,13 @@ class Clients:
         return self._cached(
             "cloudtrail_data", lambda s, r: s.client("cloudtrail-data", region_name=r, config=self._config)
         )
+
+    def lambda_(self) -> Any:
+        """Lambda (no type stubs are installed for it): how subject_access starts the exporter.
+
+        With `Invoke(FunctionName=Settings.exporter_function_name, InvocationType="Event")`.
+        """
+        return self._cached("lambda", lambda s, r: s.client("lambda", region_name=r, config=self._config))
 
     def reset(self) -> None:
         """Forget every client and the session: the next call builds them afresh."""

@@ -50,8 +50,11 @@ class ExportsBucket:
         """A new multipart upload of the export's archive (`CreateMultipartUpload`)."""
         return ArchiveUpload(self.bucket, self.key(subject_id, export_id))
 
-    def download_url(self, subject_id: str, export_id: str, version_id: str, file_name: str, seconds: int) -> str:
-        """A presigned `GetObject` URL of exactly that version, valid `seconds`, that saves as `file_name`.
+    def download_url(self, subject_id: str, export_id: str, file_name: str, seconds: int) -> str:
+        """A presigned `GetObject` URL of the export's archive, valid `seconds`, that saves as `file_name`.
+
+        An export's key is written once (its id is in it), so the current version is the archive; no
+        `VersionId` is named, which would need `s3:GetObjectVersion` as well.
 
         Signed with the caller's role: the URL works while both it and the role's session are valid
         (AWS: a presigned URL expires when the credentials that signed it do), and only for a caller
@@ -62,7 +65,6 @@ class ExportsBucket:
             Params={
                 "Bucket": self.bucket,
                 "Key": self.key(subject_id, export_id),
-                "VersionId": version_id,
                 "ResponseContentDisposition": f'attachment; filename="{file_name}"',
                 "ResponseContentType": CONTENT_TYPE,
                 "ResponseCacheControl": "no-store",
