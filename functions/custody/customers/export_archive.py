@@ -4,7 +4,8 @@ The archive (`ARCHIVE_FORMAT`):
 
 * `index.html` — a human-readable summary: the account, consents, profile, counts per store, the
   documents and who in staff saw the data;
-* `manifest.json` — every other file with its size, SHA-256 and item count, and counts per store;
+* `manifest.json` — every other file (`index.html` included) with its size, SHA-256 and item
+  count, and counts per store;
   its own SHA-256 is kept on the job and attested by the audit event;
 * `account.json` — status, times, granted purposes with their policy versions, retention per category;
 * `data/<store>.json` and `data/<store>.csv` — every item of each personal table store as the access
@@ -54,7 +55,7 @@ from custody.stores.partitions import BucketPrefix, TablePartition
 from custody.stores.subjects import Subject, SubjectRegistry
 
 ARCHIVE_FORMAT: Final = "crm-custody-export/1"
-CSV_SPOOL_BYTES: Final = 8 * 1024 * 1024
+CSV_SPOOL_BYTES: Final = 2 * 1024 * 1024
 SUMMARY_ROWS: Final = 200  # rows per list in index.html; the data files hold everything
 # Already-compressed document types are stored, not deflated again.
 _STORED_TYPES: Final = frozenset({"application/pdf", "image/png", "image/jpeg"})
@@ -147,8 +148,8 @@ class ArchiveWriter:
                     self._documents(archive, store)
                 else:
                     self._bucket_listing(archive, store)
+            self._member(archive, "index.html", render_summary(self.subject, self.summary, self._manifest()).encode())
             manifest = self._manifest()
-            self._member(archive, "index.html", self._html(manifest).encode())
             manifest_bytes = json.dumps(manifest, ensure_ascii=False, indent=2).encode()
             with archive.open("manifest.json", "w") as member:
                 member.write(manifest_bytes)
@@ -276,11 +277,7 @@ class ArchiveWriter:
             "generated_at": clock.now_iso(),
             "counts": dict(sorted(self.summary.counts.items())),
             "files": [vars(entry) for entry in self.files],
-            "note": "index.html is described here by name only: manifest.json lists every other file with its digest.",
         }
-
-    def _html(self, manifest: dict[str, Any]) -> str:
-        return render_summary(self.subject, self.summary, manifest)
 
 
 def _csv_columns(store: datamap.TableStore) -> list[str]:

@@ -8,8 +8,7 @@ unfinished multipart upload under the customer's prefix (`stores.partitions.Buck
 `ArchiveUpload` is a write-only binary stream: what is written is buffered up to one part and sent
 as `UploadPart`, so memory stays at one part however large the archive. S3's rules (Amazon S3 user
 guide, "Amazon S3 multipart upload limits"): every part but the last is 5 MiB to 5 GiB, at most
-10,000 parts; `PART_BYTES` of 8 MiB allows archives up to 78 GiB, and holds the buffer (and the
-copy sent) to 16 MiB.
+10,000 parts; `PART_BYTES` of 8 MiB allows archives up to 78 GiB, and is sent as buffered (no copy).
 """
 
 from __future__ import annotations
@@ -97,20 +96,24 @@ class ArchiveUpload(io.RawIOBase):
     def write(self, data: Any) -> int:
         """Buffer `data` (any bytes-like object), sending each full part; returns its length."""
         view = memoryview(data).cast("B")
-        self._buffer += view
+        length = len(view)
         self._digest.update(view)
-        self.size_bytes += len(view)
-        while len(self._buffer) >= PART_BYTES:
-            self._send(bytes(self._buffer[:PART_BYTES]))
-            del self._buffer[:PART_BYTES]
-        return len(view)
+        self.size_bytes += length
+        while view:
+            room = PART_BYTES - len(self._buffer)
+            self._buffer += view[:room]
+            view = view[room:]
+            if len(self._buffer) == PART_BYTES:
+                self._send(self._buffer)
+                self._buffer = bytearray()
+        return length
 
     @property
     def sha256(self) -> str:
         """The hex SHA-256 of the bytes written so far."""
         return self._digest.hexdigest()
 
-    def _send(self, body: bytes) -> None:
+    def _send(self, body: bytes | bytearray) -> None:
         number = len(self._parts) + 1
         if number > MAX_PARTS:
             raise ArchiveTooLarge(f"An archive is at most {MAX_PARTS} parts of {PART_BYTES} bytes.")
@@ -122,8 +125,8 @@ class ArchiveUpload(io.RawIOBase):
     def finish(self) -> str:
         """Send the last part and complete the upload; returns the new object's version id."""
         if self._buffer or not self._parts:
-            self._send(bytes(self._buffer))
-            self._buffer.clear()
+            self._send(self._buffer)
+            self._buffer = bytearray()
         done = clients.s3().complete_multipart_upload(
             Bucket=self.bucket, Key=self.key, UploadId=self.upload_id, MultipartUpload={"Parts": self._parts}
         )

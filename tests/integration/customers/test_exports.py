@@ -269,7 +269,7 @@ def test_a_duplicate_delivery_writes_nothing_more_and_a_withdrawal_stops_a_queue
     assert len(versions) == 1
     grant(customer, "marketing")
     call("subject_access", "POST", "/v1/me/exports", customer)  # superseded: a new one may start
-    assert call("erase", "POST", "/v1/me/withdrawal", customer, {"confirm": True}).status == 202
+    assert call("erase", "POST", "/v1/me/withdrawal", customer).status == 202
     assert run_exports(exporter_invocations)[0]["status"] == "skipped"
     versions, _ = exports.versions(customer.subject_id)
     assert len(versions) == 1
@@ -332,9 +332,13 @@ def test_a_customer_holding_more_than_6_mb_exports_every_item_and_document(
 
 
 def test_the_exporter_memory_stays_bounded_as_the_customer_grows() -> None:
-    """The exporter's peak (tracemalloc, in a process of its own) barely moves while the data grows fivefold."""
+    """The exporter's peak (tracemalloc, in a process of its own) stays under a ceiling the data far exceeds.
+
+    The ceiling is what the job holds at once: one 8 MiB part, a 2 MiB CSV spool, one document
+    (ciphertext and plaintext) and the process's own working set; it does not grow with the customer.
+    """
     script = (
-        "import json; from benchmarks import export; export.SIZES = ((300, 2), (1500, 10)); "
+        "import json; from benchmarks import export; export.SIZES = ((100, 2), (600, 50)); "
         "print(json.dumps(export.run()['rows']))"
     )
     done = subprocess.run(  # noqa: S603 - this interpreter, our own module
@@ -342,6 +346,6 @@ def test_the_exporter_memory_stays_bounded_as_the_customer_grows() -> None:
     )
     small, large = json.loads(done.stdout.strip().splitlines()[-1])
     assert small["status"] == large["status"] == "ready"
-    assert large["held_mb"] > 4 * small["held_mb"]
-    assert large["peak_mb"] - small["peak_mb"] < 8, (small, large)
-    assert large["peak_mb"] < 40, large
+    assert large["held_mb"] > 50
+    assert large["peak_mb"] < 40, (small, large)
+    assert large["peak_mb"] - small["peak_mb"] < large["held_mb"] / 4, (small, large)
