@@ -207,7 +207,7 @@ def _owners() -> dict[str, list[str]]:
 OWNERS = _owners()
 # Declared stores that only the data map's generic walkers reach (the erasure's `TablePartition` and
 # `BucketPrefix`, the access report): nothing writes them yet.
-WITHOUT_A_WRITER = {"exports": "no route writes portable copies yet; the exports issue adds their repository"}
+WITHOUT_A_WRITER: dict[str, str] = {}
 DECLARED_STORES = sorted(
     {store.name for store in datamap.STORES} | set(datamap.OPERATIONAL_TABLES) | {naming.AUDIT_BUCKET}
 )
