@@ -25,6 +25,8 @@ from datetime import timedelta
 from enum import StrEnum
 from typing import Any, Final
 
+from botocore.exceptions import ClientError
+
 from custody.audit.ledger import AuditLedger, subject_chain
 from custody.declared import clock, datamap
 from custody.declared.errors import NotFound, TooManyRequests
@@ -96,11 +98,16 @@ class Exports:
         export_id = str(uuid.uuid4())
         chosen, created = self.subjects.guarded(subject_id, lambda subject: self._start(subject, export_id))
         if created:
-            clients.lambda_().invoke(
-                FunctionName=self.settings.exporter_function_name,
-                InvocationType="Event",
-                Payload=json.dumps({"subject_id": subject_id, "export_id": chosen}).encode(),
-            )
+            try:
+                clients.lambda_().invoke(
+                    FunctionName=self.settings.exporter_function_name,
+                    InvocationType="Event",
+                    Payload=json.dumps({"subject_id": subject_id, "export_id": chosen}).encode(),
+                )
+            except ClientError:
+                # Not left queued for an hour, holding the customer's next request back.
+                self.subjects.export_not_started(subject_id, chosen, "not_started")
+                raise
             self.audit.record(
                 step="export_requested",
                 target=STORE,

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import io
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, cast
 
 from custody.declared import datamap
 from custody.declared.settings import Settings
@@ -118,7 +118,12 @@ class ArchiveUpload(io.RawIOBase):
         if number > MAX_PARTS:
             raise ArchiveTooLarge(f"An archive is at most {MAX_PARTS} parts of {PART_BYTES} bytes.")
         sent = clients.s3().upload_part(
-            Bucket=self.bucket, Key=self.key, UploadId=self.upload_id, PartNumber=number, Body=body
+            # botocore takes a bytearray as a blob (its stubs say bytes): the part is sent without a copy.
+            Bucket=self.bucket,
+            Key=self.key,
+            UploadId=self.upload_id,
+            PartNumber=number,
+            Body=cast("bytes", body),
         )
         self._parts.append({"ETag": sent["ETag"], "PartNumber": number})
 

@@ -398,6 +398,23 @@ class SubjectRegistry:
             ]
         )
 
+    def export_not_started(self, subject_id: str, export_id: str, failure: str) -> None:
+        """A job still `queued` that could not be started becomes `failed` (`failure`); else nothing changes."""
+        try:
+            clients.dynamodb().update_item(
+                TableName=self.table,
+                Key=dynamo.to_item({"subject_id": subject_id}),
+                UpdateExpression=f"SET {EXPORTS}.#export.#status = :failed, {EXPORTS}.#export.failure = :failure",
+                ConditionExpression=f"{EXPORTS}.#export.#status = :queued",
+                ExpressionAttributeNames={"#status": "status", "#export": export_id},
+                ExpressionAttributeValues=dynamo.to_values(
+                    {":failed": "failed", ":failure": failure, ":queued": "queued"}
+                ),
+            )
+        except ClientError as error:
+            if not dynamo.is_condition_failure(error):
+                raise
+
     def tombstone(self, subject_id: str, request_id: str) -> None:
         """Replace the subject's record by its tombstone: id, status `erasing`, request and time only.
 

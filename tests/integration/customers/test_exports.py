@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 import requests
+from botocore.exceptions import ClientError
 
 from custody.crypto import sealed
 from custody.crypto.keyring import get_keyring
@@ -349,3 +350,22 @@ def test_the_exporter_memory_stays_bounded_as_the_customer_grows() -> None:
     assert large["held_mb"] > 50
     assert large["peak_mb"] < 40, (small, large)
     assert large["peak_mb"] - small["peak_mb"] < large["held_mb"] / 4, (small, large)
+
+
+def test_an_export_lambda_would_not_start_fails_at_once_and_holds_nothing_back(
+    customer: Customer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    grant(customer, "crm_core")
+
+    class Throttled:
+        def invoke(self, **_: Any) -> None:
+            raise ClientError({"Error": {"Code": "TooManyRequestsException", "Message": "Rate exceeded"}}, "Invoke")
+
+    monkeypatch.setattr(aws.clients, "lambda_", Throttled)
+    refused = call("subject_access", "POST", "/v1/me/exports", customer)
+    assert refused.status == 503, refused.raw
+    assert refused.body["error"] == "service_busy"
+    [job] = SubjectRegistry(get_settings()).load(customer.subject_id).exports.values()
+    assert (job["status"], job["failure"]) == ("failed", "not_started")
+    monkeypatch.setattr(aws.clients, "lambda_", Invocations)
+    assert call("subject_access", "POST", "/v1/me/exports", customer).status == 202
