@@ -33,13 +33,13 @@ def _floor_get(settings: Settings, subject_id: str) -> Callable[[], None]:
                 continue
             # Each store's first page and its count (the report shows how much each store holds).
             if isinstance(store, datamap.TableStore):
-                for select in ({}, {"Select": "COUNT"}):
-                    dynamodb.query(
-                        TableName=settings.table(store.name),
-                        KeyConditionExpression="subject_id = :s",
-                        ExpressionAttributeValues={":s": {"S": subject_id}},
-                        **select,
-                    )
+                query: dict[str, Any] = {
+                    "TableName": settings.table(store.name),
+                    "KeyConditionExpression": "subject_id = :s",
+                    "ExpressionAttributeValues": {":s": {"S": subject_id}},
+                }
+                dynamodb.query(**query)
+                dynamodb.query(**query, Select="COUNT")
             else:
                 for _ in range(2):
                     s3.list_objects_v2(Bucket=settings.bucket(store.name), Prefix=f"subjects/{subject_id}/")

@@ -29,7 +29,8 @@ class StorePage(BaseModel):
         description="How many items the store holds for you; null on a page asked for with a cursor"
     )
     next_cursor: str | None = Field(
-        description="Pass as `cursor` to GET /v1/me/stores/{store} for the next page; null when this page ends the store"
+        description="Pass as `cursor` to GET /v1/me/stores/{store} for the next page;"
+        " null when this page ends the store"
     )
 
 

@@ -65,7 +65,10 @@ AUDIENCE = {
 # neither app clients nor groups), and no route may admit them.
 LAMBDA_ONLY = ("staff_in_no_group", "customer_of_another_app_client")
 # The staff reads under a grant (the view, and its interactions page by page): only with one's own grant.
-GRANTED_VIEWS = (("GET", "/v1/staff/customers/{customer_id}"), ("GET", "/v1/staff/customers/{customer_id}/interactions"))
+GRANTED_VIEWS = (
+    ("GET", "/v1/staff/customers/{customer_id}"),
+    ("GET", "/v1/staff/customers/{customer_id}/interactions"),
+)
 
 
 def expected_allowed(route: catalog.Route, who: str) -> bool:

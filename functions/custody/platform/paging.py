@@ -1,4 +1,4 @@
-"""Pages of a customer's stores that never outgrow a Lambda response: byte budgets and cursors.
+r"""Pages of a customer's stores that never outgrow a Lambda response: byte budgets and cursors.
 
 A synchronous Lambda invocation returns at most 6 MB ("Invocation payload (request and
 response): 6 MB each for request and response (synchronous)", AWS Lambda quotas,
@@ -6,7 +6,7 @@ https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html); past i
 the call with `Function.ResponseSizeTooLarge` and API Gateway answers 502. A read of a store is
 therefore cut into pages bounded by *bytes as they leave the function*, never by item counts:
 2,000 characters of CJK text are 6,000 bytes of UTF-8, 12,000 once Powertools' resolver writes
-them as JSON (`json.dumps` escapes non-ASCII as `\\uXXXX`), and 14,000 once the proxy response
+them as JSON (`json.dumps` escapes non-ASCII as `\uXXXX`), and 14,000 once the proxy response
 embeds that body as a JSON string (each escape's backslash is escaped again). `wire_size`
 measures exactly that. The budgets below are the only place page sizes are decided.
 
@@ -74,9 +74,7 @@ class Page(Generic[T]):
     next_cursor: str | None
 
 
-def take(
-    store: str, entries: Iterator[tuple[str, T]], budget: int, measure: Callable[[T], int] = wire_size
-) -> Page[T]:
+def take(store: str, entries: Iterator[tuple[str, T]], budget: int, measure: Callable[[T], int] = wire_size) -> Page[T]:
     """The first items of `entries` (position, item) whose wire sizes add up to at most `budget` bytes.
 
     At least one item is taken, whatever its size. When an item is left over, `next_cursor` resumes

@@ -87,7 +87,8 @@ def test_every_personal_store_pages_through_exactly_what_it_holds(
     assert first["count"] == SEEDED
     assert first["next_cursor"], "ten items do not fit one small page"
     found = items_of(store, first)
-    assert len(found) > 1 and paging.wire_size(found) <= REPORT_BUDGET
+    assert len(found) > 1
+    assert paging.wire_size(found) <= REPORT_BUDGET
     cursor, pages = first["next_cursor"], 1
     while cursor:
         reply = call("subject_access", "GET", page_path(store.name, cursor), ann)
@@ -95,7 +96,8 @@ def test_every_personal_store_pages_through_exactly_what_it_holds(
         assert len(reply.raw.encode()) <= PAGE_BUDGET + ROUTE_ENVELOPE
         assert (reply.body["store"], reply.body["count"]) == (store.name, None)
         page = items_of(store, reply.body)
-        assert page and (paging.wire_size(page) <= PAGE_BUDGET or len(page) == 1)
+        assert page
+        assert paging.wire_size(page) <= PAGE_BUDGET or len(page) == 1
         found += page
         cursor, pages = reply.body["next_cursor"], pages + 1
     assert pages >= 2
@@ -117,7 +119,11 @@ def test_a_cursor_of_another_store_is_a_400(new_customer: Any, small_pages: None
     seed(datamap.store("consents"), ann.subject_id, SEEDED, "ann")
     cursor = call("subject_access", "GET", "/v1/me", ann).body["stores"]["consents"]["next_cursor"]
     reply = call("subject_access", "GET", page_path("interactions", cursor), ann)
-    assert (reply.status, reply.body["error"], reply.body["details"]["parameter"]) == (400, "malformed_request", "cursor")
+    assert (reply.status, reply.body["error"], reply.body["details"]["parameter"]) == (
+        400,
+        "malformed_request",
+        "cursor",
+    )
 
 
 @pytest.fixture(scope="module")
@@ -140,13 +146,17 @@ def _positions() -> st.SearchStrategy[str]:
         st.text(max_size=400),
         st.builds(paging.encode, st.just("consents"), st.text(min_size=1, max_size=80)),
         st.builds(paging.encode, names, st.text(min_size=1, max_size=40)),
-        st.builds(lambda cursor, cut: cursor[:cut], st.builds(paging.encode, names, st.text(max_size=20)), st.integers(0, 60)),
+        st.builds(
+            lambda cursor, cut: cursor[:cut], st.builds(paging.encode, names, st.text(max_size=20)), st.integers(0, 60)
+        ),
     )
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(cursor=_positions())
-def test_any_cursor_is_a_400_or_a_page_of_ones_own_never_a_5xx(two_customers: tuple[Customer, Customer], cursor: str) -> None:
+def test_any_cursor_is_a_400_or_a_page_of_ones_own_never_a_5xx(
+    two_customers: tuple[Customer, Customer], cursor: str
+) -> None:
     ann, _ = two_customers
     reply = call("subject_access", "GET", page_path("consents", cursor), ann)
     assert reply.status in (200, 400), reply.raw
