@@ -116,18 +116,13 @@ def test_the_paging_routes_are_declared() -> None:
 
 
 def test_every_personal_stores_sort_key_is_an_id_or_a_time_not_personal_data() -> None:
-    """A cursor carries a sort key: each personal table's is declared here, and is no field of a category."""
-    declared = {
-        "profiles": "category",
-        "consents": "event_key",
-        "interactions": "interaction_key",
-        "change_requests": "change_request_id",
-        "staff_access": "access_key",
-        "disclosures": "disclosure_key",
-    }
-    tables = {
-        store.name: store.sort_key for store in access_report.personal_stores() if isinstance(store, datamap.TableStore)
-    }
-    assert tables == declared
+    """A cursor carries a sort key: each personal table's is a key or an id by name, and no field of a category.
+
+    What they hold, store by store, is in `access_report`'s docstring (categories, `<time>#<uuid>`,
+    uuids, `grant#<uuid>`, `read#<time>#<uuid>`); a new store's sort key is held to the naming here.
+    """
+    tables = [store for store in access_report.personal_stores() if isinstance(store, datamap.TableStore)]
     fields = {name for category in datamap.CATEGORIES for name in category.fields}
-    assert not fields & set(tables.values())
+    for store in tables:
+        assert store.sort_key == "category" or store.sort_key.endswith(("_key", "_id")), store.name
+        assert store.sort_key not in fields, store.name
