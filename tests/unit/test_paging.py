@@ -79,6 +79,7 @@ def _raw(value: object) -> str:
         "x" * (paging.MAX_CURSOR_CHARS + 1),
         _raw([1, 2]),
         _raw({"v": 2, "s": "consents", "k": "a"}),
+        _raw({"v": True, "s": "consents", "k": "a"}),
         _raw({"v": 1, "s": "consents", "k": ""}),
         _raw({"v": 1, "s": "consents", "k": 7}),
         _raw({"v": 1, "s": "consents", "k": "a", "subject_id": "someone-else"}),

@@ -124,7 +124,9 @@ def decode(store: str, cursor: str | None) -> str | None:
         found = json.loads(raw.decode("utf-8"))
     except (ValueError, UnicodeError, binascii.Error, RecursionError):
         raise invalid_cursor("not a cursor") from None
-    if not isinstance(found, dict) or set(found) != {"v", "s", "k"} or found["v"] != CURSOR_VERSION:
+    if not isinstance(found, dict) or set(found) != {"v", "s", "k"} or type(found["v"]) is not int:
+        raise invalid_cursor("not a cursor")
+    if found["v"] != CURSOR_VERSION:
         raise invalid_cursor("not a cursor")
     if found["s"] != store:
         raise invalid_cursor("issued for another store")
