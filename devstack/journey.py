@@ -369,7 +369,8 @@ def staff_need_to_know(journey: Journey) -> str:
     report = journey.expect(
         journey.api.call("GET", "/v1/me", token=journey.token), 200, capability="the access report (GET /v1/me)"
     ).json()
-    reads = [item for item in report["stores"].get("staff_access", []) if item.get("kind") == "read"]
+    log = report["stores"].get("staff_access", {}).get("items", [])
+    reads = [item for item in log if item.get("kind") == "read"]
     if not reads:
         raise StepFailed("the customer's access log does not show the staff read")
     last = reads[-1]
