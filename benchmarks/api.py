@@ -31,14 +31,18 @@ def _floor_get(settings: Settings, subject_id: str) -> Callable[[], None]:
         for store in datamap.STORES:
             if store.classification is not datamap.Classification.PERSONAL:
                 continue
+            # Each store's first page and its count (the report shows how much each store holds).
             if isinstance(store, datamap.TableStore):
-                dynamodb.query(
-                    TableName=settings.table(store.name),
-                    KeyConditionExpression="subject_id = :s",
-                    ExpressionAttributeValues={":s": {"S": subject_id}},
-                )
+                query: dict[str, Any] = {
+                    "TableName": settings.table(store.name),
+                    "KeyConditionExpression": "subject_id = :s",
+                    "ExpressionAttributeValues": {":s": {"S": subject_id}},
+                }
+                dynamodb.query(**query)
+                dynamodb.query(**query, Select="COUNT")
             else:
-                s3.list_objects_v2(Bucket=settings.bucket(store.name), Prefix=f"subjects/{subject_id}/")
+                for _ in range(2):
+                    s3.list_objects_v2(Bucket=settings.bucket(store.name), Prefix=f"subjects/{subject_id}/")
 
     return bare
 

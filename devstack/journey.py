@@ -313,11 +313,20 @@ def view_profile(journey: Journey) -> str:
     )
     report = reply.json()
     stores = report.get("stores", {})
-    journey.say(f"access report for {report.get('subject_id')}: stores {', '.join(sorted(stores))}")
+    held = ", ".join(f"{name} {page.get('count')}" for name, page in sorted(stores.items()))
+    journey.say(f"access report for {report.get('subject_id')}: each store's first page and count: {held}")
     stored = json.dumps(stores.get("profiles", {}), sort_keys=True)
     if LEGAL_NAME not in stored:
         raise StepFailed("the access report does not show the profile that was submitted")
     journey.say("the submitted profile reads back decrypted, as the customer sent it")
+    consents = journey.expect(
+        journey.api.call("GET", "/v1/me/stores/consents", token=journey.token),
+        200,
+        capability="a store page by page (GET /v1/me/stores/{store})",
+    ).json()
+    if len(consents.get("history", [])) != consents.get("count") or consents.get("next_cursor") is not None:
+        raise StepFailed("the consent ledger's page does not hold what its count says")
+    journey.say(f"GET /v1/me/stores/consents: {consents['count']} events on one page, no cursor to follow")
     return "report read"
 
 
@@ -364,7 +373,8 @@ def staff_need_to_know(journey: Journey) -> str:
     report = journey.expect(
         journey.api.call("GET", "/v1/me", token=journey.token), 200, capability="the access report (GET /v1/me)"
     ).json()
-    reads = [item for item in report["stores"].get("staff_access", []) if item.get("kind") == "read"]
+    log = report["stores"].get("staff_access", {}).get("items", [])
+    reads = [item for item in log if item.get("kind") == "read"]
     if not reads:
         raise StepFailed("the customer's access log does not show the staff read")
     last = reads[-1]

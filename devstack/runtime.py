@@ -6,7 +6,9 @@ handler from `functions/` (the handler path of `custody.declared.catalog`), appl
 environment variables plus the variables the Lambda runtime sets, runs the handler under a
 re-entrant lock and returns what Lambda returns: the JSON payload, or on an exception the
 `{"errorMessage", "errorType", "requestId", "stackTrace"}` payload with a function error, so
-a state machine's `Retry`/`Catch` see the exception's class name as the error name.
+a state machine's `Retry`/`Catch` see the exception's class name as the error name. A response
+payload over Lambda's 6 MB is a `Function.ResponseSizeTooLarge` function error, as in AWS (the
+local gateway answers it 502, as API Gateway does).
 
 What a function prints (its logs, Powertools' EMF metrics) goes, as in Lambda, to its
 CloudWatch Logs stream rather than to the terminal, once `capture_output()` routed this
@@ -36,6 +38,7 @@ from dataclasses import dataclass, field, replace
 from types import ModuleType
 from typing import Any, Final, TextIO, cast
 
+from custody.platform.paging import LAMBDA_RESPONSE_LIMIT_BYTES
 from devstack.paths import FUNCTIONS_DIR, ensure_functions_importable
 
 LOG = logging.getLogger("devstack.lambda")
@@ -445,6 +448,14 @@ def _run_handler(spec: FunctionSpec, event: Any, request_id: str) -> Invocation:
         payload = json.dumps(result).encode()
     except (TypeError, ValueError) as error:
         return _failure(request_id, "Runtime.MarshalError", f"Unable to marshal response: {error}", started)
+    if len(payload) > LAMBDA_RESPONSE_LIMIT_BYTES:
+        return _failure(
+            request_id,
+            "Function.ResponseSizeTooLarge",
+            f"Response payload size ({len(payload)} bytes) exceeded maximum allowed payload size "
+            f"({LAMBDA_RESPONSE_LIMIT_BYTES} bytes).",
+            started,
+        )
     return Invocation(request_id, payload, None, elapsed)
 
 

@@ -24,6 +24,7 @@ from staff.schemas import (
     GrantOut,
     InteractionIn,
     InteractionOut,
+    InteractionsPage,
     PendingChange,
     PendingChanges,
 )
@@ -60,6 +61,19 @@ def view_customer(
     view = StaffViews(get_settings()).view(_caller(), customer_id, grant_id)
     obs.metrics.add_metric(name="StaffReads", unit="Count", value=1)
     return CustomerView.model_validate(view)
+
+
+@app.get("/v1/staff/customers/<customer_id>/interactions")
+def interactions_page(
+    customer_id: CustomerPath,
+    grant_id: Annotated[str, Query(pattern=r"^[A-Za-z0-9-]{1,64}$")],
+    cursor: Annotated[
+        str | None, Query(description="The `interactions_next_cursor` of the view, or `next_cursor` of the page before")
+    ] = None,
+) -> InteractionsPage:
+    page = StaffViews(get_settings()).interactions_page(_caller(), customer_id, grant_id, cursor)
+    obs.metrics.add_metric(name="StaffReads", unit="Count", value=1)
+    return InteractionsPage.model_validate(page)
 
 
 @app.post("/v1/staff/customers/<customer_id>/interactions", responses={201: {"description": "Recorded"}})

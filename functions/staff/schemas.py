@@ -57,7 +57,28 @@ class CustomerView(BaseModel):
     shown: list[str]
     masked: list[str]
     categories: dict[str, Any]
-    interactions: list[Any] | str
+    interactions: list[Any] | str = Field(
+        description="Under a grant for interactions, their first page (oldest first, at most 256 KiB); else `*****`"
+        " when the customer has any"
+    )
+    interactions_count: int | None = Field(
+        default=None, description="How many interactions the customer has; null without a grant for them"
+    )
+    interactions_next_cursor: str | None = Field(
+        default=None,
+        description="Pass as `cursor` to GET /v1/staff/customers/{customer_id}/interactions for the next page;"
+        " null when the page holds them all",
+    )
+
+
+class InteractionsPage(BaseModel):
+    """A page of a customer's interactions under a grant that covers them: at most 1 MiB, oldest first."""
+
+    customer_id: str
+    grant_id: str
+    interactions: list[dict[str, Any]]
+    count: int | None = Field(description="How many interactions the customer has; null on a page asked with a cursor")
+    next_cursor: str | None = Field(description="The cursor of the next page; null when this page ends them")
 
 
 class InteractionIn(BaseModel):

@@ -6,7 +6,7 @@ import re
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.event_handler.openapi.params import Header, Path
+from aws_lambda_powertools.event_handler.openapi.params import Header, Path, Query
 
 from custody.api.http import build_resolver, caller, entrypoint, subject_id
 from custody.customers.access_report import AccessReport
@@ -29,6 +29,7 @@ from subject_access.schemas import (
     ExportBody,
     ExportList,
     RequestStatusBody,
+    StorePageBody,
 )
 
 obs = observability("subject_access")
@@ -48,6 +49,17 @@ def access_report() -> AccessReportBody:
     report = AccessReport(get_settings()).build(subject_id(app), str(email) if email else None)
     obs.metrics.add_metric(name="AccessReports", unit="Count", value=1)
     return AccessReportBody.model_validate(report)
+
+
+@app.get("/v1/me/stores/<store>")
+def store_page(
+    store: Annotated[str, Path(max_length=64, description="A personal store of the data map, as the report names it")],
+    cursor: Annotated[
+        str | None, Query(description="The `next_cursor` of the page before; none for the first page")
+    ] = None,
+) -> StorePageBody:
+    page = AccessReport(get_settings()).page(subject_id(app), store, cursor)
+    return StorePageBody.model_validate(page)
 
 
 @app.get("/v1/me/documents/<document_id>")

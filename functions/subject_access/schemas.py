@@ -15,15 +15,42 @@ class AccountState(BaseModel):
     last_active_at: str | None
 
 
+class StorePage(BaseModel):
+    """One page of one store: its items, how many the store holds, and the cursor of the next page.
+
+    The items are under `items`, except the profile's (`categories`, a map by category, with the
+    profile's `version`) and the consents' (`history`, with the purposes `granted` now). A page is at
+    most 256 KiB (in the report) or 1 MiB (on its own route) as sent, and holds at least one item.
+    """
+
+    model_config = ConfigDict(extra="allow")
+
+    count: int | None = Field(
+        description="How many items the store holds for you; null on a page asked for with a cursor"
+    )
+    next_cursor: str | None = Field(
+        description="Pass as `cursor` to GET /v1/me/stores/{store} for the next page;"
+        " null when this page ends the store"
+    )
+
+
+class StorePageBody(StorePage):
+    """A page of one store from `GET /v1/me/stores/{store}`."""
+
+    store: str
+
+
 class AccessReportBody(BaseModel):
-    """Everything CRM Custody holds about the customer, decrypted, by data-map store."""
+    """Everything CRM Custody holds about the customer, decrypted, by data-map store: each store's first page."""
 
     report_version: str
     generated_at: str
     subject_id: str
     email: str | None = Field(description="The verified sign-in address, held by the identity provider")
     account: AccountState
-    stores: dict[str, Any] = Field(description="One entry per data-map store that holds personal data")
+    stores: dict[str, StorePage] = Field(
+        description="One entry per data-map store that holds personal data: its first page, count and cursor"
+    )
     retention: dict[str, dict[str, Any]] = Field(description="Per category: purposes, store, retention")
     open_requests: list[dict[str, Any]]
 

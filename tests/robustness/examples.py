@@ -146,7 +146,7 @@ class World:
         return reply
 
     def _active_grant(self) -> None:
-        reply = self._grant(["identity"], datamap.CRM_CORE)
+        reply = self._grant(["identity", "interactions"], datamap.CRM_CORE)
         assert reply.body["status"] == "active", reply.body
         self._values["grant_id"] = reply.body["grant_id"]
 
@@ -218,6 +218,7 @@ PREPARERS: Final[Mapping[str, Callable[[World], None]]] = {
     "customer_id": _constant("customer_id", lambda world: world.subject_id),
     "processor_id": _constant("processor_id", lambda world: world.cast.processor_id),
     "purpose": _constant("purpose", lambda world: datamap.MARKETING),  # granted; its withdrawal erases preferences
+    "store": _constant("store", lambda world: "consents"),
     "document_id": World._document,
     "change_request_id": World._change_request,
     "export_id": World._export,

@@ -6,8 +6,8 @@ staff views of a customer (a grant for that customer), never from a hand-kept ta
 * a public route is open to everyone (it answers by an unguessable id);
 * any other route admits exactly the identities of its audience, and of those on a staff route
   only the members of one of its groups;
-* the staff view of a customer (`GET /v1/staff/customers/{customer_id}`) admits only staff
-  holding an active grant for that customer;
+* the staff view of a customer (`GET /v1/staff/customers/{customer_id}`, and its interactions page
+  by page) admits only staff holding an active grant for that customer;
 * customer routes act on the caller's own data: another customer reaching the first one's
   document id is refused (404, as if it did not exist).
 
@@ -64,7 +64,11 @@ AUDIENCE = {
 # Identities only the Lambda boundary meets: API Gateway lets their tokens through (it checks
 # neither app clients nor groups), and no route may admit them.
 LAMBDA_ONLY = ("staff_in_no_group", "customer_of_another_app_client")
-GRANTED_VIEW = ("GET", "/v1/staff/customers/{customer_id}")
+# The staff reads under a grant (the view, and its interactions page by page): only with one's own grant.
+GRANTED_VIEWS = (
+    ("GET", "/v1/staff/customers/{customer_id}"),
+    ("GET", "/v1/staff/customers/{customer_id}/interactions"),
+)
 
 
 def expected_allowed(route: catalog.Route, who: str) -> bool:
@@ -74,7 +78,7 @@ def expected_allowed(route: catalog.Route, who: str) -> bool:
         return False
     if route.audience is Audience.STAFF and route.groups and STAFF_GROUP[who] not in route.groups:
         return False
-    if (route.method, route.path) == GRANTED_VIEW:
+    if (route.method, route.path) in GRANTED_VIEWS:
         return who == "support_with_grant"
     return not ("{document_id}" in route.path and who == "other_customer")
 
@@ -109,7 +113,7 @@ class World:
             "customer_id": self.customer.subject_id,
             "purpose": "crm_core",
             "ticket": "SUP-9",
-            "categories": ["identity"],
+            "categories": ["identity", "interactions"],
         }
         created = self.call("support_with_grant", "POST", "/v1/staff/access-grants", grant)
         assert created.status == 201, created.text
@@ -151,9 +155,10 @@ class World:
             "customer_id": self.customer.subject_id,
             "change_request_id": str(uuid.uuid4()),
             "processor_id": "matrix-processor",
+            "store": "consents",
         }
         path = route.path.format(**values)
-        if (route.method, route.path) == GRANTED_VIEW:
+        if (route.method, route.path) in GRANTED_VIEWS:
             path += f"?grant_id={self.grant_id}"
         return path
 

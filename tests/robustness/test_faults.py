@@ -105,7 +105,7 @@ def _check_accepted_are_kept(person: Customer, run: Run) -> None:
     profile = report["stores"]["profiles"]["categories"]
     assert set(profile) >= {"identity", "contact", "preferences", "payment", "health"}
     assert profile["preferences"]["interests"] == ["xenobotany", "tides"], "the accepted PATCH is there"
-    documents = len(report["stores"]["documents"])
+    documents = len(report["stores"]["documents"]["items"])
     assert run.accepted["document"] <= documents <= run.accepted["document"] + run.committed["document"]
 
 

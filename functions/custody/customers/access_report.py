@@ -1,4 +1,4 @@
-"""The access report (GDPR articles 15 and 20): everything held about a customer, decrypted.
+"""The access report (GDPR articles 15 and 20): everything held about a customer, decrypted, page by page.
 
 It is driven by the data map: every personal store is read, by the reader its shape needs
 (`SHAPED_READERS`: the profile by category, the consent history with what is granted now,
@@ -6,28 +6,49 @@ documents with the route that decrypts them) or else by the reader of its kind (
 the customer's partition with sealed fields opened; every object under the customer's prefix).
 A store added to the data map is in the report without an edit here; it cannot be left out.
 
-Cost: one Query per table store and one listing per bucket (plus pagination), and at most one
-KMS call to unwrap the customer's key when it is not cached.
+No store is returned whole: a Lambda response holds at most 6 MB (`custody.platform.paging`).
+The report (`build`) shows each store's first page, at most `REPORT_STORE_BUDGET_BYTES` on the
+wire, with `count` (everything the store holds for the customer) and `next_cursor` (None when the
+page is the whole store); `page` reads any further page of one store, at most `PAGE_BUDGET_BYTES`.
+Every page of every store has the same shape: its extras (the profile's `version`, the granted
+purposes) and its items under one name (`Reader.items_field`: `categories` for the profile, a map
+by category; `history` for the consents; `items` for every other store), then `count` and
+`next_cursor`.
+
+Where a page resumes (the cursor's position) is a sort key or an object key, never personal
+data: profiles `category` (a data-map category name), consents `event_key` and interactions
+`interaction_key` and disclosures `disclosure_key` (`<time>#<uuid>`), change requests
+`change_request_id` (a uuid), staff access `access_key` (`grant#<uuid>` or
+`read#<time>#<uuid>`), buckets the object key under the customer's prefix (`documents/<uuid>`,
+and the generated names of exports).
+
+Cost, per store: one Query (or one listing) per page, drawing at most one item past the page;
+`count` is a `Select=COUNT` Query of the whole partition (DynamoDB bills it as a read of every item
+counted, up to 1 MB per call) or a listing of the prefix (1,000 keys per call). The report counts
+every store; `page` counts only when asked for a first page (no cursor). At most one KMS call
+unwraps the customer's key when it is not cached.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Final
 
 from custody.crypto import sealed
 from custody.crypto.cipher import SubjectKey
 from custody.crypto.keyring import SubjectKeyring, get_keyring
-from custody.customers.profile import StoredProfile
+from custody.customers.profile import StoredProfile, etag
 from custody.declared import clock, datamap
 from custody.declared.clock import now_iso
+from custody.declared.errors import NotFound
 from custody.declared.settings import Settings
+from custody.platform import paging
 from custody.stores.partitions import BucketPrefix, TablePartition
 from custody.stores.requests import RequestsTable
 from custody.stores.subjects import Subject, SubjectRegistry, SubjectStatus
 
-REPORT_VERSION: Final = "2026-11"
+REPORT_VERSION: Final = "2026-12"
 # What the report shows of each open request: ids, reason, scope, status and time, no personal data.
 OPEN_REQUEST_FIELDS: Final = ("request_id", "reason", "scope", "status", "created_at")
 
@@ -48,63 +69,97 @@ class ReportContext:
         return self._key
 
 
-Reader = Callable[[ReportContext, datamap.Store], Any]
+# (position, what the customer is shown of one item), in the store's order.
+Entries = Iterator[tuple[str, Any]]
 
 
-def _table_items(context: ReportContext, store: datamap.Store) -> list[dict[str, Any]]:
-    """Every item of the customer's partition, sealed fields opened, keys and bookkeeping dropped."""
+@dataclass(frozen=True)
+class Reader:
+    """How the report reads one store: its entries after a position, and a page of them as shown.
+
+    `entries(context, store, after)` yields (position, shown item) in the store's order, starting past
+    `after` (None: from the start); `shape(context, items)` is the page without `count` and
+    `next_cursor`, its items under `items_field`.
+    """
+
+    entries: Callable[[ReportContext, datamap.Store, str | None], Entries]
+    shape: Callable[[ReportContext, list[Any]], dict[str, Any]]
+    items_field: str = "items"
+
+
+def _table_entries(context: ReportContext, store: datamap.Store, after: str | None) -> Entries:
+    """The items of the customer's partition past `after`, sealed fields opened, keys and bookkeeping dropped."""
     assert isinstance(store, datamap.TableStore)
-    items = []
-    for item in TablePartition(context.settings, store).items(context.subject.subject_id):
+    for item in TablePartition(context.settings, store).items(context.subject.subject_id, after):
+        position = str(item[store.sort_key])
         item.pop(store.partition_key, None)
         fields = item.pop(sealed.FIELDS, None)
         if fields:
-            item.update(sealed.unseal(context.key(), store.name, str(item[store.sort_key]), fields))
-        items.append(item)
-    return items
+            item.update(sealed.unseal(context.key(), store.name, position, fields))
+        yield position, item
 
 
-def _profile(context: ReportContext, store: datamap.Store) -> dict[str, Any]:
-    categories = {item.pop("category"): item for item in _table_items(context, store)}
-    for values in categories.values():
-        values.pop("updated_at", None)
-    profile = StoredProfile(context.subject.profile_version, categories)
-    return {"version": profile.etag, "categories": profile.view()}
-
-
-def _consents(context: ReportContext, store: datamap.Store) -> dict[str, Any]:
-    history = sorted(_table_items(context, store), key=lambda event: str(event["event_key"]))
-    for event in history:
-        event.pop("event_key", None)
-    return {"granted": dict(sorted(context.subject.granted.items())), "history": history}
-
-
-def _bucket_objects(context: ReportContext, store: datamap.Store) -> list[dict[str, Any]]:
-    """Every current object under the customer's prefix: `key` (relative), `size_bytes`, `stored_at`."""
+def _bucket_entries(context: ReportContext, store: datamap.Store, after: str | None) -> Entries:
+    """The current objects under the customer's prefix past `after`: `key` (relative), `size_bytes`, `stored_at`."""
     assert isinstance(store, datamap.BucketStore)
-    return [
-        {"key": str(item["key"]), "size_bytes": item["size_bytes"], "stored_at": clock.iso(item["last_modified"])}
-        for item in BucketPrefix(context.settings, store).objects(context.subject.subject_id)
-    ]
+    for item in BucketPrefix(context.settings, store).objects(context.subject.subject_id, after):
+        key = str(item["key"])
+        yield key, {"key": key, "size_bytes": item["size_bytes"], "stored_at": clock.iso(item["last_modified"])}
 
 
-def _documents(context: ReportContext, store: datamap.Store) -> list[dict[str, Any]]:
+def _profile_entries(context: ReportContext, store: datamap.Store, after: str | None) -> Entries:
+    for position, values in _table_entries(context, store, after):
+        name = values.pop("category")
+        values.pop("updated_at", None)
+        yield position, (name, StoredProfile(0, {name: values}).view()[name])
+
+
+def _consent_entries(context: ReportContext, store: datamap.Store, after: str | None) -> Entries:
+    for position, event in _table_entries(context, store, after):
+        event.pop("event_key", None)
+        yield position, event
+
+
+def _document_entries(context: ReportContext, store: datamap.Store, after: str | None) -> Entries:
     """The customer's documents, each with the route that decrypts it (an S3 link would serve ciphertext)."""
-    found = []
-    for entry in _bucket_objects(context, store):
+    for position, entry in _bucket_entries(context, store, after):
         document_id = entry["key"].rsplit("/", 1)[-1]
-        found.append({"document_id": document_id, **entry, "download_url": f"/v1/me/documents/{document_id}"})
-    return found
+        yield position, {"document_id": document_id, **entry, "download_url": f"/v1/me/documents/{document_id}"}
 
 
-SHAPED_READERS: Final[dict[str, Reader]] = {"profiles": _profile, "consents": _consents, "documents": _documents}
+def _listed(_: ReportContext, items: list[Any]) -> dict[str, Any]:
+    return {"items": items}
+
+
+def _profile(context: ReportContext, items: list[Any]) -> dict[str, Any]:
+    return {"version": etag(context.subject.profile_version), "categories": dict(items)}
+
+
+def _consents(context: ReportContext, items: list[Any]) -> dict[str, Any]:
+    return {"granted": dict(sorted(context.subject.granted.items())), "history": items}
+
+
+TABLE_READER: Final = Reader(_table_entries, _listed)
+BUCKET_READER: Final = Reader(_bucket_entries, _listed)
+SHAPED_READERS: Final[dict[str, Reader]] = {
+    "profiles": Reader(_profile_entries, _profile, "categories"),
+    "consents": Reader(_consent_entries, _consents, "history"),
+    "documents": Reader(_document_entries, _listed),
+}
 
 
 def reader_of(store: datamap.Store) -> Reader:
     """How the report reads `store`: its shaped reader, else the reader of its kind (table or bucket)."""
     if store.name in SHAPED_READERS:
         return SHAPED_READERS[store.name]
-    return _table_items if isinstance(store, datamap.TableStore) else _bucket_objects
+    return TABLE_READER if isinstance(store, datamap.TableStore) else BUCKET_READER
+
+
+def count_of(settings: Settings, store: datamap.Store, subject_id: str) -> int:
+    """How many items (a table's) or current objects (a bucket's) `store` holds for the customer."""
+    if isinstance(store, datamap.TableStore):
+        return TablePartition(settings, store).count(subject_id)
+    return BucketPrefix(settings, store).count(subject_id)
 
 
 def personal_stores() -> tuple[datamap.Store, ...]:
@@ -138,21 +193,26 @@ class AccessReport:
         self.keyring = keyring or get_keyring()
 
     def build(self, subject_id: str, email: str | None) -> dict[str, Any]:
-        """Everything held about the customer, decrypted, as one JSON-able dict.
+        """Everything held about the customer, decrypted, each store's first page, as one JSON-able dict.
 
         Keys: `report_version`, `generated_at`, `subject_id`, `email` (as given: Cognito keeps it),
-        `account` (status and times), `stores` (store -> what its reader shows), `retention` (category
-        -> store, purposes, retention and sensitivity) and `open_requests` (ids, reason, scope, status,
-        time). Once the customer's erasure has started nothing is read: the report says the account is
-        `erasing` or `erased`, lists no store, nothing granted and no address, and names the erasure
-        request. Raises `SubjectKeyUnavailable` when sealed data exists but the key is gone, and
-        `DecryptionFailed` when a value does not open.
+        `account` (status and times), `stores` (store -> its first page: at most
+        `paging.REPORT_STORE_BUDGET_BYTES` of items on the wire, at least one item, with `count` and
+        `next_cursor`; see `page`), `retention` (category -> store, purposes, retention and
+        sensitivity) and `open_requests` (ids, reason, scope, status, time). Once the customer's
+        erasure has started nothing is read: the report says the account is `erasing` or `erased`,
+        lists no store, nothing granted and no address, and names the erasure request. Raises
+        `SubjectKeyUnavailable` when sealed data exists but the key is gone, and `DecryptionFailed`
+        when a value does not open.
         """
         subject = self.subjects.load(subject_id)
         if subject.erasure_started:
             return self._erasing(subject)
         context = ReportContext(self.settings, subject, self.keyring)
-        stores = {store.name: reader_of(store)(context, store) for store in personal_stores()}
+        stores = {
+            store.name: self._page(context, store, None, paging.REPORT_STORE_BUDGET_BYTES, counted=True)
+            for store in personal_stores()
+        }
         open_requests = []
         for request_id in sorted(subject.open_requests):
             request = self.requests.load(request_id)
@@ -172,6 +232,38 @@ class AccessReport:
             "retention": _retention(),
             "open_requests": open_requests,
         }
+
+    def page(self, subject_id: str, store_name: str, cursor: str | None) -> dict[str, Any]:
+        """One page of one personal store of the customer: at most `paging.PAGE_BUDGET_BYTES` of items on the wire.
+
+        Returns `{"store", <the store's extras>, <its reader's items_field>: items, "count",
+        "next_cursor"}`: the items after the cursor's position in the store's order (from the start
+        without one), at least one when any remain; `next_cursor` resumes after the last of them and is
+        None when the store has no more. `count` is everything the store holds for the customer on a
+        first page (no cursor) and None on later ones, so paging through a store does not count it once
+        per page. The partition read is always `subject_id`'s. Raises `NotFound` for a store that is not
+        a personal store of the data map, or once the customer's erasure has started (nothing is read
+        then); `MalformedRequest` (400) for a cursor not issued for this store (`paging.decode`);
+        `SubjectKeyUnavailable` and `DecryptionFailed` as `build` does.
+        """
+        store = next((item for item in personal_stores() if item.name == store_name), None)
+        if store is None:
+            raise NotFound("No such store.", {"stores": [item.name for item in personal_stores()]})
+        after = paging.decode(store.name, cursor)
+        subject = self.subjects.load(subject_id)
+        if subject.erasure_started:
+            raise NotFound("This account is being erased: nothing is shown.", {"reason": "erasing"})
+        context = ReportContext(self.settings, subject, self.keyring)
+        page = self._page(context, store, after, paging.PAGE_BUDGET_BYTES, counted=after is None)
+        return {"store": store.name, **page}
+
+    def _page(
+        self, context: ReportContext, store: datamap.Store, after: str | None, budget: int, *, counted: bool
+    ) -> dict[str, Any]:
+        reader = reader_of(store)
+        found = paging.take(store.name, reader.entries(context, store, after), budget)
+        count = count_of(self.settings, store, context.subject.subject_id) if counted else None
+        return {**reader.shape(context, found.items), "count": count, "next_cursor": found.next_cursor}
 
     def _erasing(self, subject: Subject) -> dict[str, Any]:
         """The report of a customer whose erasure has started: the status and the request, nothing held."""

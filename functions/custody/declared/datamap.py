@@ -140,6 +140,13 @@ class BucketStore:
 Store = TableStore | BucketStore
 
 INTERACTION_RETENTION_DAYS = 730
+# The access log (grants and staff reads) is the customer's record of who saw their data (art. 15)
+# and the controller's accountability record (GDPR art. 5(2), 30): kept two years past each read,
+# or past a grant's expiry, as long as an interaction it could have shown may still be held, long
+# enough to answer a complaint or an audit about a past read, and no longer: it names staff.
+ACCESS_LOG_RETENTION_DAYS = 730
+# The access log's TTL attribute (epoch seconds): not `expires_at`, which a grant uses for its own expiry.
+ACCESS_LOG_TTL_ATTRIBUTE = "retained_until"
 PENDING_INDEX = "pending"
 EXPORT_RETENTION_DAYS = 7
 
@@ -165,7 +172,12 @@ STORES: tuple[Store, ...] = (
         # a Query of exactly the open requests. Ids and field names only, never values.
         indexes=(Index(PENDING_INDEX, "pending", "created_at", projection=("field",)),),
     ),
-    TableStore("staff_access", "Need-to-know grants and every staff read of the customer.", "access_key"),
+    TableStore(
+        "staff_access",
+        "Need-to-know grants and every staff read of the customer.",
+        "access_key",
+        ttl_attribute=ACCESS_LOG_TTL_ATTRIBUTE,
+    ),
     TableStore(
         "disclosures", "What was disclosed to which sub-processor, and their acknowledgements.", "disclosure_key"
     ),
@@ -279,6 +291,8 @@ CATEGORIES: tuple[Category, ...] = (
         (),
         Sensitivity.PERSONAL,
         "staff_access",
+        # Counted from each read, and from a grant's expiry (a grant is kept while usable).
+        retention_days=ACCESS_LOG_RETENTION_DAYS,
         processing_record=True,
     ),
     Category(

@@ -47,7 +47,9 @@ class MalformedRequest(CustodyError):
     """The request cannot be read at all: a body that is not JSON, not UTF-8, or nested too deeply (400).
 
     `custody.api.http` answers these before any domain code runs, with this class's code; the class
-    declares the code so the audit grammar and the OpenAPI document know it.
+    declares the code so the audit grammar and the OpenAPI document know it. A paging `cursor` the
+    API did not issue for the store asked is one too (`custody.platform.paging.decode`, `details`
+    `{"parameter": "cursor", "reason"}`).
     """
 
     status = 400

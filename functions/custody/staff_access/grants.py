@@ -28,7 +28,7 @@ from custody.declared.clock import now_iso
 from custody.declared.errors import Conflict, ConsentRequired, Forbidden, InvalidInput, NotFound
 from custody.declared.settings import Settings
 from custody.stores import dynamo
-from custody.stores.staff_access import GRANT_PREFIX, TABLE, StaffAccessTable
+from custody.stores.staff_access import GRANT_PREFIX, TABLE, StaffAccessTable, retained_until
 from custody.stores.subjects import Subject, SubjectRegistry
 
 STORE: Final = TABLE
@@ -221,7 +221,10 @@ class AccessGrants:
             created_at=now_iso(),
             expires_at=None if approval else int(time.time()) + minutes * 60,
         )
-        dynamo.transact([self.access.new_grant(grant.to_item()), self.subjects.fence(subject)])
+        # A pending grant is kept as if approved now: approval moves its TTL past its real expiry.
+        usable_until = grant.expires_at or int(time.time()) + minutes * 60
+        put = self.access.new_grant(grant.to_item(), retained_until(usable_until))
+        dynamo.transact([put, self.subjects.fence(subject)])
         return grant
 
     def approve(self, officer: StaffMember, customer_id: str, grant_id: str) -> Grant:
@@ -327,7 +330,7 @@ class AccessGrants:
                 raise customer_unavailable()
             if purpose is not None and purpose not in subject.purposes:
                 raise ConsentRequired([purpose])
-            entry = self.access.read_entry(customer_id, str(values["at"]), read_id, values)
+            entry = self.access.read_entry(customer_id, str(values["at"]), read_id, values, read_at=time.time())
             dynamo.transact([entry, self.subjects.fence(subject)])
 
         self.subjects.guarded(customer_id, attempt)

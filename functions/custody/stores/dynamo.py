@@ -87,15 +87,20 @@ def get(table: str, key: Mapping[str, Any], *, consistent: bool = True) -> dict[
     return from_item(item) if item else None
 
 
-def query_partition(table: str, partition_key: str, value: str, *, consistent: bool = True) -> Iterator[dict[str, Any]]:
-    """Every item of one partition, page by page: the O(one customer) read of a store."""
-    kwargs: dict[str, Any] = {
-        "TableName": table,
-        "KeyConditionExpression": "#pk = :pk",
-        "ExpressionAttributeNames": {"#pk": partition_key},
-        "ExpressionAttributeValues": to_values({":pk": value}),
-        "ConsistentRead": consistent,
-    }
+def query_partition(
+    table: str,
+    partition_key: str,
+    value: str,
+    *,
+    consistent: bool = True,
+    after: tuple[str, str] | None = None,
+) -> Iterator[dict[str, Any]]:
+    """Every item of one partition in sort-key order, page by page: the O(one customer) read of a store.
+
+    `after` = (sort key name, value) starts past that sort key value (a key condition `>`, so the value
+    need not be an item's). The partition is always `value`, whatever `after` says.
+    """
+    kwargs = _partition_query(table, partition_key, value, consistent, after)
     while True:
         response = clients.dynamodb().query(**kwargs)
         for item in response.get("Items", []):
@@ -104,6 +109,49 @@ def query_partition(table: str, partition_key: str, value: str, *, consistent: b
         if not last:
             return
         kwargs["ExclusiveStartKey"] = last
+
+
+def count_partition(table: str, partition_key: str, value: str, *, consistent: bool = True) -> int:
+    """How many items one partition holds: `Query` with `Select=COUNT`, page by page.
+
+    Cost: DynamoDB reads every item it counts (up to 1 MB per call, billed as a read of that data;
+    DynamoDB Developer Guide, "Query": "Select ... COUNT"); nothing is returned to the function.
+    """
+    kwargs = _partition_query(table, partition_key, value, consistent, None)
+    kwargs["Select"] = "COUNT"
+    total = 0
+    while True:
+        response = clients.dynamodb().query(**kwargs)
+        total += int(response.get("Count", 0))
+        last = response.get("LastEvaluatedKey")
+        if not last:
+            return total
+        kwargs["ExclusiveStartKey"] = last
+
+
+def partition_has_items(table: str, partition_key: str, value: str, *, consistent: bool = True) -> bool:
+    """Whether one partition holds any item: one `Query` with `Limit=1` and `Select=COUNT`."""
+    kwargs = _partition_query(table, partition_key, value, consistent, None)
+    response = clients.dynamodb().query(**kwargs, Select="COUNT", Limit=1)
+    return int(response.get("Count", 0)) > 0
+
+
+def _partition_query(
+    table: str, partition_key: str, value: str, consistent: bool, after: tuple[str, str] | None
+) -> dict[str, Any]:
+    names = {"#pk": partition_key}
+    values: dict[str, Any] = {":pk": value}
+    condition = "#pk = :pk"
+    if after is not None:
+        names["#sk"], values[":after"] = after
+        condition += " AND #sk > :after"
+    return {
+        "TableName": table,
+        "KeyConditionExpression": condition,
+        "ExpressionAttributeNames": names,
+        "ExpressionAttributeValues": to_values(values),
+        "ConsistentRead": consistent,
+    }
 
 
 def transact(items: Sequence[TransactWriteItemTypeDef], *, token: str | None = None) -> None:

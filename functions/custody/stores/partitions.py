@@ -85,9 +85,18 @@ class TablePartition:
                 return
             kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
-    def items(self, subject_id: str) -> Iterator[dict[str, Any]]:
-        """Every item of the subject's partition (the access report's read)."""
-        return dynamo.query_partition(self.table, self.store.partition_key, subject_id)
+    def items(self, subject_id: str, after: str | None = None) -> Iterator[dict[str, Any]]:
+        """Every item of the subject's partition in sort-key order, or those past sort key `after` (the report's read).
+
+        The partition is always `subject_id`'s: `after` only says where to resume inside it.
+        """
+        sort_key = self.store.sort_key
+        resume = (sort_key, after) if after is not None and sort_key else None
+        return dynamo.query_partition(self.table, self.store.partition_key, subject_id, after=resume)
+
+    def count(self, subject_id: str) -> int:
+        """How many items the subject's partition holds (`Select=COUNT`: every item counted is billed as read)."""
+        return dynamo.count_partition(self.table, self.store.partition_key, subject_id)
 
     def delete(self, keys: list[dict[str, Any]]) -> int:
         """Delete these items (their key attributes), in batches; returns how many."""
@@ -147,16 +156,28 @@ class BucketPrefix:
             clients.s3().abort_multipart_upload(Bucket=self.bucket, Key=upload["Key"], UploadId=upload["UploadId"])
         return len(uploads)
 
-    def objects(self, subject_id: str) -> Iterator[dict[str, Any]]:
-        """The subject's current objects: `{key (relative to their prefix), size_bytes, last_modified}`."""
+    def objects(self, subject_id: str, after: str | None = None) -> Iterator[dict[str, Any]]:
+        """The subject's current objects in key order: `{key (relative to their prefix), size_bytes, last_modified}`.
+
+        `after`: a relative key to resume past (S3's `StartAfter`, under the subject's own prefix).
+        """
         prefix = datamap.BucketStore.prefix(subject_id)
-        for page in clients.s3().get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix):
+        kwargs: dict[str, Any] = {"Bucket": self.bucket, "Prefix": prefix}
+        if after is not None:
+            kwargs["StartAfter"] = prefix + after
+        for page in clients.s3().get_paginator("list_objects_v2").paginate(**kwargs):
             for item in page.get("Contents", []):
                 yield {
                     "key": item["Key"][len(prefix) :],
                     "size_bytes": item["Size"],
                     "last_modified": item["LastModified"],
                 }
+
+    def count(self, subject_id: str) -> int:
+        """How many current objects the subject has: a listing of their prefix, 1,000 keys per `ListObjectsV2` call."""
+        prefix = datamap.BucketStore.prefix(subject_id)
+        pages = clients.s3().get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix)
+        return sum(int(page.get("KeyCount", len(page.get("Contents", [])))) for page in pages)
 
     def delete(self, versions: list[ObjectIdentifierTypeDef]) -> int:
         """Delete these versions for good (at most `DELETE_OBJECTS_MAX`); returns how many."""

@@ -44,7 +44,7 @@ def test_a_patch_with_a_cold_key_cache_costs_one_kms_call_and_one_transaction(
     assert _kms(aws_calls) == 0
 
 
-def test_the_access_report_costs_one_query_per_store_and_at_most_one_kms_call(
+def test_the_access_report_costs_two_queries_per_store_and_at_most_one_kms_call(
     customer: Customer, aws_calls: Counter[str]
 ) -> None:
     grant(customer, *datamap.PURPOSES)
@@ -55,8 +55,9 @@ def test_the_access_report_costs_one_query_per_store_and_at_most_one_kms_call(
     stores = access_report.personal_stores()
     tables = [store for store in stores if isinstance(store, datamap.TableStore)]
     buckets = [store for store in stores if isinstance(store, datamap.BucketStore)]
-    assert aws_calls["dynamodb.Query"] == len(tables)
-    assert aws_calls["s3.ListObjectsV2"] == len(buckets)
+    # per store: its first page, and its count (`Select=COUNT`, or a listing of the prefix)
+    assert aws_calls["dynamodb.Query"] == 2 * len(tables)
+    assert aws_calls["s3.ListObjectsV2"] == 2 * len(buckets)
     assert _kms(aws_calls) == 1
     assert aws_calls["dynamodb.Scan"] == 0
     # the subject record and the (uncached) wrapped key

@@ -44,7 +44,7 @@ def test_a_document_is_stored_encrypted_under_the_customers_prefix_and_comes_bac
     assert b"letter.pdf" not in repr(raw["Metadata"]).encode()
 
     report = call("subject_access", "GET", "/v1/me", customer).body
-    [listed] = report["stores"]["documents"]
+    [listed] = report["stores"]["documents"]["items"]
     assert listed["download_url"] == f"/v1/me/documents/{document_id}"
     download = call("subject_access", "GET", listed["download_url"], customer)
     assert download.status == 200

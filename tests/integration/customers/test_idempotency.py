@@ -79,7 +79,7 @@ def test_a_retried_upload_stores_one_document(customer: Customer) -> None:
     first = call("collect", "POST", "/v1/me/documents", customer, body, {"Idempotency-Key": "upload-0001"})
     again = call("collect", "POST", "/v1/me/documents", customer, body, {"Idempotency-Key": "upload-0001"})
     assert first.body["document_id"] == again.body["document_id"]
-    assert len(call("subject_access", "GET", "/v1/me", customer).body["stores"]["documents"]) == 1
+    assert len(call("subject_access", "GET", "/v1/me", customer).body["stores"]["documents"]["items"]) == 1
 
 
 def test_a_retried_change_request_opens_one_and_stores_no_value_in_the_idempotency_table(customer: Customer) -> None:

@@ -51,7 +51,7 @@ def test_withdrawing_one_purpose_erases_only_what_it_justified(local_stack: Loca
     assert report.status == 200, "the account, its key and its identity stay"
     categories = report.body["stores"]["profiles"]["categories"]
     assert set(categories) == {"identity", "contact", "preferences", "health"}
-    assert report.body["stores"]["documents"], "documents are justified by crm_core, still granted"
+    assert report.body["stores"]["documents"]["items"], "documents are justified by crm_core, still granted"
     assert customer.call("GET", erasure["status_url"]).body["status"] == "completed"
     assert report.body["open_requests"] == []
 

@@ -95,7 +95,7 @@ def test_a_granted_read_shows_the_granted_categories_and_masks_the_rest(
         assert name not in view.text, f"{name} is named outside a grant"
 
     report = everything.call("GET", "/v1/me").body
-    reads = [item for item in report["stores"]["staff_access"] if item.get("kind") == "read"]
+    reads = [item for item in report["stores"]["staff_access"]["items"] if item.get("kind") == "read"]
     assert reads[-1]["staff_id"] == support.sub
     assert reads[-1]["purpose"] == "crm_core"
     assert reads[-1]["ticket"] == "SUP-1001"

@@ -82,8 +82,8 @@ def test_disclosures_need_an_active_agreement_covering_them_and_consent(
     done = disclose(support, customer, processor_id, ["contact"])
     assert done.status == 201, done.text
     report = customer.call("GET", "/v1/me").body
-    assert report["stores"]["disclosures"][0]["processor_id"] == processor_id
-    assert report["stores"]["disclosures"][0]["categories"] == ["contact"]
+    assert report["stores"]["disclosures"]["items"][0]["processor_id"] == processor_id
+    assert report["stores"]["disclosures"]["items"][0]["categories"] == ["contact"]
 
 
 def test_erasure_waits_for_each_processor_and_records_a_timeout_as_unconfirmed(

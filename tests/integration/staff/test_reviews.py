@@ -45,7 +45,9 @@ def test_the_queue_lists_ids_and_fields_only_and_approval_applies_the_change(
     report = customer.call("GET", "/v1/me").body
     assert report["stores"]["profiles"]["categories"]["identity"]["legal_name"] == "Quilliam Zephyrine-Ode"
     assert report["stores"]["profiles"]["version"] != version_before
-    [decided] = [item for item in report["stores"]["change_requests"] if item["change_request_id"] == request_id]
+    [decided] = [
+        item for item in report["stores"]["change_requests"]["items"] if item["change_request_id"] == request_id
+    ]
     assert decided["status"] == "approved"
     still_queued = officer.call("GET", "/v1/staff/change-requests").body["change_requests"]
     assert request_id not in {item["change_request_id"] for item in still_queued}
