@@ -455,6 +455,17 @@ def store(name: str) -> Store:
     raise KeyError(name)
 
 
+def ttl_attribute(store_name: str) -> str:
+    """The TTL attribute of the table store named `store_name`.
+
+    Raises `KeyError` for an unknown store and `ValueError` for a bucket or a table without a TTL.
+    """
+    found = store(store_name)
+    if not isinstance(found, TableStore) or found.ttl_attribute is None:
+        raise ValueError(f"The data map gives the {store_name} store no TTL attribute.")
+    return found.ttl_attribute
+
+
 def categories_in(store_name: str) -> tuple[Category, ...]:
     """The categories held in the store named `store_name`, in declaration order (empty for an unknown store)."""
     return tuple(item for item in CATEGORIES if item.store == store_name)

@@ -30,14 +30,7 @@ CATEGORY: Final = datamap.category("interactions")
 SECONDS_PER_DAY: Final = 86_400
 
 
-def _ttl_attribute() -> str:
-    store = datamap.store(STORE)
-    if not isinstance(store, datamap.TableStore) or store.ttl_attribute is None:
-        raise RuntimeError("The data map gives the interactions store no TTL attribute.")
-    return store.ttl_attribute
-
-
-TTL_ATTRIBUTE: Final = _ttl_attribute()
+TTL_ATTRIBUTE: Final = datamap.ttl_attribute(STORE)
 
 
 def expires_at(now: float | None = None) -> int:

@@ -29,14 +29,7 @@ READ_PREFIX: Final = "read#"
 SECONDS_PER_DAY: Final = 86_400
 
 
-def _ttl_attribute() -> str:
-    store = datamap.store(TABLE)
-    if not isinstance(store, datamap.TableStore) or store.ttl_attribute is None:
-        raise RuntimeError("The data map gives the staff_access store no TTL attribute.")
-    return store.ttl_attribute
-
-
-TTL_ATTRIBUTE: Final = _ttl_attribute()
+TTL_ATTRIBUTE: Final = datamap.ttl_attribute(TABLE)
 RETENTION_DAYS: Final = datamap.category(TABLE).retention_days or datamap.ACCESS_LOG_RETENTION_DAYS
 
 
