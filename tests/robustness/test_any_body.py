@@ -208,6 +208,7 @@ class Sender:
         }
         response = self.stack.http.open(self.path(operation), method=operation.method, data=body, headers=headers)
         status, text = response.status_code, response.get_data(as_text=True)
+        self.stack.wait_for_async(120)  # what the request set going (an export) is its own effect, not the next's
         after = footprint(self.stack, self.owner.subject_id)
         self.known = after
         return status, text, after != before

@@ -71,6 +71,9 @@ GRANTED_VIEWS = (
 )
 
 
+OWNED_OBJECTS = ("document_id", "export_id")
+
+
 def expected_allowed(route: catalog.Route, who: str) -> bool:
     if route.audience is Audience.PUBLIC:
         return True
@@ -80,7 +83,7 @@ def expected_allowed(route: catalog.Route, who: str) -> bool:
         return False
     if (route.method, route.path) in GRANTED_VIEWS:
         return who == "support_with_grant"
-    return not ("{document_id}" in route.path and who == "other_customer")
+    return not (_names_an_owned_object(route) and who == "other_customer")
 
 
 def refused(reply: Reply, route: catalog.Route) -> bool:
@@ -88,7 +91,12 @@ def refused(reply: Reply, route: catalog.Route) -> bool:
         return True
     if reply.status == 403:
         return not (isinstance(reply.body, dict) and reply.body.get("error") == "consent_required")
-    return reply.status == 404 and "{document_id}" in route.path
+    return reply.status == 404 and _names_an_owned_object(route)
+
+
+def _names_an_owned_object(route: catalog.Route) -> bool:
+    """A path naming one customer's own object: to anyone else it does not exist (404)."""
+    return any(f"{{{name}}}" in route.path for name in OWNED_OBJECTS)
 
 
 class World:
@@ -109,6 +117,7 @@ class World:
         assert self.call("customer", "PUT", "/v1/me/profile", {"identity": PROFILE["identity"]}).status == 200
         upload = {"file_name": "a.txt", "content_type": "text/plain", "content_base64": "VmV4YnVyeQ=="}
         self.document_id = self.call("customer", "POST", "/v1/me/documents", upload).body["document_id"]
+        self.export_id = self.call("customer", "POST", "/v1/me/exports").body["export_id"]
         grant = {
             "customer_id": self.customer.subject_id,
             "purpose": "crm_core",
@@ -150,6 +159,7 @@ class World:
         values = {
             "purpose": "marketing",  # never granted: a withdrawal reaches the function and changes nothing
             "document_id": self.document_id,
+            "export_id": self.export_id,
             "request_id": str(uuid.uuid4()),
             "grant_id": self.grant_id,
             "customer_id": self.customer.subject_id,
