@@ -6,7 +6,8 @@ is checked without an edit here:
 * every table store, by the subject's partition — the key store counting key material only (a
   shredded key's tombstone is what keeps a new key from ever being made);
 * every bucket store, by every object version and delete marker under the subject's prefix, and
-  every unfinished multipart upload there (its parts are data no version listing shows);
+  (where objects arrive as multipart uploads) every unfinished upload there, whose parts are data
+  no version listing shows;
 * every operational table whose `subject_records` are `deleted`, by the subject's partition;
 * every operational table whose `subject_records` are a `tombstone`, by the attributes the
   subject's record holds beyond the tombstone's.
@@ -57,8 +58,10 @@ def residue(aws: Clients, resources: Resources, subject_id: str) -> dict[str, in
             Bucket=resources.buckets[bucket.name], Prefix=bucket.prefix(subject_id)
         ):
             count += len(page.get("Versions", [])) + len(page.get("DeleteMarkers", []))
-        unfinished = s3.list_multipart_uploads(Bucket=resources.buckets[bucket.name], Prefix=bucket.prefix(subject_id))
-        found[bucket.name] = count + len(unfinished.get("Uploads", []))
+        if bucket.multipart_uploads:
+            listed = s3.list_multipart_uploads(Bucket=resources.buckets[bucket.name], Prefix=bucket.prefix(subject_id))
+            count += len(listed.get("Uploads", []))
+        found[bucket.name] = count
     for name, table in datamap.OPERATIONAL_TABLES.items():
         if table.subject_records is datamap.SubjectRecords.DELETED:
             found[name] = partition(name, table.partition_key)

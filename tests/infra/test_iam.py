@@ -250,3 +250,15 @@ def test_lambda_invoke_is_exactly_the_starts_exports_flag(synth: Synthesized, fu
     exporter = naming.function_name(synth.config.prefix, naming.EXPORTER)
     assert resource["Fn::Join"][1][-1] == f":function:{exporter}", resource
     assert "*" not in json.dumps(resource), resource
+
+
+def test_a_bucket_written_by_multipart_upload_is_declared_so_in_the_data_map() -> None:
+    """Erasure aborts unfinished uploads only where the data map says objects arrive that way."""
+    multipart = {
+        bucket
+        for access in ACCESS.values()
+        for bucket, level in access.buckets.items()
+        if level is BucketAccess.WRITE_MULTIPART
+    }
+    declared = {store.name for store in datamap.bucket_stores() if store.multipart_uploads}
+    assert multipart == declared

@@ -17,13 +17,16 @@ from custody.crypto.keyring import SubjectKeyring, get_keyring
 from custody.customers.models import Identity
 from custody.declared import datamap
 from custody.declared.clock import now_iso
-from custody.declared.errors import ConsentRequired, InvalidInput, field_errors
+from custody.declared.errors import Conflict, ConsentRequired, InvalidInput, field_errors
 from custody.declared.settings import Settings
 from custody.stores import dynamo
 from custody.stores.change_requests import PENDING_ATTRIBUTE, TABLE, ChangeRequestsTable
-from custody.stores.subjects import Subject, SubjectRegistry
+from custody.stores.subjects import PENDING_CHANGES, Subject, SubjectRegistry
 
 STORE: Final = TABLE
+# Change requests of one customer awaiting a privacy officer at once: each is a person's work, so one
+# customer cannot flood the review queue (or grow the lists of their requests without end).
+MAX_PENDING: Final = 5
 
 
 class ChangeStatus(StrEnum):
@@ -55,7 +58,9 @@ class ChangeRequests:
         """Open a change request of `field` to `value`, for a privacy officer's review; returns its view.
 
         The view is `{change_request_id, field, value, reason, status, created_at, decided_at,
-        decision_reason}`, status `pending`. Raises `Forbidden` when the account is being erased,
+        decision_reason}`, status `pending`. At most `MAX_PENDING` of a customer's requests await review at
+        once: one more is a `Conflict` (409), checked in the write's own condition so that a burst cannot
+        pass it. Raises `Forbidden` when the account is being erased,
         `InvalidInput` for a field that is not verified or a value the identity rules refuse (named,
         never echoed), `ConsentRequired` without `crm_core`, and `Conflict` when the subject kept
         changing under it.
@@ -76,6 +81,11 @@ class ChangeRequests:
         missing = datamap.missing_purposes(["identity"], subject.purposes)
         if missing:
             raise ConsentRequired(missing)
+        if subject.pending_changes >= MAX_PENDING:
+            raise Conflict(
+                f"{MAX_PENDING} change requests already await review; wait for a decision before opening another.",
+                {"pending": subject.pending_changes, "limit": MAX_PENDING},
+            )
         pending = self.keyring.for_write(subject.subject_id)
         key = pending.key
         request_id = str(uuid.uuid4())
@@ -93,7 +103,12 @@ class ChangeRequests:
         dynamo.transact(
             [
                 self.requests.add(item),
-                self.subjects.touch(subject),
+                self.subjects.touch(
+                    subject,
+                    pending_change=1,
+                    values={":most_pending": MAX_PENDING},
+                    also_require=[f"(attribute_not_exists({PENDING_CHANGES}) OR {PENDING_CHANGES} < :most_pending)"],
+                ),
                 *([pending.put] if pending.put else []),
             ]
         )

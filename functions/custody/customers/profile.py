@@ -156,10 +156,11 @@ class ProfileService:
     def identity_change(self, subject: Subject, field: str, value: Any, at: str) -> list[TransactWriteItemTypeDef]:
         """The transaction items that set one verified identity field (a reviewed change request).
 
-        The identity category is re-sealed with `value` in `field`, validated as it would be stored, and
-        the subject's profile version moves on. Raises `Conflict` when the customer holds no identity any
-        more (a change cannot create a partial one), `InvalidInput` when the result is not a valid
-        identity, and `SubjectKeyUnavailable` when the customer's key is gone.
+        The identity category is re-sealed with `value` in `field`, validated as it would be stored; the
+        subject's profile version moves on and one change request less awaits review. Raises `Conflict`
+        when the customer holds no identity any more (a change cannot create a partial one),
+        `InvalidInput` when the result is not a valid identity, and `SubjectKeyUnavailable` when the
+        customer's key is gone.
         """
         key = self.keyring.get(subject.subject_id)
         stored = self.profiles.get(subject.subject_id, IDENTITY)
@@ -169,7 +170,7 @@ class ProfileService:
         identity[field] = value
         return [
             self._put_item(key, subject.subject_id, IDENTITY, _complete(IDENTITY, identity), at),
-            self.subjects.touch(subject, bump_profile=True),
+            self.subjects.touch(subject, bump_profile=True, pending_change=-1),
         ]
 
 

@@ -129,6 +129,9 @@ class BucketStore:
     classification: Classification = Classification.PERSONAL
     erasure: Erasure = Erasure.DELETE_ALL_VERSIONS
     expiration_days: int | None = None
+    # Objects arrive as multipart uploads: one cut short leaves parts that no version listing shows,
+    # so erasure lists and aborts the subject's unfinished uploads here, and Verify looks for them.
+    multipart_uploads: bool = False
     kind: str = field(default="s3", init=False)
 
     @staticmethod
@@ -193,6 +196,7 @@ STORES: tuple[Store, ...] = (
         "exports",
         "Portable copies of the access report (GDPR art. 20), short-lived.",
         expiration_days=EXPORT_RETENTION_DAYS,
+        multipart_uploads=True,
     ),
 )
 

@@ -146,7 +146,7 @@ class ChangeReviews:
         at = now_iso()
         items: list[TransactWriteItemTypeDef] = [self._close(subject, change_request_id, status, officer, reason, at)]
         if decision is not Decision.APPROVE:
-            items.append(self.subjects.fence(subject))
+            items.append(self.subjects.fence_and_decide(subject))
         else:
             missing = datamap.missing_purposes([IDENTITY], subject.purposes)
             if missing:

@@ -36,6 +36,8 @@ TABLE = "subjects"
 UPLOADS_IN_FLIGHT = "uploads_in_flight"
 # The customer's export jobs: export id -> `{status, created_at, ...}` (ids, statuses, sizes, digests).
 EXPORTS = "exports"
+# How many of the customer's change requests await a privacy officer (kept with every open and decision).
+PENDING_CHANGES = "pending_change_requests"
 EXPORTS_VERSION = "exports_version"
 # What an erased subject's record keeps: its id, status, when and by which request it changed.
 TOMBSTONE_ATTRIBUTES = ("subject_id", "status", "status_request", "status_at")
@@ -80,6 +82,7 @@ class Subject:
     status_request: str | None = None  # the erasure request that last moved the status
     exports: dict[str, dict[str, Any]] = field(default_factory=dict)  # export id -> job (custody.customers.exports)
     exports_version: int = 0  # counts changes to the set of export jobs (optimistic locking)
+    pending_changes: int = 0  # change requests awaiting review (`PENDING_CHANGES`)
 
     @property
     def erasure_request(self) -> str | None:
@@ -131,6 +134,14 @@ def erasure_refusal(status: SubjectStatus = SubjectStatus.ERASING) -> Forbidden:
 def _fence_values(subject: Subject) -> dict[str, Any]:
     """The values `_FENCE` compares: active, and the consent version `subject` was loaded with."""
     return {":active": SubjectStatus.ACTIVE.value, ":consent_version": subject.consent_version}
+
+
+_PENDING_SET = f"{PENDING_CHANGES} = if_not_exists({PENDING_CHANGES}, :no_pending) + :pending_step"
+
+
+def pending_change_values(step: int) -> dict[str, int]:
+    """The values `_PENDING_SET` needs to move the count of change requests awaiting review by `step`."""
+    return {":no_pending": 0, ":pending_step": step}
 
 
 def is_subject_id(subject_id: str) -> bool:
@@ -204,6 +215,7 @@ class SubjectRegistry:
             status_request=item.get("status_request"),
             exports={str(key): dict(value) for key, value in item.get(EXPORTS, {}).items()},
             exports_version=int(item.get(EXPORTS_VERSION, 0)),
+            pending_changes=int(item.get(PENDING_CHANGES, 0)),
         )
 
     def touch(
@@ -220,6 +232,7 @@ class SubjectRegistry:
         bump_consent: bool = False,
         inactive_since: str | None = None,
         also_require: list[str] | None = None,
+        pending_change: int = 0,
     ) -> TransactWriteItemTypeDef:
         """The transaction item that records activity on an active subject, with optimistic locking.
 
@@ -229,8 +242,9 @@ class SubjectRegistry:
 
         `inactive_since` is the retention sweep's write: it is not activity, so it requires
         `last_active_at` to still be that value (the customer did not come back meanwhile) and
-        takes the subject out of the inactivity index instead of moving it. `conditions` are added to
-        the write's condition (their names and values in `names` and `values`).
+        takes the subject out of the inactivity index instead of moving it. `also_require` conditions are
+        added to the write's condition (their names and values in `names` and `values`). `pending_change`
+        (+1 or -1) moves the count of change requests awaiting review (`PENDING_CHANGES`).
         """
         at = now_iso()
         all_values: dict[str, Any] = {":now": at, ":active": SubjectStatus.ACTIVE.value}
@@ -257,6 +271,9 @@ class SubjectRegistry:
                 sets.append(f"{attribute} = {marker} + :one")
                 all_values[":one"] = 1
         conditions += also_require or []
+        if pending_change:
+            sets.append(_PENDING_SET)
+            all_values.update(pending_change_values(pending_change))
         all_names.update(names or {})
         all_values.update(values or {})
         expression = "SET " + ", ".join(sets)
@@ -285,6 +302,23 @@ class SubjectRegistry:
                 "ConditionExpression": " AND ".join(conditions),
                 "ExpressionAttributeNames": all_names,
                 "ExpressionAttributeValues": dynamo.to_values(all_values),
+            }
+        }
+
+    def fence_and_decide(self, subject: Subject) -> TransactWriteItemTypeDef:
+        """The fence (`fence`) as an update that also counts one change request less awaiting review.
+
+        For a decision that writes nothing else to the subject (a rejection): a `ConditionCheck` and an
+        update of one item cannot share a transaction.
+        """
+        return {
+            "Update": {
+                "TableName": self.table,
+                "Key": dynamo.to_item({"subject_id": subject.subject_id}),
+                "UpdateExpression": "SET " + _PENDING_SET,
+                "ConditionExpression": _FENCE,
+                "ExpressionAttributeNames": {"#status": "status"},
+                "ExpressionAttributeValues": dynamo.to_values({**_fence_values(subject), **pending_change_values(-1)}),
             }
         }
 

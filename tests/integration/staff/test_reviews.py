@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from custody.customers.change_requests import MAX_PENDING
 from tests.integration.conftest import LocalStack
 from tests.integration.erasure.conftest import Customer, wait_for_execution
 from tests.integration.staff.conftest import audit_events, consented, footprint
@@ -90,3 +91,19 @@ def test_an_erased_customer_is_refused_alike_during_and_after_the_erasure(
     listed = officer.call("GET", f"/v1/staff/change-requests?customer_id={customer.subject_id}")
     assert listed.status == 403, listed.text
     assert listed.body["details"]["reason"] == "no_active_customer"
+
+
+def test_every_decision_frees_a_place_under_the_limit_of_requests_awaiting_review(
+    local_stack: LocalStack, new_customer: Any, staff: Any
+) -> None:
+    customer = consented(new_customer, "crm_core", profile=IDENTITY)
+    officer = staff("privacy_officer")
+    requested = [_request(customer) for _ in range(MAX_PENDING)]
+    full = customer.call("POST", "/v1/me/change-requests", {"field": "legal_name", "value": "Q Ode", "reason": "x"})
+    assert full.status == 409, full.text
+    assert _decide(officer, customer, requested[0], "reject", "no document").status == 200
+    requested.append(_request(customer))
+    assert _decide(officer, customer, requested[1], "approve", "certificate seen").status == 200
+    requested.append(_request(customer))
+    again = customer.call("POST", "/v1/me/change-requests", {"field": "legal_name", "value": "Q Ode", "reason": "x"})
+    assert again.status == 409, again.text

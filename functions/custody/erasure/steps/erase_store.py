@@ -1,10 +1,10 @@
 """EraseStore: one batch of one store (the Map's iteration), looping while there is more.
 
 A table: Query the subject's partition for keys (never a Scan) and `BatchWriteItem` deletes, up
-to `Settings.erasure_batch_items` items a run. A bucket: unfinished multipart uploads under the
-subject's prefix aborted, then every object version and delete marker, `DeleteObjects` by 1,000.
-Nothing is written to the request here: ListProcessors records the Map's totals once, so a store
-costs its reads and deletes only.
+to `Settings.erasure_batch_items` items a run. A bucket: the subject's unfinished multipart
+uploads aborted (where the data map says objects arrive that way: `multipart_uploads`), then every
+object version and delete marker, `DeleteObjects` by 1,000. Nothing is written to the request
+here: ListProcessors records the Map's totals once, so a store costs its reads and deletes only.
 """
 
 from __future__ import annotations
@@ -65,7 +65,7 @@ def _erase_bucket(
     context: StepContext, event: EraseStoreInput, store: datamap.BucketStore, budget: int
 ) -> tuple[int, bool]:
     prefix = BucketPrefix(context.settings, store)
-    deleted = prefix.abort(prefix.unfinished_uploads(event.subject_id))
+    deleted = prefix.abort(prefix.unfinished_uploads(event.subject_id)) if store.multipart_uploads else 0
     while deleted < budget:
         versions, truncated = prefix.versions(event.subject_id)
         if not versions:

@@ -40,7 +40,9 @@ def run(context: StepContext, event: VerifyInput) -> VerifyOutput:
         else:
             prefix = BucketPrefix(context.settings, store)
             versions, _ = prefix.versions(event.subject_id, limit=1)
-            left = len(versions) + len(prefix.unfinished_uploads(event.subject_id, limit=1))
+            left = len(versions)
+            if store.multipart_uploads:
+                left += len(prefix.unfinished_uploads(event.subject_id, limit=1))
         if left:
             residual[store.name] = left
     if event.full:
