@@ -391,6 +391,7 @@ class Provisioner:
                             "Filter": {"Prefix": ""},
                             "Expiration": {"Days": expiration_days},
                             "NoncurrentVersionExpiration": {"NoncurrentDays": 1},
+                            "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 1},
                         }
                     ]
                 },

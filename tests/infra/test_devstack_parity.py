@@ -23,7 +23,7 @@ from joserfc import jwt
 from moto import mock_aws
 from moto.cognitoidp.models import cognitoidp_backends
 
-from custody.declared import catalog, naming, user_pools
+from custody.declared import catalog, datamap, naming, user_pools
 from devstack.auth import JwksCache, Unauthorized
 from devstack.gateway import STAGE
 from devstack.paths import ERASURE_ASL
@@ -149,6 +149,39 @@ def test_buckets_names_stores_and_object_lock(cfn: Cfn, local: tuple[Resources, 
             lock = config["Rule"]["DefaultRetention"]["Mode"]
         provisioned[name] = (logical, lock)
     assert provisioned == synthesized
+
+
+def test_an_expiring_store_buckets_lifecycle_is_the_deployed_one(
+    cfn: Cfn, local: tuple[Resources, ClientFactory]
+) -> None:
+    """Days to expiry, to a noncurrent version's expiry, to an unfinished upload's abort (found missing by a break)."""
+    resources, clients = local
+
+    def days(rule: dict[str, Any]) -> tuple[Any, Any, Any]:
+        return (
+            (rule.get("Expiration") or {}).get("Days", rule.get("ExpirationInDays")),
+            (rule.get("NoncurrentVersionExpiration") or {}).get("NoncurrentDays"),
+            (rule.get("AbortIncompleteMultipartUpload") or {}).get("DaysAfterInitiation"),
+        )
+
+    checked = 0
+    for lid, props in _props(cfn, "AWS::S3::Bucket").items():
+        store_name = Cfn.tags(cfn.resources[lid]).get("custody:store")
+        store = next((item for item in datamap.bucket_stores() if item.name == store_name), None)
+        if store is None or store.expiration_days is None:
+            continue
+        deployed = [
+            (
+                rule.get("ExpirationInDays"),
+                rule.get("NoncurrentVersionExpiration", {}).get("NoncurrentDays"),
+                rule.get("AbortIncompleteMultipartUpload", {}).get("DaysAfterInitiation"),
+            )
+            for rule in props["LifecycleConfiguration"]["Rules"]
+        ]
+        local_rules = clients("s3").get_bucket_lifecycle_configuration(Bucket=resources.buckets[store.name])["Rules"]
+        assert [days(rule) for rule in local_rules] == deployed, store.name
+        checked += 1
+    assert checked == len([item for item in datamap.bucket_stores() if item.expiration_days is not None])
 
 
 def test_key_aliases_and_the_alarm_topic(cfn: Cfn, local: tuple[Resources, ClientFactory]) -> None:

@@ -235,7 +235,7 @@ class ArchiveWriter:
         listed: list[dict[str, Any]] = []
         for entry in documents.list(self.subject.subject_id):
             document, content = documents.download(self.subject.subject_id, entry["document_id"])
-            path = f"documents/{document.document_id}/{document.file_name}"
+            path = f"documents/{document.document_id}/{portable_name(document.file_name)}"
             stored = zipfile.ZIP_STORED if document.content_type in _STORED_TYPES else zipfile.ZIP_DEFLATED
             file_entry = FileEntry(path)
             info = zipfile.ZipInfo(path, date_time=_zip_time(document.uploaded_at))
@@ -266,8 +266,8 @@ class ArchiveWriter:
             for item in BucketPrefix(self.settings, store).objects(self.subject.subject_id)
         ]
         self.summary.counts[store.name] = len(objects)
-        if store.name != STORE:
-            self._member(archive, f"data/{store.name}.json", json.dumps(objects, indent=2).encode(), items=len(objects))
+        # The exports bucket is listed, not copied: an export never holds earlier exports.
+        self._member(archive, f"data/{store.name}.json", json.dumps(objects, indent=2).encode(), items=len(objects))
 
     def _manifest(self) -> dict[str, Any]:
         return {
@@ -278,6 +278,23 @@ class ArchiveWriter:
             "counts": dict(sorted(self.summary.counts.items())),
             "files": [vars(entry) for entry in self.files],
         }
+
+
+# Names Windows cannot create, whatever the extension (Microsoft, "Naming files, paths, and namespaces").
+_RESERVED_NAMES: Final = frozenset(
+    {"CON", "PRN", "AUX", "NUL", *(f"COM{n}" for n in range(1, 10)), *(f"LPT{n}" for n in range(1, 10))}
+)
+
+
+def portable_name(file_name: str) -> str:
+    """`file_name` as every common file system can create it on unzipping: no trailing space or dot, no device name.
+
+    The upload rules already keep out separators and `..`; `data/documents.json` keeps the name as uploaded.
+    """
+    name = file_name.rstrip(" .") or "document"
+    if name.split(".", 1)[0].upper() in _RESERVED_NAMES:
+        name = "_" + name
+    return name
 
 
 def _csv_columns(store: datamap.TableStore) -> list[str]:

@@ -12,9 +12,10 @@ ready one whose consents moved since it was written is `superseded` (it no longe
 held; a purpose erasure also deletes it).
 
 Limits: one job in progress at a time (a request while one runs answers with that one), and at most
-`Settings.export_daily_limit` started in any 24 hours, failed ones not counted (429 with
-`Retry-After`). The limit is checked and the job added in one conditional write
-(`SubjectRegistry.start_export`), so concurrent requests cannot pass it together.
+`Settings.export_daily_limit` started in any 24 hours, counting only those in progress or ready
+(not failed, superseded or expired ones: found by a fresh break) — 429 with `Retry-After` beyond.
+The limit is checked and the job added in one conditional write (`SubjectRegistry.start_export`),
+so concurrent requests cannot pass it together.
 """
 
 from __future__ import annotations
@@ -57,6 +58,9 @@ class ExportStatus(StrEnum):
 
 
 IN_PROGRESS: Final = frozenset({ExportStatus.QUEUED, ExportStatus.RUNNING})
+# What the daily limit counts: exports the customer has or will have. A failed one gave them nothing,
+# and a superseded one (their consents moved; a purpose withdrawal erased it) no longer serves.
+COUNTED: Final = IN_PROGRESS | {ExportStatus.READY}
 
 
 def expires_at(created_at: str) -> str:
@@ -129,8 +133,7 @@ class Exports:
         counted = sorted(
             job["created_at"]
             for job in subject.exports.values()
-            if shown_status(job, subject, now) is not ExportStatus.FAILED
-            and job["created_at"] > clock.iso(clock.now() - WINDOW)
+            if shown_status(job, subject, now) in COUNTED and job["created_at"] > clock.iso(clock.now() - WINDOW)
         )
         if len(counted) >= self.settings.export_daily_limit:
             frees_at = clock.parse(counted[0]) + WINDOW

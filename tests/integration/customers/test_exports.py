@@ -369,3 +369,23 @@ def test_an_export_lambda_would_not_start_fails_at_once_and_holds_nothing_back(
     assert (job["status"], job["failure"]) == ("failed", "not_started")
     monkeypatch.setattr(aws.clients, "lambda_", Invocations)
     assert call("subject_access", "POST", "/v1/me/exports", customer).status == 202
+
+
+def test_superseded_exports_do_not_count_against_the_daily_limit(
+    customer: Customer, exporter_invocations: Invocations
+) -> None:
+    grant(customer, "crm_core")
+    for _ in range(get_settings().export_daily_limit):
+        _export(customer, exporter_invocations)
+    assert call("subject_access", "POST", "/v1/me/exports", customer).status == 429
+    grant(customer, "marketing")  # every ready export is superseded: none serves any more
+    assert _export(customer, exporter_invocations)["status"] == "ready"
+
+
+def test_document_names_in_the_archive_unzip_on_every_common_file_system() -> None:
+    assert export_archive.portable_name("CON") == "_CON"
+    assert export_archive.portable_name("lpt1.txt") == "_lpt1.txt"
+    assert export_archive.portable_name("note.txt ") == "note.txt"
+    assert export_archive.portable_name("note.") == "note"
+    assert export_archive.portable_name("letter.pdf") == "letter.pdf"
+    assert export_archive.portable_name("...") == "document"
