@@ -426,7 +426,7 @@ def export(journey: Journey) -> str:
         if hashlib.sha256(archive.read(entry["path"])).hexdigest() != entry["sha256"]:
             raise StepFailed(f"{entry['path']} differs from its digest in the manifest")
     everything = b"".join(archive.read(name) for name in archive.namelist())
-    for label, value in (("legal name", LEGAL_NAME), ("rectified phone", RECTIFIED_PHONE)):
+    for label, value in (("e-mail", journey.email), ("legal name", LEGAL_NAME), ("rectified phone", RECTIFIED_PHONE)):
         if value.encode() not in everything:
             raise StepFailed(f"the export does not hold the customer's {label}")
     if NEIGHBOUR_NAME.encode() in everything:

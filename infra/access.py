@@ -62,6 +62,13 @@ class TokenSeal(StrEnum):
     CHECK = "check"  # kms:VerifyMac: the acknowledgement route checks a returned token
 
 
+class IdentityUse(StrEnum):
+    """Use of the customer user pool (custody.stores.identities)."""
+
+    READ = "read"  # cognito-idp:ListUsers: a customer's user by `sub` (the exporter copies their e-mail address)
+    MANAGE = "manage"  # read + disable, sign out and delete customers (the erasure steps)
+
+
 class SecretUse(StrEnum):
     """Use of the sub-processors' signing secrets (custody.stores.signing_secrets)."""
 
@@ -82,7 +89,7 @@ class Access:
     # it invokes with InvocationType=Event (Settings.exporter_function_name)
     starts_exports: bool = False
     complete_callbacks: bool = False  # states:SendTaskSuccess/Failure for sub-processor acknowledgements
-    customer_identities: bool = False  # disable, sign out and delete customers in the customer pool
+    customer_identities: IdentityUse | None = None
     notifies_processors: bool = False  # sqs:SendMessage on the notification queue (and its operations key)
     processor_tokens: TokenSeal | None = None
     # The sub-processors' request-signing secrets (Secrets Manager, `<prefix>/processors/*`): the
@@ -201,7 +208,7 @@ _DECLARED: Mapping[str, Access] = MappingProxyType(
                 {"idempotency": ERASE},
             ),
             buckets=_buckets(_each(_BUCKETS, BucketAccess.ERASE)),
-            customer_identities=True,
+            customer_identities=IdentityUse.MANAGE,
             notifies_processors=True,  # ask_processor sends each deletion request itself
             processor_tokens=TokenSeal.SEAL,  # after sealing its task token to that processor
             writes_ledger=True,
@@ -217,6 +224,7 @@ _DECLARED: Mapping[str, Access] = MappingProxyType(
             ),
             buckets={"documents": BucketAccess.READ, "exports": BucketAccess.WRITE_MULTIPART},
             customer_keys=KeyUse.UNWRAP,
+            customer_identities=IdentityUse.READ,  # the sign-in e-mail address, held by Cognito, is exported too
             writes_ledger=True,  # each export's start, completion or failure
         ),
         # The staff pool's pre-token-generation trigger: maps groups to scopes, touches no store.

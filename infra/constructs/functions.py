@@ -21,7 +21,7 @@ from custody.declared import catalog, datamap, naming
 from custody.declared.catalog import Function
 from custody.declared.datamap import Classification
 from custody.declared.settings import Settings
-from infra.access import ACCESS, Access, SecretUse, TokenSeal
+from infra.access import ACCESS, Access, IdentityUse, SecretUse, TokenSeal
 from infra.config import CustodyConfig
 from infra.constructs import policies
 from infra.constructs.audit import Audit
@@ -36,6 +36,19 @@ ASSET_ROOT = ROOT / "functions"
 DEPENDENCIES = ROOT / "build" / "lambda-deps"
 RUNTIME = lambda_.Runtime.PYTHON_3_13  # the Python `make lambda-deps` builds the layer's wheels for
 ASSET_EXCLUDES = ["**/__pycache__", "**/*.pyc", "**/.pytest_cache", "**/.mypy_cache", "**/.ruff_cache"]
+
+# What each use of the customer user pool may call (custody.stores.identities).
+_READ_IDENTITIES = ("cognito-idp:ListUsers",)
+IDENTITY_ACTIONS = {
+    IdentityUse.READ: _READ_IDENTITIES,
+    IdentityUse.MANAGE: (
+        *_READ_IDENTITIES,
+        "cognito-idp:AdminGetUser",
+        "cognito-idp:AdminDisableUser",
+        "cognito-idp:AdminUserGlobalSignOut",
+        "cognito-idp:AdminDeleteUser",
+    ),
+}
 
 
 @dataclass(frozen=True)
@@ -223,13 +236,7 @@ class Functions(Construct):
         if access.customer_identities:
             statements.append(
                 iam.PolicyStatement(
-                    actions=[
-                        "cognito-idp:ListUsers",
-                        "cognito-idp:AdminGetUser",
-                        "cognito-idp:AdminDisableUser",
-                        "cognito-idp:AdminUserGlobalSignOut",
-                        "cognito-idp:AdminDeleteUser",
-                    ],
+                    actions=list(IDENTITY_ACTIONS[access.customer_identities]),
                     resources=[wiring.identity.customers.user_pool_arn],
                 )
             )

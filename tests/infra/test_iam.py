@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from custody.declared import catalog, datamap, naming
-from infra.access import ACCESS, BucketAccess, TableAccess
+from infra.access import ACCESS, BucketAccess, IdentityUse, TableAccess
 from infra.constructs import policies
 from tests.infra.conftest import Cfn, Synthesized, as_list
 from tests.infra.stores import BUCKET, TABLE, key_id, personal_resource_ids, store_ids
@@ -139,7 +139,9 @@ def test_only_the_erasure_steps_delete_from_personal_stores_or_identities(synth:
         else:
             # Writers may overwrite their own items (READ_WRITE), but never delete S3 objects or identities.
             assert not granted & {"s3:DeleteObject", "s3:DeleteObjectVersion"}, function
-            assert not cognito, function
+            # Reading a customer's user (the exporter copies their e-mail address) is all another may do.
+            assert cognito <= {"cognito-idp:ListUsers"}, function
+            assert bool(cognito) == (ACCESS[function].customer_identities is IdentityUse.READ), function
 
 
 def test_direct_use_of_the_data_key_is_exactly_the_declared_customer_key_use(synth: Synthesized) -> None:

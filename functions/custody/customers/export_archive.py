@@ -7,7 +7,8 @@ The archive (`ARCHIVE_FORMAT`):
 * `manifest.json` — every other file (`index.html` included) with its size, SHA-256 and item
   count, and counts per store;
   its own SHA-256 is kept on the job and attested by the audit event;
-* `account.json` — status, times, granted purposes with their policy versions, retention per category;
+* `account.json` — the sign-in e-mail address (held by Cognito), status, times, granted purposes with
+  their policy versions, retention per category;
 * `data/<store>.json` and `data/<store>.csv` — every item of each personal table store as the access
   report shows it (sealed fields opened, the card as brand and last four digits); a CSV row is the
   item's sort key, its category's declared fields, and `other` (the rest, as JSON);
@@ -51,6 +52,7 @@ from custody.declared import clock, datamap
 from custody.declared.settings import Settings
 from custody.stores import dynamo
 from custody.stores.exports import ArchiveUpload, ExportsBucket
+from custody.stores.identities import CustomerIdentity
 from custody.stores.partitions import BucketPrefix, TablePartition
 from custody.stores.subjects import Subject, SubjectRegistry
 
@@ -170,6 +172,7 @@ class ArchiveWriter:
         return json.dumps(
             {
                 "subject_id": subject.subject_id,
+                "email": CustomerIdentity(self.settings).email(subject.subject_id),
                 "status": subject.status.value,
                 "created_at": subject.created_at,
                 "last_active_at": subject.last_active_at,

@@ -1,4 +1,4 @@
-"""The customer's identity in the Cognito user pool: found by `sub`, disabled, deleted.
+"""The customer's identity in the Cognito user pool: found by `sub`, its e-mail address read, disabled, deleted.
 
 The token's `sub` is the subject id. Cognito's user name need not equal it (pools that sign in
 by e-mail generate one), so the user is looked up by `sub` first.
@@ -35,6 +35,22 @@ class CustomerIdentity:
         )
         users = found.get("Users", [])
         return users[0]["Username"] if users else None
+
+    def email(self, subject_id: str) -> str | None:
+        """The sign-in e-mail address of the user whose `sub` is `subject_id`, or None (no such user, no pool).
+
+        One `ListUsers` call filtered on `sub`, asking for the `email` attribute only.
+        """
+        if not self.pool_id:
+            return None
+        found = clients.cognito_idp().list_users(
+            UserPoolId=self.pool_id, Filter=f'sub = "{subject_id}"', Limit=1, AttributesToGet=["email"]
+        )
+        for user in found.get("Users", []):
+            for attribute in user.get("Attributes", []):
+                if attribute["Name"] == "email":
+                    return str(attribute["Value"])
+        return None
 
     def disable(self, subject_id: str) -> bool:
         """Stop new sign-ins and token refreshes; returns whether a user was there to disable."""

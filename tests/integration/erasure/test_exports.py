@@ -6,9 +6,13 @@ request, on its own), the workflow is the real ASL.
 
 from __future__ import annotations
 
+import io
+import json
+import zipfile
 from typing import Any
 
 import pytest
+import requests
 
 from custody.customers import export_archive
 from custody.declared import datamap
@@ -53,6 +57,8 @@ def test_a_withdrawal_erases_every_export_and_the_status_of_the_export_is_refuse
 ) -> None:
     customer.fill()
     view = _exported(local_stack, customer)
+    archive = zipfile.ZipFile(io.BytesIO(requests.get(view["download"]["url"], timeout=30).content))
+    assert json.loads(archive.read("account.json"))["email"] == customer.email  # held by Cognito, exported too
     assert _exports_held(local_stack, customer.subject_id) == 1
     request_id = customer.call("POST", "/v1/me/withdrawal").body["request_id"]
     assert wait_for_execution(local_stack, request_id)["status"] == "SUCCEEDED"
