@@ -87,7 +87,7 @@ class Reader:
     items_field: str = "items"
 
 
-def _table_entries(context: ReportContext, store: datamap.Store, after: str | None) -> Entries:
+def table_entries(context: ReportContext, store: datamap.Store, after: str | None) -> Entries:
     """The items of the customer's partition past `after`, sealed fields opened, keys and bookkeeping dropped."""
     assert isinstance(store, datamap.TableStore)
     for item in TablePartition(context.settings, store).items(context.subject.subject_id, after):
@@ -99,7 +99,7 @@ def _table_entries(context: ReportContext, store: datamap.Store, after: str | No
         yield position, item
 
 
-def _bucket_entries(context: ReportContext, store: datamap.Store, after: str | None) -> Entries:
+def bucket_entries(context: ReportContext, store: datamap.Store, after: str | None) -> Entries:
     """The current objects under the customer's prefix past `after`: `key` (relative), `size_bytes`, `stored_at`."""
     assert isinstance(store, datamap.BucketStore)
     for item in BucketPrefix(context.settings, store).objects(context.subject.subject_id, after):
@@ -108,21 +108,21 @@ def _bucket_entries(context: ReportContext, store: datamap.Store, after: str | N
 
 
 def _profile_entries(context: ReportContext, store: datamap.Store, after: str | None) -> Entries:
-    for position, values in _table_entries(context, store, after):
+    for position, values in table_entries(context, store, after):
         name = values.pop("category")
         values.pop("updated_at", None)
         yield position, (name, StoredProfile(0, {name: values}).view()[name])
 
 
 def _consent_entries(context: ReportContext, store: datamap.Store, after: str | None) -> Entries:
-    for position, event in _table_entries(context, store, after):
+    for position, event in table_entries(context, store, after):
         event.pop("event_key", None)
         yield position, event
 
 
 def _document_entries(context: ReportContext, store: datamap.Store, after: str | None) -> Entries:
     """The customer's documents, each with the route that decrypts it (an S3 link would serve ciphertext)."""
-    for position, entry in _bucket_entries(context, store, after):
+    for position, entry in bucket_entries(context, store, after):
         document_id = entry["key"].rsplit("/", 1)[-1]
         yield position, {"document_id": document_id, **entry, "download_url": f"/v1/me/documents/{document_id}"}
 
@@ -139,8 +139,8 @@ def _consents(context: ReportContext, items: list[Any]) -> dict[str, Any]:
     return {"granted": dict(sorted(context.subject.granted.items())), "history": items}
 
 
-TABLE_READER: Final = Reader(_table_entries, _listed)
-BUCKET_READER: Final = Reader(_bucket_entries, _listed)
+TABLE_READER: Final = Reader(table_entries, _listed)
+BUCKET_READER: Final = Reader(bucket_entries, _listed)
 SHAPED_READERS: Final[dict[str, Reader]] = {
     "profiles": Reader(_profile_entries, _profile, "categories"),
     "consents": Reader(_consent_entries, _consents, "history"),

@@ -38,13 +38,14 @@ import json
 import tempfile
 import zipfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import IO, Any, Final
 
 from custody.audit.ledger import AuditLedger, subject_chain
-from custody.crypto import sealed
 from custody.crypto.keyring import SubjectKeyring, get_keyring
+from custody.customers.access_report import ReportContext, bucket_entries, table_entries
 from custody.customers.documents import SETTLE_SECONDS, DocumentStore
 from custody.customers.exports import STORE, ExportStatus
 from custody.customers.profile import StoredProfile
@@ -53,7 +54,6 @@ from custody.declared.settings import Settings
 from custody.stores import dynamo
 from custody.stores.exports import ArchiveUpload, ExportsBucket
 from custody.stores.identities import CustomerIdentity
-from custody.stores.partitions import BucketPrefix, TablePartition
 from custody.stores.subjects import Subject, SubjectRegistry
 
 ARCHIVE_FORMAT: Final = "crm-custody-export/1"
@@ -118,22 +118,13 @@ class _Summary:
     counts: dict[str, int] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
-class ExportResult:
-    """What the job wrote: the object's version, size and SHA-256, the manifest's SHA-256 and the counts."""
-
-    version_id: str
-    size_bytes: int
-    sha256: str
-    manifest_sha256: str
-    counts: dict[str, int]
-
-
 class ArchiveWriter:
     """Writes one customer's archive into `upload` (a binary stream), reading the stores of `settings`."""
 
     def __init__(self, settings: Settings, subject: Subject, keyring: SubjectKeyring, export_id: str) -> None:
-        self.settings, self.subject, self.keyring, self.export_id = settings, subject, keyring, export_id
+        self.settings, self.subject, self.export_id = settings, subject, export_id
+        self.context = ReportContext(settings, subject, keyring)  # the access report's readers, one key unwrap
+        self.generated_at = clock.now_iso()
         self.files: list[FileEntry] = []
         self.summary = _Summary()
 
@@ -157,11 +148,18 @@ class ArchiveWriter:
                 member.write(manifest_bytes)
         return hashlib.sha256(manifest_bytes).hexdigest()
 
-    def _member(self, archive: zipfile.ZipFile, path: str, content: bytes, *, items: int | None = None) -> None:
-        entry = FileEntry(path, items=items)
-        with archive.open(path, "w", force_zip64=True) as member, _Counted(member, entry) as counted:
-            counted.write(content)
+    @contextmanager
+    def _open(
+        self, archive: zipfile.ZipFile, entry: FileEntry, info: zipfile.ZipInfo | None = None
+    ) -> Iterator[io.RawIOBase]:
+        """A member of the archive to write, counted and hashed into `entry`, which the manifest then lists."""
+        with archive.open(info or entry.path, "w", force_zip64=True) as member, _Counted(member, entry) as counted:
+            yield counted
         self.files.append(entry)
+
+    def _member(self, archive: zipfile.ZipFile, path: str, content: bytes, *, items: int | None = None) -> None:
+        with self._open(archive, FileEntry(path, items=items)) as out:
+            out.write(content)
 
     def _account(self) -> str:
         subject = self.subject
@@ -182,20 +180,10 @@ class ArchiveWriter:
             indent=2,
         )
 
-    def _shown(self, store: datamap.TableStore, item: dict[str, Any]) -> dict[str, Any]:
-        item.pop(store.partition_key, None)
-        fields = item.pop(sealed.FIELDS, None)
-        if fields:
-            key = self.keyring.get(self.subject.subject_id)
-            opened = sealed.unseal(key, store.name, str(item[store.sort_key]), fields)
-            if store.name == "profiles":
-                opened = StoredProfile(0, {str(item[store.sort_key]): opened}).view()[str(item[store.sort_key])]
-            item.update(opened)
-        return item
-
     def _items(self, store: datamap.TableStore) -> Iterator[dict[str, Any]]:
-        for item in TablePartition(self.settings, store).items(self.subject.subject_id):
-            yield self._shown(store, item)
+        """The store's items as the access report shows them; a profile category as the customer is shown it."""
+        for position, item in table_entries(self.context, store, None):
+            yield StoredProfile(0, {position: item}).view()[position] if store.name == "profiles" else item
 
     def _table(self, archive: zipfile.ZipFile, store: datamap.TableStore) -> None:
         columns = _csv_columns(store)
@@ -205,7 +193,7 @@ class ArchiveWriter:
             text = io.TextIOWrapper(spool, encoding="utf-8", newline="")
             rows = csv.writer(text)
             rows.writerow(columns)
-            with archive.open(json_entry.path, "w", force_zip64=True) as member, _Counted(member, json_entry) as out:
+            with self._open(archive, json_entry) as out:
                 out.write(b"[")
                 for item in self._items(store):
                     out.write((b",\n" if count else b"\n") + to_json(item).encode())
@@ -213,15 +201,12 @@ class ArchiveWriter:
                     self._summarize(store, item)
                     count += 1
                 out.write(b"\n]\n")
-            json_entry.items = count
-            self.files.append(json_entry)
+                json_entry.items = count
             text.flush()
             spool.seek(0)
-            csv_entry = FileEntry(f"data/{store.name}.csv", items=count)
-            with archive.open(csv_entry.path, "w", force_zip64=True) as member, _Counted(member, csv_entry) as out:
+            with self._open(archive, FileEntry(f"data/{store.name}.csv", items=count)) as out:
                 while chunk := spool.read(1024 * 1024):
                     out.write(chunk)
-            self.files.append(csv_entry)
             text.detach()
         self.summary.counts[store.name] = count
 
@@ -234,18 +219,16 @@ class ArchiveWriter:
             self.summary.staff_access.append(item)
 
     def _documents(self, archive: zipfile.ZipFile, store: datamap.BucketStore) -> None:
-        documents = DocumentStore(self.settings, self.keyring)
+        documents = DocumentStore(self.settings, self.context.keyring)
         listed: list[dict[str, Any]] = []
         for entry in documents.list(self.subject.subject_id):
             document, content = documents.download(self.subject.subject_id, entry["document_id"])
             path = f"documents/{document.document_id}/{portable_name(document.file_name)}"
             stored = zipfile.ZIP_STORED if document.content_type in _STORED_TYPES else zipfile.ZIP_DEFLATED
-            file_entry = FileEntry(path)
             info = zipfile.ZipInfo(path, date_time=_zip_time(document.uploaded_at))
             info.compress_type = stored
-            with archive.open(info, "w", force_zip64=True) as member, _Counted(member, file_entry) as out:
+            with self._open(archive, FileEntry(path), info) as out:
                 out.write(content)
-            self.files.append(file_entry)
             shown = {
                 "document_id": document.document_id,
                 "file_name": document.file_name,
@@ -264,10 +247,7 @@ class ArchiveWriter:
         )
 
     def _bucket_listing(self, archive: zipfile.ZipFile, store: datamap.BucketStore) -> None:
-        objects = [
-            {"key": item["key"], "size_bytes": item["size_bytes"], "stored_at": clock.iso(item["last_modified"])}
-            for item in BucketPrefix(self.settings, store).objects(self.subject.subject_id)
-        ]
+        objects = [entry for _, entry in bucket_entries(self.context, store, None)]
         self.summary.counts[store.name] = len(objects)
         # The exports bucket is listed, not copied: an export never holds earlier exports.
         self._member(archive, f"data/{store.name}.json", json.dumps(objects, indent=2).encode(), items=len(objects))
@@ -277,7 +257,7 @@ class ArchiveWriter:
             "format": ARCHIVE_FORMAT,
             "export_id": self.export_id,
             "subject_id": self.subject.subject_id,
-            "generated_at": clock.now_iso(),
+            "generated_at": self.generated_at,
             "counts": dict(sorted(self.summary.counts.items())),
             "files": [vars(entry) for entry in self.files],
         }
@@ -417,7 +397,7 @@ class ExportJob:
         writer = ArchiveWriter(self.settings, subject, self.keyring, export_id)
         try:
             manifest_sha256 = writer.write(upload)
-            version_id = upload.finish()
+            upload.finish()
         except Exception as error:
             _abort_quietly(upload)
             return self._fail(subject, export_id, entry, running, type(error).__name__)
@@ -426,7 +406,6 @@ class ExportJob:
             **running,
             "status": ExportStatus.READY.value,
             "updated_at": clock.now_iso(),
-            "version_id": version_id,
             "size_bytes": upload.size_bytes,
             "sha256": upload.sha256,
             "manifest_sha256": manifest_sha256,
