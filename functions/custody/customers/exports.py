@@ -100,7 +100,7 @@ class Exports:
         Raises `TooManyRequests` when `export_daily_limit` exports started in the last 24 hours.
         """
         export_id = str(uuid.uuid4())
-        chosen, created = self.subjects.guarded(subject_id, lambda subject: self._start(subject, export_id))
+        subject, chosen, job, created = self.subjects.guarded(subject_id, lambda loaded: self._start(loaded, export_id))
         if created:
             try:
                 clients.lambda_().invoke(
@@ -121,15 +121,15 @@ class Exports:
                 request_id=chosen,
                 chain_id=subject_chain(subject_id),
             )
-        subject = self.subjects.load(subject_id)
-        return self._view(subject, chosen, subject.exports[chosen]), created
+        return self._view(subject, chosen, job), created
 
-    def _start(self, subject: Subject, export_id: str) -> tuple[str, bool]:
+    def _start(self, subject: Subject, export_id: str) -> tuple[Subject, str, dict[str, Any], bool]:
+        """(the subject as read, the export's id, its job, whether this call started it)."""
         subject.ensure_active()
         now = clock.now_iso()
         running = self._in_progress(subject, now)
         if running is not None:
-            return running, False
+            return subject, running, subject.exports[running], False
         counted = sorted(
             job["created_at"]
             for job in subject.exports.values()
@@ -152,7 +152,8 @@ class Exports:
             "expires_at": expires_at(now),
         }
         dynamo.transact([self.subjects.start_export(subject, jobs)])
-        return export_id, True
+        # What the write changed on the record (the jobs, activity) is not what a view reads of it.
+        return subject, export_id, jobs[export_id], True
 
     @staticmethod
     def _in_progress(subject: Subject, now: str) -> str | None:
@@ -190,11 +191,12 @@ class Exports:
             "size_bytes": job.get("size_bytes"),
             "manifest_sha256": job.get("manifest_sha256"),
             "counts": job.get("counts"),
-            "failure": job.get("failure") if status is ExportStatus.FAILED else None,
+            "failure": None,
             "download": None,
         }
-        if status is ExportStatus.FAILED and job["status"] != ExportStatus.FAILED:
-            view["failure"] = "timed_out"
+        if status is ExportStatus.FAILED:
+            # Stored as failed: the job's own reason; shown failed past its deadline: Lambda ended it.
+            view["failure"] = job.get("failure") if job["status"] == ExportStatus.FAILED else "timed_out"
         if with_link and status is ExportStatus.READY:
             seconds = self.settings.export_link_seconds
             name = f"crm-custody-export-{job['created_at'][:10]}.zip"
