@@ -36,16 +36,15 @@ TABLE = "subjects"
 UPLOADS_IN_FLIGHT = "uploads_in_flight"
 # The customer's export jobs: export id -> `{status, created_at, ...}` (ids, statuses, sizes, digests).
 EXPORTS = "exports"
+EXPORTS_VERSION = "exports_version"
 # How many of the customer's change requests await a privacy officer (kept with every open and decision).
 PENDING_CHANGES = "pending_change_requests"
-EXPORTS_VERSION = "exports_version"
 # What an erased subject's record keeps: its id, status, when and by which request it changed.
 TOMBSTONE_ATTRIBUTES = ("subject_id", "status", "status_request", "status_at")
-# The fence every write carries: the subject is active and no full erasure is pending.
-_FENCE = (
-    "#status = :active AND attribute_not_exists(pending_erasure)"
-    " AND (attribute_not_exists(consent_version) OR consent_version = :consent_version)"
-)
+# The fence every write carries: the subject is active and no full erasure is pending (`_NOT_ERASING`),
+# and its consent version is the one the write read.
+_NOT_ERASING = "#status = :active AND attribute_not_exists(pending_erasure)"
+_FENCE = _NOT_ERASING + " AND (attribute_not_exists(consent_version) OR consent_version = :consent_version)"
 MAX_ATTEMPTS = 8
 RETRY_BASE_SECONDS = 0.01
 _T = TypeVar("_T")
@@ -408,11 +407,9 @@ class SubjectRegistry:
         consents as they were). Raises `dynamo.TransactionConflict` when refused, the entry then stays
         for an erasure's Verify to wait on its deadline.
         """
-        condition = _FENCE if fenced else "#status = :active AND attribute_not_exists(pending_erasure)"
-        values: dict[str, Any] = {":active": SubjectStatus.ACTIVE.value, ":entry": {entry}, ":job": job}
-        values[":running"] = "running"
-        if fenced:
-            values[":consent_version"] = subject.consent_version
+        condition = _FENCE if fenced else _NOT_ERASING
+        guard = _fence_values(subject) if fenced else {":active": SubjectStatus.ACTIVE.value}
+        values = {**guard, ":entry": {entry}, ":job": job, ":running": "running"}
         dynamo.transact(
             [
                 {
