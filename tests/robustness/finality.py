@@ -27,7 +27,7 @@ from custody.stores import dynamo
 from ops.auditor.reader import AuditorReader
 from ops.auditor.verification import verify
 from tests.integration.conftest import LocalStack
-from tests.integration.erasure.conftest import Customer
+from tests.integration.erasure.conftest import Customer, Reply
 
 # What an erased subject's record may keep (issue 16, case 2): its id, status, when and by which request.
 TOMBSTONE: Final = frozenset({"subject_id", "status", "status_at", "status_request"})
@@ -294,4 +294,23 @@ def certificate_problems(stack: LocalStack, request_id: str) -> list[str]:
     problems += [f"audit chain: {finding}" for finding in verification.findings]
     if verification.certificate_digest != request["certificate_digest"]:
         problems.append("the chain attests another certificate than the request's")
+    return problems
+
+
+# What the API answers a request that must not land (the account is being erased, or the object is gone).
+REFUSALS: Final = frozenset({403, 404, 409, 410})
+
+
+def refused(reply: Reply) -> bool:
+    """A refusal in the API's error shape (a 403, 404, 409 or 410)."""
+    shaped = isinstance(reply.body, dict) and {"error", "message", "details"} <= set(reply.body)
+    return reply.status in REFUSALS and shaped
+
+
+def refused_and_nothing_left(stack: LocalStack, subject_id: str, reply: Reply, what: str) -> list[str]:
+    """What is wrong when `reply` (to `what`) should have been refused and nothing of the subject left."""
+    problems = [] if refused(reply) else [f"{what} answered {reply.status} {reply.text[:200]}"]
+    left = leftovers(stack, subject_id)
+    if left:
+        problems.append(f"residue: {json.dumps(left, sort_keys=True)}")
     return problems

@@ -41,6 +41,8 @@ from tests.robustness.finality import (
     footprint,
     identity_exists,
     leftovers,
+    refused,
+    refused_and_nothing_left,
     request_item,
     settle_subject,
     wait_for_request,
@@ -48,14 +50,6 @@ from tests.robustness.finality import (
 from tests.robustness.interleave import Call, Held, after_a_read
 
 pytestmark = pytest.mark.usefixtures("intercepted")
-
-REFUSALS: Final = frozenset({403, 404, 409, 410})
-
-
-def refused(reply: Reply) -> bool:
-    """A refusal in the API's error shape (a 403, 404, 409 or 410)."""
-    shaped = isinstance(reply.body, dict) and {"error", "message", "details"} <= set(reply.body)
-    return reply.status in REFUSALS and shaped
 
 
 def refused_for_the_erasure(reply: Reply) -> bool:
@@ -101,12 +95,7 @@ def test_an_upload_that_read_an_active_subject_lands_nothing_after_the_certifica
     finally:
         reply = held.finish()
     settle_subject(cast.stack, world.subject_id, world.acknowledge)
-    problems = []
-    if not refused(reply):
-        problems.append(f"the upload answered {reply.status} {reply.text[:200]}")
-    left = leftovers(cast.stack, world.subject_id)
-    if left:
-        problems.append(f"residue: {json.dumps(left, sort_keys=True)}")
+    problems = refused_and_nothing_left(cast.stack, world.subject_id, reply, "the upload")
     if isinstance(reply.body, dict) and reply.body.get("document_id"):
         download = world.customer.call("GET", f"/v1/me/documents/{reply.body['document_id']}")
         if not refused(download):
@@ -192,12 +181,7 @@ def test_a_replay_after_the_certificate_is_refused_and_its_record_is_gone(
     assert erasure.status == "completed", erasure
     again = request.send(cast.stack)  # the same key, body and (old) token
     settle_subject(cast.stack, world.subject_id, world.acknowledge)
-    problems = []
-    if not refused(again):
-        problems.append(f"the replay with the old token answered {again.status} {again.text[:200]}")
-    left = leftovers(cast.stack, world.subject_id)
-    if left:
-        problems.append(f"residue: {json.dumps(left, sort_keys=True)}")
+    problems = refused_and_nothing_left(cast.stack, world.subject_id, again, "the replay with the old token")
     assert not problems, "\n".join(problems)
 
 

@@ -51,6 +51,7 @@ from tests.robustness.finality import (
     certificate_problems,
     erase_to_certificate,
     footprint,
+    refused,
     settle_subject,
     summary,
 )
@@ -58,7 +59,6 @@ from tests.robustness.interleave import Call, Held, ParkRule, Watch, after_a_rea
 
 pytestmark = pytest.mark.usefixtures("intercepted")
 
-REFUSALS: Final = frozenset({403, 404, 409, 410})
 ROUTES: Final = {route.key: route for route in catalog.ROUTES}
 
 
@@ -126,8 +126,7 @@ class Trial:
             return False
         if 200 <= reply.status < 300:
             return True
-        shaped = isinstance(reply.body, dict) and {"error", "message", "details"} <= set(reply.body)
-        return reply.status in REFUSALS and shaped
+        return refused(reply)
 
     def describe(self) -> str:
         reply = self.reply
