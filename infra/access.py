@@ -66,7 +66,7 @@ class IdentityUse(StrEnum):
     """Use of the customer user pool (custody.stores.identities)."""
 
     READ = "read"  # cognito-idp:ListUsers: a customer's user by `sub` (the exporter copies their e-mail address)
-    MANAGE = "manage"  # read + disable, sign out and delete customers (the erasure steps)
+    MANAGE = "manage"  # get, disable, sign out and delete a customer named by `sub` (the erasure steps)
 
 
 class SecretUse(StrEnum):

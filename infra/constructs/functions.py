@@ -41,8 +41,7 @@ ASSET_EXCLUDES = ["**/__pycache__", "**/*.pyc", "**/.pytest_cache", "**/.mypy_ca
 _READ_IDENTITIES = ("cognito-idp:ListUsers",)
 IDENTITY_ACTIONS = {
     IdentityUse.READ: _READ_IDENTITIES,
-    IdentityUse.MANAGE: (
-        *_READ_IDENTITIES,
+    IdentityUse.MANAGE: (  # by `sub` as the user name: no ListUsers (custody.stores.identities)
         "cognito-idp:AdminGetUser",
         "cognito-idp:AdminDisableUser",
         "cognito-idp:AdminUserGlobalSignOut",

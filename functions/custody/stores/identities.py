@@ -1,7 +1,11 @@
-"""The customer's identity in the Cognito user pool: found by `sub`, its e-mail address read, disabled, deleted.
+"""The customer's identity in the Cognito user pool: its e-mail address read, disabled, deleted — by `sub`.
 
-The token's `sub` is the subject id. Cognito's user name need not equal it (pools that sign in
-by e-mail generate one), so the user is looked up by `sub` first.
+The token's `sub` is the subject id. Cognito's administrative operations take a local user's `sub`
+as the `Username` when the user name is not an alias attribute (the customers' pool signs in with
+the e-mail address as a username attribute, so the user name Cognito generates is never typed by
+anyone): "If username isn't an alias attribute in your user pool, this value must be the sub of a
+local user" (Amazon Cognito API reference, AdminGetUser, AdminDisableUser, AdminDeleteUser). So the
+erasure steps name the user by `sub` directly, without a `ListUsers` search first.
 """
 
 from __future__ import annotations
@@ -11,35 +15,40 @@ from botocore.exceptions import ClientError
 from custody.declared.settings import Settings
 from custody.platform.aws import clients
 
+USER_NOT_FOUND = "UserNotFoundException"
+
+
+def _not_found(error: ClientError) -> bool:
+    return error.response.get("Error", {}).get("Code") == USER_NOT_FOUND
+
 
 class CustomerIdentity:
     """The customers' Cognito user pool of `settings`; with no pool configured, nobody is found.
 
-    Cognito errors pass through as botocore's `ClientError` (but for a user deleted meanwhile in
-    `delete`).
+    Every method takes the subject id (`sub`), a UUID the caller validated, never a caller's text.
+    Cognito errors other than `UserNotFoundException` pass through as botocore's `ClientError`.
     """
 
     def __init__(self, settings: Settings) -> None:
         self.pool_id = settings.customer_user_pool_id
 
-    def username(self, subject_id: str) -> str | None:
-        """The Cognito user name of the user whose `sub` is `subject_id`, or None (also when no pool is set).
-
-        One `ListUsers` call filtered on `sub`. `subject_id` is quoted into the filter: callers pass the
-        UUID the step contract validated, never a caller's text.
-        """
+    def exists(self, subject_id: str) -> bool:
+        """Whether the pool holds a user whose `sub` is `subject_id` (one `AdminGetUser`); False without a pool."""
         if not self.pool_id:
-            return None
-        found = clients.cognito_idp().list_users(
-            UserPoolId=self.pool_id, Filter=f'sub = "{subject_id}"', Limit=1, AttributesToGet=[]
-        )
-        users = found.get("Users", [])
-        return users[0]["Username"] if users else None
+            return False
+        try:
+            clients.cognito_idp().admin_get_user(UserPoolId=self.pool_id, Username=subject_id)
+        except ClientError as error:
+            if _not_found(error):
+                return False
+            raise
+        return True
 
     def email(self, subject_id: str) -> str | None:
         """The sign-in e-mail address of the user whose `sub` is `subject_id`, or None (no such user, no pool).
 
-        One `ListUsers` call filtered on `sub`, asking for the `email` attribute only.
+        One `ListUsers` call filtered on `sub`, asking for the `email` attribute only (the exporter's
+        read-only right: `ListUsers` returns no more than the attributes asked for).
         """
         if not self.pool_id:
             return None
@@ -53,23 +62,26 @@ class CustomerIdentity:
         return None
 
     def disable(self, subject_id: str) -> bool:
-        """Stop new sign-ins and token refreshes; returns whether a user was there to disable."""
-        username = self.username(subject_id)
-        if username is None:
+        """Stop new sign-ins and token refreshes, signing the user out; returns whether a user was there."""
+        if not self.pool_id:
             return False
-        clients.cognito_idp().admin_disable_user(UserPoolId=self.pool_id, Username=username)
-        clients.cognito_idp().admin_user_global_sign_out(UserPoolId=self.pool_id, Username=username)
+        try:
+            clients.cognito_idp().admin_disable_user(UserPoolId=self.pool_id, Username=subject_id)
+            clients.cognito_idp().admin_user_global_sign_out(UserPoolId=self.pool_id, Username=subject_id)
+        except ClientError as error:
+            if _not_found(error):
+                return False
+            raise
         return True
 
     def delete(self, subject_id: str) -> bool:
         """Delete the user; idempotent, returns whether this call deleted one."""
-        username = self.username(subject_id)
-        if username is None:
+        if not self.pool_id:
             return False
         try:
-            clients.cognito_idp().admin_delete_user(UserPoolId=self.pool_id, Username=username)
+            clients.cognito_idp().admin_delete_user(UserPoolId=self.pool_id, Username=subject_id)
         except ClientError as error:
-            if error.response.get("Error", {}).get("Code") == "UserNotFoundException":
+            if _not_found(error):
                 return False
             raise
         return True
