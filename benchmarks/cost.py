@@ -72,7 +72,7 @@ def run(
         "assumptions": {"lambda_seconds_per_invocation": LAMBDA_SECONDS_PER_INVOCATION},
         "rows": rows,
         "figures": {
-            "cost.per_1000_erasures_usd": round(per_erasure * 1_000, 4),
+            "erasure.cost_per_1000_usd": round(per_erasure * 1_000, 4),
             "cost.per_million_requests_usd": round(per_million, 2),
         },
     }

@@ -14,8 +14,8 @@ from typing import Any
 from benchmarks.harness import account
 from custody.declared import datamap
 from custody.declared.settings import Settings
-from custody.erasure.contract import EraseStoreInput
-from custody.erasure.steps import erase_store
+from custody.erasure.contract import EraseStoresInput
+from custody.erasure.steps import erase_stores
 from custody.erasure.steps.context import StepContext
 from custody.platform.aws import clients
 from custody.stores.partitions import BATCH_WRITE_MAX, DELETE_OBJECTS_MAX
@@ -75,21 +75,18 @@ def ours(settings: Settings, subject_id: str) -> tuple[Counter[str], float]:
     context = StepContext.of(settings)
     with counting_calls("dynamodb", "s3") as calls:
         started = time.perf_counter()
-        for store in datamap.erasable_stores():
-            erased, more = 0, True
-            while more:
-                # the state after Freeze, as the Map's items carry it
-                step = EraseStoreInput(
-                    step="erase_store",
-                    request_id=request.request_id,
-                    subject_id=subject_id,
-                    reason=request.reason,
-                    scope=request.scope,
-                    store=store.name,
-                    erased_before=erased,
-                )
-                result = erase_store.run(context, step)
-                erased, more = result.erased, result.more
+        # the state after Freeze, as EraseStores receives it
+        step = EraseStoresInput(
+            step="erase_stores",
+            request_id=request.request_id,
+            subject_id=subject_id,
+            reason=request.reason,
+            scope=request.scope,
+            stores=tuple(store.name for store in datamap.erasable_stores()),
+            execution=request.request_id,
+            round=0,
+        )
+        erase_stores.run(context, step)
         elapsed = time.perf_counter() - started
     return Counter(calls), elapsed
 

@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks import api, coldstart, cost, erasure, export, workflow
-from custody.declared import datamap
 
 RESULTS = Path(__file__).resolve().parent / "results" / "latest.json"
 
@@ -23,13 +22,6 @@ def table(rows: list[dict[str, Any]], columns: list[str]) -> str:
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     lines += ["| " + " | ".join(str(row.get(column, "")) for column in columns) + " |" for row in rows]
     return "\n".join(lines)
-
-
-def workflow_shape() -> tuple[int, int]:
-    """State transitions and Lambda invocations of one erasure, from the ASL's structure."""
-    stores = len(datamap.erasable_stores())
-    fixed = ("Freeze", "EraseStores", "NotifyProcessors", "ShredKey", "DeleteIdentity", "Verify", "Certify")
-    return len(fixed) + 3 * stores, len(fixed) - 1 + stores
 
 
 def main() -> int:
@@ -47,7 +39,16 @@ def main() -> int:
     print(
         table(
             workflow_results["rows"],
-            ["interactions", "documents", "status", "calls", *workflow.PURPOSE_COLUMNS, "seconds"],
+            [
+                "interactions",
+                "documents",
+                "status",
+                "calls",
+                *workflow.PURPOSE_COLUMNS,
+                "transitions",
+                "invocations",
+                "seconds",
+            ],
         )
     )
     api_results = api.run()
@@ -100,8 +101,7 @@ def main() -> int:
         )
     )
     typical = workflow_results["rows"][0]  # a small customer's whole erasure, the ledger and identity included
-    transitions, invocations = workflow_shape()
-    costs = cost.run(api_results, typical["calls_by_operation"], transitions, invocations)
+    costs = cost.run(api_results, typical["calls_by_operation"], typical["transitions"], typical["invocations"])
     print(f"\n## Cost model (prices {costs['prices_as_of']})\n")
     print(table([{**row, "usd_each": f"{row['usd_each']:.8f}"} for row in costs["rows"]], ["operation", "usd_each"]))
     figures = {

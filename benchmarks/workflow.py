@@ -116,6 +116,25 @@ def _wait(resources: Resources, request_id: str) -> str:
     raise TimeoutError("the erasure did not finish")
 
 
+def billed(resources: Resources, execution_name: str) -> tuple[int, int]:
+    """(state transitions, Lambda invocations) of one execution, counted in its real history.
+
+    Standard workflows are billed per state transition, retries included (Step Functions pricing):
+    each `*StateEntered` event is one, a Map's own and every state of its iterations among them; a
+    retry is a `TaskScheduled` without a new `StateEntered`, so it is counted as a transition too.
+    Invocations are the `TaskScheduled` events (every Task here invokes a Lambda function).
+    """
+    arn = resources.state_machines[naming.ERASURE_STATE_MACHINE].replace(":stateMachine:", ":execution:")
+    events: list[dict[str, Any]] = []
+    pages = clients.stepfunctions().get_paginator("get_execution_history")
+    for page in pages.paginate(executionArn=f"{arn}:{execution_name}"):
+        events.extend(page["events"])
+    entered = sum(1 for event in events if str(event["type"]).endswith("StateEntered"))
+    scheduled = sum(1 for event in events if event["type"] == "TaskScheduled")
+    task_states = sum(1 for event in events if event["type"] == "TaskStateEntered")
+    return entered + max(0, scheduled - task_states), scheduled
+
+
 def run() -> dict[str, Any]:
     rows: list[dict[str, Any]] = []
     runtime.capture_output()  # the steps' logs go to their invocations, not between the tables
@@ -129,6 +148,7 @@ def run() -> dict[str, Any]:
                 request_id = json.loads(reply["body"])["request_id"]
                 status = _wait(resources, request_id)
                 seconds = time.perf_counter() - started
+            transitions, invocations = billed(resources, request_id)
             by_purpose = Counter(_purpose(call, named) for call in made)
             rows.append(
                 {
@@ -136,6 +156,8 @@ def run() -> dict[str, Any]:
                     "documents": documents,
                     "status": status,
                     "calls": len(made),
+                    "transitions": transitions,
+                    "invocations": invocations,
                     **{purpose: by_purpose.get(purpose, 0) for purpose in PURPOSE_COLUMNS},
                     "seconds": round(seconds, 3),
                     "calls_by_operation": dict(sorted(Counter(name for name, _ in made).items())),
@@ -148,5 +170,7 @@ def run() -> dict[str, Any]:
         "figures": {
             "workflow.calls_small_customer": smallest["calls"],
             "workflow.audit_calls_small_customer": smallest["audit"],
+            "erasure.transitions_small": smallest["transitions"],
+            "erasure.invocations_small": smallest["invocations"],
         },
     }

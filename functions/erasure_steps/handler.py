@@ -15,6 +15,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from custody.declared.settings import get_settings
 from custody.erasure import workflow
 from custody.erasure.errors import TransientError
+from custody.erasure.steps.context import StepContext
 from custody.platform.observability import observability
 from custody.platform.transient import transient_as
 
@@ -28,7 +29,8 @@ obs = observability("erasure_steps")
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     step = str(event.get("step"))
     obs.logger.append_keys(step=step, request_id=event.get("request_id"))
-    result = workflow.run(event, get_settings())
+    settings = get_settings()
+    result = workflow.run(event, settings, StepContext.of(settings, remaining_ms=context.get_remaining_time_in_millis))
     obs.logger.info("Erasure step done", extra={"result": result})
     obs.metrics.add_metric(name=f"ErasureStep_{step}", unit="Count", value=1)
     return result

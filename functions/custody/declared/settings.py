@@ -126,7 +126,11 @@ class Settings(BaseModel):
         description="Lifetime in seconds of an export's presigned download URL (S3 presigned GET).",
     )
     erasure_batch_items: int = Field(
-        default=2500, ge=25, le=100_000, description="Items one erase_store run deletes before it loops."
+        default=2500,
+        ge=25,
+        le=100_000,
+        description="Keys EraseStores reads and deletes at a time (BatchWriteItem takes 25 per call); its loop "
+        "is bounded by the invocation's time, not by this, so no value can push an erasure into the history limit.",
     )
 
     @model_validator(mode="after")

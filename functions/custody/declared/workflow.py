@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Final
 
 FREEZE: Final = "freeze"
-ERASE_STORE: Final = "erase_store"
+ERASE_STORES: Final = "erase_stores"
 LIST_PROCESSORS: Final = "list_processors"
 ASK_PROCESSOR: Final = "ask_processor"
 RECORD_PROCESSOR_OUTCOME: Final = "record_processor_outcome"
@@ -23,7 +23,7 @@ RECORD_FAILURE: Final = "record_failure"
 
 STEPS: Final = (
     FREEZE,
-    ERASE_STORE,
+    ERASE_STORES,
     LIST_PROCESSORS,
     ASK_PROCESSOR,
     RECORD_PROCESSOR_OUTCOME,
@@ -34,9 +34,12 @@ STEPS: Final = (
     RECORD_FAILURE,
 )
 
+# The ledger's event for one store that EraseStores finished in a round (target: the store): the
+# step's own event says the step ran; these say what each store lost.
+STORE_ERASED: Final = "erase_store"
+
 # What a request's record counts as done (`steps` on the record), in order. The store erasure is
-# one milestone for every store (ListProcessors marks it, after the Map), and so is notifying.
-ERASE_STORES: Final = "erase_stores"
+# one milestone for every store (ListProcessors marks it, after EraseStores), and so is notifying.
 NOTIFY_PROCESSORS: Final = "notify_processors"
 MILESTONES: Final = (FREEZE, ERASE_STORES, NOTIFY_PROCESSORS, SHRED_KEY, DELETE_IDENTITY, VERIFY, CERTIFY)
 FAILED: Final = "failed"  # the milestone RecordFailure sets (not counted as progress)

@@ -81,68 +81,62 @@ class FreezeInput(StepInput):
 class FreezeOutput(Contract):
     """What Freeze returns; the state keeps it as `$.plan` (with `rounds`, starting at 0).
 
-    `stores` are the erasable stores holding a category of the scope, the `EraseStores` Map's items;
+    `stores` are the erasable stores holding a category of the scope, which `EraseStores` erases in order;
     `scope` (sorted) and `reason` are read from the request record; `status` is always `frozen`.
     """
 
-    stores: tuple[StoreName, ...]  # the stores in scope: the Map's items
+    stores: tuple[StoreName, ...]  # the stores in scope, in the order EraseStores erases them
     scope: tuple[Category, ...]
     reason: ErasureReason
     status: Literal["frozen"] = "frozen"
 
 
-# --- EraseStore (one iteration of the Map, looping while `more`) -----------------------------
+# --- EraseStores ----------------------------------------------------------------------------
+
+ExecutionName = Annotated[str, Field(min_length=1, max_length=80, pattern=r"^[A-Za-z0-9_-]+$")]
 
 
-class EraseStoreInput(PlannedInput):
-    """EraseStore's input: one iteration of the `EraseStores` Map, for `store`.
+class EraseStoresInput(PlannedInput):
+    """EraseStores' input (state `EraseStores`): the plan, its stores, and where in the execution it runs.
 
-    Carries the plan's reason and scope, and `erased_before`, the store's running total in this round so
-    far (the previous batch's `erased`; 0 for the first).
+    `stores` are Freeze's (`$.plan.stores`); `execution` the execution's name (`$$.Execution.Name`) and
+    `round` its erasure round (`$.plan.rounds`), which key the totals a paused run saves; `attempt` is the
+    state's `$$.State.RetryCount`: above 0, the step resumes from those totals.
     """
 
-    step: Literal["erase_store"]
-    store: StoreName
-    erased_before: Count = 0  # this run's running total for the store
+    step: Literal["erase_stores"]
+    stores: tuple[StoreName, ...]
+    execution: ExecutionName
+    round: Count
+    attempt: Count = 0
 
 
-class EraseStoreOutput(Contract):
-    """What one EraseStore batch returns; the Map iteration keeps it as `$.result`.
-
-    `deleted`: items or object versions this batch deleted; `erased`: the running total for the store in
-    this round; `more`: whether the `MoreToErase` choice runs another batch.
-    """
+class StoreTotal(Contract):
+    """One store's total in a round: items or object versions the round erased from it."""
 
     store: StoreName
-    deleted: Count  # items or object versions deleted by this batch
-    erased: Count  # the running total
-    more: bool
+    erased: Count
+
+
+class EraseStoresOutput(Contract):
+    """What EraseStores returns; the state keeps it as `$.erased`: each store's total, and their sum."""
+
+    stores: tuple[StoreTotal, ...]
+    erased: Count
 
 
 # --- ListProcessors, AskProcessor, RecordProcessorOutcome --------------------------------------
 
 
-class StoreTotal(Contract):
-    """One store's last EraseStore output, as the `EraseStores` Map collects it into `$.erased`.
-
-    ListProcessors records each store's `erased` as the round's total.
-    """
-
-    store: StoreName
-    deleted: Count
-    erased: Count
-    more: bool
-
-
 class ListProcessorsInput(PlannedInput):
-    """ListProcessors' input (state `NotifyProcessors`), after the `EraseStores` Map.
+    """ListProcessors' input (state `NotifyProcessors`), after `EraseStores`.
 
     Carries the plan, the execution's name (`$$.Execution.Name`) and round (`$.plan.rounds`, 0 for the
-    first), and the Map's per-store totals, recorded on the request as `erased.<execution>#<round>`.
+    first), and EraseStores' per-store totals, recorded on the request as `erased.<execution>#<round>`.
     """
 
     step: Literal["list_processors"]
-    execution: Annotated[str, Field(min_length=1, max_length=80, pattern=r"^[A-Za-z0-9_-]+$")]
+    execution: ExecutionName
     round: Count
     erased: tuple[StoreTotal, ...]
 
@@ -286,7 +280,7 @@ class RecordFailureOutput(Contract):
 
 StepEvent = Annotated[
     FreezeInput
-    | EraseStoreInput
+    | EraseStoresInput
     | ListProcessorsInput
     | AskProcessorInput
     | RecordProcessorOutcomeInput
@@ -300,7 +294,7 @@ StepEvent = Annotated[
 
 INPUTS: dict[str, type[StepInput]] = {
     workflow.FREEZE: FreezeInput,
-    workflow.ERASE_STORE: EraseStoreInput,
+    workflow.ERASE_STORES: EraseStoresInput,
     workflow.LIST_PROCESSORS: ListProcessorsInput,
     workflow.ASK_PROCESSOR: AskProcessorInput,
     workflow.RECORD_PROCESSOR_OUTCOME: RecordProcessorOutcomeInput,

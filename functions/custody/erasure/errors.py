@@ -1,8 +1,9 @@
 """What an erasure step raises for the state machine to see by name (an error's class is the error name).
 
 `TransientError` is retried by every Task's `Retry`; `UploadsInFlight` by Verify's own, spaced to
-outlast an upload's deadline; `ResidualDataFound` sends the run round again; anything else is
-caught, recorded (`RecordFailure`) and alarmed.
+outlast an upload's deadline; `StoresNotFinished` by EraseStores' own, which resumes the run;
+`ResidualDataFound` sends the run round again; anything else is caught, recorded (`RecordFailure`)
+and alarmed.
 """
 
 from __future__ import annotations
@@ -26,3 +27,7 @@ class RequestNotFound(ErasureError):
 
 class UploadsInFlight(ErasureError):
     """An upload that began before the erasure may still land: Verify waits for its deadline to pass."""
+
+
+class StoresNotFinished(ErasureError):
+    """EraseStores ran out of its invocation's time with stores left; their totals are saved for the retry."""

@@ -1,11 +1,12 @@
 """The erasure workflow's dispatcher: one step run per invocation, typed in and out, audited.
 
 `run(event, settings)` validates the event against the step's input contract (the `step` field
-chooses it), runs the step and returns its output as JSON. Every run writes one audit event on
-the request's chain, here and nowhere else: outcome `ok` after a step returned (`failed` for
-RecordFailure), `error:<ErrorClass>` when it raised; counts are the output's integers and
-booleans; the target is the store a batch erased, the sub-processor a step addressed, else
-`workflow`. Raises `pydantic.ValidationError` for an event outside the contract (the state
+chooses it), runs the step and returns its output as JSON. Every run writes its audit events on
+the request's chain, here and nowhere else: after EraseStores returned, one `erase_store` event per
+store (target: the store; counts: what the round erased from it); then one event for the run —
+outcome `ok` after a step returned (`failed` for RecordFailure), `error:<ErrorClass>` when it
+raised; counts are the output's integers and booleans; the target is the sub-processor a step
+addressed, else `workflow`. Raises `pydantic.ValidationError` for an event outside the contract (the state
 machine sees `ValidationError`: not retried), and whatever the step raised.
 """
 
@@ -25,7 +26,7 @@ from custody.erasure import contract
 from custody.erasure.steps import (
     certify,
     delete_identity,
-    erase_store,
+    erase_stores,
     freeze,
     processors,
     record_failure,
@@ -51,7 +52,7 @@ class Step:
 # The one mapping from the names the ASL uses (custody.declared.workflow) to the code that runs them.
 STEPS: Final[Mapping[str, Step]] = {
     workflow.FREEZE: Step(workflow.FREEZE, freeze.run),
-    workflow.ERASE_STORE: Step(workflow.ERASE_STORE, erase_store.run),
+    workflow.ERASE_STORES: Step(workflow.ERASE_STORES, erase_stores.run),
     workflow.LIST_PROCESSORS: Step(workflow.LIST_PROCESSORS, processors.list_processors),
     workflow.ASK_PROCESSOR: Step(workflow.ASK_PROCESSOR, processors.ask_processor),
     workflow.RECORD_PROCESSOR_OUTCOME: Step(workflow.RECORD_PROCESSOR_OUTCOME, processors.record_processor_outcome),
@@ -82,6 +83,17 @@ def run(event: Mapping[str, Any], settings: Settings, context: StepContext | Non
         _audit(ledger, context, name, parsed, f"error:{type(error).__name__}", {}, strict=False)
         raise
     result = output.model_dump(mode="json")
+    if isinstance(output, contract.EraseStoresOutput):
+        for total in output.stores:
+            ledger.record(
+                step=workflow.STORE_ERASED,
+                target=total.store,
+                outcome="ok",
+                actor=ACTOR,
+                request_id=parsed.request_id,
+                subject_id=parsed.subject_id,
+                counts={"erased": total.erased},
+            )
     _audit(ledger, context, name, parsed, "failed" if name == workflow.RECORD_FAILURE else "ok", result, strict=True)
     return result
 
@@ -122,8 +134,6 @@ def _audit(
 
 
 def _target(context: StepContext, event: contract.StepInput) -> tuple[str, Agreement | None]:
-    if isinstance(event, contract.EraseStoreInput):
-        return event.store, None
     processor_id = getattr(event, "processor_id", None)
     if processor_id is not None:
         agreement = ProcessorRegistry(context.settings).get(str(processor_id))

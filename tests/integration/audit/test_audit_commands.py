@@ -36,8 +36,8 @@ def test_show_puts_the_history_beside_the_ledger(auditor: Erased, capsys: pytest
     out = capsys.readouterr().out
     assert "execution history" in out
     assert "audit ledger" in out
-    assert "> EraseStore" in out
-    assert "erase_store profiles ok (deleted=" in out
+    assert "> EraseStores" in out
+    assert "erase_store profiles ok (erased=" in out
     assert "#1 withdrawal_requested ok" in out
     assert "certify ok" in out
     assert f"chain {auditor.request_id} VERIFIED" in out

@@ -11,8 +11,8 @@ import pytest
 
 from custody.declared import datamap
 from custody.declared.settings import Settings
-from custody.erasure.contract import EraseStoreInput, VerifyInput
-from custody.erasure.steps import erase_store, verify
+from custody.erasure.contract import EraseStoresInput, VerifyInput
+from custody.erasure.steps import erase_stores, verify
 from custody.erasure.steps.context import StepContext
 from custody.platform import aws
 from custody.stores.partitions import BATCH_WRITE_MAX, DELETE_OBJECTS_MAX
@@ -90,9 +90,10 @@ def _erase(settings: Settings, calls: Counter[str], subject_id: str) -> Counter[
     context.keyring.shred(subject_id)  # ShredKey's part, which a full erasure's Verify checks
     calls.clear()
     with acting_as("erasure_steps"):  # the steps, checked against their role as in Lambda
-        for store in ("interactions", "documents"):
-            result = erase_store.run(context, EraseStoreInput(step="erase_store", store=store, **plan))
-            assert result.more is False
+        stores = ("interactions", "documents")
+        event = EraseStoresInput(step="erase_stores", stores=stores, execution=request.request_id, round=0, **plan)
+        result = erase_stores.run(context, event)
+        assert {total.store for total in result.stores} == set(stores)
         verify.run(context, VerifyInput(step="verify", **plan))
     return Counter(calls)
 
@@ -130,9 +131,9 @@ def test_other_customers_change_nothing(local_stack: LocalStack, settings: Setti
 def test_no_scan_on_the_erasure_path() -> None:
     import inspect
 
-    from custody.erasure.steps import erase_store, verify
+    from custody.erasure.steps import erase_stores, verify
     from custody.stores import partitions
 
-    for module in (erase_store, verify, partitions):
+    for module in (erase_stores, verify, partitions):
         assert "scan(" not in inspect.getsource(module)
     assert datamap.store("interactions")

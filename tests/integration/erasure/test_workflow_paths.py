@@ -11,7 +11,7 @@ import pytest
 from custody.declared import workflow as workflow_names
 from custody.declared.settings import Settings
 from custody.erasure import workflow
-from custody.erasure.contract import EraseStoreInput, EraseStoreOutput
+from custody.erasure.contract import EraseStoresInput, EraseStoresOutput, StoreTotal
 from custody.erasure.starter import ErasureStarter
 from custody.erasure.steps.context import StepContext
 from custody.stores.requests import ErasureReason, ErasureRequest, RequestsTable
@@ -62,13 +62,15 @@ def test_residue_found_by_verify_sends_the_run_round_again(
     customer.fill(documents=2)
     skipped: list[str] = []
 
-    def forgetful(context: StepContext, event: EraseStoreInput) -> EraseStoreOutput:
-        if event.store == "documents" and not skipped:
-            skipped.append(event.store)
-            return EraseStoreOutput(store="documents", deleted=0, erased=0, more=False)
+    def forgetful(context: StepContext, event: EraseStoresInput) -> EraseStoresOutput:
+        if not skipped:
+            skipped.append("documents")
+            event = event.model_copy(update={"stores": tuple(s for s in event.stores if s != "documents")})
+            output: EraseStoresOutput = original(context, event)
+            return output.model_copy(update={"stores": (*output.stores, StoreTotal(store="documents", erased=0))})
         return original(context, event)  # type: ignore[no-any-return]
 
-    original = _replace(monkeypatch, "erase_store", forgetful)
+    original = _replace(monkeypatch, "erase_stores", forgetful)
     request_id = customer.call("POST", "/v1/me/withdrawal").body["request_id"]
     described = wait_for_execution(local_stack, request_id)
     assert described["status"] == "SUCCEEDED"
@@ -86,12 +88,11 @@ def test_residue_that_survives_three_rounds_fails_the_run_and_alarms(
 ) -> None:
     customer.fill()
 
-    def stubborn(context: StepContext, event: EraseStoreInput) -> EraseStoreOutput:
-        if event.store == "consents":
-            return EraseStoreOutput(store="consents", deleted=0, erased=0, more=False)
+    def stubborn(context: StepContext, event: EraseStoresInput) -> EraseStoresOutput:
+        event = event.model_copy(update={"stores": tuple(s for s in event.stores if s != "consents")})
         return original(context, event)  # type: ignore[no-any-return]
 
-    original = _replace(monkeypatch, "erase_store", stubborn)
+    original = _replace(monkeypatch, "erase_stores", stubborn)
     request_id = customer.call("POST", "/v1/me/withdrawal").body["request_id"]
     described = wait_for_execution(local_stack, request_id)
     assert (described["status"], described["error"]) == ("FAILED", "ErasureFailed")
@@ -131,7 +132,7 @@ STEP_STATES = [
 def test_every_step_of_the_asl_is_failed_below_or_says_why_not() -> None:
     failed = {step for step, _ in STEP_STATES}
     assert failed | set(OFF_THE_PLAIN_PATH) == set(workflow_names.STEPS)
-    assert {"freeze", "erase_store", "list_processors", "shred_key", "delete_identity", "verify", "certify"} <= failed
+    assert {"freeze", "erase_stores", "list_processors", "shred_key", "delete_identity", "verify", "certify"} <= failed
 
 
 @pytest.mark.parametrize(("step", "state"), STEP_STATES, ids=[f"{step}-{state}" for step, state in STEP_STATES])

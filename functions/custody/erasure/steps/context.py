@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,16 +17,23 @@ from custody.stores.subjects import SubjectRegistry
 
 @dataclass(frozen=True)
 class StepContext:
-    """What a step works with: settings, the requests and subjects tables, the keyring, the customers' pool."""
+    """What a step works with: settings, the requests and subjects tables, the keyring, the customers' pool.
+
+    `remaining_ms` is the invocation's remaining time in milliseconds (the Lambda context's
+    `get_remaining_time_in_millis`); None outside Lambda, where a step never runs out of time.
+    """
 
     settings: Settings
     requests: RequestsTable
     subjects: SubjectRegistry
     keyring: SubjectKeyring
     identity: CustomerIdentity
+    remaining_ms: Callable[[], int] | None = None
 
     @classmethod
-    def of(cls, settings: Settings, keyring: SubjectKeyring | None = None) -> StepContext:
+    def of(
+        cls, settings: Settings, keyring: SubjectKeyring | None = None, remaining_ms: Callable[[], int] | None = None
+    ) -> StepContext:
         """The context of `settings`, with the process-wide keyring unless `keyring` is given."""
         return cls(
             settings,
@@ -33,6 +41,7 @@ class StepContext:
             SubjectRegistry(settings),
             keyring or get_keyring(),
             CustomerIdentity(settings),
+            remaining_ms,
         )
 
     def read(self, event: StepInput) -> tuple[ErasureRequest, dict[str, Any]]:

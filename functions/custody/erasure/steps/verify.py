@@ -15,7 +15,7 @@ from custody.erasure.contract import VerifyInput, VerifyOutput
 from custody.erasure.errors import ResidualDataFound, UploadsInFlight
 from custody.erasure.plan import stores_in_scope
 from custody.erasure.steps.context import StepContext
-from custody.erasure.steps.erase_store import keys_in_scope
+from custody.erasure.steps.erase_stores import keys_in_scope
 from custody.stores.idempotency_records import IdempotencyRecords
 from custody.stores.partitions import BucketPrefix
 from custody.stores.subjects import TOMBSTONE_ATTRIBUTES, UPLOADS_IN_FLIGHT, Subject
@@ -48,7 +48,7 @@ def run(context: StepContext, event: VerifyInput) -> VerifyOutput:
     if event.full:
         if not context.keyring.shredded(event.subject_id):  # key material, or no tombstone to refuse a new key
             residual["subject_keys"] = 1
-        if context.identity.username(event.subject_id) is not None:
+        if context.identity.exists(event.subject_id):
             residual["identity"] = 1
         if IdempotencyRecords(context.settings).count(event.subject_id, 1):
             residual["idempotency"] = 1
