@@ -128,7 +128,7 @@ def billed(resources: Resources, execution_name: str) -> tuple[int, int]:
     events: list[dict[str, Any]] = []
     pages = clients.stepfunctions().get_paginator("get_execution_history")
     for page in pages.paginate(executionArn=f"{arn}:{execution_name}"):
-        events.extend(page["events"])
+        events.extend(dict(event) for event in page["events"])
     entered = sum(1 for event in events if str(event["type"]).endswith("StateEntered"))
     scheduled = sum(1 for event in events if event["type"] == "TaskScheduled")
     task_states = sum(1 for event in events if event["type"] == "TaskStateEntered")

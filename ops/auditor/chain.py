@@ -73,7 +73,7 @@ class Execution:
         task (`.waitForTaskToken`), whose function returns before the wait it starts. A returned
         `erase_stores` also counts one `erase_store` per store it was given: the ledger event each owes."""
         returned = [event for event in self.events if event.kind in STEP_RETURNED and event.step]
-        counted = Counter(event.step for event in returned)
+        counted = Counter(str(event.step) for event in returned)
         counted[workflow.STORE_ERASED] += sum(
             len(event.stores) for event in returned if event.step == workflow.ERASE_STORES
         )

@@ -31,7 +31,7 @@ from custody.stores.partitions import BucketPrefix, PartialWrite, TablePartition
 from custody.stores.profiles import TABLE as PROFILES
 
 TIME_MARGIN_SECONDS: Final = 60  # one more batch, the saved totals and the audit events fit in it
-PROGRESS: Final = "erasing"  # the request's attribute holding a paused run's totals
+PROGRESS: Final = "erasing"  # the request's attribute holding a paused run's totals (set by `_save`)
 
 log = logging.getLogger(__name__)
 
@@ -116,7 +116,7 @@ def _save(context: StepContext, event: EraseStoresInput, progress: _Progress) ->
     if not progress.erased:
         return
     try:
-        context.requests.mark(event.request_id, **{PROGRESS: progress.value()})
+        context.requests.mark(event.request_id, erasing=progress.value())
     except Exception as error:  # the step's own error is the one the state must see
         log.warning("The erasure's running totals could not be saved", extra={"error": type(error).__name__})
 
