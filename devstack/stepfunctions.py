@@ -36,7 +36,8 @@ import logging
 import threading
 import uuid
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any, ClassVar, Final
 
 from moto.stepfunctions.parser.api import ExecutionFailedEventDetails, HistoryEventType, StateMachineType
@@ -49,9 +50,9 @@ from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
 
 LOG = logging.getLogger("devstack.stepfunctions")
 
-HISTORY_LIMIT: Final = 25_000
+HISTORY_LIMIT: Final = 25_000  # events in a Standard execution's history (Step Functions quotas)
 HISTORY_LIMIT_ERROR: Final = "States.Runtime"
-HISTORY_LIMIT_CAUSE: Final = f"The execution reached the maximum number of history events ({HISTORY_LIMIT})."
+HISTORY_LIMIT_CAUSE: Final = "The execution reached the maximum number of events in its history."
 DETAIL_TYPE: Final = "Step Functions Execution Status Change"
 SOURCE: Final = "aws.states"
 _TERMINAL: Final = frozenset(
@@ -107,6 +108,22 @@ def patch_points() -> list[str]:
         if found != SIGNATURES[name]:
             problems.append(f"{name}{found} (expected {SIGNATURES[name]})")
     return problems
+
+
+class _Quota:
+    events = HISTORY_LIMIT
+
+
+@contextmanager
+def history_quota(events: int) -> Iterator[None]:
+    """Executions in the block fail at `events` history events instead of 25,000 (for tests)."""
+    if events < 2:
+        raise ValueError("A history holds at least its start and its end")
+    saved, _Quota.events = _Quota.events, events
+    try:
+        yield
+    finally:
+        _Quota.events = saved
 
 
 class _Counts:
@@ -169,12 +186,12 @@ def _add_event(original: Callable[..., int]) -> Callable[..., int]:
     ) -> int:
         root: Environment | None = getattr(self, _ROOT, None)
         recorded = len(self._history_event_list)
-        if root is not None and recorded >= HISTORY_LIMIT - 1 and event_type not in _TERMINAL:
+        if root is not None and recorded >= _Quota.events - 1 and event_type not in _TERMINAL:
             if not getattr(root, _LIMITED, False):
                 setattr(root, _LIMITED, True)
                 with _Counts.lock:
                     _Counts.history_limited += 1
-                LOG.warning("An execution reached the history quota (%d events): it fails", HISTORY_LIMIT)
+                LOG.warning("An execution reached the history quota (%d events): it fails", _Quota.events)
                 _SET_ERROR["original"](
                     root, ExecutionFailedEventDetails(error=HISTORY_LIMIT_ERROR, cause=HISTORY_LIMIT_CAUSE)
                 )

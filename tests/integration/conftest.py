@@ -39,7 +39,7 @@ from devstack.processor_endpoint import FakeProcessor, LocalCertificateAuthority
 from devstack.provision import ClientFactory, client_factory, provision
 from devstack.queue_source import QueueEventSource
 from devstack.resources import NoStackRunning, Resources, StackInfo
-from devstack.stack import IAM_REPORT, REGION, build_gateway, relay_source
+from devstack.stack import IAM_REPORT, REGION, build_gateway, gateway_lambda_config, relay_source
 
 SFN_EXECUTION = {"stepfunctions": {"execute_state_machine": True}}
 SERVED_START_TIMEOUT_SECONDS = 90.0
@@ -160,7 +160,9 @@ def running_local_stack(time_scale: float = 0.0) -> Iterator[LocalStack]:
         clients = client_factory(REGION)
         authority = LocalCertificateAuthority.temporary()
         resources = provision(clients, local_settings(authority))
-        gateway = build_gateway(resources, clients("lambda"), None, JwksCache(_requests_fetch))
+        # API Gateway's integration does not retry an invocation Lambda refused (as the served stack's).
+        gateway_lambda = client_factory(REGION, None, gateway_lambda_config())("lambda")
+        gateway = build_gateway(resources, gateway_lambda, None, JwksCache(_requests_fetch))
         with local_enforcement(resources, clients), wiring.from_template(resources, clients):
             stack = LocalStack(resources, clients, gateway, Client(gateway))
             stack.processor = FakeProcessor(
