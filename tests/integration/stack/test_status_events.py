@@ -103,15 +103,16 @@ def test_a_failed_execution_s_event_reaches_the_matching_rule_s_function(
     described = _run(failing, "r-1")
     assert described["status"] == "FAILED"
     (event,) = recorder
-    assert event["source"] == "aws.states" and event["detail-type"] == "Step Functions Execution Status Change"
+    assert (event["source"], event["detail-type"]) == ("aws.states", "Step Functions Execution Status Change")
     assert (event["account"], event["region"], event["resources"]) == (ACCOUNT, REGION, [described["executionArn"]])
     detail = event["detail"]
-    assert detail["executionArn"] == described["executionArn"] and detail["name"] == "r-1"
+    assert (detail["executionArn"], detail["name"]) == (described["executionArn"], "r-1")
     assert detail["stateMachineArn"] == described["stateMachineArn"]
     assert (detail["status"], detail["error"], detail["cause"]) == ("FAILED", "Custody.Broken", "by design")
     assert json.loads(detail["input"]) == {"request_id": "r-1"}
     assert (detail["output"], detail["outputDetails"], detail["inputDetails"]) == (None, None, {"included": True})
-    assert isinstance(detail["startDate"], int) and detail["stopDate"] >= detail["startDate"]
+    assert isinstance(detail["startDate"], int)
+    assert detail["stopDate"] >= detail["startDate"]
     counted = metering.burst_counts() - before
     assert counted.status_events == {"RUNNING": 1, "FAILED": 1}
     assert counted.rule_matches == {"unfinished": 1}
