@@ -15,7 +15,9 @@ For each request it does what the deployed API Gateway does, in the same order:
    `devstack.runtime.invoke` - the one code path Step Functions tasks take too, with the
    function's deployed configuration and its CloudWatch Logs - and map its proxy response
    back to HTTP (502 `Internal server error` when the function raised or returned something
-   that is not a proxy response).
+   that is not a proxy response; 500 when Lambda refused the invocation, e.g. throttled it:
+   "If the Lambda API rejects the invocation request, API Gateway returns a 500 error code",
+   Lambda developer guide, "Handling Lambda errors with an API Gateway API").
 
 It also serves the merged OpenAPI document at `/openapi.json` and a browser view at `/docs`, and
 the user pools' OAuth 2.0 token endpoint for machine clients at `/_cognito/<pool id>/oauth2/token`
@@ -35,6 +37,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
+from botocore.exceptions import ClientError
 from werkzeug.exceptions import MethodNotAllowed, NotFound
 from werkzeug.routing import Map, Rule
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
@@ -211,7 +214,13 @@ class Gateway:
             LOG.info("401 for %s %s: %s", match.route.method, match.route.path, refusal)
             return _gateway_error(401, "UNAUTHORIZED", "Unauthorized", "UnauthorizedException", request_id)
         event = self.event(request, match, principal, request_id)
-        outcome = self.invoke(self.functions[match.route.function], event)
+        try:
+            outcome = self.invoke(self.functions[match.route.function], event)
+        except ClientError as refused:  # Lambda rejected the invocation (throttled, ...): API Gateway's 500
+            LOG.warning("Lambda refused %s: %s", match.route.function, refused.response["Error"].get("Code"))
+            return _gateway_error(
+                500, "DEFAULT_5XX", "Internal server error", "InternalServerErrorException", request_id
+            )
         if outcome.errored:
             LOG.warning("%s raised %s", match.route.function, outcome.error_type)
             return _gateway_error(

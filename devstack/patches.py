@@ -1,7 +1,8 @@
 """The adapters devstack puts into moto (pinned exactly: moto 5.2.5).
 
 * `LambdaFunction._invoke_lambda` runs the function's real handler in this process through
-  `devstack.runtime.invoke` instead of a Docker container.
+  `devstack.runtime.invoke` instead of a Docker container, holding a unit of the function's
+  concurrency (`devstack.concurrency`) while it runs, or raising its 429 when there is none.
 * `LambdaFunction.invoke` queues an `InvocationType=Event` invocation for `devstack.asynchronous`
   (202 at once, run after the caller, retried as Lambda retries) instead of running it inside the
   caller's `Invoke`, and runs nothing for a `DryRun`.
@@ -34,7 +35,7 @@ from moto.awslambda.models import LambdaFunction
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
 from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
 
-from devstack import asynchronous, atomicity, cognito, runtime, strictness
+from devstack import asynchronous, atomicity, cognito, concurrency, runtime, stepfunctions, strictness
 
 # The exact signatures devstack was written against (parameter names, defaults, return type).
 # A change means moto's behaviour around the patch point changed too: read the new code
@@ -96,11 +97,16 @@ def spec_of(function: LambdaFunction) -> runtime.FunctionSpec:
 
 
 def _invoke_lambda(self: LambdaFunction, event: Any = None) -> tuple[str, bool, str]:
-    """Replacement for `LambdaFunction._invoke_lambda`: (payload, errored, logs), as moto expects."""
+    """Replacement for `LambdaFunction._invoke_lambda`: (payload, errored, logs), as moto expects.
+
+    Raises `concurrency.Throttled` (Lambda's 429) when the function has no concurrency to spare.
+    """
     if isinstance(event, bytes | str):
         event = json.loads(event or "{}")
     spec = spec_of(self)
-    outcome = runtime.invoke(spec, {} if event is None else event)
+    pool = concurrency.current()
+    with pool.unit(spec.function_name, concurrency.reservations(self), concurrency.invocation_type()):
+        outcome = runtime.invoke(spec, {} if event is None else event)
     lines = outcome.log_lines(spec)
     try:
         self.logs_backend.ensure_log_group(self.logs_group_name)
@@ -183,7 +189,9 @@ def install(time_scale: float) -> None:
         LambdaFunction._invoke_lambda = _invoke_lambda  # type: ignore[method-assign]
         _INVOKE_SAVED["invoke"] = _Installed.saved["public_invoke"]
         LambdaFunction.invoke = _invoke  # type: ignore[method-assign]
+        concurrency.install()
         asynchronous.start(time_scale)
+        stepfunctions.install()
         setattr(retrier_decl, _TIME, _ScaledTime(time_scale))
         WaitFunction._wait_interval = _scaled_wait(time_scale)  # type: ignore[method-assign]
         atomicity.install()
@@ -200,6 +208,8 @@ def uninstall() -> None:
             return
         saved = _Installed.saved
         asynchronous.stop()
+        stepfunctions.uninstall()
+        concurrency.uninstall()
         LambdaFunction._invoke_lambda = saved["invoke"]  # type: ignore[method-assign]
         LambdaFunction.invoke = saved["public_invoke"]  # type: ignore[method-assign]
         setattr(retrier_decl, _TIME, saved["time"])

@@ -4,7 +4,10 @@ As the mapping does (Lambda developer guide, "Using Lambda with Amazon SQS"): re
 `BATCH_SIZE` messages with their attributes, invoke the function synchronously with the SQS event,
 and read its partial batch response (`ReportBatchItemFailures`): every message not named in
 `batchItemFailures` is deleted, the ones named stay (their visibility as the function left it);
-a function error or an unreadable response leaves the whole batch. The polling calls are made
+a function error or an unreadable response leaves the whole batch, and so does a throttled invocation
+(Lambda's 429: `devstack.concurrency`), whose messages come back after their visibility timeout, as
+"if the invocation fails due to throttling" (Lambda operator guide, "Handling errors for an SQS event
+source in Lambda"; the mapping's own backing off of its concurrency is not modelled). The polling calls are made
 with the function's role (`devstack.iam` enforces them), as the mapping polls with the execution
 role. `poll_once` is one round (tests drive it); `start` polls in a thread (the served stack).
 """
@@ -14,9 +17,12 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Final
+
+from botocore.exceptions import ClientError
 
 from custody.declared import catalog
 from devstack.iam.enforce import attach, current_stack
@@ -36,6 +42,7 @@ class Round:
     deleted: tuple[str, ...] = ()
     failed: tuple[str, ...] = ()
     receipts: dict[str, str] = field(default_factory=dict)  # message id -> receipt handle
+    throttled: bool = False  # Lambda refused the invocation: the whole batch stays on the queue
 
 
 class QueueEventSource:
@@ -50,6 +57,7 @@ class QueueEventSource:
         self.invoke, self.region = invoke, region
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self.throttled = Counter[str]()  # throttled invocations per function name
 
     def poll_once(self, wait_seconds: int = 0) -> Round:
         received = self.sqs.receive_message(
@@ -62,7 +70,13 @@ class QueueEventSource:
         if not received:
             return Round(0)
         receipts = {message["MessageId"]: message["ReceiptHandle"] for message in received}
-        outcome = self.invoke(self.function_name, {"Records": [self._record(message) for message in received]})
+        try:
+            outcome = self.invoke(self.function_name, {"Records": [self._record(message) for message in received]})
+        except ClientError as refused:
+            if refused.response["Error"].get("Code") != "TooManyRequestsException":
+                raise
+            self.throttled[self.function_name] += 1
+            return Round(len(received), (), tuple(sorted(receipts)), receipts, throttled=True)
         failed: set[str] = set(receipts)
         if not outcome.errored:
             try:

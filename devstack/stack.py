@@ -18,7 +18,7 @@ from botocore.config import Config
 from custody.declared import naming
 from custody.declared.catalog import Audience
 from custody.declared.settings import ENV_PREFIX
-from devstack import openapi
+from devstack import openapi, wiring
 from devstack.auth import JwksCache, TokenVerifier, UserPool
 from devstack.gateway import DEFAULT_PORT, Gateway, GatewayServer, lambda_invoker
 from devstack.iam.hooks import local_enforcement
@@ -136,6 +136,7 @@ class LocalStack:
             authority = LocalCertificateAuthority(state / "processor-tls")
             resources = provision(clients, local_settings(authority))
             self._enforcement.enter_context(local_enforcement(resources, clients))
+            self._enforcement.enter_context(wiring.from_template(resources, clients))
             lambda_client = client_factory(REGION, endpoint, gateway_lambda_config())("lambda")
             app = build_gateway(resources, lambda_client, endpoint)
             self.gateway = GatewayServer(app, port=self.api_port)

@@ -24,6 +24,7 @@ from moto import mock_aws
 from moto.cognitoidp.models import cognitoidp_backends
 
 from custody.declared import catalog, datamap, naming, user_pools
+from devstack import wiring
 from devstack.auth import JwksCache, Unauthorized
 from devstack.gateway import STAGE
 from devstack.paths import ERASURE_ASL
@@ -526,3 +527,49 @@ def test_the_local_authorizer_admits_exactly_what_the_deployed_one_admits(
     else:
         admitted = True
     assert admitted == _deployed_accepts(method, issuers, claims, time.time()), claims
+
+
+def test_every_event_rule_of_the_template_with_a_pattern_is_routed_by_the_local_bus(
+    cfn: Cfn, local: tuple[Resources, ClientFactory]
+) -> None:
+    """Every enabled pattern rule of the default bus - those for `aws.states` events above all (a
+    rule recording unfinished executions) - is on the local bus, with its targets the local functions;
+    schedules are not routed (nothing fires them locally)."""
+    resources, clients = local
+    rules = _props(cfn, "AWS::Events::Rule")
+    assert rules, "the template's rules (the retention schedules at least) are what this reads"
+    with_pattern = {
+        props["Name"] for props in rules.values() if "EventPattern" in props and props.get("State") != "DISABLED"
+    }
+    for_states = {name for name in with_pattern if _sources(rules, name) & {"aws.states"}}
+    with wiring.from_template(resources, clients, template=cfn.template) as bus:
+        routed = {rule.name: rule for rule in bus.rules}
+    assert set(routed) == with_pattern
+    assert for_states <= set(routed)
+    assert not {props["Name"] for props in rules.values() if "ScheduleExpression" in props} & set(routed)
+    local_functions = {info.arn for info in resources.functions.values()}
+    for rule in routed.values():
+        assert {target.function_arn for target in rule.targets} <= local_functions, rule.name
+
+
+def _sources(rules: dict[str, dict[str, Any]], name: str) -> set[str]:
+    (props,) = [props for props in rules.values() if props.get("Name") == name]
+    return set(props["EventPattern"].get("source", []))
+
+
+def test_reserved_concurrency_is_the_deployed_functions(cfn: Cfn, local: tuple[Resources, ClientFactory]) -> None:
+    """The local runtime throttles each function at the reservation the template gives it (none: the account's pool)."""
+    resources, clients = local
+    synthesized = {
+        props["FunctionName"]: props.get("ReservedConcurrentExecutions")
+        for props in _props(cfn, "AWS::Lambda::Function").values()
+    }
+    with wiring.from_template(resources, clients, template=cfn.template):
+        lambda_client = clients("lambda")
+        local_reservations = {
+            info.name: lambda_client.get_function_concurrency(FunctionName=info.name).get(
+                "ReservedConcurrentExecutions"
+            )
+            for info in resources.functions.values()
+        }
+    assert local_reservations == synthesized

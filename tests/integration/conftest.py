@@ -28,7 +28,7 @@ from moto import mock_aws
 from werkzeug.test import Client
 
 from custody.declared import naming
-from devstack import asynchronous, events, identity, patches, runtime
+from devstack import asynchronous, events, identity, patches, runtime, wiring
 from devstack.auth import JwksCache
 from devstack.gateway import Gateway, lambda_invoker
 from devstack.iam import synthesis
@@ -39,7 +39,7 @@ from devstack.processor_endpoint import FakeProcessor, LocalCertificateAuthority
 from devstack.provision import ClientFactory, client_factory, provision
 from devstack.queue_source import QueueEventSource
 from devstack.resources import NoStackRunning, Resources, StackInfo
-from devstack.stack import IAM_REPORT, REGION, build_gateway, relay_source
+from devstack.stack import IAM_REPORT, REGION, build_gateway, gateway_lambda_config, relay_source
 
 SFN_EXECUTION = {"stepfunctions": {"execute_state_machine": True}}
 SERVED_START_TIMEOUT_SECONDS = 90.0
@@ -144,12 +144,15 @@ def local_stack() -> Iterator[LocalStack]:
 
 
 @contextmanager
-def running_local_stack() -> Iterator[LocalStack]:
-    """The in-process stack for as long as the block runs (fixtures of other scopes use it too)."""
+def running_local_stack(time_scale: float = 0.0) -> Iterator[LocalStack]:
+    """The in-process stack for as long as the block runs (fixtures of other scopes use it too).
+
+    `time_scale` scales retry and `Wait` delays (0: none); a burst that throttles wants a little
+    (e.g. 0.02) so that backing off lets capacity free up."""
     with (
         pytest.MonkeyPatch.context() as env,
         mock_aws(config=SFN_EXECUTION),  # type: ignore[arg-type]
-        patches.patched(time_scale=0.0),
+        patches.patched(time_scale=time_scale),
     ):
         env.setenv("MOTO_COGNITO_IDP_USER_POOL_ENABLE_TOTP", "true")
         runtime.set_aws_endpoint(None)
@@ -157,8 +160,10 @@ def running_local_stack() -> Iterator[LocalStack]:
         clients = client_factory(REGION)
         authority = LocalCertificateAuthority.temporary()
         resources = provision(clients, local_settings(authority))
-        gateway = build_gateway(resources, clients("lambda"), None, JwksCache(_requests_fetch))
-        with local_enforcement(resources, clients):
+        # API Gateway's integration does not retry an invocation Lambda refused (as the served stack's).
+        gateway_lambda = client_factory(REGION, None, gateway_lambda_config())("lambda")
+        gateway = build_gateway(resources, gateway_lambda, None, JwksCache(_requests_fetch))
+        with local_enforcement(resources, clients), wiring.from_template(resources, clients):
             stack = LocalStack(resources, clients, gateway, Client(gateway))
             stack.processor = FakeProcessor(
                 authority,

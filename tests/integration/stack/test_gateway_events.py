@@ -147,3 +147,18 @@ def test_the_real_function_answers_through_moto_lambda_and_logs_to_cloudwatch(lo
     assert response.get_json()["error"] == "not_found"
     streams = local_stack.clients("logs").describe_log_streams(logGroupName=f"/aws/lambda/{name}")["logStreams"]
     assert streams, "the invocation wrote its START/END/REPORT lines to the function's log group"
+
+
+def test_a_throttled_function_is_api_gateway_s_500(local_stack: LocalStack) -> None:
+    """Lambda refuses the invocation (429, no concurrency reserved for it): API Gateway answers 500, not 502."""
+    lambda_client = local_stack.clients("lambda")
+    function = local_stack.resources.functions["subject_access"].name
+    lambda_client.put_function_concurrency(FunctionName=function, ReservedConcurrentExecutions=0)
+    try:
+        response = local_stack.http.get(f"/v1/requests/{uuid.uuid4()}")
+    finally:
+        lambda_client.delete_function_concurrency(FunctionName=function)
+    assert response.status_code == 500
+    assert response.headers["x-amzn-ErrorType"] == "InternalServerErrorException"
+    assert json.loads(response.get_data()) == INTERNAL
+    assert local_stack.http.get(f"/v1/requests/{uuid.uuid4()}").status_code == 404

@@ -20,8 +20,9 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state
     StateTaskServiceLambda,
 )
 from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
+from moto.stepfunctions.parser.asl.eval.event.event_manager import EventManager
 
-from devstack import patches
+from devstack import patches, stepfunctions
 from devstack.iam import hooks as iam_hooks
 
 
@@ -81,3 +82,11 @@ def test_iam_enforcement_still_finds_the_step_functions_client_builder() -> None
     with iam_hooks.installed():
         assert module.boto_client_for is not original
     assert module.boto_client_for is original
+
+
+def test_the_step_functions_interpreter_still_has_the_shapes_devstack_stepfunctions_wraps() -> None:
+    assert stepfunctions.patch_points() == []
+    original = EventManager.__dict__["add_event"]
+    with patches.patched(time_scale=0.0):
+        assert EventManager.__dict__["add_event"] is not original
+    assert EventManager.__dict__["add_event"] is original
