@@ -222,6 +222,24 @@ def uninstall() -> None:
 
 
 @contextmanager
+def retries_scaled(scale: float) -> Iterator[None]:
+    """Scale Step Functions' `Retry` waits by `scale` for the block, on a stack patched with another scale.
+
+    A burst that throttles needs its back-off to take some time, so that slots and units free up
+    between the attempts (`tests/robustness/test_burst.py`); the rest of a suite runs at 0.
+    Raises `RuntimeError` when the patches are not installed.
+    """
+    scaled = getattr(retrier_decl, _TIME)
+    if not isinstance(scaled, _ScaledTime):
+        raise RuntimeError("devstack.patches is not installed")
+    saved, scaled.scale = scaled.scale, scale
+    try:
+        yield
+    finally:
+        scaled.scale = saved
+
+
+@contextmanager
 def patched(time_scale: float = 0.0) -> Iterator[None]:
     install(time_scale)
     try:
