@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from benchmarks import api, coldstart, cost, erasure, export, workflow
+from benchmarks import api, burst, coldstart, cost, erasure, export, workflow
 
 RESULTS = Path(__file__).resolve().parent / "results" / "latest.json"
 
@@ -51,6 +51,9 @@ def main() -> int:
             ],
         )
     )
+    burst_results = burst.run()
+    print("\n## A burst of withdrawals: every erasure certified, throttled on purpose\n")
+    print(table(burst_results["rows"], ["figure", "value"]))
     api_results = api.run()
     print("\n## API: in-process latency and calls against the bare boto3 floor\n")
     print(
@@ -107,6 +110,7 @@ def main() -> int:
     figures = {
         **erasure_results["figures"],
         **workflow_results["figures"],
+        **burst_results["figures"],
         **api_results["figures"],
         **cold["figures"],
         **export_results["figures"],
@@ -123,6 +127,7 @@ def main() -> int:
                 "figures": figures,
                 "erasure": erasure_results["rows"],
                 "workflow": workflow_results["rows"],
+                "burst": burst_results["figures"],
                 "api": api_results["rows"],
                 "coldstart": cold["rows"],
                 "coldstart_validation": cold["validation"],
