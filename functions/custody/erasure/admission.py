@@ -83,6 +83,8 @@ class Ticket:
     def of(cls, body: str) -> Ticket:
         """The ticket in a message body; `ValueError` (or `KeyError`, `TypeError`) when it is not one."""
         data = json.loads(body)
+        if not isinstance(data, dict):
+            raise TypeError("Not an admission ticket.")
         attempt = int(data.get("attempt", 0))
         if not isinstance(data["request_id"], str) or attempt < 0:
             raise ValueError("Not an admission ticket.")
