@@ -18,7 +18,9 @@
   asynchronous invocations, which `devstack.asynchronous` honours);
 * the erasure state machine from `statemachines/erasure.asl.json`, placeholders substituted;
 * the retention schedule's EventBridge rules (moto keeps them but never fires a schedule:
-  `custody retention sweep --local` runs the sweep on demand).
+  `custody retention sweep --local` runs the sweep on demand), and the rule on the erasure
+  workflow's terminal status changes (its target, `erasure_outcomes`);
+* the processor notification queue and the erasure admission queue, each with its dead-letter queue.
 
 It works against the served moto (clients with an endpoint URL) and under `mock_aws` alike.
 """
@@ -36,7 +38,7 @@ from typing import Any, Final
 import boto3
 from botocore.config import Config
 
-from custody.declared import catalog, datamap, naming, user_pools
+from custody.declared import catalog, datamap, naming, user_pools, workflow
 from custody.declared.catalog import Audience
 from custody.declared.settings import Settings
 from devstack.paths import ERASURE_ASL
@@ -513,15 +515,23 @@ class Provisioner:
 
     def processor_queue(self, key_arn: str) -> str:
         """The sub-processors' deletion requests (as infra.constructs.notifications): CMK, DLQ, TLS only."""
+        return self.queue(naming.PROCESSOR_NOTIFICATIONS, naming.PROCESSOR_RELAY, catalog.QUEUE_MAX_RECEIVES, key_arn)
+
+    def admission_queue(self, key_arn: str) -> str:
+        """The erasures waiting for a slot (as infra.constructs.admission): CMK, DLQ, TLS only."""
+        return self.queue(naming.ERASURE_ADMISSIONS, naming.ERASURE_ADMISSION, catalog.ADMISSION_MAX_RECEIVES, key_arn)
+
+    def queue(self, logical: str, consumer: str, max_receives: int, key_arn: str) -> str:
+        """A queue named by `naming`, its `-dlq` after `max_receives`, the consumer's visibility; its URL."""
         sqs = self.clients("sqs")
-        name = naming.queue_name(self.prefix, naming.PROCESSOR_NOTIFICATIONS)
+        name = naming.queue_name(self.prefix, logical)
         attributes = {"KmsMasterKeyId": key_arn, "MessageRetentionPeriod": str(14 * 86_400)}
         dead_letters = sqs.create_queue(QueueName=f"{name}-dlq", Attributes=attributes)["QueueUrl"]
-        visibility = catalog.function(naming.PROCESSOR_RELAY).queue_visibility_seconds
+        visibility = catalog.function(consumer).queue_visibility_seconds
         dead_letters_arn = sqs.get_queue_attributes(QueueUrl=dead_letters, AttributeNames=["QueueArn"])["Attributes"][
             "QueueArn"
         ]
-        redrive = json.dumps({"deadLetterTargetArn": dead_letters_arn, "maxReceiveCount": catalog.QUEUE_MAX_RECEIVES})
+        redrive = json.dumps({"deadLetterTargetArn": dead_letters_arn, "maxReceiveCount": max_receives})
         queue_attributes = {**attributes, "RedrivePolicy": redrive, "VisibilityTimeout": str(visibility)}
         url = str(sqs.create_queue(QueueName=name, Attributes=queue_attributes)["QueueUrl"])
         for queue_url in (url, dead_letters):
@@ -564,6 +574,22 @@ class Provisioner:
             )
         return made
 
+    def erasure_outcomes_rule(self, function_arn: str, state_machine_arn: str) -> str:
+        """The rule on the workflow's terminal status changes (as infra.constructs.admission declares it).
+
+        moto stores it; the local emitter of Step Functions' status-change events delivers them.
+        """
+        events = self.clients("events")
+        name = naming.function_name(self.prefix, "erasure-outcomes")
+        pattern = {
+            "source": ["aws.states"],
+            "detail-type": ["Step Functions Execution Status Change"],
+            "detail": {"stateMachineArn": [state_machine_arn], "status": sorted(workflow.EXECUTION_ENDINGS)},
+        }
+        arn = str(events.put_rule(Name=name, EventPattern=json.dumps(pattern), State="ENABLED")["RuleArn"])
+        events.put_targets(Rule=name, Targets=[{"Id": "Target0", "Arn": function_arn}])
+        return arn
+
     # --- all of it --------------------------------------------------------------------------
 
     def provision(self) -> Resources:
@@ -585,6 +611,7 @@ class Provisioner:
         # the CDK stack does: the ARN is derived from the name.
         expected_state_machine_arn = self.state_machine_arn(naming.ERASURE_STATE_MACHINE)
         queue_url = self.processor_queue(operations_key.arn)
+        admission_url = self.admission_queue(operations_key.arn)
         settings = self.settings.model_copy(
             update={
                 "erasure_state_machine_arn": expected_state_machine_arn,
@@ -592,6 +619,7 @@ class Provisioner:
                 "exporter_function_name": naming.function_name(self.prefix, naming.EXPORTER),
                 "alarm_topic_arn": topic_arn,
                 "processor_queue_url": queue_url,
+                "admission_queue_url": admission_url,
             }
         )
         # A pool's trigger is told no pool (the pool names it), as in the CDK stack.
@@ -636,6 +664,7 @@ class Provisioner:
         }
         self.retention_schedule(functions[RETENTION_FUNCTION].arn)
         state_machine_arn = self.erasure_state_machine(functions[ERASURE_STEPS_FUNCTION].arn, topic_arn)
+        self.erasure_outcomes_rule(functions[naming.ERASURE_OUTCOMES].arn, state_machine_arn)
         if state_machine_arn != expected_state_machine_arn:
             raise ProvisioningError(
                 f"The state machine's ARN {state_machine_arn} differs from the one the functions were given"
@@ -656,7 +685,7 @@ class Provisioner:
             functions=functions,
             state_machines={naming.ERASURE_STATE_MACHINE: state_machine_arn},
             alarm_topic_arn=topic_arn,
-            queues={naming.PROCESSOR_NOTIFICATIONS: queue_url},
+            queues={naming.PROCESSOR_NOTIFICATIONS: queue_url, naming.ERASURE_ADMISSIONS: admission_url},
         )
 
 

@@ -29,7 +29,7 @@ from devstack.iam.enforce import attach, current_stack
 from devstack.runtime import Invocation
 
 LOG = logging.getLogger("devstack.sqs")
-BATCH_SIZE: Final = catalog.QUEUE_BATCH_SIZE  # the event source mapping's, as synthesized
+BATCH_SIZE: Final = catalog.QUEUE_BATCH_SIZE  # a mapping's batch size unless its function declares another
 
 Invoke = Callable[[str, Any], Invocation]
 
@@ -46,15 +46,22 @@ class Round:
 
 
 class QueueEventSource:
-    """The mapping from `queue_url` (ARN `queue_arn`) to the function named `function_name`."""
+    """The mapping from `queue_url` (ARN `queue_arn`) to the function named `function_name`, `batch_size` at a time."""
 
     def __init__(
-        self, sqs: Any, queue_url: str, queue_arn: str, function_name: str, invoke: Invoke, region: str
+        self,
+        sqs: Any,
+        queue_url: str,
+        queue_arn: str,
+        function_name: str,
+        invoke: Invoke,
+        region: str,
+        batch_size: int = BATCH_SIZE,
     ) -> None:
         stack = current_stack()
         self.sqs = attach(sqs, stack.function(function_name)) if stack is not None else sqs
         self.queue_url, self.queue_arn, self.function_name = queue_url, queue_arn, function_name
-        self.invoke, self.region = invoke, region
+        self.invoke, self.region, self.batch_size = invoke, region, batch_size
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.throttled = Counter[str]()  # throttled invocations per function name
@@ -62,7 +69,7 @@ class QueueEventSource:
     def poll_once(self, wait_seconds: int = 0) -> Round:
         received = self.sqs.receive_message(
             QueueUrl=self.queue_url,
-            MaxNumberOfMessages=BATCH_SIZE,
+            MaxNumberOfMessages=self.batch_size,
             MessageSystemAttributeNames=["All"],
             MessageAttributeNames=["All"],
             WaitTimeSeconds=wait_seconds,

@@ -15,7 +15,7 @@ from typing import Any, Final
 
 from botocore.config import Config
 
-from custody.declared import naming
+from custody.declared import catalog, naming
 from custody.declared.catalog import Audience
 from custody.declared.settings import ENV_PREFIX
 from devstack import openapi, wiring
@@ -123,6 +123,7 @@ class LocalStack:
         self.gateway: GatewayServer | None = None
         self.info: StackInfo | None = None
         self.relay: QueueEventSource | None = None
+        self.admission: QueueEventSource | None = None
         self.processor: FakeProcessor | None = None
         self._enforcement = ExitStack()
 
@@ -152,6 +153,7 @@ class LocalStack:
             ).start()
             resources = replace(resources, processor_endpoint=self.processor.endpoint)
             self.relay = relay_source(resources, client_factory(REGION, endpoint), lambda_client).start()
+            self.admission = admission_source(resources, client_factory(REGION, endpoint), lambda_client).start()
         except BaseException:
             self.stop()
             raise
@@ -164,9 +166,10 @@ class LocalStack:
         return self.info
 
     def stop(self) -> None:
-        if self.relay is not None:
-            self.relay.stop()
-            self.relay = None
+        for source in (self.relay, self.admission):
+            if source is not None:
+                source.stop()
+        self.relay = self.admission = None
         if self.processor is not None:
             self.processor.stop()
             self.processor = None
@@ -191,11 +194,30 @@ class LocalStack:
 
 def relay_source(resources: Resources, clients: Callable[[str], Any], lambda_client: Any) -> QueueEventSource:
     """The processor queue's event source mapping to the relay (as infra.constructs.notifications declares it)."""
+    return queue_source(resources, clients, lambda_client, naming.PROCESSOR_NOTIFICATIONS, naming.PROCESSOR_RELAY)
+
+
+def admission_source(resources: Resources, clients: Callable[[str], Any], lambda_client: Any) -> QueueEventSource:
+    """The admission queue's event source mapping to `erasure_admission` (as infra.constructs.admission declares it)."""
+    return queue_source(resources, clients, lambda_client, naming.ERASURE_ADMISSIONS, naming.ERASURE_ADMISSION)
+
+
+def queue_source(
+    resources: Resources, clients: Callable[[str], Any], lambda_client: Any, queue: str, function: str
+) -> QueueEventSource:
+    """The event source mapping from the logical `queue` to the catalog `function`, at its declared batch size."""
     sqs = clients("sqs")
-    url = resources.queues[naming.PROCESSOR_NOTIFICATIONS]
+    url = resources.queues[queue]
     arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    function = resources.functions[naming.PROCESSOR_RELAY].name
-    return QueueEventSource(sqs, url, arn, function, lambda_invoker(lambda_client), resources.region)
+    return QueueEventSource(
+        sqs,
+        url,
+        arn,
+        resources.functions[function].name,
+        lambda_invoker(lambda_client),
+        resources.region,
+        batch_size=catalog.function(function).queue_batch_size,
+    )
 
 
 def _warm(app: Gateway) -> None:

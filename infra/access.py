@@ -84,7 +84,15 @@ class Access:
     # Tables this function may Scan: bounded operational tables only, never a personal store
     # (the sub-processor registry is listed whole; it holds one item per contract).
     scans: frozenset[str] = frozenset()
-    start_erasure: bool = False  # states:StartExecution on the erasure workflow
+    # states:StartExecution on the erasure workflow, through admission: claiming and releasing slots in
+    # `erasure_slots` (UPDATE, added by `_with_admission`)
+    start_erasure: bool = False
+    # sqs:SendMessage on the admission queue (and its operations key): a start that finds no slot waits there
+    queues_erasures: bool = False
+    # Drain the admission queue (its event source mapping polls with the function's role): ReceiveMessage,
+    # DeleteMessage, GetQueueAttributes, ChangeMessageVisibility; and states:DescribeExecution on the
+    # erasure workflow's executions, to reconcile slots whose execution ended unseen
+    admits_erasures: bool = False
     # lambda:InvokeFunction on exactly the exporter function (custody.declared.naming.EXPORTER), which
     # it invokes with InvocationType=Event (Settings.exporter_function_name)
     starts_exports: bool = False
@@ -147,6 +155,7 @@ _DECLARED: Mapping[str, Access] = MappingProxyType(
             buckets={"documents": BucketAccess.WRITE},
             customer_keys=KeyUse.WRAP,
             start_erasure=True,  # withdrawing a purpose erases what it alone justified
+            queues_erasures=True,
         ),
         "subject_access": Access(
             tables=_tables(
@@ -162,6 +171,7 @@ _DECLARED: Mapping[str, Access] = MappingProxyType(
         "erase": Access(
             tables={"requests": READ_WRITE, "subjects": READ_WRITE, "idempotency": READ_WRITE},
             start_erasure=True,
+            queues_erasures=True,
         ),
         "staff": Access(
             tables=_tables(
@@ -234,7 +244,22 @@ _DECLARED: Mapping[str, Access] = MappingProxyType(
         "retention": Access(
             tables={"subjects": READ_WRITE, "requests": READ_WRITE},
             start_erasure=True,
+            queues_erasures=True,
             writes_ledger=True,  # each request's opening event and one event per sweep
+        ),
+        # Admission: drains the admission queue, starting what the slots allow; reads each request
+        # and records one that never found a slot as failed (a conditional UpdateItem). No personal store.
+        naming.ERASURE_ADMISSION: Access(
+            tables={"requests": UPDATE},
+            start_erasure=True,
+            admits_erasures=True,
+            writes_ledger=True,  # a request that never started
+        ),
+        # Outcomes: EventBridge's status-change events of the erasure workflow. Frees the slot and records
+        # a failed, timed-out or aborted run on its request (a conditional UpdateItem). No personal store.
+        naming.ERASURE_OUTCOMES: Access(
+            tables={"requests": UPDATE, "erasure_slots": UPDATE},
+            writes_ledger=True,  # one event per unsuccessful ending
         ),
         # The relay: reads the agreement (endpoint) and the signing secret, POSTs, and consumes the
         # queue. No personal store, no ledger (the workflow's own events record the request and its
@@ -256,5 +281,14 @@ def _with_ledger(access: Access) -> Access:
     return replace(access, tables={**access.tables, AUDIT_CHAINS: TableAccess.READ_WRITE})
 
 
+def _with_admission(access: Access) -> Access:
+    """A starter claims and releases slots (`custody.stores.erasure_slots`): conditional UpdateItems, reads."""
+    if not access.start_erasure:
+        return access
+    return replace(access, tables={**access.tables, naming.ERASURE_SLOTS: TableAccess.UPDATE})
+
+
 AUDIT_CHAINS = "audit_chains"
-ACCESS: Mapping[str, Access] = MappingProxyType({name: _with_ledger(access) for name, access in _DECLARED.items()})
+ACCESS: Mapping[str, Access] = MappingProxyType(
+    {name: _with_ledger(_with_admission(access)) for name, access in _DECLARED.items()}
+)

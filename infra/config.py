@@ -27,9 +27,17 @@ class CustodyConfig:
     backup_vault_lock_changeable_days: int | None = None  # None: governance mode; a number: compliance after it
     noncurrent_version_days: int = 30
     # Retention (docs/retention.md): customers inactive this long are erased with reason
-    # `retention` by a sweep that runs daily and starts at most `retention_batch_max` erasures.
+    # `retention` by a sweep that runs daily and records at most `sweep_batch` erasures (sized from the
+    # erasure capacity below, bounded by `retention_batch_max`).
     inactivity_days: int = datamap.INACTIVITY_DAYS
-    retention_batch_max: int = 100
+    retention_batch_max: int = 10_000  # an upper bound: the erasure capacity sizes the batch below it
+    # Admission at capacity (docs/deploy.md, "Sizing erasures"): erasure executions running at once, how
+    # long one typically holds its slot, the share retention may fill and the hours a sweep's batch is
+    # sized to finish in (custody.declared.retention.sweep_batch).
+    erasure_concurrency: int = 20
+    erasure_slot_seconds: int = 600
+    retention_slot_percent: int = 75
+    retention_window_hours: int = 12
     retention_sweep_hour_utc: int = 2
     # The first month any activity was recorded: the sweep queries no earlier index bucket.
     activity_epoch_month: str = "2026-01"
@@ -71,6 +79,10 @@ class CustodyConfig:
             raise ValueError("Retention periods are whole days, at least one")
         if not 1 <= self.erasure_sla_days <= 30 or self.inactivity_days < 1 or self.retention_batch_max < 1:
             raise ValueError("The erasure SLA is 1-30 days (the legal month); inactivity and batch are positive")
+        if not 1 <= self.erasure_concurrency <= 500 or not 1 <= self.retention_slot_percent <= 100:
+            raise ValueError("erasureConcurrency is 1-500 slots; retentionSlotPercent 1-100")
+        if not 30 <= self.erasure_slot_seconds <= 86_400 or not 1 <= self.retention_window_hours <= 24:
+            raise ValueError("erasureSlotSeconds is 30-86400; retentionWindowHours 1-24")
         if not 0 <= self.retention_sweep_hour_utc <= 23:
             raise ValueError("The retention sweep runs at an hour of the day, 0-23 UTC")
         for address in (self.alarm_email, self.ses_from_email):
@@ -113,6 +125,7 @@ class CustodyConfig:
 # Region and account are tokens at synthesis: counted at their longest (14 characters is the longest
 # region code of the `aws` partition, e.g. ap-southeast-1; an account id is 12 digits).
 LONGEST_REGION, ACCOUNT_ID = 14, 12
+QUEUES = (naming.PROCESSOR_NOTIFICATIONS, naming.ERASURE_ADMISSIONS)
 EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 PREFIX_PATTERN = re.compile(r"[a-z][a-z0-9-]*[a-z0-9]")
 
@@ -139,10 +152,10 @@ def longest_names(prefix: str) -> list[tuple[str, int, int]]:
         ("S3 bucket", len(prefix) + 1 + buckets + 1 + qualifier, 63),
         ("Lambda function", len(prefix) + 1 + functions, 64),
         ("IAM role", len(prefix) + len("-auditor-") + LONGEST_REGION, 64),
-        ("EventBridge rule", len(prefix) + len("-retention-sweep"), 64),
+        ("EventBridge rule", len(prefix) + max(len("-retention-sweep"), len("-erasure-outcomes")), 64),
         ("Cognito domain prefix", len(prefix) + len("-processors-") + ACCOUNT_ID, 63),
         ("Backup vault", len(prefix) + len("-vault"), 50),
-        ("SQS queue", len(prefix) + 1 + len(naming.PROCESSOR_NOTIFICATIONS) + len("-dlq"), 80),
+        ("SQS queue", len(prefix) + 1 + max(len(name) for name in QUEUES) + len("-dlq"), 80),
     ]
 
 

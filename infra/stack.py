@@ -11,6 +11,7 @@ from custody.declared import datamap, naming
 from custody.declared.datamap import Erasure
 from infra.access import ACCESS
 from infra.config import CustodyConfig
+from infra.constructs.admission import ErasureAdmission
 from infra.constructs.api import Api
 from infra.constructs.audit import Audit
 from infra.constructs.auditor import Auditor
@@ -64,6 +65,7 @@ class CustodyStack(Stack):
         self.notifications = ProcessorNotifications(
             self, "ProcessorNotifications", config=config, key=self.keys.operations
         )
+        self.admission = ErasureAdmission(self, "ErasureAdmission", config=config, key=self.keys.operations)
         self.functions = Functions(
             self,
             "Functions",
@@ -77,9 +79,13 @@ class CustodyStack(Stack):
                 alarm_topic_arn=self.monitoring.topic.topic_arn,
                 erasure_state_machine_arn=erasure_state_machine_arn(config),
                 processor_queue=self.notifications.queue,
+                admission_queue=self.admission.queue,
             ),
         )
         self.notifications.relay_with(self.functions[PROCESSOR_RELAY])
+        self.admission.admit_with(self.functions[naming.ERASURE_ADMISSION])
+        outcomes = self.functions.deployed[naming.ERASURE_OUTCOMES]
+        self.admission.watch_endings(erasure_state_machine_arn(config), outcomes.function, outcomes.dead_letters)
         self.identity.add_staff_token_trigger(self.functions[STAFF_TOKENS])
         self.keys.keep_off_audit_key(
             data_roles=[deployed.role for deployed in self.functions.deployed.values()],
@@ -146,6 +152,8 @@ class CustodyStack(Stack):
                 self.monitoring.watch_dead_letters(name, deployed.dead_letters)
         self.monitoring.watch_dead_letters("processor_notifications", self.notifications.dead_letters)
         self.monitoring.watch_undelivered(self.notifications.queue, UNDELIVERED_AFTER)
+        self.monitoring.watch_dead_letters("erasure_admissions", self.admission.dead_letters)
+        self.monitoring.watch_admission(self.admission.queue, config)
         self._create_writers_last()
 
     def _create_writers_last(self) -> None:

@@ -112,7 +112,7 @@ def deployed(role_arn: str | None = None) -> Target:
             session = _assumed(session, role_arn, region)
         settings = _fresh_settings()
         qualifier_given = f"{ENV_PREFIX}BUCKET_QUALIFIER" in os.environ
-        if not settings.erasure_state_machine_arn or not qualifier_given:
+        if not settings.erasure_state_machine_arn or not settings.admission_queue_url or not qualifier_given:
             account = session.client("sts").get_caller_identity()["Account"]
             where = f"AWS account {account} ({region})"
             settings = _named_in(settings, account, keep_qualifier=qualifier_given)
@@ -123,11 +123,15 @@ def deployed(role_arn: str | None = None) -> Target:
 
 def _named_in(settings: Settings, account: str, *, keep_qualifier: bool) -> Settings:
     """`settings` with the names that depend on the account filled in: the erasure state machine's
-    ARN (unless set) and the buckets' `<account>-<region>` suffix (unless `keep_qualifier`)."""
+    ARN and the admission queue's URL (unless set) and the buckets' `<account>-<region>` suffix
+    (unless `keep_qualifier`)."""
     updates: dict[str, str] = {}
     if not settings.erasure_state_machine_arn:
         name = naming.state_machine_name(settings.resource_prefix, naming.ERASURE_STATE_MACHINE)
         updates["erasure_state_machine_arn"] = f"arn:aws:states:{settings.region}:{account}:stateMachine:{name}"
+    if not settings.admission_queue_url:
+        name = naming.queue_name(settings.resource_prefix, naming.ERASURE_ADMISSIONS)
+        updates["admission_queue_url"] = f"https://sqs.{settings.region}.amazonaws.com/{account}/{name}"
     if not keep_qualifier:
         updates["bucket_qualifier"] = f"{account}-{settings.region}"
     return settings.model_copy(update=updates)

@@ -38,6 +38,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
             ("started", "RetentionErasuresStarted"),
             ("skipped", "RetentionSkipped"),
             ("buckets_queried", "RetentionIndexQueries"),
+            ("due_not_started", "RetentionDueNotStarted"),
         ):
             obs.metrics.add_metric(name=metric, unit="Count", value=counts[name])
         obs.logger.info("Retention sweep done", extra={"counts": counts})

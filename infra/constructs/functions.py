@@ -63,6 +63,7 @@ class Wiring:
     alarm_topic_arn: str
     erasure_state_machine_arn: str
     processor_queue: sqs.IQueue
+    admission_queue: sqs.IQueue
 
     def settings(self) -> Settings:
         return Settings(
@@ -74,6 +75,7 @@ class Wiring:
             audit_key_id=self.keys.audit.key_arn,
             processor_token_key_id=self.keys.processor_tokens.key_arn,
             processor_queue_url=self.processor_queue.queue_url,
+            admission_queue_url=self.admission_queue.queue_url,
             processor_secrets_key_id=self.keys.operations.key_arn,
             customer_user_pool_id=self.identity.customers.user_pool_id,
             customer_client_id=self.identity.customer_client.user_pool_client_id,
@@ -90,6 +92,10 @@ class Wiring:
             backup_retention_days=self.config.backup_retention_days,
             inactivity_days=self.config.inactivity_days,
             retention_batch_max=self.config.retention_batch_max,
+            erasure_concurrency=self.config.erasure_concurrency,
+            erasure_slot_seconds=self.config.erasure_slot_seconds,
+            retention_slot_percent=self.config.retention_slot_percent,
+            retention_window_hours=self.config.retention_window_hours,
             activity_epoch_month=self.config.activity_epoch_month,
         )
 
@@ -222,6 +228,20 @@ class Functions(Construct):
             statements.append(
                 iam.PolicyStatement(actions=["states:StartExecution"], resources=[wiring.erasure_state_machine_arn])
             )
+        if access.queues_erasures:
+            statements.append(
+                iam.PolicyStatement(actions=["sqs:SendMessage"], resources=[wiring.admission_queue.queue_arn])
+            )
+            # SQS encrypts the message under the queue's key on the sender's behalf (SSE-KMS).
+            statements.append(
+                iam.PolicyStatement(
+                    actions=["kms:GenerateDataKey", "kms:Decrypt"],
+                    resources=[wiring.keys.operations.key_arn],
+                    conditions={"StringEquals": {"kms:ViaService": f"sqs.{Aws.REGION}.amazonaws.com"}},
+                )
+            )
+        if access.admits_erasures:
+            statements += self._admits_erasures()
         if access.starts_exports:
             # Derived from the name, as the state machine's ARN is: the exporter need not exist first.
             exporter = naming.function_name(wiring.config.prefix, naming.EXPORTER)
@@ -283,6 +303,32 @@ class Functions(Construct):
             )
         return statements
 
+    def _admits_erasures(self) -> list[iam.PolicyStatement]:
+        """Drain the admission queue (the mapping polls with this role) and describe the workflow's executions."""
+        wiring = self._wiring
+        return [
+            iam.PolicyStatement(
+                actions=[
+                    "sqs:ReceiveMessage",
+                    "sqs:DeleteMessage",
+                    "sqs:GetQueueAttributes",
+                    "sqs:ChangeMessageVisibility",
+                ],
+                resources=[wiring.admission_queue.queue_arn],
+            ),
+            # SQS decrypts the messages it hands over with the queue's key, on the receiver's behalf.
+            iam.PolicyStatement(
+                actions=["kms:Decrypt"],
+                resources=[wiring.keys.operations.key_arn],
+                conditions={"StringEquals": {"kms:ViaService": f"sqs.{Aws.REGION}.amazonaws.com"}},
+            ),
+            iam.PolicyStatement(actions=["states:DescribeExecution"], resources=[self._erasure_executions_arn()]),
+        ]
+
+    def _erasure_executions_arn(self) -> str:
+        machine = naming.state_machine_name(self._wiring.config.prefix, naming.ERASURE_STATE_MACHINE)
+        return f"arn:{Aws.PARTITION}:states:{Aws.REGION}:{Aws.ACCOUNT_ID}:execution:{machine}:*"
+
     def _signing_secrets(self, use: SecretUse) -> list[iam.PolicyStatement]:
         """The sub-processors' signing secrets (`<prefix>/processors/*`) and the operations key, via Secrets Manager."""
         wiring = self._wiring
@@ -325,6 +371,14 @@ class Functions(Construct):
                 f"agreement, under {pattern} (and Secrets Manager appends a random suffix to each ARN), so the "
                 "grant is that name pattern with explicit actions, never every secret.",
             )
+        if access.admits_erasures:
+            acknowledge_wildcard(
+                policy,
+                self._erasure_executions_arn(),
+                f"The {spec.name} function reconciles erasure slots: it describes executions of the one erasure "
+                "state machine, named at run time by each request (DescribeExecution is authorized on the "
+                "execution ARN), so the grant is that machine's execution pattern with one read action.",
+            )
         for name in access.buckets:
             bucket = self._wiring.data.buckets[name]
             acknowledge_wildcard(
@@ -366,7 +420,7 @@ class Functions(Construct):
             "with IAM-signed requests; it reaches no private network resource, so a VPC would add NAT or "
             "endpoints without isolating anything."
         )
-        if spec.queue:
+        if spec.queue == naming.PROCESSOR_NOTIFICATIONS:
             outside_vpc = (
                 f"The {spec.name} function calls AWS APIs ({', '.join(_services(ACCESS[spec.name]))}) and POSTs "
                 "signed requests to sub-processors' HTTPS endpoints on the internet; it refuses any endpoint that "
@@ -423,7 +477,8 @@ def _services(access: Access) -> list[str]:
     services += ["S3"] if access.buckets or access.writes_ledger else []
     services += ["Step Functions"] if access.start_erasure or access.complete_callbacks else []
     services += ["Lambda"] if access.starts_exports else []
-    services += ["SQS"] if access.notifies_processors or access.relays_processor_queue else []
+    queues = (access.notifies_processors, access.relays_processor_queue, access.queues_erasures, access.admits_erasures)
+    services += ["SQS"] if any(queues) else []
     services += ["Secrets Manager"] if access.signing_secrets else []
     services += ["Cognito"] if access.customer_identities else []
     return services

@@ -113,6 +113,40 @@ class Monitoring(Construct):
             threshold=max_age.to_seconds(),
         )
 
+    def watch_admission(self, queue: sqs.IQueue, config: CustodyConfig) -> None:
+        """The erasures waiting for a slot, unsuccessful endings, and retention falling behind."""
+        window = Duration.hours(config.retention_window_hours)
+        self._alarm(
+            "ErasureAdmissionBacklog",
+            queue.metric_approximate_age_of_oldest_message(period=PERIOD, statistic="Maximum"),
+            f"An erasure has waited over {config.retention_window_hours} hours for a slot on the admission queue: "
+            "more erasures are asked for than custody:erasureConcurrency carries, or the admission function is "
+            "not draining the queue. See docs/runbooks/failed-erasure.md.",
+            threshold=window.to_seconds(),
+        )
+        self._alarm(
+            "ErasureEndedUnsuccessfully",
+            custody_metric(naming.ERASURE_OUTCOMES, "ErasureEndedUnsuccessfully", "Sum", PERIOD),
+            "An erasure execution ended failed, timed out or aborted (a limit no Catch sees among the causes), or "
+            "never found a slot: the request is recorded failed. See docs/runbooks/failed-erasure.md.",
+        )
+        behind = cloudwatch.Alarm(
+            self,
+            "RetentionFallingBehind",
+            metric=erasure_metric("RetentionDueNotStarted", "Maximum", Duration.days(1)),
+            threshold=1,
+            evaluation_periods=2,
+            datapoints_to_alarm=2,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            alarm_description=(
+                "Two daily retention sweeps in a row left customers due but not erased: more become due than the "
+                "erasure capacity carries. Raise custody:erasureConcurrency (docs/deploy.md, 'Sizing erasures')."
+            ),
+        )
+        behind.add_alarm_action(self._action)
+        behind.add_ok_action(self._action)
+
     def watch_function(self, function_name: str, function: lambda_.IFunction) -> None:
         self._alarm(
             f"{_pascal(function_name)}Errors",
@@ -169,7 +203,10 @@ class Monitoring(Construct):
                     erasure_metric(name, "Sum", Duration.days(1))
                     for name in ("RetentionCandidates", "RetentionErasuresStarted", "RetentionSkipped")
                 ],
-                right=[erasure_metric("RetentionIndexQueries", "Sum", Duration.days(1))],
+                right=[
+                    erasure_metric("RetentionIndexQueries", "Sum", Duration.days(1)),
+                    erasure_metric("RetentionDueNotStarted", "Maximum", Duration.days(1)),
+                ],
                 width=12,
             ),
             cloudwatch.SingleValueWidget(
@@ -190,12 +227,17 @@ class Monitoring(Construct):
 
 def erasure_metric(name: str, statistic: str, period: Duration | None = None) -> cloudwatch.Metric:
     """A metric the `retention` function publishes (Powertools: namespace and `service` dimension)."""
+    return custody_metric(RETENTION_FUNCTION, name, statistic, period or Duration.hours(1))
+
+
+def custody_metric(function: str, name: str, statistic: str, period: Duration) -> cloudwatch.Metric:
+    """A metric a catalog function publishes through Powertools (its namespace and `service` dimension)."""
     return cloudwatch.Metric(
         namespace=catalog.METRICS_NAMESPACE,
         metric_name=name,
-        dimensions_map={"service": catalog.function(RETENTION_FUNCTION).service},
+        dimensions_map={"service": catalog.function(function).service},
         statistic=statistic,
-        period=period or Duration.hours(1),
+        period=period,
     )
 
 

@@ -1,7 +1,8 @@
 """The operator's erasure commands, on a deployed stack (your AWS credentials) or the local one.
 
 custody restore-guard --table T --store S   replay the erasure ledger over a restored table
-custody erasure rerun REQUEST_ID            re-run a failed erasure (a new execution, same request)
+custody erasure rerun REQUEST_ID            re-run a failed erasure (a new execution, same request, admitted
+                                            through the admission queue)
 
 Settings, region and names as `ops.target` resolves them (at least `CUSTODY_RESOURCE_PREFIX`
 when it is not the default); with `--local`, the running local stack's `stack.json`. Exit
@@ -47,7 +48,8 @@ def _require_table(target: Target, table: str) -> None:
 
 
 def cmd_erasure_rerun(args: argparse.Namespace, target: Target) -> int:
-    from custody.erasure.starter import ErasureStarter
+    from custody.declared.naming import execution_name
+    from custody.erasure.admission import Admission, Ticket
     from custody.stores.requests import RequestsTable, RequestStatus
 
     request = RequestsTable(target.settings).erasure(args.request_id)
@@ -56,8 +58,10 @@ def cmd_erasure_rerun(args: argparse.Namespace, target: Target) -> int:
     if request.status is RequestStatus.COMPLETED and not args.force:
         raise OperatorError("the request is completed; --force re-runs it anyway (it changes nothing)")
     attempt = args.attempt or _next_attempt(target.settings, args.request_id)
-    name = ErasureStarter(target.settings).start(request, attempt=attempt)
-    print(f"started execution {name}")
+    # Through admission, as every start: the stack's admission function starts it when a slot is
+    # free, under the capacity the stack was deployed with (which this machine need not know).
+    Admission(target.settings).enqueue(Ticket(request.request_id, attempt))
+    print(f"queued execution {execution_name(request.request_id, attempt)} (it starts when a slot is free)")
     return 0
 
 

@@ -184,18 +184,19 @@ def test_the_alarm_address_is_subscribed_and_its_absence_is_warned_about(synth: 
         CustodyConfig(alarm_email="not an address")
 
 
-def test_an_undelivered_processor_request_raises_an_alarm_before_it_expires(cfn: Cfn) -> None:
+@pytest.mark.parametrize("logical", [naming.PROCESSOR_NOTIFICATIONS, naming.ERASURE_ADMISSIONS])
+def test_a_message_waiting_too_long_raises_an_alarm_before_it_expires(cfn: Cfn, logical: str) -> None:
+    """A deletion request nobody delivered, an erasure that found no slot: alarmed well before SQS drops it."""
     (queue,) = (
         lid
         for lid in cfn.of_type("AWS::SQS::Queue")
-        if cfn.props(lid).get("QueueName") == naming.queue_name(naming.DEFAULT_PREFIX, naming.PROCESSOR_NOTIFICATIONS)
+        if cfn.props(lid).get("QueueName") == naming.queue_name(naming.DEFAULT_PREFIX, logical)
     )
     (alarm,) = (
         props
         for props in (cfn.props(lid) for lid in cfn.of_type("AWS::CloudWatch::Alarm"))
-        if props["MetricName"] == "ApproximateAgeOfOldestMessage"
+        if props["MetricName"] == "ApproximateAgeOfOldestMessage" and Cfn.refs(props["Dimensions"]) == {queue}
     )
-    assert Cfn.refs(alarm["Dimensions"]) == {queue}
     assert alarm["Threshold"] < cfn.props(queue)["MessageRetentionPeriod"]
 
 

@@ -152,13 +152,13 @@ def test_alarms_cover_the_workflow_every_dead_letter_queue_and_api_errors(synth:
     assert ("AWS/States", "ExecutionsFailed") in metrics
     assert ("AWS/ApiGateway", "5XXError") in metrics
     queues = set(synth.cfn.of_type("AWS::SQS::Queue"))
-    # The sub-processors' notification queue holds messages by design; its dead-letter queue is watched.
-    queues -= {
-        lid
-        for lid in queues
-        if synth.cfn.props(lid).get("QueueName")
-        == naming.queue_name(naming.DEFAULT_PREFIX, naming.PROCESSOR_NOTIFICATIONS)
+    # The notification and admission queues hold messages by design (the age of their oldest is
+    # alarmed instead); their dead-letter queues are watched.
+    working = {
+        naming.queue_name(naming.DEFAULT_PREFIX, name)
+        for name in (naming.PROCESSOR_NOTIFICATIONS, naming.ERASURE_ADMISSIONS)
     }
+    queues -= {lid for lid in queues if synth.cfn.props(lid).get("QueueName") in working}
     watched = {
         ref
         for alarm in alarms

@@ -28,9 +28,11 @@ def test_the_queue_invokes_the_relay_with_partial_batch_responses(synth: Synthes
     cfn, prefix = synth.cfn, synth.config.prefix
     relay, props = _function(cfn, prefix, naming.PROCESSOR_RELAY)
     queue, queue_props = _queue(cfn, naming.queue_name(prefix, naming.PROCESSOR_NOTIFICATIONS))
-    (mapping,) = cfn.of_type("AWS::Lambda::EventSourceMapping").values()
-    mapping_props = mapping["Properties"]
-    assert Cfn.refs(mapping_props["FunctionName"]) == {relay}
+    (mapping_props,) = (
+        mapping["Properties"]
+        for mapping in cfn.of_type("AWS::Lambda::EventSourceMapping").values()
+        if Cfn.refs(mapping["Properties"]["FunctionName"]) == {relay}
+    )
     assert Cfn.refs(mapping_props["EventSourceArn"]) == {queue}
     assert mapping_props["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     # One message per invocation: one processor's hanging endpoint must not time out another's delivery.

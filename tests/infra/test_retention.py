@@ -46,6 +46,7 @@ def test_the_schedule_runs_the_sweep_daily_and_the_sla_hourly(synth: Synthesized
         statement
         for statement in cfn.props(operations)["KeyPolicy"]["Statement"]
         if statement.get("Principal") == {"Service": "events.amazonaws.com"}
+        and statement.get("Sid") == "EventBridgeDeliversRetentionDeadLetters"
     )
     assert events_may_encrypt["Condition"]["ArnEquals"]["aws:SourceArn"]
     permissions = [cfn.props(lid) for lid in cfn.of_type("AWS::Lambda::Permission")]
@@ -66,7 +67,8 @@ def test_the_retention_function_is_told_the_retention_settings(synth: Synthesize
 
 def test_the_retention_role_reaches_no_personal_store() -> None:
     access = ACCESS["retention"]
-    assert set(access.tables) == {"subjects", "requests", "audit_chains"}
+    # erasure_slots: it starts erasures through admission (a slot, or the admission queue)
+    assert set(access.tables) == {"subjects", "requests", "audit_chains", "erasure_slots"}
     assert not access.buckets
     assert access.customer_keys is None
     assert not access.customer_identities

@@ -39,7 +39,7 @@ from devstack.processor_endpoint import FakeProcessor, LocalCertificateAuthority
 from devstack.provision import ClientFactory, client_factory, provision
 from devstack.queue_source import QueueEventSource
 from devstack.resources import NoStackRunning, Resources, StackInfo
-from devstack.stack import IAM_REPORT, REGION, build_gateway, gateway_lambda_config, relay_source
+from devstack.stack import IAM_REPORT, REGION, admission_source, build_gateway, gateway_lambda_config, relay_source
 
 SFN_EXECUTION = {"stepfunctions": {"execute_state_machine": True}}
 SERVED_START_TIMEOUT_SECONDS = 90.0
@@ -62,6 +62,8 @@ class LocalStack:
     http: Client
     # The processor queue's event source mapping to the relay: tests poll it themselves (`relay.poll_once()`).
     relay: QueueEventSource | None = None
+    # The admission queue's event source mapping to `erasure_admission`: tests poll it (`admission.poll_once()`).
+    admission: QueueEventSource | None = None
     # The fake sub-processor on loopback HTTPS (`processor.endpoint`), acknowledging through `http`.
     processor: FakeProcessor | None = None
 
@@ -171,6 +173,7 @@ def running_local_stack(time_scale: float = 0.0) -> Iterator[LocalStack]:
                 secret_for=secret_reader(clients("secretsmanager"), naming.DEFAULT_PREFIX),
             ).start()
             stack.relay = relay_source(resources, client_factory(REGION), clients("lambda"))  # its own SQS client
+            stack.admission = admission_source(resources, client_factory(REGION), clients("lambda"))
             try:
                 yield stack
                 # Nothing a test started asynchronously may run on against a torn-down stack.

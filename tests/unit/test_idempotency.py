@@ -22,7 +22,7 @@ from custody.declared.errors import Forbidden, InvalidInput
 from custody.declared.settings import Settings
 from custody.platform import idempotency
 from custody.platform.aws import clients, reset_clients
-from custody.stores import partitions
+from custody.stores import dynamo
 from custody.stores.idempotency_records import IdempotencyRecords
 from custody.stores.partitions import BATCH_WRITE_MAX, PartialWrite
 from devstack.metering import counting_calls
@@ -247,20 +247,20 @@ def test_delete_subject_takes_what_once_wrote(settings: Settings) -> None:
     assert _once(settings, A, "key-0001", work) == Receipt(serial=5)  # nothing left to replay
 
 
-def test_unprocessed_deletes_are_retried_after_a_growing_jittered_pause(
+def test_unprocessed_deletes_are_retried_after_a_growing_jittered_capped_pause(
     settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     _seed(settings, A, 60)
     pauses: list[float] = []
     bounds: list[float] = []
-    monkeypatch.setattr(partitions.time, "sleep", pauses.append)
-    real_uniform = partitions.random.uniform
+    monkeypatch.setattr(dynamo.time, "sleep", pauses.append)
+    real_uniform = dynamo.random.uniform
 
     def uniform(low: float, high: float) -> float:
         bounds.append(high)
         return real_uniform(low, high)
 
-    monkeypatch.setattr(partitions.random, "uniform", uniform)
+    monkeypatch.setattr(dynamo.random, "uniform", uniform)
     client = clients.dynamodb()
     real_batch_write = client.batch_write_item
 
@@ -278,7 +278,7 @@ def test_unprocessed_deletes_are_retried_after_a_growing_jittered_pause(
     assert IdempotencyRecords(settings).count(A, 100) == 0
     # 25 → 12 → 6 → 3 left after each call, twice, and 10 → 5 → 2: a pause before every retry
     assert len(pauses) == 3 + 3 + 2
-    base = partitions.UNPROCESSED_BACKOFF_SECONDS
+    base = dynamo.BATCH_WRITE_BACKOFF_SECONDS
     assert bounds == [base * 2, base * 4, base * 8] * 2 + [base * 2, base * 4]
     assert all(0 <= pause <= bound for pause, bound in zip(pauses, bounds, strict=True))
 
@@ -288,7 +288,7 @@ def test_a_batch_still_undone_after_its_retries_is_a_partial_write(
 ) -> None:
     _seed(settings, A, 10)
     pauses: list[float] = []
-    monkeypatch.setattr(partitions.time, "sleep", pauses.append)
+    monkeypatch.setattr(dynamo.time, "sleep", pauses.append)
     client = clients.dynamodb()
 
     def never_processed(RequestItems: dict[str, Any]) -> dict[str, Any]:  # noqa: N803 - boto3's name
@@ -299,7 +299,8 @@ def test_a_batch_still_undone_after_its_retries_is_a_partial_write(
         with pytest.raises(PartialWrite) as partial:
             IdempotencyRecords(settings).delete_subject(A)
     assert partial.value.count == 10
-    assert len(pauses) == partitions.UNPROCESSED_RETRIES - 1
+    assert len(pauses) == dynamo.BATCH_WRITE_ATTEMPTS - 1
+    assert all(pause <= dynamo.BATCH_WRITE_BACKOFF_CAP_SECONDS for pause in pauses)
     assert IdempotencyRecords(settings).delete_subject(A) == 10  # the state's retry deletes what was left
     assert IdempotencyRecords(settings).count(A, 100) == 0
 

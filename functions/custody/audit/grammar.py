@@ -55,6 +55,7 @@ STEPS: Final = frozenset(workflow.STEPS) | {
     "erasure_requested",
     "retention_erasure_requested",
     "retention_sweep",
+    "erasure_ended",  # an erasure execution ended other than SUCCEEDED, or never started (custody.erasure.outcomes)
     "access_refused",
     "staff_access_grant",
     "staff_access_approval",
@@ -91,6 +92,9 @@ OUTCOMES: Final = frozenset(
         "disclosed",
         "acknowledged",
         "erasure_requested",
+        "timed_out",
+        "aborted",
+        "not_started",
     }
 )
 # Targets that are a word: what an event is about when it names no store, purpose or id. A kind
@@ -100,7 +104,7 @@ TARGET_WORDS: Final = frozenset(
 )
 CHANNELS: Final = frozenset({"web", "mobile", "api"})
 AUDIENCES: Final = frozenset(audience.value for audience in catalog.Audience)
-ACTOR_WORDS: Final = AUDIENCES | {"erasure-workflow", "retention-sweep", "exporter"}
+ACTOR_WORDS: Final = AUDIENCES | {"erasure-workflow", "retention-sweep", "exporter", "erasure-outcomes"}
 COUNT_NAMES: Final = frozenset(
     {
         "deleted",
@@ -118,6 +122,7 @@ COUNT_NAMES: Final = frozenset(
         "started",
         "skipped",
         "deferred",
+        "due_not_started",
         "files",
         "bytes",
     }

@@ -79,6 +79,10 @@ QUEUE_VISIBILITY_PER_TIMEOUT: Final = 6
 # batches of ten, one slow endpoint timed the invocation out and sent its batch-mates, delivered
 # or not, back to the queue until they were dead-lettered (found by a fresh break).
 QUEUE_BATCH_SIZE: Final = 1
+# The admission queue's receives before its dead-letter queue: a ticket that finds no slot is deferred
+# 10 s doubling to 5 minutes (full jitter, custody.erasure.admission.defer_seconds), so 500 receives
+# span about 40 hours — far longer than a burst of withdrawals or a sweep's batch takes to drain.
+ADMISSION_MAX_RECEIVES: Final = 500
 
 
 @dataclass(frozen=True)
@@ -89,7 +93,7 @@ class Function:
     retention sweep); `identity_trigger` names the audience whose user pool invokes it;
     `timeout_seconds` and `memory_mb` are its Lambda timeout and memory size; `queue` names the
     SQS queue (a `naming` logical name) whose event source mapping invokes it, with partial batch
-    responses.
+    responses, `queue_batch_size` records at a time.
     """
 
     name: str  # folder under functions/, also the logical name of the Lambda
@@ -101,6 +105,7 @@ class Function:
     timeout_seconds: int = 29
     memory_mb: int = 512
     queue: str | None = None
+    queue_batch_size: int = QUEUE_BATCH_SIZE  # records per invocation from `queue` (1 to 10 for standard queues)
 
     @property
     def queue_visibility_seconds(self) -> int:
@@ -223,6 +228,23 @@ FUNCTIONS: tuple[Function, ...] = (
         timeout_seconds=30,
         memory_mb=256,
         queue=naming.PROCESSOR_NOTIFICATIONS,
+    ),
+    Function(
+        naming.ERASURE_ADMISSION,
+        "Starts the erasures waiting on the admission queue as slots free; leaves the rest on the queue.",
+        api=False,
+        timeout_seconds=60,
+        memory_mb=256,
+        queue=naming.ERASURE_ADMISSIONS,
+        # A ticket is a few small calls (a read, a conditional write, StartExecution): ten share an invocation.
+        queue_batch_size=10,
+    ),
+    Function(
+        naming.ERASURE_OUTCOMES,
+        "Records how each erasure execution ended (EventBridge): frees its slot, records and alarms a failure.",
+        api=False,
+        timeout_seconds=30,
+        memory_mb=256,
     ),
 )
 

@@ -427,6 +427,12 @@ OPERATIONAL_TABLES: dict[str, OperationalTable] = {
             subject_records_note="the head of the subject's audit chain: a sequence number and a hash",
         ),
         OperationalTable(
+            "erasure_slots",
+            "The erasure executions running now (their names and when each slot was claimed): admission at "
+            "capacity, one item per pool.",
+            "pool_id",
+        ),
+        OperationalTable(
             "idempotency",
             "Powertools idempotency records, in each customer's own partition so erasure finds and deletes "
             "them: hashed keys and replayable responses without personal data.",

@@ -6,6 +6,8 @@ told and the names the stack creates cannot drift apart.
 
 from __future__ import annotations
 
+import re
+
 DEFAULT_PREFIX = "crm-custody"
 
 # Logical names of the resources that are not data-map stores. Personal-data stores take their
@@ -18,6 +20,10 @@ PROCESSOR_NOTIFICATIONS = "processor_notifications"  # the erasure workflow's de
 PROCESSOR_SEAL_KEY = "processor-tokens"  # the HMAC key that binds each task token to its sub-processor
 PROCESSOR_RELAY = "processor_relay"  # the function that delivers the notification queue to each processor's endpoint
 EXPORTER = "exporter"  # the function that writes a customer's portable export, invoked asynchronously
+ERASURE_ADMISSIONS = "erasure_admissions"  # the queue of erasures waiting for a slot (custody.erasure.admission)
+ERASURE_ADMISSION = "erasure_admission"  # the function that drains it, starting what the slots allow
+ERASURE_OUTCOMES = "erasure_outcomes"  # the function EventBridge invokes when an erasure execution ends
+ERASURE_SLOTS = "erasure_slots"  # the table holding the running erasures' slots (custody.stores.erasure_slots)
 OPERATIONS_KEY = "operations"  # encrypts logs, queues, the alarm topic and the signing secrets (no personal data)
 CUSTOMER_POOL = "customers"
 STAFF_POOL = "staff"
@@ -48,6 +54,24 @@ def bucket_name(prefix: str, logical: str, qualifier: str) -> str:
 def state_machine_name(prefix: str, logical: str) -> str:
     """The Step Functions state machine name of a logical name: `<prefix>-<logical, '_' as '-'>`."""
     return f"{prefix}-{logical.replace('_', '-')}"
+
+
+_RERUN = re.compile(r"(?P<request>.+)-rerun-(?P<attempt>[1-9][0-9]{0,5})")
+
+
+def execution_name(request_id: str, attempt: int = 0) -> str:
+    """An erasure execution's name: the request id, or `<request id>-rerun-<n>` for re-run n > 0.
+
+    Named by the request, starting it twice starts it once (Step Functions refuses a second
+    execution of one name for 90 days: `ExecutionAlreadyExists`).
+    """
+    return request_id if attempt == 0 else f"{request_id}-rerun-{attempt}"
+
+
+def parse_execution_name(name: str) -> tuple[str, int]:
+    """(request id, attempt) of an erasure execution's name (`execution_name`'s inverse)."""
+    rerun = _RERUN.fullmatch(name)
+    return (rerun["request"], int(rerun["attempt"])) if rerun else (name, 0)
 
 
 def function_name(prefix: str, logical: str) -> str:

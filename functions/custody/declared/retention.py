@@ -50,6 +50,23 @@ def months_through(first: str, last: str) -> list[str]:
     return months
 
 
+def retention_slots(settings: Settings) -> int:
+    """The slots retention erasures may fill: `retention_slot_percent` of `erasure_concurrency`, at least one."""
+    return max(1, settings.erasure_concurrency * settings.retention_slot_percent // 100)
+
+
+def sweep_batch(settings: Settings) -> int:
+    """How many retention erasures one daily sweep records and hands to admission.
+
+    What the retention slots carry in `retention_window_hours`, each erasure holding its slot
+    `erasure_slot_seconds`: slots x window / slot time, bounded by `retention_batch_max`. E.g. 20 slots
+    at 75 % for 12 h at 600 s each: 15 x 43,200 / 600 = 1,080 a day. The rest stay due for the next run
+    (the sweep publishes how many: `RetentionDueNotStarted`).
+    """
+    carried = retention_slots(settings) * settings.retention_window_hours * 3600 // settings.erasure_slot_seconds
+    return max(1, min(settings.retention_batch_max, carried))
+
+
 # --- after erasure: copies -------------------------------------------------------------------
 
 

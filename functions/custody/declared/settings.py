@@ -58,6 +58,10 @@ class Settings(BaseModel):
         default="", description="The queue the erasure workflow's deletion requests to sub-processors go to."
     )
 
+    admission_queue_url: str = Field(
+        default="", description="The queue erasures wait on for a slot (custody.erasure.admission): ids only."
+    )
+
     processor_secrets_key_id: str = Field(
         default=f"alias/{naming.DEFAULT_PREFIX}-{naming.OPERATIONS_KEY}",
         description="KMS key that encrypts the sub-processors' request-signing secrets in Secrets Manager.",
@@ -109,7 +113,39 @@ class Settings(BaseModel):
         description="A customer with no activity for this long is erased by the retention sweep (reason retention).",
     )
     retention_batch_max: int = Field(
-        default=100, ge=1, le=10_000, description="Erasures one retention sweep starts at most; the rest wait a run."
+        default=10_000,
+        ge=1,
+        le=100_000,
+        description="An upper bound on the erasures one retention sweep records; the capacity sizes the batch "
+        "below it (custody.declared.retention.sweep_batch).",
+    )
+    erasure_concurrency: int = Field(
+        default=20,
+        ge=1,
+        le=500,
+        description="Erasure executions running at once (slots); the rest wait on the admission queue. Each "
+        "running execution invokes one erasure step at a time (EraseStores erases every store) and up to 10 "
+        "in the sub-processor Map: size it from the erasure_steps function's concurrency (docs/deploy.md).",
+    )
+    erasure_slot_seconds: int = Field(
+        default=600,
+        ge=30,
+        le=86_400,
+        description="How long an erasure holds its slot, typically (freeze to certificate), in seconds: with "
+        "erasure_concurrency it gives the erasures a day can carry (retention.sweep_batch).",
+    )
+    retention_slot_percent: int = Field(
+        default=75,
+        ge=1,
+        le=100,
+        description="The share of the slots retention erasures may fill, in percent: the rest stay free for "
+        "customers' own withdrawals.",
+    )
+    retention_window_hours: int = Field(
+        default=12,
+        ge=1,
+        le=24,
+        description="Hours after each daily sweep its erasures are sized to finish in (retention.sweep_batch).",
     )
     activity_epoch_month: str = Field(
         default="2026-01",

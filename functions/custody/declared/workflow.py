@@ -43,3 +43,11 @@ STORE_ERASED: Final = "erase_store"
 NOTIFY_PROCESSORS: Final = "notify_processors"
 MILESTONES: Final = (FREEZE, ERASE_STORES, NOTIFY_PROCESSORS, SHRED_KEY, DELETE_IDENTITY, VERIFY, CERTIFY)
 FAILED: Final = "failed"  # the milestone RecordFailure sets (not counted as progress)
+# How a Standard workflow's execution can end (Step Functions API, `DescribeExecution` `status`), and the
+# word each leaves on a request that did not complete (`failure`) and in the ledger (the outcome).
+EXECUTION_ENDINGS: Final = {
+    "SUCCEEDED": "succeeded",
+    "FAILED": "failed",
+    "TIMED_OUT": "timed_out",
+    "ABORTED": "aborted",
+}

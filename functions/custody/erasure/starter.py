@@ -3,24 +3,22 @@
 A request is recorded (`stores.requests`, an unguessable id, no personal data) in the same
 transaction as the subject's update (`pending_erasure` for a full erasure, the request among its
 `open_requests`), so it exists exactly when the cause did. Then its audit chain opens with what
-asked for it, and the workflow starts, named by the request id: starting it twice starts it
-once, so asking again for a full erasure returns the same request and — if the first call
-stopped before the workflow started — starts it. A full erasure already pending is reused.
+asked for it, and the workflow starts through admission (`custody.erasure.admission`: at once
+when a slot is free, else from the admission queue), named by the request id: starting it twice
+starts it once, so asking again for a full erasure returns the same request and — if the first
+call stopped before the workflow started — starts it. A full erasure already pending is reused.
 """
 
 from __future__ import annotations
 
-import json
 from functools import partial
 from typing import Any, Final
-
-from botocore.exceptions import ClientError
 
 from custody.audit.ledger import AuditLedger
 from custody.declared.errors import Conflict
 from custody.declared.settings import Settings
+from custody.erasure.admission import Admission
 from custody.erasure.plan import Erasure
-from custody.platform.aws import clients
 from custody.stores import dynamo
 from custody.stores.requests import ErasureReason, ErasureRequest, RequestsTable
 from custody.stores.subjects import Subject, SubjectRegistry
@@ -34,8 +32,8 @@ class ErasureStarter:
     """Records and starts erasure requests: one path for every cause.
 
     Built from `settings`: the subjects and requests tables, the audit ledger, and the erasure state
-    machine (`erasure_state_machine_arn`). DynamoDB and Step Functions errors other than those each
-    method names pass through as botocore's `ClientError`.
+    machine (`erasure_state_machine_arn`) through admission (`admission_queue_url`). DynamoDB, SQS and
+    Step Functions errors other than those each method names pass through as botocore's `ClientError`.
     """
 
     def __init__(self, settings: Settings) -> None:
@@ -43,6 +41,7 @@ class ErasureStarter:
         self.subjects = SubjectRegistry(settings)
         self.requests = RequestsTable(settings)
         self.audit = AuditLedger(settings)
+        self.admission = Admission(settings)
 
     # --- the parts every cause uses ---------------------------------------------------------
 
@@ -83,27 +82,14 @@ class ErasureStarter:
         )
 
     def start(self, request: ErasureRequest, attempt: int = 0) -> str:
-        """Start the erasure workflow, named by the request id: starting it twice starts it once.
+        """Start the erasure workflow through admission (`custody.erasure.admission`); returns the execution name.
 
-        A re-run after a failure (`attempt` > 0) is a new execution, `<request id>-rerun-<n>`:
-        every step is idempotent, so it finishes the job without harm. The input is ids and
-        category names only — Step Functions keeps it for 90 days. Returns the execution name.
+        Named by the request id, starting it twice starts it once. A re-run after a failure
+        (`attempt` > 0) is a new execution, `<request id>-rerun-<n>`: every step is idempotent, so
+        it finishes the job without harm. With no free slot the request waits on the admission
+        queue and starts when one frees (`Admission.start`).
         """
-        name = request.request_id if attempt == 0 else f"{request.request_id}-rerun-{attempt}"
-        workflow_input = {
-            "request_id": request.request_id,
-            "subject_id": request.subject_id,
-            "reason": request.reason.value,
-            "scope": list(request.scope),
-        }
-        try:
-            clients.stepfunctions().start_execution(
-                stateMachineArn=self.settings.erasure_state_machine_arn, name=name, input=json.dumps(workflow_input)
-            )
-        except ClientError as error:
-            if error.response.get("Error", {}).get("Code") != "ExecutionAlreadyExists":
-                raise
-        return name
+        return self.admission.start(request, attempt).execution
 
     def rerun(self, request_id: str, attempt: int) -> str:
         """Start the recorded request's workflow again as re-run `attempt` (> 0); returns the execution name.

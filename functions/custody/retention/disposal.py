@@ -1,13 +1,15 @@
 """Disposal: the retention sweep, the erasure SLA measure, the disposal register and the plan.
 
 * The **sweep** finds customers inactive past `Settings.inactivity_days` through the sparse
-  `inactivity` index of the subjects table (partition `YYYY-MM#<shard>`, sort `last_active_at`):
-  one Query per month and shard from `activity_epoch_month` to the cutoff's month — never a Scan.
-  It erases each through `ErasureStarter.retire` (reason `retention`, the same workflow), at most
-  `retention_batch_max` per run. A retention erasure takes the subject out of the index in the
-  same transaction, so a second run finds nothing; subjects already erasing or erased that it
-  meets are taken out too. A customer who came back between the Query and the write is not
-  erased (the write requires `last_active_at` unchanged).
+  `inactivity` index of the subjects table (partition `YYYY-MM#<shard>`, sort `last_active_at`): one
+  Query per month and shard from `activity_epoch_month` to the cutoff's month — never a Scan. It
+  erases each through `ErasureStarter.retire` (reason `retention`, the same workflow, through
+  admission), at most `retention.sweep_batch` per run — what the erasure capacity carries in a day,
+  sized from `erasure_concurrency` — and counts the due customers it leaves for the next run. A
+  retention erasure takes the subject out of the index in the same transaction, so a second run
+  finds nothing; subjects already erasing or erased that it meets are taken out too. A customer who
+  came back between the Query and the write is not erased (the write requires `last_active_at`
+  unchanged).
 * The **SLA measure** is the age of the oldest erasure request not completed, from the requests
   table's `by_status` index (a Query per open status, oldest first).
 * The **register** lists what was destroyed, when, why, under which policy and with which
@@ -35,6 +37,9 @@ from custody.stores.requests import OPEN_STATUSES, RequestsTable, RequestStatus
 from custody.stores.subjects import SubjectRegistry, SubjectStatus
 
 SWEEP_CHAIN: Final = "retention/sweeps"
+# Due entries past the batch are counted (the index read on, keys only) up to this many: the backlog
+# metric says "at least this many" beyond it, and the run's cost stays bounded.
+DUE_COUNT_LIMIT: Final = 10_000
 CLOSED_STATUSES: Final = (RequestStatus.COMPLETED, RequestStatus.FAILED)
 
 
@@ -48,6 +53,9 @@ class SweepReport:
     started: int = 0
     skipped: int = 0  # already erasing or erased, stale index entry, or active again
     deferred: bool = False  # more were due than the batch allows: the next run continues
+    # Index entries due but left for a later run (counted up to `DUE_COUNT_LIMIT`; some may prove
+    # skipped): the backlog the `RetentionDueNotStarted` metric and its alarm watch.
+    due_not_started: int = 0
     request_ids: list[str] = field(default_factory=list)
 
     def counts(self) -> dict[str, int]:
@@ -58,6 +66,7 @@ class SweepReport:
             "started": self.started,
             "skipped": self.skipped,
             "deferred": int(self.deferred),
+            "due_not_started": self.due_not_started,
         }
 
 
@@ -96,7 +105,10 @@ class RetentionSweep:
                 yield bucket, Candidate(str(item["subject_id"]), bucket, str(item["last_active_at"]))
 
     def run(self, now: datetime) -> SweepReport:
-        """One sweep at `now` (aware): start a retention erasure for each due customer, at most `retention_batch_max`.
+        """One sweep at `now` (aware): a retention erasure for each due customer, at most `retention.sweep_batch`.
+
+        Each erasure goes through admission: it starts now if a retention slot is free, else waits on
+        the admission queue. Due customers past the batch are counted (`due_not_started`), not started.
 
         A candidate already erasing or erased leaves the index; one the index shows due but whose record
         is newer, or who came back meanwhile (`Conflict`, `Forbidden` from `ErasureStarter.retire`), is
@@ -104,13 +116,17 @@ class RetentionSweep:
         """
         cutoff = retention.inactivity_cutoff(now, self.settings)
         report = SweepReport(cutoff=clock.iso(cutoff))
+        batch = retention.sweep_batch(self.settings)
         for _, candidate in self.candidates(now):
             if candidate is None:
                 report.buckets_queried += 1
                 continue
-            if report.started >= self.settings.retention_batch_max:
+            if report.started >= batch:
                 report.deferred = True
-                break
+                report.due_not_started += 1
+                if report.due_not_started >= DUE_COUNT_LIMIT:
+                    break
+                continue
             report.candidates += 1
             request_id = self._erase(candidate, now)
             if request_id is None:

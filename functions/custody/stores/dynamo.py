@@ -6,9 +6,11 @@ write a request makes goes into one `TransactWriteItems`, guarded by conditions.
 
 from __future__ import annotations
 
+import random
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final, cast
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
@@ -16,12 +18,20 @@ from botocore.exceptions import ClientError
 from custody.platform.aws import clients
 
 if TYPE_CHECKING:
-    from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef, TransactWriteItemTypeDef
+    from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef, TransactWriteItemTypeDef, WriteRequestTypeDef
 
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
 
 MAX_TRANSACTION_ITEMS = 100
+BATCH_WRITE_MAX: Final = 25  # BatchWriteItem's limit of put and delete requests per call
+# Unprocessed items are DynamoDB's way of saying the partition is busy: retrying at once meets the same
+# throttle. The AWS guidance ("Error retries and exponential backoff", DynamoDB developer guide) is
+# exponential backoff; with full jitter over a capped exponential, attempt n waits uniform(0,
+# min(CAP, BASE * 2**n)): eight attempts wait at most 0.1+0.2+0.4+0.8+1.6+2+2 = 7.1 s in all.
+BATCH_WRITE_ATTEMPTS: Final = 8
+BATCH_WRITE_BACKOFF_SECONDS: Final = 0.05
+BATCH_WRITE_BACKOFF_CAP_SECONDS: Final = 2.0
 
 
 class TransactionConflict(Exception):
@@ -179,3 +189,32 @@ def transact(items: Sequence[TransactWriteItemTypeDef], *, token: str | None = N
         if "ConditionalCheckFailed" not in reasons:
             raise
         raise TransactionConflict(reasons) from None
+
+
+def backoff_seconds(attempt: int) -> float:
+    """The pause before retry `attempt` (1-based) of unprocessed items: full jitter, capped.
+
+    Uniform in [0, min(BATCH_WRITE_BACKOFF_CAP_SECONDS, BATCH_WRITE_BACKOFF_SECONDS * 2 ** attempt)].
+    """
+    ceiling = min(BATCH_WRITE_BACKOFF_CAP_SECONDS, BATCH_WRITE_BACKOFF_SECONDS * 2 ** min(attempt, 16))
+    return random.uniform(0.0, ceiling)  # noqa: S311 - jitter, not secrecy
+
+
+def batch_write(table: str, requests: Sequence[WriteRequestTypeDef]) -> list[WriteRequestTypeDef]:
+    """One `BatchWriteItem` of at most `BATCH_WRITE_MAX` requests, its unprocessed items retried with backoff.
+
+    Up to `BATCH_WRITE_ATTEMPTS` calls, each retry after `backoff_seconds`. Returns the requests still
+    unprocessed after the last (empty when all were done). Raises `ValueError` for more than
+    `BATCH_WRITE_MAX` requests; DynamoDB errors pass through as botocore's `ClientError`.
+    """
+    if len(requests) > BATCH_WRITE_MAX:
+        raise ValueError(f"a batch write holds at most {BATCH_WRITE_MAX} requests, got {len(requests)}")
+    pending = list(requests)
+    for attempt in range(BATCH_WRITE_ATTEMPTS):
+        if not pending:
+            break
+        if attempt:
+            time.sleep(backoff_seconds(attempt))
+        response = clients.dynamodb().batch_write_item(RequestItems={table: pending})
+        pending = cast("list[WriteRequestTypeDef]", response.get("UnprocessedItems", {}).get(table, []))
+    return pending

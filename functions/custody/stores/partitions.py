@@ -6,8 +6,8 @@ Scan. A store added to the data map is reached without an edit here.
 
 * `TablePartition`: the keys of a subject's items (with the category attribute, when the store
   holds several categories) and their deletion by `BatchWriteItem`, 25 at a time, retrying
-  unprocessed items after a jittered, growing pause. An operational table partitioned by
-  `subject_id` (the idempotency records) is walked the same way.
+  unprocessed items after a jittered, growing, capped pause (`stores.dynamo.batch_write`). An
+  operational table partitioned by `subject_id` (the idempotency records) is walked the same way.
 * `BucketPrefix`: every object version and delete marker under a subject's prefix, and their
   deletion by `DeleteObjects`, 1,000 at a time; and the unfinished multipart uploads there (an
   export ended mid-archive), whose parts no version listing shows, aborted one by one.
@@ -18,10 +18,8 @@ workflow step) reports it as transient, and its state retries.
 
 from __future__ import annotations
 
-import random
-import time
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any, Final, cast
+from typing import TYPE_CHECKING, Any, Final
 
 from custody.declared import datamap
 from custody.declared.settings import Settings
@@ -32,12 +30,8 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb.type_defs import WriteRequestTypeDef
     from mypy_boto3_s3.type_defs import ObjectIdentifierTypeDef
 
-BATCH_WRITE_MAX: Final = 25  # BatchWriteItem's limit
+BATCH_WRITE_MAX: Final = dynamo.BATCH_WRITE_MAX
 DELETE_OBJECTS_MAX: Final = 1000  # DeleteObjects' limit
-UNPROCESSED_RETRIES: Final = 5
-# Unprocessed items are DynamoDB's way of saying the partition is busy: retrying at once meets the
-# same throttle, so each retry waits up to base * 2^attempt (jittered): at most 0.6 s in all.
-UNPROCESSED_BACKOFF_SECONDS: Final = 0.02
 
 
 class PartialWrite(Exception):
@@ -110,15 +104,9 @@ class TablePartition:
         return len(keys)
 
     def _batch_write(self, requests: list[WriteRequestTypeDef]) -> None:
-        pending = requests
-        for attempt in range(UNPROCESSED_RETRIES):
-            if attempt:
-                time.sleep(random.uniform(0, UNPROCESSED_BACKOFF_SECONDS * 2**attempt))  # noqa: S311 - jitter
-            response = clients.dynamodb().batch_write_item(RequestItems={self.table: pending})
-            pending = cast("list[WriteRequestTypeDef]", response.get("UnprocessedItems", {}).get(self.table, []))
-            if not pending:
-                return
-        raise PartialWrite(self.store.name, len(pending))
+        pending = dynamo.batch_write(self.table, requests)
+        if pending:
+            raise PartialWrite(self.store.name, len(pending))
 
 
 class BucketPrefix:

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Final
 
+from botocore.exceptions import ClientError
+
 from custody.declared import datamap
 from custody.declared.clock import now_iso
 from custody.declared.settings import Settings
@@ -195,6 +197,35 @@ class RequestsTable:
             ExpressionAttributeNames=names,
             ExpressionAttributeValues=dynamo.to_values(attribute_values),
         )
+
+    def fail_unless_completed(self, request_id: str, milestone: str, failure: str) -> bool:
+        """Mark the request `failed` with `failure` (a status word) unless it is completed; returns whether it was.
+
+        A completed request stays completed (a later successful re-run wins); a request already
+        failed is marked again (its `failure` becomes this one, the milestone's time moves). A
+        missing request is not created (False).
+        """
+        try:
+            clients.dynamodb().update_item(
+                TableName=self.table,
+                Key=dynamo.to_item({"request_id": request_id}),
+                UpdateExpression="SET #status = :failed, failure = :failure, updated_at = :at, steps.#milestone = :at",
+                ConditionExpression="attribute_exists(request_id) AND #status <> :completed",
+                ExpressionAttributeNames={"#status": "status", "#milestone": milestone},
+                ExpressionAttributeValues=dynamo.to_values(
+                    {
+                        ":failed": RequestStatus.FAILED.value,
+                        ":completed": RequestStatus.COMPLETED.value,
+                        ":failure": failure,
+                        ":at": now_iso(),
+                    }
+                ),
+            )
+        except ClientError as error:
+            if dynamo.is_condition_failure(error):
+                return False
+            raise
+        return True
 
     def seal_token(self, request_id: str, processor_id: str, seal: str) -> None:
         """Keep the seal of the task token sent to `processor_id`; only while that processor is being asked.

@@ -173,11 +173,12 @@ def test_the_sweep_is_bounded_and_the_next_run_continues(
     assert calls["sfn.StartExecution"] == len(due)
     assert calls["dynamodb.Scan"] == 0
     # The sweep's own calls (the workflows run in other threads): per erasure started, two reads of
-    # the subject, one transaction, the audit append (a new chain: its head is read) and the start;
-    # per run, the index Queries and the run's audit event (the head read by the first run only).
+    # the subject, one transaction, the audit append (a new chain: its head is read), the slot's
+    # claim and the start; per run, the index Queries and the run's audit event (the head read by
+    # the first run only).
     queries = sum(run.buckets_queried for run in runs)
     per_run = {"dynamodb.UpdateItem": 1, "s3.PutObject": 1}
-    per_erasure = {"dynamodb.GetItem": 3, "dynamodb.TransactWriteItems": 1, "dynamodb.UpdateItem": 1}
+    per_erasure = {"dynamodb.GetItem": 3, "dynamodb.TransactWriteItems": 1, "dynamodb.UpdateItem": 2}
     per_erasure |= {"s3.PutObject": 1, "sfn.StartExecution": 1}
     expected = {name: count * len(runs) for name, count in per_run.items()}
     for name, count in per_erasure.items():
