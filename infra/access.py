@@ -214,6 +214,9 @@ _DECLARED: Mapping[str, Access] = MappingProxyType(
                 _each(_PERSONAL_TABLES, ERASE),
                 _each(_KEY_TABLES, SHRED),
                 {"subjects": READ_WRITE, "requests": READ_WRITE, "erasure_ledger": APPEND, "processors": READ},
+                # Certify frees the execution's slot: the customer's erasure is done, and waiting on
+                # sub-processors (days) must not hold the capacity other erasures need.
+                {naming.ERASURE_SLOTS: UPDATE},
                 # the customer's idempotency records: counted and deleted with them (stores.idempotency_records)
                 {"idempotency": ERASE},
             ),

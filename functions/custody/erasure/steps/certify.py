@@ -15,6 +15,7 @@ from custody.declared import clock, datamap, retention, workflow
 from custody.erasure.contract import CertifyInput, CertifyOutput
 from custody.erasure.plan import stores_in_scope
 from custody.erasure.steps.context import StepContext
+from custody.stores.erasure_slots import ErasureSlots
 from custody.stores.requests import PROCESSOR_OUTCOMES, ErasureRequest, ProcessorOutcome, RequestStatus
 from custody.stores.subjects import SubjectStatus
 
@@ -22,14 +23,17 @@ from custody.stores.subjects import SubjectStatus
 def run(context: StepContext, event: CertifyInput) -> CertifyOutput:
     """Certify the request: file the certificate on the ledger, mark the request `completed`, close it on the subject.
 
-    A full erasure also marks the subject `erased`. The certificate's `stores` sums every run's and
-    round's `erased` entries; `unrecoverable_after` (full erasures only) follows the key's shred time
-    (`retention.unrecoverable_after`). Returns the certificate's SHA-256. Idempotent: a request already
-    completed with a digest returns it and writes nothing. Raises `RequestNotFound` when the event names
-    no request of that subject.
+    A full erasure also marks the subject `erased`. The execution's admission slot is freed here, not
+    when the execution ends: the sub-processors are asked after the certificate, and their answers
+    may take days that must not hold capacity other customers' erasures need. The certificate's
+    `stores` sums every run's and round's `erased` entries; `unrecoverable_after` (full erasures only)
+    follows the key's shred time (`retention.unrecoverable_after`). Returns the certificate's SHA-256.
+    Idempotent: a request already completed with a digest returns it and writes nothing but the slot's
+    release. Raises `RequestNotFound` when the event names no request of that subject.
     """
     request, item = context.read(event)
     if item.get("status") == RequestStatus.COMPLETED.value and item.get("certificate_digest"):
+        ErasureSlots(context.settings).release(_execution_name(event.execution_arn))  # a retry after the mark
         return CertifyOutput(status="completed", certificate_digest=str(item["certificate_digest"]))
     completed_at = clock.now()
     shredded_at = item.get("key_shredded_at")
@@ -63,7 +67,13 @@ def run(context: StepContext, event: CertifyInput) -> CertifyOutput:
         certificate_digest=digest,
     )
     _close(context, request)
+    ErasureSlots(context.settings).release(_execution_name(event.execution_arn))
     return CertifyOutput(status="completed", certificate_digest=digest)
+
+
+def _execution_name(execution_arn: str) -> str:
+    """`arn:aws:states:<region>:<account>:execution:<machine>:<name>` → `<name>`, the slot's key."""
+    return execution_arn.rsplit(":", 1)[-1]
 
 
 def _close(context: StepContext, request: ErasureRequest) -> None:
