@@ -14,12 +14,17 @@ from collections.abc import Callable
 from typing import Any
 
 from moto.dynamodb.models import DynamoDBBackend
+from moto.dynamodb.responses import DynamoHandler
 
 WRITES = ("put_item", "update_item", "delete_item", "transact_write_items", "batch_write_item")
 # Reads take the same lock: moto builds a new item (key first, then the update's attributes) in
 # steps, and an unlocked read in between saw a head item without its `seq` (a flaky
 # tests/integration/audit/test_ledger.py concurrency test). DynamoDB never shows a partial write.
 READS = ("get_item", "query", "scan", "batch_get_item", "transact_get_items")
+# And the response: moto's handler renders the backend's live item after the backend call returned,
+# so a write on another thread could change a map while it was rendered ("dictionary changed size
+# during iteration", found by a burst of withdrawals claiming admission slots on one item).
+RESPONSE = "call_action"
 _LOCK = threading.RLock()
 _ORIGINALS: dict[str, Callable[..., Any]] = {}
 
@@ -40,9 +45,19 @@ def install() -> None:
                 return __original(self, *args, **kwargs)
 
         setattr(DynamoDBBackend, name, serialized)
+    if RESPONSE not in _ORIGINALS:
+        handle = DynamoHandler.call_action
+        _ORIGINALS[RESPONSE] = handle
+
+        @functools.wraps(handle)
+        def rendered(self: DynamoHandler, *args: Any, **kwargs: Any) -> Any:
+            with _LOCK:
+                return handle(self, *args, **kwargs)
+
+        DynamoHandler.call_action = rendered  # type: ignore[method-assign]
 
 
 def uninstall() -> None:
     for name, original in _ORIGINALS.items():
-        setattr(DynamoDBBackend, name, original)
+        setattr(DynamoHandler if name == RESPONSE else DynamoDBBackend, name, original)
     _ORIGINALS.clear()

@@ -2,9 +2,9 @@
 
 N customers (100 in `make test`, 1,000 in `make soak`) withdraw through the local gateway at once,
 from several client threads. The local stack throttles as Lambda does (`devstack.concurrency`): the
-erasure steps get a reserved concurrency far below the erasures the admission lets run, so Step
-Functions' tasks are throttled and must back off and retry; the admission queue holds what the
-slots cannot. Then every request must be completed and certified, nothing left of any customer,
+admission lets `CAPACITY` erasures run and queues the rest, and the erasure steps get a reserved
+concurrency below that — a pool shared with a burst elsewhere, or sized too small — so Step
+Functions' tasks are throttled and must back off and retry. Then every request must be completed and certified, nothing left of any customer,
 every slot given back, the queues empty, and every execution's end seen by the outcome rule.
 
 Figures go to the robustness report and to `reports/burst.json` (`make bench` prints them):
@@ -19,12 +19,14 @@ import json
 import os
 import statistics
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Final
 
 from custody.declared import naming
-from custody.declared.settings import Settings
+from custody.declared.settings import ENV_PREFIX, Settings
 from custody.stores.erasure_slots import ErasureSlots
 from custody.stores.requests import RequestsTable
 from devstack import metering, patches
@@ -35,7 +37,8 @@ from tests.robustness.conftest import execution_arn, residue, scaled
 
 WITHDRAWALS: Final = int(os.environ.get("CUSTODY_BURST_WITHDRAWALS", "0")) or scaled(100, 1_000)
 CLIENT_THREADS: Final = 8  # customers withdrawing at the same moment
-STEPS_RESERVED: Final = 2  # erasure_steps' concurrency: far below the running erasures, so tasks throttle
+CAPACITY: Final = 4  # erasures running at once (Settings.erasure_concurrency): the rest wait on the queue
+STEPS_RESERVED: Final = 2  # erasure_steps' concurrency, below the running erasures: their tasks throttle
 RETRY_TIME_SCALE: Final = 0.02  # Step Functions' back-off, scaled: a 2-60 s wait takes 0.04-1.2 s here
 REPORT: Final = Path(__file__).resolve().parents[2] / "reports" / "burst.json"
 TERMINAL: Final = frozenset({"completed", "failed"})
@@ -45,14 +48,15 @@ def test_a_burst_of_withdrawals_all_end_certified(local_stack: LocalStack) -> No
     settings = Settings.from_env(local_stack.resources.environment)
     customers = [_customer(local_stack, index) for index in range(WITHDRAWALS + 1)]
     lambda_client = local_stack.clients("lambda")
-    steps = local_stack.resources.functions[naming.ERASURE_STEPS]
+    steps = local_stack.resources.functions["erasure_steps"].name
     with patches.retries_scaled(RETRY_TIME_SCALE):
         # the floor: one erasure alone, in the same run and stack
         alone = _erase_all(local_stack, settings, customers[:1])["seconds"][0]
         lambda_client.put_function_concurrency(FunctionName=steps, ReservedConcurrentExecutions=STEPS_RESERVED)
         before = metering.burst_counts()
         try:
-            outcome = _erase_all(local_stack, settings, customers[1:])
+            with _capacity(local_stack, CAPACITY):
+                outcome = _erase_all(local_stack, settings, customers[1:])
         finally:
             lambda_client.delete_function_concurrency(FunctionName=steps)
         counts = metering.burst_counts() - before
@@ -62,9 +66,7 @@ def test_a_burst_of_withdrawals_all_end_certified(local_stack: LocalStack) -> No
     failed = sum(1 for status in statuses.values() if status != "completed")
     # an execution that ended otherwise than SUCCEEDED, and its request does not say it failed
     unrecorded = sum(
-        1
-        for request_id, status in executions.items()
-        if status != "SUCCEEDED" and statuses[request_id] not in TERMINAL
+        1 for request_id, status in executions.items() if status != "SUCCEEDED" and statuses[request_id] not in TERMINAL
     )
     ended_otherwise = sum(n for status, n in counts.status_events.items() if status not in ("RUNNING", "SUCCEEDED"))
     seconds = sorted(outcome["seconds"])
@@ -99,6 +101,23 @@ def test_a_burst_of_withdrawals_all_end_certified(local_stack: LocalStack) -> No
     assert _queue_depth(local_stack, naming.ERASURE_ADMISSIONS) == 0
     left = {person.subject_id: residue(local_stack, person.subject_id) for person in customers}
     assert {subject: found for subject, found in left.items() if found} == {}
+
+
+@contextmanager
+def _capacity(stack: LocalStack, slots: int) -> Iterator[None]:
+    """Every function told `erasure_concurrency = slots` for the block (as a redeploy with the setting would)."""
+    lambda_client = stack.clients("lambda")
+    saved: dict[str, dict[str, str]] = {}
+    for function in stack.resources.functions.values():
+        variables = lambda_client.get_function_configuration(FunctionName=function.name)["Environment"]["Variables"]
+        saved[function.name] = dict(variables)
+        variables = {**variables, f"{ENV_PREFIX}ERASURE_CONCURRENCY": str(slots)}
+        lambda_client.update_function_configuration(FunctionName=function.name, Environment={"Variables": variables})
+    try:
+        yield
+    finally:
+        for name, variables in saved.items():
+            lambda_client.update_function_configuration(FunctionName=name, Environment={"Variables": variables})
 
 
 def _customer(stack: LocalStack, index: int) -> Customer:

@@ -2,9 +2,10 @@
 
 Generated from `statemachines/erasure.asl.json`, so a state or a retry added later is covered:
 
-* every retrier of a transient error backs off exponentially with full jitter and a cap, with
-  enough attempts for throttling to clear (the issue: retries without jitter within 126 s failed a
-  burst's erasures);
+* every Task that invokes Lambda retries its throttling on its own retrier, and its other transient
+  errors (Lambda's service errors, `TransientError`, `AuditWriteFailed`) on another; both back off
+  exponentially with full jitter and a cap, with enough attempts for throttling to clear (the issue:
+  retries without jitter within 126 s failed a burst's erasures);
 * no Map retries as a whole (one store's failure re-ran every store);
 * the worst case — every retrier exhausted, every erasure round taken — stays under the 25,000
   events an execution's history may hold ("Quotas related to state machine executions", Step
@@ -25,7 +26,7 @@ from devstack.paths import ERASURE_ASL
 ASL: Final = json.loads(ERASURE_ASL.read_text())
 HISTORY_LIMIT: Final = 25_000  # events per execution history (Step Functions quotas)
 THROTTLING: Final = "Lambda.TooManyRequestsException"
-PROCESSORS_THAT_FIT: Final = 100  # sub-processors one customer was disclosed to, in the worst case below
+PROCESSORS_THAT_FIT: Final = 50  # sub-processors one customer was disclosed to, in the worst case below
 
 # Events one attempt of a Task writes at most: TaskScheduled, TaskStarted, TaskSubmitted (a callback
 # task), and its outcome (TaskSucceeded / TaskFailed / TaskTimedOut).
@@ -41,7 +42,10 @@ def _retriers(states: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
             yield from _retriers(state["ItemProcessor"]["States"])
 
 
-TRANSIENT = [(name, retrier) for name, retrier in _retriers(ASL["States"]) if THROTTLING in retrier["ErrorEquals"]]
+THROTTLED = [(name, retrier) for name, retrier in _retriers(ASL["States"]) if THROTTLING in retrier["ErrorEquals"]]
+TRANSIENT = [
+    (name, retrier) for name, retrier in _retriers(ASL["States"]) if "TransientError" in retrier["ErrorEquals"]
+]
 
 
 def test_every_task_that_invokes_lambda_retries_throttling() -> None:
@@ -51,7 +55,19 @@ def test_every_task_that_invokes_lambda_retries_throttling() -> None:
         if state.get("Type") == "Task" and str(state.get("Resource", "")).startswith("arn:aws:states:::lambda:invoke")
     ]
     assert invoking
-    assert sorted(invoking) == sorted(name for name, _ in TRANSIENT)
+    assert sorted(invoking) == sorted(name for name, _ in THROTTLED) == sorted(name for name, _ in TRANSIENT)
+
+
+@pytest.mark.parametrize(("state", "retrier"), THROTTLED, ids=[name for name, _ in THROTTLED])
+def test_throttling_is_retried_long_enough_to_clear(state: str, retrier: dict[str, Any]) -> None:
+    assert retrier["ErrorEquals"] == [THROTTLING]  # its own attempts: other errors cannot use them up
+    assert retrier.get("JitterStrategy") == "FULL"
+    assert retrier["MaxAttempts"] >= 20
+    waits = [
+        min(retrier["IntervalSeconds"] * retrier["BackoffRate"] ** n, retrier["MaxDelaySeconds"])
+        for n in range(retrier["MaxAttempts"])
+    ]
+    assert sum(waits) >= 900  # a quarter of an hour of capped back-off
 
 
 @pytest.mark.parametrize(("state", "retrier"), TRANSIENT, ids=[name for name, _ in TRANSIENT])
