@@ -48,6 +48,8 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any, Final, Protocol
 
+from botocore.exceptions import ConnectTimeoutError, EndpointConnectionError
+
 from custody.audit.grammar import (
     CHAIN_SHARDS,
     SHARD_NAMES,
@@ -60,7 +62,7 @@ from custody.audit.grammar import OutsideLedgerGrammar as OutsideLedgerGrammar
 from custody.declared.clock import now_iso
 from custody.declared.ids import is_uuid
 from custody.declared.settings import Settings
-from custody.platform.transient import is_transient
+from custody.platform.transient import THROTTLING_CODES, is_transient
 from custody.stores.audit_chains import TABLE as AUDIT_CHAINS
 from custody.stores.audit_chains import AuditChainsTable, Claim
 from custody.stores.ledger_bucket import LedgerBucket
@@ -178,13 +180,15 @@ class EventSink(Protocol):
 
 
 class AuditWriteFailed(Exception):
-    """The ledger could not take the event, and nothing of it is in the ledger; safe to retry.
+    """The ledger could not take the event; safe to retry.
 
-    Raised when the chain head kept moving through `ClaimBackoff`'s whole budget, or when the
-    event's object could not be put (a transient S3 failure on every try; its cause is chained) and
-    its claim was given back. A retry records the event afresh under a newly claimed seq: the
-    claim is conditional on the head, so no retry can fork a chain or put two events at one seq.
-    The erasure workflow's Task states retry it by this name.
+    Raised when the chain head kept moving through all of `ClaimBackoff.max_attempts` tries
+    (nothing claimed, nothing written), or when the event's object could not be put: a transient
+    S3 failure on every try, chained as the cause. Then the claim was given back if no try can
+    have stored the object; if a try's answer was lost, the claim is kept — the event is in the
+    chain if S3 stored it, else `verify` reports a gap at its seq. A retry records the event afresh
+    under a newly claimed seq: claims are conditional on the head, so no retry can fork a chain or
+    put two events at one seq. The erasure workflow's Task states retry it by this name.
     """
 
 
@@ -316,6 +320,14 @@ def refusal_chain(settings: Settings, function: str, subject_id: str | None) -> 
     if subject_id and is_uuid(subject_id) and SubjectRegistry(settings).load(subject_id).exists:
         return subject_chain(subject_id), subject_id
     return refusals_chain(function), None
+
+
+def _unwritten(error: BaseException) -> bool:
+    """Whether a failed put certainly stored nothing: a throttle, a conflict, or no connection made."""
+    if isinstance(error, EndpointConnectionError | ConnectTimeoutError):
+        return True
+    response = getattr(error, "response", None) or {}
+    return response.get("Error", {}).get("Code") in THROTTLING_CODES or _put_conflict(error)
 
 
 def _put_conflict(error: BaseException) -> bool:
@@ -464,25 +476,32 @@ class AuditLedger:
             return Claim(False, current)
 
     def _write(self, event: AuditEvent, head: dict[str, Any]) -> None:
-        """Put the claimed event's object; give the claim back and raise if it cannot be.
+        """Put the claimed event's object, trying `PUT_ATTEMPTS` times; raise if it cannot be.
 
-        Every try creates the key or finds it there (`LedgerBucket.put`), so trying again never
-        adds a version. A transient failure on every try raises `AuditWriteFailed` from it; any
-        other failure is re-raised as it is (retrying it would not help).
+        Every try creates the key or finds it there (`LedgerBucket.put`), so trying again never adds
+        a version. The claim is given back only when no try can have stored the object (S3 refused it
+        or throttled, or no connection was made): a try whose answer was lost (a 5xx, a read timeout)
+        may have stored it, and giving its seq to another event would fork the chain — the claim is
+        kept, and if the object really is missing the chain shows a gap, which `verify` names. A
+        transient failure on every try raises `AuditWriteFailed` from the last; any other failure is
+        re-raised as it is (retrying would not help).
         """
         body = canonical(asdict(event))
+        uncertain = False
         for attempt in range(1, PUT_ATTEMPTS + 1):
             try:
                 self.objects.put(event.key(), body)
                 return
             except Exception as error:
-                if not is_transient(error) and not _put_conflict(error):
-                    self._release(event, head)
-                    raise
-                if attempt == PUT_ATTEMPTS:
-                    self._release(event, head)
+                retryable = is_transient(error) or _put_conflict(error)
+                uncertain = uncertain or (retryable and not _unwritten(error))
+                if not retryable or attempt == PUT_ATTEMPTS:
+                    if not uncertain:
+                        self._release(event, head)
+                    if not retryable:
+                        raise
                     raise AuditWriteFailed(
-                        f"The audit event {event.event_id} could not be put; its claim was given back."
+                        f"The audit event {event.event_id} of chain {event.chain_id} could not be put."
                     ) from error
                 self.backoff.pause(self.backoff.delay(attempt))
 
