@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from benchmarks import api, coldstart, cost, erasure, export, workflow
+from benchmarks import api, coldstart, cost, erasure, export, ledger, workflow
 from custody.declared import datamap
 
 RESULTS = Path(__file__).resolve().parent / "results" / "latest.json"
@@ -99,6 +99,9 @@ def main() -> int:
             ],
         )
     )
+    ledger_results = ledger.run()
+    print("\n## Audit ledger: writers appending at once to one chain and to a sharded family\n")
+    print(table(ledger_results["rows"], ledger.COLUMNS))
     typical = workflow_results["rows"][0]  # a small customer's whole erasure, the ledger and identity included
     transitions, invocations = workflow_shape()
     costs = cost.run(api_results, typical["calls_by_operation"], transitions, invocations)
@@ -110,6 +113,7 @@ def main() -> int:
         **api_results["figures"],
         **cold["figures"],
         **export_results["figures"],
+        **ledger_results["figures"],
         **costs["figures"],
     }
     print("\n## Figures\n")
@@ -127,6 +131,7 @@ def main() -> int:
                 "coldstart": cold["rows"],
                 "coldstart_validation": cold["validation"],
                 "export": export_results["rows"],
+                "ledger": ledger_results["rows"],
                 "cost": costs,
             },
             indent=2,
