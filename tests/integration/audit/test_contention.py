@@ -41,14 +41,15 @@ from custody.stores.ledger_bucket import LedgerBucket
 from devstack import atomicity
 from devstack.metering import counting_calls
 from devstack.provision import client_factory, provision
+from ops import cli, target
 from ops.auditor.reader import AuditorReader
 from ops.auditor.verification import verify
 
 TIME_SCALE = 0.5
 BURST = CLAIM_BACKOFF.max_attempts  # events per test: the most a burst can hold and provably lose none
 # Claims (UpdateItem) per written event, as measured in three runs on this 2-core machine shared with
-# other suites — one chain: 2 writers 1.17–1.23, 8 writers 2.75–3.70, 32 writers 9.4–12.1; the
-# sharded family at 32 writers 1.73–2.02 — given room, since threads are scheduled differently
+# other suites (one chain: 2 writers 1.17 to 1.23, 8 writers 2.75 to 3.70, 32 writers 9.4 to 12.1;
+# the sharded family at 32 writers 1.73 to 2.02), given room: threads are scheduled differently
 # under load.
 CLAIMS_PER_EVENT = {2: 2.0, 8: 6.0, 32: 16.0}
 SHARDED_CLAIMS_PER_EVENT = 3.0
@@ -214,7 +215,7 @@ def test_a_budget_spent_on_a_chain_that_keeps_moving_raises_and_writes_nothing(l
         CLAIMED_HEADS.clear()
         return original(chain, seq, event_hash, at, (previous or 0) - 1)  # always one behind: refused
 
-    ledger.chains.claim = moved_meanwhile  # type: ignore[method-assign]
+    ledger.chains.claim = moved_meanwhile  # type: ignore[method-assign,assignment]
     with counting_calls("dynamodb", "s3") as calls, pytest.raises(AuditWriteFailed):
         ledger.record(step="verify", target="workflow", outcome="ok", actor="erasure-workflow", chain_id=chain_id)
     assert dict(calls) == {"dynamodb.UpdateItem": 5}  # five tries, each one call; no read, no put
@@ -226,7 +227,8 @@ def test_a_budget_spent_on_a_chain_that_keeps_moving_raises_and_writes_nothing(l
 
 
 def _s3_error(code: str, status: int) -> ClientError:
-    return ClientError({"Error": {"Code": code}, "ResponseMetadata": {"HTTPStatusCode": status}}, "PutObject")
+    response: Any = {"Error": {"Code": code}, "ResponseMetadata": {"HTTPStatusCode": status}}
+    return ClientError(response, "PutObject")
 
 
 # Each put try of an event: S3 answers ("ok"), fails transiently ("throttle": a 503 SlowDown), or
@@ -248,12 +250,10 @@ def test_failed_and_lost_puts_leave_no_gap_no_fork_and_no_second_version(
     def scripted(key: str, body: bytes) -> bool:
         outcome = tries.pop(0) if tries else "ok"
         if outcome == "throttle":
-            raise ClientError({"Error": {"Code": "SlowDown"}, "ResponseMetadata": {"HTTPStatusCode": 503}}, "PutObject")
+            raise _s3_error("SlowDown", 503)
         created = original(key, body)
         if outcome == "lost":
-            raise ClientError(
-                {"Error": {"Code": "InternalError"}, "ResponseMetadata": {"HTTPStatusCode": 500}}, "PutObject"
-            )
+            raise _s3_error("InternalError", 500)
         return created
 
     ledger.objects.put = scripted  # type: ignore[method-assign]
@@ -275,3 +275,32 @@ def test_failed_and_lost_puts_leave_no_gap_no_fork_and_no_second_version(
     # object S3 stored is the event at that seq. Never a fork, never a second version of a key.
     assert verification.ok, verification.findings
     assert verification.events == kept
+
+
+def test_the_auditors_commands_read_a_family_as_its_shards(
+    ledger_settings: Settings, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Any
+) -> None:
+    def resolve(_: object) -> target.Target:
+        return target.Target(ledger_settings, client_factory(ledger_settings.region), "the test's moto", "")
+
+    monkeypatch.setattr(target, "resolve", resolve)
+    ledger = AuditLedger(ledger_settings, backoff=replace(CLAIM_BACKOFF, time_scale=0.0))
+    family = refusals_chain("subject_access")
+    for shard in ("00", "15"):
+        SHARD.name = shard
+        ledger.record(step="access_refused", target="route", outcome="forbidden", actor="public", chain_id=family)
+
+    assert cli.main(["audit", "verify", family], configure_logging=False) == 0
+    assert cli.main(["audit", "show", family, "--brief"], configure_logging=False) == 0
+    report = tmp_path / "family.html"
+    assert cli.main(["audit", "report", family, "--html", str(report)], configure_logging=False) == 0
+    out = capsys.readouterr().out
+    for shard in ("00", "15"):
+        assert out.count(f"chain {family}/{shard} VERIFIED: 1 events") == 3  # verify, show, report
+    assert f"chain {family} VERIFIED" not in out  # the family's own chain was never written
+    assert report.read_text().count("<section>") == 2
+    code = cli.main(["audit", "verify", "--all"], configure_logging=False)
+    out = capsys.readouterr().out
+    assert f"chain {family}/00 VERIFIED" in out
+    assert f"chain {family}/15 VERIFIED" in out
+    assert code == (1 if "FAILED" in out else 0)  # the module's other tests plant findings in their chains
