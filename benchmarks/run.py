@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from benchmarks import api, burst, coldstart, cost, erasure, export, workflow
+from benchmarks import api, burst, coldstart, cost, erasure, export, ledger, workflow
 
 RESULTS = Path(__file__).resolve().parent / "results" / "latest.json"
 
@@ -103,6 +103,9 @@ def main() -> int:
             ],
         )
     )
+    ledger_results = ledger.run()
+    print("\n## Audit ledger: writers appending at once to one chain and to a sharded family\n")
+    print(table(ledger_results["rows"], ledger.COLUMNS))
     typical = workflow_results["rows"][0]  # a small customer's whole erasure, the ledger and identity included
     costs = cost.run(api_results, typical["calls_by_operation"], typical["transitions"], typical["invocations"])
     print(f"\n## Cost model (prices {costs['prices_as_of']})\n")
@@ -114,6 +117,7 @@ def main() -> int:
         **api_results["figures"],
         **cold["figures"],
         **export_results["figures"],
+        **ledger_results["figures"],
         **costs["figures"],
     }
     print("\n## Figures\n")
@@ -132,6 +136,7 @@ def main() -> int:
                 "coldstart": cold["rows"],
                 "coldstart_validation": cold["validation"],
                 "export": export_results["rows"],
+                "ledger": ledger_results["rows"],
                 "cost": costs,
             },
             indent=2,

@@ -2,7 +2,10 @@
 chain head and the Step Functions executions of the request, with the clients given.
 
 Listing every *version* makes an overwrite (a second version of a key) or a delete marker visible
-even though Object Lock keeps the original. `AuditorReader` raises botocore's `ClientError` for
+even though Object Lock keeps the original. A shared family (`refusals/<function>`,
+`processors/<id>`) is written as `CHAIN_SHARDS` shards, each a chain with its own head: `chains`
+reads every one of them (and the family's own chain, written before it was sharded), so an event
+missing from any shard is a finding of that shard. `AuditorReader` raises botocore's `ClientError` for
 what it cannot read (the `ops` command turns it into one line), except the chain head, which an
 auditor without access to the chain table simply does not see (`Chain.head_readable`).
 """
@@ -10,11 +13,12 @@ auditor without access to the chain table simply does not see (`Chain.head_reada
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, Final
 
 from botocore.exceptions import ClientError
 
+from custody.audit.grammar import REFUSAL_CHAINS, SHARDED_KINDS, shard_chains, shard_of
 from custody.audit.ledger import CHAINS_TABLE, DOCUMENTS, LEDGER_PREFIX
 from custody.declared import naming
 from custody.declared.settings import Settings
@@ -36,21 +40,46 @@ class AuditorReader:
         """Every version under `ledger/<chain_id>/`, the chain head and (`with_history`) the request's
         executions. An unknown id gives an empty `Chain`; a refused or missing bucket raises `ClientError`."""
         chain = Chain(chain_id)
-        for key, versions, deleted in self._versions(f"{LEDGER_PREFIX}/{chain_id}/"):
-            _file(chain, key, versions, deleted)
+        prefix = f"{LEDGER_PREFIX}/{chain_id}/"
+        for key, versions, deleted in self._versions(prefix, lambda key: _belongs(key[len(prefix) :])):
+            if _belongs(key[len(prefix) :]):
+                _file(chain, key, versions, deleted)
         self._head(chain)
         if with_history:
             chain.executions = self.executions(chain_id)
         return chain
 
-    def chain_ids(self) -> list[str]:
-        """Every chain in the bucket (one listing of `ledger/`, every version)."""
-        found: set[str] = set()
-        for key, _, _ in self._versions(f"{LEDGER_PREFIX}/"):
-            found.add(_chain_of(key))
-        return sorted(found)
+    def chains(self, chain_id: str, *, with_history: bool = True) -> list[Chain]:
+        """The chain `chain_id`; for a shared family, the family's own chain and each of its shards
+        that holds anything or has a head (an empty shard without a head was never written)."""
+        if not is_family(chain_id):
+            return [self.chain(chain_id, with_history=with_history)]
+        found = [
+            self.chain(chain_id, with_history=False),
+            *(self.chain(shard, with_history=False) for shard in shard_chains(chain_id)),
+        ]
+        return [chain for chain in found if chain.head is not None or not _empty(chain)]
 
-    def _versions(self, prefix: str) -> Iterator[tuple[str, list[StoredVersion], bool]]:
+    def chain_ids(self) -> list[str]:
+        """Every chain in the bucket (one listing of `ledger/`, every version), and every shard of each
+        shared family found there or declared (every function's refusals), written or not."""
+        found: set[str] = set(REFUSAL_CHAINS)
+        for key, _, _ in self._versions(f"{LEDGER_PREFIX}/", lambda key: False):
+            chain_id = _chain_of(key)
+            sharded = shard_of(chain_id)
+            found.add(sharded[0] if sharded else chain_id)
+        expanded = set()
+        for chain_id in found:
+            expanded.add(chain_id)
+            if is_family(chain_id):
+                expanded.update(shard_chains(chain_id))
+        return sorted(expanded)
+
+    def _versions(self, prefix: str, wanted: Callable[[str], bool]) -> Iterator[tuple[str, list[StoredVersion], bool]]:
+        """Each key under `prefix` with its versions, oldest first, and whether a delete marker hides it.
+
+        Bodies are read only for the keys `wanted` admits (the others come with no versions).
+        """
         listed: dict[str, list[dict[str, Any]]] = {}
         latest_marker: set[str] = set()
         for page in self.s3.get_paginator("list_object_versions").paginate(Bucket=self.bucket, Prefix=prefix):
@@ -61,6 +90,9 @@ class AuditorReader:
                 if marker.get("IsLatest"):
                     latest_marker.add(marker["Key"])
         for key in sorted(listed):
+            if not wanted(key):
+                yield key, [], key in latest_marker
+                continue
             # S3 lists a key's versions newest first; reversed and stably sorted, ties keep that order.
             entries = sorted(reversed(listed[key]), key=lambda entry: entry["LastModified"])
             versions = [
@@ -159,6 +191,22 @@ def _task_of(event: dict[str, Any], by_id: dict[int, dict[str, Any]]) -> tuple[s
 
 def _is_request_id(chain_id: str) -> bool:
     return "/" not in chain_id
+
+
+def is_family(chain_id: str) -> bool:
+    """Whether `chain_id` has the shape of a shared family the ledger writes as shards
+    (`refusals/<function>`, `processors/<id>`), not of one of its shards."""
+    kind, slash, rest = chain_id.partition("/")
+    return bool(slash) and kind in SHARDED_KINDS and bool(rest) and "/" not in rest
+
+
+def _belongs(relative: str) -> bool:
+    """Whether a key (relative to a chain's prefix) is the chain's own: not a key of one of its shards."""
+    return "/" not in relative or relative.startswith(f"{DOCUMENTS}/")
+
+
+def _empty(chain: Chain) -> bool:
+    return not (chain.events or chain.documents or chain.deleted or chain.foreign)
 
 
 def _chain_of(key: str) -> str:

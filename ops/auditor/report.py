@@ -91,6 +91,23 @@ td:first-child{white-space:nowrap}td.h{background:#eef4ff}td.l{background:#fff8e
 """
 
 
+def render_html_all(chains: list[tuple[Chain, Verification]]) -> str:
+    """The report of one chain (`render_html`), or of a shared family's shards one after another.
+
+    Each shard's section is its own page's body: verdict, findings, timeline. Raises `ValueError`
+    for no chain.
+    """
+    if not chains:
+        raise ValueError("a report needs a chain")
+    if len(chains) == 1:
+        return render_html(*chains[0])
+    pages = [render_html(chain, verification) for chain, verification in chains]
+    head, _, _ = pages[0].partition("<body>")
+    bodies = [page.partition("<body>")[2].rpartition("</body>")[0] for page in pages]
+    sections = "\n".join(f"<section>{body}</section>" for body in bodies)
+    return f"{head}<body>\n{sections}\n</body></html>\n"
+
+
 def render_html(chain: Chain, verification: Verification) -> str:
     """A self-contained page an auditor can file: escape() on every value, nothing fetched."""
     certificate = chain.certificates().get(verification.certificate_digest or "")

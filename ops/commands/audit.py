@@ -4,6 +4,9 @@ custody audit show REQUEST_ID                 the execution history and the ledg
 custody audit verify REQUEST_ID | --all       recompute the chain(s); exit 1 naming every problem
 custody audit report REQUEST_ID --html FILE   a self-contained HTML erasure report to file
 
+Any chain id works where a request id does; a shared family (`refusals/<function>`,
+`processors/<id>`) stands for its own chain and every shard of it (`ops.auditor.reader`).
+
 Against AWS the reads use your credentials (or `--role-arn`, assumed first: the stack's
 `AuditorRole`), which need only the ledger, the audit key and the execution history; settings,
 region and names as `ops.target` resolves them. With `--local`, the running local stack.
@@ -16,28 +19,23 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from custody.declared.settings import Settings
-from ops.auditor.chain import Chain, Verification
 from ops.auditor.reader import AuditorReader
-from ops.auditor.report import render_html, render_text, verdict
+from ops.auditor.report import render_html_all, render_text, verdict
 from ops.auditor.verification import verify
-from ops.clients import ClientFactory
 from ops.failures import OperatorError
 from ops.target import Target, add_target_flags, on_target
 
 
-def inspect(settings: Settings, clients: ClientFactory, chain_id: str) -> tuple[Chain, Verification]:
-    """Read the chain `chain_id` (with its executions) and verify it; botocore errors propagate."""
-    chain = AuditorReader(settings, clients).chain(chain_id)
-    return chain, verify(chain)
-
-
 def cmd_show(args: argparse.Namespace, target: Target) -> int:
-    chain, verification = inspect(target.settings, target.clients, args.request_id)
-    if not chain.events and not chain.executions:
+    chains = AuditorReader(target.settings, target.clients).chains(args.request_id)
+    if not any(chain.events or chain.executions for chain in chains):
         raise OperatorError(f"no ledger events and no executions for {args.request_id}")
-    print(render_text(chain, verification, brief=args.brief))
-    return 0 if verification.ok else 1
+    failed = 0
+    for chain in chains:
+        verification = verify(chain)
+        failed += not verification.ok
+        print(render_text(chain, verification, brief=args.brief))
+    return 1 if failed else 0
 
 
 def cmd_verify(args: argparse.Namespace, target: Target) -> int:
@@ -48,30 +46,35 @@ def cmd_verify(args: argparse.Namespace, target: Target) -> int:
         chain_ids = [args.request_id]
     else:
         raise OperatorError("name a REQUEST_ID or pass --all")
-    failed = 0
+    failed = verified = 0
     for chain_id in chain_ids:
-        chain = reader.chain(chain_id)
-        if not chain.events and not chain.documents and not chain.deleted:
+        chains = reader.chains(chain_id) if not args.all else [reader.chain(chain_id)]
+        written = [chain for chain in chains if chain.events or chain.documents or chain.deleted or chain.head]
+        if not written and not args.all:
             raise OperatorError(f"the ledger holds no chain {chain_id}")
-        result = verify(chain)
-        failed += not result.ok
-        print(verdict(result))
+        for chain in written:
+            result = verify(chain)
+            verified += 1
+            failed += not result.ok
+            print(verdict(result))
     if args.all:
-        print(f"{len(chain_ids)} chains verified, {failed} failed")
+        print(f"{verified} chains verified, {failed} failed")
     return 1 if failed else 0
 
 
 def cmd_report(args: argparse.Namespace, target: Target) -> int:
-    chain, verification = inspect(target.settings, target.clients, args.request_id)
-    if not chain.events:
+    chains = [chain for chain in AuditorReader(target.settings, target.clients).chains(args.request_id) if chain.events]
+    if not chains:
         raise OperatorError(f"the ledger holds no chain {args.request_id}")
+    verifications = [verify(chain) for chain in chains]
     try:
-        args.html.write_text(render_html(chain, verification), encoding="utf-8")
+        args.html.write_text(render_html_all(list(zip(chains, verifications, strict=True))), encoding="utf-8")
     except OSError as error:
         raise OperatorError(f"cannot write {args.html}: {error.strerror or error}") from None
     print(f"wrote {args.html}")
-    print(verdict(verification))
-    return 0 if verification.ok else 1
+    for verification in verifications:
+        print(verdict(verification))
+    return 0 if all(verification.ok for verification in verifications) else 1
 
 
 def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -66,8 +66,9 @@ def _words() -> set[str]:
 WORDS = _words()
 WORD = "|".join(re.escape(word) for word in sorted(WORDS, key=len, reverse=True))
 # The oracle: every shape that may hold more than a word, as one plain expression each.
+SHARD = "|".join(re.escape(name) for name in grammar.SHARD_NAMES)
 ORACLE = re.compile(
-    rf"^(?:(?:{WORD})|{UUID}|(?:subject|staff|grant|change_request)/{UUID}|(?:customer|staff|processor|public):{UUID}"
+    rf"^(?:(?:{WORD})|refusals/[a-z_]+/(?:{SHARD})|{UUID}|(?:subject|staff|grant|change_request)/{UUID}|(?:customer|staff|processor|public):{UUID}"
     rf"|grant/{UUID}:[a-z_]+|error:[A-Z][A-Za-z0-9]*|change_requests:\d+|consent:[a-z_:]+"
     rf"|interaction/\d{{4}}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{{3}}Z#{UUID}|[0-9a-f]{{64}})(?::[a-z_]+)?$"
 )
@@ -171,3 +172,27 @@ def test_the_ledger_refuses_before_it_touches_aws() -> None:
         ledger.record(step="x", target="workflow", outcome="ok", actor="customer", chain_id="refusals/staff")
     with pytest.raises(OutsideLedgerGrammar):
         ledger.put_document(f"subject/{name_like}", "certificate", {})
+
+
+def test_a_shard_is_admitted_only_by_its_declared_name_under_a_family() -> None:
+    assert tuple(f"{index:02d}" for index in range(grammar.CHAIN_SHARDS)) == grammar.SHARD_NAMES
+    for shard in grammar.SHARD_NAMES:
+        check_event(**{**VALID, "chain_id": f"refusals/staff/{shard}"})
+        check_event(**{**VALID, "chain_id": f"processors/acme-mail/{shard}"}, processor=ACME)
+    beyond = f"{grammar.CHAIN_SHARDS:02d}"
+    for chain in (
+        f"refusals/staff/{beyond}",  # past the declared shards
+        "refusals/staff/3",  # not a shard's spelling
+        "refusals/nobody/03",  # no such function
+        "refusals/staff/03/04",
+        "subject/03",
+        f"{uuid.uuid4()}/03",  # a request's chain is not sharded
+        "retention/sweeps/03",
+    ):
+        with pytest.raises(OutsideLedgerGrammar):
+            check_event(**{**VALID, "chain_id": chain})
+    with pytest.raises(OutsideLedgerGrammar):
+        check_event(**{**VALID, "chain_id": "processors/acme-mail/03"})  # without the loaded agreement
+    assert grammar.shard_of("refusals/staff/07") == ("refusals/staff", "07")
+    assert grammar.shard_of("refusals/staff") is None
+    assert grammar.shard_chains("refusals/staff")[-1] == f"refusals/staff/{grammar.SHARD_NAMES[-1]}"

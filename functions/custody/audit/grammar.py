@@ -10,7 +10,8 @@ and can be erased by nobody. So it takes no text a caller typed. Every field is 
   (`processor=`): that is the caller's proof the id exists, so no id a caller typed gets in.
 
 * `chain_id`: `<uuid>` (a request), `subject/<uuid>`, `processors/<id>`, `refusals/<function>`,
-  `retention/sweeps`;
+  `retention/sweeps`; the two shared kinds also as one of their shards, `processors/<id>/<nn>` and
+  `refusals/<function>/<nn>`, `<nn>` a shard name (`SHARD_NAMES`: two digits below `CHAIN_SHARDS`);
 * `request_id`, `subject_id`: `<uuid>` or none;
 * `step`: `STEPS`;
 * `target`: `TARGET_WORDS`, a store, a purpose, `consent:<purpose>`, a route template,
@@ -131,6 +132,12 @@ COUNT_NAMES: Final = frozenset(
 )
 FIXED_CHAINS: Final = frozenset({"retention/sweeps"})
 REFUSAL_CHAINS: Final = frozenset(f"refusals/{function.name}" for function in catalog.FUNCTIONS)
+# The chains many writers share (every API function's anonymous refusals; a processor's agreements and
+# refusals) are written as shards: a writer appends to one of `CHAIN_SHARDS` chains `<family>/<nn>`, so
+# concurrent writers rarely contend for one head. Raise it only: the auditor reads every name below it.
+CHAIN_SHARDS: Final = 16
+SHARD_NAMES: Final = tuple(f"{index:02d}" for index in range(CHAIN_SHARDS))
+SHARDED_KINDS: Final = ("refusals", "processors")
 ROUTE_TEMPLATES: Final = frozenset(f"{route.method} {route.path}" for route in catalog.ROUTES)
 STORE_NAMES: Final = frozenset(store.name for store in datamap.STORES)
 DOCUMENT_KINDS: Final = frozenset({"certificate"})
@@ -169,16 +176,42 @@ def is_purpose(value: str, processor: RegisteredProcessor | None) -> bool:
     )
 
 
+def is_shared_chain(value: str, processor: RegisteredProcessor | None) -> bool:
+    """Whether `value` names a sharded family: `refusals/<function>`, or `processors/<id>` for `processor`'s id."""
+    kind, _, rest = value.partition("/")
+    return value in REFUSAL_CHAINS or (kind == "processors" and _is_processor(rest, processor))
+
+
+def shard_of(value: str) -> tuple[str, str] | None:
+    """`(family, shard name)` when `value` has the shape of a shard (`<kind>/<name>/<nn>`), else None.
+
+    Shape only: whether the family is one (a function, a registered processor) is `is_chain`'s to say.
+    """
+    family, slash, shard = value.rpartition("/")
+    if slash and shard in SHARD_NAMES and family.partition("/")[0] in SHARDED_KINDS:
+        return family, shard
+    return None
+
+
+def shard_chains(family: str) -> tuple[str, ...]:
+    """Every shard of a family, in order: `<family>/00` … `<family>/<CHAIN_SHARDS - 1>`."""
+    return tuple(f"{family}/{name}" for name in SHARD_NAMES)
+
+
 def is_chain(value: str, processor: RegisteredProcessor | None) -> bool:
     """Whether `value` is a chain id.
 
     A request's UUID, `subject/<uuid>`, `processors/<id>` for the registry id of `processor`, a
-    function's `refusals/<function>`, or `retention/sweeps`.
+    function's `refusals/<function>`, `retention/sweeps`, or a shard (`<family>/<nn>`) of one of
+    the two shared families.
     """
-    if is_uuid(value) or value in FIXED_CHAINS or value in REFUSAL_CHAINS:
+    if is_uuid(value) or value in FIXED_CHAINS or is_shared_chain(value, processor):
         return True
+    sharded = shard_of(value)
+    if sharded is not None:
+        return is_shared_chain(sharded[0], processor)
     kind, _, rest = value.partition("/")
-    return (kind == "subject" and is_uuid(rest)) or (kind == "processors" and _is_processor(rest, processor))
+    return kind == "subject" and is_uuid(rest)
 
 
 def _is_processor_target(rest: str, processor: RegisteredProcessor | None) -> bool:

@@ -14,8 +14,17 @@ key is encrypt-only for them), so each chain's head (seq, hash) is kept in the `
 table, claimed by a conditional write before the object is put — concurrent appends to one
 chain (the erasure Map's parallel stores) are serialized there, never forked. A warm process
 remembers the heads it claimed and tries the next claim against that memory without reading the
-table first; the condition on `seq` refuses a stale memory, which then reads the head and retries,
-so the cache saves a read per event and can never fork a chain.
+table first; the condition on `seq` refuses a stale memory and answers the current head
+(`ReturnValuesOnConditionCheckFailure=ALL_OLD`), so the cache saves a read per event, a refused
+claim costs one call, and neither can fork a chain. A refused claim waits before its next try,
+exponentially longer and fully jittered (`ClaimBackoff`), at most `max_attempts` tries;
+past it the record raises `AuditWriteFailed` and nothing of the event was written.
+
+The shared families — a function's refusals that name nobody (`refusals/<function>`) and a
+processor's agreements and refusals (`processors/<id>`) — are written as `CHAIN_SHARDS` shards
+(`<family>/<nn>`, `custody.audit.grammar`): a writer keeps to one shard per thread (one per warm
+Lambda environment) and moves to another after a refused claim, so a burst's writers rarely meet
+on one head. Each shard is a chain of its own; the auditor reads and verifies every shard.
 
 Callers (the erasure workflow, the API's sensitive actions, staff and processor actions) use
 one stable call: `AuditLedger(settings).record(step=..., target=..., outcome=..., actor=...,
@@ -30,19 +39,32 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import random
 import threading
+import time
 import uuid
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any, Final, Protocol
 
+from botocore.exceptions import ConnectTimeoutError, EndpointConnectionError
+
+from custody.audit.grammar import (
+    CHAIN_SHARDS,
+    SHARD_NAMES,
+    RegisteredProcessor,
+    check_document,
+    check_event,
+    is_shared_chain,
+)
 from custody.audit.grammar import OutsideLedgerGrammar as OutsideLedgerGrammar
-from custody.audit.grammar import RegisteredProcessor, check_document, check_event
 from custody.declared.clock import now_iso
 from custody.declared.ids import is_uuid
 from custody.declared.settings import Settings
+from custody.platform.transient import THROTTLING_CODES, is_transient
 from custody.stores.audit_chains import TABLE as AUDIT_CHAINS
-from custody.stores.audit_chains import AuditChainsTable
+from custody.stores.audit_chains import AuditChainsTable, Claim
 from custody.stores.ledger_bucket import LedgerBucket
 from custody.stores.subjects import SubjectRegistry
 
@@ -51,9 +73,73 @@ log = logging.getLogger(__name__)
 CHAINS_TABLE: Final = AUDIT_CHAINS  # (custody.stores.audit_chains)
 LEDGER_PREFIX: Final = "ledger"
 GENESIS: Final = "0" * 64
-MAX_CLAIM_ATTEMPTS: Final = 10
 DOCUMENTS: Final = "documents"
 HEAD_CACHE_ENTRIES: Final = 256
+
+
+@dataclass(frozen=True)
+class ClaimBackoff:
+    """How a writer waits between tries of one event: capped exponential backoff with full jitter.
+
+    After its `n`-th refused try a writer sleeps a uniform draw from `[0, min(cap_seconds,
+    base_seconds * 2**n)]` ("full jitter": AWS Architecture Blog, "Exponential Backoff And Jitter"),
+    and gives up after `max_attempts` tries. A try is refused only when the head moved since the
+    writer learned it, and the refusal tells it the head (`Claim.head`), so every refused try but a
+    first one from a stale memory means another event was appended meanwhile: an event is lost only
+    if its chain took `max_attempts - 1` other events while it tried. Its waits add up to at most
+    `max_wait_seconds()` (nominal). `time_scale` multiplies every real sleep: 1 in production, a
+    fraction in tests and benchmarks (as the local stack scales its retry waits); the tries and their
+    count do not depend on it.
+
+    The defaults: 64 tries; waits from 40 ms up to 0.4 s, about eighty claims' round trips, so a few
+    dozen writers on one head spread out; about 25 s of waiting at most, inside an API function's 29 s.
+    """
+
+    base_seconds: float = 0.02
+    cap_seconds: float = 0.4
+    max_attempts: int = 64
+    time_scale: float = 1.0
+    sleep: Callable[[float], None] = time.sleep
+
+    def delay(self, attempt: int) -> float:
+        """The nominal wait, in seconds, after the `attempt`-th refused try (1-based)."""
+        return random.uniform(0, self.ceiling(attempt))  # noqa: S311 - jitter, not secrecy
+
+    def ceiling(self, attempt: int) -> float:
+        """The longest wait, in seconds, after the `attempt`-th refused try."""
+        return min(self.cap_seconds, self.base_seconds * float(2**attempt))
+
+    def max_wait_seconds(self) -> float:
+        """The longest a writer can wait in all, in nominal seconds: every wait at its ceiling."""
+        return sum(self.ceiling(attempt) for attempt in range(1, self.max_attempts))
+
+    def pause(self, seconds: float) -> None:
+        """Sleep `seconds` (nominal) times `time_scale`."""
+        if seconds > 0 and self.time_scale > 0:
+            self.sleep(seconds * self.time_scale)
+
+
+CLAIM_BACKOFF: Final = ClaimBackoff()
+# An event's put is tried this often (botocore retries each try itself) before the claim is given back.
+PUT_ATTEMPTS: Final = 3
+
+
+class _Shard(threading.local):
+    """The shard this thread writes the shared families to: drawn on first use, redrawn after a refused claim."""
+
+    name: str | None = None
+
+    def current(self) -> str:
+        if self.name is None:
+            self.move()
+        assert self.name is not None
+        return self.name
+
+    def move(self) -> None:
+        self.name = SHARD_NAMES[random.randrange(CHAIN_SHARDS)]  # noqa: S311 - spreading load, not secrecy
+
+
+SHARD: Final = _Shard()
 
 
 class _ClaimedHeads:
@@ -94,7 +180,16 @@ class EventSink(Protocol):
 
 
 class AuditWriteFailed(Exception):
-    """The ledger could not take the event (the chain kept moving, or S3 refused it)."""
+    """The ledger could not take the event; safe to retry.
+
+    Raised when the chain head kept moving through all of `ClaimBackoff.max_attempts` tries
+    (nothing claimed, nothing written), or when the event's object could not be put: a transient
+    S3 failure on every try, chained as the cause. Then the claim was given back if no try can
+    have stored the object; if a try's answer was lost, the claim is kept — the event is in the
+    chain if S3 stored it, else `verify` reports a gap at its seq. A retry records the event afresh
+    under a newly claimed seq: claims are conditional on the head, so no retry can fork a chain or
+    put two events at one seq. The erasure workflow's Task states retry it by this name.
+    """
 
 
 @dataclass(frozen=True)
@@ -227,6 +322,20 @@ def refusal_chain(settings: Settings, function: str, subject_id: str | None) -> 
     return refusals_chain(function), None
 
 
+def _unwritten(error: BaseException) -> bool:
+    """Whether a failed put certainly stored nothing: a throttle, a conflict, or no connection made."""
+    if isinstance(error, EndpointConnectionError | ConnectTimeoutError):
+        return True
+    response = getattr(error, "response", None) or {}
+    return response.get("Error", {}).get("Code") in THROTTLING_CODES or _put_conflict(error)
+
+
+def _put_conflict(error: BaseException) -> bool:
+    """S3's 409 `ConditionalRequestConflict`: another create of the key was in flight; worth a retry."""
+    response = getattr(error, "response", None) or {}
+    return bool(response.get("Error", {}).get("Code") == "ConditionalRequestConflict")
+
+
 def _head_item(event: AuditEvent) -> dict[str, Any]:
     """The `audit_chains` item a successful claim of this event leaves."""
     return {"chain_id": event.chain_id, "seq": event.seq, "hash": event.hash, "updated_at": event.at}
@@ -241,6 +350,7 @@ class AuditLedger:
     """
 
     settings: Settings
+    backoff: ClaimBackoff = CLAIM_BACKOFF
     chains: AuditChainsTable = field(init=False)
     objects: LedgerBucket = field(init=False)
     table: str = field(init=False)
@@ -273,9 +383,12 @@ class AuditLedger:
         """Append one event to its chain (the request's, else the subject's) and return it.
 
         `processor` is the loaded agreement of the sub-processor the event names (in its chain,
-        target, actor or a `sharing:` purpose): the only registry id the grammar then admits.
-        Raises `OutsideLedgerGrammar` (nothing claimed, nothing written) when a field is outside
-        the grammar, `ValueError` without a chain, `AuditWriteFailed` when the chain kept moving.
+        target, actor or a `sharing:` purpose): the only registry id the grammar then admits. A
+        shared family (`refusals/<function>`, `processors/<id>`) is written to one of its shards;
+        the event returned names the shard. Raises `OutsideLedgerGrammar` (nothing claimed, nothing
+        written) when a field is outside the grammar, `ValueError` without a chain, and
+        `AuditWriteFailed` (nothing written) when the chain kept moving through the backoff's
+        budget or the event's object could not be put.
         """
         chain = chain_id or request_id or (subject_chain(subject_id) if subject_id else None)
         if chain is None:
@@ -293,11 +406,11 @@ class AuditLedger:
             attests=attests,
             processor=processor,
         )
-        remembered = CLAIMED_HEADS.get(self.table, chain)
-        for _ in range(MAX_CLAIM_ATTEMPTS):
-            head = remembered or self.chains.head(chain) or {}
-            remembered = None  # a refused claim reads the table next time
-            event = AuditEvent(
+        if is_shared_chain(chain, processor):
+            chain = f"{chain}/{SHARD.current()}"
+
+        def build(head: dict[str, Any]) -> AuditEvent:
+            return AuditEvent(
                 event_id=str(uuid.uuid4()),
                 chain_id=chain,
                 seq=int(head.get("seq", 0)) + 1,
@@ -312,17 +425,85 @@ class AuditLedger:
                 prev_hash=str(head.get("hash", GENESIS)),
                 attests=attests,
             ).sealed()
-            if self._claim(event, head):
-                try:
-                    self._put(event.key(), asdict(event))
-                except Exception:
-                    self._release(event, head)  # else the chain would show a gap at this seq for good
-                    raise
-                # Remembered as the item the claim wrote: a later release puts it back whole.
-                CLAIMED_HEADS.put(self.table, chain, _head_item(event))
-                self._copy(event)
-                return event
+
+        event, head = self._claim_next(chain, build)
+        self._write(event, head)
+        # Remembered as the item the claim wrote: a later release puts it back whole.
+        CLAIMED_HEADS.put(self.table, chain, _head_item(event))
+        self._copy(event)
+        return event
+
+    def _claim_next(
+        self, chain: str, build: Callable[[dict[str, Any]], AuditEvent]
+    ) -> tuple[AuditEvent, dict[str, Any]]:
+        """Claim the chain's next seq for an event `build` makes over a head: `(event, head it follows)`.
+
+        The first try builds over the head this process remembers (else reads it); a refused try
+        learns the head from the refusal itself and waits (`backoff`) before the next. Raises
+        `AuditWriteFailed` after `backoff.max_attempts` refused tries; DynamoDB errors other than the
+        refusal pass through.
+        """
+        remembered = CLAIMED_HEADS.get(self.table, chain)
+        head = remembered if remembered is not None else self.chains.head(chain) or {}
+        for attempt in range(1, self.backoff.max_attempts + 1):
+            event = build(head)
+            answer = self._claim(event, head)
+            if answer.won:
+                return event, head
+            head = answer.head or {}  # the head that refused us; none: the chain was given back to nothing
+            SHARD.move()  # this thread's next event of a shared family goes to another shard
+            if attempt < self.backoff.max_attempts:
+                self.backoff.pause(self.backoff.delay(attempt))
         raise AuditWriteFailed(f"The audit chain {chain} kept moving; the event was not written.")
+
+    def _claim(self, event: AuditEvent, head: dict[str, Any]) -> Claim:
+        """Take the next seq of the chain: the head item becomes `_head_item(event)` if `head` is still it.
+
+        A transient DynamoDB failure leaves the outcome unknown (the write may have been applied and
+        its answer lost): the head is read once, and the claim is ours if it names this event.
+        """
+        previous = int(head["seq"]) if head else None
+        try:
+            return self.chains.claim(event.chain_id, event.seq, event.hash, event.at, previous)
+        except Exception as error:
+            if not is_transient(error):
+                raise
+            current = self.chains.head(event.chain_id)
+            if current is not None and (current.get("seq"), current.get("hash")) == (event.seq, event.hash):
+                return Claim(True)
+            if (current or {}).get("seq") == previous:
+                raise  # the head is as we read it: the write did not happen, and DynamoDB keeps failing
+            return Claim(False, current)
+
+    def _write(self, event: AuditEvent, head: dict[str, Any]) -> None:
+        """Put the claimed event's object, trying `PUT_ATTEMPTS` times; raise if it cannot be.
+
+        Every try creates the key or finds it there (`LedgerBucket.put`), so trying again never adds
+        a version. The claim is given back only when no try can have stored the object (S3 refused it
+        or throttled, or no connection was made): a try whose answer was lost (a 5xx, a read timeout)
+        may have stored it, and giving its seq to another event would fork the chain — the claim is
+        kept, and if the object really is missing the chain shows a gap, which `verify` names. A
+        transient failure on every try raises `AuditWriteFailed` from the last; any other failure is
+        re-raised as it is (retrying would not help).
+        """
+        body = canonical(asdict(event))
+        uncertain = False
+        for attempt in range(1, PUT_ATTEMPTS + 1):
+            try:
+                self.objects.put(event.key(), body)
+                return
+            except Exception as error:
+                retryable = is_transient(error) or _put_conflict(error)
+                uncertain = uncertain or (retryable and not _unwritten(error))
+                if not retryable or attempt == PUT_ATTEMPTS:
+                    if not uncertain:
+                        self._release(event, head)
+                    if not retryable:
+                        raise
+                    raise AuditWriteFailed(
+                        f"The audit event {event.event_id} of chain {event.chain_id} could not be put."
+                    ) from error
+                self.backoff.pause(self.backoff.delay(attempt))
 
     def _copy(self, event: AuditEvent) -> None:
         """Send the written event to every sink (CloudTrail Lake); a sink's failure never fails the record.
@@ -347,18 +528,14 @@ class AuditLedger:
     def put_document(self, chain_id: str, kind: str, document: dict[str, Any]) -> str:
         """File a document (a certificate) beside the chain under its SHA-256, which an event then attests.
 
-        Named by digest, a retried step files a second document rather than a second version of one.
-        Raises `OutsideLedgerGrammar` for a chain or kind outside the grammar.
+        Named by digest and put as a create: a retried step filing the same document leaves one version,
+        a different one files a second document. Returns the SHA-256 (64 hex digits). Raises
+        `OutsideLedgerGrammar` for a chain or kind outside the grammar, botocore's errors when S3 refuses.
         """
         check_document(chain_id, kind)
         sha256 = hashlib.sha256(canonical(document)).hexdigest()
-        self._put(document_key(chain_id, f"{kind}-{sha256}"), document)
+        self.objects.put(document_key(chain_id, f"{kind}-{sha256}"), canonical(document))
         return sha256
-
-    def _claim(self, event: AuditEvent, head: dict[str, Any]) -> bool:
-        """Take the next seq of the chain: the head item becomes `_head_item(event)` if `head` is still it."""
-        previous = int(head["seq"]) if head else None
-        return self.chains.claim(event.chain_id, event.seq, event.hash, event.at, previous)
 
     def _release(self, event: AuditEvent, head: dict[str, Any]) -> None:
         """Give back a claimed seq whose event could not be written, if nobody claimed past it.
@@ -371,6 +548,3 @@ class AuditLedger:
             self.chains.release(event.chain_id, event.seq, head or None)
         except Exception:
             log.exception("The audit chain's claim could not be released")
-
-    def _put(self, key: str, value: dict[str, Any]) -> None:
-        self.objects.put(key, canonical(value))
