@@ -4,8 +4,9 @@ N customers (100 in `make test`, 1,000 in `make soak`) withdraw through the loca
 from several client threads. The local stack throttles as Lambda does (`devstack.concurrency`): the
 admission lets `CAPACITY` erasures run and queues the rest, and the erasure steps get a reserved
 concurrency below that — a pool shared with a burst elsewhere, or sized too small — so Step
-Functions' tasks are throttled and must back off and retry. Then every request must be completed and certified, nothing left of any customer,
-every slot given back, the queues empty, and every execution's end seen by the outcome rule.
+Functions' tasks are throttled and must back off and retry. Then every request must be completed
+and certified, nothing left of any customer, every slot given back, the queues empty, and every
+execution's end seen by the outcome rule.
 
 Figures go to the robustness report and to `reports/burst.json` (`make bench` prints them):
 withdrawals, failed, unrecorded (an execution that ended without its request saying so), seconds
