@@ -32,7 +32,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from custody.access_control import authorization
 from custody.access_control.authorization import Caller
-from custody.audit.ledger import AuditLedger, refusal_chain, refusals_chain, subject_chain
+from custody.audit.ledger import AuditLedger, AuditWriteFailed, refusal_chain, refusals_chain, subject_chain
 from custody.declared import catalog
 from custody.declared.errors import (
     ConsentRequired,
@@ -266,8 +266,9 @@ def build_resolver(function_name: str) -> CustodyResolver:
 
     The handlers answer in the one error shape: a `CustodyError` with its status and code (a
     `ConsentRequired`, `Forbidden` or `Unauthenticated` is recorded on the audit ledger first,
-    `record_refusal`); an AWS failure that outlived botocore's retries with 503 `service_busy` and
-    `Retry-After`, any other AWS error re-raised (a fault that alarms); a body that cannot be decoded
+    `record_refusal`); an AWS failure that outlived botocore's retries, or an audit chain that kept
+    moving past the ledger's backoff (`AuditWriteFailed`), with 503 `service_busy` and `Retry-After`,
+    any other AWS error re-raised (a fault that alarms); a body that cannot be decoded
     (`decode_json_body`) with 400; a schema violation with 422 and field errors, no value; a media type Powertools
     refuses with 415; a declared route without a handler with 501 `not_implemented`, any other unmatched
     path with 404.
@@ -292,6 +293,12 @@ def build_resolver(function_name: str) -> CustodyResolver:
         # (access denied, a missing resource, a bad call) is re-raised: a fault that alarms.
         if not is_transient(error):
             raise error
+        return refusal(busy(error))
+
+    @app.exception_handler(AuditWriteFailed)
+    def _ledger_contended(error: AuditWriteFailed) -> Response[Any]:
+        # The chain kept moving past the ledger's backoff: as transient as a throttle, and the
+        # client's to retry (a sensitive action is never done without its event).
         return refusal(busy(error))
 
     @app.exception_handler(RequestValidationError)
