@@ -13,7 +13,7 @@
 
 from __future__ import annotations
 
-from aws_cdk import Aws, Duration, Tags
+from aws_cdk import Aws, Duration
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
@@ -23,9 +23,8 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from custody.declared import catalog, naming, workflow
-from custody.declared.datamap import Classification
 from infra.config import CustodyConfig
-from infra.constructs.data import CLASSIFICATION_TAG
+from infra.constructs.queues import dead_lettered_queue
 
 # SQS event source mappings allow a MaximumConcurrency of 2 to 1,000 (Lambda developer guide,
 # "Configuring maximum concurrency for Amazon SQS event sources"): two drain the queue, so a backlog
@@ -45,30 +44,13 @@ class ErasureAdmission(Construct):
         self._config = config
         self._key = key
         name = naming.queue_name(config.prefix, naming.ERASURE_ADMISSIONS)
-        self.dead_letters = sqs.Queue(
+        self.queue, self.dead_letters = dead_lettered_queue(
             self,
-            "DeadLetters",
-            queue_name=name + "-dlq",
-            encryption=sqs.QueueEncryption.KMS,
-            encryption_master_key=key,
-            enforce_ssl=True,
-            retention_period=Duration.days(14),
+            name=name,
+            key=key,
+            visibility_seconds=catalog.function(naming.ERASURE_ADMISSION).queue_visibility_seconds,
+            max_receives=catalog.ADMISSION_MAX_RECEIVES,
         )
-        self.queue = sqs.Queue(
-            self,
-            "Queue",
-            queue_name=name,
-            encryption=sqs.QueueEncryption.KMS,
-            encryption_master_key=key,
-            enforce_ssl=True,
-            retention_period=Duration.days(14),
-            visibility_timeout=Duration.seconds(catalog.function(naming.ERASURE_ADMISSION).queue_visibility_seconds),
-            dead_letter_queue=sqs.DeadLetterQueue(
-                queue=self.dead_letters, max_receive_count=catalog.ADMISSION_MAX_RECEIVES
-            ),
-        )
-        for queue in (self.queue, self.dead_letters):
-            Tags.of(queue).add(CLASSIFICATION_TAG, Classification.OPERATIONAL.value)
 
     def admit_with(self, function: lambda_.IFunction) -> lambda_.EventSourceMapping:
         """Invoke `function` with batches of tickets, reporting the ones left for later (the role polls).

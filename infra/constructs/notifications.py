@@ -10,16 +10,13 @@ alarm pages the privacy officers, never silently expires.
 
 from __future__ import annotations
 
-from aws_cdk import Duration, Tags
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from custody.declared import catalog, naming
-from custody.declared.datamap import Classification
 from infra.config import CustodyConfig
-from infra.constructs.data import CLASSIFICATION_TAG
+from infra.constructs.queues import dead_lettered_queue
 
 MAX_RECEIVES = catalog.QUEUE_MAX_RECEIVES
 RELAY_CONCURRENCY = 5  # SQS event source mappings allow 2 to 1,000
@@ -28,28 +25,13 @@ RELAY_CONCURRENCY = 5  # SQS event source mappings allow 2 to 1,000
 class ProcessorNotifications(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, config: CustodyConfig, key: kms.IKey) -> None:
         super().__init__(scope, construct_id)
-        self.dead_letters = sqs.Queue(
+        self.queue, self.dead_letters = dead_lettered_queue(
             self,
-            "DeadLetters",
-            queue_name=naming.queue_name(config.prefix, naming.PROCESSOR_NOTIFICATIONS) + "-dlq",
-            encryption=sqs.QueueEncryption.KMS,
-            encryption_master_key=key,
-            enforce_ssl=True,
-            retention_period=Duration.days(14),
+            name=naming.queue_name(config.prefix, naming.PROCESSOR_NOTIFICATIONS),
+            key=key,
+            visibility_seconds=catalog.function(naming.PROCESSOR_RELAY).queue_visibility_seconds,
+            max_receives=MAX_RECEIVES,
         )
-        self.queue = sqs.Queue(
-            self,
-            "Queue",
-            queue_name=naming.queue_name(config.prefix, naming.PROCESSOR_NOTIFICATIONS),
-            encryption=sqs.QueueEncryption.KMS,
-            encryption_master_key=key,
-            enforce_ssl=True,
-            retention_period=Duration.days(14),
-            visibility_timeout=Duration.seconds(catalog.function(naming.PROCESSOR_RELAY).queue_visibility_seconds),
-            dead_letter_queue=sqs.DeadLetterQueue(queue=self.dead_letters, max_receive_count=MAX_RECEIVES),
-        )
-        for queue in (self.queue, self.dead_letters):
-            Tags.of(queue).add(CLASSIFICATION_TAG, Classification.OPERATIONAL.value)
 
     def relay_with(self, function: lambda_.IFunction) -> lambda_.EventSourceMapping:
         """Invoke `function` with batches of the queue, reporting failed items (the function's role polls).

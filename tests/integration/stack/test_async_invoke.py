@@ -3,13 +3,10 @@ caller, retried as the function's event invoke config says, and waited for by te
 
 from __future__ import annotations
 
-import io
 import json
-import sys
 import threading
 import time
 import types
-import zipfile
 from collections.abc import Iterator
 from typing import Any
 
@@ -18,25 +15,20 @@ import pytest
 from moto import mock_aws
 
 from devstack import asynchronous, patches, runtime
+from tests.integration.stack.probes import deployment_zip, probe_module
 
 REGION = "us-east-1"
 MODULE = "devstack_async_probe"
 
 
 def _zip() -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("README.txt", "imported from sys.modules")
-    return buffer.getvalue()
+    return deployment_zip()
 
 
 @pytest.fixture
 def probe() -> Iterator[types.ModuleType]:
-    module = types.ModuleType(MODULE)
-    module.calls = []  # type: ignore[attr-defined]
-    sys.modules[MODULE] = module
-    yield module
-    del sys.modules[MODULE]
+    with probe_module(MODULE) as module:
+        yield module
 
 
 @pytest.fixture

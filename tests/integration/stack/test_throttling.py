@@ -6,12 +6,9 @@ on the queue - and every throttle and retry is counted."""
 
 from __future__ import annotations
 
-import io
 import json
-import sys
 import time
 import types
-import zipfile
 from collections.abc import Iterator
 from typing import Any
 
@@ -24,6 +21,7 @@ from moto import mock_aws
 from devstack import asynchronous, concurrency, metering, patches, runtime
 from devstack.gateway import lambda_invoker
 from devstack.queue_source import QueueEventSource
+from tests.integration.stack.probes import deployment_zip, probe_module
 
 REGION = "us-east-1"
 MODULE = "devstack_throttle_probe"
@@ -33,19 +31,13 @@ ONE_ATTEMPT = Config(retries={"total_max_attempts": 1})
 
 
 def _zip() -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("README.txt", "imported from sys.modules")
-    return buffer.getvalue()
+    return deployment_zip()
 
 
 @pytest.fixture
 def probe() -> Iterator[types.ModuleType]:
-    module = types.ModuleType(MODULE)
-    module.calls = []  # type: ignore[attr-defined]
-    sys.modules[MODULE] = module
-    yield module
-    del sys.modules[MODULE]
+    with probe_module(MODULE) as module:
+        yield module
 
 
 def _role(service: str) -> str:

@@ -1,0 +1,32 @@
+"""A function whose handler is a module the test puts into `sys.modules`: the runtime imports it from there.
+
+`deployment_zip()` is the code a probe function is created with (the runtime never reads it);
+`probe_module(name)` installs an empty module recording its `calls`, for as long as the block runs.
+"""
+
+from __future__ import annotations
+
+import io
+import sys
+import types
+import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+
+def deployment_zip() -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("README.txt", "imported from sys.modules")
+    return buffer.getvalue()
+
+
+@contextmanager
+def probe_module(name: str) -> Iterator[types.ModuleType]:
+    module = types.ModuleType(name)
+    module.calls = []  # type: ignore[attr-defined]
+    sys.modules[name] = module
+    try:
+        yield module
+    finally:
+        del sys.modules[name]
