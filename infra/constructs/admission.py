@@ -13,10 +13,9 @@
 
 from __future__ import annotations
 
-from aws_cdk import Aws, Duration
+from aws_cdk import Duration
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
-from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sqs as sqs
@@ -24,7 +23,7 @@ from constructs import Construct
 
 from custody.declared import catalog, naming, workflow
 from infra.config import CustodyConfig
-from infra.constructs.queues import dead_lettered_queue
+from infra.constructs.queues import dead_lettered_queue, let_eventbridge_dead_letter
 
 # SQS event source mappings allow a MaximumConcurrency of 2 to 1,000 (Lambda developer guide,
 # "Configuring maximum concurrency for Amazon SQS event sources"): two drain the queue, so a backlog
@@ -74,19 +73,8 @@ class ErasureAdmission(Construct):
         rule_name = self._config.name("erasure-outcomes")
         # The dead-letter queue is encrypted with the operations key: EventBridge may use it to deliver
         # an undeliverable event there, only for this rule (its ARN by name: no reference cycle).
-        self._key.add_to_resource_policy(
-            iam.PolicyStatement(
-                sid="EventBridgeDeliversErasureOutcomeDeadLetters",
-                principals=[iam.ServicePrincipal("events.amazonaws.com")],
-                actions=["kms:Decrypt", "kms:GenerateDataKey"],
-                resources=["*"],
-                conditions={
-                    "StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID},
-                    "ArnEquals": {
-                        "aws:SourceArn": f"arn:{Aws.PARTITION}:events:{Aws.REGION}:{Aws.ACCOUNT_ID}:rule/{rule_name}"
-                    },
-                },
-            )
+        let_eventbridge_dead_letter(
+            self._key, sid="EventBridgeDeliversErasureOutcomeDeadLetters", rule_names=[rule_name]
         )
         rule = events.Rule(
             self,

@@ -272,25 +272,7 @@ class Functions(Construct):
         if access.signing_secrets is not None:
             statements += self._signing_secrets(access.signing_secrets)
         if access.relays_processor_queue:
-            statements.append(
-                iam.PolicyStatement(
-                    actions=[
-                        "sqs:ReceiveMessage",
-                        "sqs:DeleteMessage",
-                        "sqs:GetQueueAttributes",
-                        "sqs:ChangeMessageVisibility",
-                    ],
-                    resources=[wiring.processor_queue.queue_arn],
-                )
-            )
-            # SQS decrypts the messages it hands over with the queue's key, on the receiver's behalf.
-            statements.append(
-                iam.PolicyStatement(
-                    actions=["kms:Decrypt"],
-                    resources=[wiring.keys.operations.key_arn],
-                    conditions={"StringEquals": {"kms:ViaService": f"sqs.{Aws.REGION}.amazonaws.com"}},
-                )
-            )
+            statements += self._consumes(wiring.processor_queue)
         if access.processor_tokens is not None:
             action = "kms:GenerateMac" if access.processor_tokens is TokenSeal.SEAL else "kms:VerifyMac"
             statements.append(iam.PolicyStatement(actions=[action], resources=[wiring.keys.processor_tokens.key_arn]))
@@ -305,7 +287,13 @@ class Functions(Construct):
 
     def _admits_erasures(self) -> list[iam.PolicyStatement]:
         """Drain the admission queue (the mapping polls with this role) and describe the workflow's executions."""
-        wiring = self._wiring
+        return [
+            *self._consumes(self._wiring.admission_queue),
+            iam.PolicyStatement(actions=["states:DescribeExecution"], resources=[self._erasure_executions_arn()]),
+        ]
+
+    def _consumes(self, queue: sqs.IQueue) -> list[iam.PolicyStatement]:
+        """What an SQS event source mapping polls `queue` with (its function's role), the key it decrypts with."""
         return [
             iam.PolicyStatement(
                 actions=[
@@ -314,15 +302,14 @@ class Functions(Construct):
                     "sqs:GetQueueAttributes",
                     "sqs:ChangeMessageVisibility",
                 ],
-                resources=[wiring.admission_queue.queue_arn],
+                resources=[queue.queue_arn],
             ),
             # SQS decrypts the messages it hands over with the queue's key, on the receiver's behalf.
             iam.PolicyStatement(
                 actions=["kms:Decrypt"],
-                resources=[wiring.keys.operations.key_arn],
+                resources=[self._wiring.keys.operations.key_arn],
                 conditions={"StringEquals": {"kms:ViaService": f"sqs.{Aws.REGION}.amazonaws.com"}},
             ),
-            iam.PolicyStatement(actions=["states:DescribeExecution"], resources=[self._erasure_executions_arn()]),
         ]
 
     def _erasure_executions_arn(self) -> str:

@@ -8,7 +8,8 @@ that used to make them itself keeps its logical ids (named queues cannot be repl
 
 from __future__ import annotations
 
-from aws_cdk import Duration, Tags
+from aws_cdk import Aws, Duration, Tags
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
@@ -46,3 +47,24 @@ def dead_lettered_queue(
     for made in (queue, dead_letters):
         Tags.of(made).add(CLASSIFICATION_TAG, Classification.OPERATIONAL.value)
     return queue, dead_letters
+
+
+def let_eventbridge_dead_letter(key: kms.IKey, *, sid: str, rule_names: list[str]) -> None:
+    """Let EventBridge use `key` to put the events of these rules it could not deliver on their dead-letter queue.
+
+    Only for the named rules of this account (their ARNs built from the names: no reference cycle
+    between the key and the rules). "Granting permissions to the dead-letter queue", EventBridge user guide.
+    """
+    arns = [f"arn:{Aws.PARTITION}:events:{Aws.REGION}:{Aws.ACCOUNT_ID}:rule/{name}" for name in rule_names]
+    key.add_to_resource_policy(
+        iam.PolicyStatement(
+            sid=sid,
+            principals=[iam.ServicePrincipal("events.amazonaws.com")],
+            actions=["kms:Decrypt", "kms:GenerateDataKey"],
+            resources=["*"],
+            conditions={
+                "StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID},
+                "ArnEquals": {"aws:SourceArn": arns if len(arns) > 1 else arns[0]},
+            },
+        )
+    )

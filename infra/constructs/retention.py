@@ -7,16 +7,16 @@ SLA alarm watches. The events carry a task name, never an id.
 
 from __future__ import annotations
 
-from aws_cdk import Aws, Duration
+from aws_cdk import Duration
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
-from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra.config import CustodyConfig
+from infra.constructs.queues import let_eventbridge_dead_letter
 
 RETRY_ATTEMPTS = 2
 TASKS = ("sweep", "sla")
@@ -38,22 +38,8 @@ class RetentionSchedule(Construct):
         names = {task: config.name(f"retention-{task}") for task in TASKS}
         # The dead-letter queue is encrypted with the operations key: EventBridge may use it to
         # deliver a failed event there, only for these rules (ARNs by name: no reference cycle).
-        dead_letter_key.add_to_resource_policy(
-            iam.PolicyStatement(
-                sid="EventBridgeDeliversRetentionDeadLetters",
-                principals=[iam.ServicePrincipal("events.amazonaws.com")],
-                actions=["kms:Decrypt", "kms:GenerateDataKey"],
-                resources=["*"],
-                conditions={
-                    "StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID},
-                    "ArnEquals": {
-                        "aws:SourceArn": [
-                            f"arn:{Aws.PARTITION}:events:{Aws.REGION}:{Aws.ACCOUNT_ID}:rule/{name}"
-                            for name in names.values()
-                        ]
-                    },
-                },
-            )
+        let_eventbridge_dead_letter(
+            dead_letter_key, sid="EventBridgeDeliversRetentionDeadLetters", rule_names=list(names.values())
         )
         for task, rule_id, schedule, description in (
             (
