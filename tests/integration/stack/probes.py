@@ -12,6 +12,9 @@ import types
 import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
+
+from devstack import runtime
 
 
 def deployment_zip() -> bytes:
@@ -30,3 +33,16 @@ def probe_module(name: str) -> Iterator[types.ModuleType]:
         yield module
     finally:
         del sys.modules[name]
+
+
+def create_probe_functions(client: Any, role: str, module: str, names: tuple[str, ...] = ("caller", "target")) -> None:
+    """A function per name, its handler `<module>.<name>` (the probe module's attribute of that name)."""
+    for name in names:
+        client.create_function(
+            FunctionName=name,
+            Runtime=runtime.LAMBDA_RUNTIME,
+            Role=role,
+            Handler=f"{module}.{name}",
+            Code={"ZipFile": deployment_zip()},
+            Timeout=10,
+        )

@@ -15,14 +15,10 @@ import pytest
 from moto import mock_aws
 
 from devstack import asynchronous, patches, runtime
-from tests.integration.stack.probes import deployment_zip, probe_module
+from tests.integration.stack.probes import create_probe_functions, probe_module
 
 REGION = "us-east-1"
 MODULE = "devstack_async_probe"
-
-
-def _zip() -> bytes:
-    return deployment_zip()
 
 
 @pytest.fixture
@@ -44,15 +40,7 @@ def aws(probe: types.ModuleType) -> Iterator[Any]:
             RoleName="probe", AssumeRolePolicyDocument=json.dumps(trust)
         )["Role"]["Arn"]
         client = boto3.client("lambda", region_name=REGION)
-        for name in ("caller", "target"):
-            client.create_function(
-                FunctionName=name,
-                Runtime=runtime.LAMBDA_RUNTIME,
-                Role=role,
-                Handler=f"{MODULE}.{name}",
-                Code={"ZipFile": _zip()},
-                Timeout=10,
-            )
+        create_probe_functions(client, role, MODULE)
         yield client
         asynchronous.wait_for_async(10)
 

@@ -21,17 +21,13 @@ from moto import mock_aws
 from devstack import asynchronous, concurrency, metering, patches, runtime
 from devstack.gateway import lambda_invoker
 from devstack.queue_source import QueueEventSource
-from tests.integration.stack.probes import deployment_zip, probe_module
+from tests.integration.stack.probes import create_probe_functions, probe_module
 
 REGION = "us-east-1"
 MODULE = "devstack_throttle_probe"
 SFN_EXECUTION = {"stepfunctions": {"execute_state_machine": True}}
 # The SDK retries a 429 itself (3 attempts in its standard mode): one attempt, to count Lambda's answers.
 ONE_ATTEMPT = Config(retries={"total_max_attempts": 1})
-
-
-def _zip() -> bytes:
-    return deployment_zip()
 
 
 @pytest.fixture
@@ -55,15 +51,7 @@ def aws(probe: types.ModuleType) -> Iterator[Any]:
         runtime.set_aws_endpoint(None)
         role = _role("lambda.amazonaws.com")
         client = boto3.client("lambda", region_name=REGION)
-        for name in ("caller", "target"):
-            client.create_function(
-                FunctionName=name,
-                Runtime=runtime.LAMBDA_RUNTIME,
-                Role=role,
-                Handler=f"{MODULE}.{name}",
-                Code={"ZipFile": _zip()},
-                Timeout=10,
-            )
+        create_probe_functions(client, role, MODULE)
         yield boto3.client("lambda", region_name=REGION, config=ONE_ATTEMPT)
         asynchronous.wait_for_async(10)
 
