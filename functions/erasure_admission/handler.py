@@ -40,7 +40,10 @@ def record_handler(record: SQSRecord) -> None:
         obs.logger.error("Not an admission ticket; dropped", extra={"message": record.message_id})
         obs.metrics.add_metric(name="AdmissionTicketsMalformed", unit="Count", value=1)
         return
-    if admission.admit_ticket(ticket, receive_count):
+    admitted = admission.admit_ticket(ticket, receive_count)
+    if admission.unsuccessful_endings:
+        obs.metrics.add_metric(name="ErasureEndedUnsuccessfully", unit="Count", value=admission.unsuccessful_endings)
+    if admitted:
         obs.metrics.add_metric(name="ErasuresAdmitted", unit="Count", value=1)
         return
     delay = defer_seconds(receive_count)

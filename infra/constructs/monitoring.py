@@ -126,7 +126,17 @@ class Monitoring(Construct):
         )
         self._alarm(
             "ErasureEndedUnsuccessfully",
-            custody_metric(naming.ERASURE_OUTCOMES, "ErasureEndedUnsuccessfully", "Sum", PERIOD),
+            # recorded by the outcome rule's function, or by the admission's (a reconcile that found an
+            # ending whose event was lost, a ticket that never found a slot)
+            cloudwatch.MathExpression(
+                expression="FILL(outcomes, 0) + FILL(admission, 0)",
+                using_metrics={
+                    "outcomes": custody_metric(naming.ERASURE_OUTCOMES, "ErasureEndedUnsuccessfully", "Sum", PERIOD),
+                    "admission": custody_metric(naming.ERASURE_ADMISSION, "ErasureEndedUnsuccessfully", "Sum", PERIOD),
+                },
+                period=PERIOD,
+                label="Erasure executions ended unsuccessfully",
+            ),
             "An erasure execution ended failed, timed out or aborted (a limit no Catch sees among the causes), or "
             "never found a slot: the request is recorded failed. See docs/runbooks/failed-erasure.md.",
         )

@@ -42,7 +42,7 @@ from custody.erasure.outcomes import Outcomes
 from custody.platform.aws import clients
 from custody.platform.transient import is_transient
 from custody.stores.erasure_slots import ErasureSlots
-from custody.stores.requests import ErasureReason, ErasureRequest, RequestsTable
+from custody.stores.requests import ErasureReason, ErasureRequest, RequestsTable, RequestStatus
 
 MAX_RECEIVES: Final = catalog.ADMISSION_MAX_RECEIVES  # the queue's maxReceiveCount
 DEFER_BASE_SECONDS: Final = 10
@@ -107,6 +107,9 @@ class Admission:
         self.slots = ErasureSlots(settings)
         self.requests = RequestsTable(settings)
         self.outcomes = Outcomes(settings)
+        # Endings other than SUCCEEDED this admission recorded itself (a reconcile, a ticket never
+        # started): its function publishes them as the outcome function does, so the same alarm fires.
+        self.unsuccessful_endings = 0
 
     def limit_for(self, request: ErasureRequest) -> int:
         """The slots the request may fill: the retention share for a retention erasure, else all of them."""
@@ -131,12 +134,16 @@ class Admission:
         if not self.slots.claim(name, self.limit_for(request)):
             return False
         try:
-            self._start_execution(request, name)
+            started = self._start_execution(request, name)
         except ClientError as error:
             self.slots.release(name)
             if is_transient(error):
                 return False
             raise
+        if not started and self._request_closed(request.request_id):
+            # The execution of that name exists and its request is completed or failed: it is not
+            # running, so nothing will free the slot this claim took (a repeated withdrawal, a late ticket).
+            self.slots.release(name)
         return True
 
     def enqueue(self, ticket: Ticket, delay_seconds: int = 0) -> None:
@@ -168,6 +175,7 @@ class Admission:
             return True
         if receive_count >= MAX_RECEIVES:
             self.outcomes.not_started(request, execution_name(ticket.request_id, ticket.attempt))
+            self.unsuccessful_endings += 1
         return False
 
     def reconcile(self, now: datetime) -> int:
@@ -185,7 +193,7 @@ class Admission:
             elif status is None:
                 continue
             elif status != "RUNNING":
-                self.outcomes.ended(name, status)
+                self.unsuccessful_endings += 0 if self.outcomes.ended(name, status).succeeded else 1
             elif self._certified(name):
                 self.slots.release(name)
             else:
@@ -203,7 +211,8 @@ class Admission:
 
     # --- Step Functions -----------------------------------------------------------------------
 
-    def _start_execution(self, request: ErasureRequest, name: str) -> None:
+    def _start_execution(self, request: ErasureRequest, name: str) -> bool:
+        """Start execution `name`; False when one of that name already exists (started before)."""
         # The input is ids and category names only: Step Functions keeps it for 90 days.
         workflow_input = {
             "request_id": request.request_id,
@@ -218,6 +227,12 @@ class Admission:
         except ClientError as error:
             if error.response.get("Error", {}).get("Code") != "ExecutionAlreadyExists":
                 raise
+            return False
+        return True
+
+    def _request_closed(self, request_id: str) -> bool:
+        request = self.requests.erasure(request_id)
+        return request is not None and request.status in (RequestStatus.COMPLETED, RequestStatus.FAILED)
 
     def _execution_status(self, name: str) -> str | None:
         """The execution's status (RUNNING, SUCCEEDED, FAILED, TIMED_OUT, ABORTED…), or None when none exists."""

@@ -129,16 +129,9 @@ class EraseStoresOutput(Contract):
 
 
 class ListProcessorsInput(PlannedInput):
-    """ListProcessors' input (state `NotifyProcessors`), after `EraseStores`.
-
-    Carries the plan, the execution's name (`$$.Execution.Name`) and round (`$.plan.rounds`, 0 for the
-    first), and EraseStores' per-store totals, recorded on the request as `erased.<execution>#<round>`.
-    """
+    """ListProcessors' input (state `NotifyProcessors`), after `EraseStores`: the plan."""
 
     step: Literal["list_processors"]
-    execution: ExecutionName
-    round: Count
-    erased: tuple[StoreTotal, ...]
 
 
 class ProcessorToAsk(Contract):

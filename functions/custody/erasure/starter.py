@@ -20,7 +20,7 @@ from custody.declared.settings import Settings
 from custody.erasure.admission import Admission
 from custody.erasure.plan import Erasure
 from custody.stores import dynamo
-from custody.stores.requests import ErasureReason, ErasureRequest, RequestsTable
+from custody.stores.requests import ErasureReason, ErasureRequest, RequestsTable, RequestStatus
 from custody.stores.subjects import Subject, SubjectRegistry
 from custody.subprocessors.registry import Agreement
 
@@ -105,9 +105,8 @@ class ErasureStarter:
 
     def withdraw(self, subject_id: str) -> ErasureRequest:
         """The customer withdrew: erase everything (reason `withdrawal`)."""
-        request = self.subjects.guarded(subject_id, partial(self._record, ErasureReason.WITHDRAWAL, None))
-        self.opened(request, step="withdrawal_requested", target="workflow", actor=CUSTOMER_ACTOR)
-        self.start(request)
+        request, created = self.subjects.guarded(subject_id, partial(self._record, ErasureReason.WITHDRAWAL, None))
+        self._open_and_start(request, created, step="withdrawal_requested", actor=CUSTOMER_ACTOR)
         return request
 
     def retire(self, subject_id: str, inactive_since: str) -> ErasureRequest:
@@ -117,18 +116,33 @@ class ErasureStarter:
         sweep read the index is not erased (`Conflict` or `Forbidden`). Raises `Conflict` too when
         the customer is already being erased for another reason.
         """
-        request = self.subjects.guarded(
+        request, created = self.subjects.guarded(
             subject_id,
             partial(self._record, ErasureReason.RETENTION, inactive_since),
             on_race=lambda: Conflict("The customer was active again; not erased."),
         )
         if request.reason is not ErasureReason.RETENTION:
             raise Conflict("The customer is already being erased for another reason.")
-        self.opened(request, step="retention_erasure_requested", target="workflow", actor=RETENTION_ACTOR)
-        self.start(request)
+        self._open_and_start(request, created, step="retention_erasure_requested", actor=RETENTION_ACTOR)
         return request
 
-    def _record(self, reason: ErasureReason, inactive_since: str | None, subject: Subject) -> ErasureRequest:
+    def _open_and_start(self, request: ErasureRequest, created: bool, *, step: str, actor: str) -> None:
+        """Open the request's chain and start it — once: asking again repeats neither.
+
+        A request asked for again is opened and started again only while it is `received` (nothing
+        has run yet: the first call may have stopped before either), and its chain opened only if it
+        has no head. Repeated withdrawals while an erasure waits for a slot neither flood the
+        request's chain with events nor hold a slot for an execution that already ran.
+        """
+        waiting = request.status is RequestStatus.RECEIVED
+        if created or (waiting and self.audit.head(request.request_id) is None):
+            self.opened(request, step=step, target="workflow", actor=actor)
+        if created or waiting:
+            self.start(request)
+
+    def _record(
+        self, reason: ErasureReason, inactive_since: str | None, subject: Subject
+    ) -> tuple[ErasureRequest, bool]:
         request, created = self.request_for(subject, Erasure(reason))
         if created:
             dynamo.transact(
@@ -139,4 +153,4 @@ class ErasureStarter:
                     ),
                 ]
             )
-        return request
+        return request, created

@@ -199,10 +199,11 @@ class RequestsTable:
         )
 
     def fail_unless_completed(self, request_id: str, milestone: str, failure: str) -> bool:
-        """Mark the request `failed` with `failure` (a status word) unless it is completed; returns whether it was.
+        """Mark the request `failed` with `failure` (a status word) unless it is closed; returns whether it was.
 
         A completed request stays completed (a later successful re-run wins); a request already
-        failed is marked again (its `failure` becomes this one, the milestone's time moves). A
+        failed keeps its `failure` (RecordFailure's names the step's error, which says more than the
+        execution's status; a re-run's Freeze moves the request back to `in_progress` first). A
         missing request is not created (False).
         """
         try:
@@ -210,7 +211,7 @@ class RequestsTable:
                 TableName=self.table,
                 Key=dynamo.to_item({"request_id": request_id}),
                 UpdateExpression="SET #status = :failed, failure = :failure, updated_at = :at, steps.#milestone = :at",
-                ConditionExpression="attribute_exists(request_id) AND #status <> :completed",
+                ConditionExpression="attribute_exists(request_id) AND NOT #status IN (:completed, :failed)",
                 ExpressionAttributeNames={"#status": "status", "#milestone": milestone},
                 ExpressionAttributeValues=dynamo.to_values(
                     {

@@ -88,6 +88,11 @@ def run(context: StepContext, event: EraseStoresInput) -> EraseStoresOutput:
             raise TransientError(str(error)) from None
         raise
     totals = tuple(StoreTotal(store=name, erased=progress.erased.get(name, 0)) for name in event.stores)
+    # The round's totals, recorded where they are made: a run stopped after this step (a StopExecution,
+    # a limit, a crash before the next one) leaves them on the request, and its re-run's certificate
+    # sums them. Setting the entry again (a retry) changes nothing.
+    recorded: dict[str, Any] = {f"erased.{run_key}": {total.store: total.erased for total in totals}}
+    context.requests.mark(event.request_id, **recorded)
     return EraseStoresOutput(stores=totals, erased=sum(total.erased for total in totals))
 
 

@@ -42,7 +42,7 @@ DEFAULT_ACK_TIMEOUT_SECONDS: Final = 30 * 86_400  # a processor without an agree
 
 
 def list_processors(context: StepContext, event: ListProcessorsInput) -> ListProcessorsOutput:
-    """Record the round's store totals and list the sub-processors to ask for deletion.
+    """List the sub-processors to ask for deletion (EraseStores recorded the round's store totals).
 
     Each listed processor is marked `notified` on the request, with the timeout of its agreement (30
     days without one) and the deadline it ends at; one that already `confirmed` is skipped. The earlier
@@ -61,13 +61,8 @@ def list_processors(context: StepContext, event: ListProcessorsInput) -> ListPro
         outcomes[processor_id] = ProcessorOutcome.NOTIFIED.value
         deadline = clock.iso(clock.now() + timedelta(seconds=timeout))
         asked.append(ProcessorToAsk(processor_id=processor_id, timeout_seconds=timeout, deadline=deadline))
-    # The Map's totals as the request's `erased.<execution>#<round>` entry (setting it again is
-    # harmless); the seals of an earlier round's tokens go, their waits are over.
-    values: dict[str, Any] = {
-        PROCESSOR_OUTCOMES: outcomes,
-        TOKEN_SEALS: {},
-        f"erased.{event.execution}#{event.round}": {total.store: total.erased for total in event.erased},
-    }
+    # The seals of an earlier round's tokens go: their waits are over.
+    values: dict[str, Any] = {PROCESSOR_OUTCOMES: outcomes, TOKEN_SEALS: {}}
     context.requests.mark(request.request_id, workflow.ERASE_STORES, workflow.NOTIFY_PROCESSORS, **values)
     return ListProcessorsOutput(processors=tuple(asked), notified=len(asked))
 
