@@ -172,6 +172,10 @@ def test_a_failure_in_any_state_is_recorded_and_a_rerun_finishes_the_job(
     assert _residue(local_stack, leaving.subject_id) == {}
     status = leaving.call("GET", f"/v1/requests/{request_id}").body
     assert (status["status"], status["steps_done"]) == ("completed", 7)
+    # whichever state crashed, the certificate counts what the runs erased, once: a run stopped after
+    # EraseStores left its totals for the re-run's certificate (found by a fresh break: it said 0)
+    certified = RequestsTable(_settings(local_stack)).load(request_id) or {}
+    assert certified["certificate"]["stores"]["documents"] == 2
     after = staying.call("GET", "/v1/me").body
     before.pop("generated_at")
     after.pop("generated_at")
