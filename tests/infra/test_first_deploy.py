@@ -195,7 +195,7 @@ def test_a_message_waiting_too_long_raises_an_alarm_before_it_expires(cfn: Cfn, 
     (alarm,) = (
         props
         for props in (cfn.props(lid) for lid in cfn.of_type("AWS::CloudWatch::Alarm"))
-        if props["MetricName"] == "ApproximateAgeOfOldestMessage" and Cfn.refs(props["Dimensions"]) == {queue}
+        if props.get("MetricName") == "ApproximateAgeOfOldestMessage" and Cfn.refs(props["Dimensions"]) == {queue}
     )
     assert alarm["Threshold"] < cfn.props(queue)["MessageRetentionPeriod"]
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from typing import Any
 
 from custody.declared import catalog, naming
 from infra.constructs.workflow import ASL
@@ -148,7 +149,7 @@ def test_alarms_cover_the_workflow_every_dead_letter_queue_and_api_errors(synth:
     (topic,) = synth.cfn.of_type("AWS::SNS::Topic")
     for alarm in alarms:
         assert Cfn.refs(alarm["AlarmActions"]) == {topic}
-    metrics = {(alarm["Namespace"], alarm["MetricName"]) for alarm in alarms}
+    metrics = {(metric["Namespace"], metric["MetricName"]) for alarm in alarms for metric in _metrics_of(alarm)}
     assert ("AWS/States", "ExecutionsFailed") in metrics
     assert ("AWS/ApiGateway", "5XXError") in metrics
     queues = set(synth.cfn.of_type("AWS::SQS::Queue"))
@@ -162,9 +163,28 @@ def test_alarms_cover_the_workflow_every_dead_letter_queue_and_api_errors(synth:
     watched = {
         ref
         for alarm in alarms
-        if alarm["MetricName"] == "ApproximateNumberOfMessagesVisible"
+        if alarm.get("MetricName") == "ApproximateNumberOfMessagesVisible"
         for dimension in alarm["Dimensions"]
         for ref in Cfn.refs(dimension["Value"])
     }
     assert queues
     assert watched == queues
+
+
+def _metrics_of(alarm: dict[str, Any]) -> list[dict[str, Any]]:
+    """An alarm's metrics: its own, or each one a metric-math alarm's expression reads."""
+    if "MetricName" in alarm:
+        return [alarm]
+    return [query["MetricStat"]["Metric"] for query in alarm.get("Metrics", []) if "MetricStat" in query]
+
+
+def test_an_unsuccessful_ending_alarms_whichever_function_recorded_it(synth: Synthesized) -> None:
+    alarms = [res["Properties"] for res in synth.cfn.of_type("AWS::CloudWatch::Alarm").values()]
+    (ending,) = (alarm for alarm in alarms if "ErasureEndedUnsuccessfully" in str(alarm.get("AlarmName", alarm)))
+    services = {
+        dimension["Value"]
+        for metric in _metrics_of(ending)
+        if metric["MetricName"] == "ErasureEndedUnsuccessfully"
+        for dimension in metric["Dimensions"]
+    }
+    assert services == {f"custody-{naming.ERASURE_OUTCOMES}", f"custody-{naming.ERASURE_ADMISSION}"}

@@ -82,7 +82,7 @@ QUEUE_BATCH_SIZE: Final = 1
 # The admission queue's receives before its dead-letter queue: a ticket that finds no slot is deferred
 # 10 s doubling to 5 minutes (full jitter, custody.erasure.admission.defer_seconds), so 500 receives
 # span about 40 hours — far longer than a burst of withdrawals or a sweep's batch takes to drain.
-ADMISSION_MAX_RECEIVES: Final = 500
+ADMISSION_MAX_RECEIVES: Final = 1_000  # SQS allows 1 to 1,000: about 8 hours of one-minute deferrals
 
 
 @dataclass(frozen=True)
