@@ -40,9 +40,9 @@ WITHDRAWALS: Final = int(os.environ.get("CUSTODY_BURST_WITHDRAWALS", "0")) or sc
 CLIENT_THREADS: Final = 8  # customers withdrawing at the same moment
 CAPACITY: Final = 4  # erasures running at once (Settings.erasure_concurrency): the rest wait on the queue
 STEPS_RESERVED: Final = 3  # erasure_steps' concurrency, below the running erasures: their tasks throttle
-# Step Functions' back-off, scaled: a 2-60 s wait takes 0.2-6 s here. Scaled further, the back-off
+# Step Functions' back-off, scaled: a 2-60 s wait takes 0.4-12 s here. Scaled further, the back-off
 # would be short against the local runtime's serialised invocations, which Lambda's is not.
-RETRY_TIME_SCALE: Final = 0.1
+RETRY_TIME_SCALE: Final = 0.2
 REPORT: Final = Path(__file__).resolve().parents[2] / "reports" / "burst.json"
 TERMINAL: Final = frozenset({"completed", "failed"})
 
@@ -143,8 +143,17 @@ def _erase_all(stack: LocalStack, settings: Settings, customers: list[Customer])
         assert reply.status == 202, reply.text  # accepted at any rate
         accepted[reply.body["request_id"]] = time.monotonic()
 
+    # While the customers withdraw, every slot is held by erasures "still running", so every request
+    # waits on the admission queue; then the slots free up at once. Locally one handler runs at a
+    # time, and a step waiting behind a hundred API calls would hold its unit as Lambda never does.
+    slots = ErasureSlots(settings)
+    holders = [f"held-{index}" for index in range(CAPACITY)]
+    for name in holders:
+        assert slots.claim(name, CAPACITY)
     with ThreadPoolExecutor(CLIENT_THREADS) as pool:
         list(pool.map(withdraw, customers))
+    for name in holders:
+        slots.release(name)
     requests, sfn = RequestsTable(settings), stack.clients("stepfunctions")
     done: dict[str, float] = {}
     executions: dict[str, str] = {}
