@@ -16,7 +16,6 @@ from datetime import datetime
 from typing import Any, Final
 
 from custody.audit.ledger import AuditEvent, canonical
-from custody.declared import workflow
 
 EVENT_NAME: Final = re.compile(r"(?P<seq>\d{8})-(?P<event_id>[0-9a-f-]{36})\.json")
 CERTIFICATE_NAME: Final = re.compile(r"certificate(-[0-9a-f]{64})?\.json")
@@ -55,7 +54,6 @@ class HistoryEvent:
     state: str
     step: str | None = None
     target: str | None = None  # the store of a task that names one
-    stores: tuple[str, ...] = ()  # the stores an erase_stores task was given
 
 
 @dataclass(frozen=True)
@@ -70,14 +68,8 @@ class Execution:
 
     def succeeded_steps(self) -> Counter[str]:
         """How often each step's function returned: `TaskSucceeded`, or `TaskSubmitted` for a callback
-        task (`.waitForTaskToken`), whose function returns before the wait it starts. A returned
-        `erase_stores` also counts one `erase_store` per store it was given: the ledger event each owes."""
-        returned = [event for event in self.events if event.kind in STEP_RETURNED and event.step]
-        counted = Counter(str(event.step) for event in returned)
-        counted[workflow.STORE_ERASED] += sum(
-            len(event.stores) for event in returned if event.step == workflow.ERASE_STORES
-        )
-        return +counted
+        task (`.waitForTaskToken`), whose function returns before the wait it starts."""
+        return Counter(str(event.step) for event in self.events if event.kind in STEP_RETURNED and event.step)
 
 
 @dataclass

@@ -156,9 +156,9 @@ class AuditorReader:
             if kind == "TaskSucceeded" and _is_callback(event):
                 kind = CALLBACK_COMPLETED  # the step's run was its TaskSubmitted; this is the wait's end
             state = str(event.get("stateEnteredEventDetails", {}).get("name", ""))
-            step, target, stores = _task_of(event, by_id) if kind.startswith("Task") else (None, None, ())
+            step, target = _task_of(event, by_id) if kind.startswith("Task") else (None, None)
             if kind.endswith("StateEntered") or kind.startswith("Execution") or kind in TASK_OUTCOMES:
-                yield HistoryEvent(event["timestamp"], name, kind, state, step, target, stores)
+                yield HistoryEvent(event["timestamp"], name, kind, state, step, target)
 
 
 UNREADABLE: Final = frozenset({"AccessDeniedException", "ResourceNotFoundException"})
@@ -170,8 +170,8 @@ def _is_callback(event: dict[str, Any]) -> bool:
     return str(event.get("taskSucceededEventDetails", {}).get("resource", "")).endswith(".waitForTaskToken")
 
 
-def _task_of(event: dict[str, Any], by_id: dict[int, dict[str, Any]]) -> tuple[str | None, str | None, tuple[str, ...]]:
-    """The erasure step, store and stores of a task event: follow it back to its TaskScheduled parameters."""
+def _task_of(event: dict[str, Any], by_id: dict[int, dict[str, Any]]) -> tuple[str | None, str | None]:
+    """The erasure step (and store) of a task event: follow it back to its TaskScheduled parameters."""
     current: dict[str, Any] | None = event
     for _ in range(4):
         if current is None:
@@ -182,11 +182,10 @@ def _task_of(event: dict[str, Any], by_id: dict[int, dict[str, Any]]) -> tuple[s
                 payload = json.loads(details.get("parameters", "{}")).get("Payload", {})
             except ValueError:
                 break
-            step, store, stores = payload.get("step"), payload.get("store"), payload.get("stores")
-            listed = tuple(str(name) for name in stores) if isinstance(stores, list) else ()
-            return (str(step) if step else None), (str(store) if store else None), listed
+            step, store = payload.get("step"), payload.get("store")
+            return (str(step) if step else None), (str(store) if store else None)
         current = by_id.get(int(current.get("previousEventId", 0)))
-    return None, None, ()
+    return None, None
 
 
 def _is_request_id(chain_id: str) -> bool:

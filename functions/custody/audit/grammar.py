@@ -49,7 +49,6 @@ _COUNT: Final = re.compile(r"\d{1,9}")
 
 # The erasure workflow's steps, as `custody.declared.workflow` names them, and every other event's step.
 STEPS: Final = frozenset(workflow.STEPS) | {
-    workflow.STORE_ERASED,
     "consent_granted",
     "consent_withdrawn",
     "withdrawal_requested",

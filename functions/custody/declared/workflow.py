@@ -34,10 +34,6 @@ STEPS: Final = (
     RECORD_FAILURE,
 )
 
-# The ledger's event for one store that EraseStores finished in a round (target: the store): the
-# step's own event says the step ran; these say what each store lost.
-STORE_ERASED: Final = "erase_store"
-
 # What a request's record counts as done (`steps` on the record), in order. The store erasure is
 # one milestone for every store (ListProcessors marks it, after EraseStores), and so is notifying.
 NOTIFY_PROCESSORS: Final = "notify_processors"

@@ -1,13 +1,12 @@
 """The erasure workflow's dispatcher: one step run per invocation, typed in and out, audited.
 
 `run(event, settings)` validates the event against the step's input contract (the `step` field
-chooses it), runs the step and returns its output as JSON. Every run writes its audit events on
-the request's chain, here and nowhere else: after EraseStores returned, one `erase_store` event per
-store (target: the store; counts: what the round erased from it); then one event for the run —
-outcome `ok` after a step returned (`failed` for RecordFailure), `error:<ErrorClass>` when it
-raised; counts are the output's integers and booleans; the target is the sub-processor a step
-addressed, else `workflow`. Raises `pydantic.ValidationError` for an event outside the contract (the state
-machine sees `ValidationError`: not retried), and whatever the step raised.
+chooses it), runs the step and returns its output as JSON. Every run writes one audit event on the
+request's chain, here and nowhere else: outcome `ok` after a step returned (`failed` for
+RecordFailure), `error:<ErrorClass>` when it raised; counts are the output's integers and booleans,
+and for EraseStores each store's total by the store's name; the target is the sub-processor a step
+addressed, else `workflow`. Raises `pydantic.ValidationError` for an event outside the contract (the
+state machine sees `ValidationError`: not retried), and whatever the step raised.
 """
 
 from __future__ import annotations
@@ -83,24 +82,22 @@ def run(event: Mapping[str, Any], settings: Settings, context: StepContext | Non
         _audit(ledger, context, name, parsed, f"error:{type(error).__name__}", {}, strict=False)
         raise
     result = output.model_dump(mode="json")
-    if isinstance(output, contract.EraseStoresOutput):
-        for total in output.stores:
-            ledger.record(
-                step=workflow.STORE_ERASED,
-                target=total.store,
-                outcome="ok",
-                actor=ACTOR,
-                request_id=parsed.request_id,
-                subject_id=parsed.subject_id,
-                counts={"erased": total.erased},
-            )
     _audit(ledger, context, name, parsed, "failed" if name == workflow.RECORD_FAILURE else "ok", result, strict=True)
     return result
 
 
 def counts(result: Mapping[str, Any]) -> dict[str, int]:
-    """The integers of a step's output (booleans as 0/1): nothing else goes into the ledger."""
-    return {key: int(value) for key, value in result.items() if isinstance(value, int)}
+    """The integers of a step's output (booleans as 0/1), and each store's total of EraseStores' `stores`.
+
+    Nothing else goes into the ledger. EraseStores' one event names every store it was given with
+    what the round erased from it: one write per run, so a retry after a failed write can neither
+    duplicate nor lose a store's record (as one event per store could, half written).
+    """
+    found = {key: int(value) for key, value in result.items() if isinstance(value, int)}
+    for total in result.get("stores") or ():
+        if isinstance(total, Mapping) and isinstance(total.get("store"), str):
+            found[str(total["store"])] = int(total["erased"])
+    return found
 
 
 def _audit(

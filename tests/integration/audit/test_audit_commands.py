@@ -37,7 +37,8 @@ def test_show_puts_the_history_beside_the_ledger(auditor: Erased, capsys: pytest
     assert "execution history" in out
     assert "audit ledger" in out
     assert "> EraseStores" in out
-    assert "erase_store profiles ok (erased=" in out
+    assert "erase_stores ok (" in out
+    assert "profiles=" in out
     assert "#1 withdrawal_requested ok" in out
     assert "certify ok" in out
     assert f"chain {auditor.request_id} VERIFIED" in out
@@ -119,7 +120,7 @@ def test_the_html_report_renders_in_a_headless_browser(auditor: Erased, tmp_path
     assert cli.main(["audit", "report", auditor.request_id, "--html", str(report)], configure_logging=False) == 0
     page = report.read_text()
     assert 'id="timeline"' in page
-    assert "erase_store profiles ok" in page
+    assert "erase_stores ok" in page
     assert 'id="verification"' in page
     assert "Verified: the ledger chain is intact" in page
     assert "<script" not in page
