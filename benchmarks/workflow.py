@@ -63,7 +63,7 @@ def purposes(settings: Settings) -> dict[str, str]:
     named[settings.table("subject_keys")] = "keys"
     named[settings.table("audit_chains")] = "audit"
     named[settings.bucket(naming.AUDIT_BUCKET)] = "audit"
-    for table in ("requests", "subjects", "erasure_ledger", "processors"):
+    for table in ("requests", "subjects", "erasure_ledger", "processors", naming.ERASURE_SLOTS):
         named[settings.table(table)] = "bookkeeping"
     return named
 
