@@ -123,12 +123,11 @@ class AuditorReader:
         machine = self.settings.erasure_state_machine_arn
         if not machine or not _is_request_id(request_id):
             return []
-        base = machine.replace(":stateMachine:", ":execution:")
         found = []
         for attempt in range(0, 100):
-            name = request_id if attempt == 0 else f"{request_id}-rerun-{attempt}"
+            name = naming.execution_name(request_id, attempt)
             try:
-                described = self.sfn.describe_execution(executionArn=f"{base}:{name}")
+                described = self.sfn.describe_execution(executionArn=naming.execution_arn(machine, name))
             except ClientError as error:
                 if error.response.get("Error", {}).get("Code") != "ExecutionDoesNotExist":
                     raise

@@ -16,6 +16,7 @@ import argparse
 
 from botocore.exceptions import ClientError
 
+from custody.declared import naming
 from custody.declared.settings import Settings
 from custody.platform import aws
 from ops.failures import OperatorError
@@ -71,7 +72,7 @@ def _next_attempt(settings: Settings, request_id: str) -> int:
     for page in sfn.get_paginator("list_executions").paginate(stateMachineArn=settings.erasure_state_machine_arn):
         names.update(item["name"] for item in page["executions"])
     attempt = 1
-    while f"{request_id}-rerun-{attempt}" in names:
+    while naming.execution_name(request_id, attempt) in names:
         attempt += 1
     return attempt
 

@@ -74,6 +74,17 @@ def parse_execution_name(name: str) -> tuple[str, int]:
     return (rerun["request"], int(rerun["attempt"])) if rerun else (name, 0)
 
 
+def execution_arn(state_machine_arn: str, name: str) -> str:
+    """The ARN of execution `name` of a state machine: `arn:…:stateMachine:<m>` → `arn:…:execution:<m>:<name>`."""
+    prefix, _, machine = state_machine_arn.rpartition(":stateMachine:")
+    return f"{prefix}:execution:{machine}:{name}"
+
+
+def execution_name_of(execution_arn: str) -> str:
+    """The name in an execution's ARN (`execution_arn`'s last part)."""
+    return execution_arn.rsplit(":", 1)[-1]
+
+
 def function_name(prefix: str, logical: str) -> str:
     """The Lambda function name of a logical name: `<prefix>-<logical, '_' as '-'>`."""
     return f"{prefix}-{logical.replace('_', '-')}"

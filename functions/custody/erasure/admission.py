@@ -36,7 +36,7 @@ from typing import Any, Final
 from botocore.exceptions import ClientError
 
 from custody.declared import catalog, clock, retention
-from custody.declared.naming import execution_name, parse_execution_name
+from custody.declared.naming import execution_arn, execution_name, parse_execution_name
 from custody.declared.settings import Settings
 from custody.erasure.outcomes import Outcomes
 from custody.platform.aws import clients
@@ -250,9 +250,7 @@ class Admission:
         return str(described["status"])
 
     def _execution_arn(self, name: str) -> str:
-        # arn:<partition>:states:<region>:<account>:stateMachine:<machine> -> ...:execution:<machine>:<name>
-        prefix, _, machine = self.settings.erasure_state_machine_arn.rpartition(":stateMachine:")
-        return f"{prefix}:execution:{machine}:{name}"
+        return execution_arn(self.settings.erasure_state_machine_arn, name)
 
     def _certified(self, name: str) -> bool:
         item = self.requests.load(parse_execution_name(name)[0])

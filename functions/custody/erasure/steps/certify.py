@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from custody.audit.ledger import GENESIS, AuditLedger
-from custody.declared import clock, datamap, retention, workflow
+from custody.declared import clock, datamap, naming, retention, workflow
 from custody.erasure.contract import CertifyInput, CertifyOutput
 from custody.erasure.plan import stores_in_scope
 from custody.erasure.steps.context import StepContext
@@ -33,7 +33,7 @@ def run(context: StepContext, event: CertifyInput) -> CertifyOutput:
     """
     request, item = context.read(event)
     if item.get("status") == RequestStatus.COMPLETED.value and item.get("certificate_digest"):
-        ErasureSlots(context.settings).release(_execution_name(event.execution_arn))  # a retry after the mark
+        ErasureSlots(context.settings).release(naming.execution_name_of(event.execution_arn))  # a retry after the mark
         return CertifyOutput(status="completed", certificate_digest=str(item["certificate_digest"]))
     completed_at = clock.now()
     shredded_at = item.get("key_shredded_at")
@@ -67,13 +67,8 @@ def run(context: StepContext, event: CertifyInput) -> CertifyOutput:
         certificate_digest=digest,
     )
     _close(context, request)
-    ErasureSlots(context.settings).release(_execution_name(event.execution_arn))
+    ErasureSlots(context.settings).release(naming.execution_name_of(event.execution_arn))
     return CertifyOutput(status="completed", certificate_digest=digest)
-
-
-def _execution_name(execution_arn: str) -> str:
-    """`arn:aws:states:<region>:<account>:execution:<machine>:<name>` → `<name>`, the slot's key."""
-    return execution_arn.rsplit(":", 1)[-1]
 
 
 def _close(context: StepContext, request: ErasureRequest) -> None:
