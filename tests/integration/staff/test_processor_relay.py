@@ -76,10 +76,22 @@ def outcomes(stack: LocalStack, request_id: str) -> dict[str, str]:
 
 
 def dead_letters(stack: LocalStack) -> list[dict[str, Any]]:
+    """Every message on the dead-letter queue, however many earlier tests left there (a receive returns ≤ 10)."""
     sqs = stack.clients("sqs")
     url = stack.resources.queues[naming.PROCESSOR_NOTIFICATIONS] + "-dlq"
-    received = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=0)
-    return [json.loads(item["Body"]) for item in received.get("Messages", [])]
+    seen: dict[str, dict[str, Any]] = {}
+    receipts: list[str] = []
+    while True:
+        batch = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=30).get("Messages", [])
+        fresh = [item for item in batch if item["MessageId"] not in seen]
+        if not fresh:
+            break
+        for item in fresh:
+            seen[item["MessageId"]] = json.loads(item["Body"])
+            receipts.append(item["ReceiptHandle"])
+    for receipt in receipts:  # visible again for the next look
+        sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=receipt, VisibilityTimeout=0)
+    return list(seen.values())
 
 
 def retry_until_dead_letter(stack: LocalStack, request_id: str) -> list[dict[str, Any]]:
