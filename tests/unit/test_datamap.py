@@ -128,7 +128,7 @@ def test_lookup_of_an_unknown_name_fails_loudly() -> None:
 
 
 def test_every_purpose_is_declared_with_a_legal_basis_and_the_names_derive_from_it() -> None:
-    assert datamap.PURPOSES == tuple(item.name for item in datamap.PURPOSE_DECLARATIONS)
+    assert tuple(item.name for item in datamap.PURPOSE_DECLARATIONS) == datamap.PURPOSES
     assert len(set(datamap.PURPOSES)) == len(datamap.PURPOSES)
     for name in (*datamap.PURPOSES, "sharing:mail-house", datamap.RECORD_KEEPING):
         declared = datamap.purpose(name)
