@@ -130,6 +130,8 @@ def _operation(route: catalog.Route, found: dict[str, Any] | None) -> dict[str, 
     operation["tags"] = [route.function]
     operation["x-custody-function"] = route.function
     operation["x-custody-audience"] = route.audience.value
+    # What the route does while the customer it acts on has restricted processing (GDPR art. 18).
+    operation["x-custody-under-restriction"] = route.under_restriction.value
     responses = dict(operation.get("responses", {}))
     if route.audience is not Audience.PUBLIC:
         operation["security"] = [{route.audience.value: []}]

@@ -15,12 +15,15 @@ from collect.schemas import (
     DocumentUpload,
     ErasureReference,
     ProfileView,
+    RestrictionIn,
+    RestrictionOut,
 )
 from custody.api.http import build_resolver, entrypoint, require_recent_sign_in, subject_id
 from custody.customers.consent import ConsentChange, ConsentLedger
 from custody.customers.documents import DocumentStore, check_upload
 from custody.customers.models import Profile
 from custody.customers.profile import ProfileService, StoredProfile
+from custody.customers.restriction import Restrictions
 from custody.declared import datamap
 from custody.declared.settings import get_settings
 from custody.platform import idempotency
@@ -89,6 +92,41 @@ def withdraw_consent(purpose: Annotated[str, Path(max_length=80)]) -> ConsentSta
     change = ConsentLedger(get_settings()).withdraw(subject_id(app), purpose, "api")
     obs.metrics.add_metric(name="ConsentWithdrawn", unit="Count", value=1)
     return _consent_state(change)
+
+
+@app.post(
+    "/v1/me/objections/<purpose>",
+    responses={201: {"description": "Objection recorded; the purpose stopped (GDPR art. 21)"}},
+)
+def object_to_purpose(purpose: Annotated[str, Path(max_length=80)]) -> Response[ConsentState]:
+    change = ConsentLedger(get_settings()).object(subject_id(app), purpose, "api")
+    obs.metrics.add_metric(name="ObjectionsRecorded", unit="Count", value=1)
+    return Response(status_code=201, content_type=content_types.APPLICATION_JSON, body=_consent_state(change))
+
+
+@app.post(
+    "/v1/me/restriction",
+    responses={
+        201: {"description": "Processing restricted (GDPR art. 18)"},
+        200: {"description": "Already restricted on this ground: nothing changed"},
+    },
+)
+def restrict_processing(body: RestrictionIn) -> Response[RestrictionOut]:
+    state = Restrictions(get_settings()).restrict(subject_id(app), body.ground)
+    if state.changed:
+        obs.metrics.add_metric(name="RestrictionsApplied", unit="Count", value=1)
+    return Response(
+        status_code=201 if state.changed else 200,
+        content_type=content_types.APPLICATION_JSON,
+        body=RestrictionOut.model_validate(state.view()),
+    )
+
+
+@app.delete("/v1/me/restriction")
+def lift_restriction() -> RestrictionOut:
+    state = Restrictions(get_settings()).lift(subject_id(app))
+    obs.metrics.add_metric(name="RestrictionsLifted", unit="Count", value=1)
+    return RestrictionOut.model_validate(state.view())
 
 
 @app.put("/v1/me/profile")

@@ -8,6 +8,7 @@ from typing import Annotated, Any, Final
 from pydantic import BaseModel, ConfigDict, Field
 
 from custody.customers.documents import MAX_BYTES
+from custody.declared.restriction import Ground
 
 
 class ConsentChannel(StrEnum):
@@ -47,6 +48,29 @@ class ConsentState(BaseModel):
     at: str
     granted: list[str]
     erasure: ErasureReference | None = None
+
+
+class RestrictionIn(BaseModel):
+    """Why the customer restricts processing: one of GDPR art. 18(1)(a)-(d), as a code (no free text)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    ground: Ground = Field(
+        description="accuracy_contested (art. 18(1)(a)), unlawful_processing (b), needed_for_legal_claims (c),"
+        " objection_pending (d)"
+    )
+
+
+class RestrictionOut(BaseModel):
+    """The customer's restriction of processing (GDPR art. 18) after the request."""
+
+    restricted: bool
+    ground: str | None = Field(description="The ground given, while restricted")
+    article: str | None = Field(description="The provision the ground is, e.g. GDPR art. 18(1)(a)")
+    since: str | None = Field(description="When the restriction began, while restricted")
+    essential_purposes: list[str] = Field(
+        description="Purposes that stay open while restricted: only they may gain new data or consent"
+    )
 
 
 class ProfileView(BaseModel):

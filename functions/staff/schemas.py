@@ -103,6 +103,11 @@ class PendingChange(BaseModel):
     created_at: str | None
     value: Any = None
     reason: str | None = None
+    restricted: bool | None = Field(
+        default=None,
+        description="Whether the customer restricted processing (GDPR art. 18); shown with one customer's"
+        " requests, never the ground. The review goes on: verifying accuracy is what a restriction waits for",
+    )
 
 
 class PendingChanges(BaseModel):

@@ -15,6 +15,14 @@ class AccountState(BaseModel):
     last_active_at: str | None
 
 
+class RestrictionState(BaseModel):
+    """The customer's restriction of processing (GDPR art. 18), while it lasts."""
+
+    ground: str = Field(description="The ground given: accuracy_contested, unlawful_processing, ...")
+    article: str | None = Field(description="The provision the ground is, e.g. GDPR art. 18(1)(a)")
+    since: str | None = Field(description="When the restriction began")
+
+
 class StorePage(BaseModel):
     """One page of one store: its items, how many the store holds, and the cursor of the next page.
 
@@ -48,6 +56,9 @@ class AccessReportBody(BaseModel):
     subject_id: str
     email: str | None = Field(description="The verified sign-in address, held by the identity provider")
     account: AccountState
+    restriction: RestrictionState | None = Field(
+        default=None, description="Set while you restrict processing (POST /v1/me/restriction); null otherwise"
+    )
     stores: dict[str, StorePage] = Field(
         description="One entry per data-map store that holds personal data: its first page, count and cursor"
     )

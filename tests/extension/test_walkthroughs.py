@@ -45,6 +45,7 @@ WALKTHROUGHS = (
         tests=(
             "tests/unit/test_datamap.py",
             "tests/unit/test_rooms.py",
+            "tests/unit/test_ropa.py",
             "tests/infra/test_datamap_stack.py",
             "tests/infra/test_iam.py",
             "tests/infra/test_storage_security.py",

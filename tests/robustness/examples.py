@@ -14,8 +14,10 @@ is here as soon as it is served. For each operation:
   (each acts for itself only), or nobody.
 
 `OVERRIDES` holds what the schema alone cannot say (a profile that passes the validators, a
-document's content, a grant's purpose and categories...). A route for which neither gives a
-request the stack accepts is a failure of the late-write suite, never a skip: it must be held too.
+document's content, a grant's purpose and categories...), and what must hold just before a request is
+sent rather than when it is prepared (`Request.ready`: the customer restricted, for lifting it). A route
+for which neither gives a request the stack accepts is a failure of the late-write suite, never a skip:
+it must be held too.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from werkzeug.test import Client
 
 from custody.declared import catalog, datamap, naming
 from custody.declared.catalog import Audience
+from custody.declared.restriction import GROUNDS
 from devstack import openapi
 from tests.integration.conftest import LocalStack
 from tests.integration.erasure.conftest import PROFILE, Customer, Reply
@@ -282,6 +285,16 @@ class Override:
     body: Callable[[World], Any] | None = None
     names: Mapping[str, str] = field(default_factory=dict)  # parameter -> the world's name for its value
     caller: str | None = None  # a staff group
+    # What must hold just before the request is sent, not when it is prepared: requests prepared together
+    # (a late-write round) each read the world as the others left it, so a state only one of them needs is
+    # made at its sending (`Request.ready`).
+    before: Callable[[World], None] | None = None
+
+
+def _restricted(world: World) -> None:
+    """The world's customer has restricted processing (on the ground a generated request names: the first)."""
+    reply = world.customer.call("POST", "/v1/me/restriction", {"ground": GROUNDS[0]})
+    assert reply.status in (200, 201), reply.text
 
 
 def _agreement(world: World) -> dict[str, Any]:
@@ -319,6 +332,8 @@ OVERRIDES: Final[Mapping[str, Override]] = {
     "PUT /v1/staff/processors/{processor_id}": Override(body=_agreement),
     # The acknowledgement of the world's pending erasure comes from the processor it notified.
     "POST /v1/processors/erasure-acks": Override(names={"processor_id": "notified_processor_id"}),
+    # Lifting needs a restriction; made at the sending, the other requests of a round read none.
+    "DELETE /v1/me/restriction": Override(before=_restricted),
 }
 
 
@@ -345,6 +360,12 @@ class Request:
     body: Any
     caller: str  # "customer", a staff group, "processor" or "public"
     token: str | None
+    before: Callable[[], None] | None = field(default=None, compare=False, repr=False)
+
+    def ready(self) -> None:
+        """Make what must hold just before this request is sent (`Override.before`); nothing for most."""
+        if self.before is not None:
+            self.before()
 
     def send(self, stack: LocalStack) -> Reply:
         """Through the local gateway (its own WSGI client: safe to use from another thread)."""
@@ -399,7 +420,17 @@ def request_for(route: catalog.Route, world: World) -> Request:
     if caller == Audience.PROCESSOR.value:  # the processor the request names acts for itself
         named = (body or {}).get("processor_id") if isinstance(body, dict) else None
         caller = f"processor:{named or path_values.get('processor_id') or world.cast.processor_id}"
-    return Request(route, route.path.format(**path_values), query, headers, body, caller, _token(world, caller))
+    before = override.before if override is not None else None
+    return Request(
+        route,
+        route.path.format(**path_values),
+        query,
+        headers,
+        body,
+        caller,
+        _token(world, caller),
+        (lambda: before(world)) if before is not None else None,
+    )
 
 
 def _token(world: World, caller: str) -> str | None:
@@ -460,3 +491,16 @@ def fill(schema: Any, world: World, name: str | None, *, required: bool, names: 
     if kind == "boolean":
         return True
     return _MISSING
+
+
+def names_the_customer(route: catalog.Route) -> bool:
+    """Whether the route's request is about the world's customer: theirs (but the withdrawal), or staff's
+    naming them by `customer_id` in the path, the query or the body."""
+    if route.key == "POST /v1/me/withdrawal" or route.audience in (Audience.PUBLIC, Audience.PROCESSOR):
+        return False
+    if route.audience is Audience.CUSTOMER:
+        return True
+    operation = document()["paths"][route.path][route.method.lower()]
+    names = {parameter["name"] for parameter in operation.get("parameters", [])}
+    schema = _resolve(operation.get("requestBody", {}).get("content", {}).get("application/json", {}).get("schema", {}))
+    return "customer_id" in names or "customer_id" in schema.get("properties", {})

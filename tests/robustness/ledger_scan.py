@@ -23,7 +23,7 @@ from urllib.parse import parse_qsl
 
 from custody.audit import grammar
 from custody.audit.grammar import admits, check_event
-from custody.declared import datamap, naming
+from custody.declared import datamap, naming, restriction
 from tests.integration.conftest import LocalStack
 
 GENERATED: Final = frozenset({"event_id", "seq", "at", "prev_hash", "hash", "attests"})  # ours, never a caller's
@@ -31,7 +31,19 @@ SUBSTRING_FROM: Final = 12
 _PARTS: Final = re.compile(r"[/:#\s]+")
 # The parts of the grammar's own words (`v1`, `me`, `subject`, …): a submitted string equal to one
 # of them matches a part of any route template, and says nothing about caller text.
-_SHAPES: Final = ("subject", "processors", "refusals", "grant", "processor", "staff", "customer", "error", "consent")
+_SHAPES: Final = (
+    "subject",
+    "processors",
+    "refusals",
+    "grant",
+    "processor",
+    "staff",
+    "customer",
+    "error",
+    "consent",
+    "objection",
+    "restriction",
+)
 VOCABULARY_PARTS: Final = frozenset(
     part
     for word in (
@@ -47,6 +59,7 @@ VOCABULARY_PARTS: Final = frozenset(
         *grammar.ACTOR_WORDS,
         *grammar.COUNT_NAMES,
         *datamap.PURPOSES,
+        *restriction.GROUNDS,  # a declared code the customer chooses (`restriction:<ground>`), never free text
         *_SHAPES,
     )
     for part in (word, *re.split(r"[/:#\s{}]+", word), *word.split(" "))

@@ -26,13 +26,20 @@ from typing import Any, Final
 import pytest
 
 from custody.declared import catalog, datamap
-from custody.declared.catalog import Audience
 from custody.declared.settings import Settings
 from custody.erasure.starter import ErasureStarter
 from custody.stores.subjects import SubjectRegistry
 from devstack.iam.enforce import acting_as
 from tests.integration.erasure.conftest import PROFILE, SUBMITTED_VALUES, Reply
-from tests.robustness.examples import ACK_TIMEOUT_SECONDS, Cast, Request, World, document, request_for
+from tests.robustness.examples import (
+    ACK_TIMEOUT_SECONDS,
+    Cast,
+    Request,
+    World,
+    document,
+    names_the_customer,
+    request_for,
+)
 from tests.robustness.finality import (
     TOMBSTONE,
     certificate_problems,
@@ -188,21 +195,7 @@ def test_a_replay_after_the_certificate_is_refused_and_its_record_is_gone(
 # --- 4. between the withdrawal and Freeze ------------------------------------------------------------
 
 
-def _names_the_customer(route: catalog.Route) -> bool:
-    """Routes whose request is about the world's customer: theirs, or staff's naming them."""
-    if route.key == "POST /v1/me/withdrawal" or route.audience in (Audience.PUBLIC, Audience.PROCESSOR):
-        return False
-    if route.audience is Audience.CUSTOMER:
-        return True
-    operation = document()["paths"][route.path][route.method.lower()]
-    names = {parameter["name"] for parameter in operation.get("parameters", [])}
-    schema = operation.get("requestBody", {}).get("content", {}).get("application/json", {}).get("schema", {})
-    if "$ref" in schema:
-        schema = document()["components"]["schemas"][schema["$ref"].rsplit("/", 1)[-1]]
-    return "customer_id" in names or "customer_id" in schema.get("properties", {})
-
-
-ABOUT_THE_CUSTOMER: Final = [route for route in catalog.ROUTES if _names_the_customer(route)]
+ABOUT_THE_CUSTOMER: Final = [route for route in catalog.ROUTES if names_the_customer(route)]
 
 
 def test_between_the_withdrawal_and_freeze_nothing_about_the_customer_is_written(cast: Cast, new_world: Any) -> None:

@@ -39,7 +39,11 @@ from tests.robustness.figures import FIGURES
 
 DOCUMENT = REPO_ROOT / "docs" / "openapi.json"
 # Operations that end the customer's custody run last, so the others fuzz a live customer.
-LAST = {("DELETE", "/v1/me/consents/{purpose}"), ("POST", "/v1/me/withdrawal")}
+LAST = {
+    ("DELETE", "/v1/me/consents/{purpose}"),
+    ("POST", "/v1/me/objections/{purpose}"),
+    ("POST", "/v1/me/withdrawal"),
+}
 
 
 def _route(method: str, path: str) -> catalog.Route:

@@ -62,10 +62,19 @@ pytestmark = pytest.mark.usefixtures("intercepted")
 ROUTES: Final = {route.key: route for route in catalog.ROUTES}
 
 
+# Customer routes that narrow what may be done with the customer's data (besides a DELETE): a restriction
+# (staff are refused while it lasts) and an objection (its erasure would refuse the others for want of consent).
+NARROWING: Final = ("/v1/me/restriction", "/v1/me/objections/")
+
+
 def send_order(routes: list[catalog.Route]) -> list[catalog.Route]:
-    """Catalog order, with what ends or narrows the customer's custody last: a consent withdrawal
-    (its erasure would refuse the others for want of consent), then the withdrawal."""
-    return sorted(routes, key=lambda route: (route.path == "/v1/me/withdrawal", route.method == "DELETE"))
+    """Catalog order, with what ends or narrows the customer's custody last: a restriction, an objection, a
+    consent withdrawal, the restriction's lifting (in catalog order among them), then the withdrawal."""
+
+    def narrows(route: catalog.Route) -> bool:
+        return route.method == "DELETE" or route.path.startswith(NARROWING)
+
+    return sorted(routes, key=lambda route: (route.path == "/v1/me/withdrawal", narrows(route)))
 
 
 @dataclass
@@ -90,6 +99,7 @@ def baseline(cast: Cast) -> Baseline:
     routes = send_order(list(catalog.ROUTES))
     found.requests = {route.key: request_for(route, world) for route in routes}  # every value prepared first
     for route in routes:
+        found.requests[route.key].ready()
         with watched(Watch()) as watch:
             found.replies[route.key] = found.requests[route.key].send(cast.stack)
         world.sent(found.requests[route.key])
@@ -174,6 +184,7 @@ def run_round(cast: Cast, routes: list[catalog.Route], park_at: int | ParkRule, 
     held: list[tuple[Trial, Held]] = []
     try:
         for request in requests:
+            request.ready()  # after the requests before it parked: they read the world without it
             trial, hold = found.trials[request.route.key], Held(lambda request=request: request.send(stack), park_at)
             in_flight = uploads_in_flight(stack, world.subject_id)
             if hold.start():

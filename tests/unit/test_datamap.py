@@ -125,3 +125,45 @@ def test_lookup_of_an_unknown_name_fails_loudly() -> None:
         datamap.category("shoe_size")
     with pytest.raises(KeyError):
         datamap.store("spreadsheet")
+
+
+def test_every_purpose_is_declared_with_a_legal_basis_and_the_names_derive_from_it() -> None:
+    assert tuple(item.name for item in datamap.PURPOSE_DECLARATIONS) == datamap.PURPOSES
+    assert len(set(datamap.PURPOSES)) == len(datamap.PURPOSES)
+    for name in (*datamap.PURPOSES, "sharing:mail-house", datamap.RECORD_KEEPING):
+        declared = datamap.purpose(name)
+        assert isinstance(declared.legal_basis, datamap.LegalBasis), name
+        assert declared.legal_basis.article.startswith("GDPR art. 6(1)("), name
+        assert declared.description, name
+    with pytest.raises(KeyError):
+        datamap.purpose("sharing:")
+    with pytest.raises(KeyError):
+        datamap.purpose("anything")
+
+
+def test_the_bases_the_issue_names_and_what_follows_from_them() -> None:
+    named = ("crm_core", "marketing", "payments", "health_services")  # a purpose added later has its own basis
+    bases = {name: datamap.purpose(name).legal_basis for name in named}
+    assert bases == {
+        "crm_core": datamap.LegalBasis.CONTRACT,
+        "marketing": datamap.LegalBasis.CONSENT,
+        "payments": datamap.LegalBasis.CONTRACT,
+        "health_services": datamap.LegalBasis.CONSENT,
+    }
+    assert datamap.purpose("sharing:x").legal_basis is datamap.LegalBasis.CONSENT
+    assert datamap.LegalBasis.CONTRACT.article == "GDPR art. 6(1)(b)"
+    assert datamap.LegalBasis.LEGITIMATE_INTERESTS.article == "GDPR art. 6(1)(f)"
+    assert datamap.essential_purposes() == ("crm_core",)
+    assert "marketing" in datamap.objectable_purposes()  # direct marketing: art. 21(2)
+    assert not {"crm_core", "payments", "health_services"} & set(datamap.objectable_purposes())
+    # Art. 9(2): every purpose that justifies a special category names the condition that allows it.
+    for category in datamap.CATEGORIES:
+        if category.sensitivity is Sensitivity.SPECIAL:
+            for name in category.purposes:
+                assert datamap.purpose(name).special_condition, name
+
+
+def test_only_essential_purposes_collect_while_processing_is_restricted() -> None:
+    open_categories = {item.name for item in datamap.CATEGORIES if datamap.collected_for_essential(item.name)}
+    assert {"identity", "contact", "interactions", "documents", "consents"} <= open_categories
+    assert not {"preferences", "payment", "health"} & open_categories

@@ -20,6 +20,7 @@ from custody.audit import grammar
 from custody.audit.grammar import ERROR_CODES, OutsideLedgerGrammar, admits, check_event
 from custody.audit.ledger import AuditLedger
 from custody.declared import catalog, datamap
+from custody.declared.restriction import GROUNDS
 from custody.declared.settings import Settings
 from custody.staff_access.grants import GrantStatus
 from custody.subprocessors.registry import ProcessorStatus
@@ -69,7 +70,7 @@ WORD = "|".join(re.escape(word) for word in sorted(WORDS, key=len, reverse=True)
 SHARD = "|".join(re.escape(name) for name in grammar.SHARD_NAMES)
 ORACLE = re.compile(
     rf"^(?:(?:{WORD})|refusals/[a-z_]+/(?:{SHARD})|{UUID}|(?:subject|staff|grant|change_request)/{UUID}|(?:customer|staff|processor|public):{UUID}"
-    rf"|grant/{UUID}:[a-z_]+|error:[A-Z][A-Za-z0-9]*|change_requests:\d+|consent:[a-z_:]+"
+    rf"|grant/{UUID}:[a-z_]+|error:[A-Z][A-Za-z0-9]*|change_requests:\d+|consent:[a-z_:]+|(?:objection|restriction):[a-z_]+"
     rf"|interaction/\d{{4}}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{{3}}Z#{UUID}|[0-9a-f]{{64}})(?::[a-z_]+)?$"
 )
 
@@ -91,7 +92,12 @@ def test_arbitrary_text_is_refused_unless_the_oracle_admits_it(text: str) -> Non
 @given(
     text=st.text(min_size=1, max_size=60).filter(
         # an error code after a word is a refusal's target (`sharing:conflict`), not caller text
-        lambda value: not re.fullmatch(UUID, value) and value not in ERROR_CODES
+        lambda value: (
+            not re.fullmatch(UUID, value)
+            and value not in ERROR_CODES
+            and value not in datamap.PURPOSES
+            and value not in GROUNDS
+        )
     )
 )
 def test_caller_text_inside_a_valid_shape_is_refused(text: str) -> None:
@@ -100,6 +106,8 @@ def test_caller_text_inside_a_valid_shape_is_refused(text: str) -> None:
         ("chain_id", f"processors/{text}"),
         ("target", f"sharing:{text}"),
         ("target", f"consent:sharing:{text}"),
+        ("target", f"objection:{text}"),
+        ("target", f"restriction:{text}"),
         ("target", f"grant/{text}"),
         ("target", f"processor/{text}"),
         ("actor", f"staff/{text}"),
@@ -150,6 +158,9 @@ def test_the_shapes_the_suites_write_are_admitted() -> None:
         ("target", "change_requests:3"),
         ("target", f"interaction/2026-11-01T10:00:00.000Z#{uuid.uuid4()}"),
         ("target", "consent:marketing"),
+        ("target", "objection:marketing"),
+        ("target", "restriction"),
+        *(("target", f"restriction:{ground}") for ground in GROUNDS),
         ("target", "documents"),
         ("outcome", "error:ResidualDataFound"),
         ("outcome", "consent_required"),

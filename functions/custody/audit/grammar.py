@@ -14,7 +14,8 @@ and can be erased by nobody. So it takes no text a caller typed. Every field is 
   `refusals/<function>/<nn>`, `<nn>` a shard name (`SHARD_NAMES`: two digits below `CHAIN_SHARDS`);
 * `request_id`, `subject_id`: `<uuid>` or none;
 * `step`: `STEPS`;
-* `target`: `TARGET_WORDS`, a store, a purpose, `consent:<purpose>`, a route template,
+* `target`: `TARGET_WORDS`, a store, a purpose, `consent:<purpose>`, `objection:<purpose>`,
+  `restriction:<ground>` (a declared art. 18(1) ground code), a route template,
   `grant/<uuid>[:<purpose>]`, `change_request/<uuid>`, `change_requests:<n>`,
   `interaction/<time>#<uuid>`, `processor/<id>[:<version>]`; a refusal adds `:<error code>`;
 * `outcome`: `OUTCOMES`, an error code, `error:<ExceptionClass>`;
@@ -32,7 +33,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Final, Protocol
 
-from custody.declared import catalog, datamap, workflow
+from custody.declared import catalog, datamap, restriction, workflow
 from custody.declared.errors import CustodyError
 from custody.declared.ids import is_uuid
 
@@ -68,6 +69,9 @@ STEPS: Final = frozenset(workflow.STEPS) | {
     "processor_erasure_ack",
     "export_requested",
     "export_written",
+    "restriction_applied",  # the customer restricted processing (GDPR art. 18): the ground's code, never text
+    "restriction_lifted",
+    "purpose_objected",  # the customer objected to a purpose (GDPR art. 21): distinct from a consent withdrawal
 }
 # Error codes are the `code` of every domain error (custody.declared.errors), collected once.
 
@@ -100,7 +104,7 @@ OUTCOMES: Final = frozenset(
 # Targets that are a word: what an event is about when it names no store, purpose or id. A kind
 # (`grant`, `processor`, …) stands alone where a refusal's id was not one the ledger may hold.
 TARGET_WORDS: Final = frozenset(
-    {"workflow", "subjects", "grant", "change_request", "interaction", "processor", "sharing", "route"}
+    {"workflow", "subjects", "grant", "change_request", "interaction", "processor", "sharing", "route", "restriction"}
 )
 CHANNELS: Final = frozenset({"web", "mobile", "api"})
 AUDIENCES: Final = frozenset(audience.value for audience in catalog.Audience)
@@ -226,6 +230,10 @@ def _is_base_target(value: str, processor: RegisteredProcessor | None) -> bool:
     if value.startswith("consent:"):
         rest = value.removeprefix("consent:")
         return is_purpose(rest, processor) or rest == "sharing"
+    if value.startswith("objection:"):
+        return value.removeprefix("objection:") in datamap.PURPOSES
+    if value.startswith("restriction:"):
+        return value.removeprefix("restriction:") in restriction.GROUNDS
     kind, slash, rest = value.partition("/")
     if slash:
         if kind == "grant":

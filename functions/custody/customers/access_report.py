@@ -42,6 +42,7 @@ from custody.customers.profile import StoredProfile, etag
 from custody.declared import clock, datamap
 from custody.declared.clock import now_iso
 from custody.declared.errors import NotFound
+from custody.declared.restriction import GROUNDS, Ground
 from custody.declared.settings import Settings
 from custody.platform import paging
 from custody.stores.partitions import BucketPrefix, TablePartition
@@ -167,6 +168,21 @@ def personal_stores() -> tuple[datamap.Store, ...]:
     return tuple(store for store in datamap.STORES if store.classification is datamap.Classification.PERSONAL)
 
 
+def restriction_of(subject: Subject) -> dict[str, Any] | None:
+    """The customer's restriction of processing (GDPR art. 18) as they are shown it.
+
+    `{ground, article, since}`, or None when processing is not restricted.
+    """
+    if subject.restriction is None:
+        return None
+    ground = subject.restriction.get("ground")
+    return {
+        "ground": ground,
+        "article": Ground(ground).article if ground in GROUNDS else None,
+        "since": subject.restriction.get("since"),
+    }
+
+
 def _retention() -> dict[str, Any]:
     return {
         category.name: {
@@ -196,7 +212,8 @@ class AccessReport:
         """Everything held about the customer, decrypted, each store's first page, as one JSON-able dict.
 
         Keys: `report_version`, `generated_at`, `subject_id`, `email` (as given: Cognito keeps it),
-        `account` (status and times), `stores` (store -> its first page: at most
+        `account` (status and times), `restriction` (`{ground, article, since}` while the customer has
+        restricted processing, GDPR art. 18; else None), `stores` (store -> its first page: at most
         `paging.REPORT_STORE_BUDGET_BYTES` of items on the wire, at least one item, with `count` and
         `next_cursor`; see `page`), `retention` (category -> store, purposes, retention and
         sensitivity) and `open_requests` (ids, reason, scope, status, time). Once the customer's
@@ -228,6 +245,7 @@ class AccessReport:
                 "created_at": subject.created_at,
                 "last_active_at": subject.last_active_at,
             },
+            "restriction": restriction_of(subject),
             "stores": stores,
             "retention": _retention(),
             "open_requests": open_requests,
@@ -275,6 +293,7 @@ class AccessReport:
             "subject_id": subject.subject_id,
             "email": None,
             "account": {"status": status.value, "created_at": None, "last_active_at": None},
+            "restriction": None,
             "stores": {},
             "retention": _retention(),
             "open_requests": [{name: request.get(name) for name in OPEN_REQUEST_FIELDS}] if request else [],

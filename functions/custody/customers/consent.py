@@ -1,9 +1,19 @@
 """Consent: an append-only ledger per customer, and the current state derived from it.
 
-Each grant and withdrawal is an event in the `consents` store (time, purpose, action, policy
-version, channel). The purposes currently granted are also kept on the subject record, updated
+Each grant, withdrawal and objection is an event in the `consents` store (time, purpose, action,
+policy version, channel). The purposes currently granted are also kept on the subject record, updated
 in the same transaction as the event, so every write can check consent with one read and
 guard against a concurrent withdrawal with one condition.
+
+An objection (GDPR art. 21) stops a purpose exactly as its withdrawal does — the same erasure of
+what it alone justified — and is recorded as an objection: action `objected` in the consent ledger,
+`purpose_objected` in the audit ledger. Only a purpose the data map declares `objectable` may be
+objected to: legitimate interests or public task (art. 21(1)), or direct marketing, whatever its basis,
+where the objection is absolute (art. 21(2)-(3)).
+
+While the customer's processing is restricted (art. 18) a purpose that is not essential
+(`datamap.Purpose.essential`) cannot be granted: the grant's own transaction requires no restriction.
+Withdrawals and objections always go through (they stop processing).
 """
 
 from __future__ import annotations
@@ -33,10 +43,11 @@ STORE = TABLE
 
 
 class ConsentAction(StrEnum):
-    """What a consent event records: a purpose granted or withdrawn."""
+    """What a consent event records: a purpose granted, withdrawn, or objected to (GDPR art. 21)."""
 
     GRANT = "grant"
     WITHDRAW = "withdraw"
+    OBJECT = "objected"
 
 
 @dataclass(frozen=True)
@@ -77,7 +88,10 @@ class ConsentLedger:
         """Grant a purpose: one of `datamap.PURPOSES`, or `sharing:<id>` of a registered sub-processor.
 
         Raises `InvalidInput` (422, nothing written) for anything else — free text never becomes
-        a purpose, so none reaches the consent store, the subject record or the audit ledger.
+        a purpose, so none reaches the consent store, the subject record or the audit ledger — and
+        `ProcessingRestricted` (403) for a purpose that is not essential while the customer's processing is
+        restricted (GDPR art. 18(2): nothing new is processed but with their consent, and a restriction
+        they keep in place says they do not give it).
         """
         processor = self._check_purpose(purpose)
         if sharing_processor(purpose) is not None and processor is None:
@@ -104,6 +118,32 @@ class ConsentLedger:
         processor = self._check_purpose(purpose)
         return self.subjects.guarded(subject_id, lambda subject: self._withdraw(subject, purpose, channel, processor))
 
+    def object(self, subject_id: str, purpose: str, channel: str) -> ConsentChange:
+        """Object to a purpose (GDPR art. 21): it stops as its withdrawal would, and the objection is recorded.
+
+        A granted purpose is withdrawn and what it alone justified is erased (the same erasure its
+        withdrawal starts); a purpose not granted now stays so, and the objection is recorded all the same
+        (an objection may be made at any time, art. 21(2): the record shows it was honoured). Raises
+        `InvalidInput` (422, nothing written) for a purpose that is not declared, or whose legal basis
+        admits no objection (`datamap.Purpose.objectable`: contract, consent other than direct
+        marketing...) — the details name the basis and the purposes that may be objected to.
+        """
+        self._check_purpose(purpose)
+        declared = datamap.purpose(purpose)
+        if not declared.objectable:
+            raise InvalidInput(
+                f"This purpose's legal basis is {declared.legal_basis.value} ({declared.legal_basis.article}): "
+                "GDPR art. 21 gives no right to object to it; withdraw it instead.",
+                {
+                    "field": "purpose",
+                    "legal_basis": declared.legal_basis.value,
+                    "objectable": list(datamap.objectable_purposes()),
+                },
+            )
+        return self.subjects.guarded(
+            subject_id, lambda subject: self._withdraw(subject, purpose, channel, None, objection=True)
+        )
+
     def _check_purpose(self, purpose: str) -> Agreement | None:
         """The agreement a `sharing:` purpose names (None if unregistered or not a sharing purpose)."""
         if not datamap.is_purpose(purpose):
@@ -113,35 +153,47 @@ class ConsentLedger:
 
     def _grant(self, subject: Subject, purpose: str, policy_version: str, channel: str) -> ConsentChange:
         subject.ensure_active()
+        essential = datamap.is_essential(purpose)
+        if not essential:
+            subject.ensure_unrestricted([purpose])
         at = now_iso()
         dynamo.transact(
             [
                 self._event(subject.subject_id, purpose, ConsentAction.GRANT, policy_version, channel, at),
-                self._set_granted(subject, {**subject.granted, purpose: policy_version}, {}),
+                self._set_granted(
+                    subject, {**subject.granted, purpose: policy_version}, {}, unrestricted=not essential
+                ),
             ]
         )
         return ConsentChange(purpose, ConsentAction.GRANT, at, tuple(sorted(subject.purposes | {purpose})))
 
-    def _withdraw(self, subject: Subject, purpose: str, channel: str, processor: Agreement | None) -> ConsentChange:
+    def _withdraw(
+        self, subject: Subject, purpose: str, channel: str, processor: Agreement | None, *, objection: bool = False
+    ) -> ConsentChange:
         subject.ensure_active()
-        if purpose not in subject.granted:
+        action = ConsentAction.OBJECT if objection else ConsentAction.WITHDRAW
+        if purpose not in subject.granted and not objection:
             raise NotFound("This purpose is not currently granted.")
         at = now_iso()
-        cause = plan.of_withdrawn_purpose(purpose, subject.purposes, subject.disclosed_to)
+        cause = (
+            plan.of_withdrawn_purpose(purpose, subject.purposes, subject.disclosed_to)
+            if purpose in subject.granted
+            else None
+        )
         erasure, created = self.erasures.request_for(subject, cause) if cause else (None, False)
         granted = {name: version for name, version in subject.granted.items() if name != purpose}
         update = self.erasures.subject_update(erasure) if erasure is not None and created else {}
         items: list[TransactWriteItemTypeDef] = [
-            self._event(subject.subject_id, purpose, ConsentAction.WITHDRAW, subject.granted[purpose], channel, at),
+            self._event(subject.subject_id, purpose, action, subject.granted.get(purpose), channel, at),
             self._set_granted(subject, granted, update),
         ]
         if erasure is not None and created:
             items.append(self.erasures.requests.put_new(erasure))
         dynamo.transact(items)
-        self._audit_withdrawal(subject.subject_id, purpose, channel, erasure, created, processor)
+        self._audit_withdrawal(subject.subject_id, purpose, channel, erasure, created, processor, objection=objection)
         if erasure is not None:
             self.erasures.start(erasure)
-        return ConsentChange(purpose, ConsentAction.WITHDRAW, at, tuple(sorted(granted)), erasure)
+        return ConsentChange(purpose, action, at, tuple(sorted(granted)), erasure)
 
     def _audit_withdrawal(
         self,
@@ -151,14 +203,19 @@ class ConsentLedger:
         erasure: ErasureRequest | None,
         created: bool,
         processor: Agreement | None,
+        *,
+        objection: bool = False,
     ) -> None:
-        """The withdrawal on the subject's chain; an erasure it starts opens its own chain with the cause."""
+        """The withdrawal (or objection) on the subject's chain.
+
+        An erasure it starts opens its own chain with the cause: `consent:<purpose>`, or `objection:<purpose>`.
+        """
         actor = f"customer:{channel}"
         request_id = erasure.request_id if erasure else None
         if sharing_processor(purpose) is not None and processor is None:
             purpose = "sharing"  # an unregistered id stays out of the ledger
         self.audit.record(
-            step="consent_withdrawn",
+            step="purpose_objected" if objection else "consent_withdrawn",
             target=purpose,
             outcome="erasure_requested" if created else "ok",
             actor=actor,
@@ -168,17 +225,17 @@ class ConsentLedger:
             processor=processor,
         )
         if erasure is not None and created:
-            self.erasures.opened(
-                erasure, step="erasure_requested", target=f"consent:{purpose}", actor=actor, processor=processor
-            )
+            cause = f"objection:{purpose}" if objection else f"consent:{purpose}"
+            self.erasures.opened(erasure, step="erasure_requested", target=cause, actor=actor, processor=processor)
 
     def _set_granted(
-        self, subject: Subject, granted: dict[str, str], update: dict[str, Any]
+        self, subject: Subject, granted: dict[str, str], update: dict[str, Any], *, unrestricted: bool = False
     ) -> TransactWriteItemTypeDef:
         """The transaction item that sets the subject's granted purposes, bumping its consent version.
 
         The whole map is written: the consent-version guard makes the loaded state the current one.
-        `update` is what a new erasure request adds (`ErasureStarter.subject_update`), or empty.
+        `update` is what a new erasure request adds (`ErasureStarter.subject_update`), or empty;
+        `unrestricted` requires that the customer has not restricted processing (a non-essential grant).
         """
         sets = ["granted = :granted", *update.get("set_expressions", [])]
         values: dict[str, Any] = {":granted": granted, **update.get("values", {})}
@@ -188,23 +245,24 @@ class ConsentLedger:
             values=values,
             add_open_request=update.get("add_open_request"),
             bump_consent=True,
+            unrestricted=unrestricted,
         )
 
     def _event(
-        self, subject_id: str, purpose: str, action: ConsentAction, policy_version: str, channel: str, at: str
+        self, subject_id: str, purpose: str, action: ConsentAction, policy_version: str | None, channel: str, at: str
     ) -> TransactWriteItemTypeDef:
+        """The consent event; `policy_version` is the grant's (None for an objection to a purpose not granted)."""
         event_id = str(uuid.uuid4())
-        return self.consents.append(
-            {
-                "subject_id": subject_id,
-                "event_key": f"{at}#{event_id}",
-                "purpose": purpose,
-                "action": action.value,
-                "policy_version": policy_version,
-                "channel": channel,
-                "at": at,
-            }
-        )
+        event = {
+            "subject_id": subject_id,
+            "event_key": f"{at}#{event_id}",
+            "purpose": purpose,
+            "action": action.value,
+            "policy_version": policy_version,
+            "channel": channel,
+            "at": at,
+        }
+        return self.consents.append({name: value for name, value in event.items() if value is not None})
 
 
 def _unknown_purpose() -> InvalidInput:

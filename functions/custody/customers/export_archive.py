@@ -8,7 +8,7 @@ The archive (`ARCHIVE_FORMAT`):
   count, and counts per store;
   its own SHA-256 is kept on the job and attested by the audit event;
 * `account.json` — the sign-in e-mail address (held by Cognito), status, times, granted purposes with
-  their policy versions, retention per category;
+  their policy versions, a restriction of processing (GDPR art. 18) while it lasts, retention per category;
 * `data/<store>.json` and `data/<store>.csv` — every item of each personal table store as the access
   report shows it (sealed fields opened, the card as brand and last four digits); a CSV row is the
   item's sort key, its category's declared fields, and `other` (the rest, as JSON);
@@ -45,7 +45,7 @@ from typing import IO, Any, Final
 
 from custody.audit.ledger import AuditLedger, subject_chain
 from custody.crypto.keyring import SubjectKeyring, get_keyring
-from custody.customers.access_report import ReportContext, bucket_entries, table_entries
+from custody.customers.access_report import ReportContext, bucket_entries, restriction_of, table_entries
 from custody.customers.documents import SETTLE_SECONDS, DocumentStore
 from custody.customers.exports import STORE, ExportStatus
 from custody.customers.profile import StoredProfile
@@ -175,6 +175,7 @@ class ArchiveWriter:
                 "created_at": subject.created_at,
                 "last_active_at": subject.last_active_at,
                 "granted": dict(sorted(subject.granted.items())),
+                "restriction": restriction_of(subject),
                 "retention": retention,
             },
             indent=2,

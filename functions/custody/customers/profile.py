@@ -3,6 +3,11 @@
 Writes are all-or-nothing: consent, completeness, verified fields and the version are checked
 first, then every category item and the subject's new version go into one transaction. A
 refused request writes nothing, not even the categories that were allowed in it.
+
+While the customer's processing is restricted (GDPR art. 18) a write that would store new or changed
+values of a category no essential purpose justifies (`datamap.collected_for_essential`) is refused
+(`ProcessingRestricted`), and such a write requires no restriction in its own transaction. Correcting
+essential data (art. 16, and 18(1)(a)'s very reason) and removing any category still go through.
 """
 
 from __future__ import annotations
@@ -132,6 +137,13 @@ class ProfileService:
         removed = [name for name in current.categories if name not in categories] if replace else []
         if not categories and not removed:
             return current  # nothing to store or remove: no write, and the version (the ETag) stays
+        collected = [
+            name
+            for name, values in categories.items()
+            if values != current.categories.get(name) and not datamap.collected_for_essential(name)
+        ]
+        if collected:
+            subject.ensure_unrestricted([purpose for name in collected for purpose in datamap.category(name).purposes])
 
         pending = self.keyring.for_write(subject.subject_id)
         at = now_iso()
@@ -139,7 +151,7 @@ class ProfileService:
             self._put_item(pending.key, subject.subject_id, name, values, at) for name, values in categories.items()
         ]
         items += [self.profiles.delete(subject.subject_id, name) for name in removed]
-        items.append(self.subjects.touch(subject, bump_profile=True))
+        items.append(self.subjects.touch(subject, bump_profile=True, unrestricted=bool(collected)))
         if pending.put is not None:
             items.append(pending.put)
         dynamo.transact(items)

@@ -14,6 +14,7 @@ from types import MappingProxyType
 from typing import Final
 
 from custody.declared import naming
+from custody.declared.restriction import UnderRestriction
 
 
 class Audience(StrEnum):
@@ -142,9 +143,14 @@ class Route:
     Gateway checks the scopes (a staff route's scopes are its groups); the function checks the
     token's pool, type and client, the groups and the scopes again (`custody.access_control.authorization`).
 
+    `restriction`: what the route does for a customer whose processing is restricted (GDPR art. 18,
+    `custody.declared.restriction.UnderRestriction`); a staff or sub-processor route must say, so a new one
+    is never open under a restriction by default; a customer route is the data subject's own request
+    (`permitted`), a public one acts on no customer (`no_customer`).
+
     Raises `ValueError` for a route that would be open wider than its audience: a staff route
     without groups or with an unknown one, a sub-processor route without scopes, groups or
-    scopes on a customer or public route.
+    scopes on a customer or public route; and for a staff or sub-processor route without a restriction rule.
     """
 
     method: str
@@ -153,8 +159,11 @@ class Route:
     audience: Audience
     groups: tuple[str, ...] = ()
     scopes: tuple[str, ...] = ()
+    restriction: UnderRestriction | None = None
 
     def __post_init__(self) -> None:
+        if self.restriction is None and self.audience in (Audience.STAFF, Audience.PROCESSOR):
+            raise ValueError(f"{self.method} {self.path}: a staff or sub-processor route declares its restriction rule")
         if self.audience is Audience.STAFF:
             if not self.groups or not set(self.groups) <= set(STAFF_GROUPS):
                 raise ValueError(f"{self.method} {self.path}: a staff route names one or more of {STAFF_GROUPS}")
@@ -164,6 +173,13 @@ class Route:
             raise ValueError(f"{self.method} {self.path}: a sub-processor route names its OAuth scopes")
         if self.audience is not Audience.PROCESSOR and self.scopes:
             raise ValueError(f"{self.method} {self.path}: only sub-processor routes name scopes")
+
+    @property
+    def under_restriction(self) -> UnderRestriction:
+        """What the route does while the customer's processing is restricted (GDPR art. 18)."""
+        if self.restriction is not None:
+            return self.restriction
+        return UnderRestriction.NO_CUSTOMER if self.audience is Audience.PUBLIC else UnderRestriction.PERMITTED
 
     @property
     def key(self) -> str:
@@ -277,10 +293,18 @@ ASYNC_INVOKE: Final[Mapping[str, AsyncInvoke]] = MappingProxyType(
 
 _C, _S, _P, _PUB = Audience.CUSTOMER, Audience.STAFF, Audience.PROCESSOR, Audience.PUBLIC
 _OFFICER = ("privacy_officer",)
+_SUPPORT = ("support", "privacy_officer")
+# Under a restriction (GDPR art. 18): staff may neither be granted nor use access, record interactions
+# or disclose; reviewing a rectification is what art. 18(1)(a) restricts for, and an erasure's
+# acknowledgement is erasure, which art. 18 never holds back; the registry names no customer.
+_REFUSED, _PERMITTED, _NO_CUSTOMER = UnderRestriction.REFUSED, UnderRestriction.PERMITTED, UnderRestriction.NO_CUSTOMER
 
 ROUTES: tuple[Route, ...] = (
     Route("POST", "/v1/me/consents", "collect", _C),
     Route("DELETE", "/v1/me/consents/{purpose}", "collect", _C),
+    Route("POST", "/v1/me/objections/{purpose}", "collect", _C),
+    Route("POST", "/v1/me/restriction", "collect", _C),
+    Route("DELETE", "/v1/me/restriction", "collect", _C),
     Route("PUT", "/v1/me/profile", "collect", _C),
     Route("PATCH", "/v1/me/profile", "collect", _C),
     Route("POST", "/v1/me/documents", "collect", _C),
@@ -294,17 +318,19 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/v1/me/exports/{export_id}", "subject_access", _C),
     Route("GET", "/v1/requests/{request_id}", "subject_access", _PUB),
     Route("POST", "/v1/me/withdrawal", "erase", _C),
-    Route("POST", "/v1/staff/access-grants", "staff", _S, ("support", "privacy_officer")),
-    Route("POST", "/v1/staff/access-grants/{grant_id}/approval", "staff", _S, _OFFICER),
-    Route("GET", "/v1/staff/customers/{customer_id}", "staff", _S, ("support", "privacy_officer")),
-    Route("GET", "/v1/staff/customers/{customer_id}/interactions", "staff", _S, ("support", "privacy_officer")),
-    Route("POST", "/v1/staff/customers/{customer_id}/interactions", "staff", _S, ("support", "privacy_officer")),
-    Route("GET", "/v1/staff/change-requests", "staff", _S, _OFFICER),
-    Route("POST", "/v1/staff/change-requests/{change_request_id}/decision", "staff", _S, _OFFICER),
-    Route("GET", "/v1/staff/processors", "processors", _S, ("privacy_officer", "auditor")),
-    Route("PUT", "/v1/staff/processors/{processor_id}", "processors", _S, _OFFICER),
-    Route("POST", "/v1/staff/customers/{customer_id}/disclosures", "processors", _S, ("support", "privacy_officer")),
-    Route("POST", "/v1/processors/erasure-acks", "processors", _P, scopes=(ERASURE_ACK_SCOPE,)),
+    Route("POST", "/v1/staff/access-grants", "staff", _S, _SUPPORT, restriction=_REFUSED),
+    Route("POST", "/v1/staff/access-grants/{grant_id}/approval", "staff", _S, _OFFICER, restriction=_REFUSED),
+    Route("GET", "/v1/staff/customers/{customer_id}", "staff", _S, _SUPPORT, restriction=_REFUSED),
+    Route("GET", "/v1/staff/customers/{customer_id}/interactions", "staff", _S, _SUPPORT, restriction=_REFUSED),
+    Route("POST", "/v1/staff/customers/{customer_id}/interactions", "staff", _S, _SUPPORT, restriction=_REFUSED),
+    Route("GET", "/v1/staff/change-requests", "staff", _S, _OFFICER, restriction=_PERMITTED),
+    Route(
+        "POST", "/v1/staff/change-requests/{change_request_id}/decision", "staff", _S, _OFFICER, restriction=_PERMITTED
+    ),
+    Route("GET", "/v1/staff/processors", "processors", _S, ("privacy_officer", "auditor"), restriction=_NO_CUSTOMER),
+    Route("PUT", "/v1/staff/processors/{processor_id}", "processors", _S, _OFFICER, restriction=_NO_CUSTOMER),
+    Route("POST", "/v1/staff/customers/{customer_id}/disclosures", "processors", _S, _SUPPORT, restriction=_REFUSED),
+    Route("POST", "/v1/processors/erasure-acks", "processors", _P, scopes=(ERASURE_ACK_SCOPE,), restriction=_PERMITTED),
 )
 
 

@@ -47,17 +47,152 @@ class Erasure(StrEnum):
 SHREDDED_AT = "shredded_at"
 
 
+# --- purposes and their legal bases ----------------------------------------------------------
 # Purposes a customer can grant. `sharing:<processor_id>` purposes are derived per processor.
 CRM_CORE = "crm_core"
 MARKETING = "marketing"
 PAYMENTS = "payments"
 HEALTH_SERVICES = "health_services"
 SHARING_PREFIX = "sharing:"
-PURPOSES: tuple[str, ...] = (CRM_CORE, MARKETING, PAYMENTS, HEALTH_SERVICES)
 
 # Processing records are kept because the law requires them (accountability, art. 5(2) and
 # 30 GDPR), not because of a purpose the customer grants; they are erased with the customer.
 RECORD_KEEPING = "record_keeping"
+
+
+class LegalBasis(StrEnum):
+    """The lawful basis of a purpose's processing: one of GDPR art. 6(1)(a)-(f) (`article` names it)."""
+
+    CONSENT = "consent"
+    CONTRACT = "contract"
+    LEGAL_OBLIGATION = "legal_obligation"
+    VITAL_INTERESTS = "vital_interests"
+    PUBLIC_TASK = "public_task"
+    LEGITIMATE_INTERESTS = "legitimate_interests"
+
+    @property
+    def article(self) -> str:
+        """The provision that makes it a basis: `GDPR art. 6(1)(a)` ... `(f)`."""
+        return f"GDPR art. 6(1)({'abcdef'[list(LegalBasis).index(self)]})"
+
+
+@dataclass(frozen=True)
+class Purpose:
+    """Why personal data is processed: the declaration the record of processing (GDPR art. 30(1)(b)) lists.
+
+    `legal_basis` is the art. 6(1) basis; `special_condition` the art. 9(2) condition that lifts the ban
+    on special categories, for a purpose that processes them (health: explicit consent, art. 9(2)(a)).
+    `essential`: the customer relationship cannot be kept without it (the account, the contract itself);
+    while the customer's processing is restricted (art. 18) only essential purposes may gain new data or
+    new grants. `direct_marketing`: the customer may object to it at any time, whatever its basis, and it
+    then stops (art. 21(2)-(3)). `objectable` says whether art. 21 applies at all.
+    """
+
+    name: str
+    description: str
+    legal_basis: LegalBasis
+    essential: bool
+    special_condition: str | None = None
+    direct_marketing: bool = False
+    grantable: bool = True  # a customer grants it (POST /v1/me/consents); record keeping is the law's
+
+    @property
+    def objectable(self) -> bool:
+        """Whether the customer may object to it (GDPR art. 21).
+
+        True for a basis of legitimate interests or public task (art. 21(1)), and for direct marketing
+        whatever its basis (art. 21(2)).
+        """
+        return self.direct_marketing or self.legal_basis in (LegalBasis.LEGITIMATE_INTERESTS, LegalBasis.PUBLIC_TASK)
+
+
+PURPOSE_DECLARATIONS: tuple[Purpose, ...] = (
+    Purpose(
+        CRM_CORE,
+        "Keep the customer's account and relationship: who they are, how to reach them, their orders and tickets,"
+        " their documents.",
+        LegalBasis.CONTRACT,
+        essential=True,
+    ),
+    Purpose(
+        MARKETING,
+        "Send the customer offers on the channels, interests and language they chose.",
+        LegalBasis.CONSENT,
+        essential=False,
+        direct_marketing=True,
+    ),
+    Purpose(
+        PAYMENTS,
+        "Keep a payment card on file to charge the customer's orders.",
+        LegalBasis.CONTRACT,
+        essential=False,
+    ),
+    Purpose(
+        HEALTH_SERVICES,
+        "Provide health services, which need the customer's conditions and allergies.",
+        LegalBasis.CONSENT,
+        essential=False,
+        special_condition="explicit consent, GDPR art. 9(2)(a)",
+    ),
+)
+# `sharing:<processor_id>`: one purpose per registered sub-processor, each granted on its own.
+SHARING_PURPOSE = Purpose(
+    f"{SHARING_PREFIX}<processor_id>",
+    "Disclose the categories a sub-processor's agreement covers to that sub-processor (one purpose each).",
+    LegalBasis.CONSENT,
+    essential=False,
+)
+RECORD_KEEPING_PURPOSE = Purpose(
+    RECORD_KEEPING,
+    "Keep the records of processing the controller must be able to show: consents, staff access, disclosures,"
+    " change requests and portable copies (accountability, GDPR art. 5(2), 30).",
+    LegalBasis.LEGAL_OBLIGATION,
+    essential=True,
+    grantable=False,
+)
+PURPOSES: tuple[str, ...] = tuple(item.name for item in PURPOSE_DECLARATIONS)
+
+
+def purpose(name: str) -> Purpose:
+    """The declaration of purpose `name`.
+
+    A declared one, `SHARING_PURPOSE` for any `sharing:<id>`, or `RECORD_KEEPING_PURPOSE`. Raises
+    `KeyError` for anything else.
+    """
+    for item in (*PURPOSE_DECLARATIONS, RECORD_KEEPING_PURPOSE):
+        if item.name == name:
+            return item
+    if name.startswith(SHARING_PREFIX) and len(name) > len(SHARING_PREFIX):
+        return SHARING_PURPOSE
+    raise KeyError(name)
+
+
+def is_essential(name: str) -> bool:
+    """Whether purpose `name` is essential (`Purpose.essential`); False for a name that is no purpose."""
+    try:
+        return purpose(name).essential
+    except KeyError:
+        return False
+
+
+def essential_purposes() -> tuple[str, ...]:
+    """The grantable purposes that stay open while processing is restricted (GDPR art. 18), in order."""
+    return tuple(item.name for item in PURPOSE_DECLARATIONS if item.essential)
+
+
+def objectable_purposes() -> tuple[str, ...]:
+    """The grantable purposes a customer may object to (GDPR art. 21), in declaration order."""
+    return tuple(item.name for item in PURPOSE_DECLARATIONS if item.objectable)
+
+
+def collected_for_essential(category_name: str) -> bool:
+    """Whether category `category_name` may still be collected while processing is restricted (GDPR art. 18).
+
+    True for a processing record and for a category an essential purpose justifies; raises `KeyError` for
+    an unknown category.
+    """
+    found = category(category_name)
+    return found.processing_record or any(is_essential(name) for name in found.purposes)
 
 
 @dataclass(frozen=True)

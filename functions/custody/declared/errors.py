@@ -93,6 +93,25 @@ class Forbidden(CustodyError):
     code = "forbidden"
 
 
+class ProcessingRestricted(Forbidden):
+    """The customer has restricted the processing of their data (GDPR art. 18): this is not allowed now (403).
+
+    Raised for staff grants, their approval and reads under them, interactions and disclosures to
+    sub-processors while the customer is restricted, and for the customer's own new collection for (or new
+    grant of) a purpose that is not essential (`datamap.Purpose.essential`). `details` is
+    `{"restricted": true}`, with `"purposes"` (the non-essential purposes refused) for the customer's own
+    requests; never the ground the customer gave.
+    """
+
+    code = "processing_restricted"
+
+    def __init__(self, message: str | None = None, purposes: list[str] | None = None) -> None:
+        details: dict[str, Any] = {"restricted": True}
+        if purposes:
+            details["purposes"] = sorted(set(purposes))
+        super().__init__(message or "The customer has restricted the processing of their data (GDPR art. 18).", details)
+
+
 class ConsentRequired(CustodyError):
     """The data needs a purpose the customer has not granted (403): consent is its legal basis.
 

@@ -114,7 +114,9 @@ class ErasureStarter:
 
         The transaction requires `last_active_at` unchanged: a customer who came back after the
         sweep read the index is not erased (`Conflict` or `Forbidden`). Raises `Conflict` too when
-        the customer is already being erased for another reason.
+        the customer is already being erased for another reason, and when they restricted processing: a
+        restriction keeps the data stored (GDPR art. 18(1)(b)-(c): the customer opposed erasure, or needs
+        the data for legal claims), so inactivity erases nobody while it lasts — the transaction requires it.
         """
         request, created = self.subjects.guarded(
             subject_id,
@@ -143,13 +145,20 @@ class ErasureStarter:
     def _record(
         self, reason: ErasureReason, inactive_since: str | None, subject: Subject
     ) -> tuple[ErasureRequest, bool]:
+        retention = reason is ErasureReason.RETENTION
+        if retention and subject.restricted:
+            raise Conflict("The customer restricted processing: their data is kept while it lasts (GDPR art. 18).")
         request, created = self.request_for(subject, Erasure(reason))
         if created:
             dynamo.transact(
                 [
                     self.requests.put_new(request),
                     self.subjects.touch(
-                        subject, **self.subject_update(request), bump_consent=True, inactive_since=inactive_since
+                        subject,
+                        **self.subject_update(request),
+                        bump_consent=True,
+                        inactive_since=inactive_since,
+                        unrestricted=retention,
                     ),
                 ]
             )

@@ -10,6 +10,15 @@ may appear in the access log as they are.
 
 Sensitive and special categories (card, health) need a privacy officer's approval, never the
 requester's own; the time box starts when the grant becomes usable.
+
+While the customer has restricted processing (GDPR art. 18) no grant is requested, approved or used:
+a staff member's read is processing beyond storage that art. 18(2) does not allow (no consent of the
+customer's, no legal claim or other person's rights shown). An existing grant stops working too — it
+was given for processing the customer has since stopped; it works again, within its time box, once the
+restriction is lifted. Every such write (the grant, its approval, the access-log entry of a read)
+requires no restriction in its own transaction, so none that raced a restriction lands after it.
+A privacy officer's review of a rectification request is not a grant's use and stays open
+(`custody.staff_access.reviews`).
 """
 
 from __future__ import annotations
@@ -151,9 +160,14 @@ def customer_unavailable() -> Forbidden:
 
 
 def check_justified(purpose: str, categories: tuple[str, ...], subject: Subject) -> None:
-    """The purpose must justify every category, and the customer must have granted it now."""
+    """The purpose must justify every category, the customer must have granted it now, and not restricted processing.
+
+    Raises `Forbidden` (no active customer, a category the purpose does not justify), `ProcessingRestricted`
+    and `ConsentRequired`.
+    """
     if not subject.exists or subject.erasure_started:
         raise customer_unavailable()
+    subject.ensure_unrestricted()
     unjustified = [name for name in categories if purpose not in datamap.category(name).purposes]
     if unjustified:
         raise Forbidden(
@@ -184,7 +198,8 @@ class AccessGrants:
 
         The grant is active at once for ordinary categories and pending a privacy officer's approval for
         sensitive and special ones. Raises `InvalidInput` for a malformed request (`check_request`),
-        `Forbidden` when the customer is not active or the purpose does not justify a category, and
+        `Forbidden` when the customer is not active or the purpose does not justify a category,
+        `ProcessingRestricted` (a `Forbidden`) while the customer has restricted processing, and
         `ConsentRequired` when the customer does not grant the purpose now; those refusals are audited
         on the customer's chain.
         """
@@ -224,15 +239,16 @@ class AccessGrants:
         # A pending grant is kept as if approved now: approval moves its TTL past its real expiry.
         usable_until = grant.expires_at or int(time.time()) + minutes * 60
         put = self.access.new_grant(grant.to_item(), retained_until(usable_until))
-        dynamo.transact([put, self.subjects.fence(subject)])
+        dynamo.transact([put, self.subjects.fence(subject, unrestricted=True)])
         return grant
 
     def approve(self, officer: StaffMember, customer_id: str, grant_id: str) -> Grant:
         """A privacy officer approves a pending grant: it becomes active and its time box starts now.
 
         Raises `Forbidden` for a caller who is not a privacy officer or who requested the grant (two
-        people, always), `NotFound` for no such grant of that customer, and `Conflict` when the grant is
-        not pending (or stopped being so meanwhile). Refusals are audited.
+        people, always), `ProcessingRestricted` while the customer has restricted processing, `NotFound` for
+        no such grant of that customer, and `Conflict` when the grant is not pending (or stopped being so
+        meanwhile). Refusals are audited.
         """
         with audited_refusals(
             self.settings,
@@ -259,6 +275,7 @@ class AccessGrants:
     def _approve(self, subject: Subject, officer: StaffMember, grant: Grant, expires_at: int) -> None:
         if subject.erasure_started:
             raise customer_unavailable()
+        subject.ensure_unrestricted()
         approval = self.access.approval(
             grant.subject_id,
             grant.grant_id,
@@ -269,7 +286,7 @@ class AccessGrants:
             expires_at=expires_at,
         )
         try:
-            dynamo.transact([approval, self.subjects.fence(subject)])
+            dynamo.transact([approval, self.subjects.fence(subject, unrestricted=True)])
         except dynamo.TransactionConflict as conflict:
             if conflict.failed_at(0):
                 raise Conflict("This grant is not awaiting approval.") from None
@@ -294,8 +311,9 @@ class AccessGrants:
     def record_read(self, staff: StaffMember, grant: Grant, categories: tuple[str, ...], step: str) -> str:
         """The customer's access log entry for one read: who, when, purpose, ticket, categories.
 
-        Fenced: raises `Forbidden` once the customer's erasure has started and `ConsentRequired` when the
-        grant's purpose was withdrawn — what was read is then not shown.
+        Fenced: raises `Forbidden` once the customer's erasure has started, `ProcessingRestricted` once they
+        restricted processing, and `ConsentRequired` when the grant's purpose was withdrawn — what was read
+        is then not shown.
         """
         at = now_iso()
         values = {
@@ -306,7 +324,7 @@ class AccessGrants:
             "categories": list(categories),
             "at": at,
         }
-        self.log_read(grant.subject_id, values, grant.purpose)
+        self.log_read(grant.subject_id, values, grant.purpose, unrestricted=True)
         self.ledger.record(
             step=step,
             target=f"grant/{grant.grant_id}:{grant.purpose}",
@@ -317,21 +335,26 @@ class AccessGrants:
         )
         return at
 
-    def log_read(self, customer_id: str, values: dict[str, Any], purpose: str | None = None) -> None:
+    def log_read(
+        self, customer_id: str, values: dict[str, Any], purpose: str | None = None, *, unrestricted: bool = False
+    ) -> None:
         """Write one read into the customer's access log, fenced by their record (and `purpose`, when given).
 
-        Raises `Forbidden` once the customer's erasure has started and `ConsentRequired` when `purpose` is
-        no longer granted.
+        Raises `Forbidden` once the customer's erasure has started, `ConsentRequired` when `purpose` is
+        no longer granted, and — with `unrestricted` (a read under a grant) — `ProcessingRestricted` once the
+        customer restricted processing, checked in the write's own transaction too.
         """
         read_id = str(uuid.uuid4())
 
         def attempt(subject: Subject) -> None:
             if subject.erasure_started or not subject.exists:
                 raise customer_unavailable()
+            if unrestricted:
+                subject.ensure_unrestricted()
             if purpose is not None and purpose not in subject.purposes:
                 raise ConsentRequired([purpose])
             entry = self.access.read_entry(customer_id, str(values["at"]), read_id, values, read_at=time.time())
-            dynamo.transact([entry, self.subjects.fence(subject)])
+            dynamo.transact([entry, self.subjects.fence(subject, unrestricted=unrestricted)])
 
         self.subjects.guarded(customer_id, attempt)
 

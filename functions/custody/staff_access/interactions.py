@@ -61,8 +61,9 @@ class Interactions:
 
         Returns `{interaction_key, created_at, expires_at}`. The write is one transaction with the
         subject's consent-version guard. Raises `Forbidden` when the grant is not usable, its purpose
-        does not justify interactions or the customer is not active, `ConsentRequired` when the purpose
-        was withdrawn, and `Conflict` when the subject kept changing under it.
+        does not justify interactions or the customer is not active, `ProcessingRestricted` while the
+        customer has restricted processing, `ConsentRequired` when the purpose was withdrawn, and
+        `Conflict` when the subject kept changing under it.
         """
         grant = self.grants.usable(staff, customer_id, grant_id)
         if grant.purpose not in CATEGORY.purposes:
@@ -84,6 +85,7 @@ class Interactions:
 
     def _write(self, subject: Subject, staff: StaffMember, grant_id: str, values: dict[str, Any]) -> dict[str, Any]:
         subject.ensure_active()
+        subject.ensure_unrestricted()
         pending = self.keyring.for_write(subject.subject_id)
         at = now_iso()
         key = f"{at}#{uuid.uuid4()}"
@@ -99,8 +101,9 @@ class Interactions:
         dynamo.transact(
             [
                 self.interactions.add(item),
-                # Guards the consent version: an interaction cannot slip in after a withdrawal it raced.
-                self.subjects.touch(subject),
+                # Guards the consent version and the restriction: an interaction cannot slip in after a
+                # withdrawal or a restriction of processing it raced.
+                self.subjects.touch(subject, unrestricted=True),
                 *([pending.put] if pending.put else []),
             ]
         )

@@ -74,10 +74,14 @@ class ChangeReviews:
         """One customer's pending requests with their values, recorded in the customer's access log.
 
         Raises `Forbidden` unless `officer` is a privacy officer (the route's groups say so too), and
-        once the customer's erasure has started (during it and after its certificate alike).
+        once the customer's erasure has started (during it and after its certificate alike). A customer who
+        restricted processing (GDPR art. 18) is still reviewed — verifying the accuracy they contest is what
+        art. 18(1)(a) restricts for, and the rectification is their own request (art. 16) — and each entry
+        says `restricted` (never the ground).
         """
         officer.require_privacy_officer()
-        if self.subjects.load(customer_id).erasure_started:
+        subject = self.subjects.load(customer_id)
+        if subject.erasure_started:
             raise customer_unavailable()
         found = [item for item in self.requests.items(customer_id) if item.get("status") == ChangeStatus.PENDING.value]
         if not found:
@@ -94,6 +98,7 @@ class ChangeReviews:
                     "value": values.get("value"),
                     "reason": values.get("reason"),
                     "created_at": item["created_at"],
+                    "restricted": subject.restricted,
                 }
             )
         self._record_access(officer, customer_id, [entry["change_request_id"] for entry in shown])

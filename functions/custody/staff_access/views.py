@@ -35,12 +35,14 @@ _masker = DataMasking(provider=None)
 def check_still_justified(grant: Grant, registry: SubjectRegistry) -> None:
     """Raise unless the grant's customer may still be shown under it, now.
 
-    `Forbidden` when the customer is no longer active (erasing or erased), `ConsentRequired` when they
-    withdrew the grant's purpose.
+    `Forbidden` when the customer is no longer active (erasing or erased), `ProcessingRestricted` while they
+    have restricted processing (GDPR art. 18: a grant given before stops working), `ConsentRequired` when
+    they withdrew the grant's purpose.
     """
     subject = registry.load(grant.subject_id)
     if subject.erasure_started:
         raise customer_unavailable()
+    subject.ensure_unrestricted()
     if grant.purpose not in subject.purposes:
         raise ConsentRequired([grant.purpose])
 
@@ -76,8 +78,8 @@ class StaffViews:
         customer has and `interactions_next_cursor` the cursor for `interactions_page` (None when the
         page holds them all); without one, `interactions` is `*****` when the customer has any (else
         empty) and the count and cursor are None. The read is recorded in the customer's access log and
-        the audit ledger. Raises `Forbidden` (no grant of theirs, pending, expired, customer not active)
-        and `ConsentRequired` (purpose withdrawn).
+        the audit ledger. Raises `Forbidden` (no grant of theirs, pending, expired, customer not active),
+        `ProcessingRestricted` (the customer restricted processing) and `ConsentRequired` (purpose withdrawn).
         """
         grant = self.grants.usable(staff, customer_id, grant_id)
         check_still_justified(grant, self.subjects)

@@ -22,7 +22,7 @@ from botocore.exceptions import ClientError
 
 from custody.declared import clock, datamap
 from custody.declared.clock import now_iso
-from custody.declared.errors import Conflict, CustodyError, Forbidden
+from custody.declared.errors import Conflict, CustodyError, Forbidden, ProcessingRestricted
 from custody.declared.retention import months_through
 from custody.declared.settings import Settings
 from custody.platform.aws import clients
@@ -39,6 +39,11 @@ EXPORTS = "exports"
 EXPORTS_VERSION = "exports_version"
 # How many of the customer's change requests await a privacy officer (kept with every open and decision).
 PENDING_CHANGES = "pending_change_requests"
+# The customer's restriction of processing (GDPR art. 18), while it lasts: `{ground, since}` (a declared
+# ground code, `custody.declared.restriction.Ground`, and a time). Absent when processing is not restricted.
+RESTRICTION = "restriction"
+# What a write that art. 18 stops requires of the subject in its own condition: no restriction now.
+_UNRESTRICTED = f"attribute_not_exists({RESTRICTION})"
 # What an erased subject's record keeps: its id, status, when and by which request it changed.
 TOMBSTONE_ATTRIBUTES = ("subject_id", "status", "status_request", "status_at")
 # The fence every write carries: the subject is active and no full erasure is pending (`_NOT_ERASING`),
@@ -82,6 +87,7 @@ class Subject:
     exports: dict[str, dict[str, Any]] = field(default_factory=dict)  # export id -> job (custody.customers.exports)
     exports_version: int = 0  # counts changes to the set of export jobs (optimistic locking)
     pending_changes: int = 0  # change requests awaiting review (`PENDING_CHANGES`)
+    restriction: dict[str, str] | None = None  # `{ground, since}` while processing is restricted (`RESTRICTION`)
 
     @property
     def erasure_request(self) -> str | None:
@@ -97,6 +103,21 @@ class Subject:
     def purposes(self) -> frozenset[str]:
         """The purposes currently granted."""
         return frozenset(self.granted)
+
+    @property
+    def restricted(self) -> bool:
+        """Whether the customer has restricted the processing of their data (GDPR art. 18) now."""
+        return self.restriction is not None
+
+    def ensure_unrestricted(self, purposes: list[str] | None = None) -> None:
+        """Raise `ProcessingRestricted` (403, never the ground) while the customer's processing is restricted.
+
+        `purposes`, when given, are the non-essential purposes the customer's own request was refused for.
+        The check on a loaded record spares a doomed write its work; the write carries the same rule in its
+        own condition (`SubjectRegistry.touch` and `fence` with `unrestricted=True`).
+        """
+        if self.restricted:
+            raise ProcessingRestricted(purposes=purposes)
 
     @property
     def is_tombstone(self) -> bool:
@@ -215,6 +236,9 @@ class SubjectRegistry:
             exports={str(key): dict(value) for key, value in item.get(EXPORTS, {}).items()},
             exports_version=int(item.get(EXPORTS_VERSION, 0)),
             pending_changes=int(item.get(PENDING_CHANGES, 0)),
+            restriction={str(key): str(value) for key, value in item[RESTRICTION].items()}
+            if item.get(RESTRICTION)
+            else None,
         )
 
     def touch(
@@ -232,6 +256,8 @@ class SubjectRegistry:
         inactive_since: str | None = None,
         also_require: list[str] | None = None,
         pending_change: int = 0,
+        unrestricted: bool = False,
+        remove: list[str] | None = None,
     ) -> TransactWriteItemTypeDef:
         """The transaction item that records activity on an active subject, with optimistic locking.
 
@@ -243,7 +269,9 @@ class SubjectRegistry:
         `last_active_at` to still be that value (the customer did not come back meanwhile) and
         takes the subject out of the inactivity index instead of moving it. `also_require` conditions are
         added to the write's condition (their names and values in `names` and `values`). `pending_change`
-        (+1 or -1) moves the count of change requests awaiting review (`PENDING_CHANGES`).
+        (+1 or -1) moves the count of change requests awaiting review (`PENDING_CHANGES`). `unrestricted`
+        requires that the customer has not restricted processing (GDPR art. 18): a write the restriction stops
+        can then not land after it. `remove` names attributes the write removes.
         """
         at = now_iso()
         all_values: dict[str, Any] = {":now": at, ":active": SubjectStatus.ACTIVE.value}
@@ -270,6 +298,8 @@ class SubjectRegistry:
                 sets.append(f"{attribute} = {marker} + :one")
                 all_values[":one"] = 1
         conditions += also_require or []
+        if unrestricted:
+            conditions.append(_UNRESTRICTED)
         if pending_change:
             sets.append(_PENDING_SET)
             all_values.update(pending_change_values(pending_change))
@@ -291,8 +321,9 @@ class SubjectRegistry:
             all_values[":upload"] = {add_upload}
         if additions:
             expression += " ADD " + ", ".join(additions)
-        if inactive_since is not None:
-            expression += " REMOVE #bucket"
+        removals = [*(["#bucket"] if inactive_since is not None else []), *(remove or [])]
+        if removals:
+            expression += " REMOVE " + ", ".join(removals)
         return {
             "Update": {
                 "TableName": self.table,
@@ -321,23 +352,44 @@ class SubjectRegistry:
             }
         }
 
-    def fence(self, subject: Subject) -> TransactWriteItemTypeDef:
+    def fence(self, subject: Subject, *, unrestricted: bool = False) -> TransactWriteItemTypeDef:
         """The transaction item that lets a write through only while the subject stays as loaded.
 
         A `ConditionCheck` (no write to the subject, not activity): the subject exists, is `active`,
         has no full erasure pending, and its consent version is the one `subject` was loaded with — so
         a write joined to it can race neither a withdrawal nor an erasure. For writes by others (staff,
-        sub-processor disclosures) that are not the customer's own activity.
+        sub-processor disclosures) that are not the customer's own activity. `unrestricted` also requires
+        that the customer has not restricted processing (GDPR art. 18), so a grant or a read logged under one
+        cannot land after a restriction it raced.
         """
         return {
             "ConditionCheck": {
                 "TableName": self.table,
                 "Key": dynamo.to_item({"subject_id": subject.subject_id}),
-                "ConditionExpression": _FENCE,
+                "ConditionExpression": _FENCE + (f" AND {_UNRESTRICTED}" if unrestricted else ""),
                 "ExpressionAttributeNames": {"#status": "status"},
                 "ExpressionAttributeValues": dynamo.to_values(_fence_values(subject)),
             }
         }
+
+    def restrict(self, subject: Subject, ground: str, at: str) -> TransactWriteItemTypeDef:
+        """The customer restricts processing (GDPR art. 18): `restriction` becomes `{ground, since: at}`.
+
+        Written through `touch` (the customer's own activity; refused once an erasure started or when the
+        consent version moved), and only if no restriction is in place, so two requests cannot both
+        restrict. Every write the restriction stops carries the opposite condition (`unrestricted`), so
+        none that read the subject before can land after.
+        """
+        return self.touch(
+            subject,
+            set_expressions=[f"{RESTRICTION} = :restriction"],
+            values={":restriction": {"ground": ground, "since": at}},
+            also_require=[_UNRESTRICTED],
+        )
+
+    def lift_restriction(self, subject: Subject) -> TransactWriteItemTypeDef:
+        """The customer lifts their restriction: `restriction` is removed, if it is there (through `touch`)."""
+        return self.touch(subject, remove=[RESTRICTION], also_require=[f"attribute_exists({RESTRICTION})"])
 
     def begin_upload(self, subject: Subject, entry: str) -> TransactWriteItemTypeDef:
         """The upload's intent: `entry` (`<deadline>#<document id>`) joins the subject's uploads in flight.
@@ -449,8 +501,8 @@ class SubjectRegistry:
     def tombstone(self, subject_id: str, request_id: str) -> None:
         """Replace the subject's record by its tombstone: id, status `erasing`, request and time only.
 
-        The granted purposes, versions, times of activity, disclosures, open requests and the
-        inactivity index entry go with the rest of the record (a full erasure's ShredKey step). The
+        The granted purposes, versions, times of activity, disclosures, open requests, a restriction of
+        processing and the inactivity index entry go with the rest of the record (a full erasure's ShredKey step). The
         uploads in flight stay until `mark_erasure(..., ERASED)` (Certify), for Verify to wait on. An
         erased record stays erased. Idempotent.
         """

@@ -1,7 +1,9 @@
 """Disclosures to sub-processors, recorded only when an agreement and the customer's consent allow them.
 
 The agreement must be active and cover the categories and their purposes, and the customer must
-grant `sharing:<processor_id>`.
+grant `sharing:<processor_id>` and not have restricted processing: a disclosure is processing GDPR art.
+18(2) does not allow while a restriction lasts, and the write requires no restriction in its own
+transaction, so one that raced a restriction does not land after it.
 
 The record goes into the customer's `disclosures` store (they see it in their access report),
 and the processor's id onto their subject record in the same transaction: erasure deletes the
@@ -48,6 +50,7 @@ class Disclosures:
         disclosed_at, customer_id}`: names and ids, no values. Raises `InvalidInput` for categories that
         cannot be disclosed, `Forbidden` without an active agreement covering them, for a customer who
         is not active, or when no purpose both agreed and granted justifies a category,
+        `ProcessingRestricted` while the customer has restricted processing (GDPR art. 18),
         `ConsentRequired` without `sharing:<processor_id>`, and `Conflict` when the subject kept
         changing under it.
         """
@@ -85,6 +88,7 @@ class Disclosures:
             )
         if not subject.exists or subject.status is not SubjectStatus.ACTIVE:
             raise Forbidden("This customer's data is not available.", {"reason": "no_active_customer"})
+        subject.ensure_unrestricted()
         sharing = datamap.SHARING_PREFIX + processor_id
         if sharing not in subject.purposes:
             raise ConsentRequired([sharing])
@@ -117,7 +121,7 @@ class Disclosures:
         dynamo.transact(
             [
                 self.disclosures.add(item),
-                self.subjects.touch(subject, add_disclosed_to=processor_id),
+                self.subjects.touch(subject, add_disclosed_to=processor_id, unrestricted=True),
             ]
         )
         return {key: value for key, value in item.items() if key != "subject_id"} | {"customer_id": subject.subject_id}

@@ -5,9 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from custody.declared import catalog
+from custody.declared.restriction import UnderRestriction
 from devstack import openapi
 from devstack.paths import OPENAPI_DOC
 from tests.integration.conftest import LocalStack
+
+REFUSED, NO_CUSTOMER = UnderRestriction.REFUSED, UnderRestriction.NO_CUSTOMER
 
 
 def test_docs_openapi_json_is_current() -> None:
@@ -23,6 +26,7 @@ def test_every_declared_route_is_documented_with_its_audience() -> None:
         operation = document["paths"][route.path][route.method.lower()]
         assert operation["x-custody-function"] == route.function
         assert operation["x-custody-audience"] == route.audience.value
+        assert operation["x-custody-under-restriction"] == route.under_restriction.value
         if route.audience is catalog.Audience.PUBLIC:
             assert operation["security"] == []
         else:
@@ -48,8 +52,8 @@ def _document(path: str, schema: dict[str, Any]) -> dict[str, Any]:
 def test_schemas_that_clash_across_functions_are_renamed_and_unbuilt_routes_are_501() -> None:
     routes = (
         catalog.Route("POST", "/v1/a", "collect", catalog.Audience.CUSTOMER),
-        catalog.Route("POST", "/v1/b", "staff", catalog.Audience.STAFF, ("auditor",)),
-        catalog.Route("GET", "/v1/c/{thing_id}", "staff", catalog.Audience.STAFF, ("support",)),
+        catalog.Route("POST", "/v1/b", "staff", catalog.Audience.STAFF, ("auditor",), restriction=NO_CUSTOMER),
+        catalog.Route("GET", "/v1/c/{thing_id}", "staff", catalog.Audience.STAFF, ("support",), restriction=REFUSED),
     )
     merged = openapi.merge(
         {"collect": _document("/v1/a", {"type": "string"}), "staff": _document("/v1/b", {"type": "integer"})},
