@@ -130,7 +130,7 @@ class ConsentLedger:
         cause = plan.of_withdrawn_purpose(purpose, subject.purposes, subject.disclosed_to)
         erasure, created = self.erasures.request_for(subject, cause) if cause else (None, False)
         granted = {name: version for name, version in subject.granted.items() if name != purpose}
-        update = self.erasures.subject_update(erasure) if erasure is not None and created else {}
+        update = self.erasures.subject_update(erasure, subject) if erasure is not None and created else {}
         items: list[TransactWriteItemTypeDef] = [
             self._event(subject.subject_id, purpose, ConsentAction.WITHDRAW, subject.granted[purpose], channel, at),
             self._set_granted(subject, granted, update),
@@ -187,6 +187,7 @@ class ConsentLedger:
             set_expressions=sets,
             values=values,
             add_open_request=update.get("add_open_request"),
+            also_require=update.get("also_require"),
             bump_consent=True,
         )
 
