@@ -305,6 +305,11 @@ ROUTES: tuple[Route, ...] = (
     Route("PUT", "/v1/staff/processors/{processor_id}", "processors", _S, _OFFICER),
     Route("POST", "/v1/staff/customers/{customer_id}/disclosures", "processors", _S, ("support", "privacy_officer")),
     Route("POST", "/v1/processors/erasure-acks", "processors", _P, scopes=(ERASURE_ACK_SCOPE,)),
+    Route("POST", "/v1/staff/customers/{customer_id}/invoices", "staff", _S, ("support", "privacy_officer")),
+    Route("GET", "/v1/staff/customers/{customer_id}/invoices", "staff", _S, ("support", "privacy_officer")),
+    # A legal hold pauses a customer's erasures (custody.declared.holds): privacy officers only.
+    Route("PUT", "/v1/staff/customers/{customer_id}/legal-hold", "staff", _S, _OFFICER),
+    Route("DELETE", "/v1/staff/customers/{customer_id}/legal-hold", "staff", _S, _OFFICER),
 )
 
 

@@ -22,7 +22,7 @@ from custody.declared import datamap
 from custody.declared.errors import ConsentRequired, Forbidden
 from custody.declared.settings import Settings
 from custody.platform import paging
-from custody.staff_access.grants import AccessGrants, Grant, customer_unavailable
+from custody.staff_access.grants import AccessGrants, Grant, customer_unavailable, under_legal_obligation
 from custody.stores.interactions import InteractionsTable
 from custody.stores.profiles import ProfilesTable
 from custody.stores.subjects import SubjectRegistry
@@ -36,9 +36,14 @@ def check_still_justified(grant: Grant, registry: SubjectRegistry) -> None:
     """Raise unless the grant's customer may still be shown under it, now.
 
     `Forbidden` when the customer is no longer active (erasing or erased), `ConsentRequired` when they
-    withdrew the grant's purpose.
+    withdrew the grant's purpose. A `legal_obligation` grant needs no consent: the customer must be
+    active or `retained` with no erasure pending (`under_legal_obligation`).
     """
     subject = registry.load(grant.subject_id)
+    if grant.purpose == datamap.LEGAL_OBLIGATION:
+        if not under_legal_obligation(subject):
+            raise customer_unavailable()
+        return
     if subject.erasure_started:
         raise customer_unavailable()
     if grant.purpose not in subject.purposes:
