@@ -92,12 +92,14 @@ def test_arbitrary_text_is_refused_unless_the_oracle_admits_it(text: str) -> Non
 @given(
     text=st.text(min_size=1, max_size=60).filter(
         # an error code after a word is a refusal's target (`sharing:conflict`), not caller text
-        lambda value: not re.fullmatch(UUID, value)
-        and value not in ERROR_CODES
-        # a declared hold reason, obligation or a calendar day is what those shapes hold, not caller text
-        and value not in holds.REASONS
-        and value not in datamap.OBLIGATIONS
-        and not grammar.is_date(value)
+        lambda value: (
+            not re.fullmatch(UUID, value)
+            and value not in ERROR_CODES
+            # a declared hold reason, obligation or a calendar day is what those shapes hold, not caller text
+            and value not in holds.REASONS
+            and value not in datamap.OBLIGATIONS
+            and not grammar.is_date(value)
+        )
     )
 )
 def test_caller_text_inside_a_valid_shape_is_refused(text: str) -> None:

@@ -289,18 +289,18 @@ STORES: tuple[Store, ...] = (
         "disclosures", "What was disclosed to which sub-processor, and their acknowledgements.", "disclosure_key"
     ),
     TableStore(
-        "subject_keys",
-        "The customer's wrapped data key. Deleting it crypto-shreds every copy of their data.",
-        "key_version",
-        classification=Classification.KEY_MATERIAL,
-        erasure=Erasure.SHRED,
-    ),
-    TableStore(
         "invoices",
         "Invoices issued to the customer, sealed with their key for tax records; each expires by TTL at the end "
         "of its legal retention period.",
         "invoice_key",
         ttl_attribute="expires_at",
+    ),
+    TableStore(
+        "subject_keys",
+        "The customer's wrapped data key. Deleting it crypto-shreds every copy of their data.",
+        "key_version",
+        classification=Classification.KEY_MATERIAL,
+        erasure=Erasure.SHRED,
     ),
     BucketStore("documents", "Documents the customer uploaded, encrypted with their data key."),
     BucketStore(
@@ -363,16 +363,6 @@ CATEGORIES: tuple[Category, ...] = (
         retention_days=INTERACTION_RETENTION_DAYS,
     ),
     Category(
-        "invoices",
-        "Invoices issued for the customer's orders: number, issue date, total amount and currency, a summary of "
-        "the lines. Never card data: a card number is not a record tax law asks for.",
-        ("invoice_number", "issued_on", "amount", "currency", "line_summary"),
-        (CRM_CORE,),
-        Sensitivity.PERSONAL,
-        "invoices",
-        obligation=TAX_RECORDS,
-    ),
-    Category(
         "documents",
         "Files the customer uploaded.",
         ("file_name", "content_type", "content"),
@@ -429,6 +419,16 @@ CATEGORIES: tuple[Category, ...] = (
         "disclosures",
         processing_record=True,
     ),
+    Category(
+        "invoices",
+        "Invoices issued for the customer's orders: number, issue date, total amount and currency, a summary of "
+        "the lines. Never card data: a card number is not a record tax law asks for.",
+        ("invoice_number", "issued_on", "amount", "currency", "line_summary"),
+        (CRM_CORE,),
+        Sensitivity.PERSONAL,
+        "invoices",
+        obligation=TAX_RECORDS,
+    ),
 )
 
 
@@ -469,7 +469,7 @@ class OperationalTable:
 INACTIVITY_DAYS = 1095
 # The policies under which data is disposed of, by erasure reason, as the disposal register
 # cites them. Bump the version when the policy text in docs/retention.md changes.
-RETENTION_POLICY_VERSION = "2026-11"
+RETENTION_POLICY_VERSION = "2026-12"  # 2026-12: records kept under a legal obligation; legal holds
 DISPOSAL_POLICIES: dict[str, str] = {
     "withdrawal": "consent-withdrawn: the customer withdrew; everything is erased",
     "purpose_withdrawn": "purpose-withdrawn: the categories no remaining purpose justifies are erased",

@@ -120,7 +120,8 @@ def test_the_sweep_starts_a_held_erasure_once_its_hold_has_ended(
 
     with acting_as("retention"):
         during = sweep.run(clock.now())  # the hold's last day is today: it holds on
-    assert request_id not in during.request_ids and _not_started(local_stack, request_id)
+    assert request_id not in during.request_ids
+    assert _not_started(local_stack, request_id)
     assert during.held >= 1
     held = disposal.held_erasures(settings, clock.now())
     assert held.count >= 1

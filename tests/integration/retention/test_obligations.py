@@ -81,7 +81,8 @@ def test_the_sweep_erases_what_was_kept_once_its_obligation_ends_and_certifies_i
     with clock_at(moment):  # the workflow runs on that day too: it certifies then
         ended = _sweep(settings, moment)
         ending = _mine(local_stack, ended, customer)
-        assert len(ending) == 1 and ended.retention_ended >= 1
+        assert len(ending) == 1
+        assert ended.retention_ended >= 1
         assert wait_for_execution(local_stack, ending[0])["status"] == "SUCCEEDED"
     item = request_item(local_stack, ending[0])
     certificate = item["certificate"]
