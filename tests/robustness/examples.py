@@ -25,12 +25,13 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from functools import cache
 from typing import Any, Final
 
 from werkzeug.test import Client
 
-from custody.declared import catalog, datamap, naming
+from custody.declared import catalog, clock, datamap, naming
 from custody.declared.catalog import Audience
 from devstack import openapi
 from tests.integration.conftest import LocalStack
@@ -150,6 +151,11 @@ class World:
         assert reply.body["status"] == "active", reply.body
         self._values["grant_id"] = reply.body["grant_id"]
 
+    def _invoice_grant(self) -> None:
+        reply = self._grant(["invoices"], datamap.CRM_CORE)
+        assert reply.body["status"] == "active", reply.body
+        self._values["invoice_grant_id"] = reply.body["grant_id"]
+
     def _pending_grant(self) -> None:
         reply = self._grant(["health"], datamap.HEALTH_SERVICES)
         assert reply.body["status"] == "pending_approval", reply.body
@@ -224,6 +230,7 @@ PREPARERS: Final[Mapping[str, Callable[[World], None]]] = {
     "export_id": World._export,
     "grant_id": World._active_grant,
     "pending_grant_id": World._pending_grant,
+    "invoice_grant_id": World._invoice_grant,
     "request_id": World._pending_notification,
     "task_token": World._pending_notification,
     "notified_processor_id": World._pending_notification,
@@ -319,6 +326,16 @@ OVERRIDES: Final[Mapping[str, Override]] = {
     "PUT /v1/staff/processors/{processor_id}": Override(body=_agreement),
     # The acknowledgement of the world's pending erasure comes from the processor it notified.
     "POST /v1/processors/erasure-acks": Override(names={"processor_id": "notified_processor_id"}),
+    # Invoices are read under a grant that covers them.
+    "GET /v1/staff/customers/{customer_id}/invoices": Override(names={"grant_id": "invoice_grant_id"}),
+    # A legal hold's last day is a day to come (the document's example is a fixed date).
+    "PUT /v1/staff/customers/{customer_id}/legal-hold": Override(
+        body=lambda world: {
+            "reason_code": "dispute",
+            "ticket": "LEG-1616",
+            "until": (clock.now().date() + timedelta(days=30)).isoformat(),
+        }
+    ),
 }
 
 
