@@ -181,14 +181,22 @@ _DECLARED: Mapping[str, Access] = MappingProxyType(
                     "change_requests": READ_WRITE,
                     "profiles": READ_WRITE,
                     "consents": READ,
-                    # interactions and change-request decisions touch the subject in their transaction
+                    # invoices are kept under a legal obligation, sealed with the customer's key for it
+                    "invoices": READ_WRITE,
+                    # interactions, invoices and change-request decisions touch the subject in their
+                    # transaction; a legal hold is placed and lifted on the subject's record
                     "subjects": UPDATE,
+                    # a legal hold holds a customer's open erasure requests, and its lift releases them
+                    "requests": UPDATE,
                     "idempotency": READ_WRITE,
                 },
                 _each(_KEY_TABLES, APPEND),
             ),
-            customer_keys=KeyUse.WRAP,  # an interaction may be a customer's first sealed write
-            writes_ledger=True,  # every grant, read, refusal and decision
+            customer_keys=KeyUse.WRAP,  # an interaction or an invoice may be a customer's first sealed write
+            # lifting a legal hold starts the erasures it held, through admission as every start
+            start_erasure=True,
+            queues_erasures=True,
+            writes_ledger=True,  # every grant, read, refusal, decision and legal hold
         ),
         "processors": Access(
             tables=_tables(

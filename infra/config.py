@@ -41,6 +41,10 @@ class CustodyConfig:
     retention_sweep_hour_utc: int = 2
     # The first month any activity was recorded: the sweep queries no earlier index bucket.
     activity_epoch_month: str = "2026-01"
+    # The legal system the controller answers to (Settings.jurisdiction): `gdpr`, or a code a retention
+    # obligation declares periods for (`de`, `fr`, `vn`; datamap.OBLIGATIONS), which sets how long records
+    # under a legal obligation are kept (docs/retention.md).
+    jurisdiction: str = "gdpr"
     # The erasure SLA: an alarm fires when a request is older than this and not complete (the
     # legal limit is one month, GDPR art. 12(3)).
     erasure_sla_days: int = 7

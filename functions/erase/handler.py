@@ -22,7 +22,10 @@ def withdraw() -> Response[WithdrawalAccepted]:
     request = ErasureStarter(get_settings()).withdraw(subject_id(app))
     obs.metrics.add_metric(name="WithdrawalsRequested", unit="Count", value=1)
     body = WithdrawalAccepted(
-        request_id=request.request_id, status=request.status.value, status_url=request.status_url()
+        request_id=request.request_id,
+        status=request.status.value,
+        status_url=request.status_url(),
+        on_hold_until=request.hold["until"] if request.hold else None,
     )
     return Response(
         status_code=202,

@@ -1,8 +1,10 @@
 """The `retention` function: the scheduled retention sweep and the erasure SLA measure.
 
 EventBridge invokes it with `{"task": "sweep"}` (daily) or `{"task": "sla"}` (hourly). The sweep
-starts retention erasures (custody.retention.disposal); both publish metrics the dashboard and the SLA
-alarm read: counts and ages only, never an id of a customer.
+starts retention erasures, releases the erasures whose legal hold ended and ends the retentions whose
+legal obligations ended (custody.retention.disposal); both publish metrics the dashboard and the SLA
+alarm read — the held erasures among them (`HeldErasures`, `HeldErasuresPastDue`: past the month GDPR
+art. 12(3) allows): counts and ages only, never an id of a customer.
 """
 
 from __future__ import annotations
@@ -39,6 +41,8 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
             ("skipped", "RetentionSkipped"),
             ("buckets_queried", "RetentionIndexQueries"),
             ("due_not_started", "RetentionDueNotStarted"),
+            ("holds_released", "HeldErasuresReleased"),
+            ("retention_ended", "RetentionObligationsEnded"),
         ):
             obs.metrics.add_metric(name=metric, unit="Count", value=counts[name])
         obs.logger.info("Retention sweep done", extra={"counts": counts})
@@ -47,4 +51,9 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     obs.metrics.add_metric(name="OpenErasures", unit="Count", value=opened.count)
     obs.metrics.add_metric(name="OldestOpenErasureAgeSeconds", unit="Seconds", value=opened.oldest_age_seconds)
     result.update({"open_erasures": opened.count, "oldest_open_age_seconds": int(opened.oldest_age_seconds)})
+    held = disposal.held_erasures(settings, now)
+    obs.metrics.add_metric(name="HeldErasures", unit="Count", value=held.count)
+    obs.metrics.add_metric(name="HeldErasuresPastDue", unit="Count", value=held.past_due)
+    obs.metrics.add_metric(name="OldestHeldErasureAgeSeconds", unit="Seconds", value=held.oldest_age_seconds)
+    result.update({"held_erasures": held.count, "held_erasures_past_due": held.past_due})
     return result

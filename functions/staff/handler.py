@@ -12,7 +12,9 @@ from custody.api.http import build_resolver, caller, entrypoint
 from custody.declared.settings import get_settings
 from custody.platform.observability import observability
 from custody.staff_access.grants import AccessGrants
+from custody.staff_access.holds import LegalHolds
 from custody.staff_access.interactions import Interactions
+from custody.staff_access.invoices import Invoices
 from custody.staff_access.reviews import ChangeReviews, Decision
 from custody.staff_access.views import StaffViews
 from staff.schemas import (
@@ -25,6 +27,12 @@ from staff.schemas import (
     InteractionIn,
     InteractionOut,
     InteractionsPage,
+    InvoiceIn,
+    InvoiceOut,
+    InvoicesPage,
+    LegalHoldIn,
+    LegalHoldLifted,
+    LegalHoldOut,
     PendingChange,
     PendingChanges,
 )
@@ -98,6 +106,38 @@ def decide_change_request(change_request_id: IdPath, body: DecisionIn) -> Decisi
         _caller(), body.customer_id, change_request_id, Decision(body.decision), body.reason
     )
     return DecisionOut.model_validate(decided)
+
+
+@app.post("/v1/staff/customers/<customer_id>/invoices", responses={201: {"description": "Recorded"}})
+def record_invoice(customer_id: CustomerPath, body: InvoiceIn) -> Response[InvoiceOut]:
+    values = body.model_dump(mode="json", exclude={"grant_id"})
+    recorded = Invoices(get_settings()).record(_caller(), customer_id, body.grant_id, values)
+    return Response(status_code=201, content_type="application/json", body=InvoiceOut.model_validate(recorded))
+
+
+@app.get("/v1/staff/customers/<customer_id>/invoices")
+def invoices_page(
+    customer_id: CustomerPath,
+    grant_id: Annotated[str, Query(pattern=r"^[A-Za-z0-9-]{1,64}$")],
+    cursor: Annotated[str | None, Query(description="The `next_cursor` of the page before")] = None,
+) -> InvoicesPage:
+    page = Invoices(get_settings()).page(_caller(), customer_id, grant_id, cursor)
+    obs.metrics.add_metric(name="StaffReads", unit="Count", value=1)
+    return InvoicesPage.model_validate(page)
+
+
+@app.put("/v1/staff/customers/<customer_id>/legal-hold")
+def place_legal_hold(customer_id: CustomerPath, body: LegalHoldIn) -> LegalHoldOut:
+    placed = LegalHolds(get_settings()).place(_caller(), customer_id, body.reason_code, body.ticket, body.until)
+    obs.metrics.add_metric(name="LegalHoldsPlaced", unit="Count", value=1)
+    return LegalHoldOut.model_validate(placed)
+
+
+@app.delete("/v1/staff/customers/<customer_id>/legal-hold")
+def lift_legal_hold(customer_id: CustomerPath) -> LegalHoldLifted:
+    lifted = LegalHolds(get_settings()).lift(_caller(), customer_id)
+    obs.metrics.add_metric(name="LegalHoldsLifted", unit="Count", value=1)
+    return LegalHoldLifted.model_validate(lifted)
 
 
 lambda_handler = entrypoint(app, obs)

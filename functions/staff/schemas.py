@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from custody.declared import holds
 from custody.platform import text
 from custody.staff_access.grants import DEFAULT_MINUTES, MAX_MINUTES
 
@@ -129,3 +131,122 @@ class DecisionOut(BaseModel):
     status: str
     decided_at: str
     profile_version: int | None = None
+
+
+def _currency_code(value: str) -> str:
+    """Three ASCII capital letters (the shape of an ISO 4217 code; whether ISO assigned it is not checked)."""
+    if not (len(value) == 3 and value.isascii() and value.isalpha() and value.isupper()):
+        raise ValueError("must be an ISO 4217 alphabetic code: three capital letters A-Z")
+    return value
+
+
+class InvoiceIn(BaseModel):
+    """An invoice issued to the customer, kept under the tax-records obligation (sealed with its own key)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    grant_id: Annotated[str, Field(min_length=1, max_length=64)]
+    invoice_number: Annotated[
+        str,
+        Field(
+            pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,39}$",
+            description="The invoice's number as issued: letters, digits and . _ / -, at most 40",
+            examples=["INV-2026-0042"],
+        ),
+    ]
+    issued_on: Annotated[
+        date,
+        Field(
+            description="The issue date (not in the future): the obligation's period counts from it",
+            examples=["2026-11-30"],
+        ),
+    ]
+    amount: Annotated[
+        str,
+        Field(
+            pattern=r"^-?(0|[1-9][0-9]{0,11})(\.[0-9]{1,3})?$",
+            description="The total, taxes included, in the currency's main unit, as a decimal string; negative for "
+            "a credit note",
+            examples=["120.50"],
+        ),
+    ]
+    currency: Annotated[
+        str,
+        Field(
+            min_length=3,
+            max_length=3,
+            description="An ISO 4217 alphabetic currency code: three capital letters A-Z",
+            examples=["EUR"],
+            json_schema_extra={"pattern": "^[A-Z]{3}$"},
+        ),
+        AfterValidator(_currency_code),
+    ]
+    line_summary: Annotated[
+        text.Lines,
+        Field(min_length=1, max_length=500, description="What was invoiced, in short", examples=["2 garden chairs"]),
+    ]
+
+
+class InvoiceOut(BaseModel):
+    invoice_key: str
+    created_at: str
+    kept_until: str = Field(description="The last day the legal obligation keeps the invoice (YYYY-MM-DD)")
+    obligation: str
+
+
+class InvoicesPage(BaseModel):
+    """A page of a customer's invoices under a grant that covers them: at most 1 MiB, oldest first."""
+
+    customer_id: str
+    grant_id: str
+    purpose: str
+    obligation: str
+    legal_basis: str
+    invoices: list[dict[str, Any]]
+    count: int | None = Field(description="How many invoices the customer has; null on a page asked with a cursor")
+    next_cursor: str | None = Field(description="The cursor of the next page; null when this page ends them")
+
+
+class LegalHoldIn(BaseModel):
+    """A legal hold: a declared reason, a ticket reference, the last day. Never free text."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reason_code: Annotated[
+        str,
+        Field(
+            min_length=1,
+            max_length=40,
+            description="Why: one of the declared reason codes",
+            json_schema_extra={"enum": sorted(holds.REASONS)},
+            examples=["dispute"],
+        ),
+    ]
+    ticket: Annotated[
+        text.Text,
+        Field(min_length=1, max_length=24, description="A ticket reference like LEG-1234", examples=["LEG-1234"]),
+    ]
+    until: Annotated[
+        date,
+        Field(
+            description=f"The hold's last day (UTC), from today to {holds.MAX_HOLD_DAYS} days ahead; placed again "
+            "to extend it",
+            examples=["2027-06-30"],
+        ),
+    ]
+
+
+class LegalHoldOut(BaseModel):
+    customer_id: str
+    reason_code: str
+    until: str
+    placed_at: str
+    held_requests: int = Field(description="How many of the customer's erasure requests the hold holds now")
+
+
+class LegalHoldLifted(BaseModel):
+    customer_id: str
+    lifted_at: str
+    reason_code: str
+    until: str
+    released_requests: int = Field(description="How many held erasure requests were released and started")

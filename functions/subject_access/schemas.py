@@ -106,18 +106,35 @@ class ChangeRequestList(BaseModel):
     change_requests: list[ChangeRequestOut]
 
 
+class RetainedRecords(BaseModel):
+    """Records a full erasure kept because a legal obligation requires them: what, why and until when."""
+
+    category: str
+    obligation: str
+    legal_basis: str
+    until: str = Field(description="The last day they are kept (YYYY-MM-DD); they are erased after it")
+
+
 class RequestStatusBody(BaseModel):
     """An erasure request's progress: ids, statuses, counts — never personal data."""
 
     request_id: str
     kind: str
     reason: str
-    status: str
+    status: str = Field(description="received, in_progress, completed, failed; held while a legal hold pauses it")
     created_at: str
     updated_at: str
     steps_done: int = 0
     steps_total: int = 0
     certificate_digest: str | None = None
+    on_hold_until: str | None = Field(
+        default=None, description="While held: the legal hold's last day (YYYY-MM-DD); the erasure starts after it"
+    )
+    hold_reason: str | None = Field(default=None, description="While held: the hold's declared reason code")
+    retained: list[RetainedRecords] = Field(
+        default_factory=list,
+        description="What the erasure keeps under a legal obligation (GDPR art. 17(3)(b)), why, and until when",
+    )
 
 
 class ExportDownload(BaseModel):

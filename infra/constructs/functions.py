@@ -97,6 +97,7 @@ class Wiring:
             retention_slot_percent=self.config.retention_slot_percent,
             retention_window_hours=self.config.retention_window_hours,
             activity_epoch_month=self.config.activity_epoch_month,
+            jurisdiction=self.config.jurisdiction,
         )
 
 

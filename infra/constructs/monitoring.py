@@ -225,6 +225,25 @@ class Monitoring(Construct):
                 width=12,
             ),
         )
+        # A request a legal hold holds waits lawfully, but the month GDPR art. 12(3) gives to answer runs
+        # on: held requests, and those past it, are shown apart from the SLA (docs/retention.md).
+        dashboard.add_widgets(
+            cloudwatch.GraphWidget(
+                title="Erasures held by a legal hold (past the month art. 12(3) allows: right)",
+                left=[erasure_metric("HeldErasures", "Maximum")],
+                right=[erasure_metric("HeldErasuresPastDue", "Maximum")],
+                width=12,
+            ),
+            cloudwatch.GraphWidget(
+                title="Holds ended and legal obligations ended (daily sweep)",
+                left=[
+                    erasure_metric(name, "Sum", Duration.days(1))
+                    for name in ("HeldErasuresReleased", "RetentionObligationsEnded")
+                ],
+                right=[erasure_metric("OldestHeldErasureAgeSeconds", "Maximum")],
+                width=12,
+            ),
+        )
         return dashboard
 
     def watch_api(self, api: apigateway.RestApi) -> None:

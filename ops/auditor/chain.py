@@ -37,7 +37,7 @@ class StoredVersion:
 class Finding:
     """One problem verification found; printed `kind: detail`."""
 
-    kind: str  # gap, fork, reordered, altered, extra_version, deleted, foreign, head, certificate, history
+    kind: str  # gap, fork, reordered, altered, extra_version, deleted, foreign, head, certificate, history, retention
     detail: str
 
     def __str__(self) -> str:

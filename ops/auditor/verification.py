@@ -1,14 +1,15 @@
 """Verifying a chain: pure, no AWS. `verify(chain)` recomputes every hash and link and names each
 problem it finds (gap, fork, reordered, altered, extra_version, deleted, foreign, head,
-certificate, history; docs/audit.md).
+certificate, history, retention; docs/audit.md).
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from typing import Final
+from typing import Any, Final
 
 from custody.audit.ledger import GENESIS, AuditEvent, digest
+from custody.declared import datamap
 from ops.auditor.chain import EVENT_NAME, Chain, Finding, Verification, parse_event
 
 WORKFLOW_ACTOR: Final = "erasure-workflow"
@@ -24,6 +25,7 @@ def verify(chain: Chain) -> Verification:
     findings += _head_findings(chain, last)
     certificate_digest, certificate_findings = _certificate_findings(chain, events)
     findings += certificate_findings
+    findings += _retention_findings(chain.certificates().get(certificate_digest or ""), events)
     findings += _history_findings(chain, events)
     return Verification(
         chain.chain_id,
@@ -133,6 +135,64 @@ def _certificate_findings(chain: Chain, events: list[AuditEvent]) -> tuple[str |
         elif execution.status != "SUCCEEDED":
             findings.append(Finding("certificate", f"the certificate's execution is {execution.status}"))
     return attested, findings
+
+
+def _retention_findings(certificate: dict[str, Any] | None, events: list[AuditEvent]) -> list[Finding]:
+    """What the certificate says a legal obligation kept, or ended, checked against the data map and the chain.
+
+    Kept (`retained`): each category is one the data map keeps under that obligation, with its legal basis
+    and key version; it is not in the erased scope; its key is not among those shredded; its last day is
+    not before the certificate's date; and the chain recorded it before the certificate (`records_retained`,
+    target `obligation/<name>:<last day>`, the category's count). Ended (`obligations_ended`, reason
+    `retention_obligation_ended`): each obligation is declared, its last day before the certificate's date,
+    its categories in the scope and its key among those shredded.
+    """
+    if certificate is None:
+        return []
+    findings = []
+    completed = str(certificate.get("completed_at", ""))[:10]
+    scope = set(certificate.get("scope") or ())
+    shredded = set(certificate.get("keys_shredded") or ())
+    certify_seq = next((event.seq for event in events if event.step == "certify" and event.outcome == "ok"), None)
+    recorded = {
+        event.target: event.counts
+        for event in events
+        if event.step == "records_retained" and (certify_seq is None or event.seq < certify_seq)
+    }
+    kept = list(certificate.get("retained") or ())
+    last_day: dict[str, str] = {}
+    for entry in kept:
+        obligation = str(entry.get("obligation"))
+        last_day[obligation] = max(str(entry.get("until")), last_day.get(obligation, ""))
+    for entry in kept:
+        category, obligation = str(entry.get("category")), str(entry.get("obligation"))
+        declared = datamap.OBLIGATIONS.get(obligation)
+        under = next((item.obligation for item in datamap.CATEGORIES if item.name == category), None)
+        if declared is None or under != declared.name:
+            findings.append(Finding("retention", f"{category} is kept under {obligation}, which the data map does not"))
+            continue
+        if entry.get("legal_basis") != declared.legal_basis or entry.get("key_version") != declared.key_version:
+            findings.append(Finding("retention", f"{category}: the legal basis or key version is not {obligation}'s"))
+        if category in scope or declared.key_version in shredded:
+            findings.append(Finding("retention", f"{category} is certified both kept and erased"))
+        if str(entry.get("until")) < completed:
+            findings.append(Finding("retention", f"{category} is kept past the end of its obligation"))
+        counts = recorded.get(f"obligation/{obligation}:{last_day[obligation]}")
+        if counts is None or counts.get(category) != entry.get("items"):
+            findings.append(
+                Finding("retention", f"no records_retained event before the certificate attests {category}")
+            )
+    for ended in certificate.get("obligations_ended") or ():
+        name = str(ended.get("obligation"))
+        declared = datamap.OBLIGATIONS.get(name)
+        if declared is None or certificate.get("reason") != "retention_obligation_ended":
+            findings.append(Finding("retention", f"the obligation {name} ended under no such obligation or reason"))
+            continue
+        if str(ended.get("until")) >= completed:
+            findings.append(Finding("retention", f"{name}'s records were erased before its last day passed"))
+        if not set(ended.get("categories") or ()) <= scope or declared.key_version not in shredded:
+            findings.append(Finding("retention", f"{name}'s records or key are not certified erased"))
+    return findings
 
 
 def _history_findings(chain: Chain, events: list[AuditEvent]) -> list[Finding]:

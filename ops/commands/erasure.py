@@ -58,6 +58,10 @@ def cmd_erasure_rerun(args: argparse.Namespace, target: Target) -> int:
         raise OperatorError(f"no erasure request {args.request_id}")
     if request.status is RequestStatus.COMPLETED and not args.force:
         raise OperatorError("the request is completed; --force re-runs it anyway (it changes nothing)")
+    if request.status is RequestStatus.HELD:
+        raise OperatorError(
+            "a legal hold holds the request: it starts when a privacy officer lifts the hold or it ends"
+        )
     attempt = args.attempt or _next_attempt(target.settings, args.request_id)
     # Through admission, as every start: the stack's admission function starts it when a slot is
     # free, under the capacity the stack was deployed with (which this machine need not know).

@@ -47,9 +47,24 @@ def cmd_plan(args: argparse.Namespace, target: Target) -> int:
     for entry in plan["customers_due"]:
         flag = "  overdue" if entry["overdue"] else ""
         print(f"  {entry['subject_id']}  last active {entry['last_active_at']}  due {entry['due_at']}{flag}")
+    print(f"\nretained customers whose legal obligations end ({len(plan['retention_ending'])}):")
+    for entry in plan["retention_ending"]:
+        flag = "  overdue" if entry["overdue"] else ""
+        print(f"  {entry['subject_id']}  kept records erased from {entry['ends_at']}{flag}")
+    print(f"\nerasures held by a legal hold ({len(plan['held_erasures'])}):")
+    for entry in plan["held_erasures"]:
+        flag = "  PAST DUE (GDPR art. 12(3))" if entry["past_due"] else ""
+        print(f"  {entry['request_id']}  received {entry['received_at']}  answer due {entry['response_due']}{flag}")
     print("\nstanding rules (data written or erased at T is gone by T + days):")
     for rule in plan["standing"]:
         print(f"  {rule['store']:<14} {rule['days']:>5} days  {rule['mechanism']}")
+    print("\nlegal obligations (records kept past a full erasure; the controller must confirm each period):")
+    for rule in plan["obligations"]:
+        counted = "from the end of the record's year" if rule["from_year_end"] else "from the record's date"
+        print(
+            f"  {rule['obligation']:<14} {rule['years']:>3} years {counted} ({rule['jurisdiction']}: {rule['source']})"
+        )
+        print(f"  {'':<14} categories {', '.join(rule['categories'])}; {rule['legal_basis']}")
     return 0
 
 
@@ -79,6 +94,10 @@ def _print_entry(entry: dict[str, Any]) -> None:
         f"    copies expire by {entry['copies_expire_by'] or '-'}\n"
         f"    certificate sha256 {entry['certificate_digest'] or '-'}"
     )
+    for kept in entry.get("retained") or ():
+        print(f"    kept under {kept['obligation']}: {kept['category']} until {kept['until']}")
+    for ended in entry.get("obligations_ended") or ():
+        print(f"    obligation {ended['obligation']} ended ({ended['until']}): {', '.join(ended['categories'])}")
 
 
 def cmd_sweep(args: argparse.Namespace, target: Target) -> int:

@@ -98,6 +98,7 @@ def test_the_sweep_may_query_the_indexes_it_reads(synth: Synthesized) -> None:
     )
     index_resources = json.dumps(policy["PolicyDocument"])
     assert f"/index/{datamap.INACTIVITY_INDEX}" in index_resources
+    assert f"/index/{datamap.RETENTION_END_INDEX}" in index_resources
     assert f"/index/{datamap.REQUEST_STATUS_INDEX}" in index_resources
     actions = {action for statement in policy["PolicyDocument"]["Statement"] for action in as_list(statement["Action"])}
     assert "dynamodb:Scan" not in actions
@@ -125,6 +126,9 @@ def test_the_dashboard_shows_request_ages_outcomes_and_the_sweep(synth: Synthesi
         "ExecutionsFailed",
         "RetentionErasuresStarted",
         "RetentionCandidates",
+        "HeldErasures",
+        "HeldErasuresPastDue",
+        "RetentionObligationsEnded",
     ):
         assert metric in body, metric
 

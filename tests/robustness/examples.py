@@ -27,12 +27,13 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from functools import cache
 from typing import Any, Final
 
 from werkzeug.test import Client
 
-from custody.declared import catalog, datamap, naming
+from custody.declared import catalog, clock, datamap, naming
 from custody.declared.catalog import Audience
 from custody.declared.restriction import GROUNDS
 from devstack import openapi
@@ -153,6 +154,11 @@ class World:
         assert reply.body["status"] == "active", reply.body
         self._values["grant_id"] = reply.body["grant_id"]
 
+    def _invoice_grant(self) -> None:
+        reply = self._grant(["invoices"], datamap.CRM_CORE)
+        assert reply.body["status"] == "active", reply.body
+        self._values["invoice_grant_id"] = reply.body["grant_id"]
+
     def _pending_grant(self) -> None:
         reply = self._grant(["health"], datamap.HEALTH_SERVICES)
         assert reply.body["status"] == "pending_approval", reply.body
@@ -227,6 +233,7 @@ PREPARERS: Final[Mapping[str, Callable[[World], None]]] = {
     "export_id": World._export,
     "grant_id": World._active_grant,
     "pending_grant_id": World._pending_grant,
+    "invoice_grant_id": World._invoice_grant,
     "request_id": World._pending_notification,
     "task_token": World._pending_notification,
     "notified_processor_id": World._pending_notification,
@@ -334,6 +341,16 @@ OVERRIDES: Final[Mapping[str, Override]] = {
     "POST /v1/processors/erasure-acks": Override(names={"processor_id": "notified_processor_id"}),
     # Lifting needs a restriction; made at the sending, the other requests of a round read none.
     "DELETE /v1/me/restriction": Override(before=_restricted),
+    # Invoices are read under a grant that covers them.
+    "GET /v1/staff/customers/{customer_id}/invoices": Override(names={"grant_id": "invoice_grant_id"}),
+    # A legal hold's last day is a day to come (the document's example is a fixed date).
+    "PUT /v1/staff/customers/{customer_id}/legal-hold": Override(
+        body=lambda world: {
+            "reason_code": "dispute",
+            "ticket": "LEG-1616",
+            "until": (clock.now().date() + timedelta(days=30)).isoformat(),
+        }
+    ),
 }
 
 

@@ -9,8 +9,11 @@
   a tombstone (id, status, when, which request), the customer's idempotency partition. `added` is
   what one footprint holds that an earlier one did not: what a late write landed.
 * `certificate_problems`: the certificate's claims checked again as Verify checks them — nothing
-  in its scope's stores, no key when it says shredded, no Cognito user when it says deleted — and
-  the request's audit chain verified as an auditor verifies it.
+  in its scope's stores, no key when it says shredded (but the keys of what it kept under a legal
+  obligation), no Cognito user when it says deleted — and the request's audit chain verified as an
+  auditor verifies it.
+* `retained_problems`: a customer a full erasure kept records of (status `retained`) holds exactly
+  those records, their obligation's key, and a tombstone with when the retention ends; nothing else.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from typing import Any, Final
 from custody.declared import datamap, naming
 from custody.declared.settings import Settings
 from custody.stores import dynamo
+from custody.stores.subjects import RETAINED_ATTRIBUTES
 from ops.auditor.reader import AuditorReader
 from ops.auditor.verification import verify
 from tests.integration.conftest import LocalStack
@@ -285,8 +289,14 @@ def certificate_problems(stack: LocalStack, request_id: str) -> list[str]:
     for name in sorted(certificate.get("stores", {})):
         if left.get(name):
             problems.append(f"certified erased, yet {name} holds {left[name]} in scope")
-    if certificate.get("key_shredded") and left.get("subject_keys"):
-        problems.append(f"certified shredded, yet subject_keys holds {left['subject_keys']} key")
+    kept_keys = {str(entry.get("key_version")) for entry in certificate.get("retained") or ()}
+    keys = [
+        entry
+        for entry in footprint(stack, subject_id).get("subject_keys", set())
+        if json.loads(entry).get("key_version", {}).get("S") not in kept_keys
+    ]
+    if certificate.get("key_shredded") and keys:
+        problems.append(f"certified shredded, yet subject_keys holds {len(keys)} key")
     if certificate.get("identity_deleted") and identity_exists(stack, subject_id):
         problems.append("certified deleted, yet the Cognito user exists")
     settings = Settings.from_env(stack.resources.environment)
@@ -294,6 +304,40 @@ def certificate_problems(stack: LocalStack, request_id: str) -> list[str]:
     problems += [f"audit chain: {finding}" for finding in verification.findings]
     if verification.certificate_digest != request["certificate_digest"]:
         problems.append("the chain attests another certificate than the request's")
+    return problems
+
+
+def retained_problems(stack: LocalStack, subject_id: str, request_id: str) -> list[str]:
+    """Where a `retained` customer holds more, or other, than what its full erasure's certificate says it kept.
+
+    The kept categories' stores hold exactly the records counted there; `subject_keys` holds key material of
+    the kept obligations' keys only; the subject record is a tombstone with the retention's attributes, status
+    `retained`. Everything else of the data map is empty.
+    """
+    certificate = request_item(stack, request_id).get("certificate") or {}
+    kept = list(certificate.get("retained") or ())
+    if not kept:
+        return [f"request {request_id} kept nothing"]
+    found = footprint(stack, subject_id)
+    problems = []
+    expected_stores: dict[str, int] = {}
+    for entry in kept:
+        store = datamap.category(str(entry["category"])).store
+        expected_stores[store] = expected_stores.get(store, 0) + int(entry["items"])
+    for place, entries in sorted(found.items()):
+        if place in expected_stores:
+            if len(entries) != expected_stores[place]:
+                problems.append(f"{place} holds {len(entries)}, the certificate kept {expected_stores[place]}")
+        elif place == "subject_keys":
+            versions = sorted(json.loads(entry)["key_version"]["S"] for entry in entries)
+            if versions != sorted({str(entry["key_version"]) for entry in kept}):
+                problems.append(f"subject_keys holds key material of {versions}")
+        elif place == "subjects":
+            attributes = {entry.split("=", 1)[0] for entry in entries}
+            if attributes != {*RETAINED_ATTRIBUTES, "status"} or 'status={"S": "retained"}' not in entries:
+                problems.append(f"the subject record holds {sorted(attributes)}")
+        else:
+            problems.append(f"{place} holds {len(entries)} after the erasure")
     return problems
 
 

@@ -13,6 +13,8 @@ holds every writing route of the catalog the same way case 1 holds an upload.
    their own writes, staff's and sub-processor disclosures are refused (403).
 5. A sub-processor that never acknowledges does not keep the customer's own erasure (key shred,
    identity, Verify, certificate) waiting; its confirmation completes the record later.
+6. (Issue 21) What a legal obligation keeps stays after a withdrawal, exactly and nothing more; when the
+   obligation ends the sweep erases it, and then nothing of the customer remains.
 
 And: downloads and reads after the certificate are refused or hold nothing; a purpose withdrawal
 racing a write of a category only that purpose justifies leaves nothing of the category.
@@ -28,9 +30,11 @@ import pytest
 from custody.declared import catalog, datamap
 from custody.declared.settings import Settings
 from custody.erasure.starter import ErasureStarter
+from custody.retention import disposal
 from custody.stores.subjects import SubjectRegistry
 from devstack.iam.enforce import acting_as
 from tests.integration.erasure.conftest import PROFILE, SUBMITTED_VALUES, Reply
+from tests.integration.retained import after, clock_at, with_invoices
 from tests.robustness.examples import (
     ACK_TIMEOUT_SECONDS,
     Cast,
@@ -51,6 +55,7 @@ from tests.robustness.finality import (
     refused,
     refused_and_nothing_left,
     request_item,
+    retained_problems,
     settle_subject,
     wait_for_request,
 )
@@ -158,6 +163,41 @@ def test_after_a_retention_erasure_the_subject_is_a_tombstone_and_nothing_reads_
     assert erasure.status == "completed", erasure
     assert request_item(cast.stack, request.request_id)["reason"] == "retention"
     problems = _what_an_erased_subject_shows(cast, world)
+    assert not problems, "\n".join(problems)
+
+
+# --- 6. what a legal obligation keeps, then nothing ------------------------------------------------------
+
+
+def test_what_an_obligation_keeps_stays_exactly_and_goes_when_it_ends(
+    cast: Cast, new_world: Any, settings: Settings
+) -> None:
+    world = new_world()
+    with_invoices(cast.stack, world.customer)
+    erasure = erase_to_certificate(cast.stack, world.customer, world.acknowledge)
+    settle_subject(cast.stack, world.subject_id, world.acknowledge)
+    assert erasure.status == "completed", erasure
+    problems = retained_problems(cast.stack, world.subject_id, erasure.request_id)
+    problems += [f"certificate: {problem}" for problem in certificate_problems(cast.stack, erasure.request_id)]
+    assert not problems, "\n".join(problems)
+
+    kept = request_item(cast.stack, erasure.request_id)["certificate"]["retained"]
+    moment = after(max(str(entry["until"]) for entry in kept))
+    only_the_ends = settings.model_copy(update={"inactivity_days": 100_000})  # no one else of the stack is due
+    with clock_at(moment):
+        with acting_as("retention"):
+            report = disposal.RetentionSweep(only_the_ends).run(moment)
+        (ending,) = [
+            rid for rid in report.request_ids if request_item(cast.stack, rid)["subject_id"] == world.subject_id
+        ]
+        ended = wait_for_request(cast.stack, ending, world.acknowledge)
+        settle_subject(cast.stack, world.subject_id, world.acknowledge)
+    assert ended.status == "completed", ended
+    left = leftovers(cast.stack, world.subject_id)
+    assert left == {}, left
+    problems = [
+        f"{rid}: {problem}" for rid in (erasure.request_id, ending) for problem in certificate_problems(cast.stack, rid)
+    ]
     assert not problems, "\n".join(problems)
 
 

@@ -54,6 +54,8 @@ EXEMPT: Final = {
     ("AgreementIn", "purposes"): DECLARED,
     ("AgreementIn", "categories"): DECLARED,
     ("InteractionIn", "grant_id"): "looked up as a key; an unknown id is a 403 and nothing is stored",
+    ("InvoiceIn", "grant_id"): "looked up as a key; an unknown id is a 403 and nothing is stored",
+    ("LegalHoldIn", "reason_code"): "a declared reason code, checked by holds.check_hold before anything is stored",
     ("ErasureAckIn", "task_token"): "opaque, verified against its KMS HMAC seal before it is used",
 }
 DOCUMENT: Final = json.loads((FUNCTIONS.parent / "docs" / "openapi.json").read_text())

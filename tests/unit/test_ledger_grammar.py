@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from custody.audit import grammar
 from custody.audit.grammar import ERROR_CODES, OutsideLedgerGrammar, admits, check_event
 from custody.audit.ledger import AuditLedger
-from custody.declared import catalog, datamap
+from custody.declared import catalog, datamap, holds
 from custody.declared.restriction import GROUNDS
 from custody.declared.settings import Settings
 from custody.staff_access.grants import GrantStatus
@@ -71,7 +71,8 @@ SHARD = "|".join(re.escape(name) for name in grammar.SHARD_NAMES)
 ORACLE = re.compile(
     rf"^(?:(?:{WORD})|refusals/[a-z_]+/(?:{SHARD})|{UUID}|(?:subject|staff|grant|change_request)/{UUID}|(?:customer|staff|processor|public):{UUID}"
     rf"|grant/{UUID}:[a-z_]+|error:[A-Z][A-Za-z0-9]*|change_requests:\d+|consent:[a-z_:]+|(?:objection|restriction):[a-z_]+"
-    rf"|interaction/\d{{4}}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{{3}}Z#{UUID}|[0-9a-f]{{64}})(?::[a-z_]+)?$"
+    rf"|(?:interaction|invoice)/\d{{4}}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{{3}}Z#{UUID}|[0-9a-f]{{64}}"
+    rf"|(?:legal_hold|obligation)/[a-z_]+:\d{{4}}-\d\d-\d\d)(?::[a-z_]+)?$"
 )
 
 
@@ -97,6 +98,10 @@ def test_arbitrary_text_is_refused_unless_the_oracle_admits_it(text: str) -> Non
             and value not in ERROR_CODES
             and value not in datamap.PURPOSES
             and value not in GROUNDS
+            # a declared hold reason, obligation or a calendar day is what those shapes hold, not caller text
+            and value not in holds.REASONS
+            and value not in datamap.OBLIGATIONS
+            and not grammar.is_date(value)
         )
     )
 )
@@ -110,6 +115,9 @@ def test_caller_text_inside_a_valid_shape_is_refused(text: str) -> None:
         ("target", f"restriction:{text}"),
         ("target", f"grant/{text}"),
         ("target", f"processor/{text}"),
+        ("target", f"legal_hold/{text}:2027-06-30"),
+        ("target", f"legal_hold/dispute:{text}"),
+        ("target", f"obligation/{text}:2036-12-31"),
         ("actor", f"staff/{text}"),
         ("actor", f"processor/{text}"),
         ("subject_id", text),
@@ -162,6 +170,11 @@ def test_the_shapes_the_suites_write_are_admitted() -> None:
         ("target", "restriction"),
         *(("target", f"restriction:{ground}") for ground in GROUNDS),
         ("target", "documents"),
+        ("target", f"invoice/2026-11-01T10:00:00.000Z#{uuid.uuid4()}"),
+        ("target", f"grant/{grant}:legal_obligation"),
+        ("target", "legal_hold/dispute:2027-06-30"),
+        ("target", "legal_hold:forbidden"),
+        ("target", "obligation/tax_records:2036-12-31"),
         ("outcome", "error:ResidualDataFound"),
         ("outcome", "consent_required"),
         ("actor", f"staff/{uuid.uuid4()}"),

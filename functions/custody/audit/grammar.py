@@ -16,8 +16,11 @@ and can be erased by nobody. So it takes no text a caller typed. Every field is 
 * `step`: `STEPS`;
 * `target`: `TARGET_WORDS`, a store, a purpose, `consent:<purpose>`, `objection:<purpose>`,
   `restriction:<ground>` (a declared art. 18(1) ground code), a route template,
-  `grant/<uuid>[:<purpose>]`, `change_request/<uuid>`, `change_requests:<n>`,
-  `interaction/<time>#<uuid>`, `processor/<id>[:<version>]`; a refusal adds `:<error code>`;
+  `grant/<uuid>[:<purpose or legal_obligation>]`, `change_request/<uuid>`, `change_requests:<n>`,
+  `interaction/<time>#<uuid>`, `invoice/<time>#<uuid>`, `processor/<id>[:<version>]`,
+  `legal_hold/<declared reason code>:<YYYY-MM-DD>` (a hold and its last day),
+  `obligation/<declared obligation>:<YYYY-MM-DD>` (records kept under it, and their last day); a
+  refusal adds `:<error code>`;
 * `outcome`: `OUTCOMES`, an error code, `error:<ExceptionClass>`;
 * `actor`: `ACTOR_WORDS`, `customer:<channel>`, `staff/<uuid>`, `<audience>:<uuid>`, `processor/<id>`;
 * `counts`: names in `COUNT_NAMES` (stores and categories among them), integer values;
@@ -31,9 +34,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
+from datetime import date
 from typing import Final, Protocol
 
-from custody.declared import catalog, datamap, restriction, workflow
+from custody.declared import catalog, datamap, holds, restriction, workflow
 from custody.declared.errors import CustodyError
 from custody.declared.ids import is_uuid
 
@@ -47,6 +51,7 @@ _INTERACTION_KEY: Final = re.compile(
     r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z#[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 )
 _COUNT: Final = re.compile(r"\d{1,9}")
+_DATE: Final = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 # The erasure workflow's steps, as `custody.declared.workflow` names them, and every other event's step.
 STEPS: Final = frozenset(workflow.STEPS) | {
@@ -72,6 +77,14 @@ STEPS: Final = frozenset(workflow.STEPS) | {
     "restriction_applied",  # the customer restricted processing (GDPR art. 18): the ground's code, never text
     "restriction_lifted",
     "purpose_objected",  # the customer objected to a purpose (GDPR art. 21): distinct from a consent withdrawal
+    "invoice_recorded",
+    "legal_hold_placed",  # a privacy officer placed (or placed again) a legal hold on a customer
+    "legal_hold_lifted",  # a privacy officer lifted it
+    "legal_hold_ended",  # the sweep found its last day over, and released what it held
+    "erasure_held",  # an erasure request was recorded while a legal hold lay on its subject: not started
+    "erasure_released",  # a held erasure request was released (the hold lifted or ended) and started
+    "records_retained",  # a full erasure kept records under a legal obligation (Certify, before the certificate)
+    "retention_end_requested",  # the sweep asked for the erasure of records whose obligations ended
 }
 # Error codes are the `code` of every domain error (custody.declared.errors), collected once.
 
@@ -99,12 +112,30 @@ OUTCOMES: Final = frozenset(
         "timed_out",
         "aborted",
         "not_started",
+        "placed",
+        "lifted",
+        "ended",
+        "held",
+        "released",
+        "retained",
     }
 )
 # Targets that are a word: what an event is about when it names no store, purpose or id. A kind
 # (`grant`, `processor`, …) stands alone where a refusal's id was not one the ledger may hold.
 TARGET_WORDS: Final = frozenset(
-    {"workflow", "subjects", "grant", "change_request", "interaction", "processor", "sharing", "route", "restriction"}
+    {
+        "workflow",
+        "subjects",
+        "grant",
+        "change_request",
+        "interaction",
+        "invoice",
+        "processor",
+        "sharing",
+        "route",
+        "legal_hold",
+        "restriction",
+    }
 )
 CHANNELS: Final = frozenset({"web", "mobile", "api"})
 AUDIENCES: Final = frozenset(audience.value for audience in catalog.Audience)
@@ -129,6 +160,11 @@ COUNT_NAMES: Final = frozenset(
         "due_not_started",
         "files",
         "bytes",
+        "held",
+        "released",
+        "holds_released",
+        "retention_ended",
+        "index_queries",
     }
     | {store.name for store in datamap.STORES}
     | {category.name for category in datamap.CATEGORIES}
@@ -238,16 +274,31 @@ def _is_base_target(value: str, processor: RegisteredProcessor | None) -> bool:
     if slash:
         if kind == "grant":
             grant_id, colon, purpose = rest.partition(":")
-            return is_uuid(grant_id) and (not colon or purpose in datamap.PURPOSES)
+            return is_uuid(grant_id) and (not colon or purpose in (*datamap.PURPOSES, datamap.LEGAL_OBLIGATION))
         if kind == "change_request":
             return is_uuid(rest)
-        if kind == "interaction":
+        if kind in ("interaction", "invoice"):
             return bool(_INTERACTION_KEY.fullmatch(rest))
+        if kind in ("legal_hold", "obligation"):
+            name, colon, day = rest.partition(":")
+            declared = holds.REASONS if kind == "legal_hold" else datamap.OBLIGATIONS
+            return name in declared and bool(colon) and is_date(day)
         if kind == "processor":
             return _is_processor_target(rest, processor)
         return False
     kind, colon, rest = value.partition(":")
     return kind == "change_requests" and bool(colon) and bool(_COUNT.fullmatch(rest))
+
+
+def is_date(value: str) -> bool:
+    """Whether `value` is a calendar date written `YYYY-MM-DD` (a hold's or an obligation's last day)."""
+    if not _DATE.fullmatch(value):
+        return False
+    try:
+        date.fromisoformat(value)
+    except ValueError:
+        return False
+    return True
 
 
 def is_target(value: str, processor: RegisteredProcessor | None) -> bool:

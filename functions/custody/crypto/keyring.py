@@ -6,6 +6,13 @@ wrapped, in the `subject_keys` table. KMS refuses to unwrap it under any other s
 context. Shredding replaces the wrapped key by a tombstone: every copy of the customer's data,
 backups included, becomes unreadable, and no key can ever be created for them again.
 
+Records a legal obligation keeps past a full erasure (`datamap.Category.obligation`) are sealed, from
+the moment they are written, with a second key of the customer's: one per obligation, stored as
+version `retained#<obligation>` (`datamap.RetentionObligation.key_version`), wrapped under the context
+``{"subject_id": <id>, "key_version": <version>}`` so that neither wrapped key unwraps as the other.
+A full erasure shreds the main key and keeps the retained ones (`shred`); the end of the obligation
+shreds each (`shred_version`).
+
 Unwrapped keys are cached in memory, bounded (LRU) and time-limited. Python cannot reliably
 zero memory, so the cache is the exposure to keep small: it is per process, short-lived
 (`key_cache_ttl_seconds`), and a shred reaches other processes' caches only when their
@@ -26,6 +33,7 @@ from typing import TYPE_CHECKING, Final
 from botocore.exceptions import ClientError
 
 from custody.crypto.cipher import SubjectKey
+from custody.declared import datamap
 from custody.declared.errors import DecryptionFailed, SubjectKeyUnavailable
 from custody.declared.settings import Settings, get_settings
 from custody.platform.aws import Clients, clients
@@ -34,11 +42,35 @@ from custody.stores.subject_keys import TABLE, SubjectKeysTable
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.type_defs import TransactWriteItemTypeDef
 
-__all__ = ["KEY_STORE", "KEY_VERSION", "KeyCache", "PendingKey", "SubjectKey", "SubjectKeyring", "get_keyring"]
+__all__ = [
+    "KEY_STORE",
+    "KEY_VERSION",
+    "KeyCache",
+    "PendingKey",
+    "SubjectKey",
+    "SubjectKeyring",
+    "get_keyring",
+    "key_version_for",
+]
 
 KEY_STORE: Final = TABLE
-# One active key per customer; the sort key leaves room for rotation.
+# One active main key per customer; the sort key leaves room for rotation, and holds the retained keys.
 KEY_VERSION: Final = "1"
+
+
+def key_version_for(store: str) -> str:
+    """The version of the customer's key that seals the items of `store`: its obligation's, else the main one."""
+    return datamap.key_version_of_store(store) or KEY_VERSION
+
+
+def is_retained_version(version: str) -> bool:
+    """Whether `version` names a key kept for a legal obligation (`retained#<obligation>`)."""
+    return version.startswith(datamap.RETAINED_KEY_PREFIX)
+
+
+def _entry(subject_id: str, version: str) -> str:
+    """The cache's name of a subject's key of `version`: the subject id for the main key (ids hold no `#`)."""
+    return subject_id if version == KEY_VERSION else f"{subject_id}#{version}"
 
 
 Clock = Callable[[], float]
@@ -61,9 +93,10 @@ class KeyCache:
         self._entries: OrderedDict[str, tuple[float, SubjectKey]] = OrderedDict()
 
     def get(self, subject_id: str) -> SubjectKey | None:
-        """The cached key of `subject_id`, or None when absent or expired (an expired entry is dropped).
+        """The cached key named `subject_id`, or None when absent or expired (an expired entry is dropped).
 
-        A hit becomes the most recently used entry.
+        A hit becomes the most recently used entry. A subject's key other than the main one is named
+        `<subject id>#<version>`.
         """
         with self._lock:
             entry = self._entries.get(subject_id)
@@ -81,14 +114,15 @@ class KeyCache:
 
         The least recently used entries beyond `max_entries` are evicted.
         """
+        entry = _entry(key.subject_id, key.version)
         with self._lock:
-            self._entries[key.subject_id] = (self._clock() + self._ttl, key)
-            self._entries.move_to_end(key.subject_id)
+            self._entries[entry] = (self._clock() + self._ttl, key)
+            self._entries.move_to_end(entry)
             while len(self._entries) > self._max_entries:
                 self._entries.popitem(last=False)
 
     def evict(self, subject_id: str) -> None:
-        """Forget the subject's key, if cached."""
+        """Forget the subject's key (a cache entry's name, as `get` takes it), if cached."""
         with self._lock:
             self._entries.pop(subject_id, None)
 
@@ -135,8 +169,8 @@ class SubjectKeyring:
         self.keys = SubjectKeysTable(self._settings, self._aws)
         self.cache = KeyCache(self._settings.key_cache_max_entries, self._settings.key_cache_ttl_seconds, clock)
 
-    def create(self, subject_id: str) -> SubjectKey:
-        """Make and store the customer's data key.
+    def create(self, subject_id: str, version: str = KEY_VERSION) -> SubjectKey:
+        """Make and store the customer's data key of `version` (the main key unless a retained one is named).
 
         The put is conditional: when two creates race, one key wins and both callers get it. Raises
         `SubjectKeyUnavailable` when the key was shredded (its tombstone refuses the put).
@@ -145,88 +179,110 @@ class SubjectKeyring:
         generated = self._aws.kms().generate_data_key(
             KeyId=self._settings.data_key_id,
             KeySpec="AES_256",
-            EncryptionContext=_context(subject_id),
+            EncryptionContext=_context(subject_id, version),
         )
-        if not self.keys.add(subject_id, KEY_VERSION, generated["CiphertextBlob"], generated["KeyId"]):
+        if not self.keys.add(subject_id, version, generated["CiphertextBlob"], generated["KeyId"]):
             del generated
-            return self._load(subject_id)
-        key = SubjectKey(subject_id, generated["Plaintext"], KEY_VERSION)
+            return self._load(subject_id, version)
+        key = SubjectKey(subject_id, generated["Plaintext"], version)
         self.cache.put(key)
         return key
 
-    def for_write(self, subject_id: str) -> PendingKey:
-        """The key to seal a transactional write with.
+    def for_write(self, subject_id: str, version: str = KEY_VERSION) -> PendingKey:
+        """The key (of `version`: the main one unless a retained one is named) to seal a transactional write with.
 
         A new key is not stored here: its conditional put joins the caller's transaction (see
         `PendingKey`), so a refused write leaves no orphan key and a first write still costs one
         KMS call and one transaction. Call `committed` once the transaction succeeded.
         """
         try:
-            return PendingKey(self.get(subject_id), None)
+            return PendingKey(self.get(subject_id, version), None)
         except SubjectKeyUnavailable:
             pass
         generated = self._aws.kms().generate_data_key(
             KeyId=self._settings.data_key_id,
             KeySpec="AES_256",
-            EncryptionContext=_context(subject_id),
+            EncryptionContext=_context(subject_id, version),
         )
-        put = self.keys.new_key(subject_id, KEY_VERSION, generated["CiphertextBlob"], generated["KeyId"])
-        return PendingKey(SubjectKey(subject_id, generated["Plaintext"], KEY_VERSION), put)
+        put = self.keys.new_key(subject_id, version, generated["CiphertextBlob"], generated["KeyId"])
+        return PendingKey(SubjectKey(subject_id, generated["Plaintext"], version), put)
 
     def committed(self, pending: PendingKey) -> None:
         """The transaction that stored `pending` succeeded: its key may now be cached."""
         self.cache.put(pending.key)
 
-    def get(self, subject_id: str) -> SubjectKey:
-        """The customer's data key: from the cache, else unwrapped by KMS.
+    def get(self, subject_id: str, version: str = KEY_VERSION) -> SubjectKey:
+        """The customer's data key of `version` (the main one by default): from the cache, else unwrapped by KMS.
 
         Raises `SubjectKeyUnavailable` when it was never created or has been shredded.
         """
         _check_subject_id(subject_id)
-        cached = self.cache.get(subject_id)
+        cached = self.cache.get(_entry(subject_id, version))
         if cached is not None:
             return cached
-        return self._load(subject_id)
+        return self._load(subject_id, version)
 
-    def get_or_create(self, subject_id: str) -> SubjectKey:
-        """The customer's data key, created and stored when none is (`get`, else `create`).
+    def for_store(self, subject_id: str, store: str) -> SubjectKey:
+        """The customer's key that seals the items of `store` (`key_version_for`).
+
+        A retained key for a store of records under a legal obligation, else the main key. Raises
+        `SubjectKeyUnavailable` as `get` does.
+        """
+        return self.get(subject_id, key_version_for(store))
+
+    def get_or_create(self, subject_id: str, version: str = KEY_VERSION) -> SubjectKey:
+        """The customer's data key of `version`, created and stored when none is (`get`, else `create`).
 
         Raises `DecryptionFailed` when a stored key does not unwrap; KMS and DynamoDB errors (botocore
         `ClientError`) pass through.
         """
         try:
-            return self.get(subject_id)
+            return self.get(subject_id, version)
         except SubjectKeyUnavailable:
             pass
-        return self.create(subject_id)
+        return self.create(subject_id, version)
 
-    def exists(self, subject_id: str) -> bool:
-        """Whether a wrapped key is stored (asks the table, not the cache; never unwraps; a tombstone is no key)."""
+    def exists(self, subject_id: str, version: str = KEY_VERSION) -> bool:
+        """Whether a wrapped key of `version` is stored (asks the table, not the cache; never unwraps; no tombstone)."""
         _check_subject_id(subject_id)
-        return self.keys.exists(subject_id, KEY_VERSION)
+        return self.keys.exists(subject_id, version)
 
-    def shredded(self, subject_id: str) -> bool:
-        """Whether the customer's key was shredded: its tombstone, and no key material, is stored (asks the table)."""
+    def shredded(self, subject_id: str, version: str = KEY_VERSION) -> bool:
+        """Whether the customer's key of `version` was shredded: its tombstone, and no key material, is stored."""
         _check_subject_id(subject_id)
-        return self.keys.shredded(subject_id, KEY_VERSION)
+        return self.keys.shredded(subject_id, version)
 
     def shred(self, subject_id: str) -> bool:
-        """Replace the customer's key by its tombstone, delete any other stored version, and forget it here.
+        """Tombstone the customer's main key, delete any other stored version but the retained keys, forget it here.
 
-        Idempotent; returns whether this call removed key material. After it, `create`, `for_write`'s
-        put and `get_or_create` are refused (`SubjectKeyUnavailable`, or the transaction's condition).
+        The keys of records a legal obligation keeps (`retained#<obligation>`) stay: `shred_version` shreds
+        each when its obligation no longer keeps anything. Idempotent; returns whether this call removed key
+        material. After it, `create`, `for_write`'s put and `get_or_create` of the main key are refused
+        (`SubjectKeyUnavailable`, or the transaction's condition).
         """
         _check_subject_id(subject_id)
         deleted = self.keys.tombstone(subject_id, KEY_VERSION)
         for version in self.keys.versions(subject_id):
-            if version.get("S") != KEY_VERSION:
+            name = str(version.get("S", ""))
+            if name != KEY_VERSION and not is_retained_version(name):
                 deleted = self.keys.delete(subject_id, version) or deleted
         # Evicted after the deletes, so a get racing them cannot leave the key cached here.
         self.cache.evict(subject_id)
         return deleted
 
-    def _load(self, subject_id: str) -> SubjectKey:
-        wrapped = self.keys.wrapped(subject_id, KEY_VERSION)
+    def shred_version(self, subject_id: str, version: str) -> bool:
+        """Replace the customer's key of `version` (a retained key) by its tombstone, and forget it here.
+
+        Unconditional and idempotent: a version never created gets a tombstone too, so none can be made
+        later. Returns whether this call removed key material.
+        """
+        _check_subject_id(subject_id)
+        deleted = self.keys.tombstone(subject_id, version)
+        self.cache.evict(_entry(subject_id, version))
+        return deleted
+
+    def _load(self, subject_id: str, version: str = KEY_VERSION) -> SubjectKey:
+        wrapped = self.keys.wrapped(subject_id, version)
         if not wrapped:
             raise SubjectKeyUnavailable(
                 "The customer's data key does not exist: it was never created or has been shredded.",
@@ -237,7 +293,7 @@ class SubjectKeyring:
                 self._aws.kms()
                 .decrypt(
                     CiphertextBlob=wrapped,
-                    EncryptionContext=_context(subject_id),
+                    EncryptionContext=_context(subject_id, version),
                     KeyId=self._settings.data_key_id,
                 )
                 .get("Plaintext")
@@ -251,7 +307,7 @@ class SubjectKeyring:
                 "The customer's stored data key could not be unwrapped.",
                 {"subject_id": subject_id, "store": KEY_STORE, "field": "wrapped_key"},
             )
-        key = SubjectKey(subject_id, plaintext, KEY_VERSION)
+        key = SubjectKey(subject_id, plaintext, version)
         self.cache.put(key)
         return key
 
@@ -262,8 +318,11 @@ def get_keyring() -> SubjectKeyring:
     return SubjectKeyring()
 
 
-def _context(subject_id: str) -> dict[str, str]:
-    return {"subject_id": subject_id}
+def _context(subject_id: str, version: str = KEY_VERSION) -> dict[str, str]:
+    """The KMS encryption context a key is wrapped under: the subject, and the version for any but the main key."""
+    if version == KEY_VERSION:
+        return {"subject_id": subject_id}
+    return {"subject_id": subject_id, "key_version": version}
 
 
 def _check_subject_id(subject_id: str) -> None:

@@ -37,7 +37,7 @@ from typing import Any, Final
 
 from custody.crypto import sealed
 from custody.crypto.cipher import SubjectKey
-from custody.crypto.keyring import SubjectKeyring, get_keyring
+from custody.crypto.keyring import SubjectKeyring, get_keyring, key_version_for
 from custody.customers.profile import StoredProfile, etag
 from custody.declared import clock, datamap
 from custody.declared.clock import now_iso
@@ -56,18 +56,23 @@ OPEN_REQUEST_FIELDS: Final = ("request_id", "reason", "scope", "status", "create
 
 @dataclass
 class ReportContext:
-    """What the readers of one access report share: the settings, the subject, and the keyring the key comes from."""
+    """What the readers of one access report share: the settings, the subject, and the keyring the keys come from."""
 
     settings: Settings
     subject: Subject
     keyring: SubjectKeyring
-    _key: SubjectKey | None = field(default=None, init=False)
+    _keys: dict[str, SubjectKey] = field(default_factory=dict, init=False)
 
-    def key(self) -> SubjectKey:
-        """The customer's key, unwrapped at most once per report."""
-        if self._key is None:
-            self._key = self.keyring.get(self.subject.subject_id)
-        return self._key
+    def key(self, store: str) -> SubjectKey:
+        """The customer's key that seals `store`'s items, unwrapped at most once per report.
+
+        The main key, or for a store of records kept under a legal obligation the customer's key for it
+        (`custody.crypto.keyring.key_version_for`).
+        """
+        version = key_version_for(store)
+        if version not in self._keys:
+            self._keys[version] = self.keyring.get(self.subject.subject_id, version)
+        return self._keys[version]
 
 
 # (position, what the customer is shown of one item), in the store's order.
@@ -96,7 +101,7 @@ def table_entries(context: ReportContext, store: datamap.Store, after: str | Non
         item.pop(store.partition_key, None)
         fields = item.pop(sealed.FIELDS, None)
         if fields:
-            item.update(sealed.unseal(context.key(), store.name, position, fields))
+            item.update(sealed.unseal(context.key(store.name), store.name, position, fields))
         yield position, item
 
 
@@ -183,14 +188,25 @@ def restriction_of(subject: Subject) -> dict[str, Any] | None:
     }
 
 
+def _kept_until(category: datamap.Category) -> str:
+    if category.obligation is not None:
+        return f"the end of the legal obligation {category.obligation}, also after a withdrawal"
+    return "withdrawal of consent" if category.retention_days is None else "retention period"
+
+
 def _retention() -> dict[str, Any]:
     return {
         category.name: {
             "store": category.store,
             "purposes": list(category.purposes) or [datamap.RECORD_KEEPING],
             "retention_days": category.retention_days,
-            "kept_until": "withdrawal of consent" if category.retention_days is None else "retention period",
+            "kept_until": _kept_until(category),
             "sensitivity": category.sensitivity.value,
+            **(
+                {"legal_basis": datamap.obligation(category.obligation).legal_basis}
+                if category.obligation is not None
+                else {}
+            ),
         }
         for category in datamap.CATEGORIES
     }

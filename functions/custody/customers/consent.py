@@ -182,7 +182,7 @@ class ConsentLedger:
         )
         erasure, created = self.erasures.request_for(subject, cause) if cause else (None, False)
         granted = {name: version for name, version in subject.granted.items() if name != purpose}
-        update = self.erasures.subject_update(erasure) if erasure is not None and created else {}
+        update = self.erasures.subject_update(erasure, subject) if erasure is not None and created else {}
         items: list[TransactWriteItemTypeDef] = [
             self._event(subject.subject_id, purpose, action, subject.granted.get(purpose), channel, at),
             self._set_granted(subject, granted, update),
@@ -244,6 +244,7 @@ class ConsentLedger:
             set_expressions=sets,
             values=values,
             add_open_request=update.get("add_open_request"),
+            also_require=update.get("also_require"),
             bump_consent=True,
             unrestricted=unrestricted,
         )

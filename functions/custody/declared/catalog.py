@@ -331,6 +331,12 @@ ROUTES: tuple[Route, ...] = (
     Route("PUT", "/v1/staff/processors/{processor_id}", "processors", _S, _OFFICER, restriction=_NO_CUSTOMER),
     Route("POST", "/v1/staff/customers/{customer_id}/disclosures", "processors", _S, _SUPPORT, restriction=_REFUSED),
     Route("POST", "/v1/processors/erasure-acks", "processors", _P, scopes=(ERASURE_ACK_SCOPE,), restriction=_PERMITTED),
+    Route("POST", "/v1/staff/customers/{customer_id}/invoices", "staff", _S, _SUPPORT, restriction=_REFUSED),
+    Route("GET", "/v1/staff/customers/{customer_id}/invoices", "staff", _S, _SUPPORT, restriction=_REFUSED),
+    # A legal hold pauses a customer's erasures (custody.declared.holds): privacy officers only. Keeping
+    # data is what a restriction asks for, so a hold is placed and lifted on a restricted customer too.
+    Route("PUT", "/v1/staff/customers/{customer_id}/legal-hold", "staff", _S, _OFFICER, restriction=_PERMITTED),
+    Route("DELETE", "/v1/staff/customers/{customer_id}/legal-hold", "staff", _S, _OFFICER, restriction=_PERMITTED),
 )
 
 

@@ -14,8 +14,10 @@ by `subject_id`, and every bucket keeps a customer's objects under their own pre
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from types import MappingProxyType
 
 
 class Sensitivity(StrEnum):
@@ -58,6 +60,103 @@ SHARING_PREFIX = "sharing:"
 # Processing records are kept because the law requires them (accountability, art. 5(2) and
 # 30 GDPR), not because of a purpose the customer grants; they are erased with the customer.
 RECORD_KEEPING = "record_keeping"
+# The purpose of a staff grant on records kept under a legal obligation (`RetentionObligation`): GDPR
+# art. 6(1)(c). Not a purpose a customer grants (not in `PURPOSES`, refused by the consent routes);
+# only a privacy officer may ask for it, only on categories that carry an obligation
+# (`custody.staff_access.grants`).
+LEGAL_OBLIGATION = "legal_obligation"
+
+
+@dataclass(frozen=True)
+class RetentionPeriod:
+    """How long a legal obligation keeps a record, and the law that says so.
+
+    `years` whole calendar years, counted from the record's own date, or — `from_year_end` — from the
+    end of the calendar year the record's date falls in (as HGB §257(5) and AO §147(4) count them);
+    `source` cites the statute. `custody.declared.retention.obligation_ends` turns it into dates.
+    """
+
+    years: int
+    from_year_end: bool
+    source: str
+
+
+@dataclass(frozen=True)
+class RetentionObligation:
+    """A legal obligation to keep records, which a full erasure must honour (GDPR art. 17(3)(b)).
+
+    `legal_basis` is what the customer and the certificate are told; `default` the period where the
+    deployment's jurisdiction (`Settings.jurisdiction`) declares none of its own; `jurisdictions` the
+    periods by jurisdiction code. The periods are defaults the controller must confirm for its own
+    situation (its fiscal year, its sector, its member state): they are not legal advice.
+    """
+
+    name: str
+    description: str
+    legal_basis: str
+    default: RetentionPeriod
+    jurisdictions: Mapping[str, RetentionPeriod] = field(default_factory=dict)
+
+    def period(self, jurisdiction: str) -> RetentionPeriod:
+        """The period in force in `jurisdiction`: its own when declared, else `default`."""
+        return self.jurisdictions.get(jurisdiction, self.default)
+
+    @property
+    def key_version(self) -> str:
+        """The `subject_keys` sort key of the customer's key for this obligation's records: `retained#<name>`.
+
+        Records under an obligation are sealed with a key of their own from the moment they are written,
+        so a full erasure shreds the customer's main key and keeps this one; the end of the period shreds it.
+        """
+        return f"{RETAINED_KEY_PREFIX}{self.name}"
+
+
+RETAINED_KEY_PREFIX = "retained#"
+# Every item of a category under an obligation carries, in plain, the last day the obligation keeps it
+# (`YYYY-MM-DD`), beside its TTL: what a full erasure reads to say how long it keeps what it keeps.
+KEPT_UNTIL = "kept_until"
+TAX_RECORDS = "tax_records"
+# Sources, read by the authors on the date of this policy version (RETENTION_POLICY_VERSION):
+# * Germany: HGB §257(1) no. 4 and (4), AO §147(1) no. 4 and (3), UStG §14b(1) as amended by the
+#   Viertes Bürokratieentlastungsgesetz (BGBl. 2024 I no. 323): invoices are "Buchungsbelege", kept
+#   8 years from 1 January 2025 (10 before); the period runs from the end of the calendar year in
+#   which the record arose (HGB §257(5), AO §147(4)). Books, inventories and annual accounts keep 10.
+# * France: Code de commerce art. L123-22: accounting documents and supporting records are kept ten
+#   years (counted from the close of the financial year; here from the end of the calendar year).
+# * Vietnam: Law on Accounting No. 88/2015/QH13 art. 41 and Decree 174/2016/ND-CP art. 12(5): accounting
+#   documents used directly to record the books and prepare the financial statements, invoices among
+#   them, are kept at least 10 years (here from the end of the calendar year, the default accounting year).
+# The default (`gdpr`: no member state chosen) is the longest of them, 10 years from the year's end.
+OBLIGATIONS: Mapping[str, RetentionObligation] = MappingProxyType(
+    {
+        obligation.name: obligation
+        for obligation in (
+            RetentionObligation(
+                TAX_RECORDS,
+                "Invoices and payment records the controller must keep for tax and commercial law.",
+                "GDPR art. 6(1)(c) and art. 17(3)(b): kept to comply with a legal obligation (tax and "
+                "commercial record keeping)",
+                RetentionPeriod(
+                    10,
+                    True,
+                    "a conservative default, the longest of the periods declared here; the controller must "
+                    "confirm the period of its own jurisdiction",
+                ),
+                MappingProxyType(
+                    {
+                        "de": RetentionPeriod(
+                            8, True, "HGB §257(1) no. 4, (4), (5); AO §147(1) no. 4, (3), (4); UStG §14b(1)"
+                        ),
+                        "fr": RetentionPeriod(10, True, "Code de commerce art. L123-22"),
+                        "vn": RetentionPeriod(
+                            10, True, "Law on Accounting No. 88/2015/QH13 art. 41; Decree 174/2016/ND-CP art. 12"
+                        ),
+                    }
+                ),
+            ),
+        )
+    }
+)
 
 
 class LegalBasis(StrEnum):
@@ -202,6 +301,8 @@ class Category:
     `fields` are the field names an item of the category holds; `purposes` the purposes of which any
     one, granted, justifies it; `store` the name of the `STORES` entry holding it. `retention_days`,
     when set, is how long an item is kept after it is written (a TTL or lifecycle rule disposes of it).
+    `obligation` names a `RetentionObligation` that keeps the category past a full erasure (its items
+    are sealed with the customer's key for that obligation, and a TTL ends each at its period's end).
     A `processing_record` is kept because the law requires the record (GDPR art. 5(2) and 30), whatever
     the customer granted, and is erased with the customer. A category that `copies_others` (the
     portable export) may hold any other category's data, so every erasure that erases some category
@@ -218,6 +319,9 @@ class Category:
     verified_fields: tuple[str, ...] = ()  # changed only through a reviewed change request
     processing_record: bool = False
     copies_others: bool = False
+    # A legal obligation (`OBLIGATIONS`) to keep the category's records: a full erasure keeps them,
+    # sealed with their own key, until the obligation's period ends (docs/retention.md).
+    obligation: str | None = None
 
     def justified_by(self, granted: frozenset[str] | set[str]) -> bool:
         """Whether the category may be held while exactly these purposes are granted.
@@ -318,6 +422,13 @@ STORES: tuple[Store, ...] = (
     ),
     TableStore(
         "disclosures", "What was disclosed to which sub-processor, and their acknowledgements.", "disclosure_key"
+    ),
+    TableStore(
+        "invoices",
+        "Invoices issued to the customer, sealed with their key for tax records; each expires by TTL at the end "
+        "of its legal retention period.",
+        "invoice_key",
+        ttl_attribute="expires_at",
     ),
     TableStore(
         "subject_keys",
@@ -443,6 +554,16 @@ CATEGORIES: tuple[Category, ...] = (
         "disclosures",
         processing_record=True,
     ),
+    Category(
+        "invoices",
+        "Invoices issued for the customer's orders: number, issue date, total amount and currency, a summary of "
+        "the lines. Never card data: a card number is not a record tax law asks for.",
+        ("invoice_number", "issued_on", "amount", "currency", "line_summary"),
+        (CRM_CORE,),
+        Sensitivity.PERSONAL,
+        "invoices",
+        obligation=TAX_RECORDS,
+    ),
 )
 
 
@@ -483,11 +604,13 @@ class OperationalTable:
 INACTIVITY_DAYS = 1095
 # The policies under which data is disposed of, by erasure reason, as the disposal register
 # cites them. Bump the version when the policy text in docs/retention.md changes.
-RETENTION_POLICY_VERSION = "2026-11"
+RETENTION_POLICY_VERSION = "2026-12"  # 2026-12: records kept under a legal obligation; legal holds
 DISPOSAL_POLICIES: dict[str, str] = {
     "withdrawal": "consent-withdrawn: the customer withdrew; everything is erased",
     "purpose_withdrawn": "purpose-withdrawn: the categories no remaining purpose justifies are erased",
     "retention": f"inactivity: a customer inactive for {INACTIVITY_DAYS} days (by default) is erased",
+    "retention_obligation_ended": "obligation-ended: records kept under a legal obligation after a full erasure"
+    " are erased when its period ends",
 }
 # The sparse index of active customers by activity month, sharded so the month's writes do not
 # all land on one index partition: `activity_bucket` = `YYYY-MM#<shard>`, sort key
@@ -496,6 +619,12 @@ DISPOSAL_POLICIES: dict[str, str] = {
 INACTIVITY_INDEX = "inactivity"
 ACTIVITY_BUCKET = "activity_bucket"
 ACTIVITY_SHARDS = 4
+# The sparse index of subjects whose records a legal obligation keeps after their erasure (status
+# `retained`): partition `retention_shard` (one of `ACTIVITY_SHARDS`), sort `retention_ends_at` (when
+# the last obligation's period ends). The sweep queries each shard for `retention_ends_at <= now`.
+RETENTION_END_INDEX = "retention_end"
+RETENTION_SHARD = "retention_shard"
+RETENTION_ENDS_AT = "retention_ends_at"
 # Erasure requests by status, oldest first: the oldest open request (the SLA metric) and the
 # disposal register (completed and failed requests, by date) are Queries, never a Scan.
 REQUEST_STATUS_INDEX = "by_status"
@@ -516,12 +645,17 @@ OPERATIONAL_TABLES: dict[str, OperationalTable] = {
             "subjects",
             "Lifecycle status of each opaque subject id.",
             "subject_id",
-            indexes=(Index(INACTIVITY_INDEX, ACTIVITY_BUCKET, "last_active_at"),),
+            indexes=(
+                Index(INACTIVITY_INDEX, ACTIVITY_BUCKET, "last_active_at"),
+                Index(RETENTION_END_INDEX, RETENTION_SHARD, RETENTION_ENDS_AT),
+            ),
             subject_records=SubjectRecords.TOMBSTONE,
             subject_records_note=(
                 "ShredKey replaces the record by id, status, request and time: granted purposes, versions,"
                 " activity times, disclosures, open requests and the inactivity index entry go; uploads in"
-                " flight stay until Certify, for Verify to wait on"
+                " flight stay until Certify, for Verify to wait on. A subject whose records a legal obligation"
+                " keeps is `retained` until its period ends: the record then also holds when it ends, by"
+                " obligation, its retention index entry and a legal hold placed on it"
             ),
         ),
         OperationalTable(
@@ -656,5 +790,47 @@ def copies() -> tuple[Category, ...]:
 
 
 def unjustified_categories(granted: frozenset[str] | set[str]) -> tuple[Category, ...]:
-    """Categories no granted purpose justifies any more: what a purpose withdrawal erases."""
-    return tuple(item for item in CATEGORIES if not item.justified_by(granted))
+    """Categories no granted purpose justifies any more: what a purpose withdrawal erases.
+
+    A category under a legal obligation is never among them: it is kept whatever the customer grants
+    (GDPR art. 17(3)(b)), until a full erasure retains it and its period ends.
+    """
+    return tuple(item for item in CATEGORIES if not item.justified_by(granted) and item.obligation is None)
+
+
+def obligation(name: str) -> RetentionObligation:
+    """The declared obligation named `name`; raises `KeyError` when none is."""
+    return OBLIGATIONS[name]
+
+
+def retained_categories() -> tuple[Category, ...]:
+    """The categories a legal obligation keeps past a full erasure (`Category.obligation`), in declaration order."""
+    return tuple(item for item in CATEGORIES if item.obligation is not None)
+
+
+def categories_under(obligation_name: str) -> tuple[Category, ...]:
+    """The categories the obligation named `obligation_name` keeps, in declaration order."""
+    return tuple(item for item in CATEGORIES if item.obligation == obligation_name)
+
+
+def retained_stores() -> tuple[Store, ...]:
+    """The stores holding a category under a legal obligation, in data-map order."""
+    names = {item.store for item in retained_categories()}
+    return tuple(item for item in STORES if item.name in names)
+
+
+def key_version_of(category_name: str) -> str | None:
+    """The `subject_keys` version sealing the category: its obligation's (`retained#<name>`), or None (the main key)."""
+    found = category(category_name)
+    return OBLIGATIONS[found.obligation].key_version if found.obligation else None
+
+
+def key_version_of_store(store_name: str) -> str | None:
+    """The key version sealing the store's items: its categories' obligation key, or None (the main key).
+
+    Raises `ValueError` for a store mixing categories sealed under different keys (the data map must not).
+    """
+    versions = {key_version_of(item.name) for item in categories_in(store_name)}
+    if len(versions) > 1:
+        raise ValueError(f"The {store_name} store mixes categories sealed under different keys.")
+    return next(iter(versions), None)

@@ -12,8 +12,9 @@ instant, not a second later.
 
 from __future__ import annotations
 
+import calendar
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from custody.declared import datamap
 from custody.declared.settings import Settings
@@ -65,6 +66,47 @@ def sweep_batch(settings: Settings) -> int:
     """
     carried = retention_slots(settings) * settings.retention_window_hours * 3600 // settings.erasure_slot_seconds
     return max(1, min(settings.retention_batch_max, carried))
+
+
+# --- records kept under a legal obligation ---------------------------------------------------
+
+
+def obligation_ends(obligation: datamap.RetentionObligation, jurisdiction: str, recorded_on: date) -> date:
+    """The last day `obligation` keeps a record dated `recorded_on` (e.g. an invoice's issue date), in `jurisdiction`.
+
+    The period in force there (`RetentionObligation.period`): `years` counted from the end of the
+    calendar year of `recorded_on` (the last day is then 31 December, `years` later), or from the record's
+    own date (the same day `years` later; 28 February for a 29 February). The record is due for disposal
+    from the next day on (`end_of_day`).
+    """
+    period = obligation.period(jurisdiction)
+    if period.from_year_end:
+        return date(recorded_on.year + period.years, 12, 31)
+    return add_years(recorded_on, period.years)
+
+
+def add_years(day: date, years: int) -> date:
+    """The same day `years` later; 28 February when `day` is a 29 February and the year is not a leap year."""
+    year = day.year + years
+    return day.replace(year=year, day=min(day.day, calendar.monthrange(year, day.month)[1]))
+
+
+def end_of_day(day: date) -> datetime:
+    """The instant a day ends (UTC): the start of the next day. An obligation or a hold 'until' a day lasts to here."""
+    return datetime.combine(day + timedelta(days=1), time(), tzinfo=UTC)
+
+
+def response_due(received_at: datetime) -> datetime:
+    """When a data subject's request must be answered: one calendar month after it was received (GDPR art. 12(3)).
+
+    The same day of the next month, or that month's last day when it has no such day (Regulation
+    1182/71 art. 3(2)(c)). A request held by a legal hold past this moment is `past due`: the customer must
+    have been told why the controller does not act (art. 12(4)); the retention plan and the
+    `HeldErasuresPastDue` metric show it.
+    """
+    year, month = (received_at.year + 1, 1) if received_at.month == 12 else (received_at.year, received_at.month + 1)
+    day = min(received_at.day, calendar.monthrange(year, month)[1])
+    return received_at.replace(year=year, month=month, day=day)
 
 
 # --- after erasure: copies -------------------------------------------------------------------
@@ -128,6 +170,32 @@ def standing_policies(settings: Settings) -> list[StandingPolicy]:
         StandingPolicy("subject_keys", "PITR window of the key store (no backups)", settings.key_store_recovery_days)
     )
     return policies
+
+
+def obligation_policies(settings: Settings) -> list[dict[str, object]]:
+    """Every legal obligation the data map declares, with the period in force under `settings.jurisdiction`.
+
+    Each: `obligation`, `categories`, `legal_basis`, `jurisdiction`, `years`, `from_year_end`, `source`,
+    and `mechanism` (how each record and, after a full erasure, the customer's retained key are disposed of).
+    """
+    found: list[dict[str, object]] = []
+    for obligation in datamap.OBLIGATIONS.values():
+        period = obligation.period(settings.jurisdiction)
+        stores = sorted({category.store for category in datamap.categories_under(obligation.name)})
+        found.append(
+            {
+                "obligation": obligation.name,
+                "categories": [category.name for category in datamap.categories_under(obligation.name)],
+                "legal_basis": obligation.legal_basis,
+                "jurisdiction": settings.jurisdiction,
+                "years": period.years,
+                "from_year_end": period.from_year_end,
+                "source": period.source,
+                "mechanism": f"DynamoDB TTL at each record's end ({', '.join(stores)}); after a full erasure, the "
+                "retention sweep's erasure (reason retention_obligation_ended) when the last one ends",
+            }
+        )
+    return found
 
 
 def policy_of(reason: str) -> dict[str, str]:

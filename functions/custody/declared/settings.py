@@ -152,6 +152,10 @@ class Settings(BaseModel):
         pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$",
         description="The first month any activity was recorded: the sweep queries no earlier activity bucket.",
     )
+    # The legal system the controller answers to (CDK context `custody:jurisdiction`): `gdpr` (no member
+    # state chosen) or a code a retention obligation declares periods for (`de`, `fr`, `vn`: datamap.OBLIGATIONS);
+    # any other takes each obligation's default period.
+    jurisdiction: str = "gdpr"
     export_daily_limit: int = Field(
         default=3, ge=1, le=100, description="Exports a customer may start in any rolling 24 hours."
     )

@@ -115,8 +115,8 @@ class Admission:
         self.unsuccessful_endings = 0
 
     def limit_for(self, request: ErasureRequest) -> int:
-        """The slots the request may fill: the retention share for a retention erasure, else all of them."""
-        if request.reason is ErasureReason.RETENTION:
+        """The slots the request may fill: the retention share for the sweep's erasures, else all of them."""
+        if request.reason in (ErasureReason.RETENTION, ErasureReason.RETENTION_OBLIGATION_ENDED):
             return retention.retention_slots(self.settings)
         return self.settings.erasure_concurrency
 
@@ -165,13 +165,16 @@ class Admission:
         """Start a queued erasure if a slot allows; True when the ticket is done with (started, or no such request).
 
         A full pool is reconciled (`reconcile`, at most once per `RECONCILE_INTERVAL` in this execution
-        environment) and the claim tried again. On the queue's last
+        environment) and the claim tried again. A ticket of a `held` request is done with: the hold's
+        release starts the request. On the queue's last
         receive (`receive_count` >= `MAX_RECEIVES`) a ticket still without a slot is recorded on its
         request as failed (`not_started`) before it goes to the dead-letter queue.
         """
         request = self.requests.erasure(ticket.request_id)
         if request is None:
             return True  # nothing to start: a ticket for no request is dropped
+        if request.status is RequestStatus.HELD:
+            return True  # a legal hold holds it: its release starts it (custody.erasure.holds), not this ticket
         if self.try_start(request, ticket.attempt):
             return True
         if self._reconcile_due() and self.reconcile(clock.now()) and self.try_start(request, ticket.attempt):

@@ -68,6 +68,11 @@ class PlannedInput(StepInput):
         """Whether the request erases the customer entirely (`stores.requests.FULL_ERASURE_REASONS`)."""
         return self.reason in FULL_ERASURE_REASONS
 
+    @property
+    def ends_retention(self) -> bool:
+        """Whether the request erases what legal obligations kept after the customer's full erasure."""
+        return self.reason is ErasureReason.RETENTION_OBLIGATION_ENDED
+
 
 # --- Freeze ---------------------------------------------------------------------------------
 

@@ -3,7 +3,7 @@
 `TransientError` is retried by every Task's `Retry`; `UploadsInFlight` by Verify's own, spaced to
 outlast an upload's deadline; `StoresNotFinished` by EraseStores' own, which resumes the run;
 `ResidualDataFound` sends the run round again; anything else is caught, recorded (`RecordFailure`)
-and alarmed.
+and alarmed — `RequestHeld` (a held request started by hand) and `RetainedKeyLost` among them.
 """
 
 from __future__ import annotations
@@ -27,6 +27,14 @@ class RequestNotFound(ErasureError):
 
 class UploadsInFlight(ErasureError):
     """An upload that began before the erasure may still land: Verify waits for its deadline to pass."""
+
+
+class RequestHeld(ErasureError):
+    """The request is `held` by a legal hold: it must not run until the hold is lifted or ends."""
+
+
+class RetainedKeyLost(ErasureError):
+    """A key of records a legal obligation keeps is gone while the records are kept: they can no longer be read."""
 
 
 class StoresNotFinished(ErasureError):

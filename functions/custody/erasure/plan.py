@@ -3,6 +3,11 @@
 The scope is a set of data-map categories. A store is in the plan when it holds at least one
 of them; in a store holding several categories (`category_attribute`), an item is in scope when
 its category is; in a single-category store, every item of the subject is.
+
+A full erasure asks for every category; what a legal obligation keeps (`datamap.Category.obligation`)
+is taken out of its scope at Freeze when the customer has such records (`retained_by`). Those records,
+and the access log of their reads meanwhile, are the scope of the erasure that ends the retention
+(`of_obligations_ended`).
 """
 
 from __future__ import annotations
@@ -48,6 +53,32 @@ class Erasure:
     def full(self) -> bool:
         """Whether the cause erases the customer entirely: data, key and identity."""
         return self.reason in FULL_ERASURE_REASONS
+
+
+def retained_by(full_scope: Iterable[str], scope: Iterable[str]) -> tuple[datamap.Category, ...]:
+    """The categories under a legal obligation a full erasure asked for (`full_scope`) but keeps (not in `scope`)."""
+    asked, kept = set(full_scope), set(scope)
+    return tuple(item for item in datamap.retained_categories() if item.name in asked and item.name not in kept)
+
+
+def kept_by_full_erasure(scope: Iterable[str]) -> tuple[datamap.Category, ...]:
+    """The categories under a legal obligation a full erasure of `scope` (narrowed at Freeze) keeps."""
+    return retained_by((item.name for item in datamap.CATEGORIES), scope)
+
+
+def of_obligations_ended() -> Erasure:
+    """What the end of a retained customer's legal obligations erases (reason `retention_obligation_ended`).
+
+    The categories the obligations kept, the access log of the reads made of them meanwhile
+    (`staff_access`: a privacy officer's grants and reads under `legal_obligation`), and the copies
+    (`datamap.copies()`), as every erasure of some category does.
+    """
+    scope = (
+        *(item.name for item in datamap.retained_categories()),
+        "staff_access",
+        *(item.name for item in datamap.copies()),
+    )
+    return Erasure(ErasureReason.RETENTION_OBLIGATION_ENDED, tuple(dict.fromkeys(scope)))
 
 
 def of_withdrawn_purpose(purpose: str, granted: frozenset[str], disclosed_to: frozenset[str]) -> Erasure | None:

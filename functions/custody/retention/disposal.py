@@ -10,8 +10,18 @@
   finds nothing; subjects already erasing or erased that it meets are taken out too. A customer who
   came back between the Query and the write is not erased (the write requires `last_active_at`
   unchanged).
+* It also **releases held erasures** whose legal hold has ended (`custody.erasure.holds`: the `held`
+  requests of the `by_status` index, and each one's subject), and **ends retentions**: the subjects
+  whose records a legal obligation kept after their full erasure (status `retained`) are found through
+  the sparse `retention_end` index (partition: a shard, sort: `retention_ends_at`; one Query per shard)
+  and erased through `ErasureStarter.end_retention` (reason `retention_obligation_ended`, the same
+  workflow, through admission) once their last obligation has ended — unless a legal hold lies on them
+  (counted `held`, tried again the next day). Both share the run's batch with the inactivity erasures.
 * The **SLA measure** is the age of the oldest erasure request not completed, from the requests
-  table's `by_status` index (a Query per open status, oldest first).
+  table's `by_status` index (a Query per open status, oldest first): counted from when it was
+  received, or from when a legal hold released it (it could not run before). Held requests are
+  measured apart (`held_erasures`): how many, the oldest's age, and how many are past the one month
+  GDPR art. 12(3) allows for an answer (`retention.response_due`).
 * The **register** lists what was destroyed, when, why, under which policy and with which
   verification result, from the same index (completed and failed requests by date) and the
   certificates the requests carry: ids, reasons, counts and dates — never personal data.
@@ -31,6 +41,7 @@ from custody.audit.ledger import AuditLedger
 from custody.declared import clock, datamap, retention
 from custody.declared.errors import Conflict, Forbidden
 from custody.declared.settings import Settings
+from custody.erasure.holds import HeldErasures
 from custody.erasure.starter import RETENTION_ACTOR, ErasureStarter
 from custody.stores import subjects
 from custody.stores.requests import OPEN_STATUSES, RequestsTable, RequestStatus
@@ -56,6 +67,12 @@ class SweepReport:
     # Index entries due but left for a later run (counted up to `DUE_COUNT_LIMIT`; some may prove
     # skipped): the backlog the `RetentionDueNotStarted` metric and its alarm watch.
     due_not_started: int = 0
+    holds_released: int = 0  # held erasures started because their legal hold ended
+    held: int = 0  # erasures (or retained subjects' ends) a legal hold still holds
+    retention_ended: int = 0  # erasures of records whose legal obligations ended, recorded and handed to admission
+    # Every index Query of the run (the first page of each): the inactivity buckets, the held requests, the
+    # retention index's shards.
+    index_queries: int = 0
     request_ids: list[str] = field(default_factory=list)
 
     def counts(self) -> dict[str, int]:
@@ -67,6 +84,10 @@ class SweepReport:
             "skipped": self.skipped,
             "deferred": int(self.deferred),
             "due_not_started": self.due_not_started,
+            "holds_released": self.holds_released,
+            "held": self.held,
+            "retention_ended": self.retention_ended,
+            "index_queries": self.index_queries,
         }
 
 
@@ -120,6 +141,7 @@ class RetentionSweep:
         for _, candidate in self.candidates(now):
             if candidate is None:
                 report.buckets_queried += 1
+                report.index_queries += 1
                 continue
             if report.started >= batch:
                 report.deferred = True
@@ -134,6 +156,11 @@ class RetentionSweep:
             else:
                 report.started += 1
                 report.request_ids.append(request_id)
+        report.holds_released, report.held = HeldErasures(self.settings).release_ended(
+            clock.iso(now), actor=RETENTION_ACTOR
+        )
+        report.index_queries += 1
+        self._end_retentions(now, report, batch)
         AuditLedger(self.settings).record(
             step="retention_sweep",
             target="subjects",
@@ -143,6 +170,33 @@ class RetentionSweep:
             counts=report.counts(),
         )
         return report
+
+    def _end_retentions(self, now: datetime, report: SweepReport, batch: int) -> None:
+        """Erase what obligations kept of retained subjects whose last obligation ended at `now`, within `batch`."""
+        moment = clock.iso(now)
+        for shard in range(datamap.ACTIVITY_SHARDS):
+            report.index_queries += 1
+            for item in self.subjects.retention_ending(str(shard), moment):
+                if report.started + report.retention_ended >= batch:
+                    report.deferred = True
+                    report.due_not_started += 1
+                    continue
+                subject = self.subjects.load(str(item["subject_id"]))
+                if subject.status is not SubjectStatus.RETAINED or subject.pending_erasure:
+                    self.subjects.leave_retention_index(subject.subject_id, str(shard))
+                    continue
+                if subject.retention_ends_at is None or subject.retention_ends_at > moment:
+                    continue  # the index lags the record
+                if subject.hold_active(moment):
+                    report.held += 1
+                    continue
+                try:
+                    request = self.erasures.end_retention(subject.subject_id, subject.retention_ends_at)
+                except (Conflict, Forbidden):
+                    report.skipped += 1
+                    continue
+                report.retention_ended += 1
+                report.request_ids.append(request.request_id)
 
     def _erase(self, candidate: Candidate, now: datetime) -> str | None:
         subject = self.subjects.load(candidate.subject_id)
@@ -172,18 +226,53 @@ class OpenErasures:
 
 
 def open_erasures(settings: Settings, now: datetime) -> OpenErasures:
-    """Requests received, in progress or failed — not complete — and the age of the oldest."""
+    """Requests received, in progress or failed — not complete — and the age of the oldest.
+
+    A request's age runs from when it was received, or from when a legal hold released it
+    (`hold_released_at`): before, it could not run, and the held time is measured apart (`held_erasures`).
+    Per open status the requests are read oldest first until none can be older than the oldest found: one
+    GetItem each (the index does not project the release time), usually one per status.
+    """
     requests = RequestsTable(settings)
-    count, oldest = 0, None
+    count, oldest_id, oldest_age = 0, None, 0.0
     for status in OPEN_STATUSES:
         count += requests.count(status)
-        first = next(requests.by_status(status, limit=1), None)
-        if first is not None and (oldest is None or first["created_at"] < oldest["created_at"]):
-            oldest = first
-    if oldest is None:
-        return OpenErasures(count, None, 0.0)
-    age = (now - clock.parse(str(oldest["created_at"]))).total_seconds()
-    return OpenErasures(count, str(oldest["request_id"]), max(age, 0.0))
+        for entry in requests.by_status(status):
+            received_age = (now - clock.parse(str(entry["created_at"]))).total_seconds()
+            if oldest_id is not None and received_age <= oldest_age:
+                break
+            item = requests.load(str(entry["request_id"])) or entry
+            since = str(item.get("hold_released_at") or entry["created_at"])
+            age = max((now - clock.parse(since)).total_seconds(), 0.0)
+            if oldest_id is None or age > oldest_age:
+                oldest_id, oldest_age = str(entry["request_id"]), age
+            if not item.get("hold_released_at"):
+                break  # no later request of this status can be older than this one
+    return OpenErasures(count, oldest_id, oldest_age)
+
+
+@dataclass(frozen=True)
+class HeldErasureCounts:
+    """Erasures a legal hold holds.
+
+    How many, the oldest's age in seconds (since received), and how many are past their response date
+    (`retention.response_due`: one month after they were received).
+    """
+
+    count: int
+    oldest_age_seconds: float
+    past_due: int
+
+
+def held_erasures(settings: Settings, now: datetime) -> HeldErasureCounts:
+    """The `held` requests of the `by_status` index (a Query, never a Scan): count, oldest age, past due."""
+    count, oldest, past_due = 0, 0.0, 0
+    for entry in RequestsTable(settings).by_status(RequestStatus.HELD):
+        received = clock.parse(str(entry["created_at"]))
+        count += 1
+        oldest = max(oldest, (now - received).total_seconds())
+        past_due += int(retention.response_due(received) <= now)
+    return HeldErasureCounts(count, oldest, past_due)
 
 
 # --- the register: what was destroyed ---------------------------------------------------------
@@ -200,7 +289,11 @@ def register(settings: Settings, since: datetime, until: datetime) -> list[dict[
 
 
 def register_entry(item: dict[str, Any], settings: Settings) -> dict[str, Any]:
-    """One line of the register from a request item (its certificate when it completed)."""
+    """One line of the register from a request item (its certificate when it completed).
+
+    `retained` lists what a full erasure kept under a legal obligation (category, obligation, until), and
+    `obligations_ended` what the end of a retention erased, from the certificate.
+    """
     certificate: dict[str, Any] = item.get("certificate") or {}
     reason = str(item["reason"])
     completed = item.get("status") == RequestStatus.COMPLETED.value and bool(certificate)
@@ -219,6 +312,14 @@ def register_entry(item: dict[str, Any], settings: Settings) -> dict[str, Any]:
         if destroyed_at
         else None,
         "certificate_digest": item.get("certificate_digest"),
+        "retained": [
+            {key: entry.get(key) for key in ("category", "obligation", "until")}
+            for entry in certificate.get("retained") or ()
+        ],
+        "obligations_ended": [
+            {key: entry.get(key) for key in ("obligation", "categories", "until")}
+            for entry in certificate.get("obligations_ended") or ()
+        ],
     }
 
 
@@ -250,5 +351,40 @@ def plan(settings: Settings, now: datetime, horizon_days: int = 30, limit: int =
         "inactivity_days": settings.inactivity_days,
         "policy_version": datamap.RETENTION_POLICY_VERSION,
         "customers_due": sorted(due, key=lambda entry: (entry["due_at"], entry["subject_id"])),
+        "retention_ending": _retention_ending(settings, horizon, now, limit),
+        "held_erasures": _held(settings, now, limit),
         "standing": [asdict(policy) for policy in retention.standing_policies(settings)],
+        "obligations": retention.obligation_policies(settings),
     }
+
+
+def _retention_ending(settings: Settings, horizon: datetime, now: datetime, limit: int) -> list[dict[str, Any]]:
+    """Retained subjects whose last legal obligation ends by `horizon`: when, and whether it already has."""
+    registry = SubjectRegistry(settings)
+    found = []
+    for shard in range(datamap.ACTIVITY_SHARDS):
+        for item in registry.retention_ending(str(shard), clock.iso(horizon)):
+            ends_at = str(item[datamap.RETENTION_ENDS_AT])
+            found.append({"subject_id": item["subject_id"], "ends_at": ends_at, "overdue": ends_at <= clock.iso(now)})
+            if len(found) >= limit:
+                break
+    return sorted(found, key=lambda entry: (entry["ends_at"], entry["subject_id"]))[:limit]
+
+
+def _held(settings: Settings, now: datetime, limit: int) -> list[dict[str, Any]]:
+    """Erasure requests a legal hold holds: when received, when the answer was due, whether that has passed."""
+    found = []
+    for entry in RequestsTable(settings).by_status(RequestStatus.HELD, limit=limit):
+        received = clock.parse(str(entry["created_at"]))
+        due = retention.response_due(received)
+        found.append(
+            {
+                "request_id": entry["request_id"],
+                "subject_id": entry.get("subject_id"),
+                "reason": entry.get("reason"),
+                "received_at": clock.iso(received),
+                "response_due": clock.iso(due),
+                "past_due": due <= now,
+            }
+        )
+    return found

@@ -19,6 +19,12 @@ restriction is lifted. Every such write (the grant, its approval, the access-log
 requires no restriction in its own transaction, so none that raced a restriction lands after it.
 A privacy officer's review of a rectification request is not a grant's use and stays open
 (`custody.staff_access.reviews`).
+
+Records kept under a legal obligation (`datamap.Category.obligation`: invoices) are read after the
+customer's full erasure only under a grant for the purpose `legal_obligation` (GDPR art. 6(1)(c)): a
+purpose no customer grants, that only a privacy officer may ask for and use, on those categories only,
+on a customer who is active or `retained`. Such a grant and every read under it are in the ledger and
+the customer's access log, which the erasure of the kept records erases with them.
 """
 
 from __future__ import annotations
@@ -38,17 +44,23 @@ from custody.declared.errors import Conflict, ConsentRequired, Forbidden, Invali
 from custody.declared.settings import Settings
 from custody.stores import dynamo
 from custody.stores.staff_access import GRANT_PREFIX, TABLE, StaffAccessTable, retained_until
-from custody.stores.subjects import Subject, SubjectRegistry
+from custody.stores.subjects import Subject, SubjectRegistry, SubjectStatus
 
 STORE: Final = TABLE
 DEFAULT_MINUTES: Final = 60
 MAX_MINUTES: Final = 480
 TICKET: Final = re.compile(r"[A-Z][A-Z0-9]{1,11}-[0-9]{1,10}")
-# What a staff member can be granted: the profile's categories and the interactions. Documents
-# and exports are the customer's own; processing records are shown to the customer, not staff.
+# What a staff member can be granted: the profile's categories, the interactions and the records kept
+# under a legal obligation (invoices). Documents and exports are the customer's own; processing records
+# are shown to the customer, not staff.
 VIEWABLE: Final = tuple(
-    category.name for category in datamap.CATEGORIES if category.store in ("profiles", "interactions")
+    category.name
+    for category in datamap.CATEGORIES
+    if category.store in ("profiles", "interactions") or category.obligation is not None
 )
+# The categories a `legal_obligation` grant may cover: those a legal obligation keeps.
+UNDER_OBLIGATION: Final = tuple(category.name for category in datamap.retained_categories())
+GRANT_PURPOSES: Final = (*datamap.PURPOSES, datamap.LEGAL_OBLIGATION)
 NEEDS_APPROVAL: Final = (datamap.Sensitivity.SENSITIVE, datamap.Sensitivity.SPECIAL)
 
 
@@ -138,15 +150,20 @@ def needs_approval(categories: tuple[str, ...]) -> bool:
 
 
 def check_request(purpose: str, ticket: str, categories: list[str], duration_minutes: int) -> tuple[str, ...]:
-    """Shape checks (422): what the request says, before anything about the customer."""
+    """Shape checks (422): what the request says, before anything about the customer.
+
+    A purpose is one of `GRANT_PURPOSES`; a `legal_obligation` grant covers categories under a legal
+    obligation only (`UNDER_OBLIGATION`).
+    """
     problems = []
-    if purpose not in datamap.PURPOSES:
-        problems.append({"field": "purpose", "reason": f"must be one of {list(datamap.PURPOSES)}"})
+    if purpose not in GRANT_PURPOSES:
+        problems.append({"field": "purpose", "reason": f"must be one of {list(GRANT_PURPOSES)}"})
     if not TICKET.fullmatch(ticket):
         problems.append({"field": "ticket", "reason": "must be a ticket reference like SUP-1234"})
-    unknown = [name for name in categories if name not in VIEWABLE]
+    allowed = UNDER_OBLIGATION if purpose == datamap.LEGAL_OBLIGATION else VIEWABLE
+    unknown = [name for name in categories if name not in allowed]
     if unknown or not categories:
-        problems.append({"field": "categories", "reason": f"each must be one of {list(VIEWABLE)}"})
+        problems.append({"field": "categories", "reason": f"each must be one of {list(allowed)}"})
     if not 1 <= duration_minutes <= MAX_MINUTES:
         problems.append({"field": "duration_minutes", "reason": f"must be between 1 and {MAX_MINUTES}"})
     if problems:
@@ -159,12 +176,32 @@ def customer_unavailable() -> Forbidden:
     return Forbidden("This customer's data is not available to staff.", {"reason": "no_active_customer"})
 
 
+def under_legal_obligation(subject: Subject) -> bool:
+    """Whether a `legal_obligation` grant may be used on `subject` now: active, or retained with no erasure pending."""
+    if subject.status is SubjectStatus.RETAINED:
+        return subject.pending_erasure is None
+    return subject.exists and not subject.erasure_started
+
+
 def check_justified(purpose: str, categories: tuple[str, ...], subject: Subject) -> None:
     """The purpose must justify every category, the customer must have granted it now, and not restricted processing.
 
+    A `legal_obligation` grant is justified by the law, not by the customer: every category must be one a
+    legal obligation keeps, and the customer active or retained (`under_legal_obligation`); a restriction
+    does not stop it (art. 18(2): storage, and processing the law requires or legal claims need).
     Raises `Forbidden` (no active customer, a category the purpose does not justify), `ProcessingRestricted`
     and `ConsentRequired`.
     """
+    if purpose == datamap.LEGAL_OBLIGATION:
+        if not under_legal_obligation(subject):
+            raise customer_unavailable()
+        unjustified = [name for name in categories if datamap.category(name).obligation is None]
+        if unjustified:
+            raise Forbidden(
+                "A legal obligation keeps none of these categories.",
+                {"reason": "purpose_does_not_justify", "purpose": purpose, "categories": unjustified},
+            )
+        return
     if not subject.exists or subject.erasure_started:
         raise customer_unavailable()
     subject.ensure_unrestricted()
@@ -198,10 +235,10 @@ class AccessGrants:
 
         The grant is active at once for ordinary categories and pending a privacy officer's approval for
         sensitive and special ones. Raises `InvalidInput` for a malformed request (`check_request`),
-        `Forbidden` when the customer is not active or the purpose does not justify a category,
-        `ProcessingRestricted` (a `Forbidden`) while the customer has restricted processing, and
-        `ConsentRequired` when the customer does not grant the purpose now; those refusals are audited
-        on the customer's chain.
+        `Forbidden` when the customer is not active or the purpose does not justify a category, or when a
+        caller who is not a privacy officer asks for `legal_obligation`, `ProcessingRestricted` (a
+        `Forbidden`) while the customer has restricted processing, and `ConsentRequired` when the customer
+        does not grant the purpose now; those refusals are audited on the customer's chain.
         """
         wanted = check_request(purpose, ticket, categories, minutes)
         with audited_refusals(
@@ -212,6 +249,8 @@ class AccessGrants:
             actor=staff.actor,
             subject_id=customer_id,
         ):
+            if purpose == datamap.LEGAL_OBLIGATION:
+                staff.require_privacy_officer()
             grant = self.subjects.guarded(
                 customer_id, lambda subject: self._add(subject, staff, purpose, ticket, wanted, minutes)
             )
@@ -239,7 +278,9 @@ class AccessGrants:
         # A pending grant is kept as if approved now: approval moves its TTL past its real expiry.
         usable_until = grant.expires_at or int(time.time()) + minutes * 60
         put = self.access.new_grant(grant.to_item(), retained_until(usable_until))
-        dynamo.transact([put, self.subjects.fence(subject, unrestricted=True)])
+        legal = purpose == datamap.LEGAL_OBLIGATION
+        retained = subject.status is SubjectStatus.RETAINED
+        dynamo.transact([put, self.subjects.fence(subject, unrestricted=not legal, retained=retained)])
         return grant
 
     def approve(self, officer: StaffMember, customer_id: str, grant_id: str) -> Grant:
@@ -298,10 +339,15 @@ class AccessGrants:
         return Grant.from_item(item) if item else None
 
     def usable(self, staff: StaffMember, customer_id: str, grant_id: str) -> Grant:
-        """The caller's own, approved, unexpired grant — else 403 with the reason's name only."""
+        """The caller's own, approved, unexpired grant — else 403 with the reason's name only.
+
+        A `legal_obligation` grant is usable by a privacy officer only (one who left the group keeps no use).
+        """
         grant = self.load(customer_id, grant_id)
         if grant is None or grant.staff_id != staff.staff_id:
             raise Forbidden("No grant of yours covers this customer.", {"reason": "no_grant"})
+        if grant.purpose == datamap.LEGAL_OBLIGATION and not staff.is_privacy_officer:
+            raise Forbidden("Only a privacy officer may use this grant.", {"reason": "no_grant"})
         if grant.status is not GrantStatus.ACTIVE:
             raise Forbidden("This grant awaits a privacy officer's approval.", {"reason": "pending_approval"})
         if grant.expires_at is None or grant.expires_at <= time.time():
@@ -342,19 +388,28 @@ class AccessGrants:
 
         Raises `Forbidden` once the customer's erasure has started, `ConsentRequired` when `purpose` is
         no longer granted, and — with `unrestricted` (a read under a grant) — `ProcessingRestricted` once the
-        customer restricted processing, checked in the write's own transaction too.
+        customer restricted processing, checked in the write's own transaction too. A read under
+        `legal_obligation` is logged on an active or a retained customer (`under_legal_obligation`), whatever
+        they granted.
         """
         read_id = str(uuid.uuid4())
+        legal = purpose == datamap.LEGAL_OBLIGATION
 
         def attempt(subject: Subject) -> None:
-            if subject.erasure_started or not subject.exists:
+            if legal and not under_legal_obligation(subject):
                 raise customer_unavailable()
-            if unrestricted:
+            if not legal and (subject.erasure_started or not subject.exists):
+                raise customer_unavailable()
+            if not legal and (subject.erasure_started or not subject.exists):
+                raise customer_unavailable()
+            if unrestricted and not legal:
                 subject.ensure_unrestricted()
-            if purpose is not None and purpose not in subject.purposes:
+            if purpose is not None and not legal and purpose not in subject.purposes:
                 raise ConsentRequired([purpose])
             entry = self.access.read_entry(customer_id, str(values["at"]), read_id, values, read_at=time.time())
-            dynamo.transact([entry, self.subjects.fence(subject, unrestricted=unrestricted)])
+            retained = subject.status is SubjectStatus.RETAINED
+            fence = self.subjects.fence(subject, unrestricted=unrestricted and not legal, retained=retained)
+            dynamo.transact([entry, fence])
 
         self.subjects.guarded(customer_id, attempt)
 

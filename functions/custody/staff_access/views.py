@@ -22,7 +22,7 @@ from custody.declared import datamap
 from custody.declared.errors import ConsentRequired, Forbidden
 from custody.declared.settings import Settings
 from custody.platform import paging
-from custody.staff_access.grants import AccessGrants, Grant, customer_unavailable
+from custody.staff_access.grants import AccessGrants, Grant, customer_unavailable, under_legal_obligation
 from custody.stores.interactions import InteractionsTable
 from custody.stores.profiles import ProfilesTable
 from custody.stores.subjects import SubjectRegistry
@@ -37,9 +37,14 @@ def check_still_justified(grant: Grant, registry: SubjectRegistry) -> None:
 
     `Forbidden` when the customer is no longer active (erasing or erased), `ProcessingRestricted` while they
     have restricted processing (GDPR art. 18: a grant given before stops working), `ConsentRequired` when
-    they withdrew the grant's purpose.
+    they withdrew the grant's purpose. A `legal_obligation` grant needs no consent: the customer must be
+    active or `retained` with no erasure pending (`under_legal_obligation`).
     """
     subject = registry.load(grant.subject_id)
+    if grant.purpose == datamap.LEGAL_OBLIGATION:
+        if not under_legal_obligation(subject):
+            raise customer_unavailable()
+        return
     if subject.erasure_started:
         raise customer_unavailable()
     subject.ensure_unrestricted()

@@ -92,6 +92,37 @@ class TablePartition:
         """How many items the subject's partition holds (`Select=COUNT`: every item counted is billed as read)."""
         return dynamo.count_partition(self.table, self.store.partition_key, subject_id)
 
+    def kept_until(self, subject_id: str) -> tuple[int, str | None]:
+        """How many items the subject's partition holds, and the latest `datamap.KEPT_UNTIL` among them (or None).
+
+        For a store of records kept under a legal obligation: one Query of the partition projecting the
+        sort key and that date only, consistently read; nothing sealed is read.
+        """
+        count, latest = 0, None
+        names = {"#pk": self.store.partition_key, "#until": datamap.KEPT_UNTIL}
+        projection = "#pk, #until"
+        if self.store.sort_key:
+            names["#sk"] = self.store.sort_key
+            projection += ", #sk"
+        kwargs: dict[str, Any] = {
+            "TableName": self.table,
+            "KeyConditionExpression": "#pk = :pk",
+            "ProjectionExpression": projection,
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": dynamo.to_values({":pk": subject_id}),
+            "ConsistentRead": True,
+        }
+        while True:
+            response = clients.dynamodb().query(**kwargs)
+            for item in response.get("Items", []):
+                count += 1
+                until = dynamo.from_item(item).get(datamap.KEPT_UNTIL)
+                if isinstance(until, str) and (latest is None or until > latest):
+                    latest = until
+            if "LastEvaluatedKey" not in response:
+                return count, latest
+            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
     def delete(self, keys: list[dict[str, Any]]) -> int:
         """Delete these items (their key attributes), in batches; returns how many."""
         key_names = self._key_names

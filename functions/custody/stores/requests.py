@@ -8,7 +8,14 @@ their progress through `RequestsTable.mark`.
 Record shape: `{request_id, kind: "erasure", subject_id, reason, scope: [category], status,
 created_at, updated_at, steps: {milestone: when}, erased: {"<execution>#<round>": {store: n}},
 processors: [processor id], sub_processors: {processor id: outcome}, token_seals: {processor id:
-seal}, key_shredded_at?, certificate?, certificate_digest?, failure?}`.
+seal}, key_shredded_at?, certificate?, certificate_digest?, failure?, hold?: {reason_code, until},
+hold_released_at?, retained?: [retained records], obligations_ended?: [ended obligations]}`.
+
+`hold` is the legal hold a request waits on while `held` (its reason code and last day: what the
+customer is told), `retained` what a full erasure kept under a legal obligation (set by Freeze: for each
+category, `{category, obligation, legal_basis, key_version, items, until}`), `obligations_ended` what
+the retention sweep's erasure (reason `retention_obligation_ended`) ends (`{obligation, legal_basis,
+categories, until}`). Dates are `YYYY-MM-DD`; none of it is personal data.
 """
 
 from __future__ import annotations
@@ -43,24 +50,33 @@ class ErasureReason(StrEnum):
     WITHDRAWAL = "withdrawal"  # the customer withdrew (everything)
     PURPOSE_WITHDRAWN = "purpose_withdrawn"  # one purpose withdrawn: what it alone justified
     RETENTION = "retention"  # inactive past the retention period (everything)
+    # the legal obligations that kept a customer's records after their full erasure ended: those records,
+    # their retained keys, and the access log of reads made of them meanwhile
+    RETENTION_OBLIGATION_ENDED = "retention_obligation_ended"
 
 
-# The reasons that erase the customer entirely: data, key, identity. Decided here and nowhere else.
+# The reasons that erase the customer entirely: data, key, identity. Decided here and nowhere else. A
+# full erasure keeps what a legal obligation keeps (`datamap.Category.obligation`): Freeze narrows its scope.
 FULL_ERASURE_REASONS: Final = frozenset({ErasureReason.WITHDRAWAL, ErasureReason.RETENTION})
 
 
 class RequestStatus(StrEnum):
     """Where a request stands: `received`, `in_progress` (from Freeze), `completed` (Certify) or `failed`.
 
-    A `failed` request (RecordFailure) stays open (`OPEN_STATUSES`) until a re-run completes it.
+    A `failed` request (RecordFailure) stays open (`OPEN_STATUSES`) until a re-run completes it. A
+    request made while a legal hold lies on the subject is `held`: recorded, not started, until the hold
+    is lifted or ends (then `received`, and started: `custody.erasure.holds`).
     """
 
+    HELD = "held"
     RECEIVED = "received"
     IN_PROGRESS = "in_progress"
     COMPLETED = "completed"
     FAILED = "failed"
 
 
+# Requests the erasure SLA measures (`custody.retention.disposal.open_erasures`). A `held` request is open
+# too but waits lawfully: it is measured apart (`held_erasures`), past its response date included.
 OPEN_STATUSES: Final = (RequestStatus.RECEIVED, RequestStatus.IN_PROGRESS, RequestStatus.FAILED)
 
 
@@ -88,11 +104,17 @@ class ErasureRequest:
     status: RequestStatus
     created_at: str
     processors: tuple[str, ...] = ()  # a `sharing:` withdrawal: only these sub-processors are notified
+    hold: dict[str, str] | None = None  # while `held`: the legal hold's `reason_code` and `until` (YYYY-MM-DD)
 
     @property
     def full(self) -> bool:
         """Whether it erases the customer entirely (data, key and identity), not one purpose's categories."""
         return self.reason in FULL_ERASURE_REASONS
+
+    @property
+    def ends_retention(self) -> bool:
+        """Whether it erases what legal obligations kept after a full erasure (their records and retained keys)."""
+        return self.reason is ErasureReason.RETENTION_OBLIGATION_ENDED
 
     def status_url(self) -> str:
         """Where the request's status is read: `/v1/requests/<request id>` (public, no personal data)."""
@@ -100,17 +122,31 @@ class ErasureRequest:
 
     @classmethod
     def new(
-        cls, subject_id: str, reason: ErasureReason, scope: Iterable[str], processors: Iterable[str] = ()
+        cls,
+        subject_id: str,
+        reason: ErasureReason,
+        scope: Iterable[str],
+        processors: Iterable[str] = (),
+        hold: dict[str, str] | None = None,
     ) -> ErasureRequest:
-        """A request not yet recorded, with a fresh id and status `received`.
+        """A request not yet recorded, with a fresh id and status `received` (`held` under a legal `hold`).
 
         The id is a UUID4 (122 random bits: unguessable, and a valid Step Functions execution name).
-        A full erasure's scope is every category of the data map, whatever `scope` says.
+        A full erasure's scope is every category of the data map, whatever `scope` says (Freeze takes out
+        what a legal obligation keeps). `hold`: the subject's legal hold (`reason_code`, `until`).
         """
         categories = tuple(item.name for item in datamap.CATEGORIES) if reason in FULL_ERASURE_REASONS else scope
         request_id = str(uuid.uuid4())
+        status = RequestStatus.HELD if hold else RequestStatus.RECEIVED
         return cls(
-            request_id, subject_id, reason, tuple(categories), RequestStatus.RECEIVED, now_iso(), tuple(processors)
+            request_id,
+            subject_id,
+            reason,
+            tuple(categories),
+            status,
+            now_iso(),
+            tuple(processors),
+            dict(hold) if hold else None,
         )
 
     @classmethod
@@ -127,6 +163,7 @@ class ErasureRequest:
             RequestStatus(item["status"]),
             str(item["created_at"]),
             tuple(item.get("processors", ())),
+            {str(key): str(value) for key, value in item["hold"].items()} if item.get("hold") else None,
         )
 
     def to_item(self) -> dict[str, Any]:
@@ -143,6 +180,7 @@ class ErasureRequest:
             "steps": {},
             "erased": {},
             "processors": list(self.processors),
+            **({"hold": dict(self.hold)} if self.hold else {}),
         }
 
 
@@ -161,12 +199,12 @@ class RequestsTable:
         item = self.load(request_id)
         return ErasureRequest.of(item) if item else None
 
-    def put_new(self, request: ErasureRequest) -> TransactWriteItemTypeDef:
-        """The transaction item that records a new request (refused if the id exists)."""
+    def put_new(self, request: ErasureRequest, extra: dict[str, Any] | None = None) -> TransactWriteItemTypeDef:
+        """The transaction item that records a new request (refused if the id exists), with `extra` fields."""
         return {
             "Put": {
                 "TableName": self.table,
-                "Item": dynamo.to_item(request.to_item()),
+                "Item": dynamo.to_item({**request.to_item(), **(extra or {})}),
                 "ConditionExpression": "attribute_not_exists(request_id)",
             }
         }
@@ -199,7 +237,9 @@ class RequestsTable:
         )
 
     def fail_unless_completed(self, request_id: str, milestone: str, failure: str) -> bool:
-        """Mark the request `failed` with `failure` (a status word) unless it is closed; returns whether it was.
+        """Mark the request `failed` with `failure` (a status word) unless it is closed or held; returns whether it was.
+
+        A `held` request stays held: a legal hold's release must still find it.
 
         A completed request stays completed (a later successful re-run wins); a request already
         failed keeps its `failure` (RecordFailure's names the step's error, which says more than the
@@ -211,12 +251,13 @@ class RequestsTable:
                 TableName=self.table,
                 Key=dynamo.to_item({"request_id": request_id}),
                 UpdateExpression="SET #status = :failed, failure = :failure, updated_at = :at, steps.#milestone = :at",
-                ConditionExpression="attribute_exists(request_id) AND NOT #status IN (:completed, :failed)",
+                ConditionExpression="attribute_exists(request_id) AND NOT #status IN (:completed, :failed, :held)",
                 ExpressionAttributeNames={"#status": "status", "#milestone": milestone},
                 ExpressionAttributeValues=dynamo.to_values(
                     {
                         ":failed": RequestStatus.FAILED.value,
                         ":completed": RequestStatus.COMPLETED.value,
+                        ":held": RequestStatus.HELD.value,
                         ":failure": failure,
                         ":at": now_iso(),
                     }
@@ -227,6 +268,47 @@ class RequestsTable:
                 return False
             raise
         return True
+
+    def release_hold(self, request_id: str) -> TransactWriteItemTypeDef:
+        """The transaction item that moves a `held` request to `received` (its hold ended or was lifted).
+
+        Refused (the transaction fails) unless the request is `held`: it is released once. The hold stays
+        on the record as history; `hold_released_at` says when it stopped holding.
+        """
+        return {
+            "Update": {
+                "TableName": self.table,
+                "Key": dynamo.to_item({"request_id": request_id}),
+                "UpdateExpression": "SET #status = :received, hold_released_at = :at, updated_at = :at",
+                "ConditionExpression": "#status = :held",
+                "ExpressionAttributeNames": {"#status": "status"},
+                "ExpressionAttributeValues": dynamo.to_values(
+                    {
+                        ":received": RequestStatus.RECEIVED.value,
+                        ":held": RequestStatus.HELD.value,
+                        ":at": now_iso(),
+                    }
+                ),
+            }
+        }
+
+    def rehold(self, request_id: str, hold: dict[str, str]) -> TransactWriteItemTypeDef:
+        """The transaction item that gives a `held` request its subject's new hold (placed again: a new `until`).
+
+        Refused (the transaction fails) unless the request is still `held`.
+        """
+        return {
+            "Update": {
+                "TableName": self.table,
+                "Key": dynamo.to_item({"request_id": request_id}),
+                "UpdateExpression": "SET #hold = :hold, updated_at = :at",
+                "ConditionExpression": "#status = :held",
+                "ExpressionAttributeNames": {"#status": "status", "#hold": "hold"},
+                "ExpressionAttributeValues": dynamo.to_values(
+                    {":hold": dict(hold), ":held": RequestStatus.HELD.value, ":at": now_iso()}
+                ),
+            }
+        }
 
     def seal_token(self, request_id: str, processor_id: str, seal: str) -> None:
         """Keep the seal of the task token sent to `processor_id`; only while that processor is being asked.
@@ -315,9 +397,17 @@ def status_view(item: dict[str, Any], milestones: tuple[str, ...]) -> dict[str, 
     """A request as anyone holding its id may see it: ids, statuses, counts, the certificate digest.
 
     `milestones` are the workflow's (`custody.erasure.workflow.MILESTONES`): how many there are,
-    and how many the request reached.
+    and how many the request reached. A `held` request says until when (`on_hold_until`, the hold's last
+    day) and why (`hold_reason`, a declared code: never an officer's words); a completed full erasure that
+    kept records under a legal obligation lists them (`retained`: category, obligation, legal basis and the
+    last day they are kept, `until`).
     """
     steps = item.get("steps", {})
+    hold = item.get("hold") if item.get("status") == RequestStatus.HELD.value else None
+    retained = [
+        {key: entry[key] for key in ("category", "obligation", "legal_basis", "until") if key in entry}
+        for entry in (item.get("retained") or ())
+    ]
     return {
         "request_id": item["request_id"],
         "kind": item.get("kind", KIND_ERASURE),
@@ -328,4 +418,7 @@ def status_view(item: dict[str, Any], milestones: tuple[str, ...]) -> dict[str, 
         "steps_done": len([name for name in steps if name in milestones]),
         "steps_total": len(milestones),
         "certificate_digest": item.get("certificate_digest"),
+        "on_hold_until": hold.get("until") if hold else None,
+        "hold_reason": hold.get("reason_code") if hold else None,
+        "retained": retained,
     }

@@ -46,6 +46,16 @@ RESTRICTION = "restriction"
 _UNRESTRICTED = f"attribute_not_exists({RESTRICTION})"
 # What an erased subject's record keeps: its id, status, when and by which request it changed.
 TOMBSTONE_ATTRIBUTES = ("subject_id", "status", "status_request", "status_at")
+# A legal hold on the subject (`custody.declared.holds`): `{reason_code, until, ends_at, ticket, placed_by,
+# placed_at}` — a declared code, a ticket reference, dates and a staff id — and the counter of its changes.
+LEGAL_HOLD = "legal_hold"
+HOLD_VERSION = "hold_version"
+# What a `retained` subject's record adds to its tombstone: obligation -> the last day it keeps records
+# (`retained`), when the last one ends and the retention index's shard (datamap.RETENTION_END_INDEX).
+RETAINED = "retained"
+RETAINED_ATTRIBUTES = (RETAINED, datamap.RETENTION_ENDS_AT, datamap.RETENTION_SHARD)
+# What a retained subject's record may hold, besides: a legal hold placed on it while retained.
+HOLD_ATTRIBUTES = (LEGAL_HOLD, HOLD_VERSION)
 # The fence every write carries: the subject is active and no full erasure is pending (`_NOT_ERASING`),
 # and its consent version is the one the write read.
 _NOT_ERASING = "#status = :active AND attribute_not_exists(pending_erasure)"
@@ -57,10 +67,15 @@ _SUBJECT_ID = re.compile(r"[A-Za-z0-9-]{1,128}")
 
 
 class SubjectStatus(StrEnum):
-    """Where a subject stands: `active`, `erasing` (a full erasure is under way) or `erased` (certified)."""
+    """Where a subject stands: `active`, `erasing` (a full erasure is under way) or `erased` (certified).
+
+    `retained`: a full erasure is certified, but records a legal obligation keeps (and their key) remain
+    until its period ends; then the retention sweep erases them and the subject is `erased`.
+    """
 
     ACTIVE = "active"
     ERASING = "erasing"
+    RETAINED = "retained"
     ERASED = "erased"
 
 
@@ -88,6 +103,24 @@ class Subject:
     exports_version: int = 0  # counts changes to the set of export jobs (optimistic locking)
     pending_changes: int = 0  # change requests awaiting review (`PENDING_CHANGES`)
     restriction: dict[str, str] | None = None  # `{ground, since}` while processing is restricted (`RESTRICTION`)
+    legal_hold: dict[str, str] | None = None  # `LEGAL_HOLD`, when one was placed (it may have ended since)
+    hold_version: int = 0  # counts placements and lifts of legal holds (optimistic locking)
+    retained: dict[str, str] = field(default_factory=dict)  # obligation -> last day kept (a retained subject)
+    retention_ends_at: str | None = None  # when the last obligation of a retained subject ends
+
+    def hold_active(self, now: str | None = None) -> bool:
+        """Whether a legal hold lies on the subject at `now` (the one format; the clock's when None).
+
+        A hold lasts to the end of its `until` day (`ends_at`); one whose end has passed holds nothing.
+        """
+        if not self.legal_hold:
+            return False
+        return str(self.legal_hold.get("ends_at", "")) > (now or now_iso())
+
+    def hold_facts(self) -> dict[str, str]:
+        """What a held request and its customer are told of the hold: its `reason_code` and `until` (last day)."""
+        hold = self.legal_hold or {}
+        return {"reason_code": str(hold.get("reason_code", "")), "until": str(hold.get("until", ""))}
 
     @property
     def erasure_request(self) -> str | None:
@@ -239,6 +272,12 @@ class SubjectRegistry:
             restriction={str(key): str(value) for key, value in item[RESTRICTION].items()}
             if item.get(RESTRICTION)
             else None,
+            legal_hold={str(key): str(value) for key, value in item[LEGAL_HOLD].items()}
+            if item.get(LEGAL_HOLD)
+            else None,
+            hold_version=int(item.get(HOLD_VERSION, 0)),
+            retained={str(key): str(value) for key, value in item.get(RETAINED, {}).items()},
+            retention_ends_at=item.get(datamap.RETENTION_ENDS_AT),
         )
 
     def touch(
@@ -352,7 +391,9 @@ class SubjectRegistry:
             }
         }
 
-    def fence(self, subject: Subject, *, unrestricted: bool = False) -> TransactWriteItemTypeDef:
+    def fence(
+        self, subject: Subject, *, unrestricted: bool = False, retained: bool = False
+    ) -> TransactWriteItemTypeDef:
         """The transaction item that lets a write through only while the subject stays as loaded.
 
         A `ConditionCheck` (no write to the subject, not activity): the subject exists, is `active`,
@@ -361,7 +402,21 @@ class SubjectRegistry:
         sub-processor disclosures) that are not the customer's own activity. `unrestricted` also requires
         that the customer has not restricted processing (GDPR art. 18), so a grant or a read logged under one
         cannot land after a restriction it raced.
+        sub-processor disclosures) that are not the customer's own activity.
+
+        `retained`: the subject must instead be `retained` with no erasure pending (a privacy officer's
+        grant and reads of records kept under a legal obligation, after the customer's full erasure).
         """
+        if retained:
+            return {
+                "ConditionCheck": {
+                    "TableName": self.table,
+                    "Key": dynamo.to_item({"subject_id": subject.subject_id}),
+                    "ConditionExpression": "#status = :retained AND attribute_not_exists(pending_erasure)",
+                    "ExpressionAttributeNames": {"#status": "status"},
+                    "ExpressionAttributeValues": dynamo.to_values({":retained": SubjectStatus.RETAINED.value}),
+                }
+            }
         return {
             "ConditionCheck": {
                 "TableName": self.table,
@@ -390,6 +445,179 @@ class SubjectRegistry:
     def lift_restriction(self, subject: Subject) -> TransactWriteItemTypeDef:
         """The customer lifts their restriction: `restriction` is removed, if it is there (through `touch`)."""
         return self.touch(subject, remove=[RESTRICTION], also_require=[f"attribute_exists({RESTRICTION})"])
+
+    # --- legal holds and retention ---------------------------------------------------------
+
+    @staticmethod
+    def hold_unchanged(subject: Subject) -> tuple[str, dict[str, Any]]:
+        """A condition (and its values) that the subject's legal hold is still as `subject` was loaded with.
+
+        Joined to a write that decided something from the hold (an erasure recorded `held` or not), so a
+        hold placed or lifted meanwhile fails the write instead of being missed.
+        """
+        condition = f"(attribute_not_exists({HOLD_VERSION}) OR {HOLD_VERSION} = :loaded_hold_version)"
+        return condition, {":loaded_hold_version": subject.hold_version}
+
+    def place_hold(self, subject: Subject, hold: dict[str, str]) -> TransactWriteItemTypeDef:
+        """The transaction item that places (or replaces) a legal hold on an `active` or `retained` subject.
+
+        `hold` is the `LEGAL_HOLD` value. Refused (the transaction fails) when the subject's status, consent
+        version, pending erasure or hold moved since `subject` was loaded: a new request, an erasure begun
+        or another hold change would then go unseen.
+        """
+        hold_condition, values = self.hold_unchanged(subject)
+        conditions = [
+            "#status = :status",
+            "(attribute_not_exists(consent_version) OR consent_version = :consent_version)",
+            hold_condition,
+        ]
+        if subject.pending_erasure is None:
+            conditions.append("attribute_not_exists(pending_erasure)")
+        else:
+            conditions.append("pending_erasure = :pending")
+            values[":pending"] = subject.pending_erasure
+        values.update(
+            {
+                ":status": subject.status.value,
+                ":consent_version": subject.consent_version,
+                ":hold": dict(hold),
+                ":next": subject.hold_version + 1,
+            }
+        )
+        return {
+            "Update": {
+                "TableName": self.table,
+                "Key": dynamo.to_item({"subject_id": subject.subject_id}),
+                "UpdateExpression": f"SET {LEGAL_HOLD} = :hold, {HOLD_VERSION} = :next",
+                "ConditionExpression": " AND ".join(conditions),
+                "ExpressionAttributeNames": {"#status": "status"},
+                "ExpressionAttributeValues": dynamo.to_values(values),
+            }
+        }
+
+    def lift_hold(self, subject: Subject) -> TransactWriteItemTypeDef:
+        """The transaction item that takes the subject's legal hold off (lifted or ended), if unchanged since loaded."""
+        condition, values = self.hold_unchanged(subject)
+        return {
+            "Update": {
+                "TableName": self.table,
+                "Key": dynamo.to_item({"subject_id": subject.subject_id}),
+                "UpdateExpression": f"SET {HOLD_VERSION} = :next REMOVE {LEGAL_HOLD}",
+                "ConditionExpression": f"attribute_exists(subject_id) AND {condition}",
+                "ExpressionAttributeValues": dynamo.to_values({**values, ":next": subject.hold_version + 1}),
+            }
+        }
+
+    def begin_retention_end(self, subject: Subject, request_id: str) -> TransactWriteItemTypeDef:
+        """The transaction item that opens the erasure of a `retained` subject's kept records (`request_id`).
+
+        Sets `pending_erasure` (so a privacy officer's writes are fenced from here on), opens the request on
+        the record and takes the subject out of the retention index. Refused when the subject is no longer
+        retained as loaded (its end moved, a hold came or went, another erasure is pending).
+        """
+        hold_condition, values = self.hold_unchanged(subject)
+        values.update(
+            {
+                ":retained": SubjectStatus.RETAINED.value,
+                ":ends_at": subject.retention_ends_at or "",
+                ":request_id": request_id,
+                ":open_request": {request_id},
+            }
+        )
+        return {
+            "Update": {
+                "TableName": self.table,
+                "Key": dynamo.to_item({"subject_id": subject.subject_id}),
+                "UpdateExpression": "SET pending_erasure = :request_id ADD open_requests :open_request REMOVE #shard",
+                "ConditionExpression": "#status = :retained AND attribute_not_exists(pending_erasure) AND "
+                f"#ends_at = :ends_at AND {hold_condition}",
+                "ExpressionAttributeNames": {
+                    "#status": "status",
+                    "#shard": datamap.RETENTION_SHARD,
+                    "#ends_at": datamap.RETENTION_ENDS_AT,
+                },
+                "ExpressionAttributeValues": dynamo.to_values(values),
+            }
+        }
+
+    def mark_retained(self, subject_id: str, request_id: str, retained: dict[str, str], ends_at: str) -> None:
+        """A full erasure kept records under legal obligations: the subject becomes `retained` until `ends_at`.
+
+        `retained` maps each obligation to the last day it keeps records; `ends_at` is when the last one
+        ends (the one format), the retention index's sort key. Only an `erasing` subject moves (a re-run of
+        a certified request changes nothing). Drops the uploads in flight that the tombstone kept for Verify.
+        """
+        try:
+            clients.dynamodb().update_item(
+                TableName=self.table,
+                Key=dynamo.to_item({"subject_id": subject_id}),
+                UpdateExpression=f"SET #status = :retained, status_request = :request_id, status_at = :at, "
+                f"{RETAINED} = :kept, #ends_at = :ends_at, #shard = :shard REMOVE {UPLOADS_IN_FLIGHT}",
+                ConditionExpression="#status = :erasing",
+                ExpressionAttributeNames={
+                    "#status": "status",
+                    "#ends_at": datamap.RETENTION_ENDS_AT,
+                    "#shard": datamap.RETENTION_SHARD,
+                },
+                ExpressionAttributeValues=dynamo.to_values(
+                    {
+                        ":retained": SubjectStatus.RETAINED.value,
+                        ":erasing": SubjectStatus.ERASING.value,
+                        ":request_id": request_id,
+                        ":at": now_iso(),
+                        ":kept": dict(retained),
+                        ":ends_at": ends_at,
+                        ":shard": str(activity_shard(subject_id)),
+                    }
+                ),
+            )
+        except ClientError as error:
+            if not dynamo.is_condition_failure(error):
+                raise
+
+    def retention_ending(self, shard: str, now: str) -> Iterator[dict[str, Any]]:
+        """Retained subjects of one retention-index shard whose obligations ended at or before `now`.
+
+        Items `{subject_id, retention_ends_at, ...}` as the index projects them, earliest first; a Query
+        of the sparse index, page by page, never a Scan.
+        """
+        kwargs: dict[str, Any] = {
+            "TableName": self.table,
+            "IndexName": datamap.RETENTION_END_INDEX,
+            "KeyConditionExpression": "#shard = :shard AND #ends_at <= :now",
+            "ExpressionAttributeNames": {"#shard": datamap.RETENTION_SHARD, "#ends_at": datamap.RETENTION_ENDS_AT},
+            "ExpressionAttributeValues": dynamo.to_values({":shard": shard, ":now": now}),
+        }
+        while True:
+            response = clients.dynamodb().query(**kwargs)
+            for item in response.get("Items", []):
+                yield dynamo.from_item(item)
+            if "LastEvaluatedKey" not in response:
+                return
+            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+    def leave_retention_index(self, subject_id: str, shard: str) -> bool:
+        """Take a subject that is no longer `retained`, or whose erasure is pending, out of the retention index.
+
+        Conditional on it still being in `shard` and not retained without a pending erasure, so it never
+        hides a subject whose records the sweep should erase. True when it removed it.
+        """
+        try:
+            clients.dynamodb().update_item(
+                TableName=self.table,
+                Key=dynamo.to_item({"subject_id": subject_id}),
+                UpdateExpression="REMOVE #shard",
+                ConditionExpression="#shard = :shard AND (#status <> :retained OR attribute_exists(pending_erasure))",
+                ExpressionAttributeNames={"#shard": datamap.RETENTION_SHARD, "#status": "status"},
+                ExpressionAttributeValues=dynamo.to_values(
+                    {":shard": shard, ":retained": SubjectStatus.RETAINED.value}
+                ),
+            )
+        except ClientError as error:
+            if dynamo.is_condition_failure(error):
+                return False
+            raise
+        return True
 
     def begin_upload(self, subject: Subject, entry: str) -> TransactWriteItemTypeDef:
         """The upload's intent: `entry` (`<deadline>#<document id>`) joins the subject's uploads in flight.
@@ -504,7 +732,8 @@ class SubjectRegistry:
         The granted purposes, versions, times of activity, disclosures, open requests, a restriction of
         processing and the inactivity index entry go with the rest of the record (a full erasure's ShredKey step). The
         uploads in flight stay until `mark_erasure(..., ERASED)` (Certify), for Verify to wait on. An
-        erased record stays erased. Idempotent.
+        erased or retained record stays as it is (a re-run of a certified erasure; a retained subject's own
+        erasure marks it `erasing` first, at Freeze). Idempotent.
         """
         item: dict[str, Any] = {
             "subject_id": subject_id,
@@ -520,9 +749,11 @@ class SubjectRegistry:
             clients.dynamodb().put_item(
                 TableName=self.table,
                 Item=dynamo.to_item(item),
-                ConditionExpression="attribute_not_exists(#status) OR #status <> :erased",
+                ConditionExpression="attribute_not_exists(#status) OR NOT #status IN (:erased, :retained)",
                 ExpressionAttributeNames={"#status": "status"},
-                ExpressionAttributeValues=dynamo.to_values({":erased": SubjectStatus.ERASED.value}),
+                ExpressionAttributeValues=dynamo.to_values(
+                    {":erased": SubjectStatus.ERASED.value, ":retained": SubjectStatus.RETAINED.value}
+                ),
             )
         except ClientError as error:
             if not dynamo.is_condition_failure(error):
@@ -567,27 +798,39 @@ class SubjectRegistry:
             raise
         return True
 
-    def mark_erasure(self, subject_id: str, status: SubjectStatus, request_id: str) -> None:
+    def mark_erasure(
+        self,
+        subject_id: str,
+        status: SubjectStatus,
+        request_id: str,
+        *,
+        ending_retention: bool = False,
+    ) -> None:
         """Move the subject forward in its erasure (`erasing`, then `erased`); an erased subject stays erased.
 
-        `erased` also drops the uploads in flight that the tombstone kept for Verify.
+        `erased` also drops the uploads in flight that the tombstone kept for Verify. A `retained` subject
+        moves only for the erasure of its kept records (`ending_retention`): a re-run
+        of the full erasure that retained them must not take it out of the retention index's care.
         """
+        values = {
+            ":status": status.value,
+            ":request_id": request_id,
+            ":at": now_iso(),
+            ":erased": SubjectStatus.ERASED.value,
+        }
+        condition = "attribute_not_exists(#status) OR #status <> :erased"
+        if not ending_retention:
+            condition = "attribute_not_exists(#status) OR NOT #status IN (:erased, :retained)"
+            values[":retained"] = SubjectStatus.RETAINED.value
         try:
             clients.dynamodb().update_item(
                 TableName=self.table,
                 Key=dynamo.to_item({"subject_id": subject_id}),
                 UpdateExpression="SET #status = :status, status_request = :request_id, status_at = :at"
                 + (f" REMOVE {UPLOADS_IN_FLIGHT}" if status is SubjectStatus.ERASED else ""),
-                ConditionExpression="attribute_not_exists(#status) OR #status <> :erased",
+                ConditionExpression=condition,
                 ExpressionAttributeNames={"#status": "status"},
-                ExpressionAttributeValues=dynamo.to_values(
-                    {
-                        ":status": status.value,
-                        ":request_id": request_id,
-                        ":at": now_iso(),
-                        ":erased": SubjectStatus.ERASED.value,
-                    }
-                ),
+                ExpressionAttributeValues=dynamo.to_values(values),
             )
         except ClientError as error:
             if not dynamo.is_condition_failure(error):

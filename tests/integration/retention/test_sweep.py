@@ -136,11 +136,11 @@ def test_a_second_run_starts_nothing_and_the_sweep_only_queries_the_index(
     assert subject_id not in _due_in_index(settings, sweep_at)
     assert calls["dynamodb.Scan"] == 0
     assert calls["sfn.StartExecution"] == 0
-    assert (
-        calls["dynamodb.Query"]
-        == again.buckets_queried
-        == len(subjects.due_buckets(retention.inactivity_cutoff(sweep_at, settings), settings.activity_epoch_month))
+    assert again.buckets_queried == len(
+        subjects.due_buckets(retention.inactivity_cutoff(sweep_at, settings), settings.activity_epoch_month)
     )
+    # Besides the inactivity buckets: one Query of the held requests, one per retention-index shard.
+    assert calls["dynamodb.Query"] == again.index_queries == again.buckets_queried + 1 + datamap.ACTIVITY_SHARDS
 
 
 def test_the_sweep_is_bounded_and_the_next_run_continues(
@@ -174,9 +174,9 @@ def test_the_sweep_is_bounded_and_the_next_run_continues(
     assert calls["dynamodb.Scan"] == 0
     # The sweep's own calls (the workflows run in other threads): per erasure started, two reads of
     # the subject, one transaction, the audit append (a new chain: its head is read), the slot's
-    # claim and the start; per run, the index Queries and the run's audit event (the head read by
-    # the first run only).
-    queries = sum(run.buckets_queried for run in runs)
+    # claim and the start; per run, the index Queries (the inactivity buckets, the held requests, the
+    # retention index's shards) and the run's audit event (the head read by the first run only).
+    queries = sum(run.index_queries for run in runs)
     per_run = {"dynamodb.UpdateItem": 1, "s3.PutObject": 1}
     per_erasure = {"dynamodb.GetItem": 3, "dynamodb.TransactWriteItems": 1, "dynamodb.UpdateItem": 2}
     per_erasure |= {"s3.PutObject": 1, "sfn.StartExecution": 1}

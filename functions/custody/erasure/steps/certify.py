@@ -2,8 +2,16 @@
 
 The certificate holds ids, the scope, what each store erased (summed over every run and round),
 the sub-processors' outcomes (counts), the execution, when it completed, the date after which no
-copy is recoverable (full erasures) and the audit chain's head it follows. Its SHA-256 names it
-and the certify event attests it. A completed request is certified once: a re-run returns it.
+copy is recoverable (when keys were shredded) and the audit chain's head it follows. Its SHA-256 names
+it and the certify event attests it. A completed request is certified once: a re-run returns it.
+
+What a legal obligation kept is certified too. A full erasure that kept records lists them under
+`retained` — per category its obligation, legal basis (GDPR art. 6(1)(c), 17(3)(b)), key version, how
+many records and the last day they are kept (`until`) — and, before the certificate, writes one
+`records_retained` event per obligation on the request's chain (target `obligation/<name>:<until>`,
+counts per category): the facts a notice to the customer needs, attested by the chain the certificate
+follows. The subject then becomes `retained` until the last of them ends. The erasure that ends the
+retention lists what ended under `obligations_ended`, and the subject becomes `erased`.
 """
 
 from __future__ import annotations
@@ -15,42 +23,56 @@ from custody.declared import clock, datamap, naming, retention, workflow
 from custody.erasure.contract import CertifyInput, CertifyOutput
 from custody.erasure.plan import stores_in_scope
 from custody.erasure.steps.context import StepContext
+from custody.erasure.steps.freeze import RETAINED, retention_ends_at
 from custody.stores.erasure_slots import ErasureSlots
 from custody.stores.requests import PROCESSOR_OUTCOMES, ErasureRequest, ProcessorOutcome, RequestStatus
 from custody.stores.subjects import SubjectStatus
+
+OBLIGATIONS_ENDED = "obligations_ended"  # the request's attribute: what the end of a retention erases
+KEY_VERSION = "1"  # the customer's main key (custody.crypto.keyring.KEY_VERSION)
 
 
 def run(context: StepContext, event: CertifyInput) -> CertifyOutput:
     """Certify the request: file the certificate on the ledger, mark the request `completed`, close it on the subject.
 
-    A full erasure also marks the subject `erased`. The execution's admission slot is freed here, not
-    when the execution ends: the sub-processors are asked after the certificate, and their answers
-    may take days that must not hold capacity other customers' erasures need. The certificate's
-    `stores` sums every run's and round's `erased` entries; `unrecoverable_after` (full erasures only)
-    follows the key's shred time (`retention.unrecoverable_after`). Returns the certificate's SHA-256.
-    Idempotent: a request already completed with a digest returns it and writes nothing but the slot's
-    release. Raises `RequestNotFound` when the event names no request of that subject.
+    A full erasure marks the subject `erased`, or `retained` (with when each obligation ends) when it kept
+    records under a legal obligation; the end of a retention marks it `erased`. The execution's admission
+    slot is freed here, not when the execution ends: the sub-processors are asked after the certificate,
+    and their answers may take days that must not hold capacity other customers' erasures need. The
+    certificate's `stores` sums every run's and round's `erased` entries; `unrecoverable_after` (when keys
+    were shredded) follows the shred time (`retention.unrecoverable_after`). Returns the certificate's
+    SHA-256. Idempotent: a request already completed with a digest returns it, closes it on the subject
+    again (a retry after a crash between the two) and releases the slot. Raises `RequestNotFound` when the
+    event names no request of that subject.
     """
     request, item = context.read(event)
     if item.get("status") == RequestStatus.COMPLETED.value and item.get("certificate_digest"):
-        ErasureSlots(context.settings).release(naming.execution_name_of(event.execution_arn))  # a retry after the mark
+        _close(context, request, item)  # a retry after the mark: the subject's status is set again (idempotent)
+        ErasureSlots(context.settings).release(naming.execution_name_of(event.execution_arn))
         return CertifyOutput(status="completed", certificate_digest=str(item["certificate_digest"]))
     completed_at = clock.now()
     shredded_at = item.get("key_shredded_at")
     ledger = AuditLedger(context.settings)
+    kept: list[dict[str, Any]] = list(item.get(RETAINED) or []) if request.full else []
+    _record_retained(ledger, request, kept)
     head = ledger.head(request.request_id) or {}
+    shreds = request.full or request.ends_retention
     certificate = {
         "request_id": request.request_id,
         "subject_id": request.subject_id,
         "reason": request.reason.value,
         "scope": sorted(request.scope),
         "stores": _sum_runs(item.get("erased", {}), stores_in_scope(request.scope)),
-        "key_shredded": request.full,
+        "key_shredded": shreds,
+        "keys_shredded": _keys_shredded(request, kept),
         "identity_deleted": request.full,
+        "retained": [_retained_entry(entry) for entry in kept],
+        OBLIGATIONS_ENDED: list(item.get(OBLIGATIONS_ENDED) or []) if request.ends_retention else [],
+        "subject_status": _subject_status(request, kept),
         "sub_processors": _outcome_counts(item.get(PROCESSOR_OUTCOMES) or {}),
         "execution_arn": event.execution_arn,
         "completed_at": clock.iso(completed_at),
-        "unrecoverable_after": _unrecoverable_after(context, shredded_at, completed_at) if request.full else None,
+        "unrecoverable_after": _unrecoverable_after(context, shredded_at, completed_at) if shreds else None,
         # The chain head the certificate cites: the last event before it; certify's own event follows it.
         "ledger": {
             "chain_id": request.request_id,
@@ -66,14 +88,78 @@ def run(context: StepContext, event: CertifyInput) -> CertifyOutput:
         certificate=certificate,
         certificate_digest=digest,
     )
-    _close(context, request)
+    _close(context, request, item)
     ErasureSlots(context.settings).release(naming.execution_name_of(event.execution_arn))
     return CertifyOutput(status="completed", certificate_digest=digest)
 
 
-def _close(context: StepContext, request: ErasureRequest) -> None:
+def _record_retained(ledger: AuditLedger, request: ErasureRequest, kept: list[dict[str, Any]]) -> None:
+    """One `records_retained` event per obligation kept under: its last day in the target, its records by category."""
+    by_obligation: dict[str, list[dict[str, Any]]] = {}
+    for entry in kept:
+        by_obligation.setdefault(str(entry["obligation"]), []).append(entry)
+    for name, entries in sorted(by_obligation.items()):
+        until = max(str(entry["until"]) for entry in entries)
+        ledger.record(
+            step="records_retained",
+            target=f"obligation/{name}:{until}",
+            outcome="retained",
+            actor="erasure-workflow",
+            request_id=request.request_id,
+            subject_id=request.subject_id,
+            counts={str(entry["category"]): int(entry["items"]) for entry in entries},
+        )
+
+
+def _retained_entry(entry: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "category": str(entry["category"]),
+        "obligation": str(entry["obligation"]),
+        "legal_basis": str(entry["legal_basis"]),
+        "key_version": str(entry["key_version"]),
+        "items": int(entry["items"]),
+        "until": str(entry["until"]),
+    }
+
+
+def _keys_shredded(request: ErasureRequest, kept: list[dict[str, Any]]) -> list[str]:
+    """The key versions this erasure shredded.
+
+    The main key and the retained keys it did not keep (a full erasure), or every retained key (the end
+    of a retention).
+    """
+    if not (request.full or request.ends_retention):
+        return []
+    kept_versions = {str(entry["key_version"]) for entry in kept}
+    retained = [obligation.key_version for obligation in datamap.OBLIGATIONS.values()]
+    main = [KEY_VERSION] if request.full else []
+    return main + sorted(version for version in retained if version not in kept_versions)
+
+
+def _subject_status(request: ErasureRequest, kept: list[dict[str, Any]]) -> str | None:
+    if request.ends_retention:
+        return SubjectStatus.ERASED.value
     if request.full:
+        return (SubjectStatus.RETAINED if kept else SubjectStatus.ERASED).value
+    return None
+
+
+def _close(context: StepContext, request: ErasureRequest, item: dict[str, Any]) -> None:
+    kept: list[dict[str, Any]] = list(item.get(RETAINED) or []) if request.full else []
+    if request.full and kept:
+        until_by_obligation: dict[str, str] = {}
+        for entry in kept:
+            name, until = str(entry["obligation"]), str(entry["until"])
+            until_by_obligation[name] = max(until, until_by_obligation.get(name, until))
+        context.subjects.mark_retained(
+            request.subject_id, request.request_id, until_by_obligation, retention_ends_at(kept)
+        )
+    elif request.full:
         context.subjects.mark_erasure(request.subject_id, SubjectStatus.ERASED, request.request_id)
+    elif request.ends_retention:
+        context.subjects.mark_erasure(
+            request.subject_id, SubjectStatus.ERASED, request.request_id, ending_retention=True
+        )
     context.subjects.close_request(request.subject_id, request.request_id)
 
 
