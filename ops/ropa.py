@@ -146,6 +146,14 @@ def _kept(category: datamap.Category, settings: Settings) -> str:
     ends = f"erased with the customer (withdrawal, or {settings.inactivity_days} days without activity)"
     if category.retention_days is not None:
         return f"{category.retention_days} days after it is written; {ends}"
+    if category.obligation is not None:
+        obligation = datamap.obligation(category.obligation)
+        period = obligation.period(settings.jurisdiction)
+        start = "the end of the calendar year of its date" if period.from_year_end else "its date"
+        return (
+            f"{period.years} years from {start} under {obligation.name} ({obligation.legal_basis}; "
+            f"{period.source}), also after a withdrawal, under a key of its own; then erased with a certificate"
+        )
     if category.processing_record:
         return f"kept as the record of the customer's processing; {ends}"
     return f"while a purpose that justifies it is granted; {ends}"

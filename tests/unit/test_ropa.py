@@ -93,6 +93,12 @@ def test_every_purpose_and_category_is_in_the_record_with_its_basis_and_retentio
     retained = {item["what"]: item for item in record["retention"]}
     assert {category.name for category in datamap.CATEGORIES} <= set(retained)
     assert {"inactive customers", "backups", "point-in-time recovery"} <= set(retained)
+    for category in datamap.CATEGORIES:  # what the law keeps says which law, on which basis, for how long
+        if category.obligation is not None:
+            obligation = datamap.obligation(category.obligation)
+            rule = retained[category.name]["rule"]
+            assert obligation.name in rule and obligation.legal_basis in rule, rule
+            assert f"{obligation.period(Settings().jurisdiction).years} years" in rule, rule
     assert [item["name"] for item in record["security_measures"]] == [item.name for item in declared.SECURITY_MEASURES]
     assert record["controller"]["name"] == declared.CONTROLLER.name
 
