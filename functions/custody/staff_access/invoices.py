@@ -65,7 +65,8 @@ class Invoices:
         subject's consent-version guard (and, for a first invoice, the customer's new key for the
         obligation). Raises `InvalidInput` for an issue date in the future, `Forbidden` when the grant is
         not usable, its purpose does not justify invoices (a `legal_obligation` grant reads, never
-        writes) or the customer is not active, `ConsentRequired` when the purpose was withdrawn, and
+        writes) or the customer is not active, `ProcessingRestricted` (a `Forbidden`) while the customer
+        has restricted processing, `ConsentRequired` when the purpose was withdrawn, and
         `Conflict` when the subject kept changing under it.
         """
         issued_on = date.fromisoformat(str(values["issued_on"]))
@@ -98,6 +99,7 @@ class Invoices:
         self, subject: Subject, staff: StaffMember, grant_id: str, values: dict[str, Any], until: date
     ) -> dict[str, Any]:
         subject.ensure_active()
+        subject.ensure_unrestricted()
         pending = self.keyring.for_write(subject.subject_id, OBLIGATION.key_version)
         at = now_iso()
         key = f"{at}#{uuid.uuid4()}"
@@ -114,8 +116,9 @@ class Invoices:
         dynamo.transact(
             [
                 self.invoices.add(item),
-                # Guards the consent version: an invoice cannot slip in after a withdrawal it raced.
-                self.subjects.touch(subject),
+                # Guards the consent version and the restriction: an invoice cannot slip in after a
+                # withdrawal or a restriction (GDPR art. 18) it raced.
+                self.subjects.touch(subject, unrestricted=True),
                 *([pending.put] if pending.put else []),
             ]
         )
