@@ -11,7 +11,7 @@ from typing import Any
 from aws_cdk import Aws
 from constructs import Node
 
-from custody.declared import catalog, datamap, naming
+from custody.declared import catalog, datamap, jurisdictions, naming
 
 CONTEXT_PREFIX = "custody:"
 
@@ -63,6 +63,13 @@ class CustodyConfig:
     # Cognito's own e-mail sender allows only a small daily number of messages per pool, too few for
     # customers' self sign-up in production: a verified SES identity (an address) sends instead.
     ses_from_email: str | None = None
+    # The law data-subject requests are due under (custody.declared.jurisdictions): gdpr, ccpa or default.
+    jurisdiction: str = jurisdictions.DEFAULT_JURISDICTION
+    # An open request due within this many days is "due soon": the RequestsDueSoon alarm fires.
+    request_due_warning_days: int = 7
+    # The verified SES identity notices to customers are sent from; unset: `ses_from_email`, else a
+    # placeholder nobody can verify (naming.DEFAULT_NOTICE_SENDER), whose sends fail and are alarmed.
+    notice_sender: str | None = None
     # CloudTrail Lake: an event data store and a channel that receive a copy of every audit event.
     cloud_trail_lake: bool = False
     # The trail records every region's management events (IAM's among them). One deployment per
@@ -85,7 +92,11 @@ class CustodyConfig:
             raise ValueError("erasureSlotSeconds is 30-86400; retentionWindowHours 1-24")
         if not 0 <= self.retention_sweep_hour_utc <= 23:
             raise ValueError("The retention sweep runs at an hour of the day, 0-23 UTC")
-        for address in (self.alarm_email, self.ses_from_email):
+        if self.jurisdiction not in jurisdictions.JURISDICTIONS:
+            raise ValueError(f"custody:jurisdiction must be one of {sorted(jurisdictions.JURISDICTIONS)}")
+        if not 1 <= self.request_due_warning_days <= 45:
+            raise ValueError("custody:requestDueWarningDays is 1-45 days")
+        for address in (self.alarm_email, self.ses_from_email, self.notice_sender):
             if address is not None and not EMAIL.fullmatch(address):
                 raise ValueError(f"{address!r} is not an e-mail address")
         for function, units in (self.reserved_concurrency or {}).items():
@@ -100,6 +111,11 @@ class CustodyConfig:
             if raw is not None:
                 values[name] = _coerce(cls.__dataclass_fields__[name].type, raw)
         return cls(**values)
+
+    @property
+    def notice_from(self) -> str:
+        """The address notices are sent from: `notice_sender`, else `ses_from_email`, else the placeholder."""
+        return self.notice_sender or self.ses_from_email or naming.DEFAULT_NOTICE_SENDER
 
     def name(self, logical: str) -> str:
         """`<prefix>-<logical>`: naming.py's convention for every resource that is not a bucket."""

@@ -97,6 +97,9 @@ class Wiring:
             retention_slot_percent=self.config.retention_slot_percent,
             retention_window_hours=self.config.retention_window_hours,
             activity_epoch_month=self.config.activity_epoch_month,
+            jurisdiction=self.config.jurisdiction,
+            request_due_warning_days=self.config.request_due_warning_days,
+            notice_sender=self.config.notice_from,
         )
 
 

@@ -12,9 +12,9 @@ from collections.abc import Mapping
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from custody.declared import datamap, naming
+from custody.declared import datamap, jurisdictions, naming
 
 ENV_PREFIX = "CUSTODY_"
 USER_POOL_FIELDS = (
@@ -161,6 +161,22 @@ class Settings(BaseModel):
         le=3600,
         description="Lifetime in seconds of an export's presigned download URL (S3 presigned GET).",
     )
+    jurisdiction: str = Field(
+        default=jurisdictions.DEFAULT_JURISDICTION,
+        description="The law whose periods data-subject requests are due under: a code of "
+        "custody.declared.jurisdictions.JURISDICTIONS (gdpr, ccpa, default). Each request keeps the one it was given.",
+    )
+    request_due_warning_days: int = Field(
+        default=7,
+        ge=1,
+        le=45,
+        description="An open request due within this many days counts as due soon (RequestsDueSoon, alarmed).",
+    )
+    notice_sender: str = Field(
+        default=naming.DEFAULT_NOTICE_SENDER,
+        pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$",
+        description="The SES-verified address notices to customers are sent from (SES SendTemplatedEmail Source).",
+    )
     erasure_batch_items: int = Field(
         default=2500,
         ge=25,
@@ -168,6 +184,13 @@ class Settings(BaseModel):
         description="Keys EraseStores reads and deletes at a time (BatchWriteItem takes 25 per call); its loop "
         "is bounded by the invocation's time, not by this, so no value can push an erasure into the history limit.",
     )
+
+    @field_validator("jurisdiction")
+    @classmethod
+    def _declared_jurisdiction(cls, value: str) -> str:
+        if value not in jurisdictions.JURISDICTIONS:
+            raise ValueError(f"must be one of {sorted(jurisdictions.JURISDICTIONS)}")
+        return value
 
     @model_validator(mode="after")
     def _local_only(self) -> Settings:
