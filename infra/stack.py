@@ -22,6 +22,7 @@ from infra.constructs.identity import Identity
 from infra.constructs.keys import Keys
 from infra.constructs.lifecycle import CreationBarrier
 from infra.constructs.monitoring import Monitoring
+from infra.constructs.notices import NoticeTemplates
 from infra.constructs.notifications import ProcessorNotifications
 from infra.constructs.retention import RetentionSchedule
 from infra.constructs.workflow import Workflow, erasure_state_machine_arn
@@ -62,6 +63,7 @@ class CustodyStack(Stack):
         )
         self.monitoring = Monitoring(self, "Monitoring", config=config, key=self.keys.operations)
         self.identity = Identity(self, "Identity", config=config)
+        self.notice_templates = NoticeTemplates(self, "NoticeTemplates", config=config)
         self.notifications = ProcessorNotifications(
             self, "ProcessorNotifications", config=config, key=self.keys.operations
         )

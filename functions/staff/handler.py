@@ -1,4 +1,4 @@
-"""The `staff` function: need-to-know grants, staff views, interactions and change-request reviews."""
+"""The `staff` function: need-to-know grants, staff views, interactions, change-request reviews, the register."""
 
 from __future__ import annotations
 
@@ -9,10 +9,12 @@ from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 
 from custody.access_control.principals import StaffMember, staff_member
 from custody.api.http import build_resolver, caller, entrypoint
+from custody.declared import clock
 from custody.declared.settings import get_settings
 from custody.platform.observability import observability
 from custody.staff_access.grants import AccessGrants
 from custody.staff_access.interactions import Interactions
+from custody.staff_access.requests import StaffRequests
 from custody.staff_access.reviews import ChangeReviews, Decision
 from custody.staff_access.views import StaffViews
 from staff.schemas import (
@@ -20,6 +22,7 @@ from staff.schemas import (
     CustomerView,
     DecisionIn,
     DecisionOut,
+    ExtensionIn,
     GrantIn,
     GrantOut,
     InteractionIn,
@@ -27,6 +30,8 @@ from staff.schemas import (
     InteractionsPage,
     PendingChange,
     PendingChanges,
+    RequestEntry,
+    RequestsRegisterBody,
 )
 
 obs = observability("staff")
@@ -98,6 +103,26 @@ def decide_change_request(change_request_id: IdPath, body: DecisionIn) -> Decisi
         _caller(), body.customer_id, change_request_id, Decision(body.decision), body.reason
     )
     return DecisionOut.model_validate(decided)
+
+
+@app.get("/v1/staff/requests")
+def requests_register(
+    due_within_days: Annotated[
+        int | None, Query(ge=0, le=366, description="Only requests due within this many days (overdue included)")
+    ] = None,
+    kind: Annotated[
+        str | None, Query(max_length=20, description="access, rectification, erasure or restriction")
+    ] = None,
+) -> RequestsRegisterBody:
+    found = StaffRequests(get_settings()).open_requests(_caller(), clock.now(), due_within_days, kind)
+    return RequestsRegisterBody.model_validate(found)
+
+
+@app.post("/v1/staff/requests/<request_id>/extension")
+def extend_request(request_id: IdPath, body: ExtensionIn) -> RequestEntry:
+    extended = StaffRequests(get_settings()).extend(_caller(), request_id, body.reason)
+    obs.metrics.add_metric(name="RequestsExtended", unit="Count", value=1)
+    return RequestEntry.model_validate(extended)
 
 
 lambda_handler = entrypoint(app, obs)

@@ -14,7 +14,7 @@ and can be erased by nobody. So it takes no text a caller typed. Every field is 
   `refusals/<function>/<nn>`, `<nn>` a shard name (`SHARD_NAMES`: two digits below `CHAIN_SHARDS`);
 * `request_id`, `subject_id`: `<uuid>` or none;
 * `step`: `STEPS`;
-* `target`: `TARGET_WORDS`, a store, a purpose, `consent:<purpose>`, a route template,
+* `target`: `TARGET_WORDS`, a store, a purpose, `consent:<purpose>`, `extension:<declared reason>`, a route template,
   `grant/<uuid>[:<purpose>]`, `change_request/<uuid>`, `change_requests:<n>`,
   `interaction/<time>#<uuid>`, `processor/<id>[:<version>]`; a refusal adds `:<error code>`;
 * `outcome`: `OUTCOMES`, an error code, `error:<ExceptionClass>`;
@@ -32,7 +32,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Final, Protocol
 
-from custody.declared import catalog, datamap, workflow
+from custody.declared import catalog, datamap, jurisdictions, workflow
 from custody.declared.errors import CustodyError
 from custody.declared.ids import is_uuid
 
@@ -68,6 +68,7 @@ STEPS: Final = frozenset(workflow.STEPS) | {
     "processor_erasure_ack",
     "export_requested",
     "export_written",
+    "request_extended",  # a privacy officer extended a data-subject request's period (custody.deadlines)
 }
 # Error codes are the `code` of every domain error (custody.declared.errors), collected once.
 
@@ -95,6 +96,7 @@ OUTCOMES: Final = frozenset(
         "timed_out",
         "aborted",
         "not_started",
+        "extended",
     }
 )
 # Targets that are a word: what an event is about when it names no store, purpose or id. A kind
@@ -125,6 +127,7 @@ COUNT_NAMES: Final = frozenset(
         "due_not_started",
         "files",
         "bytes",
+        "notices_sent",
     }
     | {store.name for store in datamap.STORES}
     | {category.name for category in datamap.CATEGORIES}
@@ -226,6 +229,8 @@ def _is_base_target(value: str, processor: RegisteredProcessor | None) -> bool:
     if value.startswith("consent:"):
         rest = value.removeprefix("consent:")
         return is_purpose(rest, processor) or rest == "sharing"
+    if value.startswith("extension:"):
+        return value.removeprefix("extension:") in jurisdictions.EXTENSION_REASONS
     kind, slash, rest = value.partition("/")
     if slash:
         if kind == "grant":

@@ -95,14 +95,17 @@ class ConsentLedger:
         )
         return change
 
-    def withdraw(self, subject_id: str, purpose: str, channel: str) -> ConsentChange:
+    def withdraw(self, subject_id: str, purpose: str, channel: str, address: str | None = None) -> ConsentChange:
         """Withdraw a granted purpose (`NotFound` if it is not granted now).
 
         A `sharing:` purpose granted before its processor had to be registered can still be
-        withdrawn; the ledger then names it `sharing`, without the unregistered id.
+        withdrawn; the ledger then names it `sharing`, without the unregistered id. An erasure the
+        withdrawal starts is acknowledged to `address` (the caller's verified e-mail), with its due date.
         """
         processor = self._check_purpose(purpose)
-        return self.subjects.guarded(subject_id, lambda subject: self._withdraw(subject, purpose, channel, processor))
+        return self.subjects.guarded(
+            subject_id, lambda subject: self._withdraw(subject, purpose, channel, processor, address)
+        )
 
     def _check_purpose(self, purpose: str) -> Agreement | None:
         """The agreement a `sharing:` purpose names (None if unregistered or not a sharing purpose)."""
@@ -122,7 +125,9 @@ class ConsentLedger:
         )
         return ConsentChange(purpose, ConsentAction.GRANT, at, tuple(sorted(subject.purposes | {purpose})))
 
-    def _withdraw(self, subject: Subject, purpose: str, channel: str, processor: Agreement | None) -> ConsentChange:
+    def _withdraw(
+        self, subject: Subject, purpose: str, channel: str, processor: Agreement | None, address: str | None
+    ) -> ConsentChange:
         subject.ensure_active()
         if purpose not in subject.granted:
             raise NotFound("This purpose is not currently granted.")
@@ -141,6 +146,8 @@ class ConsentLedger:
         self._audit_withdrawal(subject.subject_id, purpose, channel, erasure, created, processor)
         if erasure is not None:
             self.erasures.start(erasure)
+        if erasure is not None and created:
+            self.erasures.register.acknowledge(erasure, address)
         return ConsentChange(purpose, ConsentAction.WITHDRAW, at, tuple(sorted(granted)), erasure)
 
     def _audit_withdrawal(

@@ -301,6 +301,8 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", "/v1/staff/customers/{customer_id}/interactions", "staff", _S, ("support", "privacy_officer")),
     Route("GET", "/v1/staff/change-requests", "staff", _S, _OFFICER),
     Route("POST", "/v1/staff/change-requests/{change_request_id}/decision", "staff", _S, _OFFICER),
+    Route("GET", "/v1/staff/requests", "staff", _S, ("privacy_officer", "auditor")),
+    Route("POST", "/v1/staff/requests/{request_id}/extension", "staff", _S, _OFFICER),
     Route("GET", "/v1/staff/processors", "processors", _S, ("privacy_officer", "auditor")),
     Route("PUT", "/v1/staff/processors/{processor_id}", "processors", _S, _OFFICER),
     Route("POST", "/v1/staff/customers/{customer_id}/disclosures", "processors", _S, ("support", "privacy_officer")),

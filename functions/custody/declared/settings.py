@@ -8,6 +8,7 @@ sets every `CUSTODY_*` variable of a function.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from functools import lru_cache
 from typing import Literal
@@ -174,7 +175,6 @@ class Settings(BaseModel):
     )
     notice_sender: str = Field(
         default=naming.DEFAULT_NOTICE_SENDER,
-        pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$",
         description="The SES-verified address notices to customers are sent from (SES SendTemplatedEmail Source).",
     )
     erasure_batch_items: int = Field(
@@ -190,6 +190,14 @@ class Settings(BaseModel):
     def _declared_jurisdiction(cls, value: str) -> str:
         if value not in jurisdictions.JURISDICTIONS:
             raise ValueError(f"must be one of {sorted(jurisdictions.JURISDICTIONS)}")
+        return value
+
+    @field_validator("notice_sender")
+    @classmethod
+    def _an_address(cls, value: str) -> str:
+        # ASCII only: SES takes an internationalized domain in its Punycode form (SES API, "Source").
+        if not value.isascii() or not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", value):
+            raise ValueError("must be an e-mail address (ASCII)")
         return value
 
     @model_validator(mode="after")

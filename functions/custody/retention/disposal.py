@@ -11,10 +11,12 @@
   came back between the Query and the write is not erased (the write requires `last_active_at`
   unchanged).
 * The **SLA measure** is the age of the oldest erasure request not completed, from the requests
-  table's `by_status` index (a Query per open status, oldest first).
-* The **register** lists what was destroyed, when, why, under which policy and with which
-  verification result, from the same index (completed and failed requests by date) and the
-  certificates the requests carry: ids, reasons, counts and dates — never personal data.
+  table's `by_status` index (a Query per open status, oldest first, erasures only: the table holds
+  every kind of data-subject request, `custody.stores.requests`).
+* The **register** lists what was destroyed, when it was asked for and due, why, under which policy
+  and with which verification result, from the same index (completed and failed erasures by date)
+  and the requests' records with their certificates: ids, reasons, counts and dates — never personal
+  data.
 * The **plan** lists who is due next and when, and the standing rules (TTL, lifecycle, backups).
 
 Dates come from `custody.declared.retention`, the one place they are computed.
@@ -176,8 +178,8 @@ def open_erasures(settings: Settings, now: datetime) -> OpenErasures:
     requests = RequestsTable(settings)
     count, oldest = 0, None
     for status in OPEN_STATUSES:
-        count += requests.count(status)
-        first = next(requests.by_status(status, limit=1), None)
+        count += requests.count(status, erasures_only=True)
+        first = next(requests.by_status(status, limit=1, erasures_only=True), None)
         if first is not None and (oldest is None or first["created_at"] < oldest["created_at"]):
             oldest = first
     if oldest is None:
@@ -190,17 +192,26 @@ def open_erasures(settings: Settings, now: datetime) -> OpenErasures:
 
 
 def register(settings: Settings, since: datetime, until: datetime) -> list[dict[str, Any]]:
-    """Every erasure that completed or failed among requests created in [since, until], oldest first."""
+    """Every erasure that completed or failed among requests created in [since, until], oldest first.
+
+    The index finds them (erasures only); their records (one `BatchGetItem` per 100) give the dates.
+    """
     requests = RequestsTable(settings)
-    entries = []
-    for status in CLOSED_STATUSES:
-        for item in requests.by_status(status, created_between=(clock.iso(since), clock.iso(until))):
-            entries.append(register_entry(item, settings))
+    found = [
+        str(item["request_id"])
+        for status in CLOSED_STATUSES
+        for item in requests.by_status(status, created_between=(clock.iso(since), clock.iso(until)), erasures_only=True)
+    ]
+    entries = [register_entry(item, settings) for item in requests.load_many(found)]
     return sorted(entries, key=lambda entry: (entry["requested_at"], entry["request_id"]))
 
 
 def register_entry(item: dict[str, Any], settings: Settings) -> dict[str, Any]:
-    """One line of the register from a request item (its certificate when it completed)."""
+    """One line of the register from a request's record (its certificate when it completed).
+
+    With when it was asked for (`requested_at`) and due (`due_at`, None for a retention erasure, which
+    nobody asked for), and whether its period was extended.
+    """
     certificate: dict[str, Any] = item.get("certificate") or {}
     reason = str(item["reason"])
     completed = item.get("status") == RequestStatus.COMPLETED.value and bool(certificate)
@@ -211,6 +222,9 @@ def register_entry(item: dict[str, Any], settings: Settings) -> dict[str, Any]:
         "reason": reason,
         **retention.policy_of(reason),
         "requested_at": item["created_at"],
+        "due_at": item.get("due_at"),
+        "extended": item.get("extension") is not None,
+        "on_time": (destroyed_at <= item["due_at"]) if destroyed_at and item.get("due_at") else None,
         "destroyed_at": destroyed_at,
         "stores": {name: int(count) for name, count in (certificate.get("stores") or {}).items()},
         "verification": "passed: nothing remained in any store" if completed else f"not certified: {item['status']}",

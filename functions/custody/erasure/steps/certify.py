@@ -1,9 +1,16 @@
-"""Certify: the erasure certificate, filed beside the request's audit chain, and the request closed.
+"""Certify: the erasure certificate, filed beside the request's audit chain, the request closed, the customer told.
 
 The certificate holds ids, the scope, what each store erased (summed over every run and round),
 the sub-processors' outcomes (counts), the execution, when it completed, the date after which no
 copy is recoverable (full erasures) and the audit chain's head it follows. Its SHA-256 names it
 and the certify event attests it. A completed request is certified once: a re-run returns it.
+
+The completion notice goes to the address Freeze sealed (`custody.notices.addresses`), after the
+identity was deleted: the notice is claimed, the address opened into memory and shredded (its key
+and its sealed form), and only then is the certificate made — its `unrecoverable_after` counts from
+the later of the key's shred and the address's, so no copy of either outlives the date it states —
+and the notice sent with the certificate's digest and that date. A retention erasure, or one whose
+customer had no address, completes without a notice and the request says so (`notices`).
 """
 
 from __future__ import annotations
@@ -12,11 +19,20 @@ from typing import Any
 
 from custody.audit.ledger import GENESIS, AuditLedger
 from custody.declared import clock, datamap, naming, retention, workflow
+from custody.declared.notices import NoticeKind, date_of
 from custody.erasure.contract import CertifyInput, CertifyOutput
 from custody.erasure.plan import stores_in_scope
 from custody.erasure.steps.context import StepContext
+from custody.notices.addresses import NoticeAddresses
+from custody.notices.mailer import RETENTION, SENT, Notices
 from custody.stores.erasure_slots import ErasureSlots
-from custody.stores.requests import PROCESSOR_OUTCOMES, ErasureRequest, ProcessorOutcome, RequestStatus
+from custody.stores.requests import (
+    PROCESSOR_OUTCOMES,
+    ErasureReason,
+    ErasureRequest,
+    ProcessorOutcome,
+    RequestStatus,
+)
 from custody.stores.subjects import SubjectStatus
 
 
@@ -27,16 +43,28 @@ def run(context: StepContext, event: CertifyInput) -> CertifyOutput:
     when the execution ends: the sub-processors are asked after the certificate, and their answers
     may take days that must not hold capacity other customers' erasures need. The certificate's
     `stores` sums every run's and round's `erased` entries; `unrecoverable_after` (full erasures only)
-    follows the key's shred time (`retention.unrecoverable_after`). Returns the certificate's SHA-256.
-    Idempotent: a request already completed with a digest returns it and writes nothing but the slot's
-    release. Raises `RequestNotFound` when the event names no request of that subject.
+    follows the later of the key's shred and (for an erasure the customer asked for) the address's,
+    now (`retention.unrecoverable_after`). The completion notice is claimed, its address opened and
+    shredded before the certificate, and sent after it (see the module docstring). Returns the
+    certificate's SHA-256 and whether the notice was sent. Idempotent: a request already completed with
+    a digest returns it and writes nothing but the slot's release (and `interrupted` on a notice its
+    first run claimed and never recorded). Raises `RequestNotFound` when the event names no request of
+    that subject.
     """
     request, item = context.read(event)
+    notices = Notices(context.settings)
     if item.get("status") == RequestStatus.COMPLETED.value and item.get("certificate_digest"):
         ErasureSlots(context.settings).release(naming.execution_name_of(event.execution_arn))  # a retry after the mark
-        return CertifyOutput(status="completed", certificate_digest=str(item["certificate_digest"]))
+        notices.interrupted(request.request_id, NoticeKind.ERASURE_COMPLETION)
+        return CertifyOutput(status="completed", certificate_digest=str(item["certificate_digest"]), notices_sent=0)
+    addresses = NoticeAddresses(context.settings)
+    customer_asked = request.reason is not ErasureReason.RETENTION
+    claimed = customer_asked and notices.claim(request.request_id, NoticeKind.ERASURE_COMPLETION)
+    address = addresses.open(request.request_id) if claimed else None
+    addresses.shred(request.request_id)  # before the certificate: its date must cover the address too
     completed_at = clock.now()
-    shredded_at = item.get("key_shredded_at")
+    # An address sealed at Freeze (by this run or an earlier one) is shredded by now: count from now too.
+    shredded_at = _later(item.get("key_shredded_at"), clock.iso(completed_at) if customer_asked else None)
     ledger = AuditLedger(context.settings)
     head = ledger.head(request.request_id) or {}
     certificate = {
@@ -68,7 +96,52 @@ def run(context: StepContext, event: CertifyInput) -> CertifyOutput:
     )
     _close(context, request)
     ErasureSlots(context.settings).release(naming.execution_name_of(event.execution_arn))
-    return CertifyOutput(status="completed", certificate_digest=digest)
+    sent = _tell(context, notices, request, claimed, address, certificate, digest)
+    return CertifyOutput(status="completed", certificate_digest=digest, notices_sent=int(sent))
+
+
+def _tell(
+    context: StepContext,
+    notices: Notices,
+    request: ErasureRequest,
+    claimed: bool,
+    address: str | None,
+    certificate: dict[str, Any],
+    digest: str,
+) -> bool:
+    """The completion notice, or why there is none, recorded on the request; whether it was sent.
+
+    Its date is the certificate's `unrecoverable_after`; a purpose erasure keeps the key, so what it
+    erased stays in backups until they expire (`retention.copies_expire_by`), and that is its date.
+    """
+    if request.reason is ErasureReason.RETENTION:
+        notices.not_sent(request.request_id, NoticeKind.ERASURE_COMPLETION, RETENTION)
+        return False
+    if not claimed:
+        notices.interrupted(request.request_id, NoticeKind.ERASURE_COMPLETION)
+        return False
+    completed = str(certificate["completed_at"])
+    unrecoverable = certificate["unrecoverable_after"] or clock.iso(
+        retention.copies_expire_by(clock.parse(completed), context.settings)
+    )
+    outcome = notices.deliver(
+        request.request_id,
+        NoticeKind.ERASURE_COMPLETION,
+        address,
+        {
+            "request_id": request.request_id,
+            "completed_date": date_of(completed),
+            "certificate_digest": digest,
+            "unrecoverable_date": date_of(str(unrecoverable)),
+        },
+    )
+    return outcome.status == SENT
+
+
+def _later(first: Any, second: str | None) -> str | None:
+    """The later of two moments in the one format (either may be missing)."""
+    found = [str(moment) for moment in (first, second) if moment]
+    return max(found) if found else None
 
 
 def _close(context: StepContext, request: ErasureRequest) -> None:
