@@ -146,6 +146,7 @@ class CustodyStack(Stack):
         self._outputs()
         self.monitoring.watch_workflow(self.workflow.state_machine)
         self.monitoring.watch_erasure_sla(config)
+        self.monitoring.watch_requests(config, [name for name, access in ACCESS.items() if access.sends_notices])
         self.monitoring.dashboard(config, self.workflow.state_machine)
         self.monitoring.watch_api(self.api.rest_api)
         for name, deployed in self.functions.deployed.items():

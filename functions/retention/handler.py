@@ -1,8 +1,9 @@
-"""The `retention` function: the scheduled retention sweep and the erasure SLA measure.
+"""The `retention` function: the scheduled retention sweep, the erasure SLA measure and the requests' due dates.
 
 EventBridge invokes it with `{"task": "sweep"}` (daily) or `{"task": "sla"}` (hourly). The sweep
-starts retention erasures (custody.retention.disposal); both publish metrics the dashboard and the SLA
-alarm read: counts and ages only, never an id of a customer.
+starts retention erasures (custody.retention.disposal); both publish metrics the dashboard and the
+alarms read: the oldest open erasure, and the data-subject requests overdue or due within
+`Settings.request_due_warning_days` (custody.deadlines.register) — counts and ages only, never an id.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from custody.deadlines.register import RequestsRegister
 from custody.declared.settings import get_settings
 from custody.platform.observability import observability
 from custody.retention import disposal
@@ -47,4 +49,8 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     obs.metrics.add_metric(name="OpenErasures", unit="Count", value=opened.count)
     obs.metrics.add_metric(name="OldestOpenErasureAgeSeconds", unit="Seconds", value=opened.oldest_age_seconds)
     result.update({"open_erasures": opened.count, "oldest_open_age_seconds": int(opened.oldest_age_seconds)})
+    due = RequestsRegister(settings).due_counts(now)
+    obs.metrics.add_metric(name="RequestsOverdue", unit="Count", value=due.overdue)
+    obs.metrics.add_metric(name="RequestsDueSoon", unit="Count", value=due.due_soon)
+    result.update({"requests_overdue": due.overdue, "requests_due_soon": due.due_soon})
     return result
