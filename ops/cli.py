@@ -4,6 +4,7 @@ custody restore-guard --table T --store S   remove erased customers from a table
 custody erasure rerun REQUEST_ID            re-run a failed erasure as a new execution
 custody audit show|verify|report ...        the auditor's timeline, chain verification, HTML report
 custody retention plan|register|sweep       who is due next; what was destroyed; run the sweep once
+custody requests due|register               data-subject requests falling due; every request of a period
 (each acts on AWS with your credentials, or on the running local stack with --local)
 
 Other installed packages add their commands through the `custody.commands` entry points
@@ -21,7 +22,7 @@ import sys
 from collections.abc import Sequence
 
 from ops import plugins
-from ops.commands import audit, erasure, retention
+from ops.commands import audit, erasure, requests, retention
 from ops.failures import OperatorError
 
 
@@ -30,7 +31,7 @@ def build_parser(extensions: Sequence[plugins.Plugin]) -> argparse.ArgumentParse
     parser = argparse.ArgumentParser(prog="custody", description="CRM Custody's operator and auditor tools.")
     parser.add_argument("-v", "--verbose", action="store_true", help="log requests and invocations")
     commands = parser.add_subparsers(dest="command", required=True)
-    for own in (erasure, audit, retention):
+    for own in (erasure, audit, retention, requests):
         own.add_commands(commands)
     for plugin in extensions:
         plugin.add_commands(commands)
