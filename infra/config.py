@@ -12,6 +12,7 @@ from aws_cdk import Aws
 from constructs import Node
 
 from custody.declared import catalog, datamap, jurisdictions, naming
+from custody.declared.notices import NoticeKind
 
 CONTEXT_PREFIX = "custody:"
 
@@ -172,6 +173,7 @@ def longest_names(prefix: str) -> list[tuple[str, int, int]]:
         ("Cognito domain prefix", len(prefix) + len("-processors-") + ACCOUNT_ID, 63),
         ("Backup vault", len(prefix) + len("-vault"), 50),
         ("SQS queue", len(prefix) + 1 + max(len(name) for name in QUEUES) + len("-dlq"), 80),
+        ("SES template", max(len(naming.notice_template_name(prefix, kind.value)) for kind in NoticeKind), 64),
     ]
 
 

@@ -319,6 +319,9 @@ OVERRIDES: Final[Mapping[str, Override]] = {
     "PUT /v1/staff/processors/{processor_id}": Override(body=_agreement),
     # The acknowledgement of the world's pending erasure comes from the processor it notified.
     "POST /v1/processors/erasure-acks": Override(names={"processor_id": "notified_processor_id"}),
+    # An open request to extend: the world's change request (the pending purpose erasure is certified
+    # already, waiting on its processor: answered, so not extendable).
+    "POST /v1/staff/requests/{request_id}/extension": Override(names={"request_id": "change_request_id"}),
 }
 
 
