@@ -82,10 +82,10 @@ def download_document(document_id: Annotated[str, Path(max_length=64)]) -> Respo
 def open_change_request(
     request: ChangeRequestIn, idempotency_key: IdempotencyKey = None
 ) -> Response[ChangeRequestReceipt]:
-    settings, subject = get_settings(), subject_id(app)
+    settings, subject, email = get_settings(), subject_id(app), _email()  # read now: the context is the call's
 
     def work() -> ChangeRequestReceipt:
-        opened = ChangeRequests(settings).open(subject, request.field, request.value, request.reason, _email())
+        opened = ChangeRequests(settings).open(subject, request.field, request.value, request.reason, email)
         return ChangeRequestReceipt.model_validate(opened)
 
     receipt = idempotency.once(
@@ -115,10 +115,10 @@ def list_change_requests() -> ChangeRequestList:
     },
 )
 def request_export(idempotency_key: IdempotencyKey = None) -> Response[ExportBody]:
-    settings, subject = get_settings(), subject_id(app)
+    settings, subject, email = get_settings(), subject_id(app), _email()  # read now: the context is the call's
 
     def work() -> ExportBody:
-        view, _ = Exports(settings).request(subject, _email())
+        view, _ = Exports(settings).request(subject, email)
         return ExportBody.model_validate(view)
 
     body = idempotency.once(
