@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from aws_cdk import Aws
+from aws_cdk import Annotations, Aws
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_ses as ses
 from constructs import Construct
@@ -22,10 +22,19 @@ from custody.declared.notices import TEMPLATES, NoticeKind
 from infra.config import CustodyConfig
 
 
+NO_NOTICE_SENDER = "custody:noNoticeSender"
+
+
 class NoticeTemplates(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, config: CustodyConfig) -> None:
         super().__init__(scope, construct_id)
         self._config = config
+        if not (config.notice_sender or config.ses_from_email):
+            Annotations.of(self).add_warning_v2(
+                NO_NOTICE_SENDER,
+                f"Notices to customers go from {config.notice_from}, which nobody can verify: set custody:noticeSender "
+                "(or custody:sesFromEmail) to an SES-verified address, or every notice fails (docs/deadlines.md).",
+            )
         self.templates: dict[NoticeKind, ses.CfnTemplate] = {
             kind: ses.CfnTemplate(
                 self,
