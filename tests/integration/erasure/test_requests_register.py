@@ -337,3 +337,36 @@ def test_erasure_readers_keep_to_erasures(local_stack: LocalStack, new_customer:
     (entry,) = [entry for entry in entries if entry["request_id"] == withdrawn]
     assert entry["due_at"] > entry["requested_at"]
     assert (entry["extended"], entry["on_time"]) == (False, True)
+
+
+def test_the_cli_lists_what_falls_due_and_the_register(
+    local_stack: LocalStack, settings: Settings, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from ops import cli, target
+
+    place = target.Target(settings, local_stack.clients, "the test's local stack", "")
+    monkeypatch.setattr(target, "resolve", lambda args: place)
+    now = clock.now()
+    late = recorded(
+        settings, RequestKind.RESTRICTION, clock.iso(now - timedelta(days=50)), clock.iso(now - timedelta(days=2))
+    )
+    assert (
+        cli.main(["requests", "due", "--kind", "restriction", "--within-days", "0", "--json"], configure_logging=False)
+        == 0
+    )
+    listed = json.loads(capsys.readouterr().out)
+    (entry,) = [item for item in listed["requests"] if item["request_id"] == late]
+    assert (entry["overdue"], entry["open"], entry["kind"]) == (True, True, "restriction")
+    assert listed["overdue"] >= 1
+    assert cli.main(["requests", "due", "--kind", "restriction"], configure_logging=False) == 0
+    assert f"{late}  restriction  received  OVERDUE" in capsys.readouterr().out
+    RequestsTable(settings).close_now(late, RequestStatus.COMPLETED, "ready")
+    since = clock.iso(now - timedelta(days=51))[:10]
+    assert cli.main(["requests", "register", "--since", since, "--json"], configure_logging=False) == 0
+    (answered,) = [item for item in json.loads(capsys.readouterr().out) if item["request_id"] == late]
+    assert (answered["status"], answered["open"], answered["on_time"], answered["outcome"]) == (
+        "completed",
+        False,
+        False,  # answered after its due date: late, and the register says so
+        "ready",
+    )
