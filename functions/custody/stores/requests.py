@@ -438,7 +438,8 @@ class RequestsTable:
         """Claim the sending of `notice` (a notice kind) for this request: at most once, ever.
 
         Records `notices.<notice> = {status: sending, at}` unless that notice was claimed before;
-        returns whether this call claimed it. The request must exist.
+        returns whether this call claimed it. Raises `LookupError` when there is no such request: a
+        notice is recorded on the register's record of the request it is about.
         """
         try:
             clients.dynamodb().update_item(
@@ -449,6 +450,11 @@ class RequestsTable:
                 ExpressionAttributeNames={"#notices": NOTICES},
                 ExpressionAttributeValues=dynamo.to_values({":none": {}}),
             )
+        except ClientError as error:
+            if dynamo.is_condition_failure(error):
+                raise LookupError("No such request.") from None
+            raise
+        try:
             clients.dynamodb().update_item(
                 TableName=self.table,
                 Key=dynamo.to_item({"request_id": request_id}),
@@ -466,12 +472,14 @@ class RequestsTable:
     def record_notice(self, request_id: str, notice: str, outcome: dict[str, Any]) -> None:
         """How the notice went: `notices.<notice>` becomes `outcome` (`{status, at, reason?, message_id?}`).
 
-        `outcome` holds statuses, declared reasons, times and SES's message id only, never an address.
+        `outcome` holds statuses, declared reasons, times and SES's message id only, never an address. A
+        missing request is not created (botocore's `ConditionalCheckFailedException`).
         """
         clients.dynamodb().update_item(
             TableName=self.table,
             Key=dynamo.to_item({"request_id": request_id}),
             UpdateExpression="SET #notices = if_not_exists(#notices, :none)",
+            ConditionExpression="attribute_exists(request_id)",
             ExpressionAttributeNames={"#notices": NOTICES},
             ExpressionAttributeValues=dynamo.to_values({":none": {}}),
         )

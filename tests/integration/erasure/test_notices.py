@@ -236,3 +236,41 @@ def test_a_retention_erasure_completes_without_a_notice_and_says_so(local_stack:
         }
     }
     assert len(sent(local_stack)) == before
+
+
+def test_a_notice_that_fails_is_recorded_never_raised_and_never_sent_twice(
+    local_stack: LocalStack, customer: Customer, settings: Any
+) -> None:
+    from custody.deadlines.register import RequestsRegister
+    from custody.notices.mailer import Notices
+
+    assert customer.call("POST", "/v1/me/consents", {"purpose": "crm_core", "policy_version": "2026-11"}).status == 201
+    change = {"field": "legal_name", "value": "Quilliam Zephyrine-Ode", "reason": "Zephyrine wedding"}
+    change_id = customer.call("POST", "/v1/me/change-requests", change).body["change_request_id"]
+    opened = customer.call("POST", "/v1/me/change-requests", {**change, "value": "Quilliam Zephyrine-Ode II"})
+    other_id = opened.body["change_request_id"]
+    values = {"request_id": change_id, "kind": "correction of your data", "completed_date": "2026-12-01"}
+    values["outcome"] = "the correction was made"
+    before = len(sent(local_stack))  # the two receipts are sent: nothing after this may be
+    # SES refuses an unverified sender: the outcome is recorded, with SES's code and nothing of its message.
+    refused = Notices(settings.model_copy(update={"notice_sender": "nobody@unverified.example"}))
+    outcome = refused.send(change_id, NoticeKind.COMPLETION, customer.email, values)
+    assert (outcome.status, outcome.reason) == ("failed", "MessageRejected")
+    notice = request_item(local_stack, change_id)["notices"]["completion"]
+    assert (notice["status"], notice["reason"]) == ("failed", "MessageRejected")
+    assert customer.email not in json.dumps(notice)
+    # Claimed once: asking again sends nothing, whoever asks.
+    assert Notices(settings).send(change_id, NoticeKind.COMPLETION, customer.email, values).status == "already_claimed"
+    assert len(sent(local_stack)) == before
+    # A notice about no request is a failure, and no record is made for it.
+    unknown = str(uuid.uuid4())
+    missing = Notices(settings).send(unknown, NoticeKind.COMPLETION, customer.email, {**values, "request_id": unknown})
+    assert (missing.status, missing.reason) == ("failed", "LookupError")
+    assert request_item(local_stack, unknown) == {}
+    # Data outside the template's shapes is refused before anything is sent (and recorded as such).
+    other = RequestsRegister(settings)
+    bad = other.notices.send(
+        other_id, NoticeKind.COMPLETION, customer.email, {**values, "request_id": other_id, "outcome": customer.email}
+    )
+    assert (bad.status, bad.reason) == ("failed", "invalid_data")
+    assert len(sent(local_stack)) == before
