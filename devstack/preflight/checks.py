@@ -7,7 +7,7 @@ the service's own error, which is quoted).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -283,9 +283,13 @@ class Preflight:
                 "set custody:noticeSender (or custody:sesFromEmail) to an SES-verified address or domain",
             )
         ses = self.clients("sesv2")
+
+        def identity_of(name: str) -> Callable[[], Any]:
+            return lambda: ses.get_email_identity(EmailIdentity=name)
+
         for identity in naming.sender_identities(sender):
             try:
-                found = call("sesv2:GetEmailIdentity", lambda name=identity: ses.get_email_identity(EmailIdentity=name))
+                found = call("sesv2:GetEmailIdentity", identity_of(identity))
             except ClientError as error:
                 if error.response.get("Error", {}).get("Code") == "NotFoundException":
                     continue

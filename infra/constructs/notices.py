@@ -21,7 +21,6 @@ from custody.declared import naming
 from custody.declared.notices import TEMPLATES, NoticeKind
 from infra.config import CustodyConfig
 
-
 NO_NOTICE_SENDER = "custody:noNoticeSender"
 
 
