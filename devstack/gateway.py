@@ -19,9 +19,11 @@ For each request it does what the deployed API Gateway does, in the same order:
    "If the Lambda API rejects the invocation request, API Gateway returns a 500 error code",
    Lambda developer guide, "Handling Lambda errors with an API Gateway API").
 
-It also serves the merged OpenAPI document at `/openapi.json` and a browser view at `/docs`, and
-the user pools' OAuth 2.0 token endpoint for machine clients at `/_cognito/<pool id>/oauth2/token`
-(moto has none; `devstack.cognito`).
+It also serves the merged OpenAPI document at `/openapi.json` and a browser view at `/docs`, the
+user pools' OAuth 2.0 token endpoint for machine clients at `/_cognito/<pool id>/oauth2/token`
+(moto has none; `devstack.cognito`), and, for the demo journey, what moto's SES accepted to send at
+`GET /_ses/sent-messages` (SES has no API that reads sent mail back; moto keeps it in its backend, in
+this process). Local only: the deployed API has none of these.
 """
 
 from __future__ import annotations
@@ -58,6 +60,7 @@ STAGE: Final = events.STAGE
 # API Gateway's REST API payload quota (10 MB), refused before any authorizer or function runs.
 MAX_PAYLOAD_BYTES: Final = 10 * 1024 * 1024
 TOKEN_ENDPOINT_PREFIX: Final = "/_cognito/"  # noqa: S105 - a path, not a secret
+SENT_MESSAGES_PATH: Final = "/_ses/sent-messages"
 
 # Request bodies of these media types reach the function as text; anything else (or text
 # that is not UTF-8) arrives base64-encoded with `isBase64Encoded: true`, as API Gateway does
@@ -132,6 +135,7 @@ class Gateway:
         *,
         routes: Iterable[catalog.Route] = catalog.ROUTES,
         account_id: str = "123456789012",
+        region: str = "us-east-1",
         stage: str = STAGE,
     ) -> None:
         """`functions` maps a catalog function name to its deployed function name."""
@@ -143,6 +147,7 @@ class Gateway:
         self.verifier = verifier
         self.invoke = invoke
         self.account_id = account_id
+        self.region = region
         self.stage = stage
         self._openapi_document = openapi_document
         self._openapi_cache: bytes | None = None
@@ -158,6 +163,10 @@ class Gateway:
 
     # --- WSGI -------------------------------------------------------------------------------
 
+    def _sent_messages(self) -> Response:
+        body = json.dumps({"messages": sent_messages(self.account_id, self.region)})
+        return Response(body, status=200, content_type="application/json")
+
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         request = Request(environ)
         response = self.handle(request)
@@ -172,6 +181,8 @@ class Gateway:
             return docs.asset(request.path)
         if request.method == "POST" and request.path.startswith(TOKEN_ENDPOINT_PREFIX):
             return self._token(request)
+        if request.method == "GET" and request.path == SENT_MESSAGES_PATH:
+            return self._sent_messages()
         match = self.match(request.method, request.path)
         if (request.content_length or 0) > MAX_PAYLOAD_BYTES:
             response = _gateway_error(413, "REQUEST_TOO_LARGE", "Request Too Long", "RequestTooLarge", request_id)
@@ -328,6 +339,25 @@ class Gateway:
 class _QuietHandler(WSGIRequestHandler):
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         """The gateway logs route templates itself; werkzeug's line would print concrete paths."""
+
+
+def sent_messages(account_id: str, region: str) -> list[dict[str, Any]]:
+    """The templated messages moto's SES accepted in this process: source, recipients, template, data."""
+    from moto.ses.models import ses_backends  # the stack's own moto, in this process
+
+    found = []
+    for message in ses_backends[account_id][region].sent_messages:
+        destinations = getattr(message, "destinations", None) or {}
+        found.append(
+            {
+                "message_id": getattr(message, "id", None),
+                "source": getattr(message, "source", None),
+                "to": list(destinations.get("ToAddresses", [])) if isinstance(destinations, dict) else [],
+                "template": getattr(message, "template", None),
+                "template_data": getattr(message, "template_data", None),
+            }
+        )
+    return found
 
 
 class GatewayServer:

@@ -598,6 +598,49 @@ def follow_erasure(journey: Journey) -> str:
     return "erasure completed and verified"
 
 
+def notices_sent(journey: Journey) -> str:
+    """What SES was asked to send the customer: each notice's template and data (ids, dates, digests, labels).
+
+    Read from moto's own record of the messages it accepted (its SES backend's `sent_messages`, which
+    the local gateway serves at `/_ses/sent-messages`): after the erasure, the one place the address is
+    still held. Printed masked.
+    """
+    messages = [message for message in _sent_messages(journey) if journey.email in _recipients(message)]
+    if not messages:
+        raise StepFailed("SES was asked to send the customer no notice")
+    prefix = naming.notice_template_name(journey.info.resources.environment["CUSTODY_RESOURCE_PREFIX"], "")
+    for message in messages:
+        data = json.loads(str(message.get("template_data") or "{}"))
+        journey.say(f"to {_masked(journey.email)}  {str(message.get('template', '')).removeprefix(prefix)}")
+        journey.say(f"    {json.dumps(data, sort_keys=True)}")
+    kinds = [str(message.get("template", "")).removeprefix(prefix) for message in messages]
+    if "erasure-completion" not in kinds:
+        raise StepFailed("no erasure completion notice was sent")
+    last = json.loads(str(messages[-1].get("template_data") or "{}"))
+    state = journey.api.call("GET", f"/v1/requests/{journey.request_id}").json()
+    if kinds[-1] != "erasure-completion" or last.get("certificate_digest") != state.get("certificate_digest"):
+        raise StepFailed("the last notice is not the erasure's completion with its certificate's digest")
+    journey.say(f"the request records them: {json.dumps(state.get('notices'), sort_keys=True)}")
+    journey.say(f"received {state.get('received_at')}, due {state.get('due_date')} ({state.get('jurisdiction')})")
+    return f"{len(messages)} notices: {', '.join(kinds)}"
+
+
+def _sent_messages(journey: Journey) -> list[dict[str, Any]]:
+    reply = journey.api.call("GET", "/_ses/sent-messages")  # the local gateway's, from moto's SES backend
+    if reply.status != 200:
+        raise StepFailed(f"the local gateway did not list SES's sent messages: {reply.describe()}")
+    return list(reply.json().get("messages", []))
+
+
+def _recipients(message: dict[str, Any]) -> list[str]:
+    return [str(address) for address in message.get("to") or []]
+
+
+def _masked(address: str) -> str:
+    local, _, domain = address.partition("@")
+    return f"{local[:1]}***@{domain}"
+
+
 def auditor_view(journey: Journey) -> str:
     arn = journey.info.resources.state_machines[naming.ERASURE_STATE_MACHINE].replace(":stateMachine:", ":execution:")
     sfn = journey.aws("stepfunctions")
@@ -666,6 +709,7 @@ STEPS: Final[tuple[tuple[str, Step], ...]] = (
     ("Withdraw", withdraw),
     ("Follow the erasure", follow_erasure),
     ("The sub-processor is notified over HTTPS and acknowledges", processor_acknowledged),
+    ("The notices the customer was sent (SES templates; the last one after the identity was deleted)", notices_sent),
     ("What an auditor sees", auditor_view),
 )
 

@@ -20,7 +20,10 @@
 * the retention schedule's EventBridge rules (moto keeps them but never fires a schedule:
   `custody retention sweep --local` runs the sweep on demand), and the rule on the erasure
   workflow's terminal status changes (its target, `erasure_outcomes`);
-* the processor notification queue and the erasure admission queue, each with its dead-letter queue.
+* the processor notification queue and the erasure admission queue, each with its dead-letter queue;
+* the notice sender's SES identity, verified, and one SES template per `custody.declared.notices.TEMPLATES`
+  entry (`CreateTemplate`, as the CDK stack's `AWS::SES::Template`s): moto keeps what it sends in its
+  SES backend's `sent_messages`, which the journey prints and the tests read.
 
 It works against the served moto (clients with an endpoint URL) and under `mock_aws` alike.
 """
@@ -38,7 +41,7 @@ from typing import Any, Final
 import boto3
 from botocore.config import Config
 
-from custody.declared import catalog, datamap, naming, user_pools, workflow
+from custody.declared import catalog, datamap, naming, notices, user_pools, workflow
 from custody.declared.catalog import Audience
 from custody.declared.settings import Settings
 from devstack.paths import ERASURE_ASL
@@ -590,6 +593,25 @@ class Provisioner:
         events.put_targets(Rule=name, Targets=[{"Id": "Target0", "Arn": function_arn}])
         return arn
 
+    def notice_templates(self) -> dict[str, str]:
+        """The notice sender verified, and one SES template per declared notice (as the CDK stack's
+        `AWS::SES::Template`s): notice kind -> template name."""
+        ses = self.clients("ses")
+        ses.verify_email_identity(EmailAddress=self.settings.notice_sender)
+        names = {}
+        for kind, template in notices.TEMPLATES.items():
+            name = naming.notice_template_name(self.prefix, kind.value)
+            ses.create_template(
+                Template={
+                    "TemplateName": name,
+                    "SubjectPart": template.subject,
+                    "TextPart": template.text,
+                    "HtmlPart": template.html,
+                }
+            )
+            names[kind.value] = name
+        return names
+
     # --- all of it --------------------------------------------------------------------------
 
     def provision(self) -> Resources:
@@ -599,6 +621,7 @@ class Provisioner:
         token_key = self.hmac_key(naming.PROCESSOR_SEAL_KEY, self.settings.processor_token_key_id)
         tables = self.tables(data_key.arn)
         buckets = self.buckets(data_key.arn, audit_key.arn)
+        templates = self.notice_templates()
         topic_arn = str(
             self.clients("sns").create_topic(
                 Name=naming.function_name(self.prefix, naming.ALARM_TOPIC),
@@ -686,6 +709,7 @@ class Provisioner:
             state_machines={naming.ERASURE_STATE_MACHINE: state_machine_arn},
             alarm_topic_arn=topic_arn,
             queues={naming.PROCESSOR_NOTIFICATIONS: queue_url, naming.ERASURE_ADMISSIONS: admission_url},
+            notice_templates=templates,
         )
 
 

@@ -62,6 +62,7 @@ class Resources:
     queues: dict[str, str] = field(default_factory=dict)  # logical name -> queue URL
     # The fake sub-processor's HTTPS endpoint on loopback (devstack.processor_endpoint), once started.
     processor_endpoint: str = ""
+    notice_templates: dict[str, str] = field(default_factory=dict)  # notice kind -> SES template name
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Resources:
@@ -83,6 +84,7 @@ class Resources:
             alarm_topic_arn=data["alarm_topic_arn"],
             queues=dict(data.get("queues", {})),
             processor_endpoint=str(data.get("processor_endpoint", "")),
+            notice_templates=dict(data.get("notice_templates", {})),
         )
 
 

@@ -98,6 +98,7 @@ def build_gateway(
         lambda_invoker(lambda_client),
         openapi_document,
         account_id=resources.account_id,
+        region=resources.region,
     )
 
 

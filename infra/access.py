@@ -17,6 +17,7 @@ from types import MappingProxyType
 
 from custody.declared import datamap, naming
 from custody.declared.datamap import Classification
+from custody.declared.notices import NoticeKind
 
 
 class TableAccess(StrEnum):
@@ -25,6 +26,9 @@ class TableAccess(StrEnum):
     # read + UpdateItem: conditional updates of existing items, never a new or deleted one (the
     # subject record's activity, versions and disclosures, updated in the writer's transaction)
     UPDATE = "update"
+    # read + PutItem + UpdateItem: records new items and updates them conditionally, never deletes (the
+    # requests register: a request received, then its notices and answer)
+    RECORD = "record"
     READ_WRITE = "read_write"  # read + PutItem, UpdateItem, DeleteItem, BatchWriteItem
     ERASE = "erase"  # Query, DeleteItem, BatchWriteItem: find a customer's items and delete them
     # erase + GetItem + PutItem: the key store, whose key is replaced by a tombstone (PutItem) and
@@ -106,6 +110,13 @@ class Access:
     # Consume the processor notification queue (its event source mapping polls with the function's
     # role): ReceiveMessage, DeleteMessage, GetQueueAttributes, and ChangeMessageVisibility for backoff.
     relays_processor_queue: bool = False
+    # ses:SendTemplatedEmail from the notice sender's identity with exactly these notices' templates
+    # (custody.notices.mailer): the customer is told of their request's receipt, extension, completion.
+    sends_notices: frozenset[NoticeKind] = frozenset()
+    # An erasure's notice key (custody.notices.addresses): kms:GenerateDataKey and kms:Decrypt on the data
+    # key only under a notice's encryption context, and PutItem of key material into the key store only
+    # under a notice partition (`notice#<request id>`, dynamodb:LeadingKeys).
+    notice_keys: bool = False
     # Put audit events into the Object Lock bucket (encrypt-only on the audit key) and claim chain
     # heads in `audit_chains`. Every function does: the workflow its steps, the API functions their
     # sensitive actions and refusals (custody.api.http).
@@ -117,6 +128,8 @@ _KEY_TABLES = tuple(s.name for s in datamap.table_stores() if s.classification i
 _BUCKETS = tuple(s.name for s in datamap.bucket_stores())
 
 READ, APPEND, UPDATE, READ_WRITE = TableAccess.READ, TableAccess.APPEND, TableAccess.UPDATE, TableAccess.READ_WRITE
+RECORD = TableAccess.RECORD
+RECEIPT, EXTENSION, COMPLETION = NoticeKind.RECEIPT, NoticeKind.EXTENSION, NoticeKind.COMPLETION
 ERASE, SHRED = TableAccess.ERASE, TableAccess.SHRED
 
 
@@ -156,22 +169,26 @@ _DECLARED: Mapping[str, Access] = MappingProxyType(
             customer_keys=KeyUse.WRAP,
             start_erasure=True,  # withdrawing a purpose erases what it alone justified
             queues_erasures=True,
+            sends_notices=frozenset({RECEIPT}),  # the erasure a purpose withdrawal starts is acknowledged
         ),
         "subject_access": Access(
             tables=_tables(
                 _each(_PERSONAL_TABLES, READ),
                 _each(_KEY_TABLES, APPEND),
-                {"change_requests": READ_WRITE, "subjects": READ_WRITE, "requests": READ, "idempotency": READ_WRITE},
+                # requests: an export or a change request is recorded in the register with its due date
+                {"change_requests": READ_WRITE, "subjects": READ_WRITE, "requests": RECORD, "idempotency": READ_WRITE},
             ),
             # exports too: it presigns the download URL of a finished export with its own role
             buckets=_buckets(_each(_BUCKETS, BucketAccess.READ)),
             customer_keys=KeyUse.WRAP,  # a change request may be a customer's first sealed write
             starts_exports=True,  # POST /v1/me/exports invokes the exporter asynchronously
+            sends_notices=frozenset({RECEIPT}),
         ),
         "erase": Access(
             tables={"requests": READ_WRITE, "subjects": READ_WRITE, "idempotency": READ_WRITE},
             start_erasure=True,
             queues_erasures=True,
+            sends_notices=frozenset({RECEIPT}),
         ),
         "staff": Access(
             tables=_tables(
@@ -189,6 +206,8 @@ _DECLARED: Mapping[str, Access] = MappingProxyType(
                     # a legal hold holds a customer's open erasure requests, and its lift releases them
                     "requests": UPDATE,
                     "idempotency": READ_WRITE,
+                    # the register: an extension, a decided change request answered, their notices
+                    "requests": UPDATE,
                 },
                 _each(_KEY_TABLES, APPEND),
             ),
@@ -196,7 +215,10 @@ _DECLARED: Mapping[str, Access] = MappingProxyType(
             # lifting a legal hold starts the erasures it held, through admission as every start
             start_erasure=True,
             queues_erasures=True,
-            writes_ledger=True,  # every grant, read, refusal, decision and legal hold
+            # the address an extension's or a decision's notice goes to (ListUsers by `sub`, `email` only)
+            customer_identities=IdentityUse.READ,
+            sends_notices=frozenset({EXTENSION, COMPLETION}),
+            writes_ledger=True,  # every grant, read, refusal, decision, extension and legal hold
         ),
         "processors": Access(
             tables=_tables(
@@ -230,6 +252,9 @@ _DECLARED: Mapping[str, Access] = MappingProxyType(
             ),
             buckets=_buckets(_each(_BUCKETS, BucketAccess.ERASE)),
             customer_identities=IdentityUse.MANAGE,
+            # Freeze seals the customer's address under a notice key; Certify opens it, shreds it, sends
+            sends_notices=frozenset({NoticeKind.ERASURE_COMPLETION}),
+            notice_keys=True,
             notifies_processors=True,  # ask_processor sends each deletion request itself
             processor_tokens=TokenSeal.SEAL,  # after sealing its task token to that processor
             writes_ledger=True,
@@ -241,11 +266,14 @@ _DECLARED: Mapping[str, Access] = MappingProxyType(
             tables=_tables(
                 _each(_PERSONAL_TABLES, READ),
                 _each(_KEY_TABLES, READ),
-                {"subjects": UPDATE},
+                # requests: the access request answered (or failed) in the register, and its notice
+                {"subjects": UPDATE, "requests": UPDATE},
             ),
             buckets={"documents": BucketAccess.READ, "exports": BucketAccess.WRITE_MULTIPART},
             customer_keys=KeyUse.UNWRAP,
-            customer_identities=IdentityUse.READ,  # the sign-in e-mail address, held by Cognito, is exported too
+            # the sign-in e-mail address, held by Cognito, is exported too, and the completion notice goes to it
+            customer_identities=IdentityUse.READ,
+            sends_notices=frozenset({COMPLETION}),
             writes_ledger=True,  # each export's start, completion or failure
         ),
         # The staff pool's pre-token-generation trigger: maps groups to scopes, touches no store.

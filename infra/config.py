@@ -11,7 +11,8 @@ from typing import Any
 from aws_cdk import Aws
 from constructs import Node
 
-from custody.declared import catalog, datamap, naming
+from custody.declared import catalog, datamap, jurisdictions, naming
+from custody.declared.notices import NoticeKind
 
 CONTEXT_PREFIX = "custody:"
 
@@ -41,10 +42,6 @@ class CustodyConfig:
     retention_sweep_hour_utc: int = 2
     # The first month any activity was recorded: the sweep queries no earlier index bucket.
     activity_epoch_month: str = "2026-01"
-    # The legal system the controller answers to (Settings.jurisdiction): `gdpr`, or a code a retention
-    # obligation declares periods for (`de`, `fr`, `vn`; datamap.OBLIGATIONS), which sets how long records
-    # under a legal obligation are kept (docs/retention.md).
-    jurisdiction: str = "gdpr"
     # The erasure SLA: an alarm fires when a request is older than this and not complete (the
     # legal limit is one month, GDPR art. 12(3)).
     erasure_sla_days: int = 7
@@ -67,6 +64,14 @@ class CustodyConfig:
     # Cognito's own e-mail sender allows only a small daily number of messages per pool, too few for
     # customers' self sign-up in production: a verified SES identity (an address) sends instead.
     ses_from_email: str | None = None
+    # The law data-subject requests are due under (custody.declared.jurisdictions: gdpr, de, fr, ccpa or
+    # default), which also picks how long records under a legal obligation are kept (docs/retention.md).
+    jurisdiction: str = jurisdictions.DEFAULT_JURISDICTION
+    # An open request due within this many days is "due soon": the RequestsDueSoon alarm fires.
+    request_due_warning_days: int = 7
+    # The verified SES identity notices to customers are sent from; unset: `ses_from_email`, else a
+    # placeholder nobody can verify (naming.DEFAULT_NOTICE_SENDER), whose sends fail and are alarmed.
+    notice_sender: str | None = None
     # CloudTrail Lake: an event data store and a channel that receive a copy of every audit event.
     cloud_trail_lake: bool = False
     # The trail records every region's management events (IAM's among them). One deployment per
@@ -89,7 +94,11 @@ class CustodyConfig:
             raise ValueError("erasureSlotSeconds is 30-86400; retentionWindowHours 1-24")
         if not 0 <= self.retention_sweep_hour_utc <= 23:
             raise ValueError("The retention sweep runs at an hour of the day, 0-23 UTC")
-        for address in (self.alarm_email, self.ses_from_email):
+        if self.jurisdiction not in jurisdictions.JURISDICTIONS:
+            raise ValueError(f"custody:jurisdiction must be one of {sorted(jurisdictions.JURISDICTIONS)}")
+        if not 1 <= self.request_due_warning_days <= 45:
+            raise ValueError("custody:requestDueWarningDays is 1-45 days")
+        for address in (self.alarm_email, self.ses_from_email, self.notice_sender):
             if address is not None and not EMAIL.fullmatch(address):
                 raise ValueError(f"{address!r} is not an e-mail address")
         for function, units in (self.reserved_concurrency or {}).items():
@@ -104,6 +113,11 @@ class CustodyConfig:
             if raw is not None:
                 values[name] = _coerce(cls.__dataclass_fields__[name].type, raw)
         return cls(**values)
+
+    @property
+    def notice_from(self) -> str:
+        """The address notices are sent from: `notice_sender`, else `ses_from_email`, else the placeholder."""
+        return self.notice_sender or self.ses_from_email or naming.DEFAULT_NOTICE_SENDER
 
     def name(self, logical: str) -> str:
         """`<prefix>-<logical>`: naming.py's convention for every resource that is not a bucket."""
@@ -160,6 +174,7 @@ def longest_names(prefix: str) -> list[tuple[str, int, int]]:
         ("Cognito domain prefix", len(prefix) + len("-processors-") + ACCOUNT_ID, 63),
         ("Backup vault", len(prefix) + len("-vault"), 50),
         ("SQS queue", len(prefix) + 1 + max(len(name) for name in QUEUES) + len("-dlq"), 80),
+        ("SES template", max(len(naming.notice_template_name(prefix, kind.value)) for kind in NoticeKind), 64),
     ]
 
 

@@ -22,6 +22,7 @@ from infra.constructs.identity import Identity
 from infra.constructs.keys import Keys
 from infra.constructs.lifecycle import CreationBarrier
 from infra.constructs.monitoring import Monitoring
+from infra.constructs.notices import NoticeTemplates
 from infra.constructs.notifications import ProcessorNotifications
 from infra.constructs.retention import RetentionSchedule
 from infra.constructs.workflow import Workflow, erasure_state_machine_arn
@@ -62,6 +63,7 @@ class CustodyStack(Stack):
         )
         self.monitoring = Monitoring(self, "Monitoring", config=config, key=self.keys.operations)
         self.identity = Identity(self, "Identity", config=config)
+        self.notice_templates = NoticeTemplates(self, "NoticeTemplates", config=config)
         self.notifications = ProcessorNotifications(
             self, "ProcessorNotifications", config=config, key=self.keys.operations
         )
@@ -144,6 +146,7 @@ class CustodyStack(Stack):
         self._outputs()
         self.monitoring.watch_workflow(self.workflow.state_machine)
         self.monitoring.watch_erasure_sla(config)
+        self.monitoring.watch_requests(config, [name for name, access in ACCESS.items() if access.sends_notices])
         self.monitoring.dashboard(config, self.workflow.state_machine)
         self.monitoring.watch_api(self.api.rest_api)
         for name, deployed in self.functions.deployed.items():

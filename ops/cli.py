@@ -5,6 +5,7 @@ custody erasure rerun REQUEST_ID            re-run a failed erasure as a new exe
 custody audit show|verify|report ...        the auditor's timeline, chain verification, HTML report
 custody retention plan|register|sweep       who is due next; what was destroyed; run the sweep once
 custody ropa [--format md|csv|json]         the record of processing activities (GDPR art. 30)
+custody requests due|register               data-subject requests falling due; every request of a period
 (each acts on AWS with your credentials, or on the running local stack with --local)
 
 Other installed packages add their commands through the `custody.commands` entry points
@@ -22,7 +23,7 @@ import sys
 from collections.abc import Sequence
 
 from ops import plugins
-from ops.commands import audit, erasure, retention, ropa
+from ops.commands import audit, erasure, requests, retention, ropa
 from ops.failures import OperatorError
 
 
@@ -31,7 +32,7 @@ def build_parser(extensions: Sequence[plugins.Plugin]) -> argparse.ArgumentParse
     parser = argparse.ArgumentParser(prog="custody", description="CRM Custody's operator and auditor tools.")
     parser.add_argument("-v", "--verbose", action="store_true", help="log requests and invocations")
     commands = parser.add_subparsers(dest="command", required=True)
-    for own in (erasure, audit, retention, ropa):
+    for own in (erasure, audit, retention, requests, ropa):
         own.add_commands(commands)
     for plugin in extensions:
         plugin.add_commands(commands)

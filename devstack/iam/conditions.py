@@ -39,6 +39,7 @@ KNOWN_KEYS: Final = frozenset(
         "aws:sourcearn",
         "aws:sourceaccount",
         "dynamodb:attributes",
+        "dynamodb:leadingkeys",
         "kms:viaservice",
         "kms:calleraccount",
         "s3:prefix",

@@ -24,6 +24,11 @@ describe it:
 * Secrets Manager on a secret (its ARN without the random suffix, which a name pattern covers),
   and the secret's key through Secrets Manager: `kms:GenerateDataKey` to create or put a value,
   `kms:Decrypt` to get one (encryption context `SecretARN`).
+* SES `SendTemplatedEmail` on both resource types it requires (Service Authorization Reference,
+  Amazon SES): the sending identity (the `Source` address, which the local stack verifies; in AWS
+  whichever of the address and its domain is verified) and the template.
+* A put's `dynamodb:LeadingKeys`: the item's partition key value (the table's `HASH` key in the
+  template), with `dynamodb:Attributes`.
 
 An operation not listed here raises `NotModelled`; the enforcer refuses it (fail closed).
 """
@@ -32,6 +37,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from email.utils import parseaddr
 from typing import Any
 
 from devstack.iam.policy import Request
@@ -89,7 +95,8 @@ def _dynamodb(call: Call, stack: CompiledStack) -> Iterator[Need]:
         for item in params.get("TransactItems", []):
             ((kind, body),) = item.items()
             tables.append(_table_arn(stack, body["TableName"]))
-            yield Need(Request(f"dynamodb:{_TRANSACT_ACTIONS[kind]}", tables[-1], _put_context(kind, body)))
+            context = _put_context(kind, body, stack.partition_keys.get(tables[-1]))
+            yield Need(Request(f"dynamodb:{_TRANSACT_ACTIONS[kind]}", tables[-1], context))
     elif operation in ("BatchWriteItem", "BatchGetItem"):
         for table in params.get("RequestItems", {}):
             tables.append(_table_arn(stack, table))
@@ -97,7 +104,7 @@ def _dynamodb(call: Call, stack: CompiledStack) -> Iterator[Need]:
     elif "TableName" in params:
         tables.append(_table_arn(stack, params["TableName"]))
         index = params.get("IndexName")
-        context = _put_context("Put", params) if operation == "PutItem" else {}
+        context = _put_context("Put", params, stack.partition_keys.get(tables[-1])) if operation == "PutItem" else {}
         yield Need(Request(f"dynamodb:{operation}", tables[-1] + (f"/index/{index}" if index else ""), context))
     else:
         raise NotModelled(f"devstack.iam does not model dynamodb.{operation}")
@@ -105,13 +112,19 @@ def _dynamodb(call: Call, stack: CompiledStack) -> Iterator[Need]:
         yield from _through_service(stack, table, "dynamodb", ("kms:Decrypt",), _table_context(stack, table))
 
 
-def _put_context(kind: str, body: Mapping[str, Any]) -> dict[str, tuple[str, ...]]:
-    """`dynamodb:Attributes` of a put: the top-level attribute names of its item (DynamoDB developer guide,
-    "Using IAM policy conditions for fine-grained access control"). Other writes carry none here, so a
-    statement conditioned on the key never applies to them (it fails closed)."""
+def _put_context(kind: str, body: Mapping[str, Any], partition_key: str | None) -> dict[str, tuple[str, ...]]:
+    """`dynamodb:Attributes` of a put: the top-level attribute names of its item, and `dynamodb:LeadingKeys`:
+    its partition key's value (DynamoDB developer guide, "Using IAM policy conditions for fine-grained
+    access control"). Other writes carry neither here, so a statement conditioned on them never applies
+    to them (it fails closed)."""
     if kind != "Put":
         return {}
-    return {"dynamodb:attributes": tuple(body.get("Item", {}))}
+    item = body.get("Item", {})
+    context = {"dynamodb:attributes": tuple(item)}
+    leading = item.get(partition_key, {}) if partition_key else {}
+    if isinstance(leading, Mapping) and "S" in leading:
+        context["dynamodb:leadingkeys"] = (str(leading["S"]),)
+    return context
 
 
 def _table_context(stack: CompiledStack, table_arn: str) -> dict[str, str]:
@@ -352,6 +365,15 @@ def _cloudtrail_data(call: Call, stack: CompiledStack) -> Iterator[Need]:
     yield Need(Request(f"cloudtrail-data:{call.operation}", str(call.params.get("channelArn", "*"))))
 
 
+def _ses(call: Call, stack: CompiledStack) -> Iterator[Need]:
+    if call.operation != "SendTemplatedEmail":
+        raise NotModelled(f"devstack.iam does not model ses.{call.operation}")
+    base = f"arn:aws:ses:{stack.bindings.region}:{stack.bindings.account}"
+    source = parseaddr(str(call.params["Source"]))[1]
+    yield Need(Request("ses:SendTemplatedEmail", f"{base}:identity/{source}"))
+    yield Need(Request("ses:SendTemplatedEmail", f"{base}:template/{call.params['Template']}"))
+
+
 _SERVICES = {
     "dynamodb": _dynamodb,
     "s3": _s3,
@@ -363,4 +385,5 @@ _SERVICES = {
     "lambda": _lambda,
     "cloudtrail-data": _cloudtrail_data,
     "secretsmanager": _secretsmanager,
+    "ses": _ses,
 }

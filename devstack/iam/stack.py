@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from devstack.iam.authority import Authority
@@ -32,6 +32,7 @@ class CompiledStack:
     function_roles: Mapping[str, str]  # physical function name -> role ARN
     state_machine_roles: Mapping[str, str]  # physical state machine name -> role ARN
     encryption_keys: Mapping[str, str]  # table / bucket / queue / topic ARN -> KMS key ARN
+    partition_keys: Mapping[str, str] = field(default_factory=dict)  # table ARN -> its HASH key's attribute
 
     def function(self, function_name: str) -> Principal:
         """The principal a deployed function runs as; KeyError names an unknown function."""
@@ -55,7 +56,7 @@ def compile_stack(template: Mapping[str, Any], bindings: Bindings) -> CompiledSt
     identities: dict[str, list[Statement]] = defaultdict(list)
     policies: dict[str, list[Statement]] = defaultdict(list)
     keys: set[str] = set()
-    function_roles, machine_roles, encryption = {}, {}, {}
+    function_roles, machine_roles, encryption, partition_keys = {}, {}, {}, {}
     for logical, resource in resources.items():
         kind, props = resource["Type"], resource.get("Properties", {})
         if kind in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"):
@@ -70,10 +71,11 @@ def compile_stack(template: Mapping[str, Any], bindings: Bindings) -> CompiledSt
             targets = props[target_property] if isinstance(props[target_property], list) else [props[target_property]]
             for target in targets:
                 policies[arn(target)] += compile_document(resolver.resolve(props["PolicyDocument"]))
-        elif kind == "AWS::DynamoDB::Table" and "ResourcePolicy" in props:
-            policies[arn({"Ref": logical})] += compile_document(
-                resolver.resolve(props["ResourcePolicy"]["PolicyDocument"])
-            )
+        elif kind == "AWS::DynamoDB::Table":
+            table = arn({"Ref": logical})
+            partition_keys[table] = next(key["AttributeName"] for key in props["KeySchema"] if key["KeyType"] == "HASH")
+            if "ResourcePolicy" in props:
+                policies[table] += compile_document(resolver.resolve(props["ResourcePolicy"]["PolicyDocument"]))
         elif kind == "AWS::KMS::Key":
             key_arn = arn({"Ref": logical})
             keys.add(key_arn)
@@ -92,7 +94,7 @@ def compile_stack(template: Mapping[str, Any], bindings: Bindings) -> CompiledSt
         resource_policies={owner: tuple(statements) for owner, statements in policies.items()},
         keys=frozenset(keys),
     )
-    return CompiledStack(authority, bindings, function_roles, machine_roles, encryption)
+    return CompiledStack(authority, bindings, function_roles, machine_roles, encryption, partition_keys)
 
 
 def _encryption_key(kind: str, props: Mapping[str, Any]) -> Any:

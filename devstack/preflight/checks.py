@@ -7,7 +7,7 @@ the service's own error, which is quoted).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -40,6 +40,8 @@ class Target:
     manage_api_gateway_account: bool
     multi_region_trail: bool
     qualifier: str = BOOTSTRAP_QUALIFIER
+    # custody:noticeSender, else custody:sesFromEmail; None: the unverifiable placeholder (naming)
+    notice_sender: str | None = None
 
     def name(self, logical: str) -> str:
         return naming.function_name(self.prefix, logical)
@@ -64,6 +66,7 @@ class Preflight:
             self.api_gateway_account,
             self.alarm_subscriber,
             self.email_sender,
+            self.notice_sender,
             self.trails,
         ]
         found = []
@@ -267,6 +270,38 @@ class Preflight:
                 "verify the identity and request production access in SES",
             )
         return Check("email sender", Status.OK, f"SES sends as {sender}, production access")
+
+    def notice_sender(self) -> Check:
+        """The address notices to customers go from (docs/deadlines.md): verified, as itself or its domain."""
+        sender = self.target.notice_sender
+        if not sender:
+            return Check(
+                "notice sender",
+                Status.WARN,
+                f"notices to customers go from {naming.DEFAULT_NOTICE_SENDER}, which nobody can verify: every one "
+                "would fail (recorded on the request, NoticesFailed alarm)",
+                "set custody:noticeSender (or custody:sesFromEmail) to an SES-verified address or domain",
+            )
+        ses = self.clients("sesv2")
+
+        def identity_of(name: str) -> Callable[[], Any]:
+            return lambda: ses.get_email_identity(EmailIdentity=name)
+
+        for identity in naming.sender_identities(sender):
+            try:
+                found = call("sesv2:GetEmailIdentity", identity_of(identity))
+            except ClientError as error:
+                if error.response.get("Error", {}).get("Code") == "NotFoundException":
+                    continue
+                raise
+            if found.get("VerifiedForSendingStatus"):
+                return Check("notice sender", Status.OK, f"notices go from {sender} (verified as {identity})")
+        return Check(
+            "notice sender",
+            Status.FAIL,
+            f"neither {sender} nor its domain is a verified SES identity",
+            "verify the address or its domain in SES (in this region) before customers make requests",
+        )
 
     def trails(self) -> Check:
         cloudtrail = self.clients("cloudtrail")

@@ -37,6 +37,7 @@ def target_from_context(context: Mapping[str, Any], account: str, region: str) -
         reserved=dict(config.reserved_concurrency or {}),
         alarm_email=config.alarm_email,
         ses_from_email=config.ses_from_email,
+        notice_sender=config.notice_sender or config.ses_from_email,
         manage_api_gateway_account=config.manage_api_gateway_account,
         multi_region_trail=config.multi_region_trail,
         qualifier=str(context.get("@aws-cdk/core:bootstrapQualifier") or BOOTSTRAP_QUALIFIER),

@@ -18,7 +18,7 @@ from collect.schemas import (
     RestrictionIn,
     RestrictionOut,
 )
-from custody.api.http import build_resolver, entrypoint, require_recent_sign_in, subject_id
+from custody.api.http import build_resolver, caller, entrypoint, require_recent_sign_in, subject_id
 from custody.customers.consent import ConsentChange, ConsentLedger
 from custody.customers.documents import DocumentStore, check_upload
 from custody.customers.models import Profile
@@ -89,7 +89,8 @@ def grant_consent(grant: ConsentGrant, idempotency_key: IdempotencyKey = None) -
 def withdraw_consent(purpose: Annotated[str, Path(max_length=80)]) -> ConsentState:
     if purpose == datamap.CRM_CORE:
         require_recent_sign_in(app, time.time())
-    change = ConsentLedger(get_settings()).withdraw(subject_id(app), purpose, "api")
+    email = caller(app).claims.get("email")  # the verified address an erasure's receipt notice goes to
+    change = ConsentLedger(get_settings()).withdraw(subject_id(app), purpose, "api", str(email) if email else None)
     obs.metrics.add_metric(name="ConsentWithdrawn", unit="Count", value=1)
     return _consent_state(change)
 
@@ -99,7 +100,8 @@ def withdraw_consent(purpose: Annotated[str, Path(max_length=80)]) -> ConsentSta
     responses={201: {"description": "Objection recorded; the purpose stopped (GDPR art. 21)"}},
 )
 def object_to_purpose(purpose: Annotated[str, Path(max_length=80)]) -> Response[ConsentState]:
-    change = ConsentLedger(get_settings()).object(subject_id(app), purpose, "api")
+    email = caller(app).claims.get("email")  # the verified address an erasure's receipt notice goes to
+    change = ConsentLedger(get_settings()).object(subject_id(app), purpose, "api", str(email) if email else None)
     obs.metrics.add_metric(name="ObjectionsRecorded", unit="Count", value=1)
     return Response(status_code=201, content_type=content_types.APPLICATION_JSON, body=_consent_state(change))
 

@@ -6,7 +6,7 @@ import time
 
 from aws_lambda_powertools.event_handler import Response, content_types
 
-from custody.api.http import build_resolver, entrypoint, require_recent_sign_in, subject_id
+from custody.api.http import build_resolver, caller, entrypoint, require_recent_sign_in, subject_id
 from custody.declared.settings import get_settings
 from custody.erasure.starter import ErasureStarter
 from custody.platform.observability import observability
@@ -19,7 +19,8 @@ app = build_resolver("erase")
 @app.post("/v1/me/withdrawal", responses={202: {"description": "Erasure requested; follow it at status_url"}})
 def withdraw() -> Response[WithdrawalAccepted]:
     require_recent_sign_in(app, time.time())
-    request = ErasureStarter(get_settings()).withdraw(subject_id(app))
+    email = caller(app).claims.get("email")  # the verified address the receipt notice goes to
+    request = ErasureStarter(get_settings()).withdraw(subject_id(app), str(email) if email else None)
     obs.metrics.add_metric(name="WithdrawalsRequested", unit="Count", value=1)
     body = WithdrawalAccepted(
         request_id=request.request_id,

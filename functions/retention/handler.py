@@ -1,10 +1,12 @@
-"""The `retention` function: the scheduled retention sweep and the erasure SLA measure.
+"""The `retention` function: the scheduled retention sweep, the erasure SLA measure and the requests' due dates.
 
 EventBridge invokes it with `{"task": "sweep"}` (daily) or `{"task": "sla"}` (hourly). The sweep
 starts retention erasures, releases the erasures whose legal hold ended and ends the retentions whose
 legal obligations ended (custody.retention.disposal); both publish metrics the dashboard and the SLA
 alarm read — the held erasures among them (`HeldErasures`, `HeldErasuresPastDue`: past the month GDPR
 art. 12(3) allows): counts and ages only, never an id of a customer.
+The same run publishes the data-subject requests overdue or due within `Settings.request_due_warning_days`
+(custody.deadlines.register).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from custody.deadlines.register import RequestsRegister
 from custody.declared.settings import get_settings
 from custody.platform.observability import observability
 from custody.retention import disposal
@@ -56,4 +59,8 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     obs.metrics.add_metric(name="HeldErasuresPastDue", unit="Count", value=held.past_due)
     obs.metrics.add_metric(name="OldestHeldErasureAgeSeconds", unit="Seconds", value=held.oldest_age_seconds)
     result.update({"held_erasures": held.count, "held_erasures_past_due": held.past_due})
+    due = RequestsRegister(settings).due_counts(now)
+    obs.metrics.add_metric(name="RequestsOverdue", unit="Count", value=due.overdue)
+    obs.metrics.add_metric(name="RequestsDueSoon", unit="Count", value=due.due_soon)
+    result.update({"requests_overdue": due.overdue, "requests_due_soon": due.due_soon})
     return result

@@ -1,4 +1,4 @@
-"""The `staff` function: need-to-know grants, staff views, interactions and change-request reviews."""
+"""The `staff` function: need-to-know grants, staff views, interactions, change-request reviews, the register."""
 
 from __future__ import annotations
 
@@ -9,12 +9,14 @@ from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 
 from custody.access_control.principals import StaffMember, staff_member
 from custody.api.http import build_resolver, caller, entrypoint
+from custody.declared import clock
 from custody.declared.settings import get_settings
 from custody.platform.observability import observability
 from custody.staff_access.grants import AccessGrants
 from custody.staff_access.holds import LegalHolds
 from custody.staff_access.interactions import Interactions
 from custody.staff_access.invoices import Invoices
+from custody.staff_access.requests import StaffRequests
 from custody.staff_access.reviews import ChangeReviews, Decision
 from custody.staff_access.views import StaffViews
 from staff.schemas import (
@@ -22,6 +24,7 @@ from staff.schemas import (
     CustomerView,
     DecisionIn,
     DecisionOut,
+    ExtensionIn,
     GrantIn,
     GrantOut,
     InteractionIn,
@@ -35,6 +38,8 @@ from staff.schemas import (
     LegalHoldOut,
     PendingChange,
     PendingChanges,
+    RequestEntry,
+    RequestsRegisterBody,
 )
 
 obs = observability("staff")
@@ -138,6 +143,26 @@ def lift_legal_hold(customer_id: CustomerPath) -> LegalHoldLifted:
     lifted = LegalHolds(get_settings()).lift(_caller(), customer_id)
     obs.metrics.add_metric(name="LegalHoldsLifted", unit="Count", value=1)
     return LegalHoldLifted.model_validate(lifted)
+
+
+@app.get("/v1/staff/requests")
+def requests_register(
+    due_within_days: Annotated[
+        int | None, Query(ge=0, le=366, description="Only requests due within this many days (overdue included)")
+    ] = None,
+    kind: Annotated[
+        str | None, Query(max_length=20, description="access, rectification, erasure or restriction")
+    ] = None,
+) -> RequestsRegisterBody:
+    found = StaffRequests(get_settings()).open_requests(_caller(), clock.now(), due_within_days, kind)
+    return RequestsRegisterBody.model_validate(found)
+
+
+@app.post("/v1/staff/requests/<request_id>/extension")
+def extend_request(request_id: IdPath, body: ExtensionIn) -> RequestEntry:
+    extended = StaffRequests(get_settings()).extend(_caller(), request_id, body.reason)
+    obs.metrics.add_metric(name="RequestsExtended", unit="Count", value=1)
+    return RequestEntry.model_validate(extended)
 
 
 lambda_handler = entrypoint(app, obs)

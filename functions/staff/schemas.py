@@ -250,3 +250,54 @@ class LegalHoldLifted(BaseModel):
     reason_code: str
     until: str
     released_requests: int = Field(description="How many held erasure requests were released and started")
+
+
+class ExtensionIn(BaseModel):
+    """A privacy officer's extension of a request's period: a declared reason code, never free text."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reason: Annotated[
+        str,
+        Field(
+            min_length=1,
+            max_length=40,
+            pattern=r"^[a-z][a-z0-9_]{0,39}$",
+            description="A declared reason the request's law admits (custody.declared.jurisdictions."
+            "EXTENSION_REASONS): `complexity` or `volume`",
+            examples=["complexity"],
+        ),
+    ]
+
+
+class RequestEntry(BaseModel):
+    """A data-subject request as the register shows it: ids, kind, status and dates, never personal data."""
+
+    request_id: str
+    kind: str
+    subject_id: str | None = Field(description="The customer's opaque id")
+    status: str
+    reason: str | None = Field(description="An erasure's reason; null for other kinds")
+    received_at: str
+    jurisdiction: str | None = Field(description="The law its dates follow; null when nobody asked (retention)")
+    due_at: str | None
+    due_date: str | None
+    extended: bool
+    extension: dict[str, Any] | None = Field(description="The reason code, when, and the due date before it")
+    completed_at: str | None
+    outcome: str | None
+    notices: dict[str, str] = Field(description="Each notice sent about it, and how it went")
+    open: bool
+    overdue: bool
+    on_time: bool | None
+
+
+class RequestsRegisterBody(BaseModel):
+    """Open data-subject requests, soonest due first, and how many are overdue or due soon."""
+
+    now: str
+    due_within_days: int | None
+    overdue: int
+    due_soon: int = Field(description="Open requests due within `warning_days` (not yet overdue)")
+    warning_days: int
+    requests: list[RequestEntry]

@@ -43,10 +43,15 @@ IdempotencyKey = Annotated[
 _REQUEST_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
+def _email() -> str | None:
+    """The caller's verified sign-in address (the ID token's `email` claim): where their notices go."""
+    email = caller(app).claims.get("email")
+    return str(email) if email else None
+
+
 @app.get("/v1/me")
 def access_report() -> AccessReportBody:
-    email = caller(app).claims.get("email")
-    report = AccessReport(get_settings()).build(subject_id(app), str(email) if email else None)
+    report = AccessReport(get_settings()).build(subject_id(app), _email())
     obs.metrics.add_metric(name="AccessReports", unit="Count", value=1)
     return AccessReportBody.model_validate(report)
 
@@ -77,10 +82,10 @@ def download_document(document_id: Annotated[str, Path(max_length=64)]) -> Respo
 def open_change_request(
     request: ChangeRequestIn, idempotency_key: IdempotencyKey = None
 ) -> Response[ChangeRequestReceipt]:
-    settings, subject = get_settings(), subject_id(app)
+    settings, subject, email = get_settings(), subject_id(app), _email()  # read now: the context is the call's
 
     def work() -> ChangeRequestReceipt:
-        opened = ChangeRequests(settings).open(subject, request.field, request.value, request.reason)
+        opened = ChangeRequests(settings).open(subject, request.field, request.value, request.reason, email)
         return ChangeRequestReceipt.model_validate(opened)
 
     receipt = idempotency.once(
@@ -110,10 +115,10 @@ def list_change_requests() -> ChangeRequestList:
     },
 )
 def request_export(idempotency_key: IdempotencyKey = None) -> Response[ExportBody]:
-    settings, subject = get_settings(), subject_id(app)
+    settings, subject, email = get_settings(), subject_id(app), _email()  # read now: the context is the call's
 
     def work() -> ExportBody:
-        view, _ = Exports(settings).request(subject)
+        view, _ = Exports(settings).request(subject, email)
         return ExportBody.model_validate(view)
 
     body = idempotency.once(

@@ -48,6 +48,73 @@ class StorePageBody(StorePage):
     store: str
 
 
+class Deadline(BaseModel):
+    """When a request was received and is due, whether its period was extended, how it ended, its notices."""
+
+    received_at: str
+    jurisdiction: str | None = Field(
+        default=None, description="The law its due date follows (gdpr, ccpa, default); null when nobody asked for it"
+    )
+    due_at: str | None = Field(default=None, description="The end of the day it is due (UTC)")
+    due_date: str | None = None
+    extended: bool = False
+    extension: dict[str, Any] | None = Field(
+        default=None, description="Once at most: the declared reason, when, and the due date before it"
+    )
+    completed_at: str | None = None
+    outcome: str | None = None
+    notices: dict[str, str] = Field(default_factory=dict, description="Each notice about it, and how it went")
+
+
+class RetainedRecords(BaseModel):
+    """Records a full erasure kept because a legal obligation requires them: what, why and until when."""
+
+    category: str
+    obligation: str
+    legal_basis: str
+    until: str = Field(description="The last day they are kept (YYYY-MM-DD); they are erased after it")
+
+
+class RequestStatusBody(Deadline):
+    """A request's progress and dates: ids, statuses, counts — never personal data.
+
+    An erasure counts its workflow's steps and, once complete, its certificate's digest.
+    """
+
+    request_id: str
+    kind: str = Field(description="access, rectification, erasure or restriction")
+    reason: str | None = Field(default=None, description="An erasure's reason; null for other kinds")
+    status: str = Field(
+        description="received, in_progress, completed, failed; held while a legal hold pauses an erasure"
+    )
+    created_at: str
+    updated_at: str
+    steps_done: int = 0
+    steps_total: int = 0
+    certificate_digest: str | None = None
+    on_hold_until: str | None = Field(
+        default=None, description="While held: the legal hold's last day (YYYY-MM-DD); the erasure starts after it"
+    )
+    hold_reason: str | None = Field(default=None, description="While held: the hold's declared reason code")
+    retained: list[RetainedRecords] = Field(
+        default_factory=list,
+        description="What the erasure keeps under a legal obligation (GDPR art. 17(3)(b)), why, and until when",
+    )
+
+
+class RequestSummary(Deadline):
+    """One of the customer's open requests, as `GET /v1/me` lists it."""
+
+    request_id: str
+    kind: str
+    status: str
+    reason: str | None = None
+    open: bool
+    overdue: bool
+    on_time: bool | None = None
+    status_url: str
+
+
 class AccessReportBody(BaseModel):
     """Everything CRM Custody holds about the customer, decrypted, by data-map store: each store's first page."""
 
@@ -64,6 +131,10 @@ class AccessReportBody(BaseModel):
     )
     retention: dict[str, dict[str, Any]] = Field(description="Per category: purposes, store, retention")
     open_requests: list[dict[str, Any]]
+    requests: list[RequestSummary] = Field(
+        default_factory=list,
+        description="Your open requests of every kind: when each was received and is due, and if it was extended",
+    )
 
 
 class ChangeRequestIn(BaseModel):
@@ -104,37 +175,6 @@ class ChangeRequestReceipt(BaseModel):
 
 class ChangeRequestList(BaseModel):
     change_requests: list[ChangeRequestOut]
-
-
-class RetainedRecords(BaseModel):
-    """Records a full erasure kept because a legal obligation requires them: what, why and until when."""
-
-    category: str
-    obligation: str
-    legal_basis: str
-    until: str = Field(description="The last day they are kept (YYYY-MM-DD); they are erased after it")
-
-
-class RequestStatusBody(BaseModel):
-    """An erasure request's progress: ids, statuses, counts — never personal data."""
-
-    request_id: str
-    kind: str
-    reason: str
-    status: str = Field(description="received, in_progress, completed, failed; held while a legal hold pauses it")
-    created_at: str
-    updated_at: str
-    steps_done: int = 0
-    steps_total: int = 0
-    certificate_digest: str | None = None
-    on_hold_until: str | None = Field(
-        default=None, description="While held: the legal hold's last day (YYYY-MM-DD); the erasure starts after it"
-    )
-    hold_reason: str | None = Field(default=None, description="While held: the hold's declared reason code")
-    retained: list[RetainedRecords] = Field(
-        default_factory=list,
-        description="What the erasure keeps under a legal obligation (GDPR art. 17(3)(b)), why, and until when",
-    )
 
 
 class ExportDownload(BaseModel):

@@ -3,8 +3,9 @@
 Assumed with MFA by principals of this account (the people in the staff pool's `auditor` group
 get it through your identity provider). It reads `ledger/*` and the trail's prefix (every
 version), decrypts with the audit key, reads the chain heads in `audit_chains`, queries the
-disposal register (the requests table's `by_status` index and the erasure ledger: ids, reasons,
-counts and dates) through DynamoDB only, and reads the erasure executions' history. It can
+disposal register and the requests register (the requests table's `by_status` and `by_due` indexes,
+the records they find, and the erasure ledger: ids, kinds, reasons, counts and dates) through
+DynamoDB only, and reads the erasure executions' history. It can
 write, delete or re-protect nothing, and it reaches no personal-data store.
 """
 
@@ -67,15 +68,18 @@ class Auditor(Construct):
                     actions=["dynamodb:GetItem"],
                     resources=[chains.table_arn, requests.table_arn, erasure_ledger.table_arn],
                 ),
-                # The disposal register (docs/retention.md): requests by status and date, and the
-                # erasure ledger, which hold ids, reasons, counts and dates only.
+                # The disposal register (docs/retention.md) and the requests register (docs/deadlines.md):
+                # requests by status and date, open requests by due date, the requests' records found
+                # there, and the erasure ledger — ids, kinds, reasons, counts and dates only.
                 iam.PolicyStatement(
                     actions=["dynamodb:Query"],
                     resources=[
                         f"{requests.table_arn}/index/{datamap.REQUEST_STATUS_INDEX}",
+                        f"{requests.table_arn}/index/{datamap.REQUEST_DUE_INDEX}",
                         erasure_ledger.table_arn,
                     ],
                 ),
+                iam.PolicyStatement(actions=["dynamodb:BatchGetItem"], resources=[requests.table_arn]),
                 iam.PolicyStatement(
                     actions=["kms:Decrypt"],
                     resources=[data_key.key_arn],

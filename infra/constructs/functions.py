@@ -20,6 +20,7 @@ from constructs import Construct
 from custody.declared import catalog, datamap, naming
 from custody.declared.catalog import Function
 from custody.declared.datamap import Classification
+from custody.declared.notices import NOTICE_KEY_CONTEXT, NOTICE_KEY_PARTITION_PREFIX
 from custody.declared.settings import Settings
 from infra.access import ACCESS, Access, IdentityUse, SecretUse, TokenSeal
 from infra.config import CustodyConfig
@@ -29,6 +30,7 @@ from infra.constructs.data import CLASSIFICATION_TAG, Data
 from infra.constructs.identity import Identity
 from infra.constructs.keys import Keys
 from infra.constructs.loggroups import encrypted_log_group
+from infra.constructs.notices import send_statement
 from infra.nag import HIPAA, NIST, acknowledge, acknowledge_in_packs, acknowledge_wildcard, checkov_skip
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -98,6 +100,8 @@ class Wiring:
             retention_window_hours=self.config.retention_window_hours,
             activity_epoch_month=self.config.activity_epoch_month,
             jurisdiction=self.config.jurisdiction,
+            request_due_warning_days=self.config.request_due_warning_days,
+            notice_sender=self.config.notice_from,
         )
 
 
@@ -274,6 +278,10 @@ class Functions(Construct):
             statements += self._signing_secrets(access.signing_secrets)
         if access.relays_processor_queue:
             statements += self._consumes(wiring.processor_queue)
+        if access.sends_notices:
+            statements.append(send_statement(wiring.config, access.sends_notices))
+        if access.notice_keys:
+            statements += self._notice_keys()
         if access.processor_tokens is not None:
             action = "kms:GenerateMac" if access.processor_tokens is TokenSeal.SEAL else "kms:VerifyMac"
             statements.append(iam.PolicyStatement(actions=[action], resources=[wiring.keys.processor_tokens.key_arn]))
@@ -285,6 +293,26 @@ class Functions(Construct):
                 )
             )
         return statements
+
+    def _notice_keys(self) -> list[iam.PolicyStatement]:
+        """An erasure's notice key (custody.notices.addresses): made and unwrapped under a notice's context only,
+        stored only under a notice partition of the key store — never a customer's key, never a customer's item."""
+        wiring = self._wiring
+        return [
+            iam.PolicyStatement(
+                actions=["kms:GenerateDataKey", "kms:Decrypt"],
+                resources=[wiring.keys.data.key_arn],
+                conditions={"Null": {f"kms:EncryptionContext:{NOTICE_KEY_CONTEXT}": "false"}},
+            ),
+            iam.PolicyStatement(
+                actions=["dynamodb:PutItem"],
+                resources=[wiring.data.tables[_key_store()].table_arn],
+                conditions={
+                    "ForAllValues:StringLike": {"dynamodb:LeadingKeys": [f"{NOTICE_KEY_PARTITION_PREFIX}*"]},
+                    "Null": {"dynamodb:LeadingKeys": "false"},
+                },
+            ),
+        ]
 
     def _admits_erasures(self) -> list[iam.PolicyStatement]:
         """Drain the admission queue (the mapping polls with this role) and describe the workflow's executions."""
@@ -441,6 +469,12 @@ class Functions(Construct):
         checkov_skip(function, "CKV_AWS_116", no_dlq)
 
 
+def _key_store() -> str:
+    """The data map's key store: the one table erased by shredding."""
+    (store,) = [item.name for item in datamap.table_stores() if item.erasure is datamap.Erasure.SHRED]
+    return store
+
+
 def _indexes(table: str) -> tuple[str, ...]:
     store = next((item for item in datamap.table_stores() if item.name == table), None)
     if store is not None:
@@ -469,4 +503,5 @@ def _services(access: Access) -> list[str]:
     services += ["SQS"] if any(queues) else []
     services += ["Secrets Manager"] if access.signing_secrets else []
     services += ["Cognito"] if access.customer_identities else []
+    services += ["SES"] if access.sends_notices else []
     return services

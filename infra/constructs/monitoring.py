@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from aws_cdk import Annotations, Aws, Duration
 from aws_cdk import aws_apigateway as apigateway
 from aws_cdk import aws_cloudwatch as cloudwatch
@@ -183,6 +185,44 @@ class Monitoring(Construct):
         alarm.add_ok_action(self._action)
         return alarm
 
+    def watch_requests(self, config: CustodyConfig, senders: Iterable[str]) -> None:
+        """Data-subject requests before and past their due date (published hourly by `retention`), and notices.
+
+        `RequestsDueSoon` fires while an open request falls due within `custody:requestDueWarningDays`
+        (before it is late, while it can still be answered or extended); `RequestsOverdue` once one is
+        past its date; `NoticesFailed` when a notice to a customer could not be sent by any of `senders`
+        (the functions that send them: infra.access `sends_notices`).
+        """
+        days = config.request_due_warning_days
+        self._alarm(
+            "RequestsDueSoon",
+            erasure_metric("RequestsDueSoon", "Maximum"),
+            f"A data-subject request falls due within {days} days and is not answered: answer it, or extend it once "
+            "with a reason (POST /v1/staff/requests/{request_id}/extension) while the first period lasts. "
+            "`custody requests due` lists them. See docs/deadlines.md.",
+        )
+        self._alarm(
+            "RequestsOverdue",
+            erasure_metric("RequestsOverdue", "Maximum"),
+            "A data-subject request is past its due date and not answered: the law's period is over. "
+            "`custody requests due` lists it. See docs/deadlines.md.",
+        )
+        metrics = {
+            f"m{index}": custody_metric(name, "NoticesFailed", "Sum", PERIOD) for index, name in enumerate(senders)
+        }
+        self._alarm(
+            "NoticesFailed",
+            cloudwatch.MathExpression(
+                expression=" + ".join(f"FILL({name}, 0)" for name in metrics),
+                using_metrics=dict(metrics),
+                period=PERIOD,
+                label="Notices to customers that failed",
+            ),
+            "A notice to a customer (a receipt, an extension, a completion) could not be sent: SES refused or "
+            "throttled it, or the sender is not verified (custody:noticeSender). The request records which "
+            "(`notices` on GET /v1/requests/{request_id}). See docs/deadlines.md.",
+        )
+
     def dashboard(self, config: CustodyConfig, state_machine: sfn.StateMachine) -> cloudwatch.Dashboard:
         """Request ages and outcomes: started, completed, failed erasures; the oldest open; the sweep."""
         hour = Duration.hours(1)
@@ -243,6 +283,13 @@ class Monitoring(Construct):
                 right=[erasure_metric("OldestHeldErasureAgeSeconds", "Maximum")],
                 width=12,
             ),
+        )
+        dashboard.add_widgets(
+            cloudwatch.GraphWidget(
+                title=f"Data-subject requests overdue, and due within {config.request_due_warning_days} days",
+                left=[erasure_metric("RequestsOverdue", "Maximum"), erasure_metric("RequestsDueSoon", "Maximum")],
+                width=24,
+            )
         )
         return dashboard
 

@@ -27,6 +27,7 @@ TABLE_ACTIONS: Mapping[TableAccess, list[str]] = {
     TableAccess.READ: _READ,
     TableAccess.APPEND: [*_READ, "dynamodb:PutItem"],
     TableAccess.UPDATE: [*_READ, "dynamodb:UpdateItem"],
+    TableAccess.RECORD: [*_READ, "dynamodb:PutItem", "dynamodb:UpdateItem"],
     TableAccess.READ_WRITE: [
         *_READ,
         "dynamodb:PutItem",
@@ -38,7 +39,7 @@ TABLE_ACTIONS: Mapping[TableAccess, list[str]] = {
     TableAccess.SHRED: ["dynamodb:Query", "dynamodb:GetItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"],
 }
 _ERASERS = (TableAccess.ERASE, TableAccess.SHRED)
-_WRITERS = (TableAccess.APPEND, TableAccess.UPDATE, TableAccess.READ_WRITE)
+_WRITERS = (TableAccess.APPEND, TableAccess.UPDATE, TableAccess.RECORD, TableAccess.READ_WRITE)
 # Bucket-level actions under the customer prefixes (condition `s3:prefix`).
 BUCKET_LIST_ACTIONS: Mapping[BucketAccess, list[str]] = {
     BucketAccess.READ: ["s3:ListBucket"],

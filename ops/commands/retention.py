@@ -85,10 +85,12 @@ def cmd_register(args: argparse.Namespace, target: Target) -> int:
 
 def _print_entry(entry: dict[str, Any]) -> None:
     erased = sum(entry["stores"].values())
+    extended = " (extended)" if entry["extended"] else ""
     print(
         f"- {entry['request_id']}  subject {entry['subject_id']}\n"
         f"    reason {entry['reason']} under policy {entry['policy']} v{entry['version']}\n"
-        f"    requested {entry['requested_at']}  destroyed {entry['destroyed_at'] or '-'}  ({erased} items/versions)\n"
+        f"    requested {entry['requested_at']}  due {entry['due_at'] or '-'}{extended}"
+        f"  destroyed {entry['destroyed_at'] or '-'}  ({erased} items/versions)\n"
         f"    verification: {entry['verification']}\n"
         f"    unrecoverable after {entry['unrecoverable_after'] or '-'}\n"
         f"    copies expire by {entry['copies_expire_by'] or '-'}\n"

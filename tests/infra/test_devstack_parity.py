@@ -3,7 +3,8 @@
 Both derive from the same declarations; this test catches the places where either side adds
 something by hand: table key schemas and TTL, buckets, keys, user pools (every property),
 functions (handler, runtime, sizing, environment), API routes and their authorizers, the stage,
-and the state machine (the same ASL file, the same placeholders bound to the same resources).
+the state machine (the same ASL file, the same placeholders bound to the same resources), and the
+notices' SES templates.
 """
 
 from __future__ import annotations
@@ -191,6 +192,22 @@ def test_key_aliases_and_the_alarm_topic(cfn: Cfn, local: tuple[Resources, Clien
     assert {key.alias for key in resources.keys.values()} == synthesized
     (topic,) = _props(cfn, "AWS::SNS::Topic").values()
     assert resources.alarm_topic_arn.rsplit(":", 1)[-1] == topic["TopicName"]
+
+
+def test_notice_templates_and_their_sender(cfn: Cfn, local: tuple[Resources, ClientFactory]) -> None:
+    """The same SES templates, part for part, and the local stack verifies the sender the functions are told."""
+    resources, clients = local
+    synthesized = {
+        props["Template"]["TemplateName"]: props["Template"] for props in _props(cfn, "AWS::SES::Template").values()
+    }
+    assert set(synthesized) == set(resources.notice_templates.values())
+    ses = clients("ses")
+    for name, expected in synthesized.items():
+        local_template = ses.get_template(TemplateName=name)["Template"]
+        for part in ("SubjectPart", "TextPart", "HtmlPart"):
+            assert local_template[part] == expected[part], f"{name}: {part}"
+    sender = resources.environment["CUSTODY_NOTICE_SENDER"]
+    assert sender in ses.list_identities(IdentityType="EmailAddress")["Identities"]
 
 
 def test_user_pool_groups(cfn: Cfn, local: tuple[Resources, ClientFactory]) -> None:

@@ -280,3 +280,16 @@ def test_pools_send_through_ses_when_an_address_is_given(synth: Synthesized) -> 
 def test_the_app_targets_the_aws_partition_only() -> None:
     context = json.loads(CDK_JSON.read_text())["context"]
     assert context["@aws-cdk/core:target-partitions"] == ["aws"]
+
+
+def test_notices_go_from_the_configured_sender_and_an_unset_one_is_warned_about(synth: Synthesized) -> None:
+    """custody:noticeSender, else custody:sesFromEmail, else the placeholder nobody can verify (warned)."""
+    assert CustodyConfig(notice_sender="privacy@shop.example").notice_from == "privacy@shop.example"
+    assert CustodyConfig(ses_from_email="no-reply@shop.example").notice_from == "no-reply@shop.example"
+    assert CustodyConfig().notice_from == naming.DEFAULT_NOTICE_SENDER
+    assert synth.config.notice_sender is None  # cdk.json's default: the warning must show
+    assert any(item.rule == "Annotation::custody:noNoticeSender" for item in synth.warnings)
+    with pytest.raises(ValueError, match="e-mail"):
+        CustodyConfig(notice_sender="not an address")
+    with pytest.raises(ValueError, match="custody:jurisdiction"):
+        CustodyConfig(jurisdiction="utopia")

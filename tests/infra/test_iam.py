@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from custody.declared import catalog, datamap, naming
+from custody.declared.notices import NOTICE_KEY_CONTEXT, NOTICE_KEY_PARTITION_PREFIX
 from infra.access import ACCESS, BucketAccess, IdentityUse, TableAccess
 from infra.constructs import policies
 from tests.infra.conftest import Cfn, Synthesized, as_list
@@ -159,17 +160,45 @@ def test_direct_use_of_the_data_key_is_exactly_the_declared_customer_key_use(syn
 
 
 def test_the_withdrawal_and_erasure_functions_never_unwrap_customer_keys() -> None:
-    # They handle ids only: a role that cannot unwrap a key cannot read a sealed field.
+    # They handle ids only: a role that cannot unwrap a key cannot read a sealed field. The erasure steps'
+    # notice keys are made and unwrapped under `notice_request_id` only, a context no customer key has.
     for function in ("erase", "erasure_steps"):
         assert ACCESS[function].customer_keys is None
+    assert [name for name, access in ACCESS.items() if access.notice_keys] == ["erasure_steps"]
+
+
+def test_key_material_goes_into_the_key_store_only_under_a_notice_partition(synth: Synthesized) -> None:
+    """Besides the tombstones a shredder puts, the erasure steps put key material only as notice keys."""
+    cfn = synth.cfn
+    key_store = store_ids(cfn, TABLE)["subject_keys"]
+    role = _role_of(cfn, "erasure_steps", synth.config.prefix)
+    puts = [
+        statement
+        for action, resources, statement in _grants(cfn, role)
+        if action == "dynamodb:PutItem" and key_store in resources
+    ]
+    conditions = sorted(json.dumps(statement.get("Condition"), sort_keys=True) for statement in puts)
+    assert len(conditions) == 2, conditions
+    assert any('"dynamodb:Attributes"' in condition for condition in conditions)
+    (notice,) = [statement for statement in puts if "dynamodb:LeadingKeys" in json.dumps(statement["Condition"])]
+    assert notice["Condition"]["ForAllValues:StringLike"] == {
+        "dynamodb:LeadingKeys": [f"{NOTICE_KEY_PARTITION_PREFIX}*"]
+    }
 
 
 def test_store_encryption_is_reachable_only_through_dynamodb_and_s3(synth: Synthesized) -> None:
+    """...or, for the erasure steps only, directly under a notice key's encryption context (never a customer's)."""
     cfn = synth.cfn
     data_key = key_id(cfn, "data", synth.config.prefix)
+    notice_context = f"kms:EncryptionContext:{NOTICE_KEY_CONTEXT}"
     for function in FUNCTION_NAMES:
         for _, resources, statement in _grants(cfn, _role_of(cfn, function, synth.config.prefix)):
             if data_key in resources and "Condition" in statement:
+                if "Null" in statement["Condition"]:
+                    assert ACCESS[function].notice_keys, function
+                    assert statement["Condition"] == {"Null": {notice_context: "false"}}, function
+                    assert sorted(as_list(statement["Action"])) == ["kms:Decrypt", "kms:GenerateDataKey"], function
+                    continue
                 services = as_list(statement["Condition"]["StringEquals"]["kms:ViaService"])
                 assert services, function
                 assert {service["Fn::Join"][1][0] for service in services} <= {"dynamodb.", "s3."}, function

@@ -83,7 +83,8 @@ def test_the_auditor_assumes_with_mfa_and_only_reads(synth: Synthesized) -> None
         "s3:GetObjectVersion",
         "kms:Decrypt",
         "dynamodb:GetItem",
-        "dynamodb:Query",  # the disposal register: requests by status, the erasure ledger
+        "dynamodb:Query",  # the disposal register: requests by status, the erasure ledger; open requests by due date
+        "dynamodb:BatchGetItem",  # the registers: the records of the requests those indexes found
         "states:DescribeExecution",
         "states:GetExecutionHistory",
         "states:ListExecutions",

@@ -138,6 +138,14 @@ class World:
         assert reply.status == 201, reply.text
         self._values["change_request_id"] = reply.body["change_request_id"]
 
+    def _open_request(self) -> None:
+        """A request of the register still open when its route runs: a change request of its own (the
+        world's `change_request_id` is decided by the decision route before the extension route runs)."""
+        change = {"field": "birth_date", "value": "1980-05-07", "reason": "A typo in the form"}
+        reply = self.customer.call("POST", "/v1/me/change-requests", change)
+        assert reply.status == 201, reply.text
+        self._values["open_request_id"] = reply.body["change_request_id"]
+
     def _export(self) -> None:
         reply = self.customer.call("POST", "/v1/me/exports")
         assert reply.status == 202, reply.text
@@ -230,6 +238,7 @@ PREPARERS: Final[Mapping[str, Callable[[World], None]]] = {
     "store": _constant("store", lambda world: "consents"),
     "document_id": World._document,
     "change_request_id": World._change_request,
+    "open_request_id": World._open_request,
     "export_id": World._export,
     "grant_id": World._active_grant,
     "pending_grant_id": World._pending_grant,
@@ -351,6 +360,9 @@ OVERRIDES: Final[Mapping[str, Override]] = {
             "until": (clock.now().date() + timedelta(days=30)).isoformat(),
         }
     ),
+    # An open request to extend: a change request of its own (the pending purpose erasure is certified
+    # already, waiting on its processor, and the world's change request is decided: both answered).
+    "POST /v1/staff/requests/{request_id}/extension": Override(names={"request_id": "open_request_id"}),
 }
 
 

@@ -42,6 +42,8 @@ COMMANDS: list[list[str]] = [
     ["retention", "register"],
     ["retention", "sweep"],
     ["ropa"],
+    ["requests", "due"],
+    ["requests", "register"],
 ]
 
 
@@ -90,11 +92,11 @@ def test_devstack_adds_its_commands_through_the_entry_point_group() -> None:
     assert [plugin.name for plugin in loaded] == ["devstack"]
     choices = _commands(cli.build_parser(loaded))
     assert {"local", "openapi"} <= choices
-    assert {"audit", "erasure", "restore-guard", "retention", "ropa"} <= choices
+    assert {"audit", "erasure", "restore-guard", "retention", "requests", "ropa"} <= choices
 
 
 def test_without_plugins_the_local_commands_are_simply_absent(capsys: pytest.CaptureFixture[str]) -> None:
-    assert _commands(cli.build_parser([])) == {"audit", "erasure", "restore-guard", "retention", "ropa"}
+    assert _commands(cli.build_parser([])) == {"audit", "erasure", "restore-guard", "retention", "requests", "ropa"}
     with pytest.raises(SystemExit) as exited:
         cli.build_parser([]).parse_args(["local", "up"])
     assert exited.value.code == 2

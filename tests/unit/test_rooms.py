@@ -31,6 +31,8 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("platform",),  # AWS clients, retries, idempotency, logs and metrics
     ("stores",),  # one repository per table and bucket; the only room that calls storage
     ("crypto", "audit"),  # envelope encryption and crypto-shredding; the ledger
+    ("notices",),  # templated notices to customers (SES); an erasure's sealed notice address
+    ("deadlines",),  # the requests register: due dates, the one extension, answers
     ("access_control",),  # who is calling and what they may do
     ("subprocessors",),  # agreements, disclosures, task tokens, acknowledgements
     ("erasure",),  # the plan, the starter, the steps

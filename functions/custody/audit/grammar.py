@@ -15,6 +15,7 @@ and can be erased by nobody. So it takes no text a caller typed. Every field is 
 * `request_id`, `subject_id`: `<uuid>` or none;
 * `step`: `STEPS`;
 * `target`: `TARGET_WORDS`, a store, a purpose, `consent:<purpose>`, `objection:<purpose>`,
+  `extension:<declared reason>`,
   `restriction:<ground>` (a declared art. 18(1) ground code), a route template,
   `grant/<uuid>[:<purpose or legal_obligation>]`, `change_request/<uuid>`, `change_requests:<n>`,
   `interaction/<time>#<uuid>`, `invoice/<time>#<uuid>`, `processor/<id>[:<version>]`,
@@ -37,7 +38,7 @@ from collections.abc import Iterable, Mapping
 from datetime import date
 from typing import Final, Protocol
 
-from custody.declared import catalog, datamap, holds, restriction, workflow
+from custody.declared import catalog, datamap, holds, jurisdictions, restriction, workflow
 from custody.declared.errors import CustodyError
 from custody.declared.ids import is_uuid
 
@@ -85,6 +86,7 @@ STEPS: Final = frozenset(workflow.STEPS) | {
     "erasure_released",  # a held erasure request was released (the hold lifted or ended) and started
     "records_retained",  # a full erasure kept records under a legal obligation (Certify, before the certificate)
     "retention_end_requested",  # the sweep asked for the erasure of records whose obligations ended
+    "request_extended",  # a privacy officer extended a data-subject request's period (custody.deadlines)
 }
 # Error codes are the `code` of every domain error (custody.declared.errors), collected once.
 
@@ -118,6 +120,7 @@ OUTCOMES: Final = frozenset(
         "held",
         "released",
         "retained",
+        "extended",
     }
 )
 # Targets that are a word: what an event is about when it names no store, purpose or id. A kind
@@ -165,6 +168,7 @@ COUNT_NAMES: Final = frozenset(
         "holds_released",
         "retention_ended",
         "index_queries",
+        "notices_sent",
     }
     | {store.name for store in datamap.STORES}
     | {category.name for category in datamap.CATEGORIES}
@@ -270,6 +274,8 @@ def _is_base_target(value: str, processor: RegisteredProcessor | None) -> bool:
         return value.removeprefix("objection:") in datamap.PURPOSES
     if value.startswith("restriction:"):
         return value.removeprefix("restriction:") in restriction.GROUNDS
+    if value.startswith("extension:"):
+        return value.removeprefix("extension:") in jurisdictions.EXTENSION_REASONS
     kind, slash, rest = value.partition("/")
     if slash:
         if kind == "grant":

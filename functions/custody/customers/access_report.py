@@ -39,6 +39,7 @@ from custody.crypto import sealed
 from custody.crypto.cipher import SubjectKey
 from custody.crypto.keyring import SubjectKeyring, get_keyring, key_version_for
 from custody.customers.profile import StoredProfile, etag
+from custody.deadlines.register import customer_view
 from custody.declared import clock, datamap
 from custody.declared.clock import now_iso
 from custody.declared.errors import NotFound
@@ -232,7 +233,9 @@ class AccessReport:
         restricted processing, GDPR art. 18; else None), `stores` (store -> its first page: at most
         `paging.REPORT_STORE_BUDGET_BYTES` of items on the wire, at least one item, with `count` and
         `next_cursor`; see `page`), `retention` (category -> store, purposes, retention and
-        sensitivity) and `open_requests` (ids, reason, scope, status, time). Once the customer's
+        sensitivity), `open_requests` (ids, reason, scope, status, time) and `requests` (every open request
+        of every kind with when it was received and is due, and whether it was extended:
+        `custody.deadlines.register.customer_view`). Once the customer's
         erasure has started nothing is read: the report says the account is `erasing` or `erased`,
         lists no store, nothing granted and no address, and names the erasure request. Raises
         `SubjectKeyUnavailable` when sealed data exists but the key is gone, and `DecryptionFailed`
@@ -246,11 +249,11 @@ class AccessReport:
             store.name: self._page(context, store, None, paging.REPORT_STORE_BUDGET_BYTES, counted=True)
             for store in personal_stores()
         }
-        open_requests = []
-        for request_id in sorted(subject.open_requests):
-            request = self.requests.load(request_id)
-            if request is not None:
-                open_requests.append({name: request.get(name) for name in OPEN_REQUEST_FIELDS})
+        items = sorted(
+            self.requests.load_many(subject.open_requests), key=lambda item: (item["created_at"], item["request_id"])
+        )
+        open_requests = [{name: item.get(name) for name in OPEN_REQUEST_FIELDS} for item in items]
+        requests = [customer_view(item, clock.now()) for item in items]
         return {
             "report_version": REPORT_VERSION,
             "generated_at": now_iso(),
@@ -265,6 +268,7 @@ class AccessReport:
             "stores": stores,
             "retention": _retention(),
             "open_requests": open_requests,
+            "requests": requests,
         }
 
     def page(self, subject_id: str, store_name: str, cursor: str | None) -> dict[str, Any]:
@@ -313,4 +317,5 @@ class AccessReport:
             "stores": {},
             "retention": _retention(),
             "open_requests": [{name: request.get(name) for name in OPEN_REQUEST_FIELDS}] if request else [],
+            "requests": [customer_view(request, clock.now())] if request else [],
         }

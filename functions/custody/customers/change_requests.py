@@ -15,12 +15,15 @@ from pydantic import ValidationError
 from custody.crypto import sealed
 from custody.crypto.keyring import SubjectKeyring, get_keyring
 from custody.customers.models import Identity
+from custody.deadlines.register import RequestsRegister
 from custody.declared import datamap
 from custody.declared.clock import now_iso
 from custody.declared.errors import Conflict, ConsentRequired, InvalidInput, field_errors
+from custody.declared.jurisdictions import RequestKind
 from custody.declared.settings import Settings
 from custody.stores import dynamo
 from custody.stores.change_requests import PENDING_ATTRIBUTE, TABLE, ChangeRequestsTable
+from custody.stores.requests import DataRequest
 from custody.stores.subjects import PENDING_CHANGES, Subject, SubjectRegistry
 
 STORE: Final = TABLE
@@ -53,8 +56,9 @@ class ChangeRequests:
         self.requests = ChangeRequestsTable(settings)
         self.subjects = SubjectRegistry(settings)
         self.keyring = keyring or get_keyring()
+        self.register = RequestsRegister(settings)
 
-    def open(self, subject_id: str, field: str, value: str, reason: str) -> dict[str, Any]:
+    def open(self, subject_id: str, field: str, value: str, reason: str, address: str | None = None) -> dict[str, Any]:
         """Open a change request of `field` to `value`, for a privacy officer's review; returns its view.
 
         The view is `{change_request_id, field, value, reason, status, created_at, decided_at,
@@ -64,10 +68,15 @@ class ChangeRequests:
         `InvalidInput` for a field that is not verified or a value the identity rules refuse (named,
         never echoed), `ConsentRequired` without `crm_core`, and `Conflict` when the subject kept
         changing under it.
-        """
-        return self.subjects.guarded(subject_id, lambda subject: self._open(subject, field, value, reason))
 
-    def _open(self, subject: Subject, field: str, value: str, reason: str) -> dict[str, Any]:
+        The request is a rectification in the register (`custody.deadlines.register`), recorded in the same
+        transaction with its due date, and acknowledged to `address` (the caller's verified e-mail).
+        """
+        view, received = self.subjects.guarded(subject_id, lambda subject: self._open(subject, field, value, reason))
+        self.register.acknowledge(received, address)
+        return view
+
+    def _open(self, subject: Subject, field: str, value: str, reason: str) -> tuple[dict[str, Any], DataRequest]:
         subject.ensure_active()
         if field not in verified_fields():
             raise InvalidInput(
@@ -91,6 +100,7 @@ class ChangeRequests:
         request_id = str(uuid.uuid4())
         at = now_iso()
         plain = {"value": checked, "reason": reason}
+        registered, received = self.register.receive(RequestKind.RECTIFICATION, request_id, subject.subject_id)
         item = {
             "subject_id": subject.subject_id,
             "change_request_id": request_id,
@@ -108,12 +118,14 @@ class ChangeRequests:
                     pending_change=1,
                     values={":most_pending": MAX_PENDING},
                     also_require=[f"(attribute_not_exists({PENDING_CHANGES}) OR {PENDING_CHANGES} < :most_pending)"],
+                    add_open_request=request_id,
                 ),
+                received,
                 *([pending.put] if pending.put else []),
             ]
         )
         self.keyring.committed(pending)
-        return self._view({**item, **plain})
+        return self._view({**item, **plain}), registered
 
     def list(self, subject_id: str) -> list[dict[str, Any]]:
         """The customer's change requests, oldest first, decrypted, in the view `open` returns.

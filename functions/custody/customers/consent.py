@@ -109,16 +109,19 @@ class ConsentLedger:
         )
         return change
 
-    def withdraw(self, subject_id: str, purpose: str, channel: str) -> ConsentChange:
+    def withdraw(self, subject_id: str, purpose: str, channel: str, address: str | None = None) -> ConsentChange:
         """Withdraw a granted purpose (`NotFound` if it is not granted now).
 
         A `sharing:` purpose granted before its processor had to be registered can still be
-        withdrawn; the ledger then names it `sharing`, without the unregistered id.
+        withdrawn; the ledger then names it `sharing`, without the unregistered id. An erasure the
+        withdrawal starts is acknowledged to `address` (the caller's verified e-mail), with its due date.
         """
         processor = self._check_purpose(purpose)
-        return self.subjects.guarded(subject_id, lambda subject: self._withdraw(subject, purpose, channel, processor))
+        return self.subjects.guarded(
+            subject_id, lambda subject: self._withdraw(subject, purpose, channel, processor, address)
+        )
 
-    def object(self, subject_id: str, purpose: str, channel: str) -> ConsentChange:
+    def object(self, subject_id: str, purpose: str, channel: str, address: str | None = None) -> ConsentChange:
         """Object to a purpose (GDPR art. 21): it stops as its withdrawal would, and the objection is recorded.
 
         A granted purpose is withdrawn and what it alone justified is erased (the same erasure its
@@ -126,7 +129,8 @@ class ConsentLedger:
         (an objection may be made at any time, art. 21(2): the record shows it was honoured). Raises
         `InvalidInput` (422, nothing written) for a purpose that is not declared, or whose legal basis
         admits no objection (`datamap.Purpose.objectable`: contract, consent other than direct
-        marketing...) — the details name the basis and the purposes that may be objected to.
+        marketing...) — the details name the basis and the purposes that may be objected to. An erasure the
+        objection starts is acknowledged to `address` (the caller's verified e-mail), as a withdrawal's is.
         """
         self._check_purpose(purpose)
         declared = datamap.purpose(purpose)
@@ -141,7 +145,7 @@ class ConsentLedger:
                 },
             )
         return self.subjects.guarded(
-            subject_id, lambda subject: self._withdraw(subject, purpose, channel, None, objection=True)
+            subject_id, lambda subject: self._withdraw(subject, purpose, channel, None, address, objection=True)
         )
 
     def _check_purpose(self, purpose: str) -> Agreement | None:
@@ -168,7 +172,14 @@ class ConsentLedger:
         return ConsentChange(purpose, ConsentAction.GRANT, at, tuple(sorted(subject.purposes | {purpose})))
 
     def _withdraw(
-        self, subject: Subject, purpose: str, channel: str, processor: Agreement | None, *, objection: bool = False
+        self,
+        subject: Subject,
+        purpose: str,
+        channel: str,
+        processor: Agreement | None,
+        address: str | None,
+        *,
+        objection: bool = False,
     ) -> ConsentChange:
         subject.ensure_active()
         action = ConsentAction.OBJECT if objection else ConsentAction.WITHDRAW
@@ -193,6 +204,8 @@ class ConsentLedger:
         self._audit_withdrawal(subject.subject_id, purpose, channel, erasure, created, processor, objection=objection)
         if erasure is not None:
             self.erasures.start(erasure)
+        if erasure is not None and created:
+            self.erasures.register.acknowledge(erasure, address)
         return ConsentChange(purpose, action, at, tuple(sorted(granted)), erasure)
 
     def _audit_withdrawal(

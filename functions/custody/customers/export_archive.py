@@ -47,8 +47,9 @@ from custody.audit.ledger import AuditLedger, subject_chain
 from custody.crypto.keyring import SubjectKeyring, get_keyring
 from custody.customers.access_report import ReportContext, bucket_entries, restriction_of, table_entries
 from custody.customers.documents import SETTLE_SECONDS, DocumentStore
-from custody.customers.exports import STORE, ExportStatus
+from custody.customers.exports import STORE, ExportStatus, shown_status
 from custody.customers.profile import StoredProfile
+from custody.deadlines.register import RequestsRegister
 from custody.declared import clock, datamap
 from custody.declared.settings import Settings
 from custody.stores import dynamo
@@ -368,6 +369,7 @@ class ExportJob:
         self.bucket = ExportsBucket(settings)
         self.keyring = keyring or get_keyring()
         self.audit = AuditLedger(settings)
+        self.register = RequestsRegister(settings)
 
     def run(self, subject_id: str, export_id: str, remaining_ms: int) -> ExportStatus | None:
         """Write the archive of job `export_id`; returns the job's new status, None when there was nothing to do.
@@ -417,7 +419,23 @@ class ExportJob:
         except dynamo.TransactionConflict:
             return self._fail(subject, export_id, entry, running, "consents_changed")
         self._record(subject_id, export_id, "ok", counts, manifest_sha256)
+        self._answered(subject, export_id)
         return ExportStatus.READY
+
+    def _answered(self, subject: Subject, export_id: str) -> None:
+        """The access request is answered (the register; the completion notice to the sign-in address).
+
+        So are the customer's earlier access requests whose export failed: this archive answers them too.
+        """
+        address = CustomerIdentity(self.settings).email(subject.subject_id)
+        answered = [export_id] if self.register.answered(export_id, "ready", address) else []
+        now = clock.now_iso()
+        for other, job in subject.exports.items():
+            failed = other != export_id and shown_status(job, subject, now) is ExportStatus.FAILED
+            if failed and self.register.answered(other, "ready", notify=False):
+                answered.append(other)
+        for request_id in answered:
+            self.subjects.close_request(subject.subject_id, request_id)
 
     def _fail(
         self, subject: Subject, export_id: str, entry: str, running: dict[str, Any], failure: str
@@ -428,6 +446,7 @@ class ExportJob:
         except dynamo.TransactionConflict:
             return None  # an erasure started: the job goes with the record, the object with the erasure
         self._record(subject.subject_id, export_id, "failed", {}, None)
+        self.register.unanswered(export_id, "export_failed")  # still open: the customer is still owed an answer
         return ExportStatus.FAILED
 
     def _record(

@@ -29,12 +29,15 @@ from typing import Any, Final
 from botocore.exceptions import ClientError
 
 from custody.audit.ledger import AuditLedger, subject_chain
+from custody.deadlines.register import RequestsRegister
 from custody.declared import clock, datamap
 from custody.declared.errors import NotFound, TooManyRequests
+from custody.declared.jurisdictions import RequestKind
 from custody.declared.settings import Settings
 from custody.platform.aws import clients
 from custody.stores import dynamo
 from custody.stores.exports import ExportsBucket
+from custody.stores.requests import DataRequest
 from custody.stores.subjects import Subject, SubjectRegistry
 
 WINDOW: Final = timedelta(hours=24)
@@ -93,14 +96,20 @@ class Exports:
         self.subjects = SubjectRegistry(settings)
         self.bucket = ExportsBucket(settings)
         self.audit = AuditLedger(settings)
+        self.register = RequestsRegister(settings)
 
-    def request(self, subject_id: str) -> tuple[dict[str, Any], bool]:
+    def request(self, subject_id: str, address: str | None = None) -> tuple[dict[str, Any], bool]:
         """Start an export, or answer with the one in progress; returns (its view, whether it was started now).
 
-        Raises `TooManyRequests` when `export_daily_limit` exports started in the last 24 hours.
+        A new export is an access request in the register (`custody.deadlines.register`), recorded in the
+        same write as the job, with its due date, and acknowledged to `address` (the caller's verified
+        e-mail). Raises `TooManyRequests` when `export_daily_limit` exports started in the last 24 hours.
         """
         export_id = str(uuid.uuid4())
-        subject, chosen, job, created = self.subjects.guarded(subject_id, lambda loaded: self._start(loaded, export_id))
+        subject, chosen, job, received = self.subjects.guarded(
+            subject_id, lambda loaded: self._start(loaded, export_id)
+        )
+        created = received is not None
         if created:
             try:
                 clients.lambda_().invoke(
@@ -111,6 +120,7 @@ class Exports:
             except ClientError:
                 # Not left queued for an hour, holding the customer's next request back.
                 self.subjects.export_not_started(subject_id, chosen, "not_started")
+                self.register.unanswered(chosen, "not_started")
                 raise
             self.audit.record(
                 step="export_requested",
@@ -121,15 +131,17 @@ class Exports:
                 request_id=chosen,
                 chain_id=subject_chain(subject_id),
             )
+        if received is not None:
+            self.register.acknowledge(received, address)
         return self._view(subject, chosen, job), created
 
-    def _start(self, subject: Subject, export_id: str) -> tuple[Subject, str, dict[str, Any], bool]:
-        """(the subject as read, the export's id, its job, whether this call started it)."""
+    def _start(self, subject: Subject, export_id: str) -> tuple[Subject, str, dict[str, Any], DataRequest | None]:
+        """(the subject as read, the export's id, its job, the access request this call recorded or None)."""
         subject.ensure_active()
         now = clock.now_iso()
         running = self._in_progress(subject, now)
         if running is not None:
-            return subject, running, subject.exports[running], False
+            return subject, running, subject.exports[running], None
         counted = sorted(
             job["created_at"]
             for job in subject.exports.values()
@@ -151,9 +163,10 @@ class Exports:
             "deadline": clock.iso(clock.parse(now) + QUEUED_DEADLINE),
             "expires_at": expires_at(now),
         }
-        dynamo.transact([self.subjects.start_export(subject, jobs)])
+        request, received = self.register.receive(RequestKind.ACCESS, export_id, subject.subject_id)
+        dynamo.transact([self.subjects.start_export(subject, jobs, export_id), received])
         # What the write changed on the record (the jobs, activity) is not what a view reads of it.
-        return subject, export_id, jobs[export_id], True
+        return subject, export_id, jobs[export_id], request
 
     @staticmethod
     def _in_progress(subject: Subject, now: str) -> str | None:

@@ -327,6 +327,8 @@ ROUTES: tuple[Route, ...] = (
     Route(
         "POST", "/v1/staff/change-requests/{change_request_id}/decision", "staff", _S, _OFFICER, restriction=_PERMITTED
     ),
+    Route("GET", "/v1/staff/requests", "staff", _S, ("privacy_officer", "auditor"), restriction=_NO_CUSTOMER),
+    Route("POST", "/v1/staff/requests/{request_id}/extension", "staff", _S, _OFFICER, restriction=_PERMITTED),
     Route("GET", "/v1/staff/processors", "processors", _S, ("privacy_officer", "auditor"), restriction=_NO_CUSTOMER),
     Route("PUT", "/v1/staff/processors/{processor_id}", "processors", _S, _OFFICER, restriction=_NO_CUSTOMER),
     Route("POST", "/v1/staff/customers/{customer_id}/disclosures", "processors", _S, _SUPPORT, restriction=_REFUSED),

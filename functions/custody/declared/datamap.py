@@ -628,6 +628,12 @@ RETENTION_ENDS_AT = "retention_ends_at"
 # Erasure requests by status, oldest first: the oldest open request (the SLA metric) and the
 # disposal register (completed and failed requests, by date) are Queries, never a Scan.
 REQUEST_STATUS_INDEX = "by_status"
+# Open data-subject requests by kind and due date (the requests register): `open_kind` is set to the
+# request's kind while it is open and removed when it completes, so the index holds exactly the open
+# requests, and "what falls due by then" is one Query per kind, never a Scan.
+REQUEST_DUE_INDEX = "by_due"
+REQUEST_OPEN_KIND = "open_kind"
+REQUEST_DUE_PROJECTION = ("subject_id", "status", "created_at", "jurisdiction", "extension")
 # Sub-processor agreements by the machine identity (token `sub`) each names.
 PRINCIPAL_INDEX = "by_principal"
 # The idempotency table (custody.platform.idempotency): a customer's records share their partition,
@@ -660,7 +666,8 @@ OPERATIONAL_TABLES: dict[str, OperationalTable] = {
         ),
         OperationalTable(
             "requests",
-            "Erasure requests: status, steps, counts, certificate digest.",
+            "Data-subject requests of every kind (the register): status, received and due dates, extension, "
+            "notices' outcomes; an erasure's steps, counts and certificate digest.",
             "request_id",
             indexes=(
                 Index(
@@ -669,9 +676,13 @@ OPERATIONAL_TABLES: dict[str, OperationalTable] = {
                     "created_at",
                     projection=tuple(name for name in REQUEST_INDEX_PROJECTION if name != "request_id"),
                 ),
+                Index(REQUEST_DUE_INDEX, REQUEST_OPEN_KIND, "due_at", projection=REQUEST_DUE_PROJECTION),
             ),
             subject_records=SubjectRecords.IDS_KEPT,
-            subject_records_note="the request and its certificate: ids, scope, counts and times (the status route)",
+            subject_records_note=(
+                "each request, its dates and an erasure's certificate: ids, kind, scope, counts and times (the status"
+                " route; the register proves each was answered in time)"
+            ),
         ),
         OperationalTable(
             "erasure_ledger",

@@ -25,6 +25,11 @@ ERASURE_ADMISSION = "erasure_admission"  # the function that drains it, starting
 ERASURE_OUTCOMES = "erasure_outcomes"  # the function EventBridge invokes when an erasure execution ends
 ERASURE_SLOTS = "erasure_slots"  # the table holding the running erasures' slots (custody.stores.erasure_slots)
 OPERATIONS_KEY = "operations"  # encrypts logs, queues, the alarm topic and the signing secrets (no personal data)
+# Notices to customers (custody.declared.notices) go from this address until `custody:noticeSender` (or
+# `custody:sesFromEmail`) names a verified SES identity. example.com is reserved (RFC 2606): nobody can
+# verify it, so an unconfigured deployment's notices fail — recorded on the request and alarmed — rather
+# than go out in someone else's name.
+DEFAULT_NOTICE_SENDER = "privacy-notices@example.com"
 CUSTOMER_POOL = "customers"
 STAFF_POOL = "staff"
 PROCESSOR_POOL = "processors"
@@ -83,6 +88,20 @@ def execution_arn(state_machine_arn: str, name: str) -> str:
 def execution_name_of(execution_arn: str) -> str:
     """The name in an execution's ARN (`execution_arn`'s last part)."""
     return execution_arn.rsplit(":", 1)[-1]
+
+
+def notice_template_name(prefix: str, kind: str) -> str:
+    """The SES template of a notice kind: `<prefix>-notice-<kind, '_' as '-'>` (SES: `[a-zA-Z0-9_-]{1,64}`)."""
+    return f"{prefix}-notice-{kind.replace('_', '-')}"
+
+
+def sender_identities(sender: str) -> tuple[str, str]:
+    """The SES identities that may authorize sending as `sender`: the address itself, and its domain.
+
+    SES authorizes a send against the verified identity it uses, the address or its domain (SES
+    developer guide, "Verified identities"); IAM names both (`identity/<address>`, `identity/<domain>`).
+    """
+    return sender, sender.rpartition("@")[2]
 
 
 def function_name(prefix: str, logical: str) -> str:

@@ -8,13 +8,14 @@ sets every `CUSTODY_*` variable of a function.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from custody.declared import datamap, naming
+from custody.declared import datamap, jurisdictions, naming
 
 ENV_PREFIX = "CUSTODY_"
 USER_POOL_FIELDS = (
@@ -152,10 +153,6 @@ class Settings(BaseModel):
         pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$",
         description="The first month any activity was recorded: the sweep queries no earlier activity bucket.",
     )
-    # The legal system the controller answers to (CDK context `custody:jurisdiction`): `gdpr` (no member
-    # state chosen) or a code a retention obligation declares periods for (`de`, `fr`, `vn`: datamap.OBLIGATIONS);
-    # any other takes each obligation's default period.
-    jurisdiction: str = "gdpr"
     export_daily_limit: int = Field(
         default=3, ge=1, le=100, description="Exports a customer may start in any rolling 24 hours."
     )
@@ -165,6 +162,23 @@ class Settings(BaseModel):
         le=3600,
         description="Lifetime in seconds of an export's presigned download URL (S3 presigned GET).",
     )
+    jurisdiction: str = Field(
+        default=jurisdictions.DEFAULT_JURISDICTION,
+        description="The law whose periods data-subject requests are due under: a code of "
+        "custody.declared.jurisdictions.JURISDICTIONS (gdpr, de, fr, ccpa, default). Each request keeps the one it "
+        "was given. It also picks the periods of records a legal obligation keeps (datamap.OBLIGATIONS: its own "
+        "where the obligation declares one, else the default).",
+    )
+    request_due_warning_days: int = Field(
+        default=7,
+        ge=1,
+        le=45,
+        description="An open request due within this many days counts as due soon (RequestsDueSoon, alarmed).",
+    )
+    notice_sender: str = Field(
+        default=naming.DEFAULT_NOTICE_SENDER,
+        description="The SES-verified address notices to customers are sent from (SES SendTemplatedEmail Source).",
+    )
     erasure_batch_items: int = Field(
         default=2500,
         ge=25,
@@ -172,6 +186,21 @@ class Settings(BaseModel):
         description="Keys EraseStores reads and deletes at a time (BatchWriteItem takes 25 per call); its loop "
         "is bounded by the invocation's time, not by this, so no value can push an erasure into the history limit.",
     )
+
+    @field_validator("jurisdiction")
+    @classmethod
+    def _declared_jurisdiction(cls, value: str) -> str:
+        if value not in jurisdictions.JURISDICTIONS:
+            raise ValueError(f"must be one of {sorted(jurisdictions.JURISDICTIONS)}")
+        return value
+
+    @field_validator("notice_sender")
+    @classmethod
+    def _an_address(cls, value: str) -> str:
+        # ASCII only: SES takes an internationalized domain in its Punycode form (SES API, "Source").
+        if not value.isascii() or not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", value):
+            raise ValueError("must be an e-mail address (ASCII)")
+        return value
 
     @model_validator(mode="after")
     def _local_only(self) -> Settings:

@@ -252,10 +252,14 @@ class CertifyInput(StepInput):
 
 
 class CertifyOutput(Contract):
-    """What Certify returns; the state keeps it as `$.certificate`: `completed` and the certificate's SHA-256 (hex)."""
+    """What Certify returns; the state keeps it as `$.certificate`: `completed` and the certificate's SHA-256 (hex).
+
+    `notices_sent` (1 or 0) counts the completion notice this run sent, for the ledger; the state does not keep it.
+    """
 
     status: Literal["completed"]
     certificate_digest: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+    notices_sent: Count = 0
 
 
 class RecordFailureInput(StepInput):

@@ -23,6 +23,7 @@ from functools import partial
 from typing import Any, Final
 
 from custody.audit.ledger import AuditLedger
+from custody.deadlines.register import RequestsRegister
 from custody.declared import datamap
 from custody.declared.errors import Conflict
 from custody.declared.naming import execution_name
@@ -52,6 +53,7 @@ class ErasureStarter:
         self.requests = RequestsTable(settings)
         self.audit = AuditLedger(settings)
         self.admission = Admission(settings)
+        self.register = RequestsRegister(settings)
 
     # --- the parts every cause uses ---------------------------------------------------------
 
@@ -59,14 +61,23 @@ class ErasureStarter:
         """The request for `erasure` on this subject, and whether it is new (not yet recorded).
 
         A full erasure already pending on the subject is that request (not a new one). A new request on a
-        subject under an active legal hold is `held` (`ErasureRequest.new`'s `hold`).
+        subject under an active legal hold is `held` (`ErasureRequest.new`'s `hold`). A new request a
+        data subject asked for is due under `Settings.jurisdiction` (the sweep's are not).
         """
         if erasure.full and subject.pending_erasure:
             existing = self.requests.erasure(subject.pending_erasure)
             if existing is not None:
                 return existing, False
         hold = subject.hold_facts() if subject.hold_active() else None
-        return ErasureRequest.new(subject.subject_id, erasure.reason, erasure.scope, erasure.processors, hold), True
+        request = ErasureRequest.new(
+            subject.subject_id,
+            erasure.reason,
+            erasure.scope,
+            erasure.processors,
+            hold,
+            jurisdiction=self.settings.jurisdiction,
+        )
+        return request, True
 
     @staticmethod
     def subject_update(request: ErasureRequest, subject: Subject) -> dict[str, Any]:
@@ -138,10 +149,16 @@ class ErasureStarter:
 
     # --- full erasures: a withdrawal, the retention sweep -----------------------------------
 
-    def withdraw(self, subject_id: str) -> ErasureRequest:
-        """The customer withdrew: erase everything (reason `withdrawal`)."""
+    def withdraw(self, subject_id: str, address: str | None = None) -> ErasureRequest:
+        """The customer withdrew: erase everything (reason `withdrawal`).
+
+        A new request is acknowledged to `address` (the caller's verified e-mail) with its due date; asking
+        again returns the same request and sends nothing.
+        """
         request, created = self.subjects.guarded(subject_id, partial(self._record, ErasureReason.WITHDRAWAL, None))
         self._open_and_start(request, created, step="withdrawal_requested", actor=CUSTOMER_ACTOR)
+        if created:
+            self.register.acknowledge(request, address)
         return request
 
     def retire(self, subject_id: str, inactive_since: str) -> ErasureRequest:

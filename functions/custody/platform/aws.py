@@ -99,6 +99,10 @@ class Clients:
         """SQS (no type stubs are installed for it): the erasure steps' notifications to sub-processors."""
         return self._cached("sqs", lambda s, r: s.client("sqs", region_name=r, config=self._config))
 
+    def ses(self) -> Any:
+        """SES, API version 2010-12-01 (no type stubs are installed for it): templated notices to customers."""
+        return self._cached("ses", lambda s, r: s.client("ses", region_name=r, config=self._config))
+
     def sns(self) -> SNSClient:
         """The SNS client, built on first use and shared."""
         return self._cached("sns", lambda s, r: s.client("sns", region_name=r, config=self._config))

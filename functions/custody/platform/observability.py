@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
 
 from custody.declared import catalog
 
@@ -25,6 +26,15 @@ class Observability:
     logger: Logger
     tracer: Tracer
     metrics: Metrics
+
+
+def count(name: str) -> None:
+    """Add 1 to the metric `name` (a name, never a value) of the running function, from library code.
+
+    Powertools' metrics are shared by every `Metrics` instance of the process (class attributes), so
+    the function's own `log_metrics` publishes this count with its own.
+    """
+    Metrics(namespace=catalog.METRICS_NAMESPACE).add_metric(name=name, unit=MetricUnit.Count, value=1)
 
 
 def observability(function_name: str) -> Observability:

@@ -18,13 +18,15 @@
   workflow, through admission) once their last obligation has ended — unless a legal hold lies on them
   (counted `held`, tried again the next day). Both share the run's batch with the inactivity erasures.
 * The **SLA measure** is the age of the oldest erasure request not completed, from the requests
-  table's `by_status` index (a Query per open status, oldest first): counted from when it was
+  table's `by_status` index (a Query per open status, oldest first, erasures only: the table holds
+  every kind of data-subject request, `custody.stores.requests`): counted from when it was
   received, or from when a legal hold released it (it could not run before). Held requests are
   measured apart (`held_erasures`): how many, the oldest's age, and how many are past the one month
   GDPR art. 12(3) allows for an answer (`retention.response_due`).
-* The **register** lists what was destroyed, when, why, under which policy and with which
-  verification result, from the same index (completed and failed requests by date) and the
-  certificates the requests carry: ids, reasons, counts and dates — never personal data.
+* The **register** lists what was destroyed, when it was asked for and due, why, under which policy
+  and with which verification result, from the same index (completed and failed erasures by date)
+  and the requests' records with their certificates: ids, reasons, counts and dates — never personal
+  data.
 * The **plan** lists who is due next and when, and the standing rules (TTL, lifecycle, backups).
 
 Dates come from `custody.declared.retention`, the one place they are computed.
@@ -236,8 +238,8 @@ def open_erasures(settings: Settings, now: datetime) -> OpenErasures:
     requests = RequestsTable(settings)
     count, oldest_id, oldest_age = 0, None, 0.0
     for status in OPEN_STATUSES:
-        count += requests.count(status)
-        for entry in requests.by_status(status):
+        count += requests.count(status, erasures_only=True)
+        for entry in requests.by_status(status, erasures_only=True):
             received_age = (now - clock.parse(str(entry["created_at"]))).total_seconds()
             if oldest_id is not None and received_age <= oldest_age:
                 break
@@ -267,7 +269,7 @@ class HeldErasureCounts:
 def held_erasures(settings: Settings, now: datetime) -> HeldErasureCounts:
     """The `held` requests of the `by_status` index (a Query, never a Scan): count, oldest age, past due."""
     count, oldest, past_due = 0, 0.0, 0
-    for entry in RequestsTable(settings).by_status(RequestStatus.HELD):
+    for entry in RequestsTable(settings).by_status(RequestStatus.HELD, erasures_only=True):
         received = clock.parse(str(entry["created_at"]))
         count += 1
         oldest = max(oldest, (now - received).total_seconds())
@@ -279,18 +281,25 @@ def held_erasures(settings: Settings, now: datetime) -> HeldErasureCounts:
 
 
 def register(settings: Settings, since: datetime, until: datetime) -> list[dict[str, Any]]:
-    """Every erasure that completed or failed among requests created in [since, until], oldest first."""
+    """Every erasure that completed or failed among requests created in [since, until], oldest first.
+
+    The index finds them (erasures only); their records (one `BatchGetItem` per 100) give the dates.
+    """
     requests = RequestsTable(settings)
-    entries = []
-    for status in CLOSED_STATUSES:
-        for item in requests.by_status(status, created_between=(clock.iso(since), clock.iso(until))):
-            entries.append(register_entry(item, settings))
+    found = [
+        str(item["request_id"])
+        for status in CLOSED_STATUSES
+        for item in requests.by_status(status, created_between=(clock.iso(since), clock.iso(until)), erasures_only=True)
+    ]
+    entries = [register_entry(item, settings) for item in requests.load_many(found)]
     return sorted(entries, key=lambda entry: (entry["requested_at"], entry["request_id"]))
 
 
 def register_entry(item: dict[str, Any], settings: Settings) -> dict[str, Any]:
-    """One line of the register from a request item (its certificate when it completed).
+    """One line of the register from a request's record (its certificate when it completed).
 
+    With when it was asked for (`requested_at`) and due (`due_at`, None for a retention erasure, which
+    nobody asked for), and whether its period was extended.
     `retained` lists what a full erasure kept under a legal obligation (category, obligation, until), and
     `obligations_ended` what the end of a retention erased, from the certificate.
     """
@@ -304,6 +313,9 @@ def register_entry(item: dict[str, Any], settings: Settings) -> dict[str, Any]:
         "reason": reason,
         **retention.policy_of(reason),
         "requested_at": item["created_at"],
+        "due_at": item.get("due_at"),
+        "extended": item.get("extension") is not None,
+        "on_time": (destroyed_at <= item["due_at"]) if destroyed_at and item.get("due_at") else None,
         "destroyed_at": destroyed_at,
         "stores": {name: int(count) for name, count in (certificate.get("stores") or {}).items()},
         "verification": "passed: nothing remained in any store" if completed else f"not certified: {item['status']}",

@@ -20,6 +20,7 @@ from custody.crypto import sealed
 from custody.crypto.keyring import SubjectKeyring, get_keyring
 from custody.customers.change_requests import STORE, ChangeStatus
 from custody.customers.profile import ProfileService
+from custody.deadlines.register import RequestsRegister
 from custody.declared import datamap
 from custody.declared.clock import now_iso
 from custody.declared.errors import Conflict, ConsentRequired, NotFound
@@ -27,6 +28,7 @@ from custody.declared.settings import Settings
 from custody.staff_access.grants import AccessGrants, customer_unavailable
 from custody.stores import dynamo
 from custody.stores.change_requests import ChangeRequestsTable
+from custody.stores.identities import CustomerIdentity
 from custody.stores.subjects import Subject, SubjectRegistry
 
 if TYPE_CHECKING:
@@ -113,7 +115,8 @@ class ChangeReviews:
         profile version on approval, else None). Raises `Forbidden` for a caller who is not a privacy
         officer or an account being erased (approval), `NotFound` for no such request of that customer,
         `Conflict` when it was already decided, and `ConsentRequired` when approving without `crm_core`.
-        Refusals are audited.
+        Refusals are audited. A decision answers the rectification request in the register
+        (`custody.deadlines.register`); the customer is sent the completion notice at their sign-in address.
         """
         with audited_refusals(
             self.settings,
@@ -135,6 +138,9 @@ class ChangeReviews:
             subject_id=customer_id,
             counts={IDENTITY: 1} if decision is Decision.APPROVE else {},
         )
+        register = RequestsRegister(self.settings)
+        if register.answered(change_request_id, decided["status"], CustomerIdentity(self.settings).email(customer_id)):
+            self.subjects.close_request(customer_id, change_request_id)
         return decided
 
     def _decide(

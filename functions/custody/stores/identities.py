@@ -61,6 +61,24 @@ class CustomerIdentity:
                     return str(attribute["Value"])
         return None
 
+    def address(self, subject_id: str) -> str | None:
+        """The `email` attribute of the user whose `sub` is `subject_id`, by `AdminGetUser` (the erasure steps' right).
+
+        None when there is no such user, no pool, or no address.
+        """
+        if not self.pool_id:
+            return None
+        try:
+            found = clients.cognito_idp().admin_get_user(UserPoolId=self.pool_id, Username=subject_id)
+        except ClientError as error:
+            if _not_found(error):
+                return None
+            raise
+        for attribute in found.get("UserAttributes", []):
+            if attribute["Name"] == "email":
+                return str(attribute["Value"])
+        return None
+
     def disable(self, subject_id: str) -> bool:
         """Stop new sign-ins and token refreshes, signing the user out; returns whether a user was there."""
         if not self.pool_id:

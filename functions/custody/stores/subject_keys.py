@@ -6,6 +6,14 @@ backups) becomes unreadable. A shredded key leaves a tombstone, `{subject_id, ke
 shredded_at}` and no key material, so the conditional put of a new key is refused for ever: a
 write in flight can never give an erased customer a fresh key. The table is excluded from AWS
 Backup and keeps the shortest PITR window, which bounds when a shredded key is gone everywhere.
+
+The same guarantee keeps an erasure's notice key: the per-request key that seals the customer's
+address from Freeze until Certify sends the completion notice (`custody.notices.addresses`). It lives
+under its own partition, `notice#<request id>` (`NOTICE_PARTITION_PREFIX`), never a subject's, so a
+subject's shredding cannot take it early and IAM can let the erasure steps put exactly these
+(`dynamodb:LeadingKeys`): `{subject_id: "notice#<request id>", key_version: "notice", wrapped_key,
+wrapping_key_id, created_at}`. Deleting it shreds the sealed address wherever a copy of the request
+record went.
 """
 
 from __future__ import annotations
@@ -16,6 +24,7 @@ from botocore.exceptions import ClientError
 
 from custody.declared import datamap
 from custody.declared.clock import now_iso
+from custody.declared.notices import NOTICE_KEY_PARTITION_PREFIX
 from custody.declared.settings import Settings
 from custody.platform.aws import Clients, clients
 from custody.stores import dynamo
@@ -25,6 +34,8 @@ if TYPE_CHECKING:
 
 TABLE: Final = "subject_keys"
 SHREDDED_AT: Final = "shredded_at"
+NOTICE_PARTITION_PREFIX: Final = NOTICE_KEY_PARTITION_PREFIX
+NOTICE_KEY_VERSION: Final = "notice"
 
 
 def _key_store() -> datamap.TableStore:
@@ -152,6 +163,31 @@ class SubjectKeysTable:
             return False
         return True
 
+    def put_notice_key(self, request_id: str, wrapped: bytes, wrapping_key_id: str) -> bool:
+        """Store a request's wrapped notice key; False when it has one already (a retried Freeze keeps the first)."""
+        try:
+            self._aws.dynamodb().put_item(
+                TableName=self.table,
+                Item=self._item(notice_partition(request_id), NOTICE_KEY_VERSION, wrapped, wrapping_key_id),
+                ConditionExpression="attribute_not_exists(#pk)",
+                ExpressionAttributeNames={"#pk": PARTITION},
+            )
+        except ClientError as error:
+            if not dynamo.is_condition_failure(error):
+                raise
+            return False
+        return True
+
+    def notice_key(self, request_id: str) -> bytes | None:
+        """The request's wrapped notice key (consistent read), or None (never stored, or shredded)."""
+        return self.wrapped(notice_partition(request_id), NOTICE_KEY_VERSION)
+
+    def delete_notice_key(self, request_id: str) -> None:
+        """Shred the request's notice key: delete it (idempotent)."""
+        self._aws.dynamodb().delete_item(
+            TableName=self.table, Key=_key(notice_partition(request_id), NOTICE_KEY_VERSION)
+        )
+
     @staticmethod
     def _item(subject_id: str, version: str, wrapped: bytes, wrapping_key_id: str) -> dict[str, AttributeValueTypeDef]:
         return {
@@ -161,6 +197,11 @@ class SubjectKeysTable:
             "wrapping_key_id": {"S": wrapping_key_id},
             "created_at": {"S": now_iso()},
         }
+
+
+def notice_partition(request_id: str) -> str:
+    """The partition of a request's notice key: `notice#<request id>`, which no subject id can be."""
+    return NOTICE_PARTITION_PREFIX + request_id
 
 
 def _key(subject_id: str, version: str) -> dict[str, AttributeValueTypeDef]:

@@ -645,15 +645,19 @@ class SubjectRegistry:
             }
         }
 
-    def start_export(self, subject: Subject, jobs: dict[str, dict[str, Any]]) -> TransactWriteItemTypeDef:
+    def start_export(
+        self, subject: Subject, jobs: dict[str, dict[str, Any]], export_id: str | None = None
+    ) -> TransactWriteItemTypeDef:
         """The customer's request of an export: their export jobs become `jobs` (a new one added, old ones pruned).
 
         Written through `touch` (activity; refused once an erasure started), and only if no other
         request changed the jobs since `subject` was loaded (`exports_version`), so two concurrent
-        requests cannot both pass the daily limit.
+        requests cannot both pass the daily limit. `export_id` joins the subject's open requests (the
+        access request it is, in the register).
         """
         return self.touch(
             subject,
+            add_open_request=export_id,
             set_expressions=[f"{EXPORTS} = :exports", f"{EXPORTS_VERSION} = :exports_version + :export_step"],
             values={":exports": jobs, ":exports_version": subject.exports_version, ":export_step": 1},
             also_require=[f"(attribute_not_exists({EXPORTS_VERSION}) OR {EXPORTS_VERSION} = :exports_version)"],

@@ -8,6 +8,7 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 from moto import mock_aws
 
 from custody.declared import naming
@@ -113,6 +114,7 @@ def test_a_fresh_account_lacks_the_bootstrap_and_nothing_else_blocks(aws: Any, t
     assert checks["names in use"].status is Status.OK
     assert checks["lambda concurrency"].status is Status.WARN  # a new account's quota, and no reservation
     assert checks["email sender"].status is Status.WARN  # Cognito's default sender
+    assert checks["notice sender"].status is Status.WARN  # the placeholder nobody can verify
 
 
 def test_a_bootstrapped_account_passes_what_it_can_check(aws: Any, template: dict[str, Any]) -> None:
@@ -260,6 +262,27 @@ def test_an_ses_sender_in_the_sandbox_fails_and_moto_says_what_it_lacks(aws: Any
     )
     assert with_ses["email sender"].status is Status.FAIL
     assert "sandbox" in with_ses["email sender"].detail
+
+
+def test_the_notice_sender_must_be_verified_as_itself_or_its_domain(aws: Any, template: dict[str, Any]) -> None:
+    class Identities:
+        def __init__(self, verified: set[str]) -> None:
+            self.verified = verified
+
+        def get_email_identity(self, EmailIdentity: str) -> dict[str, Any]:  # noqa: N803 - boto3's parameter name
+            if EmailIdentity not in self.verified:
+                raise ClientError({"Error": {"Code": "NotFoundException"}}, "GetEmailIdentity")
+            return {"VerifiedForSendingStatus": True}
+
+    def with_identities(verified: set[str]) -> Check:
+        clients = lambda service: Identities(verified) if service == "sesv2" else aws(service)  # noqa: E731
+        return _preflight(clients, template, notice_sender="privacy@shop.example")["notice sender"]
+
+    assert with_identities({"shop.example"}).status is Status.OK  # its domain
+    assert with_identities({"privacy@shop.example"}).status is Status.OK
+    refused = with_identities({"other.example"})
+    assert refused.status is Status.FAIL
+    assert "privacy@shop.example" in refused.detail
 
 
 @pytest.mark.parametrize(

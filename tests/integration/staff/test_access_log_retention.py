@@ -75,6 +75,12 @@ def test_every_staff_access_item_written_by_every_staff_route_carries_the_ttl(
         body = {"customer_id": sid, "decision": "approve", "reason": "Passport seen"}
         return officer.call("POST", f"/v1/staff/change-requests/{values['change']}/decision", body).status
 
+    def register() -> int:  # the requests register: ids and dates, no staff read of a customer's data
+        return officer.call("GET", "/v1/staff/requests?due_within_days=45").status
+
+    def extend() -> int:
+        return officer.call("POST", f"/v1/staff/requests/{values['change']}/extension", {"reason": "volume"}).status
+
     scenario: dict[str, Callable[[], int]] = {
         "POST /v1/staff/access-grants": request_grant,
         "POST /v1/staff/access-grants/{grant_id}/approval": approve,
@@ -82,6 +88,8 @@ def test_every_staff_access_item_written_by_every_staff_route_carries_the_ttl(
         "POST /v1/staff/customers/{customer_id}/interactions": record,
         "GET /v1/staff/customers/{customer_id}/interactions": page,
         "GET /v1/staff/change-requests": queue,
+        "GET /v1/staff/requests": register,
+        "POST /v1/staff/requests/{request_id}/extension": extend,
         "POST /v1/staff/change-requests/{change_request_id}/decision": decide,
     }
     assert set(scenario) == {route.key for route in catalog.routes_of("staff")}, "call every staff route here"

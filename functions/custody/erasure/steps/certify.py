@@ -1,4 +1,4 @@
-"""Certify: the erasure certificate, filed beside the request's audit chain, and the request closed.
+"""Certify: the erasure certificate, filed beside the request's audit chain, the request closed, the customer told.
 
 The certificate holds ids, the scope, what each store erased (summed over every run and round),
 the sub-processors' outcomes (counts), the execution, when it completed, the date after which no
@@ -12,6 +12,15 @@ many records and the last day they are kept (`until`) — and, before the certif
 counts per category): the facts a notice to the customer needs, attested by the chain the certificate
 follows. The subject then becomes `retained` until the last of them ends. The erasure that ends the
 retention lists what ended under `obligations_ended`, and the subject becomes `erased`.
+
+The completion notice goes to the address Freeze sealed (`custody.notices.addresses`), after the
+identity was deleted: the notice is claimed, the address opened into memory and shredded (its key
+and its sealed form), and only then is the certificate made — its `unrecoverable_after` counts from
+the later of the key's shred and the address's, so no copy of either outlives the date it states —
+and the notice sent with the certificate's digest and that date; when records were kept under a
+legal obligation, a second notice (`retention_kept`) says which, why and until when, from the same
+address in memory. An erasure nobody asked for (the sweep's), or one whose customer had no address,
+completes without a notice and the request says so (`notices`).
 """
 
 from __future__ import annotations
@@ -20,12 +29,21 @@ from typing import Any
 
 from custody.audit.ledger import GENESIS, AuditLedger
 from custody.declared import clock, datamap, naming, retention, workflow
+from custody.declared.notices import NoticeKind, date_of
 from custody.erasure.contract import CertifyInput, CertifyOutput
 from custody.erasure.plan import stores_in_scope
 from custody.erasure.steps.context import StepContext
 from custody.erasure.steps.freeze import RETAINED, retention_ends_at
+from custody.notices.addresses import NoticeAddresses
+from custody.notices.mailer import RETENTION, SENT, Notices
 from custody.stores.erasure_slots import ErasureSlots
-from custody.stores.requests import PROCESSOR_OUTCOMES, ErasureRequest, ProcessorOutcome, RequestStatus
+from custody.stores.requests import (
+    ASKED_BY_SUBJECT,
+    PROCESSOR_OUTCOMES,
+    ErasureRequest,
+    ProcessorOutcome,
+    RequestStatus,
+)
 from custody.stores.subjects import SubjectStatus
 
 OBLIGATIONS_ENDED = "obligations_ended"  # the request's attribute: what the end of a retention erases
@@ -44,16 +62,30 @@ def run(context: StepContext, event: CertifyInput) -> CertifyOutput:
     SHA-256. Idempotent: a request already completed with a digest returns it, closes it on the subject
     again (a retry after a crash between the two) and releases the slot. Raises `RequestNotFound` when the
     event names no request of that subject.
+
+    The completion notice (and, when records were kept, the `retention_kept` notice) is claimed, its
+    address opened and shredded before the certificate, and sent after it (see the module docstring);
+    `notices_sent` counts them.
     """
     request, item = context.read(event)
+    notices = Notices(context.settings)
     if item.get("status") == RequestStatus.COMPLETED.value and item.get("certificate_digest"):
         _close(context, request, item)  # a retry after the mark: the subject's status is set again (idempotent)
         ErasureSlots(context.settings).release(naming.execution_name_of(event.execution_arn))
-        return CertifyOutput(status="completed", certificate_digest=str(item["certificate_digest"]))
-    completed_at = clock.now()
-    shredded_at = item.get("key_shredded_at")
-    ledger = AuditLedger(context.settings)
+        notices.interrupted(request.request_id, NoticeKind.ERASURE_COMPLETION)
+        notices.interrupted(request.request_id, NoticeKind.RETENTION_KEPT)
+        return CertifyOutput(status="completed", certificate_digest=str(item["certificate_digest"]), notices_sent=0)
     kept: list[dict[str, Any]] = list(item.get(RETAINED) or []) if request.full else []
+    addresses = NoticeAddresses(context.settings)
+    customer_asked = request.reason in ASKED_BY_SUBJECT
+    claimed = customer_asked and notices.claim(request.request_id, NoticeKind.ERASURE_COMPLETION)
+    claimed_kept = claimed and bool(kept) and notices.claim(request.request_id, NoticeKind.RETENTION_KEPT)
+    address = addresses.open(request.request_id) if claimed else None
+    addresses.shred(request.request_id)  # before the certificate: its date must cover the address too
+    completed_at = clock.now()
+    # An address sealed at Freeze (by this run or an earlier one) is shredded by now: count from now too.
+    shredded_at = _later(item.get("key_shredded_at"), clock.iso(completed_at) if customer_asked else None)
+    ledger = AuditLedger(context.settings)
     _record_retained(ledger, request, kept)
     head = ledger.head(request.request_id) or {}
     shreds = request.full or request.ends_retention
@@ -90,7 +122,87 @@ def run(context: StepContext, event: CertifyInput) -> CertifyOutput:
     )
     _close(context, request, item)
     ErasureSlots(context.settings).release(naming.execution_name_of(event.execution_arn))
-    return CertifyOutput(status="completed", certificate_digest=digest)
+    sent = int(_tell(context, notices, request, claimed, address, certificate, digest))
+    sent += _tell_kept(notices, request, claimed_kept, address, kept)
+    return CertifyOutput(status="completed", certificate_digest=digest, notices_sent=sent)
+
+
+def _tell(
+    context: StepContext,
+    notices: Notices,
+    request: ErasureRequest,
+    claimed: bool,
+    address: str | None,
+    certificate: dict[str, Any],
+    digest: str,
+) -> bool:
+    """The completion notice, or why there is none, recorded on the request; whether it was sent.
+
+    Its date is the certificate's `unrecoverable_after`; a purpose erasure keeps the key, so what it
+    erased stays in backups until they expire (`retention.copies_expire_by`), and that is its date.
+    """
+    if request.reason not in ASKED_BY_SUBJECT:
+        notices.not_sent(request.request_id, NoticeKind.ERASURE_COMPLETION, RETENTION)
+        return False
+    if not claimed:
+        notices.interrupted(request.request_id, NoticeKind.ERASURE_COMPLETION)
+        return False
+    completed = str(certificate["completed_at"])
+    unrecoverable = certificate["unrecoverable_after"] or clock.iso(
+        retention.copies_expire_by(clock.parse(completed), context.settings)
+    )
+    outcome = notices.deliver(
+        request.request_id,
+        NoticeKind.ERASURE_COMPLETION,
+        address,
+        {
+            "request_id": request.request_id,
+            "completed_date": date_of(completed),
+            "certificate_digest": digest,
+            "unrecoverable_date": date_of(str(unrecoverable)),
+        },
+    )
+    return outcome.status == SENT
+
+
+def _tell_kept(
+    notices: Notices, request: ErasureRequest, claimed: bool, address: str | None, kept: list[dict[str, Any]]
+) -> int:
+    """The `retention_kept` notice: which categories the law keeps, under which obligation and basis, until when.
+
+    Sent only beside a completion notice this run claimed (the address is then in memory); 1 when sent.
+    With records under several obligations it names the one kept longest and every kept category.
+    """
+    if not kept:
+        return 0
+    if not claimed:
+        notices.interrupted(request.request_id, NoticeKind.RETENTION_KEPT)
+        return 0
+    longest = max(kept, key=lambda entry: str(entry["until"]))
+    obligation = datamap.obligation(str(longest["obligation"]))
+    outcome = notices.deliver(
+        request.request_id,
+        NoticeKind.RETENTION_KEPT,
+        address,
+        {
+            "request_id": request.request_id,
+            "categories": ", ".join(sorted({str(entry["category"]) for entry in kept})),
+            "until_date": str(longest["until"]),
+            "obligation": obligation.name,
+            "legal_basis": obligation.legal_basis,
+        },
+        vocabulary={
+            "obligation": frozenset(datamap.OBLIGATIONS),
+            "legal_basis": frozenset(item.legal_basis for item in datamap.OBLIGATIONS.values()),
+        },
+    )
+    return int(outcome.status == SENT)
+
+
+def _later(first: Any, second: str | None) -> str | None:
+    """The later of two moments in the one format (either may be missing)."""
+    found = [str(moment) for moment in (first, second) if moment]
+    return max(found) if found else None
 
 
 def _record_retained(ledger: AuditLedger, request: ErasureRequest, kept: list[dict[str, Any]]) -> None:

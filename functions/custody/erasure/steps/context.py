@@ -11,7 +11,7 @@ from custody.declared.settings import Settings
 from custody.erasure.contract import StepInput
 from custody.erasure.errors import RequestNotFound
 from custody.stores.identities import CustomerIdentity
-from custody.stores.requests import ErasureRequest, RequestsTable
+from custody.stores.requests import KIND_ERASURE, ErasureRequest, RequestsTable
 from custody.stores.subjects import SubjectRegistry
 
 
@@ -47,9 +47,10 @@ class StepContext:
     def read(self, event: StepInput) -> tuple[ErasureRequest, dict[str, Any]]:
         """The request the event names and its whole record (one read).
 
-        Raises `RequestNotFound` when there is no such request for that subject.
+        Raises `RequestNotFound` when there is no such erasure request for that subject (the register holds
+        requests of other kinds too).
         """
         item = self.requests.load(event.request_id)
-        if item is None or item.get("subject_id") != event.subject_id:
+        if item is None or item.get("subject_id") != event.subject_id or item.get("kind", KIND_ERASURE) != KIND_ERASURE:
             raise RequestNotFound("No erasure request of that id for this subject.")
         return ErasureRequest.of(item), item

@@ -11,6 +11,11 @@ ended (`kept_until` today or later) and takes the categories that hold some out 
 on the request what is kept, under which obligation and legal basis, and until when (`retained`). A
 category whose records have all reached their end is erased now with the rest. Later runs read the
 recorded plan, so a re-run never changes what the first run decided.
+
+An erasure the customer asked for keeps their address sealed for the completion notice, which goes
+out after their identity is deleted (`custody.notices.addresses`); the sweep's erasures keep none.
+A full erasure also answers the customer's other open requests (an export, a change request): what
+they asked about is being erased (outcome `erased`, told in the erasure's own completion notice).
 """
 
 from __future__ import annotations
@@ -18,13 +23,15 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+from custody.deadlines.register import RequestsRegister
 from custody.declared import clock, datamap, retention, workflow
 from custody.erasure.contract import FreezeInput, FreezeOutput
 from custody.erasure.errors import RequestHeld
 from custody.erasure.plan import stores_in_scope
 from custody.erasure.steps.context import StepContext
+from custody.notices.addresses import NoticeAddresses
 from custody.stores.partitions import TablePartition
-from custody.stores.requests import ErasureRequest, RequestStatus
+from custody.stores.requests import ASKED_BY_SUBJECT, ErasureRequest, RequestStatus
 from custody.stores.subjects import SubjectStatus
 
 RETAINED = "retained"  # the request's attribute: what a full erasure keeps (`stores.requests`)
@@ -33,17 +40,25 @@ RETAINED = "retained"  # the request's attribute: what a full erasure keeps (`st
 def run(context: StepContext, event: FreezeInput) -> FreezeOutput:
     """Freeze the request and return its plan: stores in scope, scope and reason, read from the request record.
 
-    A full erasure first marks the subject `erasing` and disables their Cognito user (signing them out),
-    and on its first run decides what a legal obligation keeps (`retained`, and the narrowed scope). The
-    request moves to `in_progress` unless it is already completed. Raises `RequestNotFound` when the event
-    names no request of that subject, and `RequestHeld` for a request a legal hold holds (nothing is done).
+    An erasure a customer asked for (`ASKED_BY_SUBJECT`) seals their address for the completion notice
+    first (`NoticeAddresses.seal`, idempotent). A full erasure then marks the subject `erasing`, disables
+    their Cognito user (signing them out), answers their other open requests (outcome `erased`) and on
+    its first run decides what a legal obligation keeps (`retained`, and the narrowed scope). The request
+    moves to `in_progress` unless it is already completed. Raises `RequestNotFound` when the event names
+    no request of that subject, and `RequestHeld` for a request a legal hold holds (nothing is done).
     """
     request, item = context.read(event)
     if request.status is RequestStatus.HELD:
         raise RequestHeld("A legal hold holds this request; it starts when the hold is lifted or ends.")
+    done = item.get("status") == RequestStatus.COMPLETED.value
+    if request.reason in ASKED_BY_SUBJECT and not done:
+        address = context.identity.address(request.subject_id)
+        if address:
+            NoticeAddresses(context.settings).seal(request.request_id, address)
     scope = request.scope
     recorded: dict[str, Any] = {}
     if request.full:
+        others = context.subjects.load(request.subject_id).open_requests - {request.request_id}
         context.subjects.mark_erasure(request.subject_id, SubjectStatus.ERASING, request.request_id)
         context.identity.disable(request.subject_id)
         if RETAINED not in item:
@@ -51,11 +66,13 @@ def run(context: StepContext, event: FreezeInput) -> FreezeOutput:
             kept_names = {entry["category"] for entry in kept}
             scope = tuple(name for name in request.scope if name not in kept_names)
             recorded = {RETAINED: kept, "scope": list(scope)}
+        register = RequestsRegister(context.settings)
+        for other in sorted(others):
+            register.answered(other, "erased", notify=False)  # an erasure among them is left alone
     elif request.ends_retention:
         context.subjects.mark_erasure(
             request.subject_id, SubjectStatus.ERASING, request.request_id, ending_retention=True
         )
-    done = item.get("status") == RequestStatus.COMPLETED.value
     context.requests.mark(
         request.request_id, workflow.FREEZE, status=None if done else RequestStatus.IN_PROGRESS, **recorded
     )
