@@ -203,11 +203,10 @@ _DECLARED: Mapping[str, Access] = MappingProxyType(
                     # interactions, invoices and change-request decisions touch the subject in their
                     # transaction; a legal hold is placed and lifted on the subject's record
                     "subjects": UPDATE,
-                    # a legal hold holds a customer's open erasure requests, and its lift releases them
-                    "requests": UPDATE,
-                    "idempotency": READ_WRITE,
+                    # a legal hold holds a customer's open erasure requests, and its lift releases them;
                     # the register: an extension, a decided change request answered, their notices
                     "requests": UPDATE,
+                    "idempotency": READ_WRITE,
                 },
                 _each(_KEY_TABLES, APPEND),
             ),

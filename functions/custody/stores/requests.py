@@ -720,10 +720,10 @@ def status_view(item: dict[str, Any], milestones: tuple[str, ...]) -> dict[str, 
     """A request as anyone holding its id may see it: ids, statuses, counts, dates, the certificate digest.
 
     `milestones` are the workflow's (`custody.erasure.workflow.MILESTONES`): how many there are,
-    and how many an erasure reached (0 of 0 for other kinds); its deadline as `deadline_view` gives it. A `held` request says until when (`on_hold_until`, the hold's last
-    day) and why (`hold_reason`, a declared code: never an officer's words); a completed full erasure that
-    kept records under a legal obligation lists them (`retained`: category, obligation, legal basis and the
-    last day they are kept, `until`).
+    and how many an erasure reached (0 of 0 for other kinds); its deadline as `deadline_view` gives it.
+    A `held` request says until when (`on_hold_until`, the hold's last day) and why (`hold_reason`, a declared
+    code: never an officer's words); a completed full erasure that kept records under a legal obligation lists
+    them (`retained`: category, obligation, legal basis and the last day they are kept, `until`).
     """
     steps = item.get("steps", {})
     erasure = item.get("kind", KIND_ERASURE) == KIND_ERASURE
