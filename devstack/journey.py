@@ -388,6 +388,76 @@ def staff_need_to_know(journey: Journey) -> str:
     return "need-to-know view shown and logged"
 
 
+def restrict_and_lift(journey: Journey) -> str:
+    """The customer restricts processing (GDPR art. 18): staff are refused, told only that it exists; then lifts it."""
+    pool = journey.info.resources.user_pools[naming.STAFF_POOL]
+    agent = identity.staff_tokens(journey.aws("cognito-idp"), pool, "agent@staff.example", "support").access_token
+    capability = "restriction of processing (POST/DELETE /v1/me/restriction)"
+    restricted = journey.api.call(
+        "POST", "/v1/me/restriction", token=journey.token, body={"ground": "accuracy_contested"}
+    )
+    journey.expect(restricted, 201, capability=capability)
+    journey.say("restricted on the ground accuracy_contested (art. 18(1)(a))")
+    body = {
+        "customer_id": journey.subject_id,
+        "purpose": "crm_core",
+        "ticket": "SUP-4712",
+        "categories": ["contact"],
+        "duration_minutes": 30,
+    }
+    refused = journey.api.call("POST", "/v1/staff/access-grants", token=agent, body=body)
+    if refused.status != 403 or refused.error_code != "processing_restricted":
+        raise StepFailed(f"a staff grant was not refused while restricted: {refused.describe()}")
+    if b"accuracy_contested" in refused.raw:
+        raise StepFailed("the refusal tells staff why the customer restricted processing")
+    journey.say(f"a support agent's grant: {refused.status} {refused.error_code} (the ground is not shown)")
+    journey.expect(journey.api.call("DELETE", "/v1/me/restriction", token=journey.token), 200, capability=capability)
+    journey.expect(
+        journey.api.call("POST", "/v1/staff/access-grants", token=agent, body=body),
+        201,
+        capability="need-to-know staff access (POST /v1/staff/access-grants)",
+    )
+    journey.say("lifted: the same grant is given again")
+    return "restricted, staff refused, lifted"
+
+
+def register_and_extend(journey: Journey) -> str:
+    """A privacy officer reads the requests register and extends one request once, for a declared reason."""
+    pool = journey.info.resources.user_pools[naming.STAFF_POOL]
+    officer = identity.staff_tokens(
+        journey.aws("cognito-idp"), pool, "officer@staff.example", "privacy_officer"
+    ).access_token
+    asked = {"field": "legal_name", "value": "Ada King", "reason": "My name as my passport writes it"}
+    journey.expect(
+        journey.api.call("POST", "/v1/me/change-requests", token=journey.token, body=asked),
+        201,
+        capability="change requests (POST /v1/me/change-requests)",
+    )
+    journey.say("the customer asks to change their verified legal name: a rectification request, due under the law")
+    capability = "the requests register (GET /v1/staff/requests)"
+    register = journey.expect(journey.api.call("GET", "/v1/staff/requests", token=officer), 200, capability=capability)
+    mine = [entry for entry in register.json()["requests"] if entry.get("subject_id") == journey.subject_id]
+    if not mine:
+        raise StepFailed("the register lists none of the customer's open requests")
+    for entry in mine:
+        journey.say(
+            f"{entry['kind']:<14} received {entry['received_at'][:10]}  due {entry['due_date']}  {entry['status']}"
+        )
+    target = mine[0]
+    path = f"/v1/staff/requests/{target['request_id']}/extension"
+    extended = journey.expect(
+        journey.api.call("POST", path, token=officer, body={"reason": "complexity"}),
+        200,
+        capability="request extension (POST /v1/staff/requests/{request_id}/extension)",
+    ).json()
+    journey.say(f"extended once for complexity: due {target['due_date']} -> {extended['due_date']}")
+    again = journey.api.call("POST", path, token=officer, body={"reason": "complexity"})
+    if again.status != 409:
+        raise StepFailed(f"a second extension was not refused: {again.describe()}")
+    journey.say(f"a second extension: {again.status} {again.error_code}")
+    return f"{len(mine)} open requests listed, one extended"
+
+
 NEIGHBOUR_NAME: Final = "Bea Neighbour"  # another made-up customer, whose data must never reach Ada's export
 
 
@@ -706,6 +776,8 @@ STEPS: Final[tuple[tuple[str, Step], ...]] = (
     ("A staff member's need-to-know view, in the customer's access log", staff_need_to_know),
     ("Export everything (portable archive, presigned download)", export),
     ("Share the contact with a sub-processor (HTTPS endpoint, signing secret)", share_with_processor),
+    ("Restrict processing (art. 18): staff refused, then lifted", restrict_and_lift),
+    ("The requests register: due dates, one extension by a privacy officer", register_and_extend),
     ("Withdraw", withdraw),
     ("Follow the erasure", follow_erasure),
     ("The sub-processor is notified over HTTPS and acknowledges", processor_acknowledged),

@@ -169,7 +169,8 @@ _DECLARED: Mapping[str, Access] = MappingProxyType(
             customer_keys=KeyUse.WRAP,
             start_erasure=True,  # withdrawing a purpose erases what it alone justified
             queues_erasures=True,
-            sends_notices=frozenset({RECEIPT}),  # the erasure a purpose withdrawal starts is acknowledged
+            # the erasure a purpose withdrawal or an objection starts is acknowledged (held: the hold told too)
+            sends_notices=frozenset({RECEIPT, NoticeKind.LEGAL_HOLD_PLACED}),
         ),
         "subject_access": Access(
             tables=_tables(
@@ -188,7 +189,7 @@ _DECLARED: Mapping[str, Access] = MappingProxyType(
             tables={"requests": READ_WRITE, "subjects": READ_WRITE, "idempotency": READ_WRITE},
             start_erasure=True,
             queues_erasures=True,
-            sends_notices=frozenset({RECEIPT}),
+            sends_notices=frozenset({RECEIPT, NoticeKind.LEGAL_HOLD_PLACED}),  # a held withdrawal: the hold told
         ),
         "staff": Access(
             tables=_tables(
@@ -252,7 +253,7 @@ _DECLARED: Mapping[str, Access] = MappingProxyType(
             buckets=_buckets(_each(_BUCKETS, BucketAccess.ERASE)),
             customer_identities=IdentityUse.MANAGE,
             # Freeze seals the customer's address under a notice key; Certify opens it, shreds it, sends
-            sends_notices=frozenset({NoticeKind.ERASURE_COMPLETION}),
+            sends_notices=frozenset({NoticeKind.ERASURE_COMPLETION, NoticeKind.RETENTION_KEPT}),
             notice_keys=True,
             notifies_processors=True,  # ask_processor sends each deletion request itself
             processor_tokens=TokenSeal.SEAL,  # after sealing its task token to that processor

@@ -205,7 +205,7 @@ class ConsentLedger:
         if erasure is not None:
             self.erasures.start(erasure)
         if erasure is not None and created:
-            self.erasures.register.acknowledge(erasure, address)
+            self.erasures.acknowledge(erasure, address)
         return ConsentChange(purpose, action, at, tuple(sorted(granted)), erasure)
 
     def _audit_withdrawal(

@@ -24,9 +24,10 @@ from typing import Any, Final
 
 from custody.audit.ledger import AuditLedger
 from custody.deadlines.register import RequestsRegister
-from custody.declared import datamap
+from custody.declared import datamap, holds
 from custody.declared.errors import Conflict
 from custody.declared.naming import execution_name
+from custody.declared.notices import NoticeKind
 from custody.declared.settings import Settings
 from custody.erasure.admission import Admission
 from custody.erasure.plan import Erasure, of_obligations_ended
@@ -158,8 +159,34 @@ class ErasureStarter:
         request, created = self.subjects.guarded(subject_id, partial(self._record, ErasureReason.WITHDRAWAL, None))
         self._open_and_start(request, created, step="withdrawal_requested", actor=CUSTOMER_ACTOR)
         if created:
-            self.register.acknowledge(request, address)
+            self.acknowledge(request, address)
         return request
+
+    def acknowledge(self, request: ErasureRequest, address: str | None) -> None:
+        """Tell the customer a new erasure request was received, and, when a legal hold holds it, that it waits.
+
+        The receipt gives its due date; `legal_hold_placed` the hold's declared reason, its provision and
+        last day, and the categories held. Never raises: a notice that fails is recorded on the request.
+        """
+        self.register.acknowledge(request, address)
+        if request.status is RequestStatus.HELD and request.hold:
+            reason = holds.REASONS[request.hold["reason_code"]]
+            self.register.notices.send(
+                request.request_id,
+                NoticeKind.LEGAL_HOLD_PLACED,
+                address,
+                {
+                    "hold_id": request.request_id,
+                    "categories": ", ".join(sorted(request.scope)),
+                    "until_date": request.hold["until"],
+                    "obligation": reason.code,
+                    "legal_basis": reason.legal_source,
+                },
+                vocabulary={
+                    "obligation": frozenset(holds.REASONS),
+                    "legal_basis": frozenset(item.legal_source for item in holds.REASONS.values()),
+                },
+            )
 
     def retire(self, subject_id: str, inactive_since: str) -> ErasureRequest:
         """Erase a customer inactive since `inactive_since` (their `last_active_at`), reason `retention`.

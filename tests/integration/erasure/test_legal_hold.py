@@ -224,3 +224,25 @@ def test_lifting_no_hold_is_a_404_and_an_unknown_customer_is_refused(
     assert missing.status == 404, missing.text
     nobody = officer.call("PUT", "/v1/staff/customers/00000000-0000-4000-8000-000000000000/legal-hold", HOLD)
     assert nobody.status == 403, nobody.text
+
+
+def test_a_held_withdrawal_tells_the_customer_the_hold_its_provision_and_last_day(
+    local_stack: LocalStack, customer: Customer
+) -> None:
+    from custody.declared.notices import NoticeKind
+    from tests.integration.erasure.test_notices import sent_to, template_of
+
+    customer.fill()
+    officer = staff_member(local_stack, "privacy_officer")
+    assert officer.call("PUT", _hold_path(customer), HOLD).status == 200
+    request_id = _held_withdrawal(local_stack, customer)["request_id"]
+    told = dict(sent_to(local_stack, customer.email))
+    assert told[template_of(local_stack, NoticeKind.LEGAL_HOLD_PLACED)] == {
+        "hold_id": request_id,
+        "categories": ", ".join(sorted(category.name for category in datamap.CATEGORIES)),
+        "until_date": LATER,
+        "obligation": HOLD["reason_code"],
+        "legal_basis": holds.REASONS[HOLD["reason_code"]].legal_source,
+    }
+    assert template_of(local_stack, NoticeKind.RECEIPT) in told
+    assert HOLD["ticket"] not in json.dumps(list(told.values()))

@@ -19,6 +19,7 @@ from custody.crypto.cipher import SubjectKey
 from custody.crypto.keyring import KEY_VERSION, SubjectKeyring
 from custody.declared import datamap
 from custody.declared.errors import DecryptionFailed, SubjectKeyUnavailable
+from custody.declared.notices import NoticeKind
 from custody.declared.settings import Settings
 from custody.stores import dynamo
 from custody.stores.subjects import SubjectRegistry, SubjectStatus
@@ -193,3 +194,28 @@ def test_only_a_privacy_officer_with_the_legal_purpose_reads_the_kept_records(
     assert len(logged) == 2  # the grant and one read
     for value in INVOICE_VALUES:
         assert value not in json.dumps(events)
+
+
+def test_the_customer_is_told_what_was_kept_why_and_until_when_and_nothing_more(
+    local_stack: LocalStack, settings: Settings, retained: tuple[Customer, dict[str, Any]]
+) -> None:
+    from tests.integration.erasure.test_notices import sent_to, template_of
+
+    customer, status = retained
+    told = dict(sent_to(local_stack, customer.email))
+    kept = told[template_of(local_stack, NoticeKind.RETENTION_KEPT)]
+    until = expected_until(settings)
+    longest = max(RETAINED, key=lambda name: until[name])
+    obligation = datamap.obligation(str(datamap.category(longest).obligation))
+    assert kept == {
+        "request_id": status["request_id"],
+        "categories": ", ".join(sorted(RETAINED)),
+        "until_date": until[longest],
+        "obligation": obligation.name,
+        "legal_basis": obligation.legal_basis,
+    }
+    assert template_of(local_stack, NoticeKind.ERASURE_COMPLETION) in told
+    assert _request(local_stack, status["request_id"])["notices"][NoticeKind.RETENTION_KEPT.value]["status"] == "sent"
+    text = json.dumps(list(told.values()))
+    for value in (*SUBMITTED_VALUES, *INVOICE_VALUES, customer.email):
+        assert value not in text
