@@ -170,7 +170,8 @@ _DECLARED: Mapping[str, Access] = MappingProxyType(
             start_erasure=True,  # withdrawing a purpose erases what it alone justified
             queues_erasures=True,
             # the erasure a purpose withdrawal or an objection starts is acknowledged (held: the hold told too)
-            sends_notices=frozenset({RECEIPT, NoticeKind.LEGAL_HOLD_PLACED}),
+            # a restriction is answered at once: the completion notice (restricted)
+            sends_notices=frozenset({RECEIPT, COMPLETION, NoticeKind.LEGAL_HOLD_PLACED}),
         ),
         "subject_access": Access(
             tables=_tables(

@@ -114,7 +114,8 @@ def object_to_purpose(purpose: Annotated[str, Path(max_length=80)]) -> Response[
     },
 )
 def restrict_processing(body: RestrictionIn) -> Response[RestrictionOut]:
-    state = Restrictions(get_settings()).restrict(subject_id(app), body.ground)
+    email = caller(app).claims.get("email")  # the verified address the restriction's notice goes to
+    state = Restrictions(get_settings()).restrict(subject_id(app), body.ground, "api", str(email) if email else None)
     if state.changed:
         obs.metrics.add_metric(name="RestrictionsApplied", unit="Count", value=1)
     return Response(

@@ -71,6 +71,11 @@ class RestrictionOut(BaseModel):
     essential_purposes: list[str] = Field(
         description="Purposes that stay open while restricted: only they may gain new data or consent"
     )
+    request_id: str | None = Field(
+        default=None,
+        description="The request this call restricted by, answered at once (GET /v1/requests/{request_id}); "
+        "null when nothing changed",
+    )
 
 
 class ProfileView(BaseModel):

@@ -23,6 +23,14 @@ class RestrictionState(BaseModel):
     since: str | None = Field(description="When the restriction began")
 
 
+class LegalHoldState(BaseModel):
+    """A legal hold a privacy officer placed on the customer's data, while it lasts: why (a code) and until when."""
+
+    reason_code: str = Field(description="The declared reason: litigation, dispute, regulatory_investigation, ...")
+    provision: str = Field(description="The provision that allows keeping the data, e.g. GDPR art. 17(3)(e)")
+    until: str = Field(description="The hold's last day (YYYY-MM-DD): an erasure you ask for starts after it")
+
+
 class StorePage(BaseModel):
     """One page of one store: its items, how many the store holds, and the cursor of the next page.
 
@@ -125,6 +133,9 @@ class AccessReportBody(BaseModel):
     account: AccountState
     restriction: RestrictionState | None = Field(
         default=None, description="Set while you restrict processing (POST /v1/me/restriction); null otherwise"
+    )
+    legal_hold: LegalHoldState | None = Field(
+        default=None, description="Set while a legal hold lies on your data (it pauses erasure); null otherwise"
     )
     stores: dict[str, StorePage] = Field(
         description="One entry per data-map store that holds personal data: its first page, count and cursor"

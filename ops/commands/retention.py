@@ -105,6 +105,10 @@ def _print_entry(entry: dict[str, Any]) -> None:
 def cmd_sweep(args: argparse.Namespace, target: Target) -> int:
     from custody.retention import disposal
 
+    if args.now and not args.local:
+        # A sweep computed at a moment to come erases, for good, what is not yet due: the customers not yet
+        # inactive and the records a legal obligation still keeps. Travelling in time is for the local stack.
+        raise OperatorError("retention sweep --now is refused outside --local: it would erase what is not yet due")
     settings = target.settings
     if args.batch is not None:
         settings = settings.model_copy(update={"retention_batch_max": args.batch})

@@ -286,3 +286,15 @@ def test_each_aws_failure_is_described_in_one_line(error: boto.BotoCoreError | C
     text = describe(error, "HERE", "a hint")
     assert said in text
     assert "\n" not in text
+
+
+def test_a_sweep_in_another_time_is_refused_outside_the_local_stack() -> None:
+    """`--now` in AWS would erase, for good, customers not yet inactive and records an obligation still keeps."""
+    import argparse
+
+    from ops.commands import retention
+    from ops.failures import OperatorError
+
+    args = argparse.Namespace(now="2037-01-02T00:00:00Z", local=False, batch=None)
+    with pytest.raises(OperatorError, match="refused outside --local"):
+        retention.cmd_sweep(args, None)  # type: ignore[arg-type]  # refused before the target is used

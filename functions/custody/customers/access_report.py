@@ -40,7 +40,7 @@ from custody.crypto.cipher import SubjectKey
 from custody.crypto.keyring import SubjectKeyring, get_keyring, key_version_for
 from custody.customers.profile import StoredProfile, etag
 from custody.deadlines.register import customer_view
-from custody.declared import clock, datamap
+from custody.declared import clock, datamap, holds
 from custody.declared.clock import now_iso
 from custody.declared.errors import NotFound
 from custody.declared.restriction import GROUNDS, Ground
@@ -174,6 +174,22 @@ def personal_stores() -> tuple[datamap.Store, ...]:
     return tuple(store for store in datamap.STORES if store.classification is datamap.Classification.PERSONAL)
 
 
+def legal_hold_of(subject: Subject) -> dict[str, Any] | None:
+    """A legal hold on the customer's data as they are shown it: `{reason_code, provision, until}`, or None.
+
+    The declared reason's code and provision and the last day; never the officer's ticket or identity.
+    """
+    if not subject.hold_active():
+        return None
+    facts = subject.hold_facts()
+    reason = holds.REASONS.get(facts["reason_code"])
+    return {
+        "reason_code": facts["reason_code"],
+        "provision": reason.legal_source if reason else "",
+        "until": facts["until"],
+    }
+
+
 def restriction_of(subject: Subject) -> dict[str, Any] | None:
     """The customer's restriction of processing (GDPR art. 18) as they are shown it.
 
@@ -265,6 +281,7 @@ class AccessReport:
                 "last_active_at": subject.last_active_at,
             },
             "restriction": restriction_of(subject),
+            "legal_hold": legal_hold_of(subject),
             "stores": stores,
             "retention": _retention(),
             "open_requests": open_requests,

@@ -21,13 +21,16 @@ it, so they are the one who knows first.
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
 from custody.audit.ledger import AuditLedger, subject_chain
+from custody.deadlines.register import RequestsRegister
 from custody.declared import datamap
 from custody.declared.clock import now_iso
 from custody.declared.errors import Conflict, NotFound
+from custody.declared.jurisdictions import RequestKind
 from custody.declared.restriction import Ground
 from custody.declared.settings import Settings
 from custody.stores import dynamo
@@ -46,6 +49,7 @@ class RestrictionState:
     ground: str | None = None
     since: str | None = None
     changed: bool = True
+    request_id: str | None = None  # the register's record of the request that restricted, when this one did
 
     def view(self) -> dict[str, Any]:
         """What the customer is shown: the state, its article, and the purposes that stay open meanwhile."""
@@ -55,6 +59,7 @@ class RestrictionState:
             "article": Ground(self.ground).article if self.ground else None,
             "since": self.since,
             "essential_purposes": list(datamap.essential_purposes()),
+            "request_id": self.request_id,
         }
 
 
@@ -74,16 +79,25 @@ class Restrictions:
     def __init__(self, settings: Settings) -> None:
         self.subjects = SubjectRegistry(settings)
         self.audit = AuditLedger(settings)
+        self.register = RequestsRegister(settings)
 
-    def restrict(self, subject_id: str, ground: Ground, channel: str = "api") -> RestrictionState:
+    def restrict(
+        self, subject_id: str, ground: Ground, channel: str = "api", address: str | None = None
+    ) -> RestrictionState:
         """Restrict the processing of the customer's data on `ground` (GDPR art. 18(1)(a)-(d)).
 
         Asking again on the same ground changes nothing (`changed` False, no event). Raises `Conflict`
         (409, `details.reason` `already_restricted`, with the customer's own current ground) when a
         restriction on another ground is in place — lift it first — and `Forbidden` once the customer's
         erasure has started.
+
+        A restriction is a data-subject request answered at once: the register records it (kind
+        `restriction`, received and due under `Settings.jurisdiction`) in the restriction's own
+        transaction, completed with outcome `restricted`, and the customer is told at `address`.
         """
         found = self.subjects.guarded(subject_id, lambda subject: self._restrict(subject, ground))
+        if found.changed and found.request_id:
+            self.register.answered(found.request_id, "restricted", address)
         if found.changed:
             self.audit.record(
                 step="restriction_applied",
@@ -106,8 +120,9 @@ class Restrictions:
                 {"reason": "already_restricted", "ground": current.ground},
             )
         at = now_iso()
-        dynamo.transact([self.subjects.restrict(subject, ground.value, at)])
-        return RestrictionState(True, ground.value, at)
+        request, received = self.register.receive(RequestKind.RESTRICTION, str(uuid.uuid4()), subject.subject_id)
+        dynamo.transact([self.subjects.restrict(subject, ground.value, at), received])
+        return RestrictionState(True, ground.value, at, request_id=request.request_id)
 
     def lift(self, subject_id: str, channel: str = "api") -> RestrictionState:
         """Lift the customer's restriction: processing goes back to what their purposes allow.

@@ -266,7 +266,9 @@ def entry_of(item: dict[str, Any], now: datetime) -> dict[str, Any]:
     deadline = deadline_view(item)
     due_at = deadline["due_at"]
     completed_at = deadline["completed_at"]
-    open_now = item.get("status") in {status.value for status in OPEN_STATUSES} and OPEN_KIND in item
+    # A held erasure waits lawfully but is unanswered all the same: open, and overdue once its date passes.
+    waiting = {status.value for status in (*OPEN_STATUSES, RequestStatus.HELD)}
+    open_now = item.get("status") in waiting and OPEN_KIND in item
     return {
         "request_id": item["request_id"],
         "kind": item.get("kind", RequestKind.ERASURE.value),

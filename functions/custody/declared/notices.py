@@ -83,6 +83,7 @@ OUTCOME_LABELS: Final[Mapping[str, str]] = MappingProxyType(
         "approved": "the correction was made",
         "rejected": "the correction was not made; your account shows the decision",
         "erased": "it was closed when your account was erased at your request",
+        "restricted": "processing of your data is restricted until you lift the restriction",
     }
 )
 LABELS: Final[Mapping[str, frozenset[str]]] = MappingProxyType(

@@ -65,6 +65,9 @@ def test_a_withdrawal_under_a_hold_waits_and_completes_when_the_hold_is_lifted(
     placed = officer.call("PUT", _hold_path(customer), HOLD)
     assert placed.status == 200, placed.text
     assert (placed.body["reason_code"], placed.body["until"], placed.body["held_requests"]) == ("dispute", LATER, 0)
+    # The customer sees the hold, its provision and last day, before asking for anything.
+    shown = customer.call("GET", "/v1/me").body["legal_hold"]
+    assert shown == {"reason_code": "dispute", "provision": holds.REASONS["dispute"].legal_source, "until": LATER}
 
     accepted = _held_withdrawal(local_stack, customer)
     request_id = accepted["request_id"]

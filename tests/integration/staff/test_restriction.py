@@ -278,3 +278,27 @@ def test_an_objection_to_a_purpose_without_the_right_to_object_is_a_clear_422(
     assert unknown.status == 422
     assert "Quilliam" not in unknown.text
     assert footprint(local_stack, customer.subject_id) == before
+
+
+def test_a_restriction_is_a_request_in_the_register_answered_at_once_and_the_customer_is_told(
+    local_stack: LocalStack, new_customer: Any
+) -> None:
+    from custody.declared.notices import NoticeKind
+    from tests.integration.erasure.test_notices import sent_to, template_of
+
+    customer = consented(new_customer, "crm_core", profile={"identity": PROFILE["identity"]})
+    done = restrict(customer)
+    assert done.status == 201, done.text
+    request_id = done.body["request_id"]
+    status = customer.call("GET", f"/v1/requests/{request_id}").body
+    assert (status["kind"], status["status"], status["outcome"]) == ("restriction", "completed", "restricted")
+    assert status["received_at"] <= status["completed_at"] <= status["due_at"]
+    officer = Caller(
+        local_stack, local_stack.staff_token(f"officer-{uuid.uuid4().hex[:8]}@staff.example", "privacy_officer")
+    )
+    listed = officer.call("GET", "/v1/staff/requests?kind=restriction").body["requests"]
+    assert request_id not in [entry["request_id"] for entry in listed]  # answered: no longer open
+    told = dict(sent_to(local_stack, customer.email))
+    completion = told[template_of(local_stack, NoticeKind.COMPLETION)]
+    assert (completion["request_id"], completion["kind"]) == (request_id, "restriction of the processing of your data")
+    assert restrict(customer).body["request_id"] is None  # asked again on the same ground: nothing new
