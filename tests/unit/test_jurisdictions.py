@@ -149,3 +149,25 @@ def test_the_extension_only_moves_the_date_later_and_never_past_the_laws_longest
 @given(moment=MOMENTS)
 def test_no_policy_is_due_later_than_the_default_is_early(moment: datetime) -> None:
     assert DEFAULT.due_at(moment) <= min(GDPR.due_at(moment), CCPA.due_at(moment))
+
+
+@pytest.mark.parametrize("status", ["received", "in_progress", "failed", "held"])
+def test_an_unanswered_request_is_open_and_overdue_once_its_date_passes_held_included(status: str) -> None:
+    """A legal hold makes an erasure wait lawfully; it does not answer it (GDPR art. 12(3) runs on)."""
+    from custody.deadlines.register import entry_of
+    from custody.stores.requests import OPEN_KIND
+
+    item = {
+        "request_id": "r",
+        "kind": "erasure",
+        "subject_id": "s",
+        "status": status,
+        "created_at": "2026-01-01T00:00:00.000Z",
+        "updated_at": "2026-01-01T00:00:00.000Z",
+        "due_at": "2026-02-01T23:59:59.999Z",
+        OPEN_KIND: "erasure",
+    }
+    before = entry_of(item, datetime(2026, 1, 15, tzinfo=UTC))
+    after = entry_of(item, datetime(2026, 2, 2, tzinfo=UTC))
+    assert (before["open"], before["overdue"]) == (True, False)
+    assert (after["open"], after["overdue"]) == (True, True)
