@@ -2,12 +2,14 @@
 
 custody retention plan [--horizon-days N] [--json]       who is due next and when; the standing rules
 custody retention register [--since D] [--until D] [--json]  what was destroyed, when, why, under which policy
-custody retention sweep [--now T]                          run the sweep once (as the daily schedule does)
+custody retention sweep [--now T [--force-now]]            run the sweep once (as the daily schedule does)
 
 Against AWS with your credentials (settings, region and names as `ops.target` resolves them),
 or with `--local` against the running local stack; exit 2 with one line on stderr when the
 command cannot run. `--now` travels in time (the local stack's
-customers are all recent): e.g. `custody retention sweep --local --now 2030-01-01T00:00:00Z`.
+customers are all recent): e.g. `custody retention sweep --local --now 2030-01-01T00:00:00Z`. A sweep
+at a moment to come erases for good what is not due today (customers not yet inactive, records an
+obligation still keeps), so outside `--local` it also takes `--force-now`.
 Every date comes from custody.declared.retention; nothing printed is personal data.
 """
 
@@ -105,10 +107,12 @@ def _print_entry(entry: dict[str, Any]) -> None:
 def cmd_sweep(args: argparse.Namespace, target: Target) -> int:
     from custody.retention import disposal
 
-    if args.now and not args.local:
+    if args.now and not args.local and not args.force_now:
         # A sweep computed at a moment to come erases, for good, what is not yet due: the customers not yet
         # inactive and the records a legal obligation still keeps. Travelling in time is for the local stack.
-        raise OperatorError("retention sweep --now is refused outside --local: it would erase what is not yet due")
+        raise OperatorError(
+            "retention sweep --now is refused outside --local: it would erase what is not yet due (--force-now)"
+        )
     settings = target.settings
     if args.batch is not None:
         settings = settings.model_copy(update={"retention_batch_max": args.batch})
@@ -143,5 +147,10 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
     sweep = retention.add_parser("sweep", help="run the retention sweep once")
     sweep.add_argument("--batch", type=int, help="erasures to start at most (default: the settings')")
+    sweep.add_argument(
+        "--force-now",
+        action="store_true",
+        help="allow --now outside --local: erases, for good, whatever is due by then (not yet due today)",
+    )
     target(sweep)
     sweep.set_defaults(handler=on_target(cmd_sweep))

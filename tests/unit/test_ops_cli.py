@@ -295,6 +295,6 @@ def test_a_sweep_in_another_time_is_refused_outside_the_local_stack() -> None:
     from ops.commands import retention
     from ops.failures import OperatorError
 
-    args = argparse.Namespace(now="2037-01-02T00:00:00Z", local=False, batch=None)
+    args = argparse.Namespace(now="2037-01-02T00:00:00Z", local=False, batch=None, force_now=False)
     with pytest.raises(OperatorError, match="refused outside --local"):
         retention.cmd_sweep(args, None)  # type: ignore[arg-type]  # refused before the target is used

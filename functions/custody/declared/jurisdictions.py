@@ -161,35 +161,29 @@ class ExtensionNotAllowed(ValueError):
         self.code = code
 
 
+def _gdpr(code: str, name: str) -> Jurisdiction:
+    """GDPR's rule under `code`: one month, extendable once by two further months (art. 12(3))."""
+    return Jurisdiction(
+        code,
+        name,
+        Period(months=1),
+        Period(months=2),
+        ("complexity", "volume"),
+        "Regulation (EU) 2016/679, Art. 12(3); months per Regulation (EEC, Euratom) No 1182/71, Art. 3",
+        "Regulation (EU) 2016/679, Art. 12(3): by two further months, the data subject informed within "
+        "the first month with the reasons",
+    )
+
+
 JURISDICTIONS: Final[Mapping[str, Jurisdiction]] = MappingProxyType(
     {
         item.code: item
         for item in (
-            Jurisdiction(
-                "gdpr",
-                "GDPR",
-                Period(months=1),
-                Period(months=2),
-                ("complexity", "volume"),
-                "Regulation (EU) 2016/679, Art. 12(3); months per Regulation (EEC, Euratom) No 1182/71, Art. 3",
-                "Regulation (EU) 2016/679, Art. 12(3): by two further months, the data subject informed within "
-                "the first month with the reasons",
-            ),
+            _gdpr("gdpr", "GDPR"),
             # EU member states: GDPR's periods for requests; the code also picks the member state's periods
             # for records a legal obligation keeps (datamap.OBLIGATIONS: HGB/AO, Code de commerce).
-            *(
-                Jurisdiction(
-                    code,
-                    f"GDPR ({country})",
-                    Period(months=1),
-                    Period(months=2),
-                    ("complexity", "volume"),
-                    "Regulation (EU) 2016/679, Art. 12(3); months per Regulation (EEC, Euratom) No 1182/71, Art. 3",
-                    "Regulation (EU) 2016/679, Art. 12(3): by two further months, the data subject informed within "
-                    "the first month with the reasons",
-                )
-                for code, country in (("de", "Germany"), ("fr", "France"))
-            ),
+            _gdpr("de", "GDPR (Germany)"),
+            _gdpr("fr", "GDPR (France)"),
             Jurisdiction(
                 "ccpa",
                 "CCPA/CPRA",

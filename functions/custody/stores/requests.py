@@ -639,19 +639,7 @@ class RequestsTable:
         }
         if count_only:
             kwargs["Select"] = "COUNT"
-        yielded = 0
-        while True:
-            response = clients.dynamodb().query(**kwargs)
-            if count_only:
-                yield {"Count": response.get("Count", 0)}
-            for item in response.get("Items", []):
-                yield dynamo.from_item(item)
-                yielded += 1
-                if limit is not None and yielded >= limit:
-                    return
-            if "LastEvaluatedKey" not in response:
-                return
-            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        yield from _pages(kwargs, count_only=count_only, limit=limit)
 
     def by_status(
         self,
@@ -701,19 +689,7 @@ class RequestsTable:
             kwargs["Select"] = "COUNT"
         if limit is not None and not erasures_only:
             kwargs["Limit"] = limit  # a filter applies after the limit: then pages are read until enough match
-        yielded = 0
-        while True:
-            response = clients.dynamodb().query(**kwargs)
-            if count_only:
-                yield {"Count": response.get("Count", 0)}
-            for item in response.get("Items", []):
-                yield dynamo.from_item(item)
-                yielded += 1
-                if limit is not None and yielded >= limit:
-                    return
-            if "LastEvaluatedKey" not in response:
-                return
-            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        yield from _pages(kwargs, count_only=count_only, limit=limit)
 
 
 def status_view(item: dict[str, Any], milestones: tuple[str, ...]) -> dict[str, Any]:
@@ -772,3 +748,20 @@ def deadline_view(item: dict[str, Any]) -> dict[str, Any]:
         "outcome": item.get("outcome"),
         "notices": {str(name): str(notice.get("status")) for name, notice in (item.get(NOTICES) or {}).items()},
     }
+
+
+def _pages(kwargs: dict[str, Any], *, count_only: bool, limit: int | None) -> Iterator[dict[str, Any]]:
+    """A Query of `kwargs`, page by page: `{"Count": n}` per page when `count_only`, else at most `limit` items."""
+    yielded = 0
+    while True:
+        response = clients.dynamodb().query(**kwargs)
+        if count_only:
+            yield {"Count": response.get("Count", 0)}
+        for item in response.get("Items", []):
+            yield dynamo.from_item(item)
+            yielded += 1
+            if limit is not None and yielded >= limit:
+                return
+        if "LastEvaluatedKey" not in response:
+            return
+        kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]

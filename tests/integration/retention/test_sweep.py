@@ -277,7 +277,7 @@ def test_the_cli_plans_sweeps_and_lists_the_register(
     assert {rule["store"] for rule in plan["standing"]} >= {"interactions", "exports", "backups"}
 
     after = clock.iso(due + timedelta(hours=1))
-    assert cli.main(["retention", "sweep", "--now", after], configure_logging=False) == 0
+    assert cli.main(["retention", "sweep", "--now", after, "--force-now"], configure_logging=False) == 0
     swept = json.loads(capsys.readouterr().out)
     assert swept["started"] >= 1
     _finish(local_stack, swept["request_ids"])
