@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
-from custody.declared import catalog, datamap
+from custody.declared import catalog, clock, datamap
 from custody.declared.settings import Settings
 from custody.stores import dynamo
 from custody.stores.staff_access import TTL_ATTRIBUTE
@@ -48,7 +49,7 @@ def test_every_staff_access_item_written_by_every_staff_route_carries_the_ttl(
         return str(reply.body["grant_id"])
 
     def request_grant() -> int:
-        values["grant"] = grant(support, "crm_core", ["identity", "interactions"])
+        values["grant"] = grant(support, "crm_core", ["identity", "interactions", "invoices"])
         values["pending"] = grant(officer, "health_services", ["health"])
         return 201
 
@@ -65,6 +66,28 @@ def test_every_staff_access_item_written_by_every_staff_route_carries_the_ttl(
 
     def page() -> int:
         return support.call("GET", f"/v1/staff/customers/{sid}/interactions?grant_id={values['grant']}").status
+
+    def record_invoice() -> int:
+        body = {
+            "grant_id": values["grant"],
+            "invoice_number": "INV-2026-0042",
+            "issued_on": "2026-11-30",
+            "amount": "120.50",
+            "currency": "EUR",
+            "line_summary": "2 garden chairs",
+        }
+        return support.call("POST", f"/v1/staff/customers/{sid}/invoices", body).status
+
+    def invoices() -> int:
+        return support.call("GET", f"/v1/staff/customers/{sid}/invoices?grant_id={values['grant']}").status
+
+    def hold() -> int:  # a legal hold: the subject's record and the ledger, no staff read of the customer's data
+        until = (clock.now().date() + timedelta(days=30)).isoformat()
+        body = {"reason_code": "dispute", "ticket": "LEG-18", "until": until}
+        return officer.call("PUT", f"/v1/staff/customers/{sid}/legal-hold", body).status
+
+    def lift() -> int:
+        return officer.call("DELETE", f"/v1/staff/customers/{sid}/legal-hold").status
 
     def queue() -> int:
         reply = officer.call("GET", f"/v1/staff/change-requests?customer_id={sid}")
@@ -87,10 +110,14 @@ def test_every_staff_access_item_written_by_every_staff_route_carries_the_ttl(
         "GET /v1/staff/customers/{customer_id}": view,
         "POST /v1/staff/customers/{customer_id}/interactions": record,
         "GET /v1/staff/customers/{customer_id}/interactions": page,
+        "POST /v1/staff/customers/{customer_id}/invoices": record_invoice,
+        "GET /v1/staff/customers/{customer_id}/invoices": invoices,
         "GET /v1/staff/change-requests": queue,
         "GET /v1/staff/requests": register,
         "POST /v1/staff/requests/{request_id}/extension": extend,
         "POST /v1/staff/change-requests/{change_request_id}/decision": decide,
+        "PUT /v1/staff/customers/{customer_id}/legal-hold": hold,
+        "DELETE /v1/staff/customers/{customer_id}/legal-hold": lift,
     }
     assert set(scenario) == {route.key for route in catalog.routes_of("staff")}, "call every staff route here"
     for key, run in scenario.items():
@@ -99,7 +126,7 @@ def test_every_staff_access_item_written_by_every_staff_route_carries_the_ttl(
     now = time.time()
     log = list(dynamo.query_partition(settings.table("staff_access"), "subject_id", sid))
     assert {item["kind"] for item in log} == {"grant", "read"}
-    assert len([item for item in log if item["kind"] == "read"]) >= 3  # the view, the page, the review queue
+    assert len([item for item in log if item["kind"] == "read"]) >= 4  # the view, the pages, the review queue
     for item in log:
         kept = item.get(TTL_ATTRIBUTE)
         assert isinstance(kept, int), item["access_key"]
