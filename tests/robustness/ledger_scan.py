@@ -23,7 +23,8 @@ from urllib.parse import parse_qsl
 
 from custody.audit import grammar
 from custody.audit.grammar import admits, check_event
-from custody.declared import datamap, naming, restriction
+from custody.declared import datamap, holds, jurisdictions, naming, restriction
+from custody.stores.subjects import SubjectStatus
 from tests.integration.conftest import LocalStack
 
 GENERATED: Final = frozenset({"event_id", "seq", "at", "prev_hash", "hash", "attests"})  # ours, never a caller's
@@ -60,6 +61,15 @@ VOCABULARY_PARTS: Final = frozenset(
         *grammar.COUNT_NAMES,
         *datamap.PURPOSES,
         *restriction.GROUNDS,  # a declared code the customer chooses (`restriction:<ground>`), never free text
+        # what a certificate says of kept records, in declared words: obligations, their legal bases and key
+        # versions, the subject's statuses, hold reasons and their provisions, jurisdictions
+        *datamap.OBLIGATIONS,
+        *(obligation.legal_basis for obligation in datamap.OBLIGATIONS.values()),
+        *(obligation.key_version for obligation in datamap.OBLIGATIONS.values()),
+        *(status.value for status in SubjectStatus),
+        *holds.REASONS,
+        *(reason.legal_source for reason in holds.REASONS.values()),
+        *jurisdictions.JURISDICTIONS,
         *_SHAPES,
     )
     for part in (word, *re.split(r"[/:#\s{}]+", word), *word.split(" "))
