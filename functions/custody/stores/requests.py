@@ -513,6 +513,20 @@ class RequestsTable:
             raise
         return True
 
+    def _notices_map(self, request_id: str) -> None:
+        """Give an existing request its `notices` map if it has none (a record may predate notices).
+
+        Raises botocore's `ConditionalCheckFailedException` when there is no such request: none is created.
+        """
+        clients.dynamodb().update_item(
+            TableName=self.table,
+            Key=dynamo.to_item({"request_id": request_id}),
+            UpdateExpression="SET #notices = if_not_exists(#notices, :none)",
+            ConditionExpression="attribute_exists(request_id)",
+            ExpressionAttributeNames={"#notices": NOTICES},
+            ExpressionAttributeValues=dynamo.to_values({":none": {}}),
+        )
+
     def claim_notice(self, request_id: str, notice: str) -> bool:
         """Claim the sending of `notice` (a notice kind) for this request: at most once, ever.
 
@@ -521,14 +535,7 @@ class RequestsTable:
         notice is recorded on the register's record of the request it is about.
         """
         try:
-            clients.dynamodb().update_item(
-                TableName=self.table,
-                Key=dynamo.to_item({"request_id": request_id}),
-                UpdateExpression="SET #notices = if_not_exists(#notices, :none)",
-                ConditionExpression="attribute_exists(request_id)",
-                ExpressionAttributeNames={"#notices": NOTICES},
-                ExpressionAttributeValues=dynamo.to_values({":none": {}}),
-            )
+            self._notices_map(request_id)
         except ClientError as error:
             if dynamo.is_condition_failure(error):
                 raise LookupError("No such request.") from None
@@ -554,14 +561,7 @@ class RequestsTable:
         `outcome` holds statuses, declared reasons, times and SES's message id only, never an address. A
         missing request is not created (botocore's `ConditionalCheckFailedException`).
         """
-        clients.dynamodb().update_item(
-            TableName=self.table,
-            Key=dynamo.to_item({"request_id": request_id}),
-            UpdateExpression="SET #notices = if_not_exists(#notices, :none)",
-            ConditionExpression="attribute_exists(request_id)",
-            ExpressionAttributeNames={"#notices": NOTICES},
-            ExpressionAttributeValues=dynamo.to_values({":none": {}}),
-        )
+        self._notices_map(request_id)
         clients.dynamodb().update_item(
             TableName=self.table,
             Key=dynamo.to_item({"request_id": request_id}),
