@@ -22,7 +22,7 @@ export UV_PYTHON_DOWNLOADS := never
 export UV_COMPILE_BYTECODE := 1
 unexport PYTHONDONTWRITEBYTECODE
 
-.PHONY: help setup test lint synth preflight deploy diff lambda-deps clean browser posture posture-check soak
+.PHONY: help setup test lint web synth preflight deploy diff lambda-deps clean browser posture posture-check soak
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -48,7 +48,14 @@ $(LAMBDA_DEPS)/.built: $(UV) pyproject.toml uv.lock
 	find $(LAMBDA_DEPS)/python -name '__pycache__' -prune -exec rm -rf {} +
 	@touch $@
 
-setup: .venv/.synced node_modules/.installed $(LAMBDA_DEPS)/.built ## Install everything from the lock files
+WEB_SOURCES := $(shell find web -type f 2>/dev/null)
+
+build/web/.built: node_modules/.installed $(WEB_SOURCES) docs/openapi.json
+	node web/build.mjs
+
+web: build/web/.built ## Build the privacy center, the staff and auditor console and the API reference into build/web
+
+setup: .venv/.synced node_modules/.installed $(LAMBDA_DEPS)/.built build/web/.built ## Install everything from the lock files
 
 lambda-deps: $(LAMBDA_DEPS)/.built ## Bundle the functions' third-party wheels for Lambda (arm64), no Docker
 

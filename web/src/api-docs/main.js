@@ -1,0 +1,1 @@
+// api-docs: built by web/build.mjs into build/web/assets/api-docs.js

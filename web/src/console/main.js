@@ -1,0 +1,1 @@
+// console: built by web/build.mjs into build/web/assets/console.js

@@ -1,0 +1,1 @@
+// privacy-center: built by web/build.mjs into build/web/assets/privacy-center.js
