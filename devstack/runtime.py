@@ -143,6 +143,9 @@ class _RuntimeState:
 
 _LOCK: Final = threading.RLock()
 _STATE: Final = _RuntimeState()
+# The invocation running on this thread and the seconds it spent parked in `others_may_run` (a test's
+# hold is not time the function ran: it does not count against its timeout).
+_RUNNING: Final = threading.local()
 
 # Context managers entered around every invocation's handler, given its spec (devstack.iam
 # makes the function's calls its role's).
@@ -323,8 +326,14 @@ def others_may_run() -> Iterator[None]:
     parked invocation goes on alone again. Its environment variables are put back as they were when
     it paused (others, parked too, may have resumed and ended in between), and the settings and
     clients the others cached are dropped, read afresh on next use.
+
+    The time parked is the test's, not the function's: it is left out of the invocation's duration
+    and its timeout (the context's remaining time is extended by it), as if the others had run in
+    the instant between its read and its write. A hold longer than the function's timeout (a slow
+    erasure on a loaded machine) must not end the request as `Sandbox.Timedout`.
     """
     environment = dict(os.environ)
+    parked_at = time.monotonic()
     released = 0
     while True:
         try:
@@ -337,6 +346,11 @@ def others_may_run() -> Iterator[None]:
     finally:
         for _ in range(released):
             _LOCK.acquire()
+        parked = time.monotonic() - parked_at
+        context = getattr(_RUNNING, "context", None)
+        if context is not None:
+            _RUNNING.paused += parked
+            context.deadline += parked
         os.environ.update(environment)
         importlib.import_module("custody.declared.settings").get_settings.cache_clear()
         _STATE.fingerprint = None
@@ -427,6 +441,7 @@ def _run_handler(spec: FunctionSpec, event: Any, request_id: str) -> Invocation:
             log_stream_name=f"{time.strftime('%Y/%m/%d')}/[{spec.version}]{request_id.replace('-', '')}",
             deadline=started + spec.timeout_seconds,
         )
+        _RUNNING.context, _RUNNING.paused = context, 0.0
         try:
             handler = load_handler(spec.handler)
             with ExitStack() as hooks:
@@ -435,8 +450,10 @@ def _run_handler(spec: FunctionSpec, event: Any, request_id: str) -> Invocation:
                 result = handler(event, context)
         except Exception as error:  # the Lambda runtime turns any exception into a function error
             body = error_payload(error, request_id)
-            return Invocation(request_id, json.dumps(body).encode(), body["errorType"], _elapsed(started))
-    elapsed = _elapsed(started)
+            return Invocation(request_id, json.dumps(body).encode(), body["errorType"], _ran(started))
+        finally:
+            _RUNNING.context = None
+    elapsed = _ran(started)
     if elapsed > spec.timeout_seconds * 1000:
         return _failure(
             request_id,
@@ -461,3 +478,8 @@ def _run_handler(spec: FunctionSpec, event: Any, request_id: str) -> Invocation:
 
 def _elapsed(started: float) -> float:
     return (time.monotonic() - started) * 1000
+
+
+def _ran(started: float) -> float:
+    """Milliseconds the invocation on this thread ran since `started`, its time parked excluded."""
+    return _elapsed(started) - getattr(_RUNNING, "paused", 0.0) * 1000

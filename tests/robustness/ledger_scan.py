@@ -209,8 +209,8 @@ def scan(stack: LocalStack, submitted: Iterable[str]) -> ScanResult:
         document = json.loads(body)
         values = _fields(key, document)
         parts = {part for value in values for part in (value, *_PARTS.split(value)) if part}
-        if parts & telling:
-            result.hits.append((key, "a field or a part of one is a submitted string"))
+        if found := sorted(parts & telling):
+            result.hits.append((key, f"a field or a part of one is a submitted string: {found[:5]!r}"))
         text = "\n".join(values)
         if any(value in text for value in long_ones):
             result.hits.append((key, "a submitted string of 12 characters or more is in its text"))

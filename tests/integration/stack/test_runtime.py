@@ -127,3 +127,27 @@ def test_a_parked_invocation_lets_others_run_and_goes_on_with_its_own_environmen
     runtime.forget_environment()
     assert outcomes["first"].result() == {"ran": "a"}
     assert seen["after"] == "first"
+
+
+def test_time_parked_is_the_tests_not_the_functions(probe: types.ModuleType) -> None:
+    """A request parked past its function's timeout (a slow erasure between its read and its write) still
+    runs to its own end, with the remaining time it had; a function that itself runs past its timeout
+    still ends `Sandbox.Timedout`."""
+    remaining: list[int] = []
+
+    def handle(event: Any, context: Any) -> Any:
+        if event.get("park"):
+            before = context.get_remaining_time_in_millis()
+            with runtime.others_may_run():
+                threading.Event().wait(1.3)
+            remaining.append(before - context.get_remaining_time_in_millis())
+        else:
+            threading.Event().wait(1.3)
+        return {"ran": True}
+
+    probe.handle = handle  # type: ignore[attr-defined]
+    parked = runtime.invoke(_spec(timeout=1), {"park": 1})
+    assert parked.error_type is None, parked.payload
+    assert parked.result() == {"ran": True}
+    assert remaining and remaining[0] < 1000  # the hold did not use up the invocation's time
+    assert runtime.invoke(_spec(timeout=1), {}).error_type == "Sandbox.Timedout"
