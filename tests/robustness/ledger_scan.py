@@ -18,6 +18,7 @@ import json
 import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any, Final
 from urllib.parse import parse_qsl
 
@@ -70,6 +71,7 @@ VOCABULARY_PARTS: Final = frozenset(
         *holds.REASONS,
         *(reason.legal_source for reason in holds.REASONS.values()),
         *jurisdictions.JURISDICTIONS,
+        *jurisdictions.EXTENSION_REASONS,  # a request's extension (`extension:<code>`), a declared code
         *_SHAPES,
     )
     for part in (word, *re.split(r"[/:#\s{}]+", word), *word.split(" "))
@@ -197,11 +199,19 @@ def _in_grammar(event: dict[str, Any], agreements: dict[str, Agreement]) -> bool
     return True
 
 
+def _is_date(text: str) -> bool:
+    try:
+        return date.fromisoformat(text).isoformat() == text
+    except ValueError:
+        return False
+
+
 def scan(stack: LocalStack, submitted: Iterable[str]) -> ScanResult:
     agreements = {agreement.processor_id: agreement for agreement in registered(stack)}
     caller = {text for text in submitted if text and not admits(text, agreements.values())}
-    # A number alone is no caller text: the grammar writes counts into targets (`change_requests:2`).
-    telling = {text for text in caller - VOCABULARY_PARTS if not text.isdecimal()}
+    # A number alone is no caller text: the grammar writes counts into targets (`change_requests:2`); nor is a
+    # calendar date, validated as one: a legal hold's last day (`legal_hold/<code>:<until>`).
+    telling = {text for text in caller - VOCABULARY_PARTS if not text.isdecimal() and not _is_date(text)}
     long_ones = [text for text in telling if len(text) >= SUBSTRING_FROM]
     result = ScanResult(caller_strings=len(caller))
     for key, body in ledger_objects(stack):
