@@ -18,6 +18,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 
 from custody.declared import web
+from devstack import docs
 from infra.config import CustodyConfig
 from infra.constructs import web as site
 from infra.constructs.identity import Identity
@@ -221,6 +222,15 @@ def test_the_api_reference_headers_are_the_declared_ones(cfn: Cfn) -> None:
     declared = web.security_headers([web.cognito_endpoint(REGION)], api_reference=True)
     assert served_headers(_policy_of(cfn, _behavior(cfn, "/docs/*"))) == declared
     assert declared != web.security_headers([web.cognito_endpoint(REGION)])  # two policies, really
+
+
+@pytest.mark.parametrize(("path", "pattern"), [("/docs/", "/docs/*"), ("/assets/api-docs.js", None)])
+def test_the_local_gateway_sends_the_headers_cloudfront_sends(cfn: Cfn, path: str, pattern: str | None) -> None:
+    """devstack.docs answers /docs/ and the reference's script with the distribution's headers for them."""
+    behavior = _behavior(cfn, pattern) if pattern else _distribution(cfn)["DefaultCacheBehavior"]
+    local = docs.respond(path, REGION).headers
+    deployed = served_headers(_policy_of(cfn, behavior))
+    assert {name: local[name] for name in deployed} == deployed
 
 
 def test_headers_cloudfront_cannot_express_are_refused() -> None:
