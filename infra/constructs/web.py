@@ -429,9 +429,11 @@ class Web(Construct):
             acknowledge(distribution, "AwsSolutions-CFR2", reason)
             checkov_skip(distribution, "CKV_AWS_68", reason)
         logging_reason = (
-            "CloudFront's legacy logs need an ACL-enabled bucket and the project's access-log bucket enforces "
-            "bucket-owner ownership (ACLs off); standard logging v2 must be configured in us-east-1, outside this "
-            "regional stack. The API's access logs (no caller IPs) and the bucket's server access logs remain."
+            "CloudFront's request logs record every viewer's IP address and the pages they read, personal data "
+            "about customers outside the data map that erasure could not reach (the API's access logs keep no "
+            "caller IP for the same reason). They could not go to the access-log bucket anyway: legacy logs need "
+            "ACLs, which it disables, and standard logging v2 is configured in us-east-1, outside this regional "
+            "stack. The bucket's server access logs and the API's access logs remain."
         )
         acknowledge(distribution, "AwsSolutions-CFR3", logging_reason)
         checkov_skip(distribution, "CKV_AWS_86", logging_reason)
