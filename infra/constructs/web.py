@@ -58,9 +58,11 @@ MANAGED_SECURITY_HEADERS: Final = frozenset(
         "X-Content-Type-Options",
         "X-Frame-Options",
         "Referrer-Policy",
-        "X-XSS-Protection",
     }
 )
+# CloudFront's one security-headers setting this module does not map (OWASP advises against the header):
+# declaring it is refused rather than dropped, and a custom header of that name CloudFront itself refuses.
+UNMAPPED_SECURITY_HEADERS: Final = frozenset({"X-XSS-Protection"})
 # CloudFront quotas: custom headers per response headers policy, and the Content-Security-Policy's length.
 MAX_CUSTOM_HEADERS: Final = 10
 MAX_CSP_LENGTH: Final = 1783
@@ -92,6 +94,9 @@ def headers_behaviors(
 ) -> tuple[cloudfront.ResponseSecurityHeadersBehavior, cloudfront.ResponseCustomHeadersBehavior]:
     """The declared headers as CloudFront's security-headers settings plus custom headers, every one
     overriding what the origin sends. Errors: ValueError for a declared value CloudFront cannot express."""
+    unmapped = sorted(UNMAPPED_SECURITY_HEADERS & set(headers))
+    if unmapped:
+        raise ValueError(f"{', '.join(unmapped)}: a CloudFront security-headers setting this module does not map")
     csp = headers["Content-Security-Policy"]
     if not Token.is_unresolved(csp) and len(csp) > MAX_CSP_LENGTH:
         raise ValueError(f"The Content-Security-Policy is {len(csp)} characters; CloudFront takes {MAX_CSP_LENGTH}")

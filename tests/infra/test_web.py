@@ -239,6 +239,8 @@ def test_headers_cloudfront_cannot_express_are_refused() -> None:
         site.headers_behaviors({**declared, "X-Frame-Options": "ALLOW-FROM https://example.com"})
     with pytest.raises(ValueError, match="Strict-Transport-Security"):
         site.headers_behaviors({**declared, "Strict-Transport-Security": "max-age=10; bogus"})
+    with pytest.raises(ValueError, match="X-XSS-Protection"):
+        site.headers_behaviors({**declared, "X-XSS-Protection": "0"})
     with pytest.raises(ValueError, match="Referrer-Policy"):
         site.headers_behaviors({**declared, "Referrer-Policy": "nobody"})
     with pytest.raises(ValueError, match="custom headers"):
