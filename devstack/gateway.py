@@ -19,7 +19,8 @@ For each request it does what the deployed API Gateway does, in the same order:
    "If the Lambda API rejects the invocation request, API Gateway returns a 500 error code",
    Lambda developer guide, "Handling Lambda errors with an API Gateway API").
 
-It also serves the merged OpenAPI document at `/openapi.json` and a browser view at `/docs`, the
+It also serves the merged OpenAPI document at `/openapi.json` and the API reference at `/docs/` (the
+built Swagger UI page of `build/web/docs/`, `devstack.docs`, with the deployed headers), the
 user pools' OAuth 2.0 token endpoint for machine clients at `/_cognito/<pool id>/oauth2/token`
 (moto has none; `devstack.cognito`), and, for the demo journey, what moto's SES accepted to send at
 `GET /_ses/sent-messages` (SES has no API that reads sent mail back; moto keeps it in its backend, in
@@ -175,10 +176,10 @@ class Gateway:
     def handle(self, request: Request) -> Response:
         started = time.monotonic()
         request_id = str(uuid.uuid4())
-        if request.method == "GET" and request.path in ("/openapi.json", "/docs", "/docs/"):
-            return self._serve_docs(request)
-        if request.method == "GET" and request.path.startswith(docs.ASSET_PREFIX):
-            return docs.asset(request.path)
+        if request.method in ("GET", "HEAD") and docs.serves(request.path):
+            return docs.respond(request.path, self.region)
+        if request.method == "GET" and request.path == "/openapi.json":
+            return Response(self.openapi_bytes(), content_type="application/json")
         if request.method == "POST" and request.path.startswith(TOKEN_ENDPOINT_PREFIX):
             return self._token(request)
         if request.method == "GET" and request.path == SENT_MESSAGES_PATH:
@@ -329,11 +330,6 @@ class Gateway:
             if self._openapi_cache is None:
                 self._openapi_cache = json.dumps(self._openapi_document(), indent=2).encode()
             return self._openapi_cache
-
-    def _serve_docs(self, request: Request) -> Response:
-        if request.path == "/openapi.json":
-            return Response(self.openapi_bytes(), content_type="application/json")
-        return Response(docs.page(json.loads(self.openapi_bytes())), content_type="text/html; charset=utf-8")
 
 
 class _QuietHandler(WSGIRequestHandler):

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from custody.declared import web
 from devstack.paths import DEFAULT_STATE_DIR, STACK_FILE_NAME
 
 
@@ -101,7 +102,7 @@ class StackInfo:
 
     @property
     def docs_url(self) -> str:
-        return f"{self.api_url}/docs"
+        return f"{self.api_url}{web.API_REFERENCE_PATH}"
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -77,6 +77,13 @@ class CustodyConfig:
     # The trail records every region's management events (IAM's among them). One deployment per
     # account needs that; a second region's deployment sets this off (docs/deploy.md).
     multi_region_trail: bool = True
+    # The web front end (infra.constructs.web): a custom domain for the CloudFront distribution with its
+    # ACM certificate (in us-east-1, as CloudFront requires), both or neither; without them the site is
+    # served at the distribution's own cloudfront.net name. A WAF web ACL of scope CLOUDFRONT (also in
+    # us-east-1, so not created by this regional stack) is attached when its ARN is given.
+    web_domain_name: str | None = None
+    web_certificate_arn: str | None = None
+    web_acl_arn: str | None = None
 
     def __post_init__(self) -> None:
         check_prefix(self.prefix)
@@ -104,6 +111,12 @@ class CustodyConfig:
         for function, units in (self.reserved_concurrency or {}).items():
             if function not in {item.name for item in catalog.FUNCTIONS} or not isinstance(units, int) or units < 1:
                 raise ValueError(f"reservedConcurrency: {function!r} must be a catalog function with at least 1 unit")
+
+        if (self.web_domain_name is None) != (self.web_certificate_arn is None):
+            raise ValueError("custody:webDomainName and custody:webCertificateArn are given together, or neither")
+        for arn, service in ((self.web_certificate_arn, "acm"), (self.web_acl_arn, "wafv2")):
+            if arn is not None and not re.fullmatch(rf"arn:aws:{service}:us-east-1:\d{{12}}:\S+", arn):
+                raise ValueError(f"{arn!r} is not an {service} ARN in us-east-1 (CloudFront takes only those)")
 
     @classmethod
     def from_context(cls, node: Node) -> CustodyConfig:

@@ -25,6 +25,7 @@ from infra.constructs.monitoring import Monitoring
 from infra.constructs.notices import NoticeTemplates
 from infra.constructs.notifications import ProcessorNotifications
 from infra.constructs.retention import RetentionSchedule
+from infra.constructs.web import Web
 from infra.constructs.workflow import Workflow, erasure_state_machine_arn
 
 ERASURE_STEPS = "erasure_steps"
@@ -115,6 +116,15 @@ class CustodyStack(Stack):
             handlers=lambda name: self.functions[name],
             log_key=self.keys.operations,
         )
+        self.web = Web(
+            self,
+            "Web",
+            config=config,
+            rest_api=self.api.rest_api,
+            identity=self.identity,
+            access_logs=self.data.access_logs,
+            log_key=self.keys.operations,
+        )
         shredded = {store.name for store in datamap.table_stores() if store.erasure is Erasure.SHRED}
         self.auditor = Auditor(
             self.audit,
@@ -163,12 +173,19 @@ class CustodyStack(Stack):
         """What writes data CloudFormation cannot remove comes last (infra.constructs.lifecycle)."""
         access_log_policy = self.data.access_logs.policy
         assert access_log_policy is not None  # enforce_ssl and S3's log delivery made it
-        self.barrier.hold(self.audit.trail, self.audit.ledger_writers, self.backup.selection, access_log_policy)
+        self.barrier.hold(
+            self.audit.trail,
+            self.audit.ledger_writers,
+            self.backup.selection,
+            access_log_policy,
+            self.web.site_writer,  # the site's objects into its bucket
+        )
         self.barrier.close()
 
     def _outputs(self) -> None:
         for name, value in {
             "ApiUrl": self.api.rest_api.url,
+            "SiteUrl": self.web.site_url,
             "CustomerUserPoolId": self.identity.customers.user_pool_id,
             "CustomerClientId": self.identity.customer_client.user_pool_client_id,
             "StaffUserPoolId": self.identity.staff.user_pool_id,

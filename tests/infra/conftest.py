@@ -16,8 +16,10 @@ import pytest
 from aws_cdk import App
 from aws_cdk.assertions import Template
 
+from custody.declared import naming
 from infra import nag
 from infra.config import CustodyConfig
+from infra.constructs.web import DEPLOYMENT_FUNCTION
 from tests.synth import CDK_JSON, ROOT, synthesis
 
 __all__ = ["CDK_JSON", "ROOT"]
@@ -107,6 +109,17 @@ class Cfn:
                 for policy in props.get("Policies", []):
                     for statement in _statements(policy["PolicyDocument"]):
                         yield lid, statement
+
+
+def catalog_functions(cfn: Cfn) -> dict[str, dict[str, Any]]:
+    """Every Lambda function of the catalog: all but CDK's BucketDeployment function (infra.constructs.web),
+    which copies the web front end into its bucket at deploy time and is no function of the local stack."""
+    site = naming.function_name("", DEPLOYMENT_FUNCTION)
+    return {
+        lid: res
+        for lid, res in cfn.of_type("AWS::Lambda::Function").items()
+        if not str(res["Properties"].get("FunctionName", "")).endswith(site)
+    }
 
 
 def _statements(document: dict[str, Any]) -> list[dict[str, Any]]:

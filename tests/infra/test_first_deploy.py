@@ -100,6 +100,7 @@ def test_what_writes_undeletable_data_is_created_after_everything_else(cfn: Cfn)
         "AWS::IAM::ManagedPolicy",  # the functions' ledger writes
         "AWS::Backup::BackupSelection",  # recovery points into the locked vault
         "AWS::S3::BucketPolicy",  # S3's log delivery into the access-log bucket
+        "Custom::CDKBucketDeployment",  # the web front end's files into the site bucket
     }
     before = set(as_list(cfn.resources[barrier]["DependsOn"]))
     others = {lid for lid, res in cfn.resources.items() if res["Type"] != "AWS::CDK::Metadata"} - late - {barrier}
@@ -154,7 +155,7 @@ def test_cloudwatch_may_publish_to_the_alarm_topic_for_this_accounts_alarms_only
 
 def test_every_service_principal_is_held_to_this_account(cfn: Cfn) -> None:
     """Confused deputy: each resource or key policy that lets an AWS service in names the source."""
-    scoping = ("aws:SourceAccount", "aws:SourceArn", "kms:EncryptionContext:aws:logs:arn")
+    scoping = ("aws:sourceaccount", "aws:sourcearn", "kms:encryptioncontext:aws:logs:arn")  # keys ignore case
     resource_policies = ("AWS::KMS::Key", "AWS::S3::BucketPolicy", "AWS::SNS::TopicPolicy", "AWS::SQS::QueuePolicy")
     for lid, res in cfn.resources.items():
         if res["Type"] not in resource_policies:
@@ -162,7 +163,7 @@ def test_every_service_principal_is_held_to_this_account(cfn: Cfn) -> None:
         document = res["Properties"].get("KeyPolicy") or res["Properties"]["PolicyDocument"]
         for statement in as_list(document.get("Statement", [])):
             if statement["Effect"] == "Allow" and "Service" in statement.get("Principal", {}):
-                keys = json.dumps(statement.get("Condition", {}))
+                keys = json.dumps(statement.get("Condition", {})).lower()
                 assert any(key in keys for key in scoping), (lid, statement.get("Sid"))
 
 

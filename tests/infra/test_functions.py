@@ -9,11 +9,11 @@ import pytest
 from custody.declared import catalog, naming
 from custody.declared.settings import ENV_PREFIX, Settings
 from infra.constructs.functions import DEPENDENCIES, RUNTIME
-from tests.infra.conftest import Cfn, Synthesized
+from tests.infra.conftest import Cfn, Synthesized, catalog_functions
 
 
 def _functions(cfn: Cfn) -> dict[str, dict[str, Any]]:
-    return {res["Properties"]["FunctionName"]: res for res in cfn.of_type("AWS::Lambda::Function").values()}
+    return {res["Properties"]["FunctionName"]: res for res in catalog_functions(cfn).values()}
 
 
 def test_one_function_per_catalog_entry(synth: Synthesized) -> None:

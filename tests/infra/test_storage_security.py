@@ -62,7 +62,7 @@ def test_backup_vault_is_encrypted_with_the_data_key_and_locked(synth: Synthesiz
 def test_keys_rotate(synth: Synthesized) -> None:
     """Every encryption key rotates; the processor-token key is HMAC, which KMS cannot rotate."""
     keys = synth.cfn.of_type("AWS::KMS::Key")
-    assert len(keys) == 4
+    assert len(keys) == 5  # data, audit, operations, processor tokens, the web site's
     hmac = [lid for lid in keys if synth.cfn.props(lid).get("KeySpec") == "HMAC_256"]
     assert len(hmac) == 1
     assert synth.cfn.props(hmac[0])["KeyUsage"] == "GENERATE_VERIFY_MAC"

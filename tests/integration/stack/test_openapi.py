@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from custody.declared import catalog
+from custody.declared import catalog, web
 from custody.declared.restriction import UnderRestriction
 from devstack import openapi
 from devstack.paths import OPENAPI_DOC
@@ -71,11 +71,20 @@ def test_schemas_that_clash_across_functions_are_renamed_and_unbuilt_routes_are_
     assert unbuilt["parameters"][0]["name"] == "thing_id"
 
 
-def test_the_gateway_serves_the_document_and_a_docs_page(local_stack: LocalStack) -> None:
+def test_the_gateway_serves_the_document_and_the_built_api_reference(local_stack: LocalStack) -> None:
     served = local_stack.http.get("/openapi.json")
     assert served.status_code == 200
     assert set(served.get_json()["paths"]) == {route.path for route in catalog.ROUTES}
-    page = local_stack.http.get("/docs")
+    moved = local_stack.http.get("/docs")
+    assert (moved.status_code, moved.headers["Location"]) == (301, "/docs/")
+    page = local_stack.http.get("/docs/")
     assert page.status_code == 200
     assert page.headers["Content-Type"].startswith("text/html")
-    assert b"/v1/me/consents" in page.data or b"swagger-ui" in page.data
+    assert b"/docs/swagger-ui-bundle.js" in page.data
+    assert b"/assets/api-docs.js" in page.data
+    declared = web.security_headers([web.cognito_endpoint(local_stack.gateway.region)], api_reference=True)
+    assert {name: page.headers[name] for name in declared} == declared
+    document = local_stack.http.get("/docs/openapi.json")
+    assert document.status_code == 200
+    assert document.get_json()["openapi"].startswith("3.1")
+    assert local_stack.http.get("/docs/../pyproject.toml").status_code == 404
