@@ -60,4 +60,12 @@ def test_every_section_speaks_vietnamese(page: Any, site: Site, served_stack: Se
         check_accessibility(page, f"vi-{route}")
     page.get_by_role("navigation").get_by_role("link", name="Sự đồng ý", exact=True).click()
     expect(page.locator("[data-purpose=marketing]")).to_contain_text("Chúng tôi gửi ưu đãi")
-    expect(page.get_by_role("button", name="Đăng xuất")).to_be_visible()
+    # Tokens live in this tab's sessionStorage only; signing out takes them away.
+    assert page.evaluate("() => Object.keys(localStorage)") == ["custody.language"]
+    tokens = "() => Object.keys(sessionStorage).filter((key) => key.startsWith('CognitoIdentityServiceProvider.'))"
+    assert any(key.endswith(".idToken") for key in page.evaluate(tokens))
+    page.get_by_role("button", name="Đăng xuất").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Đăng nhập")
+    assert page.evaluate(tokens) == []
+    page.goto("/#/consents")  # signed out, a section sends to the sign-in
+    expect(page.get_by_role("heading", level=1)).to_have_text("Đăng nhập")
