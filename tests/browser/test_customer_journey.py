@@ -90,6 +90,8 @@ def test_the_whole_customer_journey_by_clicking(page: Any, site: Site, served_st
 
     # Documents: upload one, download it back.
     go(page, "Documents")
+    page.get_by_role("button", name="Upload").click()  # no file chosen: said under the field
+    expect(page.locator("[data-field=file] .field-error")).to_have_text("Required.")
     page.get_by_label(re.compile(r"^Document")).set_input_files(
         {"name": "letter.txt", "mimeType": "text/plain", "buffer": DOCUMENT}
     )
