@@ -60,6 +60,14 @@ def test_every_section_speaks_vietnamese(page: Any, site: Site, served_stack: Se
         check_accessibility(page, f"vi-{route}")
     page.get_by_role("navigation").get_by_role("link", name="Sự đồng ý", exact=True).click()
     expect(page.locator("[data-purpose=marketing]")).to_contain_text("Chúng tôi gửi ưu đãi")
+    # The API's refusal under the field, said in Vietnamese with the API's own (English) words.
+    page.get_by_role("navigation").get_by_role("link", name="Hồ sơ", exact=True).click()
+    contact = page.locator("[data-category=contact]")
+    contact.get_by_label("Điện thoại").fill("12")
+    contact.get_by_role("button", name="Lưu Liên hệ").click()
+    error = page.locator("[data-field='contact.phone'] .field-error")
+    expect(error).to_contain_text("Giá trị không hợp lệ (bằng tiếng Anh: must start with +")
+    check_accessibility(page, "vi-profile-inline-error")
     # Tokens live in this tab's sessionStorage only; signing out takes them away.
     assert page.evaluate("() => Object.keys(localStorage)") == ["custody.language"]
     tokens = "() => Object.keys(sessionStorage).filter((key) => key.startsWith('CognitoIdentityServiceProvider.'))"
