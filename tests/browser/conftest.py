@@ -46,6 +46,14 @@ document.addEventListener("securitypolicyviolation", (event) => {
 """
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Assertions wait as long as actions do: the machine may be busy, and what the tests assert is
+    what the pages end up showing, never how fast."""
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=TIMEOUT_MS)
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "tests/browser/" in str(item.fspath):
