@@ -42,8 +42,8 @@ from devstack import atomicity
 from devstack.metering import counting_calls
 from devstack.provision import client_factory, provision
 from ops import cli, target
-from ops.auditor.reader import AuditorReader
-from ops.auditor.verification import verify
+from custody.audit.review.reader import AuditorReader
+from custody.audit.review.verification import verify
 
 TIME_SCALE = 0.5
 BURST = CLAIM_BACKOFF.max_attempts  # events per test: the most a burst can hold and provably lose none

@@ -12,7 +12,7 @@ from custody.audit.ledger import CLAIMED_HEADS, GENESIS, AuditLedger, subject_ch
 from custody.declared import datamap
 from custody.erasure.plan import stores_in_scope
 from devstack.metering import counting_calls
-from ops.auditor.verification import verify
+from custody.audit.review.verification import verify
 from tests.integration.audit.conftest import Erased
 
 STORES = [store.name for store in datamap.STORES]

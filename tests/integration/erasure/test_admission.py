@@ -23,7 +23,7 @@ from custody.stores import dynamo
 from custody.stores.erasure_slots import POOL, RUNNING, ErasureSlots
 from custody.stores.requests import ErasureReason, ErasureRequest, RequestsTable, RequestStatus
 from devstack.gateway import lambda_invoker
-from ops.auditor.reader import AuditorReader
+from custody.audit.review.reader import AuditorReader
 from tests.integration.conftest import LocalStack
 from tests.integration.erasure.conftest import Customer, wait_for_execution
 

@@ -24,8 +24,8 @@ from custody.declared.settings import Settings
 from custody.stores import dynamo
 from custody.stores.subjects import SubjectRegistry, SubjectStatus
 from devstack.residue import residue
-from ops.auditor.reader import AuditorReader
-from ops.auditor.verification import verify
+from custody.audit.review.reader import AuditorReader
+from custody.audit.review.verification import verify
 from tests.integration.conftest import LocalStack
 from tests.integration.erasure.conftest import SUBMITTED_VALUES, Customer, history, wait_for_execution
 from tests.integration.retained import (

@@ -19,8 +19,8 @@ from custody.retention import disposal
 from custody.stores.subjects import SubjectRegistry, SubjectStatus
 from devstack.iam.enforce import acting_as
 from devstack.residue import residue
-from ops.auditor.reader import AuditorReader
-from ops.auditor.verification import verify
+from custody.audit.review.reader import AuditorReader
+from custody.audit.review.verification import verify
 from tests.integration.conftest import LocalStack
 from tests.integration.erasure.conftest import Customer, wait_for_execution
 from tests.integration.retained import (

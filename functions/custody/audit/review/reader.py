@@ -22,12 +22,23 @@ from custody.audit.grammar import REFUSAL_CHAINS, SHARDED_KINDS, shard_chains, s
 from custody.audit.ledger import CHAINS_TABLE, DOCUMENTS, LEDGER_PREFIX
 from custody.declared import naming
 from custody.declared.settings import Settings
-from ops.auditor.chain import EVENT_NAME, Chain, Execution, HistoryEvent, StoredVersion
-from ops.clients import ClientFactory
+from custody.audit.review.chain import EVENT_NAME, Chain, Execution, HistoryEvent, StoredVersion
+
+
+# `clients("s3")` returns an S3 client; where the calls go and as whom is the caller's business
+# (`ops.clients.session_clients` for the CLI, `lambda_clients` behind the API).
+ClientFactory = Callable[[str], Any]
+
+
+def lambda_clients() -> ClientFactory:
+    """The function's own shared clients (`custody.platform.aws`), by the service names the reader asks for."""
+    from custody.platform.aws import clients
+
+    return lambda service: getattr(clients, service)()
 
 
 class AuditorReader:
-    """Reads with whatever credentials the clients carry: the auditor's role in AWS."""
+    """Reads with whatever credentials the clients carry: the auditor's role in AWS, the `audit` function's."""
 
     def __init__(self, settings: Settings, clients: ClientFactory) -> None:
         self.settings = settings

@@ -10,7 +10,7 @@ from typing import Any, Final
 
 from custody.audit.ledger import GENESIS, AuditEvent, digest
 from custody.declared import datamap
-from ops.auditor.chain import EVENT_NAME, Chain, Finding, Verification, parse_event
+from custody.audit.review.chain import EVENT_NAME, Chain, Finding, Verification, parse_event
 
 WORKFLOW_ACTOR: Final = "erasure-workflow"
 

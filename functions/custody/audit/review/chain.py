@@ -1,7 +1,7 @@
 """What an auditor holds of one chain: the ledger's object versions, its head, its certificates and
 the Step Functions executions of the request, and the verdict on them.
 
-Plain data, no AWS: `ops.auditor.reader` fills a `Chain`, `ops.auditor.verification` judges it,
+Plain data, no AWS: `custody.audit.review.reader` fills a `Chain`, `custody.audit.review.verification` judges it,
 `ops.auditor.report` shows both.
 """
 
