@@ -19,7 +19,10 @@ For each request it does what the deployed API Gateway does, in the same order:
    "If the Lambda API rejects the invocation request, API Gateway returns a 500 error code",
    Lambda developer guide, "Handling Lambda errors with an API Gateway API").
 
-It also serves the merged OpenAPI document at `/openapi.json` and a browser view at `/docs`, the
+It also serves the web pages (`devstack.site`): GET and HEAD of any path outside `/v1/` answer the
+files of `build/web` and the generated `/config.json` under the pages' security headers, so the pages
+and the API share one origin as they do behind CloudFront. And it serves the merged OpenAPI document
+at `/openapi.json` and a browser view at `/docs`, the
 user pools' OAuth 2.0 token endpoint for machine clients at `/_cognito/<pool id>/oauth2/token`
 (moto has none; `devstack.cognito`), and, for the demo journey, what moto's SES accepted to send at
 `GET /_ses/sent-messages` (SES has no API that reads sent mail back; moto keeps it in its backend, in
@@ -46,7 +49,7 @@ from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
 from custody.declared import catalog
-from devstack import cognito, docs, events
+from devstack import cognito, docs, events, site
 from devstack.auth import Principal, TokenVerifier, Unauthorized
 from devstack.runtime import Invocation
 
@@ -137,8 +140,9 @@ class Gateway:
         account_id: str = "123456789012",
         region: str = "us-east-1",
         stage: str = STAGE,
+        pages: site.Site | None = None,
     ) -> None:
-        """`functions` maps a catalog function name to its deployed function name."""
+        """`functions` maps a catalog function name to its deployed function name; `pages` serves the web pages."""
         self.routes = tuple(routes)
         missing = sorted({route.function for route in self.routes} - set(functions))
         if missing:
@@ -149,6 +153,7 @@ class Gateway:
         self.account_id = account_id
         self.region = region
         self.stage = stage
+        self.pages = pages
         self._openapi_document = openapi_document
         self._openapi_cache: bytes | None = None
         self._openapi_lock = threading.Lock()
@@ -183,6 +188,8 @@ class Gateway:
             return self._token(request)
         if request.method == "GET" and request.path == SENT_MESSAGES_PATH:
             return self._sent_messages()
+        if self.pages is not None and site.is_page_request(request):
+            return self.pages.handle(request)
         match = self.match(request.method, request.path)
         if (request.content_length or 0) > MAX_PAYLOAD_BYTES:
             response = _gateway_error(413, "REQUEST_TOO_LARGE", "Request Too Long", "RequestTooLarge", request_id)

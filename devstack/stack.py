@@ -18,7 +18,7 @@ from botocore.config import Config
 from custody.declared import catalog, naming
 from custody.declared.catalog import Audience
 from custody.declared.settings import ENV_PREFIX
-from devstack import openapi, wiring
+from devstack import openapi, site, wiring
 from devstack.auth import JwksCache, TokenVerifier, UserPool
 from devstack.gateway import DEFAULT_PORT, Gateway, GatewayServer, lambda_invoker
 from devstack.iam.hooks import local_enforcement
@@ -99,6 +99,7 @@ def build_gateway(
         openapi_document,
         account_id=resources.account_id,
         region=resources.region,
+        pages=site.Site(site.local_config(resources, aws_endpoint)),
     )
 
 
