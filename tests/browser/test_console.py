@@ -1,0 +1,252 @@
+"""The staff and auditor console in a real browser: Playwright driving the system's Chromium against the
+served local stack (its gateway serves /console/ under the declared CSP and the API on the same origin).
+
+Each member of staff signs in through the page (SRP, then the TOTP challenge: the staff pool requires
+MFA), every console page is visited by a role it is for, axe-core finds no serious or critical
+violation on any of them, and each is photographed into reports/browser/. A refused action is told
+plainly (support may not approve a grant), and the auditor's review of a real erasure run on the stack
+shows the execution history beside the ledger events, the verified chain and the certificate.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, Final
+
+import pytest
+from moto.cognitoidp.models import COGNITO_TOTP_MFA_SECRET  # moto hands every user this one TOTP secret
+
+from custody.declared import naming
+from devstack import identity
+from tests.integration.conftest import ServedStack, served_stack
+
+__all__ = ["served_stack"]
+
+ROOT: Final = Path(__file__).resolve().parents[2]
+SHOTS: Final = ROOT / "reports" / "browser"
+AXE: Final = ROOT / "node_modules" / "axe-core" / "axe.min.js"
+CHROMIUM_CANDIDATES: Final = ("/usr/bin/chromium", "/usr/bin/chromium-browser")
+SERIOUS: Final = frozenset({"serious", "critical"})
+
+
+def _chromium() -> str:
+    for candidate in CHROMIUM_CANDIDATES:
+        if Path(candidate).exists():
+            return candidate
+    found = shutil.which("chromium")
+    if found is None:
+        pytest.skip("no Chromium on this machine (make browser installs Debian's)")
+    return found
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=_chromium(), args=["--no-sandbox"])
+        try:
+            yield launched
+        finally:
+            launched.close()
+
+
+@pytest.fixture(scope="module")
+def stack(served_stack: ServedStack) -> ServedStack:
+    return served_stack
+
+
+class StaffMember:
+    """A member of the staff pool in one group, enrolled in TOTP, with a password the test knows."""
+
+    def __init__(self, stack: ServedStack, group: str) -> None:
+        self.email = f"{group}-{uuid.uuid4().hex[:8]}@staff.example"
+        cognito = stack.clients()("cognito-idp")
+        pool = stack.info.resources.user_pools[naming.STAFF_POOL]
+        # Created, in the group, enrolled in TOTP; then a password the test knows.
+        self.token = identity.staff_tokens(cognito, pool, self.email, group).access_token
+        self.password = "Aa1!" + uuid.uuid4().hex
+        cognito.admin_set_user_password(
+            UserPoolId=pool.pool_id, Username=self.email, Password=self.password, Permanent=True
+        )
+
+
+def _page(browser: Any, stack: ServedStack) -> Any:
+    context = browser.new_context(base_url=stack.info.api_url, locale="en-GB")
+    page = context.new_page()
+    page.errors = []  # type: ignore[attr-defined]
+    page.on("pageerror", lambda error: page.errors.append(str(error)))  # type: ignore[attr-defined]
+    page.on(
+        "console",
+        lambda message: page.errors.append(message.text)  # type: ignore[attr-defined]
+        if message.type == "error" and "Content Security Policy" in message.text
+        else None,
+    )
+    return page
+
+
+def sign_in(browser: Any, stack: ServedStack, member: StaffMember) -> Any:
+    """Through the page: e-mail and password (SRP), then the authenticator's code."""
+    page = _page(browser, stack)
+    page.goto("/console/")
+    page.get_by_label("E-mail address").fill(member.email)
+    page.get_by_label("Password").fill(member.password)
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("textbox", name="Authenticator code").fill(fresh_code())
+    page.get_by_role("button", name="Verify").click()
+    signed_in = page.get_by_role("button", name="Sign out")
+    problem = page.get_by_role("alert")
+    signed_in.or_(problem).wait_for()
+    assert problem.count() == 0, problem.inner_text()
+    return page
+
+
+def fresh_code() -> str:
+    """The authenticator's code, from a window with time left: moto checks the current window only."""
+    left = identity.TOTP_STEP_SECONDS - time.time() % identity.TOTP_STEP_SECONDS
+    if left < 5:
+        time.sleep(left + 0.5)
+    return identity.totp_code(COGNITO_TOTP_MFA_SECRET)
+
+
+def visit(page: Any, route: str, heading: str) -> None:
+    page.goto(f"/console/#{route}")
+    page.get_by_role("heading", level=1, name=heading).wait_for()
+
+
+def axe_violations(page: Any) -> list[dict[str, Any]]:
+    """axe-core's serious and critical violations (evaluated through the DevTools protocol: the CSP stands)."""
+    if not page.evaluate("() => typeof window.axe !== 'undefined'"):
+        page.evaluate(AXE.read_text(encoding="utf-8") + "\n;undefined")
+    found: list[dict[str, Any]] = page.evaluate(
+        "async () => (await axe.run(document, {resultTypes: ['violations']})).violations"
+        ".map(v => ({id: v.id, impact: v.impact, nodes: v.nodes.map(n => n.target.join(' '))}))"
+    )
+    return [item for item in found if item["impact"] in SERIOUS]
+
+
+def check(page: Any, name: str) -> None:
+    """No serious or critical axe violation, no script error or CSP refusal; a full-page screenshot."""
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"console-{name}.png"), full_page=True)
+    assert axe_violations(page) == [], name
+    assert page.errors == [], name  # type: ignore[attr-defined]
+
+
+def _http(stack: ServedStack, method: str, path: str, token: str, body: Any = None) -> tuple[int, Any]:
+    request = urllib.request.Request(  # noqa: S310 - the local stack's URL
+        f"{stack.info.api_url}{path}",
+        method=method,
+        data=None if body is None else json.dumps(body).encode(),
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
+            return response.status, json.loads(response.read() or b"null")
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"null")
+
+
+@pytest.fixture(scope="module")
+def erasure(stack: ServedStack) -> str:
+    """A customer who consented and withdrew: the erasure workflow run to its end on the local stack."""
+    clients = stack.clients()
+    pool = stack.info.resources.user_pools[naming.CUSTOMER_POOL]
+    email = f"browser-{uuid.uuid4().hex[:8]}@example.com"
+    token = identity.customer_tokens(clients("cognito-idp"), pool, email).id_token
+    status, _ = _http(stack, "POST", "/v1/me/consents", token, {"purpose": "crm_core", "policy_version": "2026-11"})
+    assert status == 201
+    status, accepted = _http(stack, "POST", "/v1/me/withdrawal", token)
+    assert status == 202, accepted
+    request_id = str(accepted["request_id"])
+    machine = stack.info.resources.state_machines[naming.ERASURE_STATE_MACHINE]
+    arn = naming.execution_arn(machine, naming.execution_name(request_id, 0))
+    sfn = clients("stepfunctions")
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            status_now = sfn.describe_execution(executionArn=arn)["status"]
+        except sfn.exceptions.ExecutionDoesNotExist:
+            status_now = "PENDING"
+        if status_now not in ("PENDING", "RUNNING"):
+            break
+        time.sleep(0.5)
+    assert status_now == "SUCCEEDED"
+    return request_id
+
+
+def test_support_asks_for_access_and_is_refused_approval_in_plain_words(browser: Any, stack: ServedStack) -> None:
+    page = sign_in(browser, stack, StaffMember(stack, "support"))
+    check(page, "home-support")
+    nav = page.get_by_role("navigation", name="Console sections")
+    assert nav.get_by_role("link", name="Approve an access grant").count() == 0
+    visit(page, "/grants", "Access to a customer")
+    check(page, "grants")
+    visit(page, "/approvals", "Approve an access grant")
+    page.get_by_label("Grant id").fill(str(uuid.uuid4()))
+    page.get_by_label("Customer id").fill(str(uuid.uuid4()))
+    page.get_by_role("button", name="Approve").click()
+    refusal = page.get_by_role("alert")
+    refusal.wait_for()
+    assert refusal.inner_text() == "Refused: your role (support) may not do this. Privacy officers only."
+    check(page, "approvals-refused")
+
+
+def test_a_privacy_officer_visits_every_staff_page(browser: Any, stack: ServedStack) -> None:
+    page = sign_in(browser, stack, StaffMember(stack, "privacy_officer"))
+    for route, heading, name in (
+        ("/approvals", "Approve an access grant", "approvals"),
+        ("/changes", "Change requests to review", "changes"),
+        ("/requests", "Requests register", "requests"),
+        ("/holds", "Legal hold", "holds"),
+        ("/processors", "Sub-processor registry", "processors"),
+    ):
+        visit(page, route, heading)
+        check(page, name)
+    page.get_by_label("Language").select_option("vi")
+    page.get_by_role("heading", level=1, name="Danh sách bên xử lý phụ").wait_for()
+    check(page, "processors-vi")
+
+
+def test_the_auditor_sees_history_beside_the_ledger_verified_with_its_certificate(
+    browser: Any, stack: ServedStack, erasure: str
+) -> None:
+    auditor = StaffMember(stack, "auditor")
+    page = sign_in(browser, stack, auditor)
+    check(page, "home-auditor")
+    visit(page, "/disposals", "Disposal register")
+    row = page.get_by_role("row").filter(has_text=erasure)
+    assert row.count() == 1
+    assert "passed: nothing remained in any store" in row.inner_text()
+    check(page, "disposals")
+    visit(page, "/requests", "Requests register")
+    check(page, "requests-auditor")
+    visit(page, f"/audit/{erasure}", f"Audit of request {erasure}")
+    status, review = _http(stack, "GET", f"/v1/audit/requests/{erasure}", auditor.token)
+    assert status == 200 and review["verified"] is True
+    (chain,) = review["chains"]
+    verdict = page.locator("[data-verdict]")
+    assert verdict.get_attribute("data-verdict") == "verified"
+    assert chain["verification"]["head_hash"] in verdict.inner_text()
+    history = page.get_by_role("table", name=f"Execution {erasure}: SUCCEEDED")
+    assert history.get_by_role("row").count() == 1 + len(chain["executions"][0]["events"])
+    assert "ExecutionSucceeded" in history.inner_text()
+    ledger = page.get_by_role("table", name="Ledger events")
+    assert ledger.get_by_role("row").count() == 1 + chain["verification"]["events"]
+    assert "certify" in ledger.inner_text()
+    digest = chain["verification"]["certificate_digest"]
+    assert page.locator('[data-attested="true"]').inner_text() == digest
+    check(page, "audit-review")
+
+
+def test_the_auditor_is_refused_what_only_privacy_officers_do(browser: Any, stack: ServedStack) -> None:
+    page = sign_in(browser, stack, StaffMember(stack, "auditor"))
+    visit(page, "/changes", "Change requests to review")
+    refusal = page.get_by_role("alert")
+    assert refusal.inner_text() == "Refused: your role (auditor) may not do this. Privacy officers only."
+    check(page, "changes-refused-auditor")
