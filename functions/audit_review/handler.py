@@ -33,7 +33,9 @@ WINDOW_MAX_DAYS = 367
 
 @app.get("/v1/audit/disposals")
 def disposals(
-    since: Annotated[str | None, Query(pattern=DATE, description="First day (UTC), default a year before `until`")] = None,
+    since: Annotated[
+        str | None, Query(pattern=DATE, description="First day (UTC), default a year before `until`")
+    ] = None,
     until: Annotated[str | None, Query(pattern=DATE, description="Last day (UTC), default today")] = None,
     limit: Annotated[int, Query(ge=1, le=DISPOSALS_PAGE_MAX, description="Entries per page")] = 50,
     cursor: Annotated[str | None, Query(max_length=512, description="`next_cursor` of the previous page")] = None,

@@ -240,7 +240,6 @@ class Audit(Construct):
             ),
         ]
 
-
     def reads(self, prefixes: Sequence[str], *, through_s3_only: bool = False) -> list[iam.PolicyStatement]:
         """Read-only: list every version under `prefixes` (`ledger/*`, `trail/*`), get them, decrypt with the
         audit key (`through_s3_only`: only as S3 asks on the reader's behalf, `kms:ViaService`)."""

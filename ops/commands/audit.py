@@ -20,8 +20,8 @@ import argparse
 from pathlib import Path
 
 from custody.audit.review.reader import AuditorReader
-from ops.auditor.report import render_html_all, render_text, verdict
 from custody.audit.review.verification import verify
+from ops.auditor.report import render_html_all, render_text, verdict
 from ops.failures import OperatorError
 from ops.target import Target, add_target_flags, on_target
 

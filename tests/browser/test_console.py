@@ -83,9 +83,11 @@ def _page(browser: Any, stack: ServedStack) -> Any:
     page.on("pageerror", lambda error: page.errors.append(str(error)))  # type: ignore[attr-defined]
     page.on(
         "console",
-        lambda message: page.errors.append(message.text)  # type: ignore[attr-defined]
-        if message.type == "error" and "Content Security Policy" in message.text
-        else None,
+        lambda message: (
+            page.errors.append(message.text)  # type: ignore[attr-defined]
+            if message.type == "error" and "Content Security Policy" in message.text
+            else None
+        ),
     )
     return page
 
@@ -228,7 +230,7 @@ def test_the_auditor_sees_history_beside_the_ledger_verified_with_its_certificat
     check(page, "requests-auditor")
     visit(page, f"/audit/{erasure}", f"Audit of request {erasure}")
     status, review = _http(stack, "GET", f"/v1/audit/requests/{erasure}", auditor.token)
-    assert status == 200 and review["verified"] is True
+    assert (status, review["verified"]) == (200, True)
     (chain,) = review["chains"]
     verdict = page.locator("[data-verdict]")
     assert verdict.get_attribute("data-verdict") == "verified"

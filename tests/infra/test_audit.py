@@ -94,7 +94,9 @@ def test_audit_key_denies_the_data_roles_and_lets_the_ledger_writer_only_encrypt
     else:  # every function audits its refusals: none is left that may not even encrypt
         assert "DataRolesNeverUseTheAuditKey" not in denies
     reviewers = {
-        roles[naming.function_name(synth.config.prefix, name)] for name, access in ACCESS.items() if access.reviews_audit
+        roles[naming.function_name(synth.config.prefix, name)]
+        for name, access in ACCESS.items()
+        if access.reviews_audit
     }
     assert reviewers == {roles[naming.function_name(synth.config.prefix, "audit_review")]}
     encrypt_only = denies["LedgerWritersOnlyEncrypt"]

@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
-from custody.declared import naming
-from custody.declared.settings import Settings
 from custody.audit.review.chain import Chain, Verification
 from custody.audit.review.reader import AuditorReader
 from custody.audit.review.verification import verify
+from custody.declared import naming
+from custody.declared.settings import Settings
 from tests.integration.conftest import LocalStack
 from tests.integration.erasure.conftest import (
     PROFILE,

@@ -40,7 +40,7 @@ def test_the_review_is_the_cli_verdict_with_history_beside_the_ledger(erased: Er
     assert reply.status == 200, reply.text
     chain, verification = erased.inspect()
     (reviewed,) = reply.body["chains"]
-    assert reply.body["verified"] is True and reviewed["chain_id"] == erased.request_id
+    assert (reply.body["verified"], reviewed["chain_id"]) == (True, erased.request_id)
     assert reviewed["verification"] == {
         "ok": verification.ok,
         "events": verification.events,
@@ -55,7 +55,7 @@ def test_the_review_is_the_cli_verdict_with_history_beside_the_ledger(erased: Er
     (execution,) = reviewed["executions"]
     assert execution["status"] == "SUCCEEDED"
     kinds = [event["kind"] for event in execution["events"]]
-    assert kinds[0] == "ExecutionStarted" and kinds[-1] == "ExecutionSucceeded"
+    assert (kinds[0], kinds[-1]) == ("ExecutionStarted", "ExecutionSucceeded")
     assert {event["step"] for event in execution["events"] if event["kind"] == "TaskSucceeded"} >= {"certify"}
     certificates = {item["digest"]: item["document"] for item in reviewed["certificates"]}
     assert verification.certificate_digest in certificates
@@ -74,7 +74,9 @@ def test_privacy_officers_review_too(erased: Erased, local_stack: LocalStack) ->
 
 
 @pytest.mark.parametrize("path", ["/v1/audit/requests/{}", "/v1/audit/disposals"])
-def test_support_is_refused_by_the_gateway_and_by_the_function(erased: Erased, local_stack: LocalStack, path: str) -> None:
+def test_support_is_refused_by_the_gateway_and_by_the_function(
+    erased: Erased, local_stack: LocalStack, path: str
+) -> None:
     """The route's scopes refuse support at the gateway (401); its groups refuse it in the function (403)."""
     support = Staff(local_stack, "support")
     path = path.format(erased.request_id)
@@ -96,7 +98,8 @@ def test_the_disposal_register_lists_the_erasure_with_its_certificate(erased: Er
     entry = entries[erased.request_id]
     digest = erased.inspect()[1].certificate_digest
     assert (entry["reason"], entry["certificate_digest"]) == ("withdrawal", digest)
-    assert entry["destroyed_at"] is not None and sum(entry["stores"].values()) > 0
+    assert entry["destroyed_at"] is not None
+    assert sum(entry["stores"].values()) > 0
     assert reply.body["next_cursor"] is None
 
 

@@ -19,9 +19,9 @@ import pytest
 from botocore.exceptions import ClientError
 
 from custody.audit.ledger import AuditLedger
-from custody.declared import naming
 from custody.audit.review.reader import AuditorReader
 from custody.audit.review.verification import verify
+from custody.declared import naming
 from tests.integration.audit.conftest import Erased
 
 

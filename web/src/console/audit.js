@@ -132,6 +132,16 @@ function chainSection(chain) {
   );
 }
 
+/**
+ * A moment to the millisecond, in UTC as the ledger and the history record it: the order of events
+ * within one second is what an auditor compares.
+ * @param {string} iso
+ */
+function instant(iso) {
+  const parsed = new Date(iso);
+  return Number.isNaN(parsed.getTime()) ? String(iso) : parsed.toISOString().replace("T", " ");
+}
+
 /** @param {Record<string, any>} chain */
 function historyTables(chain) {
   const executions = chain.executions ?? [];
@@ -141,7 +151,7 @@ function historyTables(chain) {
       t("review.execution", { name: execution.name, status: execution.status }),
       [t("review.at"), t("review.event"), t("review.step"), t("review.target")],
       (execution.events ?? []).map((event) => [
-        h("time", { datetime: event.at }, formatDate(event.at)),
+        h("time", { datetime: event.at }, instant(event.at)),
         event.state ? `${event.kind} ${event.state}` : String(event.kind),
         event.step ?? "",
         event.target ?? "",
@@ -158,7 +168,7 @@ function ledgerTable(chain) {
     [t("review.seq"), t("review.at"), t("review.step"), t("review.target"), t("review.outcome"), t("review.counts")],
     (chain.ledger ?? []).map((event) => [
       String(event.seq),
-      h("time", { datetime: event.at }, formatDate(event.at)),
+      h("time", { datetime: event.at }, instant(event.at)),
       String(event.step),
       String(event.target),
       String(event.outcome),
