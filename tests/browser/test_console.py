@@ -252,3 +252,17 @@ def test_the_auditor_is_refused_what_only_privacy_officers_do(browser: Any, stac
     refusal = page.get_by_role("alert")
     assert refusal.inner_text() == "Refused: your role (auditor) may not do this. Privacy officers only."
     check(page, "changes-refused-auditor")
+
+
+def test_every_console_string_is_in_english_and_vietnamese() -> None:
+    """The two dictionaries of web/src/console/strings.js name the same keys, each once."""
+    import re
+
+    source = (ROOT / "web" / "src" / "console" / "strings.js").read_text(encoding="utf-8")
+    english, vietnamese = (
+        re.findall(r'^  "([a-z][\w.]*)":', block, flags=re.MULTILINE)
+        for block in source.split("\nconst vi = {")
+    )
+    assert len(english) > 50
+    assert len(set(english)) == len(english)
+    assert sorted(english) == sorted(vietnamese)
