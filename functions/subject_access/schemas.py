@@ -100,6 +100,10 @@ class RequestStatusBody(Deadline):
     steps_done: int = 0
     steps_total: int = 0
     certificate_digest: str | None = None
+    unrecoverable_after: str | None = Field(
+        default=None,
+        description="Once certified with the keys shredded: after this no copy, backups included, can be read",
+    )
     on_hold_until: str | None = Field(
         default=None, description="While held: the legal hold's last day (YYYY-MM-DD); the erasure starts after it"
     )

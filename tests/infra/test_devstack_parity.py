@@ -23,9 +23,11 @@ from hypothesis import strategies as st
 from joserfc import jwt
 from moto import mock_aws
 from moto.cognitoidp.models import cognitoidp_backends
+from werkzeug.test import Client
+from werkzeug.wrappers import Response
 
-from custody.declared import catalog, datamap, naming, user_pools
-from devstack import wiring
+from custody.declared import catalog, datamap, naming, user_pools, web
+from devstack import site, wiring
 from devstack.auth import JwksCache, Unauthorized
 from devstack.gateway import STAGE
 from devstack.paths import ERASURE_ASL
@@ -590,3 +592,31 @@ def test_reserved_concurrency_is_the_deployed_functions(cfn: Cfn, local: tuple[R
             for info in resources.functions.values()
         }
     assert local_reservations == synthesized
+
+
+@pytest.mark.parametrize(
+    ("path", "api_reference"),
+    [
+        ("/", False),
+        ("/index.html", False),
+        ("/base.css", False),
+        ("/assets/privacy-center.js", False),
+        ("/config.json", False),
+        ("/no-such-page", False),
+        ("/docs/swagger-ui.css", True),
+    ],
+)
+def test_the_local_gateway_serves_pages_with_exactly_the_declared_security_headers(
+    local: tuple[Resources, ClientFactory], path: str, api_reference: bool
+) -> None:
+    """The headers CloudFront's response headers policy sends (`custody.declared.web.security_headers`,
+    asserted on the template by the web construct's tests) are the ones the local gateway sends: same
+    names, same values, the connect-src naming the Cognito endpoint `/config.json` gives the pages."""
+    resources, clients = local
+    gateway = build_gateway(resources, clients("lambda"), None)
+    assert gateway.pages is not None
+    reply = Client(gateway, Response).get(path)
+    config = site.local_config(resources, None)
+    expected = web.security_headers(config.connect_sources, api_reference=api_reference)
+    assert {name: reply.headers.get(name) for name in expected} == expected
+    assert config.connect_sources == (web.cognito_endpoint(resources.region),)

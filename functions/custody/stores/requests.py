@@ -695,6 +695,10 @@ class RequestsTable:
 def status_view(item: dict[str, Any], milestones: tuple[str, ...]) -> dict[str, Any]:
     """A request as anyone holding its id may see it: ids, statuses, counts, dates, the certificate digest.
 
+    A certified erasure that shredded the customer's keys also says after when no copy (backups
+    included) can be read any more (`unrecoverable_after`, the certificate's), which the privacy center
+    shows the customer with the certificate.
+
     `milestones` are the workflow's (`custody.erasure.workflow.MILESTONES`): how many there are,
     and how many an erasure reached (0 of 0 for other kinds); its deadline as `deadline_view` gives it.
     A `held` request says until when (`on_hold_until`, the hold's last day) and why (`hold_reason`, a declared
@@ -718,6 +722,7 @@ def status_view(item: dict[str, Any], milestones: tuple[str, ...]) -> dict[str, 
         "steps_done": len([name for name in steps if name in milestones]) if erasure else 0,
         "steps_total": len(milestones) if erasure else 0,
         "certificate_digest": item.get("certificate_digest"),
+        "unrecoverable_after": (item.get("certificate") or {}).get("unrecoverable_after"),
         "on_hold_until": hold.get("until") if hold else None,
         "hold_reason": hold.get("reason_code") if hold else None,
         "retained": retained,
