@@ -25,6 +25,7 @@ from moto.cognitoidp.models import COGNITO_TOTP_MFA_SECRET  # moto hands every u
 from custody.declared import naming
 from devstack import identity
 from tests.integration.conftest import ServedStack, served_stack
+from tests.integration.erasure.conftest import PROFILE
 
 __all__ = ["served_stack"]
 
@@ -182,12 +183,44 @@ def erasure(stack: ServedStack) -> str:
     return request_id
 
 
-def test_support_asks_for_access_and_is_refused_approval_in_plain_words(browser: Any, stack: ServedStack) -> None:
+@pytest.fixture(scope="module")
+def customer(stack: ServedStack) -> str:
+    """A customer who consented to crm_core: their opaque id (the ID token's `sub`)."""
+    pool = stack.info.resources.user_pools[naming.CUSTOMER_POOL]
+    email = f"grant-{uuid.uuid4().hex[:8]}@example.com"
+    token = identity.customer_tokens(stack.clients()("cognito-idp"), pool, email).id_token
+    status, _ = _http(stack, "POST", "/v1/me/consents", token, {"purpose": "crm_core", "policy_version": "2026-11"})
+    assert status == 201
+    profile = {"identity": PROFILE["identity"], "contact": PROFILE["contact"]}
+    status, _ = _http(stack, "PUT", "/v1/me/profile", token, profile)
+    assert status == 200
+    return str(identity.unverified_claims(token)["sub"])
+
+
+def test_support_sees_only_what_the_grant_covers_and_is_refused_approval(
+    browser: Any, stack: ServedStack, customer: str
+) -> None:
     page = sign_in(browser, stack, StaffMember(stack, "support"))
     check(page, "home-support")
     nav = page.get_by_role("navigation", name="Console sections")
     assert nav.get_by_role("link", name="Approve an access grant").count() == 0
     visit(page, "/grants", "Access to a customer")
+    request = page.get_by_role("form", name="Request access")
+    request.get_by_label("Customer id").fill(customer)
+    request.get_by_label("Purpose").fill("crm_core")
+    request.get_by_label("Ticket").fill("SUP-1234")
+    request.get_by_label("Categories").fill("contact")
+    request.get_by_role("button", name="Request access").click()
+    page.locator("#status.status-success").wait_for()
+    assert page.locator("#status").inner_text().endswith("(active).")
+    page.get_by_role("form", name="Show the customer").get_by_role("button", name="Show the customer").click()
+    page.get_by_role("heading", level=2, name="Need-to-know view").wait_for()
+    view = page.locator("dl.details").last
+    assert view.locator("dd").nth(4).inner_text() == "contact"  # shown
+    assert "identity" in view.locator("dd").nth(5).inner_text()  # masked
+    shown = page.get_by_role("table", name="Need-to-know view").inner_text()
+    assert PROFILE["contact"]["phone"] in shown
+    assert PROFILE["identity"]["legal_name"] not in shown
     check(page, "grants")
     visit(page, "/approvals", "Approve an access grant")
     page.get_by_label("Grant id").fill(str(uuid.uuid4()))
@@ -210,6 +243,22 @@ def test_a_privacy_officer_visits_every_staff_page(browser: Any, stack: ServedSt
     ):
         visit(page, route, heading)
         check(page, name)
+    form = page.get_by_role("form", name="Record or update an agreement")
+    for label, value in (
+        ("Processor id", "mailing-house"),
+        ("Name", "Mailing House Ltd"),
+        ("Contract version", "2026-11-a"),
+        ("Signed on", "2026-11-01"),
+        ("Purposes", "crm_core, marketing"),
+        ("Categories", "contact, preferences"),
+        ("Machine client id", "mailinghouse_client"),
+    ):
+        form.get_by_label(label).fill(value)
+    form.get_by_role("button", name="Save the agreement").click()
+    row = page.get_by_role("row").filter(has_text="mailing-house")
+    row.wait_for()
+    assert "crm_core, marketing" in row.inner_text()
+    check(page, "processors-saved")
     page.get_by_label("Language").select_option("vi")
     page.get_by_role("heading", level=1, name="Danh sách bên xử lý phụ").wait_for()
     check(page, "processors-vi")
@@ -260,8 +309,7 @@ def test_every_console_string_is_in_english_and_vietnamese() -> None:
 
     source = (ROOT / "web" / "src" / "console" / "strings.js").read_text(encoding="utf-8")
     english, vietnamese = (
-        re.findall(r'^  "([a-z][\w.]*)":', block, flags=re.MULTILINE)
-        for block in source.split("\nconst vi = {")
+        re.findall(r'^  "([a-z][\w.]*)":', block, flags=re.MULTILINE) for block in source.split("\nconst vi = {")
     )
     assert len(english) > 50
     assert len(set(english)) == len(english)

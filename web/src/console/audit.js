@@ -125,8 +125,8 @@ function chainSection(chain) {
     h(
       "div",
       { class: "side-by-side" },
-      h("section", { "aria-labelledby": `history-${chain.chain_id}` }, h("h3", { id: `history-${chain.chain_id}` }, t("review.history")), historyTables(chain)),
-      h("section", { "aria-labelledby": `ledger-${chain.chain_id}` }, h("h3", { id: `ledger-${chain.chain_id}` }, t("review.ledger")), ledgerTable(chain)),
+      h("section", { "aria-labelledby": `history-${chain.chain_id}`, tabindex: "0" }, h("h3", { id: `history-${chain.chain_id}` }, t("review.history")), historyTables(chain)),
+      h("section", { "aria-labelledby": `ledger-${chain.chain_id}`, tabindex: "0" }, h("h3", { id: `ledger-${chain.chain_id}` }, t("review.ledger")), ledgerTable(chain)),
     ),
     certificates(chain, verification.certificate_digest),
   );

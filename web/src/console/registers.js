@@ -137,7 +137,7 @@ function agreementForm(context, body) {
       { name: "name", label: t("processors.name"), required: true },
       { name: "version", label: t("processors.version"), required: true },
       { name: "signed_on", label: t("processors.signed"), type: "date", required: true },
-      { name: "purposes", label: t("processors.purposes"), hint: t("grants.categories.hint"), required: true },
+      { name: "purposes", label: t("processors.purposes"), hint: t("processors.purposes.hint"), required: true },
       { name: "categories", label: t("processors.categories"), hint: t("grants.categories.hint"), required: true },
       { name: "deletion_days", label: t("processors.deletionDays"), type: "number", value: "30", attributes: { min: 1, max: 365 } },
       { name: "principal", label: t("processors.principal"), required: true, autocomplete: "off" },

@@ -93,7 +93,7 @@ function customerView(found) {
         Array.isArray(found.interactions) ? String(found.interactions.length) : String(found.interactions ?? "—"),
       ],
     ]),
-    table(t("grants.view.title"), [t("grants.categories"), t("changes.field"), t("changes.value")], rows),
+    table(t("grants.view.title"), [t("grants.categories"), t("changes.field"), t("grants.value")], rows),
   ];
 }
 

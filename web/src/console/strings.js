@@ -55,6 +55,7 @@ const en = {
   "grants.expires": "Access ends",
   "grants.shown": "Shown",
   "grants.masked": "Masked",
+  "grants.value": "Value",
   "grants.interactions": "Interactions",
 
   "approvals.title": "Approve an access grant",
@@ -109,6 +110,7 @@ const en = {
   "processors.version": "Contract version",
   "processors.signed": "Signed on",
   "processors.purposes": "Purposes",
+  "processors.purposes.hint": "Comma-separated purposes it serves, e.g. crm_core, marketing.",
   "processors.categories": "Categories",
   "processors.deletionDays": "Deletion within (days)",
   "processors.principal": "Machine client id",
@@ -205,6 +207,7 @@ const vi = {
   "grants.expires": "Hết hạn truy cập",
   "grants.shown": "Được hiển thị",
   "grants.masked": "Bị che",
+  "grants.value": "Giá trị",
   "grants.interactions": "Tương tác",
 
   "approvals.title": "Phê duyệt quyền truy cập",
@@ -259,6 +262,7 @@ const vi = {
   "processors.version": "Phiên bản hợp đồng",
   "processors.signed": "Ngày ký",
   "processors.purposes": "Mục đích",
+  "processors.purposes.hint": "Các mục đích, phân tách bằng dấu phẩy, ví dụ crm_core, marketing.",
   "processors.categories": "Loại dữ liệu",
   "processors.deletionDays": "Xóa trong vòng (ngày)",
   "processors.principal": "Mã máy khách",
