@@ -31,8 +31,10 @@ HSTS_MAX_AGE_SECONDS: Final = 63_072_000
 
 
 def cognito_endpoint(region: str) -> str:
-    """The Cognito user pools API endpoint of `region` that the browser calls (AWS General Reference,
-    "Amazon Cognito endpoints and quotas")."""
+    """The Cognito user pools API endpoint of `region` that the browser calls.
+
+    AWS General Reference, "Amazon Cognito endpoints and quotas".
+    """
     return f"https://cognito-idp.{region}.amazonaws.com"
 
 
