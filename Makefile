@@ -61,10 +61,10 @@ lambda-deps: $(LAMBDA_DEPS)/.built ## Bundle the functions' third-party wheels f
 
 test: setup ## Run the whole suite (installs the headless browser first when it is missing)
 	@command -v chromium >/dev/null 2>&1 || $(MAKE) --no-print-directory browser || \
-		echo "make test: no chromium; the HTML report's screenshot test will skip"
+		echo "make test: no chromium; the HTML report's screenshot test and the browser tier (tests/browser) will skip"
 	$(RUN) pytest
 
-browser: ## Install Debian's chromium (headless screenshots of the auditor's HTML report) when missing
+browser: ## Install Debian's chromium (the browser tier, tests/browser, and the HTML report's screenshots) when missing
 	@if command -v chromium >/dev/null 2>&1; then echo "chromium: $$(command -v chromium)"; \
 	elif ! command -v apt-get >/dev/null 2>&1; then echo "browser: no apt-get here; install chromium yourself" >&2; exit 1; \
 	else SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \

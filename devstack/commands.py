@@ -84,9 +84,20 @@ def _wait_for_interrupt() -> None:
         pass
 
 
+def _pages(info: StackInfo) -> str:
+    """Where the web pages are: the privacy center and the console, on the API's origin."""
+    from custody.declared import web
+
+    return (
+        f"  privacy center  {info.api_url}{web.PRIVACY_CENTER_PATH}\n"
+        f"  console         {info.api_url}{web.CONSOLE_PATH}\n"
+    )
+
+
 def _banner(info: StackInfo) -> str:
     return (
         f"CRM Custody local stack is up.\n"
+        f"{_pages(info)}"
         f"  API             {info.api_url}\n"
         f"  API docs        {info.docs_url}\n"
         f"  AWS endpoint    {info.aws_endpoint_url}   (aws --endpoint-url {info.aws_endpoint_url} ...)\n"
@@ -178,7 +189,7 @@ def _run_with_stack(args: argparse.Namespace, state_dir: Path, keep_serving: boo
         print(f"Started in {time.monotonic() - started:.1f} s.\n", flush=True)
         outcome = journey.run(info, interactive=interactive)
         if keep_serving:
-            print("\nThe stack keeps serving; Ctrl-C stops it.", flush=True)
+            print(f"\nIn your browser:\n{_pages(info)}The stack keeps serving; Ctrl-C stops it.", flush=True)
             _wait_for_interrupt()
         return outcome.exit_status
     finally:

@@ -120,3 +120,13 @@ def test_token_for_a_processor_is_an_access_token_the_processor_routes_accept(se
     customer = _custody("local", "token", "--email", "not-a-processor@example.com", "--state-dir", state)
     status, body = _get(url, customer.stdout.strip(), method="POST", body=b"{}")
     assert (status, json.loads(body)) == (401, {"error": "unauthenticated", "message": "Unauthorized", "details": {}})
+
+
+def test_up_prints_where_the_privacy_center_and_the_console_are(served_stack: ServedStack) -> None:
+    banner = served_stack.log.read_text()
+    api = served_stack.info.api_url
+    assert f"privacy center  {api}/\n" in banner
+    assert f"console         {api}/console/\n" in banner
+    status, body = _get(f"{api}/")
+    assert status == 200
+    assert b"/assets/privacy-center.js" in body

@@ -12,7 +12,7 @@ import { Session } from "../shared/auth.js";
 import { loadConfig } from "../shared/config.js";
 import * as i18n from "../shared/i18n.js";
 import { Router } from "../shared/router.js";
-import { announce, focus, h, languageSwitch, replace } from "../shared/ui.js";
+import { ageStatus, announce, focus, h, languageSwitch, replace } from "../shared/ui.js";
 import { STRINGS } from "./strings.js";
 import * as account from "./views/account.js";
 import * as changes from "./views/changes.js";
@@ -96,6 +96,7 @@ async function start() {
       router.go("overview");
       return;
     }
+    ageStatus();
     chrome(header, nav, session, router, route);
     replace(main, h("p", {}, t("app.loading")));
     document.title = `${t(view.title)} — ${t("center.title")}`;

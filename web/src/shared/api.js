@@ -46,7 +46,8 @@ export function fieldMessages(details) {
   if (Array.isArray(fields)) {
     for (const item of fields) {
       if (item && typeof item === "object" && typeof item.field === "string") {
-        found[item.field] = String(item.reason ?? "invalid");
+        // Pydantic prefixes a validator's own message with "Value error, ": the reason is what follows.
+        found[item.field] = String(item.reason ?? "invalid").replace(/^Value error, /, "");
       }
     }
   }

@@ -28,6 +28,7 @@ const dictionaries = {
     "form.fixErrors": "Please correct the highlighted fields.",
     "form.saving": "Saving…",
     "form.saved": "Saved.",
+    "form.apiReason": "{reason}",
     "auth.email": "E-mail address",
     "auth.password": "Password",
     "auth.error.NotAuthorizedException": "The e-mail address or password is not right.",
@@ -67,6 +68,8 @@ const dictionaries = {
     "form.fixErrors": "Vui lòng sửa các trường được đánh dấu.",
     "form.saving": "Đang lưu…",
     "form.saved": "Đã lưu.",
+    // The API explains a refusal in English only: said so, with its words.
+    "form.apiReason": "Giá trị không hợp lệ (bằng tiếng Anh: {reason})",
     "auth.email": "Địa chỉ e-mail",
     "auth.password": "Mật khẩu",
     "auth.error.NotAuthorizedException": "Địa chỉ e-mail hoặc mật khẩu không đúng.",

@@ -179,6 +179,22 @@ export function announce(message, kind = "info") {
   }
   region.className = `status status-${kind}`;
   region.textContent = message;
+  region.dataset.fresh = "true";
+}
+
+/**
+ * Called on every change of view: a message announced just before it (e.g. "Saved", then the view
+ * re-rendered) stays for that view; an older one is cleared, so it never describes another view.
+ */
+export function ageStatus() {
+  const region = document.getElementById("status");
+  if (!region) return;
+  if (region.dataset.fresh === "true") {
+    delete region.dataset.fresh;
+  } else {
+    region.textContent = "";
+    region.className = "status";
+  }
 }
 
 /**

@@ -5,6 +5,7 @@
  * the customer is signed in right after confirming); they never reach a URL or storage.
  * @module privacy-center/views/account
  */
+import { AuthError } from "../../shared/auth.js";
 import { t } from "../../shared/i18n.js";
 import { alertBox, announce, errorMessage, field, h } from "../../shared/ui.js";
 import { page } from "./common.js";
@@ -58,7 +59,8 @@ export const signin = {
             pending.email = email.input.value.trim();
             try {
               const step = await ctx.session.signIn(pending.email, password.input.value);
-              if (step.kind !== "signedIn") throw Object.assign(new Error("mfa"), { name: "AuthError", code: "UnsupportedChallenge" });
+              // The customer pool's MFA is optional and this page enrols nobody: a challenge here is unexpected.
+              if (step.kind !== "signedIn") throw new AuthError("UnsupportedChallenge");
             } catch (error) {
               if (error?.code === "UserNotConfirmedException") {
                 pending.password = password.input.value;

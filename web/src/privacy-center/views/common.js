@@ -37,7 +37,10 @@ export async function submit(form, action, { fieldPrefix = "" } = {}) {
   } catch (error) {
     const fields = error?.name === "ApiError" ? error.fieldMessages() : {};
     const named = Object.fromEntries(
-      Object.entries(fields).map(([path, reason]) => [path.startsWith(fieldPrefix) ? path.slice(fieldPrefix.length) : path, reason]),
+      Object.entries(fields).map(([path, reason]) => [
+        path.startsWith(fieldPrefix) ? path.slice(fieldPrefix.length) : path,
+        error.status ? t("form.apiReason", { reason }) : reason, // the API's words, or the page's own (status 0)
+      ]),
     );
     const unmatched = showFieldErrors(form, named);
     const message = Object.keys(named).length > unmatched.length ? t("form.fixErrors") : errorMessage(error);

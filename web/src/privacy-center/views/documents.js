@@ -4,7 +4,7 @@
  * the access report's `documents` store, paged on with its cursor.
  * @module privacy-center/views/documents
  */
-import { idempotencyKey } from "../../shared/api.js";
+import { ApiError, idempotencyKey } from "../../shared/api.js";
 import { t } from "../../shared/i18n.js";
 import { announce, errorMessage, field, h } from "../../shared/ui.js";
 import { page, submit, text } from "./common.js";
@@ -47,8 +47,11 @@ export async function render(ctx, main) {
         event.preventDefault();
         void submit(form, async () => {
           const file = upload.input.files?.[0];
-          if (!file) throw Object.assign(new Error("none"), { name: "ApiError", code: "invalid_input", fieldMessages: () => ({ file: t("form.required") }) });
-          if (file.size > MAX_BYTES) throw Object.assign(new Error("big"), { name: "ApiError", code: "invalid_input", fieldMessages: () => ({ file: t("center.documents.tooBig") }) });
+          // Checked here too, in the API's error shape, so the message shows under the field.
+          if (!file) throw new ApiError(0, "invalid_input", "", { fields: [{ field: "file", reason: t("form.required") }] });
+          if (file.size > MAX_BYTES) {
+            throw new ApiError(0, "invalid_input", "", { fields: [{ field: "file", reason: t("center.documents.tooBig") }] });
+          }
           const receipt = await ctx.api.post(
             "/v1/me/documents",
             { file_name: file.name, content_type: file.type || "application/octet-stream", content_base64: await base64(file) },

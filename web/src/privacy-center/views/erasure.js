@@ -108,38 +108,52 @@ export const progress = {
     const step = h("p", { id: "erasure-step" }, t("center.erasure.waiting"));
     const outcome = h("div", { class: "outcome" });
     page(main, "center.erasure.title", "center.erasure.lead", h("section", { class: "card" }, step, bar), outcome);
-
-    let last = "";
-    while (main.isConnected) {
-      let state;
-      try {
-        state = await ctx.api.get(`/v1/requests/${encodeURIComponent(requestId)}`);
-      } catch (error) {
-        step.textContent = errorMessage(error);
-        await new Promise((resolve) => setTimeout(resolve, POLL_MS));
-        continue;
-      }
-      const total = Number(state.steps_total) || 0;
-      const done = Number(state.steps_done) || 0;
-      bar.setAttribute("max", String(Math.max(total, 1)));
-      bar.setAttribute("value", String(done));
-      step.textContent = t("center.erasure.step", { done, total, status: code("center.status", state.status) });
-      if (state.status !== last) {
-        last = state.status;
-        announce(t("center.erasure.now", { status: code("center.status", state.status) }), state.status === "failed" ? "error" : "info");
-      }
-      if (state.status === "held") {
-        replace(outcome, h("p", { class: "notice" }, t("center.erasure.held", { until: formatDate(state.on_hold_until) })));
-      }
-      if (FINISHED.has(state.status)) {
-        replace(outcome, certificate(state));
-        focus(/** @type {HTMLElement} */ (outcome.querySelector("h2")));
-        return;
-      }
-      await new Promise((resolve) => setTimeout(resolve, POLL_MS));
-    }
+    // Followed in the background: the view is shown (and its heading focused) at once.
+    void follow(ctx, main, requestId, { bar, step, outcome });
   },
 };
+
+/**
+ * Poll the request until it finishes or the view is left, updating the progress and announcing
+ * each change of status; at the end show the certificate and move the focus to it.
+ * @param {import("../main.js").Context} ctx
+ * @param {HTMLElement} main
+ * @param {string} requestId
+ * @param {{bar: HTMLElement, step: HTMLElement, outcome: HTMLElement}} parts
+ */
+async function follow(ctx, main, requestId, { bar, step, outcome }) {
+  const view = main.firstElementChild;
+  const shown = () => main.isConnected && main.firstElementChild === view;
+  let last = "";
+  while (shown()) {
+    let state;
+    try {
+      state = await ctx.api.get(`/v1/requests/${encodeURIComponent(requestId)}`);
+    } catch (error) {
+      step.textContent = errorMessage(error);
+      await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+      continue;
+    }
+    const total = Number(state.steps_total) || 0;
+    const done = Number(state.steps_done) || 0;
+    bar.setAttribute("max", String(Math.max(total, 1)));
+    bar.setAttribute("value", String(done));
+    step.textContent = t("center.erasure.step", { done, total, status: code("center.status", state.status) });
+    if (state.status !== last) {
+      last = state.status;
+      announce(t("center.erasure.now", { status: code("center.status", state.status) }), state.status === "failed" ? "error" : "info");
+    }
+    if (state.status === "held") {
+      replace(outcome, h("p", { class: "notice" }, t("center.erasure.held", { until: formatDate(state.on_hold_until) })));
+    }
+    if (FINISHED.has(state.status)) {
+      replace(outcome, certificate(state));
+      focus(/** @type {HTMLElement} */ (outcome.querySelector("h2")));
+      return;
+    }
+    await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+  }
+}
 
 /**
  * What a finished erasure proves: its certificate's digest, when it completed, after when nothing

@@ -28,7 +28,8 @@ function log(captionKey, columns, items, offset) {
           "tr",
           {},
           columns.map((key) => {
-            let value = item[key] ?? item[`${key}_id`];
+            // A grant is dated by its `created_at`, a read and a disclosure by their `at`.
+            let value = key === "at" ? item.at ?? item.created_at : item[key];
             if (key === "kind") value = code("center.accessKind", value);
             if (key === "purpose") value = code("center.purpose", value);
             if (key === "categories" && Array.isArray(value)) value = value.map((c) => code("center.category", c));
