@@ -11,11 +11,9 @@ shows the execution history beside the ledger events, the verified chain and the
 from __future__ import annotations
 
 import json
-import shutil
 import time
 import urllib.request
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Final
 
@@ -24,37 +22,13 @@ from moto.cognitoidp.models import COGNITO_TOTP_MFA_SECRET  # moto hands every u
 
 from custody.declared import naming
 from devstack import identity
+from tests.browser.conftest import check_accessibility
 from tests.integration.conftest import ServedStack, served_stack
 from tests.integration.erasure.conftest import PROFILE
 
 __all__ = ["served_stack"]
 
 ROOT: Final = Path(__file__).resolve().parents[2]
-SHOTS: Final = ROOT / "reports" / "browser"
-AXE: Final = ROOT / "node_modules" / "axe-core" / "axe.min.js"
-CHROMIUM_CANDIDATES: Final = ("/usr/bin/chromium", "/usr/bin/chromium-browser")
-SERIOUS: Final = frozenset({"serious", "critical"})
-
-
-def _chromium() -> str:
-    for candidate in CHROMIUM_CANDIDATES:
-        if Path(candidate).exists():
-            return candidate
-    found = shutil.which("chromium")
-    if found is None:
-        pytest.skip("no Chromium on this machine (make browser installs Debian's)")
-    return found
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=_chromium(), args=["--no-sandbox"])
-        try:
-            yield launched
-        finally:
-            launched.close()
 
 
 @pytest.fixture(scope="module")
@@ -77,25 +51,8 @@ class StaffMember:
         )
 
 
-def _page(browser: Any, stack: ServedStack) -> Any:
-    context = browser.new_context(base_url=stack.info.api_url, locale="en-GB")
-    page = context.new_page()
-    page.errors = []  # type: ignore[attr-defined]
-    page.on("pageerror", lambda error: page.errors.append(str(error)))  # type: ignore[attr-defined]
-    page.on(
-        "console",
-        lambda message: (
-            page.errors.append(message.text)  # type: ignore[attr-defined]
-            if message.type == "error" and "Content Security Policy" in message.text
-            else None
-        ),
-    )
-    return page
-
-
-def sign_in(browser: Any, stack: ServedStack, member: StaffMember) -> Any:
+def sign_in(page: Any, member: StaffMember) -> Any:
     """Through the page: e-mail and password (SRP), then the authenticator's code."""
-    page = _page(browser, stack)
     page.goto("/console/")
     page.get_by_label("E-mail address").fill(member.email)
     page.get_by_label("Password").fill(member.password)
@@ -122,23 +79,9 @@ def visit(page: Any, route: str, heading: str) -> None:
     page.get_by_role("heading", level=1, name=heading).wait_for()
 
 
-def axe_violations(page: Any) -> list[dict[str, Any]]:
-    """axe-core's serious and critical violations (evaluated through the DevTools protocol: the CSP stands)."""
-    if not page.evaluate("() => typeof window.axe !== 'undefined'"):
-        page.evaluate(AXE.read_text(encoding="utf-8") + "\n;undefined")
-    found: list[dict[str, Any]] = page.evaluate(
-        "async () => (await axe.run(document, {resultTypes: ['violations']})).violations"
-        ".map(v => ({id: v.id, impact: v.impact, nodes: v.nodes.map(n => n.target.join(' '))}))"
-    )
-    return [item for item in found if item["impact"] in SERIOUS]
-
-
 def check(page: Any, name: str) -> None:
-    """No serious or critical axe violation, no script error or CSP refusal; a full-page screenshot."""
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"console-{name}.png"), full_page=True)
-    assert axe_violations(page) == [], name
-    assert page.errors == [], name  # type: ignore[attr-defined]
+    """The harness's check: no serious or critical axe violation, a full-page screenshot in reports/browser/."""
+    check_accessibility(page, f"console-{name}")
 
 
 def _http(stack: ServedStack, method: str, path: str, token: str, body: Any = None) -> tuple[int, Any]:
@@ -198,9 +141,9 @@ def customer(stack: ServedStack) -> str:
 
 
 def test_support_sees_only_what_the_grant_covers_and_is_refused_approval(
-    browser: Any, stack: ServedStack, customer: str
+    page: Any, stack: ServedStack, customer: str
 ) -> None:
-    page = sign_in(browser, stack, StaffMember(stack, "support"))
+    sign_in(page, StaffMember(stack, "support"))
     check(page, "home-support")
     nav = page.get_by_role("navigation", name="Console sections")
     assert nav.get_by_role("link", name="Approve an access grant").count() == 0
@@ -232,8 +175,8 @@ def test_support_sees_only_what_the_grant_covers_and_is_refused_approval(
     check(page, "approvals-refused")
 
 
-def test_a_privacy_officer_visits_every_staff_page(browser: Any, stack: ServedStack) -> None:
-    page = sign_in(browser, stack, StaffMember(stack, "privacy_officer"))
+def test_a_privacy_officer_visits_every_staff_page(page: Any, stack: ServedStack) -> None:
+    sign_in(page, StaffMember(stack, "privacy_officer"))
     for route, heading, name in (
         ("/approvals", "Approve an access grant", "approvals"),
         ("/changes", "Change requests to review", "changes"),
@@ -265,10 +208,10 @@ def test_a_privacy_officer_visits_every_staff_page(browser: Any, stack: ServedSt
 
 
 def test_the_auditor_sees_history_beside_the_ledger_verified_with_its_certificate(
-    browser: Any, stack: ServedStack, erasure: str
+    page: Any, stack: ServedStack, erasure: str
 ) -> None:
     auditor = StaffMember(stack, "auditor")
-    page = sign_in(browser, stack, auditor)
+    sign_in(page, auditor)
     check(page, "home-auditor")
     visit(page, "/disposals", "Disposal register")
     row = page.get_by_role("row").filter(has_text=erasure)
@@ -295,8 +238,8 @@ def test_the_auditor_sees_history_beside_the_ledger_verified_with_its_certificat
     check(page, "audit-review")
 
 
-def test_the_auditor_is_refused_what_only_privacy_officers_do(browser: Any, stack: ServedStack) -> None:
-    page = sign_in(browser, stack, StaffMember(stack, "auditor"))
+def test_the_auditor_is_refused_what_only_privacy_officers_do(page: Any, stack: ServedStack) -> None:
+    sign_in(page, StaffMember(stack, "auditor"))
     visit(page, "/changes", "Change requests to review")
     refusal = page.get_by_role("alert")
     assert refusal.inner_text() == "Refused: your role (auditor) may not do this. Privacy officers only."
