@@ -19,6 +19,7 @@ from typing import Any, Final
 
 import pytest
 from moto.cognitoidp.models import COGNITO_TOTP_MFA_SECRET  # moto hands every user this one TOTP secret
+from playwright.sync_api import expect
 
 from custody.declared import naming
 from devstack import identity
@@ -127,8 +128,9 @@ def erasure(stack: ServedStack) -> str:
 
 
 @pytest.fixture(scope="module")
-def customer(stack: ServedStack) -> str:
-    """A customer who consented to crm_core: their opaque id (the ID token's `sub`)."""
+def customer(stack: ServedStack) -> tuple[str, str]:
+    """A customer who consented to crm_core, with identity and contact data and an open change request:
+    their opaque id (the ID token's `sub`) and the change request's id."""
     pool = stack.info.resources.user_pools[naming.CUSTOMER_POOL]
     email = f"grant-{uuid.uuid4().hex[:8]}@example.com"
     token = identity.customer_tokens(stack.clients()("cognito-idp"), pool, email).id_token
@@ -137,11 +139,14 @@ def customer(stack: ServedStack) -> str:
     profile = {"identity": PROFILE["identity"], "contact": PROFILE["contact"]}
     status, _ = _http(stack, "PUT", "/v1/me/profile", token, profile)
     assert status == 200
-    return str(identity.unverified_claims(token)["sub"])
+    change = {"field": "legal_name", "value": "Quilliam Zephyrine-Ode", "reason": "Zephyrine wedding"}
+    status, opened = _http(stack, "POST", "/v1/me/change-requests", token, change)
+    assert status == 201, opened
+    return str(identity.unverified_claims(token)["sub"]), str(opened["change_request_id"])
 
 
 def test_support_sees_only_what_the_grant_covers_and_is_refused_approval(
-    page: Any, stack: ServedStack, customer: str
+    page: Any, stack: ServedStack, customer: tuple[str, str]
 ) -> None:
     sign_in(page, StaffMember(stack, "support"))
     check(page, "home-support")
@@ -149,7 +154,7 @@ def test_support_sees_only_what_the_grant_covers_and_is_refused_approval(
     assert nav.get_by_role("link", name="Approve an access grant").count() == 0
     visit(page, "/grants", "Access to a customer")
     request = page.get_by_role("form", name="Request access")
-    request.get_by_label("Customer id").fill(customer)
+    request.get_by_label("Customer id").fill(customer[0])
     request.get_by_label("Purpose").fill("crm_core")
     request.get_by_label("Ticket").fill("SUP-1234")
     request.get_by_label("Categories").fill("contact")
@@ -175,7 +180,11 @@ def test_support_sees_only_what_the_grant_covers_and_is_refused_approval(
     check(page, "approvals-refused")
 
 
-def test_a_privacy_officer_visits_every_staff_page(page: Any, stack: ServedStack) -> None:
+def test_a_privacy_officer_extends_and_decides_a_change_request_and_records_an_agreement(
+    page: Any, stack: ServedStack, customer: tuple[str, str]
+) -> None:
+    """Every privacy officer's page visited; an extension, a decision and an agreement made through them."""
+    _, change_id = customer
     sign_in(page, StaffMember(stack, "privacy_officer"))
     for route, heading, name in (
         ("/approvals", "Approve an access grant", "approvals"),
@@ -186,6 +195,17 @@ def test_a_privacy_officer_visits_every_staff_page(page: Any, stack: ServedStack
     ):
         visit(page, route, heading)
         check(page, name)
+    visit(page, "/requests", "Requests register")
+    row = page.get_by_role("row").filter(has_text=change_id)
+    row.get_by_role("combobox").select_option("volume")
+    row.get_by_role("button", name="Extend").click()
+    expect(page.locator("#status")).to_contain_text(f"Request {change_id} extended: due ")
+    visit(page, "/changes", "Change requests to review")
+    review = page.get_by_role("form", name=f"Record the decision {change_id}")
+    review.get_by_label("Reason for the decision").fill("Marriage certificate seen")
+    review.get_by_role("button", name="Record the decision").click()
+    expect(page.locator("#status")).to_have_text("Decision recorded: approved.")
+    visit(page, "/processors", "Sub-processor registry")
     form = page.get_by_role("form", name="Record or update an agreement")
     for label, value in (
         ("Processor id", "mailing-house"),
