@@ -240,7 +240,11 @@ def test_the_auditor_sees_history_beside_the_ledger_verified_with_its_certificat
     check(page, "disposals")
     visit(page, "/requests", "Requests register")
     check(page, "requests-auditor")
-    visit(page, f"/audit/{erasure}", f"Audit of request {erasure}")
+    visit(page, "/audit", "Open the review")
+    check(page, "audit-lookup")
+    page.get_by_role("textbox", name="Request id").fill(erasure)
+    page.get_by_role("button", name="Open the review").click()
+    page.get_by_role("heading", level=1, name=f"Audit of request {erasure}").wait_for()
     status, review = _http(stack, "GET", f"/v1/audit/requests/{erasure}", auditor.token)
     assert (status, review["verified"]) == (200, True)
     (chain,) = review["chains"]
