@@ -23,11 +23,11 @@ from typing import Any, Final
 
 from benchmarks.harness import account
 from custody.audit.ledger import CLAIM_BACKOFF, CLAIMED_HEADS, AuditLedger, refusals_chain
+from custody.audit.review.reader import AuditorReader
+from custody.audit.review.verification import verify
 from custody.declared.settings import Settings
 from devstack.metering import counting_calls
 from devstack.provision import client_factory
-from ops.auditor.reader import AuditorReader
-from ops.auditor.verification import verify
 
 WRITERS: Final = (2, 8, 32)
 BURST: Final = CLAIM_BACKOFF.max_attempts

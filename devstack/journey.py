@@ -724,10 +724,10 @@ def auditor_view(journey: Journey) -> str:
     if leaked:
         raise StepFailed(f"the execution history holds personal values: {', '.join(leaked)}")
     journey.say("the history holds ids, counts and statuses only: none of the submitted values")
+    from custody.audit.review.reader import AuditorReader  # the auditor's own tools: devstack's one use of ops
+    from custody.audit.review.verification import verify
     from custody.declared.settings import Settings
-    from ops.auditor.reader import AuditorReader  # the auditor's own tools: devstack's one use of ops
     from ops.auditor.report import render_text
-    from ops.auditor.verification import verify
 
     settings = Settings.from_env(journey.info.resources.environment)
     clients = client_factory(journey.info.region, journey.info.aws_endpoint_url)

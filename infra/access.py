@@ -117,6 +117,10 @@ class Access:
     # key only under a notice's encryption context, and PutItem of key material into the key store only
     # under a notice partition (`notice#<request id>`, dynamodb:LeadingKeys).
     notice_keys: bool = False
+    # Review the audit trail as the stack's AuditorRole does (infra.constructs.auditor), read-only: every
+    # version under the ledger prefix and the audit key to decrypt them (`Audit.ledger_reads`), and the
+    # erasure workflow's executions (DescribeExecution, GetExecutionHistory) — never the trail's log files.
+    reviews_audit: bool = False
     # Put audit events into the Object Lock bucket (encrypt-only on the audit key) and claim chain
     # heads in `audit_chains`. Every function does: the workflow its steps, the API functions their
     # sensitive actions and refusals (custody.api.http).
@@ -239,6 +243,13 @@ _DECLARED: Mapping[str, Access] = MappingProxyType(
             processor_tokens=TokenSeal.CHECK,  # a returned task token must be the one sealed to its processor
             signing_secrets=SecretUse.ISSUE,  # an https agreement's secret, handed once to the privacy officer
             writes_ledger=True,  # agreements, disclosures, acknowledgements and refusals
+        ),
+        # The auditor's API (custody.audit.review): the disposal register and the open requests' records from
+        # the requests table (its indexes, read-only), the ledger and the executions' history. No personal store.
+        "audit_review": Access(
+            tables={"requests": READ},
+            reviews_audit=True,
+            writes_ledger=True,  # refusals, as every API function
         ),
         "erasure_steps": Access(
             tables=_tables(

@@ -95,6 +95,9 @@ class CustodyStack(Stack):
             ledger_writers=[
                 self.functions.deployed[name].role for name, access in ACCESS.items() if access.writes_ledger
             ],
+            ledger_reviewers=[
+                self.functions.deployed[name].role for name, access in ACCESS.items() if access.reviews_audit
+            ],
         )
         self.keys.seal_and_check_only(
             sealer=self.functions.deployed[ERASURE_STEPS].role, checker=self.functions.deployed[PROCESSORS].role

@@ -240,6 +240,32 @@ class Audit(Construct):
             ),
         ]
 
+    def reads(self, prefixes: Sequence[str], *, through_s3_only: bool = False) -> list[iam.PolicyStatement]:
+        """Read-only: list every version under `prefixes` (`ledger/*`, `trail/*`), get them, decrypt with the
+        audit key (`through_s3_only`: only as S3 asks on the reader's behalf, `kms:ViaService`)."""
+        via_s3 = {"StringEquals": {"kms:ViaService": f"s3.{Aws.REGION}.amazonaws.com"}} if through_s3_only else None
+        return [
+            iam.PolicyStatement(
+                actions=["s3:ListBucket", "s3:ListBucketVersions"],
+                resources=[self.bucket.bucket_arn],
+                conditions={"StringLike": {"s3:prefix": list(prefixes)}},
+            ),
+            iam.PolicyStatement(
+                actions=["s3:GetObject", "s3:GetObjectVersion"],
+                resources=[self.bucket.arn_for_objects(prefix) for prefix in prefixes],
+            ),
+            iam.PolicyStatement(actions=["kms:Decrypt"], resources=[self.key.key_arn], conditions=via_s3),
+        ]
+
+
+def execution_reads(state_machine_arn: str) -> tuple[str, iam.PolicyStatement]:
+    """The executions of a state machine (their ARN pattern) and the statement that reads their history."""
+    executions = state_machine_arn.replace(":stateMachine:", ":execution:") + ":*"
+    statement = iam.PolicyStatement(
+        actions=["states:DescribeExecution", "states:GetExecutionHistory"], resources=[executions]
+    )
+    return executions, statement
+
 
 def _selectors(
     tables: Sequence[dynamodb.ITable], buckets: Sequence[s3.IBucket], state_machine_arn: str

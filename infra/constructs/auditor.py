@@ -19,7 +19,7 @@ from constructs import Construct
 
 from custody.declared import datamap
 from infra.config import CustodyConfig
-from infra.constructs.audit import LEDGER_PREFIX, TRAIL_PREFIX, Audit
+from infra.constructs.audit import LEDGER_PREFIX, TRAIL_PREFIX, Audit, execution_reads
 from infra.nag import acknowledge_wildcard
 
 
@@ -48,22 +48,13 @@ class Auditor(Construct):
             description="CRM Custody auditors: read the audit ledger, the trail and the erasure history.",
         )
         prefixes = [f"{LEDGER_PREFIX}/*", f"{TRAIL_PREFIX}/*"]
-        executions = state_machine_arn.replace(":stateMachine:", ":execution:") + ":*"
+        executions, history = execution_reads(state_machine_arn)
         policy = iam.ManagedPolicy(
             self,
             "AuditorPolicy",
             description="Read-only: the ledger and trail prefixes, the audit key, chain heads, erasure history.",
             statements=[
-                iam.PolicyStatement(
-                    actions=["s3:ListBucket", "s3:ListBucketVersions"],
-                    resources=[audit.bucket.bucket_arn],
-                    conditions={"StringLike": {"s3:prefix": prefixes}},
-                ),
-                iam.PolicyStatement(
-                    actions=["s3:GetObject", "s3:GetObjectVersion"],
-                    resources=[audit.bucket.arn_for_objects(prefix) for prefix in prefixes],
-                ),
-                iam.PolicyStatement(actions=["kms:Decrypt"], resources=[audit.key.key_arn]),
+                *audit.reads(prefixes),
                 iam.PolicyStatement(
                     actions=["dynamodb:GetItem"],
                     resources=[chains.table_arn, requests.table_arn, erasure_ledger.table_arn],
@@ -94,9 +85,7 @@ class Auditor(Construct):
                         }
                     },
                 ),
-                iam.PolicyStatement(
-                    actions=["states:DescribeExecution", "states:GetExecutionHistory"], resources=[executions]
-                ),
+                history,
                 iam.PolicyStatement(actions=["states:ListExecutions"], resources=[state_machine_arn]),
             ],
             roles=[self.role],

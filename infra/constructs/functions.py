@@ -25,7 +25,7 @@ from custody.declared.settings import Settings
 from infra.access import ACCESS, Access, IdentityUse, SecretUse, TokenSeal
 from infra.config import CustodyConfig
 from infra.constructs import policies
-from infra.constructs.audit import Audit
+from infra.constructs.audit import LEDGER_PREFIX, Audit, execution_reads
 from infra.constructs.data import CLASSIFICATION_TAG, Data
 from infra.constructs.identity import Identity
 from infra.constructs.keys import Keys
@@ -255,6 +255,8 @@ class Functions(Construct):
             )
         if access.scans:
             statements.append(policies.scan(wiring.data.tables[name] for name in sorted(access.scans)))
+        if access.reviews_audit:
+            statements += self._audit_reviews()
         if access.complete_callbacks:
             statements.append(policies.task_callbacks())
         if access.customer_identities:
@@ -320,6 +322,11 @@ class Functions(Construct):
             *self._consumes(self._wiring.admission_queue),
             iam.PolicyStatement(actions=["states:DescribeExecution"], resources=[self._erasure_executions_arn()]),
         ]
+
+    def _audit_reviews(self) -> list[iam.PolicyStatement]:
+        """What the stack's AuditorRole reads of the ledger (never the trail) and the erasure executions' history."""
+        _, history = execution_reads(self._wiring.erasure_state_machine_arn)
+        return [*self._wiring.audit.reads([f"{LEDGER_PREFIX}/*"], through_s3_only=True), history]
 
     def _consumes(self, queue: sqs.IQueue) -> list[iam.PolicyStatement]:
         """What an SQS event source mapping polls `queue` with (its function's role), the key it decrypts with."""
@@ -394,6 +401,19 @@ class Functions(Construct):
                 f"The {spec.name} function reconciles erasure slots: it describes executions of the one erasure "
                 "state machine, named at run time by each request (DescribeExecution is authorized on the "
                 "execution ARN), so the grant is that machine's execution pattern with one read action.",
+            )
+        if access.reviews_audit:
+            acknowledge_wildcard(
+                policy,
+                self._wiring.audit.bucket.arn_for_objects(f"{LEDGER_PREFIX}/*"),
+                f"The {spec.name} function shows auditors any request's chain: it reads every version under "
+                f"{LEDGER_PREFIX}/ (read-only; Object Lock keeps them), which holds ids, counts and digests only.",
+            )
+            acknowledge_wildcard(
+                policy,
+                execution_reads(self._wiring.erasure_state_machine_arn)[0],
+                f"The {spec.name} function reads the history of any execution of the one erasure state machine "
+                "(each request and its re-runs, named at run time); the history holds ids and counts only.",
             )
         for name in access.buckets:
             bucket = self._wiring.data.buckets[name]
@@ -497,7 +517,7 @@ def _services(access: Access) -> list[str]:
     services = ["CloudWatch Logs", "X-Ray"]
     services += ["DynamoDB", "KMS"] if access.tables else []
     services += ["S3"] if access.buckets or access.writes_ledger else []
-    services += ["Step Functions"] if access.start_erasure or access.complete_callbacks else []
+    services += ["Step Functions"] if access.start_erasure or access.complete_callbacks or access.reviews_audit else []
     services += ["Lambda"] if access.starts_exports else []
     queues = (access.notifies_processors, access.relays_processor_queue, access.queues_erasures, access.admits_erasures)
     services += ["SQS"] if any(queues) else []

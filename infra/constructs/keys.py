@@ -68,8 +68,18 @@ class Keys(Construct):
             removal_policy=KEEP,
         )
 
-    def keep_off_audit_key(self, data_roles: Sequence[iam.IRole], ledger_writers: Sequence[iam.IRole]) -> None:
-        """Deny every data role the audit key; ledger writers may only encrypt new entries with it."""
+    def keep_off_audit_key(
+        self,
+        data_roles: Sequence[iam.IRole],
+        ledger_writers: Sequence[iam.IRole],
+        ledger_reviewers: Sequence[iam.IRole] = (),
+    ) -> None:
+        """Deny every data role the audit key; ledger writers may only encrypt new entries with it.
+
+        A ledger reviewer (the auditor's API function, `infra.access.Access.reviews_audit`) writes its
+        refusals as every writer does and also reads the ledger as the AuditorRole does: it may encrypt,
+        and decrypt only as S3 asks on its behalf (`kms:ViaService`), nothing else.
+        """
         readers_denied = [role.role_arn for role in data_roles if role not in ledger_writers]
         if readers_denied:
             self.audit.add_to_resource_policy(
@@ -82,7 +92,8 @@ class Keys(Construct):
                     conditions={"ArnEquals": {"aws:PrincipalArn": readers_denied}},
                 )
             )
-        if ledger_writers:
+        writers_only = [role.role_arn for role in ledger_writers if role not in ledger_reviewers]
+        if writers_only:
             self.audit.add_to_resource_policy(
                 iam.PolicyStatement(
                     sid="LedgerWritersOnlyEncrypt",
@@ -90,7 +101,32 @@ class Keys(Construct):
                     principals=[iam.AnyPrincipal()],
                     not_actions=["kms:GenerateDataKey"],
                     resources=["*"],
-                    conditions={"ArnEquals": {"aws:PrincipalArn": [role.role_arn for role in ledger_writers]}},
+                    conditions={"ArnEquals": {"aws:PrincipalArn": writers_only}},
+                )
+            )
+        reviewers = [role.role_arn for role in ledger_reviewers]
+        if reviewers:
+            self.audit.add_to_resource_policy(
+                iam.PolicyStatement(
+                    sid="LedgerReviewersOnlyEncryptAndRead",
+                    effect=iam.Effect.DENY,
+                    principals=[iam.AnyPrincipal()],
+                    not_actions=["kms:GenerateDataKey", "kms:Decrypt"],
+                    resources=["*"],
+                    conditions={"ArnEquals": {"aws:PrincipalArn": reviewers}},
+                )
+            )
+            self.audit.add_to_resource_policy(
+                iam.PolicyStatement(
+                    sid="LedgerReviewersDecryptThroughS3Only",
+                    effect=iam.Effect.DENY,
+                    principals=[iam.AnyPrincipal()],
+                    actions=["kms:Decrypt"],
+                    resources=["*"],
+                    conditions={
+                        "ArnEquals": {"aws:PrincipalArn": reviewers},
+                        "StringNotEquals": {"kms:ViaService": f"s3.{Aws.REGION}.amazonaws.com"},
+                    },
                 )
             )
 

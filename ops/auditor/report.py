@@ -10,7 +10,7 @@ from html import escape
 from typing import Any, Final
 
 from custody.audit.ledger import AuditEvent
-from ops.auditor.chain import Chain, HistoryEvent, Verification
+from custody.audit.review.chain import Chain, HistoryEvent, Verification
 
 QUIET_STATES: Final = frozenset({"ChoiceStateEntered", "PassStateEntered", "SucceedStateEntered"})
 HISTORY_WIDTH: Final = 44

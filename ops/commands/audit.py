@@ -5,7 +5,7 @@ custody audit verify REQUEST_ID | --all       recompute the chain(s); exit 1 nam
 custody audit report REQUEST_ID --html FILE   a self-contained HTML erasure report to file
 
 Any chain id works where a request id does; a shared family (`refusals/<function>`,
-`processors/<id>`) stands for its own chain and every shard of it (`ops.auditor.reader`).
+`processors/<id>`) stands for its own chain and every shard of it (`custody.audit.review.reader`).
 
 Against AWS the reads use your credentials (or `--role-arn`, assumed first: the stack's
 `AuditorRole`), which need only the ledger, the audit key and the execution history; settings,
@@ -19,9 +19,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ops.auditor.reader import AuditorReader
+from custody.audit.review.reader import AuditorReader
+from custody.audit.review.verification import verify
 from ops.auditor.report import render_html_all, render_text, verdict
-from ops.auditor.verification import verify
 from ops.failures import OperatorError
 from ops.target import Target, add_target_flags, on_target
 

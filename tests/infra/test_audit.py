@@ -93,14 +93,33 @@ def test_audit_key_denies_the_data_roles_and_lets_the_ledger_writer_only_encrypt
         assert Cfn.refs(everything["Condition"]["ArnEquals"]["aws:PrincipalArn"]) == others
     else:  # every function audits its refusals: none is left that may not even encrypt
         assert "DataRolesNeverUseTheAuditKey" not in denies
+    reviewers = {
+        roles[naming.function_name(synth.config.prefix, name)]
+        for name, access in ACCESS.items()
+        if access.reviews_audit
+    }
+    assert reviewers == {roles[naming.function_name(synth.config.prefix, "audit_review")]}
     encrypt_only = denies["LedgerWritersOnlyEncrypt"]
     assert encrypt_only["NotAction"] == "kms:GenerateDataKey"
-    assert Cfn.refs(encrypt_only["Condition"]["ArnEquals"]["aws:PrincipalArn"]) == writers
+    assert Cfn.refs(encrypt_only["Condition"]["ArnEquals"]["aws:PrincipalArn"]) == writers - reviewers
+    # The auditor's API function writes its refusals and reads the ledger: encrypt, and decrypt through S3 only.
+    read_too = denies["LedgerReviewersOnlyEncryptAndRead"]
+    assert sorted(read_too["NotAction"]) == ["kms:Decrypt", "kms:GenerateDataKey"]
+    assert Cfn.refs(read_too["Condition"]["ArnEquals"]["aws:PrincipalArn"]) == reviewers
+    through_s3 = denies["LedgerReviewersDecryptThroughS3Only"]
+    assert through_s3["Action"] == "kms:Decrypt"
+    assert Cfn.refs(through_s3["Condition"]["ArnEquals"]["aws:PrincipalArn"]) == reviewers
+    assert "s3." in json.dumps(through_s3["Condition"]["StringNotEquals"]["kms:ViaService"])
 
 
 def test_no_function_role_is_granted_more_than_encryption_on_the_audit_key(synth: Synthesized) -> None:
+    """But the auditor's API function, which also decrypts the ledger's objects through S3."""
     audit_key = key_id(synth.cfn, "audit", synth.config.prefix)
+    reviewer = naming.function_name(synth.config.prefix, "audit_review")
     for name, role in _function_roles(synth.cfn).items():
         for statement in synth.cfn.policy_statements(role):
             if audit_key in Cfn.refs(statement.get("Resource")):
+                if name == reviewer and as_list(statement["Action"]) == ["kms:Decrypt"]:
+                    assert "s3." in json.dumps(statement["Condition"]["StringEquals"]["kms:ViaService"])
+                    continue
                 assert as_list(statement["Action"]) == ["kms:GenerateDataKey"], name

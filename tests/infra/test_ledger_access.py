@@ -55,15 +55,44 @@ def test_a_writer_may_only_put_under_ledger_and_only_encrypt(synth: Synthesized)
     chains = store_ids(cfn, TABLE)["audit_chains"]
     for function in LEDGER_WRITERS:
         statements = cfn.policy_statements(_role_of(cfn, function, prefix))
-        on_bucket = _touching(statements, bucket)
+        on_bucket = [s for s in _touching(statements, bucket) if not _reads(s)]
         assert [as_list(statement["Action"]) for statement in on_bucket] == [["s3:PutObject"]], function
         assert json.dumps(on_bucket[0]["Resource"]).endswith('/ledger/*"]]}'), function
-        on_key = _touching(statements, audit_key)
+        on_key = [s for s in _touching(statements, audit_key) if not _reads(s)]
         assert [as_list(statement["Action"]) for statement in on_key] == [["kms:GenerateDataKey"]], function
+        reads = [s for s in _touching(statements, bucket) + _touching(statements, audit_key) if _reads(s)]
+        assert not reads or ACCESS[function].reviews_audit, function
         on_chains = _touching(statements, chains)
         assert [sorted(as_list(statement["Action"])) for statement in on_chains] == [
             sorted(TABLE_ACTIONS[TableAccess.READ_WRITE])
         ]
+
+
+def _reads(statement: dict[str, Any]) -> bool:
+    return any(action.split(":")[1].startswith(("Get", "List", "Decrypt")) for action in as_list(statement["Action"]))
+
+
+def test_the_auditors_api_reads_the_ledger_as_the_auditor_does_and_never_the_trail(synth: Synthesized) -> None:
+    """The one ledger reviewer: every version under ledger/ (never cloudtrail/), decrypted through S3 only,
+    and the erasure executions' history — the AuditorRole's reads, no more."""
+    cfn, prefix = synth.cfn, synth.config.prefix
+    assert [name for name, access in ACCESS.items() if access.reviews_audit] == ["audit_review"]
+    statements = cfn.policy_statements(_role_of(cfn, "audit_review", prefix))
+    bucket, audit_key = bucket_id(cfn, naming.AUDIT_BUCKET), key_id(cfn, "audit", prefix)
+    reads = [s for s in _touching(statements, bucket) if _reads(s)]
+    assert sorted(action for s in reads for action in as_list(s["Action"])) == [
+        "s3:GetObject",
+        "s3:GetObjectVersion",
+        "s3:ListBucket",
+        "s3:ListBucketVersions",
+    ]
+    assert "cloudtrail" not in json.dumps(reads)
+    (listing,) = [s for s in reads if "s3:ListBucket" in as_list(s["Action"])]
+    assert listing["Condition"] == {"StringLike": {"s3:prefix": ["ledger/*"]}}
+    (decrypt,) = [s for s in _touching(statements, audit_key) if _reads(s)]
+    assert "s3." in json.dumps(decrypt["Condition"]["StringEquals"]["kms:ViaService"])
+    states = {action for s in statements for action in as_list(s["Action"]) if action.startswith("states:")}
+    assert states == {"states:DescribeExecution", "states:GetExecutionHistory"}
 
 
 def _auditor(cfn: Cfn) -> tuple[str, list[dict[str, Any]]]:

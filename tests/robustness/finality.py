@@ -24,12 +24,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from custody.audit.review.reader import AuditorReader
+from custody.audit.review.verification import verify
 from custody.declared import datamap, naming
 from custody.declared.settings import Settings
 from custody.stores import dynamo
 from custody.stores.subjects import RETAINED_ATTRIBUTES
-from ops.auditor.reader import AuditorReader
-from ops.auditor.verification import verify
 from tests.integration.conftest import LocalStack
 from tests.integration.erasure.conftest import Customer, Reply
 

@@ -17,13 +17,13 @@ from typing import Any
 
 import pytest
 
+from custody.audit.review.reader import AuditorReader
+from custody.audit.review.verification import verify
 from custody.declared.settings import Settings
 from custody.erasure.starter import ErasureStarter
 from custody.stores.requests import RequestsTable
 from devstack.faults import Crash, FaultInjector, FaultPlan
 from devstack.paths import REPO_ROOT
-from ops.auditor.reader import AuditorReader
-from ops.auditor.verification import verify
 from tests.integration.conftest import LocalStack
 from tests.integration.erasure.conftest import PROFILE, Customer, history, wait_for_execution
 from tests.robustness.conftest import report_of, residue, scaled

@@ -23,11 +23,11 @@ from typing import Any
 
 import pytest
 
+from custody.audit.review.reader import AuditorReader
+from custody.audit.review.verification import verify
 from custody.declared.settings import Settings
 from custody.erasure.starter import ErasureStarter
 from devstack.faults import FaultInjector, FaultPlan
-from ops.auditor.reader import AuditorReader
-from ops.auditor.verification import verify
 from tests.integration.conftest import LocalStack
 from tests.integration.erasure.conftest import PROFILE, Customer, Reply, wait_for_execution
 from tests.robustness.conftest import footprint, report_of, residue, scaled

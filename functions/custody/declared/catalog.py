@@ -209,6 +209,10 @@ FUNCTIONS: tuple[Function, ...] = (
     Function("staff", "Need-to-know grants, staff views, interactions and reviews."),
     Function("processors", "Sub-processor registry, disclosures and erasure acknowledgements."),
     Function(
+        "audit_review",
+        "Read-only for auditors: the disposal register and each request's history, ledger, verification, certificate.",
+    ),
+    Function(
         "erasure_steps",
         "The erasure workflow's steps, invoked only by its state machine.",
         api=False,
@@ -294,6 +298,7 @@ ASYNC_INVOKE: Final[Mapping[str, AsyncInvoke]] = MappingProxyType(
 _C, _S, _P, _PUB = Audience.CUSTOMER, Audience.STAFF, Audience.PROCESSOR, Audience.PUBLIC
 _OFFICER = ("privacy_officer",)
 _SUPPORT = ("support", "privacy_officer")
+_AUDITORS = ("auditor", "privacy_officer")
 # Under a restriction (GDPR art. 18): staff may neither be granted nor use access, record interactions
 # or disclose; reviewing a rectification is what art. 18(1)(a) restricts for, and an erasure's
 # acknowledgement is erasure, which art. 18 never holds back; the registry names no customer.
@@ -339,6 +344,11 @@ ROUTES: tuple[Route, ...] = (
     # data is what a restriction asks for, so a hold is placed and lifted on a restricted customer too.
     Route("PUT", "/v1/staff/customers/{customer_id}/legal-hold", "staff", _S, _OFFICER, restriction=_PERMITTED),
     Route("DELETE", "/v1/staff/customers/{customer_id}/legal-hold", "staff", _S, _OFFICER, restriction=_PERMITTED),
+    # The auditor's reads (what `custody audit` and `custody retention register` show): ids, kinds, counts,
+    # dates and digests, never personal data. The ledger is kept under a restriction and reading it is
+    # no processing of the customer's data: the review of a restricted customer's request is permitted.
+    Route("GET", "/v1/audit/disposals", "audit_review", _S, _AUDITORS, restriction=_NO_CUSTOMER),
+    Route("GET", "/v1/audit/requests/{request_id}", "audit_review", _S, _AUDITORS, restriction=_PERMITTED),
 )
 
 

@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
+from custody.audit.review.chain import Chain, Verification
+from custody.audit.review.reader import AuditorReader
+from custody.audit.review.verification import verify
 from custody.declared import naming
 from custody.declared.settings import Settings
-from ops.auditor.chain import Chain, Verification
-from ops.auditor.reader import AuditorReader
-from ops.auditor.verification import verify
 from tests.integration.conftest import LocalStack
 from tests.integration.erasure.conftest import (
     PROFILE,

@@ -14,11 +14,11 @@ from typing import Any
 import pytest
 
 from custody.audit.ledger import subject_chain
+from custody.audit.review.chain import Chain, Finding, Verification
+from custody.audit.review.verification import verify
 from custody.declared import naming
 from ops import cli, target
-from ops.auditor.chain import Chain, Finding, Verification
 from ops.auditor.report import render_html
-from ops.auditor.verification import verify
 from tests.integration.audit.conftest import Erased
 
 

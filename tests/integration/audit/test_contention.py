@@ -35,6 +35,8 @@ from custody.audit.ledger import (
     AuditWriteFailed,
     refusals_chain,
 )
+from custody.audit.review.reader import AuditorReader
+from custody.audit.review.verification import verify
 from custody.declared.settings import Settings, get_settings
 from custody.platform import aws
 from custody.stores.ledger_bucket import LedgerBucket
@@ -42,8 +44,6 @@ from devstack import atomicity
 from devstack.metering import counting_calls
 from devstack.provision import client_factory, provision
 from ops import cli, target
-from ops.auditor.reader import AuditorReader
-from ops.auditor.verification import verify
 
 TIME_SCALE = 0.5
 BURST = CLAIM_BACKOFF.max_attempts  # events per test: the most a burst can hold and provably lose none

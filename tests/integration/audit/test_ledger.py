@@ -9,10 +9,10 @@ import uuid
 from collections import Counter
 
 from custody.audit.ledger import CLAIMED_HEADS, GENESIS, AuditLedger, subject_chain
+from custody.audit.review.verification import verify
 from custody.declared import datamap
 from custody.erasure.plan import stores_in_scope
 from devstack.metering import counting_calls
-from ops.auditor.verification import verify
 from tests.integration.audit.conftest import Erased
 
 STORES = [store.name for store in datamap.STORES]

@@ -19,9 +19,9 @@ import pytest
 from botocore.exceptions import ClientError
 
 from custody.audit.ledger import AuditLedger
+from custody.audit.review.reader import AuditorReader
+from custody.audit.review.verification import verify
 from custody.declared import naming
-from ops.auditor.reader import AuditorReader
-from ops.auditor.verification import verify
 from tests.integration.audit.conftest import Erased
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from custody.audit.review.reader import AuditorReader
 from custody.declared import catalog, clock, naming, workflow
 from custody.declared.settings import Settings
 from custody.erasure import admission as admission_module
@@ -23,7 +24,6 @@ from custody.stores import dynamo
 from custody.stores.erasure_slots import POOL, RUNNING, ErasureSlots
 from custody.stores.requests import ErasureReason, ErasureRequest, RequestsTable, RequestStatus
 from devstack.gateway import lambda_invoker
-from ops.auditor.reader import AuditorReader
 from tests.integration.conftest import LocalStack
 from tests.integration.erasure.conftest import Customer, wait_for_execution
 

@@ -14,6 +14,8 @@ from typing import Any
 
 import pytest
 
+from custody.audit.review.reader import AuditorReader
+from custody.audit.review.verification import verify
 from custody.crypto import sealed
 from custody.crypto.cipher import SubjectKey
 from custody.crypto.keyring import KEY_VERSION, SubjectKeyring
@@ -24,8 +26,6 @@ from custody.declared.settings import Settings
 from custody.stores import dynamo
 from custody.stores.subjects import SubjectRegistry, SubjectStatus
 from devstack.residue import residue
-from ops.auditor.reader import AuditorReader
-from ops.auditor.verification import verify
 from tests.integration.conftest import LocalStack
 from tests.integration.erasure.conftest import SUBMITTED_VALUES, Customer, history, wait_for_execution
 from tests.integration.retained import (

@@ -13,14 +13,14 @@ import json
 from datetime import timedelta
 from typing import Any
 
+from custody.audit.review.reader import AuditorReader
+from custody.audit.review.verification import verify
 from custody.declared import datamap
 from custody.declared.settings import Settings
 from custody.retention import disposal
 from custody.stores.subjects import SubjectRegistry, SubjectStatus
 from devstack.iam.enforce import acting_as
 from devstack.residue import residue
-from ops.auditor.reader import AuditorReader
-from ops.auditor.verification import verify
 from tests.integration.conftest import LocalStack
 from tests.integration.erasure.conftest import Customer, wait_for_execution
 from tests.integration.retained import (

@@ -7,10 +7,10 @@ import time
 import uuid
 from typing import Any
 
+from custody.audit.review.reader import AuditorReader
+from custody.audit.review.verification import verify
 from custody.declared import naming
 from custody.declared.settings import Settings
-from ops.auditor.reader import AuditorReader
-from ops.auditor.verification import verify
 from tests.integration.conftest import LocalStack
 from tests.integration.erasure.conftest import PROFILE, SUBMITTED_VALUES, Customer, history, wait_for_execution
 from tests.integration.staff.conftest import Caller, agreement, audit_events, consented, footprint, is_refusal

@@ -1,6 +1,8 @@
-"""Verifying a chain: pure, no AWS. `verify(chain)` recomputes every hash and link and names each
-problem it finds (gap, fork, reordered, altered, extra_version, deleted, foreign, head,
-certificate, history, retention; docs/audit.md).
+"""Verifying a chain: pure, no AWS.
+
+`verify(chain)` recomputes every hash and link and names each problem it finds (gap, fork,
+reordered, altered, extra_version, deleted, foreign, head, certificate, history, retention;
+docs/audit.md).
 """
 
 from __future__ import annotations
@@ -9,8 +11,8 @@ from collections import Counter
 from typing import Any, Final
 
 from custody.audit.ledger import GENESIS, AuditEvent, digest
+from custody.audit.review.chain import EVENT_NAME, Chain, Finding, Verification, parse_event
 from custody.declared import datamap
-from ops.auditor.chain import EVENT_NAME, Chain, Finding, Verification, parse_event
 
 WORKFLOW_ACTOR: Final = "erasure-workflow"
 

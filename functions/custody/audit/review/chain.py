@@ -1,7 +1,8 @@
-"""What an auditor holds of one chain: the ledger's object versions, its head, its certificates and
-the Step Functions executions of the request, and the verdict on them.
+"""What an auditor holds of one chain, and the verdict on it.
 
-Plain data, no AWS: `ops.auditor.reader` fills a `Chain`, `ops.auditor.verification` judges it,
+The ledger's object versions, its head, its certificates and the Step Functions executions of the request.
+
+Plain data, no AWS: `custody.audit.review.reader` fills a `Chain`, `custody.audit.review.verification` judges it,
 `ops.auditor.report` shows both.
 """
 
@@ -67,15 +68,21 @@ class Execution:
     events: tuple[HistoryEvent, ...]
 
     def succeeded_steps(self) -> Counter[str]:
-        """How often each step's function returned: `TaskSucceeded`, or `TaskSubmitted` for a callback
-        task (`.waitForTaskToken`), whose function returns before the wait it starts."""
+        """How often each step's function returned.
+
+        `TaskSucceeded`, or `TaskSubmitted` for a callback task (`.waitForTaskToken`), whose function
+        returns before the wait it starts.
+        """
         return Counter(str(event.step) for event in self.events if event.kind in STEP_RETURNED and event.step)
 
 
 @dataclass
 class Chain:
-    """Everything stored under `ledger/<chain_id>/` (events and documents by key, every version),
-    the chain head from `audit_chains` (`{"seq": int, "hash": str}`, or None) and the request's executions."""
+    """Everything stored under `ledger/<chain_id>/`, its head and the request's executions.
+
+    Events and documents by key, every version; the chain head from `audit_chains`
+    (`{"seq": int, "hash": str}`, or None).
+    """
 
     chain_id: str
     events: dict[str, list[StoredVersion]] = field(default_factory=dict)  # key -> versions, oldest first
@@ -119,6 +126,7 @@ class Verification:
 
     @property
     def ok(self) -> bool:
+        """Whether verification found nothing."""
         return not self.findings
 
 

@@ -1,5 +1,7 @@
-"""Reading what an auditor checks: every version of the ledger's objects under a chain's prefix, the
-chain head and the Step Functions executions of the request, with the clients given.
+"""Reading what an auditor checks, with the clients given.
+
+Every version of the ledger's objects under a chain's prefix, the chain head and the Step Functions
+executions of the request.
 
 Listing every *version* makes an overwrite (a second version of a key) or a delete marker visible
 even though Object Lock keeps the original. A shared family (`refusals/<function>`,
@@ -20,14 +22,24 @@ from botocore.exceptions import ClientError
 
 from custody.audit.grammar import REFUSAL_CHAINS, SHARDED_KINDS, shard_chains, shard_of
 from custody.audit.ledger import CHAINS_TABLE, DOCUMENTS, LEDGER_PREFIX
+from custody.audit.review.chain import EVENT_NAME, Chain, Execution, HistoryEvent, StoredVersion
 from custody.declared import naming
 from custody.declared.settings import Settings
-from ops.auditor.chain import EVENT_NAME, Chain, Execution, HistoryEvent, StoredVersion
-from ops.clients import ClientFactory
+
+# `clients("s3")` returns an S3 client; where the calls go and as whom is the caller's business
+# (`ops.clients.session_clients` for the CLI, `lambda_clients` behind the API).
+ClientFactory = Callable[[str], Any]
+
+
+def lambda_clients() -> ClientFactory:
+    """The function's own shared clients (`custody.platform.aws`), by the service names the reader asks for."""
+    from custody.platform.aws import clients
+
+    return lambda service: getattr(clients, service)()
 
 
 class AuditorReader:
-    """Reads with whatever credentials the clients carry: the auditor's role in AWS."""
+    """Reads with whatever credentials the clients carry: the auditor's role in AWS, the `audit` function's."""
 
     def __init__(self, settings: Settings, clients: ClientFactory) -> None:
         self.settings = settings
@@ -37,8 +49,10 @@ class AuditorReader:
         self.bucket = settings.bucket(naming.AUDIT_BUCKET)
 
     def chain(self, chain_id: str, *, with_history: bool = True) -> Chain:
-        """Every version under `ledger/<chain_id>/`, the chain head and (`with_history`) the request's
-        executions. An unknown id gives an empty `Chain`; a refused or missing bucket raises `ClientError`."""
+        """Every version under `ledger/<chain_id>/`, the chain head and (`with_history`) the executions.
+
+        An unknown id gives an empty `Chain`; a refused or missing bucket raises `ClientError`.
+        """
         chain = Chain(chain_id)
         prefix = f"{LEDGER_PREFIX}/{chain_id}/"
         for key, versions, deleted in self._versions(prefix, lambda key: _belongs(key[len(prefix) :])):
@@ -50,8 +64,10 @@ class AuditorReader:
         return chain
 
     def chains(self, chain_id: str, *, with_history: bool = True) -> list[Chain]:
-        """The chain `chain_id`; for a shared family, the family's own chain and each of its shards
-        that holds anything or has a head (an empty shard without a head was never written)."""
+        """The chain `chain_id`; for a shared family, its own chain and each of its shards.
+
+        Only the shards that hold anything or have a head (an empty shard without a head was never written).
+        """
         if not is_family(chain_id):
             return [self.chain(chain_id, with_history=with_history)]
         found = [
@@ -61,8 +77,10 @@ class AuditorReader:
         return [chain for chain in found if chain.head is not None or not _empty(chain)]
 
     def chain_ids(self) -> list[str]:
-        """Every chain in the bucket (one listing of `ledger/`, every version), and every shard of each
-        shared family found there or declared (every function's refusals), written or not."""
+        """Every chain in the bucket (one listing of `ledger/`, every version), and every shard of each family.
+
+        The shared families found there or declared (every function's refusals), written or not.
+        """
         found: set[str] = set(REFUSAL_CHAINS)
         for key, _, _ in self._versions(f"{LEDGER_PREFIX}/", lambda key: False):
             chain_id = _chain_of(key)
@@ -192,8 +210,10 @@ def _is_request_id(chain_id: str) -> bool:
 
 
 def is_family(chain_id: str) -> bool:
-    """Whether `chain_id` has the shape of a shared family the ledger writes as shards
-    (`refusals/<function>`, `processors/<id>`), not of one of its shards."""
+    """Whether `chain_id` has the shape of a shared family the ledger writes as shards.
+
+    (`refusals/<function>`, `processors/<id>`), not of one of its shards.
+    """
     kind, slash, rest = chain_id.partition("/")
     return bool(slash) and kind in SHARDED_KINDS and bool(rest) and "/" not in rest
 

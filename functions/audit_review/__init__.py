@@ -1,0 +1,1 @@
+"""The `audit_review` function: the auditor's read-only API (disposal register, per-request review)."""
