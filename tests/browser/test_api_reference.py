@@ -1,6 +1,7 @@
 """The API reference at /docs/ renders the whole OpenAPI 3.1 document in a real browser (issue 22).
 
-Chromium (Debian's, found on PATH; never downloaded) opens `/docs/` on the served local stack,
+The tier's Chromium (`tests/browser/conftest.py`: the system's, never downloaded) opens `/docs/` on the
+tier's served local stack,
 which sends the built page under the declared API reference headers. Every operation of
 docs/openapi.json must appear as a rendered operation (method and path), no render error may
 show, the Content-Security-Policy must not have blocked anything, and axe-core must find no
@@ -10,7 +11,6 @@ serious or critical accessibility violation. A screenshot goes to reports/browse
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,9 +18,7 @@ from typing import Any
 import pytest
 
 from custody.declared import web
-from tests.integration.conftest import ServedStack, served_stack
-
-__all__ = ["served_stack"]
+from tests.browser.conftest import Site
 
 ROOT = Path(__file__).resolve().parents[2]
 OPENAPI = ROOT / "docs" / "openapi.json"
@@ -39,30 +37,16 @@ def documented_operations() -> set[tuple[str, str]]:
 
 
 @pytest.fixture(scope="module")
-def chromium() -> Iterator[Any]:
-    executable = shutil.which("chromium") or shutil.which("chromium-browser")
-    if executable is None:
-        pytest.skip("no chromium on PATH: `make browser` installs Debian's")
-    playwright_api = pytest.importorskip("playwright.sync_api")
-    with playwright_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=executable, args=["--no-sandbox"])
-        try:
-            yield browser
-        finally:
-            browser.close()
-
-
-@pytest.fixture(scope="module")
-def reference(chromium: Any, served_stack: ServedStack) -> Iterator[dict[str, Any]]:
+def reference(browser: Any, site: Site) -> Iterator[dict[str, Any]]:
     """The rendered /docs/ page, with what the browser reported while loading it."""
-    context = chromium.new_context(viewport={"width": 1280, "height": 900})
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
     page = context.new_page()
     console: list[str] = []
     failed: list[str] = []
     page.on("console", lambda message: console.append(f"{message.type}: {message.text}"))
     page.on("requestfailed", lambda request: failed.append(request.url))
     page.on("response", lambda answer: failed.append(f"{answer.status} {answer.url}") if answer.status >= 400 else None)
-    response = page.goto(served_stack.info.api_url + web.API_REFERENCE_PATH, wait_until="networkidle")
+    response = page.goto(site.url + web.API_REFERENCE_PATH, wait_until="networkidle")
     page.wait_for_selector(".opblock", timeout=RENDER_TIMEOUT_MS)
     try:
         yield {
@@ -70,7 +54,7 @@ def reference(chromium: Any, served_stack: ServedStack) -> Iterator[dict[str, An
             "response": response,
             "console": console,
             "failed": failed,
-            "region": served_stack.info.region,
+            "region": site.stack.info.region,
         }
     finally:
         context.close()

@@ -24,10 +24,8 @@ from playwright.sync_api import expect
 from custody.declared import naming
 from devstack import identity
 from tests.browser.conftest import check_accessibility
-from tests.integration.conftest import ServedStack, served_stack
+from tests.integration.conftest import ServedStack
 from tests.integration.erasure.conftest import PROFILE
-
-__all__ = ["served_stack"]
 
 ROOT: Final = Path(__file__).resolve().parents[2]
 
