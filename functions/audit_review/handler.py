@@ -17,7 +17,7 @@ from audit_review.schemas import DisposalPage, RequestReview
 from custody.access_control.principals import staff_member
 from custody.api.http import build_resolver, caller, entrypoint
 from custody.audit.review.reader import lambda_clients
-from custody.audit.review.views import DISPOSALS_PAGE_MAX, disposal_page, request_review
+from custody.oversight.views import DISPOSALS_PAGE_MAX, disposal_page, request_review
 from custody.declared import clock
 from custody.declared.errors import InvalidInput
 from custody.declared.settings import get_settings
@@ -26,7 +26,7 @@ from custody.platform.observability import observability
 obs = observability("audit_review")
 app = build_resolver("audit_review")
 
-DATE = r"^\d{4}-\d{2}-\d{2}$"
+DATE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
 # A window wider than a year and a day is refused: the register of a window is read whole per page.
 WINDOW_MAX_DAYS = 367
 

@@ -37,7 +37,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("subprocessors",),  # agreements, disclosures, task tokens, acknowledgements
     ("erasure",),  # the plan, the starter, the steps
     ("customers", "retention"),  # what a data subject does; the retention sweep
-    ("staff_access",),  # grants, views, reviews
+    ("staff_access", "oversight"),  # grants, views, reviews; what auditors review through the API
     ("api",),  # the HTTP entrypoint every API function shares
 )
 LAYER_OF = {room: depth for depth, rooms in enumerate(LAYERS) for room in rooms}

@@ -23,6 +23,7 @@ from custody.declared import clock
 from custody.declared.errors import NotFound
 from custody.declared.settings import Settings
 from custody.platform import paging
+from custody.retention.disposal import register
 
 DISPOSALS: Final = "disposals"  # the cursor's store name (custody.platform.paging)
 DISPOSALS_PAGE_MAX: Final = 100
@@ -89,7 +90,6 @@ def disposal_page(
     on the last page. The cursor is `custody.platform.paging`'s (a 400 for one it did not issue): its
     position is the last entry's `requested_at` and `request_id`, ids and dates only.
     """
-    from custody.retention.disposal import register
 
     limit = max(1, min(limit, DISPOSALS_PAGE_MAX))
     after = paging.decode(DISPOSALS, cursor)
