@@ -23,7 +23,7 @@ It also serves the web pages (`devstack.site`): GET and HEAD of any path outside
 files of `build/web` and the generated `/config.json` under the pages' security headers, so the pages
 and the API share one origin as they do behind CloudFront. And it serves the merged OpenAPI document
 at `/openapi.json` and the API reference at `/docs/` (the built Swagger UI page of `build/web/docs/`,
-`devstack.docs`, with the deployed headers), the
+served by `devstack.site` as every page, with the deployed headers), the
 user pools' OAuth 2.0 token endpoint for machine clients at `/_cognito/<pool id>/oauth2/token`
 (moto has none; `devstack.cognito`), and, for the demo journey, what moto's SES accepted to send at
 `GET /_ses/sent-messages` (SES has no API that reads sent mail back; moto keeps it in its backend, in
@@ -50,7 +50,7 @@ from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
 from custody.declared import catalog
-from devstack import cognito, docs, events, site
+from devstack import cognito, events, site
 from devstack.auth import Principal, TokenVerifier, Unauthorized
 from devstack.runtime import Invocation
 
@@ -181,8 +181,6 @@ class Gateway:
     def handle(self, request: Request) -> Response:
         started = time.monotonic()
         request_id = str(uuid.uuid4())
-        if request.method in ("GET", "HEAD") and docs.serves(request.path):
-            return docs.respond(request.path, self.region)
         if request.method == "GET" and request.path == "/openapi.json":
             return Response(self.openapi_bytes(), content_type="application/json")
         if request.method == "POST" and request.path.startswith(TOKEN_ENDPOINT_PREFIX):

@@ -131,7 +131,8 @@ class Site:
         """The file under the root that `path` names (a directory's `index.html`), or None.
 
         None for anything that is not plainly below the root: `..` segments (decoded or not),
-        backslashes, NUL, and files whose real path (symbolic links followed) lies outside it.
+        backslashes, NUL, files whose real path (symbolic links followed) lies outside it, and names
+        the file system refuses (a segment longer than it allows).
         """
         decoded = unquote(path)
         if "\x00" in decoded or "\\" in decoded or not decoded.startswith("/"):
@@ -141,12 +142,15 @@ class Site:
             return None
         normalized = posixpath.normpath("/" + "/".join(parts))
         root = self.root.resolve()
-        candidate = (root / normalized.lstrip("/")).resolve()
-        if candidate != root and root not in candidate.parents:
+        try:
+            candidate = (root / normalized.lstrip("/")).resolve()
+            if candidate != root and root not in candidate.parents:
+                return None
+            if candidate.is_dir():
+                candidate = candidate / "index.html"
+            return candidate if candidate.is_file() else None
+        except OSError:  # a name the file system refuses (too long, ...): no such page
             return None
-        if candidate.is_dir():
-            candidate = candidate / "index.html"
-        return candidate if candidate.is_file() else None
 
     def _file(self, path: str) -> Response:
         found = self.resolve(path)

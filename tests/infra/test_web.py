@@ -18,7 +18,10 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 
 from custody.declared import web
-from devstack import docs
+from werkzeug.test import EnvironBuilder
+from werkzeug.wrappers import Request
+
+from devstack.site import Site, WebConfig
 from infra.config import CustodyConfig
 from infra.constructs import web as site
 from infra.constructs.identity import Identity
@@ -226,9 +229,11 @@ def test_the_api_reference_headers_are_the_declared_ones(cfn: Cfn) -> None:
 
 @pytest.mark.parametrize(("path", "pattern"), [("/docs/", "/docs/*"), ("/assets/api-docs.js", None)])
 def test_the_local_gateway_sends_the_headers_cloudfront_sends(cfn: Cfn, path: str, pattern: str | None) -> None:
-    """devstack.docs answers /docs/ and the reference's script with the distribution's headers for them."""
+    """The local page server answers /docs/ and the reference's script with the distribution's headers for
+    them, given the Cognito endpoint the deployed pages call (locally it is moto's; nothing else differs)."""
     behavior = _behavior(cfn, pattern) if pattern else _distribution(cfn)["DefaultCacheBehavior"]
-    local = docs.respond(path, REGION).headers
+    pages = Site(WebConfig(region=REGION, cognito_endpoint="", customer_pool=("p", "c"), staff_pool=("p", "c")))
+    local = pages.handle(Request(EnvironBuilder(path=path).get_environ())).headers
     deployed = served_headers(_policy_of(cfn, behavior))
     assert {name: local[name] for name in deployed} == deployed
 

@@ -94,6 +94,9 @@ def test_a_directory_without_its_slash_is_redirected_to_it(root: Path) -> None:
         "/escape.txt",
         "/nothing-here.html",
         "/assets/",
+        "/console/" + "a" * 300,  # a segment longer than a file name may be
+        "/docs/" + "a/" * 3000,  # a path longer than the file system takes
+        "/docs/nope",
     ],
 )
 def test_nothing_outside_the_build_nor_missing_is_served(root: Path, path: str) -> None:
