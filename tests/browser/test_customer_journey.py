@@ -92,6 +92,14 @@ def test_the_whole_customer_journey_by_clicking(page: Any, site: Site, served_st
     go(page, "Documents")
     page.get_by_role("button", name="Upload").click()  # no file chosen: said under the field
     expect(page.locator("[data-field=file] .field-error")).to_have_text("Required.")
+    # A name the API refuses (a comma): its reason under the file field, not "the highlighted fields" alone.
+    page.get_by_label(re.compile(r"^Document")).set_input_files(
+        {"name": "Rechnung, März 2026.txt", "mimeType": "text/plain", "buffer": DOCUMENT}
+    )
+    page.get_by_role("button", name="Upload").click()
+    refused = page.locator("[data-field=file] .field-error")
+    expect(refused).to_contain_text("letters, digits")
+    expect(page.locator("[data-field=file] input")).to_have_attribute("aria-invalid", "true")
     page.get_by_label(re.compile(r"^Document")).set_input_files(
         {"name": "letter.txt", "mimeType": "text/plain", "buffer": DOCUMENT}
     )

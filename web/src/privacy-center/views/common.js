@@ -22,9 +22,11 @@ export function page(main, titleKey, leadKey, ...children) {
  * under their fields (the rest, and any other error, in an alert at the top of the form).
  * @param {HTMLFormElement} form
  * @param {() => Promise<void>} action
- * @param {{fieldPrefix?: string}} [options] `fieldPrefix` is taken off the API's field paths
+ * @param {{fieldPrefix?: string, aliases?: Record<string, string>}} [options] `fieldPrefix` is taken off the
+ *   API's field paths; `aliases` names the form field that stands for an API field (the file input for
+ *   `file_name` and `content_type`)
  */
-export async function submit(form, action, { fieldPrefix = "" } = {}) {
+export async function submit(form, action, { fieldPrefix = "", aliases = {} } = {}) {
   clearFieldErrors(form);
   form.querySelector(":scope > .alert")?.remove();
   const button = /** @type {HTMLButtonElement | null} */ (form.querySelector("button[type=submit]"));
@@ -38,12 +40,15 @@ export async function submit(form, action, { fieldPrefix = "" } = {}) {
     const fields = error?.name === "ApiError" ? error.fieldMessages() : {};
     const named = Object.fromEntries(
       Object.entries(fields).map(([path, reason]) => [
-        path.startsWith(fieldPrefix) ? path.slice(fieldPrefix.length) : path,
+        aliases[path] ?? (path.startsWith(fieldPrefix) ? path.slice(fieldPrefix.length) : path),
         error.status ? t("form.apiReason", { reason }) : reason, // the API's words, or the page's own (status 0)
       ]),
     );
     const unmatched = showFieldErrors(form, named);
-    const message = Object.keys(named).length > unmatched.length ? t("form.fixErrors") : errorMessage(error);
+    // Errors of fields the form does not show are spelled out, never left to "the highlighted fields".
+    const message = unmatched.length
+      ? unmatched.map((path) => `${path}: ${named[path]}`).join(" ")
+      : Object.keys(named).length ? t("form.fixErrors") : errorMessage(error);
     form.prepend(alertBox(message));
     announce(message, "error");
     if (Object.keys(named).length === unmatched.length) {

@@ -59,7 +59,7 @@ export async function render(ctx, main) {
           );
           announce(t("center.documents.uploaded", { size: receipt.size_bytes }), "success");
           ctx.go("documents");
-        });
+        }, { aliases: { file_name: "file", content_type: "file" } });
       },
     },
     upload.root,
