@@ -47,6 +47,7 @@ app = build_resolver("staff")
 
 CustomerPath = Annotated[str, Path(pattern=r"^[A-Za-z0-9-]{1,128}$")]
 IdPath = Annotated[str, Path(pattern=r"^[A-Za-z0-9-]{1,64}$")]
+DAY = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"  # a calendar day, YYYY-MM-DD (ASCII digits)
 
 
 def _caller() -> StaffMember:
@@ -153,8 +154,17 @@ def requests_register(
     kind: Annotated[
         str | None, Query(max_length=20, description="access, rectification, erasure or restriction")
     ] = None,
+    received_since: Annotated[
+        str | None,
+        Query(pattern=DAY, description="With `received_until`: every request received in the period, any status"),
+    ] = None,
+    received_until: Annotated[
+        str | None, Query(pattern=DAY, description="Last day (UTC) of the period of receipt, at most 367 days on")
+    ] = None,
 ) -> RequestsRegisterBody:
-    found = StaffRequests(get_settings()).open_requests(_caller(), clock.now(), due_within_days, kind)
+    found = StaffRequests(get_settings()).open_requests(
+        _caller(), clock.now(), due_within_days, kind, (received_since, received_until)
+    )
     return RequestsRegisterBody.model_validate(found)
 
 

@@ -293,10 +293,15 @@ class RequestEntry(BaseModel):
 
 
 class RequestsRegisterBody(BaseModel):
-    """Open data-subject requests, soonest due first, and how many are overdue or due soon."""
+    """Open data-subject requests, soonest due first, and how many are overdue or due soon.
+
+    For a period of receipt (`received_since`..`received_until`): every request received in it, any status.
+    """
 
     now: str
     due_within_days: int | None
+    received_since: str | None = None
+    received_until: str | None = None
     overdue: int
     due_soon: int = Field(description="Open requests due within `warning_days` (not yet overdue)")
     warning_days: int

@@ -199,6 +199,12 @@ def test_a_privacy_officer_extends_and_decides_a_change_request_and_records_an_a
     row.get_by_role("button", name="Extend").click()
     expect(page.locator("#status")).to_contain_text(f"Request {change_id} extended: due ")
     visit(page, "/changes", "Change requests to review")
+    card = page.locator("section.card").filter(has_text=change_id)
+    assert "Quilliam Zephyrine-Ode" not in card.inner_text()  # the queue holds no values
+    card.get_by_role("button", name="Show the requested value").click()
+    expect(card).to_contain_text("Quilliam Zephyrine-Ode")  # read from the customer's queue, access-logged
+    expect(card).to_contain_text("Zephyrine wedding")
+    check(page, "changes-value-shown")
     review = page.get_by_role("form", name=f"Record the decision {change_id}")
     review.get_by_label("Reason for the decision").fill("Marriage certificate seen")
     review.get_by_role("button", name="Record the decision").click()
@@ -237,6 +243,10 @@ def test_the_auditor_sees_history_beside_the_ledger_verified_with_its_certificat
     assert "passed: nothing remained in any store" in row.inner_text()
     check(page, "disposals")
     visit(page, "/requests", "Requests register")
+    assert page.get_by_role("row").filter(has_text=erasure).count() == 0  # the open requests only
+    page.get_by_role("button", name="Show every request of the period").click()  # the last year, by default
+    answered = page.get_by_role("row").filter(has_text=erasure)
+    expect(answered).to_contain_text("completed")  # the register of the period holds the answered ones too
     check(page, "requests-auditor")
     visit(page, "/audit", "Open the review")
     check(page, "audit-lookup")

@@ -323,6 +323,41 @@ def test_due_counts_listing_and_the_alarmed_metrics(local_stack: LocalStack, set
     assert register.due_counts(now).by_kind["restriction"] == baseline
 
 
+def test_the_register_of_a_period_holds_every_request_received_in_it(
+    local_stack: LocalStack, customer: Customer, officer: Staff
+) -> None:
+    """`received_since`/`received_until`: what `custody requests register` prints, over the API (the console's
+    auditors read it): answered requests too, oldest first; a period that is not two days in order, at most a
+    year and a day apart, is refused."""
+    change_id = change_request(customer)
+    decision = {"customer_id": customer.subject_id, "decision": "reject", "reason": "The passport says otherwise"}
+    assert officer.call("POST", f"/v1/staff/change-requests/{change_id}/decision", decision).status == 200
+    auditor = Staff(local_stack, "auditor")
+    assert change_id not in {item["request_id"] for item in auditor.call("GET", "/v1/staff/requests").body["requests"]}
+    today = clock.now().date()
+    period = f"received_since={today - timedelta(days=1)}&received_until={today}"
+    listed = auditor.call("GET", f"/v1/staff/requests?{period}")
+    assert listed.status == 200, listed.text
+    entries = {item["request_id"]: item for item in listed.body["requests"]}
+    assert (entries[change_id]["kind"], entries[change_id]["status"]) == ("rectification", "completed")
+    received = [item["received_at"] for item in listed.body["requests"]]
+    assert received == sorted(received)
+    assert (listed.body["received_since"], listed.body["received_until"]) == (
+        str(today - timedelta(days=1)),
+        str(today),
+    )
+    narrowed = auditor.call("GET", f"/v1/staff/requests?{period}&kind=erasure").body["requests"]
+    assert change_id not in {item["request_id"] for item in narrowed}
+    for query in (
+        f"received_since={today}",  # one end only
+        f"received_since={today}&received_until={today - timedelta(days=1)}",  # out of order
+        f"received_since={today - timedelta(days=400)}&received_until={today}",  # longer than a year and a day
+        "received_since=2026-02-30&received_until=2026-03-01",  # no such day
+    ):
+        refused = auditor.call("GET", f"/v1/staff/requests?{query}")
+        assert (refused.status, refused.body["error"]) == (422, "invalid_input"), query
+
+
 def test_erasure_readers_keep_to_erasures(local_stack: LocalStack, new_customer: Any, settings: Settings) -> None:
     """The SLA measure and the disposal register read the `by_status` index every kind shares."""
     leaving = new_customer()

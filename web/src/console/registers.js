@@ -4,17 +4,20 @@
  * @module console/registers
  */
 import { formatDate, t } from "../shared/i18n.js";
-import { h, replace } from "../shared/ui.js";
+import { announce, field, h, replace } from "../shared/ui.js";
 import { actionForm, list, table } from "./forms.js";
 
 /**
- * The requests register, with an extension form per open request for privacy officers.
+ * The requests register: the open requests, soonest due first, with an extension form per open request for
+ * privacy officers; or, for a period of receipt, every request received in it, of any status.
  * @param {import("./context.js").Console} context
  * @param {HTMLElement} body
+ * @param {{since: string, until: string} | null} [period] days `YYYY-MM-DD` (UTC), or the open requests
  * @returns {Promise<void>}
  */
-export async function requestsPage(context, body) {
-  const found = await context.api.get("/v1/staff/requests");
+export async function requestsPage(context, body, period = null) {
+  const query = period ? `?${new URLSearchParams({ received_since: period.since, received_until: period.until })}` : "";
+  const found = await context.api.get(`/v1/staff/requests${query}`);
   const officer = context.roles().includes("privacy_officer");
   const rows = (found.requests ?? []).map((item) => [
     h("a", { href: `#/audit/${encodeURIComponent(item.request_id)}` }, h("code", {}, String(item.request_id))),
@@ -28,7 +31,8 @@ export async function requestsPage(context, body) {
   replace(
     body,
     h("h1", {}, t("requests.title")),
-    h("p", { class: "lead" }, t("requests.lead")),
+    h("p", { class: "lead" }, period ? t("requests.lead.period", period) : t("requests.lead")),
+    periodForm(context, body, period),
     h("p", { class: found.overdue ? "warning" : "notice" }, t("requests.overdue", { overdue: found.overdue, soon: found.due_soon })),
     table(
       t("requests.title"),
@@ -45,6 +49,38 @@ export async function requestsPage(context, body) {
       "compact",
     ),
   );
+}
+
+/**
+ * Choose a period of receipt (the whole register of it), or go back to the open requests.
+ * @param {import("./context.js").Console} context
+ * @param {HTMLElement} body
+ * @param {{since: string, until: string} | null} period
+ */
+function periodForm(context, body, period) {
+  const today = new Date().toISOString().slice(0, 10);
+  const yearAgo = new Date(Date.now() - 365 * 86_400_000).toISOString().slice(0, 10);
+  const since = field({ name: "received_since", label: t("requests.since"), type: "date", value: period?.since ?? yearAgo });
+  const until = field({ name: "received_until", label: t("requests.until"), type: "date", value: period?.until ?? today });
+  const form = h(
+    "form",
+    {
+      class: "inline",
+      "aria-label": t("requests.period"),
+      onsubmit: (/** @type {Event} */ event) => {
+        event.preventDefault();
+        const chosen = { since: since.input.value, until: until.input.value };
+        requestsPage(context, body, chosen).catch((error) => announce(String(error?.message ?? error), "error"));
+      },
+    },
+    since.root,
+    until.root,
+    h("button", { type: "submit" }, t("requests.showPeriod")),
+    period
+      ? h("button", { type: "button", class: "secondary", onclick: () => void requestsPage(context, body) }, t("requests.showOpen"))
+      : null,
+  );
+  return form;
 }
 
 /** @param {import("./context.js").Console} context @param {string} requestId */

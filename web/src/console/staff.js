@@ -5,7 +5,7 @@
  * @module console/staff
  */
 import { formatDate, t } from "../shared/i18n.js";
-import { details, h, replace } from "../shared/ui.js";
+import { announce, details, h, replace } from "../shared/ui.js";
 import { actionForm, list, table } from "./forms.js";
 
 /**
@@ -147,13 +147,7 @@ export async function changesPage(context, body) {
         "section",
         { class: "card" },
         h("h2", {}, h("code", {}, String(item.change_request_id))),
-        details([
-          [t("grants.customer"), h("code", {}, String(item.customer_id))],
-          [t("changes.field"), String(item.field ?? "—")],
-          [t("changes.value"), display(item.value)],
-          [t("changes.reason"), String(item.reason ?? "—")],
-          [t("changes.created"), formatDate(item.created_at)],
-        ]),
+        requested(context, item),
         actionForm({
           context,
           label: `${t("changes.decide")} ${item.change_request_id}`,
@@ -183,6 +177,53 @@ export async function changesPage(context, body) {
       ),
     ),
   );
+}
+
+/**
+ * A queued change request's facts. The queue holds no values: the requested value and the customer's
+ * reason are read on demand from the customer's own queue (`GET /v1/staff/change-requests?customer_id=`),
+ * which the API records as a read in the customer's access log, so an officer sees them to decide.
+ * @param {import("./context.js").Console} context
+ * @param {Record<string, any>} item a queue entry (ids, field, dates)
+ * @returns {HTMLElement}
+ */
+function requested(context, item) {
+  const facts = (/** @type {Record<string, any>} */ shown) =>
+    details([
+      [t("grants.customer"), h("code", {}, String(item.customer_id))],
+      [t("changes.field"), String(item.field ?? "—")],
+      [t("changes.value"), shown ? display(shown.value) : t("changes.hidden")],
+      [t("changes.reason"), shown ? String(shown.reason ?? "—") : t("changes.hidden")],
+      [t("changes.created"), formatDate(item.created_at)],
+    ]);
+  const holder = h("div", {}, facts(null));
+  const reveal = h(
+    "button",
+    {
+      type: "button",
+      class: "secondary",
+      onclick: async () => {
+        try {
+          const query = new URLSearchParams({ customer_id: String(item.customer_id) });
+          const mine = await context.api.get(`/v1/staff/change-requests?${query}`);
+          const found = (mine.change_requests ?? []).find(
+            (/** @type {Record<string, any>} */ entry) => entry.change_request_id === item.change_request_id,
+          );
+          if (!found) {
+            announce(t("changes.gone"), "error");
+            return;
+          }
+          replace(holder, facts(found));
+          reveal.remove();
+          announce(t("changes.shown"));
+        } catch (error) {
+          announce(error instanceof Error ? error.message : String(error), "error");
+        }
+      },
+    },
+    t("changes.reveal"),
+  );
+  return h("div", {}, holder, h("p", { class: "hint" }, t("changes.reveal_hint")), reveal);
 }
 
 /**
