@@ -17,10 +17,10 @@ from audit_review.schemas import DisposalPage, RequestReview
 from custody.access_control.principals import staff_member
 from custody.api.http import build_resolver, caller, entrypoint
 from custody.audit.review.reader import lambda_clients
-from custody.oversight.views import DISPOSALS_PAGE_MAX, disposal_page, request_review
 from custody.declared import clock
 from custody.declared.errors import InvalidInput
 from custody.declared.settings import get_settings
+from custody.oversight.views import DISPOSALS_PAGE_MAX, disposal_page, request_review
 from custody.platform.observability import observability
 
 obs = observability("audit_review")

@@ -16,11 +16,10 @@ from aws_cdk import App, Stack
 from aws_cdk import aws_apigateway as apigateway
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
-
-from custody.declared import web
 from werkzeug.test import EnvironBuilder
 from werkzeug.wrappers import Request
 
+from custody.declared import web
 from devstack.site import Site, WebConfig
 from infra.config import CustodyConfig
 from infra.constructs import web as site

@@ -90,7 +90,6 @@ def disposal_page(
     on the last page. The cursor is `custody.platform.paging`'s (a 400 for one it did not issue): its
     position is the last entry's `requested_at` and `request_id`, ids and dates only.
     """
-
     limit = max(1, min(limit, DISPOSALS_PAGE_MAX))
     after = paging.decode(DISPOSALS, cursor)
     entries = register(settings, since, until)
