@@ -118,9 +118,11 @@ def _copy_of_the_repository(into: Path) -> None:
             target = into / relative
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, target)
-    # What synthesis reads but git does not hold: the functions' third-party layer (make lambda-deps).
+    # What synthesis reads but git does not hold: the functions' third-party layer (make lambda-deps) and the
+    # built web pages the site deploys (make web).
     (into / "build").mkdir(exist_ok=True)
     (into / "build" / "lambda-deps").symlink_to(ROOT / "build" / "lambda-deps")
+    (into / "build" / "web").symlink_to(ROOT / "build" / "web")
 
 
 @dataclass
