@@ -246,6 +246,19 @@ class Web(Construct):
             origin_access_control=access_control,
             origin_access_levels=[cloudfront.AccessLevel.READ],
         )
+
+        def site_behavior(headers: cloudfront.IResponseHeadersPolicy) -> cloudfront.BehaviorOptions:
+            """A behavior of the pages from the bucket: GET and HEAD, cached, paths rewritten, `headers` sent."""
+            return cloudfront.BehaviorOptions(
+                origin=site_origin,
+                viewer_protocol_policy=cloudfront.ViewerProtocolPolicy.REDIRECT_TO_HTTPS,
+                allowed_methods=cloudfront.AllowedMethods.ALLOW_GET_HEAD,
+                cache_policy=cloudfront.CachePolicy.CACHING_OPTIMIZED,
+                response_headers_policy=headers,
+                function_associations=on_request,
+                compress=True,
+            )
+
         certificate = (
             acm.Certificate.from_certificate_arn(self, "Certificate", config.web_certificate_arn)
             if config.web_certificate_arn
@@ -256,15 +269,7 @@ class Web(Construct):
             "Distribution",
             comment=f"{config.prefix}: privacy center, console, API reference; the API under /v1/",
             default_root_object="index.html",
-            default_behavior=cloudfront.BehaviorOptions(
-                origin=site_origin,
-                viewer_protocol_policy=cloudfront.ViewerProtocolPolicy.REDIRECT_TO_HTTPS,
-                allowed_methods=cloudfront.AllowedMethods.ALLOW_GET_HEAD,
-                cache_policy=cloudfront.CachePolicy.CACHING_OPTIMIZED,
-                response_headers_policy=self.pages_headers,
-                function_associations=on_request,
-                compress=True,
-            ),
+            default_behavior=site_behavior(self.pages_headers),
             additional_behaviors={
                 API_PATH_PATTERN: cloudfront.BehaviorOptions(
                     origin=origins.RestApiOrigin(rest_api),
@@ -274,15 +279,7 @@ class Web(Construct):
                     origin_request_policy=cloudfront.OriginRequestPolicy.ALL_VIEWER_EXCEPT_HOST_HEADER,
                     response_headers_policy=self.pages_headers,
                 ),
-                API_REFERENCE_PATTERN: cloudfront.BehaviorOptions(
-                    origin=site_origin,
-                    viewer_protocol_policy=cloudfront.ViewerProtocolPolicy.REDIRECT_TO_HTTPS,
-                    allowed_methods=cloudfront.AllowedMethods.ALLOW_GET_HEAD,
-                    cache_policy=cloudfront.CachePolicy.CACHING_OPTIMIZED,
-                    response_headers_policy=self.api_reference_headers,
-                    function_associations=on_request,
-                    compress=True,
-                ),
+                API_REFERENCE_PATTERN: site_behavior(self.api_reference_headers),
             },
             http_version=cloudfront.HttpVersion.HTTP2_AND_3,
             enable_ipv6=True,
